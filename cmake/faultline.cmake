@@ -1,0 +1,30 @@
+# faultline_add_test(NAME SOURCES... [LIBS ...] [LABELS ...])
+# One GoogleTest binary; every TEST and TEST_P case becomes its own CTest entry.
+function(faultline_add_test name)
+  if(NOT FAULTLINE_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(arg "" "" "SOURCES;LIBS;LABELS;ENV" ${ARGN})
+  add_executable(${name} ${arg_SOURCES})
+  target_link_libraries(${name} PRIVATE faultline::options ${arg_LIBS} GTest::gtest GTest::gmock
+                                        GTest::gtest_main)
+  set(props "")
+  if(arg_LABELS)
+    list(APPEND props LABELS "${arg_LABELS}")
+  endif()
+  if(arg_ENV)
+    list(APPEND props ENVIRONMENT "${arg_ENV}")
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
+endfunction()
+
+# faultline_add_benchmark(NAME SOURCES... [LIBS ...]) — not a CTest test; run from the release preset.
+function(faultline_add_benchmark name)
+  if(NOT FAULTLINE_BUILD_BENCHMARKS)
+    return()
+  endif()
+  cmake_parse_arguments(arg "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${arg_SOURCES})
+  target_link_libraries(${name} PRIVATE faultline::options ${arg_LIBS} benchmark::benchmark
+                                        benchmark::benchmark_main)
+endfunction()

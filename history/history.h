@@ -1,0 +1,84 @@
+// faultline::history::History: ordered ops with invocation/completion pairing and validation.
+//
+// Real-time order is the order of events in the history. `time_ns`, where present, is informative
+// and checked to be non-decreasing. Pairing follows ../shared/FORMATS.md §1.3:
+// - a client process has at most one open invocation; its next completion (same process, same f)
+//   closes it. A completion with no open invocation, a second invocation while one is open, and a
+//   completion whose f differs from its invocation's are input errors naming the source and lines;
+// - nemesis ops are `info` on both halves (Jepsen's convention) and are paired by that: an `info`
+//   of the nemesis opens a fault when none is open for its f, and closes it otherwise;
+// - an invocation that never completes stays open (a checker treats it as `info`).
+//
+// Thread-safety: immutable after Build; const access from many threads is safe.
+#ifndef FAULTLINE_HISTORY_HISTORY_H_
+#define FAULTLINE_HISTORY_HISTORY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "history/op.h"
+
+namespace faultline::history {
+
+// A total order on values, for deterministic ordering of keys: by kind, then by content.
+struct ValueLess {
+  bool operator()(const Value& a, const Value& b) const;
+};
+
+// Where ops came from, for error messages: a file name and, per op, its 1-based line (or 0).
+struct Source {
+  std::string name;         // "history.edn", "<stdin>"
+  std::vector<int64_t> lines;  // lines[i] is the line of ops[i]; may be empty when unknown
+};
+
+class History {
+ public:
+  static constexpr size_t kNone = static_cast<size_t>(-1);
+
+  History() = default;
+
+  // Validates and pairs ops. Ops without an index (-1) get their position. Errors name
+  // source.name and the lines involved: "history.edn: line 7: completion of process 3 (ok read)
+  // with no open invocation".
+  static Result<History> Build(std::vector<Op> ops, const Source& source = {});
+
+  std::span<const Op> ops() const { return ops_; }
+  const Op& operator[](size_t i) const { return ops_[i]; }
+  size_t size() const { return ops_.size(); }
+  bool empty() const { return ops_.empty(); }
+  const std::string& source_name() const { return source_name_; }
+  // The 1-based source line of ops()[i], or 0 when unknown.
+  int64_t line(size_t i) const { return i < lines_.size() ? lines_[i] : 0; }
+
+  // The position of the op paired with ops()[i] (its completion or its invocation), or kNone for an
+  // invocation that never completed.
+  size_t partner(size_t i) const { return partner_[i]; }
+
+  // Number of invocations, client and nemesis.
+  size_t invocation_count() const { return invocations_; }
+  // Invocations that never completed.
+  size_t open_count() const { return open_; }
+
+  // Splits a Jepsen "independent" history: every client op whose value is a pair [key value]
+  // becomes an op of the sub-history for that key, with `key` set and `value` the inner value
+  // (an invocation's inner value is used for its completion's key, since Jepsen's completions
+  // repeat it). Ops whose value is not a pair, and nemesis ops, are left out. Ordered by key.
+  Result<std::map<Value, History, ValueLess>> SplitIndependent() const;
+
+ private:
+  std::vector<Op> ops_;
+  std::vector<size_t> partner_;
+  std::vector<int64_t> lines_;
+  std::string source_name_;
+  size_t invocations_ = 0;
+  size_t open_ = 0;
+};
+
+}  // namespace faultline::history
+
+#endif  // FAULTLINE_HISTORY_HISTORY_H_

@@ -1,0 +1,52 @@
+// Reading and writing history files in any supported format, with detection from content.
+//
+// Thread-safety: free functions without shared state.
+#ifndef FAULTLINE_HISTORY_IO_H_
+#define FAULTLINE_HISTORY_IO_H_
+
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "history/history.h"
+
+namespace faultline::history {
+
+enum class Format {
+  kAuto,     // detect from content
+  kJsonl,    // faultline JSON Lines
+  kEdn,      // Jepsen history.edn (and Porcupine's kv files)
+  kEtcdLog,  // Porcupine's jepsen etcd log
+  kLog,      // faultline's immutable, hash-chained log
+};
+
+// "auto", "jsonl", "edn", "etcd-log", "log".
+std::string_view FormatName(Format format);
+Result<Format> ParseFormat(std::string_view name);
+
+// Detects the format from the first non-blank bytes: the log's magic line, "INFO" (etcd log),
+// "{\"" or "{}" (JSON Lines), otherwise EDN ("{:", "[", "(", ";", "#").
+Format DetectFormat(std::string_view content);
+
+struct ReadOptions {
+  Format format = Format::kAuto;
+};
+
+struct ReadReport {
+  Format format = Format::kAuto;  // the format actually read
+  std::string note;                // e.g. "truncated last line 812 ignored", "log: crash prefix"
+};
+
+// Reads a whole file (or "-" for standard input). Errors name the path.
+Result<History> ReadHistoryFile(const std::string& path, const ReadOptions& options = {},
+                                ReadReport* report = nullptr);
+// Parses content already in memory; `source` names it in errors.
+Result<History> ReadHistory(std::string_view content, std::string_view source,
+                            const ReadOptions& options = {}, ReadReport* report = nullptr);
+
+// Reads a file into memory. Errors name the path and errno's text.
+Result<std::string> ReadFileToString(const std::string& path);
+
+}  // namespace faultline::history
+
+#endif  // FAULTLINE_HISTORY_IO_H_

@@ -53,8 +53,8 @@ struct CheckOptions {
 
 struct CheckResult {
   Validity validity = Validity::kValid;
-  size_t ops = 0;         // client invocations checked (nemesis ops skipped)
-  size_t partitions = 0;  // independent parts checked
+  size_t ops = 0;                                // client invocations checked (nemesis ops skipped)
+  size_t partitions = 0;                         // independent parts checked
   std::optional<Counterexample> counterexample;  // set when invalid
   // Set when unknown: which limit was hit, which keys were undecided, configurations explored.
   std::string unknown_reason;

@@ -1,6 +1,6 @@
 // faultline::Result<T>: a value or an Error, the return type of every fallible call that crosses a
-// module boundary. A small subset of C++23 std::expected<T, Error>, so that moving to C++23 makes it
-// an alias.
+// module boundary. A small subset of C++23 std::expected<T, Error>, so that moving to C++23 makes
+// it an alias.
 //
 // Thread-safety: plain values; the usual rules for const and non-const access apply.
 #ifndef FAULTLINE_COMMON_RESULT_H_
@@ -72,7 +72,8 @@ class [[nodiscard]] Result {
   using value_type = T;
 
   template <typename U = T, typename = std::enable_if_t<std::is_constructible_v<T, U&&>>>
-  Result(U&& v) : data_(std::in_place_index<0>, std::forward<U>(v)) {}  // NOLINT: implicit by design
+  Result(U&& v)
+      : data_(std::in_place_index<0>, std::forward<U>(v)) {}  // NOLINT: implicit by design
   Result(Unexpected u) : data_(std::in_place_index<1>, std::move(u).error()) {}  // NOLINT
   Result(Error e) : data_(std::in_place_index<1>, std::move(e)) {}               // NOLINT
 
@@ -80,9 +81,18 @@ class [[nodiscard]] Result {
   explicit operator bool() const { return has_value(); }
 
   // REQUIRES: has_value().
-  T& value() & { assert(has_value()); return std::get<0>(data_); }
-  const T& value() const& { assert(has_value()); return std::get<0>(data_); }
-  T&& value() && { assert(has_value()); return std::get<0>(std::move(data_)); }
+  T& value() & {
+    assert(has_value());
+    return std::get<0>(data_);
+  }
+  const T& value() const& {
+    assert(has_value());
+    return std::get<0>(data_);
+  }
+  T&& value() && {
+    assert(has_value());
+    return std::get<0>(std::move(data_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
@@ -90,8 +100,14 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
 
   // REQUIRES: !has_value().
-  const Error& error() const& { assert(!has_value()); return std::get<1>(data_); }
-  Error&& error() && { assert(!has_value()); return std::get<1>(std::move(data_)); }
+  const Error& error() const& {
+    assert(!has_value());
+    return std::get<1>(data_);
+  }
+  Error&& error() && {
+    assert(!has_value());
+    return std::get<1>(std::move(data_));
+  }
 
   template <typename U>
   T value_or(U&& fallback) const& {
@@ -114,8 +130,14 @@ class [[nodiscard]] Result<void> {
   explicit operator bool() const { return ok_; }
   void value() const { assert(ok_); }
   // REQUIRES: !has_value().
-  const Error& error() const& { assert(!ok_); return error_; }
-  Error&& error() && { assert(!ok_); return std::move(error_); }
+  const Error& error() const& {
+    assert(!ok_);
+    return error_;
+  }
+  Error&& error() && {
+    assert(!ok_);
+    return std::move(error_);
+  }
 
  private:
   Error error_{ErrorCode::kInternal, ""};
@@ -129,15 +151,16 @@ inline Status OkStatus() { return Status(); }
 }  // namespace faultline
 
 // Propagates an error from an expression yielding a Result; optional context prefix.
-#define FAULTLINE_RETURN_IF_ERROR(expr)                      \
-  do {                                                       \
-    auto faultline_status_ = (expr);                         \
+#define FAULTLINE_RETURN_IF_ERROR(expr)                                  \
+  do {                                                                   \
+    auto faultline_status_ = (expr);                                     \
     if (!faultline_status_) return std::move(faultline_status_).error(); \
   } while (false)
 
 #define FAULTLINE_CONCAT_INNER_(a, b) a##b
 #define FAULTLINE_CONCAT_(a, b) FAULTLINE_CONCAT_INNER_(a, b)
-// FAULTLINE_ASSIGN_OR_RETURN(auto x, Expr()); declares x from a Result's value or returns its error.
+// FAULTLINE_ASSIGN_OR_RETURN(auto x, Expr()); declares x from a Result's value or returns its
+// error.
 #define FAULTLINE_ASSIGN_OR_RETURN(lhs, expr) \
   FAULTLINE_ASSIGN_OR_RETURN_IMPL_(FAULTLINE_CONCAT_(faultline_result_, __LINE__), lhs, expr)
 #define FAULTLINE_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \

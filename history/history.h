@@ -25,14 +25,9 @@
 
 namespace faultline::history {
 
-// A total order on values, for deterministic ordering of keys: by kind, then by content.
-struct ValueLess {
-  bool operator()(const Value& a, const Value& b) const;
-};
-
 // Where ops came from, for error messages: a file name and, per op, its 1-based line (or 0).
 struct Source {
-  std::string name;         // "history.edn", "<stdin>"
+  std::string name;            // "history.edn", "<stdin>"
   std::vector<int64_t> lines;  // lines[i] is the line of ops[i]; may be empty when unknown
 };
 

@@ -34,7 +34,7 @@ struct ReadOptions {
 
 struct ReadReport {
   Format format = Format::kAuto;  // the format actually read
-  std::string note;                // e.g. "truncated last line 812 ignored", "log: crash prefix"
+  std::string note;               // e.g. "truncated last line 812 ignored", "log: crash prefix"
 };
 
 // Reads a whole file (or "-" for standard input). Errors name the path.

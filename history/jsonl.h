@@ -2,8 +2,9 @@
 //
 // Encoding (lossless with EDN, readable with jq for common ops):
 // - fields: "index", "time", "type", "process", "f", "key", "value", "error", then extras;
-//   "type" and "f" are plain strings (they are always keywords); "process" is an integer or a string
-//   (a keyword such as "nemesis"); extra field names are plain strings when they are keywords.
+//   "type" and "f" are plain strings (they are always keywords); "process" is an integer or a
+//   string (a keyword such as "nemesis"); extra field names are plain strings when they are
+//   keywords.
 // - values: null, true/false, integers and JSON strings are EDN nil, bool, int64 and string; a JSON
 //   array is an EDN vector; a JSON object whose keys are all plain names is an EDN map with keyword
 //   keys. Everything else is a one-key object whose key starts with "~": {"~kw":"majority"},

@@ -106,10 +106,12 @@ class Value {
   bool operator==(const Value& other) const = default;
 
  private:
-  using Storage = std::variant<std::monostate, bool, int64_t, double, std::string,
-                               std::vector<Value>>;
+  using Storage =
+      std::variant<std::monostate, bool, int64_t, double, std::string, std::vector<Value>>;
   Value(ValueKind kind, Storage data) : kind_(kind), data_(std::move(data)) {}
-  static Value Text(ValueKind kind, std::string text) { return Value(kind, Storage(std::move(text))); }
+  static Value Text(ValueKind kind, std::string text) {
+    return Value(kind, Storage(std::move(text)));
+  }
   static Value Items(ValueKind kind, std::vector<Value> items) {
     return Value(kind, Storage(std::move(items)));
   }
@@ -120,6 +122,11 @@ class Value {
 
 struct ValueHash {
   size_t operator()(const Value& v) const { return static_cast<size_t>(v.Hash()); }
+};
+
+// A total order on values, for deterministic ordering of keys: by kind, then by content.
+struct ValueLess {
+  bool operator()(const Value& a, const Value& b) const;
 };
 
 // Escapes a string for EDN/JSON-style double quotes (shared by the writers).

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Fails when a module includes a project header from a module it may not depend on
+# (../shared/STYLE.md §2: a module uses only what it reaches by following lines downward).
+set -euo pipefail
+root=${1:?usage: check_includes.sh SOURCE_DIR}
+cd "$root"
+declare -A allowed=(
+  [common]="common"
+  [history]="common history"
+  [checker]="common history checker"
+  [client]="common history client"
+  [nemesis]="common nemesis"
+  [runner]="common history checker client nemesis runner"
+)
+modules="common history checker client nemesis runner tools tests"
+bad=0
+checked=0
+for dir in "${!allowed[@]}"; do
+  [[ -d $dir ]] || continue
+  while IFS= read -r file; do
+    checked=$((checked + 1))
+    while IFS= read -r inc; do
+      top=${inc%%/*}
+      [[ " $modules " == *" $top "* ]] || continue   # not a project header
+      if [[ " ${allowed[$dir]} " != *" $top "* ]]; then
+        echo "$file: includes \"$inc\": $dir/ may not depend on $top/ (see STYLE.md §2)"
+        bad=1
+      fi
+    done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$file")
+  done < <(find "$dir" -name '*.h' -o -name '*.cc' | sort)
+done
+if [[ $checked -eq 0 ]]; then
+  echo "no source files found under $root" >&2
+  exit 1
+fi
+[[ $bad -eq 0 ]] && echo "include direction: $checked files checked, all includes go downward"
+exit $bad

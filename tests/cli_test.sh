@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# End-to-end tests of the faultline binary: exit codes and messages a CI job relies on.
+#   cli_test.sh FAULTLINE_BINARY SOURCE_DIR
+set -uo pipefail
+bin=${1:?usage: cli_test.sh FAULTLINE_BINARY SOURCE_DIR}
+src=${2:?usage: cli_test.sh FAULTLINE_BINARY SOURCE_DIR}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+# expect CODE NAME -- COMMAND...: runs COMMAND, compares its exit code with CODE.
+expect() {
+  local want=$1 name=$2
+  shift 3
+  local out
+  out=$("$@" 2>&1)
+  local got=$?
+  if [[ $got -eq $want ]]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name: exit $got, expected $want: $*"
+    echo "$out" | head -20 | sed 's/^/    /'
+  fi
+  LAST_OUTPUT=$out
+}
+
+# contains NAME TEXT: the previous command's output must contain TEXT.
+contains() {
+  if [[ $LAST_OUTPUT == *"$2"* ]]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $1: output lacks '$2':"
+    echo "$LAST_OUTPUT" | head -20 | sed 's/^/    /'
+  fi
+}
+
+ex=$src/examples/etcd-cas.edn
+
+for cmd in "" "history" "history convert" "history stats" "history generate" "check" "audit" \
+           "audit verify" "audit head" "audit keygen"; do
+  # shellcheck disable=SC2086
+  expect 0 "help $cmd" -- "$bin" $cmd --help
+done
+
+expect 0 stats -- "$bin" history stats "$ex"
+contains stats "invoke"
+expect 0 stats-json -- "$bin" history stats "$ex" --json
+
+# EDN -> JSONL -> EDN keeps every op.
+expect 0 to-jsonl -- "$bin" history convert "$ex" "$work/h.jsonl"
+expect 0 to-edn -- "$bin" history convert "$work/h.jsonl" "$work/h.edn"
+expect 0 to-jsonl-again -- "$bin" history convert "$work/h.edn" "$work/h2.jsonl"
+if cmp -s "$work/h.jsonl" "$work/h2.jsonl"; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL round trip: h.jsonl and h2.jsonl differ"; fi
+
+# A malformed line names the file and the line, exit 3.
+printf '{:type :invoke, :process 0, :f :read}\n{:type :ok, :process 0 :f :read, :value [1 2}\n' \
+  > "$work/bad.edn"
+expect 3 malformed -- "$bin" history stats "$work/bad.edn"
+contains malformed "bad.edn: line 2"
+
+# Logs: keygen, sign, verify, pin the head, and every kind of failure with its own exit code.
+expect 0 keygen -- "$bin" audit keygen "$work/keys"
+expect 3 keygen-refuses-overwrite -- "$bin" audit keygen "$work/keys"
+expect 0 to-log -- "$bin" history convert "$ex" "$work/run.log" --sign-key "$work/keys/faultline.key"
+expect 0 head -- "$bin" audit head "$work/run.log"
+head=$LAST_OUTPUT
+expect 0 verify -- "$bin" audit verify "$work/run.log" --key "$work/keys/faultline.pub" \
+  --expect-head "$head"
+expect 7 verify-without-key -- "$bin" audit verify "$work/run.log"
+contains verify-without-key "signatures not checked"
+expect 0 verify-allow-unauthenticated -- "$bin" audit verify "$work/run.log" --allow-unauthenticated
+expect 4 wrong-head -- "$bin" audit verify "$work/run.log" --key "$work/keys/faultline.pub" \
+  --expect-head 0000000000000000000000000000000000000000000000000000000000000000
+"$bin" audit keygen "$work/other" >/dev/null 2>&1
+expect 4 wrong-key -- "$bin" audit verify "$work/run.log" --key "$work/other/faultline.pub"
+
+# Flip one digit of a value in record 5: tampered, naming the record.
+sed '6s/"value":1/"value":7/' "$work/run.log" > "$work/edited.log"
+if cmp -s "$work/run.log" "$work/edited.log"; then
+  sed '6s/:1,/:7,/' "$work/run.log" > "$work/edited.log"
+fi
+expect 4 tampered -- "$bin" audit verify "$work/edited.log" --key "$work/keys/faultline.pub"
+contains tampered "record"
+expect 3 check-refuses-tampered -- "$bin" check "$work/edited.log" --model cas-register
+
+# Cut the log mid-record: a crash prefix, still checkable, and `check` says so.
+size=$(stat -c %s "$work/run.log")
+head -c $((size * 2 / 3)) "$work/run.log" > "$work/torn.log"
+expect 5 torn -- "$bin" audit verify "$work/torn.log" --key "$work/keys/faultline.pub"
+expect 0 check-crash-prefix -- "$bin" check "$work/torn.log" --model cas-register
+contains check-crash-prefix "crash prefix"
+printf 'not a log\n' > "$work/junk.log"
+expect 6 unreadable -- "$bin" audit verify "$work/junk.log"
+
+# check: verdicts and exit codes, several files.
+expect 0 check-valid -- "$bin" check "$ex" --model cas-register
+expect 1 check-invalid -- "$bin" check "$src/examples/stale-read.edn" --model cas-register
+expect 1 check-many -- "$bin" check "$ex" "$src/examples/stale-read.edn" --model cas-register
+expect 3 check-unknown-model -- "$bin" check "$ex" --model no-such-model
+expect 3 check-missing-file -- "$bin" check "$work/none.edn" --model cas-register
+expect 1 check-json -- "$bin" check "$src/examples/stale-read.edn" --model cas-register --json
+contains check-json '"verdict"'
+expect 1 check-html -- "$bin" check "$src/examples/stale-read.edn" --model cas-register \
+  --html "$work/r.html"
+if [[ -s $work/r.html ]]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL check-html: no report written"; fi
+
+# The README's main job.
+expect 0 example -- "$src/tools/example.sh" "$bin"
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 && $passed -gt 0 ]]

@@ -1,1 +1,68 @@
-int main() { return 0; }
+// faultline: find consistency bugs in distributed systems and measure how fast they recover.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <exception>
+
+#include "tools/commands.h"
+
+namespace faultline::tools {
+
+void PrintError(const std::string& message) { spdlog::error("{}", message); }
+void PrintNote(const std::string& message) { spdlog::info("{}", message); }
+
+namespace {
+
+// A command's help text is written as one block; its first line describes it in its parent's
+// list, the rest (details, exit codes, examples) is the footer of its own --help.
+void SplitHelpTexts(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    std::string d = sub->get_description();
+    size_t nl = d.find('\n');
+    if (nl != std::string::npos) {
+      sub->footer("\n" + d.substr(nl + 1));
+      std::string first = d.substr(0, nl);
+      if (!first.empty() && first.back() == '.') first.pop_back();
+      sub->description(first);
+    }
+    SplitHelpTexts(*sub);
+  }
+}
+
+}  // namespace
+}  // namespace faultline::tools
+
+int main(int argc, char** argv) {
+  using namespace faultline::tools;  // NOLINT: main only
+  auto logger = spdlog::stderr_color_mt("faultline");
+  logger->set_pattern("faultline: %^%l%$: %v");
+  spdlog::set_default_logger(logger);
+
+  CLI::App app{
+      "faultline: Jepsen-style consistency checking and DiRT-style recovery drills.\n"
+      "\n"
+      "Read, convert and summarise histories (Jepsen EDN, Porcupine logs, faultline JSON Lines\n"
+      "and the tamper-evident log), check them for linearizability, and verify audit logs in CI.\n"
+      "Run 'faultline COMMAND --help' for the details of each command.",
+      "faultline"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "faultline 0.1.0");
+  Action run;
+  RegisterHistoryCommands(app, run);
+  RegisterAuditCommands(app, run);
+  RegisterCheckCommand(app, run);
+  SplitHelpTexts(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitError;
+  }
+  try {
+    return run ? run() : kExitError;
+  } catch (const std::exception& e) {
+    PrintError(std::string("internal error (please report): ") + e.what());
+    return kExitError;
+  }
+}

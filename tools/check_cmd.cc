@@ -1,0 +1,215 @@
+// faultline check FILE... --model NAME
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "checker/checker.h"
+#include "checker/report.h"
+#include "history/edn.h"
+#include "history/io.h"
+#include "tools/commands.h"
+
+namespace faultline::tools {
+namespace {
+
+struct CheckArgs {
+  std::vector<std::string> files;
+  std::string model = "cas-register";
+  std::string format = "auto";
+  std::string initial;
+  double time_limit_s = 0;
+  size_t memory_limit_mb = 0;
+  std::string key;
+  bool json = false;
+  std::string html;
+  int threads = 0;
+};
+
+// The outcome of one file: an exit code in check's terms and, for --json, its JSON object.
+struct FileOutcome {
+  int code = kExitError;
+  std::string json;
+};
+
+std::string JsonString(std::string_view s) {
+  std::string out;
+  history::AppendQuoted(out, s);  // the EDN escapes are a subset of JSON's for these messages
+  return out;
+}
+
+size_t PeakRssBytes() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<size_t>(ru.ru_maxrss) * 1024;
+}
+
+int ExitFor(checker::Validity v) {
+  switch (v) {
+    case checker::Validity::kValid:
+      return kExitOk;
+    case checker::Validity::kInvalid:
+      return kExitInvalid;
+    case checker::Validity::kUnknown:
+      return kExitUnknown;
+  }
+  return kExitError;
+}
+
+FileOutcome CheckOne(const CheckArgs& a, const std::string& file, const checker::CheckOptions& opts,
+                     bool write_html) {
+  FileOutcome out;
+  auto error_json = [&](const std::string& message) {
+    return fmt::format("{{\"file\":{},\"verdict\":\"error\",\"error\":{}}}", JsonString(file),
+                       JsonString(message));
+  };
+  auto format = history::ParseFormat(a.format);
+  if (!format) {
+    PrintError(format.error().message());
+    out.json = error_json(format.error().message());
+    return out;
+  }
+  std::string content_note;
+  auto t0 = std::chrono::steady_clock::now();
+  auto content = history::ReadFileToString(file);
+  if (!content) {
+    PrintError(content.error().message());
+    out.json = error_json(content.error().message());
+    return out;
+  }
+  history::Format detected =
+      *format == history::Format::kAuto ? history::DetectFormat(*content) : *format;
+  if (detected == history::Format::kLog) {
+    // An immutable log is verified before its ops are trusted, as `audit verify` does.
+    auto verdict = VerifyLogForCheck(*content, file, a.key);
+    if (!verdict) {
+      PrintError(verdict.error().message());
+      out.json = error_json(verdict.error().message());
+      return out;
+    }
+    content_note = *verdict;
+  }
+  history::ReadReport report;
+  auto h = history::ReadHistory(*content, file, {.format = detected}, &report);
+  if (!h) {
+    PrintError(h.error().message());
+    out.json = error_json(h.error().message());
+    return out;
+  }
+  double parse_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (!report.note.empty()) content_note += (content_note.empty() ? "" : "; ") + report.note;
+
+  auto result = checker::Check(*h, opts);
+  if (!result) {
+    PrintError(result.error().WithContext(file).message());
+    out.json = error_json(result.error().WithContext(file).message());
+    return out;
+  }
+  out.code = ExitFor(result->validity);
+  if (a.json) {
+    out.json = fmt::format(
+        "{{\"file\":{},\"format\":\"{}\",\"note\":{},\"parse_ms\":{:.3f},\"peak_rss_bytes\":{},"
+        "\"result\":{}}}",
+        JsonString(file), history::FormatName(report.format), JsonString(content_note), parse_ms,
+        PeakRssBytes(), checker::RenderJson(*result, *h));
+  } else {
+    std::string text = checker::RenderText(*result, *h);
+    std::printf("%s: %s%s(parse %.1f ms, check %.1f ms)\n", file.c_str(),
+                content_note.empty() ? "" : (content_note + "; ").c_str(), "", parse_ms,
+                result->check_ms);
+    std::fputs(text.c_str(), stdout);
+    if (!text.empty() && text.back() != '\n') std::fputc('\n', stdout);
+  }
+  if (write_html) {
+    std::string page = checker::RenderHtml(*result, *h);
+    std::FILE* f = std::fopen(a.html.c_str(), "wb");
+    if (!f || std::fwrite(page.data(), 1, page.size(), f) != page.size()) {
+      PrintError(fmt::format("write {}: cannot write the HTML report", a.html));
+      if (f) std::fclose(f);
+      out.code = kExitError;
+      return out;
+    }
+    std::fclose(f);
+    if (!a.json) std::printf("%s: report written to %s\n", file.c_str(), a.html.c_str());
+  }
+  return out;
+}
+
+int RunCheck(const CheckArgs& a) {
+  checker::CheckOptions opts;
+  opts.model = a.model;
+  opts.time_limit_s = a.time_limit_s;
+  opts.memory_limit_mb = a.memory_limit_mb;
+  opts.threads = a.threads;
+  if (!a.initial.empty()) {
+    auto v = history::ParseEdn(a.initial, "--initial");
+    if (!v) {
+      PrintError(v.error().message());
+      return kExitError;
+    }
+    opts.initial = *v;
+  }
+  if (!a.html.empty() && a.files.size() != 1) {
+    PrintError("check: --html takes exactly one FILE");
+    return kExitError;
+  }
+  bool any_invalid = false, any_error = false, any_unknown = false;
+  std::vector<std::string> jsons;
+  for (const std::string& file : a.files) {
+    FileOutcome o = CheckOne(a, file, opts, !a.html.empty());
+    any_invalid |= o.code == kExitInvalid;
+    any_error |= o.code == kExitError;
+    any_unknown |= o.code == kExitUnknown;
+    jsons.push_back(std::move(o.json));
+  }
+  if (a.json) {
+    std::string all =
+        a.files.size() == 1 ? jsons[0] : "[" + fmt::format("{}", fmt::join(jsons, ",")) + "]";
+    std::puts(all.c_str());
+  }
+  if (any_invalid) return kExitInvalid;
+  if (any_error) return kExitError;
+  if (any_unknown) return kExitUnknown;
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterCheckCommand(CLI::App& app, Action& run) {
+  auto args = std::make_shared<CheckArgs>();
+  std::string models;
+  for (const std::string& m : checker::ModelNames()) models += (models.empty() ? "" : ", ") + m;
+  CLI::App* c = app.add_subcommand(
+      "check",
+      "Check histories for linearizability.\n"
+      "Exit status: 0 valid, 1 invalid, 2 unknown (a limit was hit), 3 could not check.\n"
+      "With several files: 1 if any is invalid, else 3 if any could not be checked, else 2 if\n"
+      "any is unknown, else 0. A tamper-evident log is verified first and refused if tampered.\n"
+      "Examples:\n"
+      "  faultline check history.edn --model cas-register\n"
+      "  faultline check run.log --model cas-register --key faultline.pub --json\n"
+      "  faultline check kv.txt --model kv --html report.html");
+  c->add_option("FILE", args->files, "History files (any readable format)")->required();
+  c->add_option("--model", args->model, "Model: " + models)->capture_default_str();
+  c->add_option("--format", args->format, "Input format: auto, jsonl, edn, etcd-log, log")
+      ->capture_default_str();
+  c->add_option("--initial", args->initial,
+                "Initial model state as EDN, e.g. 0 or nil (default: the model's own)");
+  c->add_option("--time-limit", args->time_limit_s,
+                "Seconds per file before the verdict is unknown (0 = no limit)")
+      ->check(CLI::NonNegativeNumber);
+  c->add_option("--memory-limit", args->memory_limit_mb,
+                "MB of search tables per file before the verdict is unknown (0 = no limit)");
+  c->add_option("--threads", args->threads, "Worker threads for partitions (0 = all cores)");
+  c->add_option("--key", args->key, "Public key (PEM) to authenticate a tamper-evident log");
+  c->add_flag("--json", args->json, "Print one JSON object per file");
+  c->add_option("--html", args->html, "Write a self-contained HTML report (one FILE only)");
+  c->callback([&run, args] { run = [args] { return RunCheck(*args); }; });
+}
+
+}  // namespace faultline::tools

@@ -1,0 +1,47 @@
+// The faultline command line: each command group registers its subcommands on the CLI11 app and
+// runs them. main() only parses, dispatches and maps internal errors to exit code 3.
+#ifndef FAULTLINE_TOOLS_COMMANDS_H_
+#define FAULTLINE_TOOLS_COMMANDS_H_
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "history/history.h"
+
+namespace faultline::tools {
+
+// Exit codes shared by every command. check: 0 valid, 1 invalid, 2 unknown, 3 could not check.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInvalid = 1;
+inline constexpr int kExitUnknown = 2;
+inline constexpr int kExitError = 3;
+
+// A registered command sets `run` to the action chosen on the command line.
+using Action = std::function<int()>;
+
+void RegisterHistoryCommands(CLI::App& app, Action& run);
+void RegisterAuditCommands(CLI::App& app, Action& run);
+void RegisterCheckCommand(CLI::App& app, Action& run);
+
+void RegisterGenerateCommand(CLI::App& history, Action& run);
+
+// Verifies a tamper-evident log before `check` reads it. Returns a note for the report ("sealed,
+// 812 records, signatures good" or "crash prefix: ..."), or an error when it is tampered or cannot
+// be authenticated.
+Result<std::string> VerifyLogForCheck(std::string_view content, const std::string& path,
+                                      const std::string& public_key_path);
+// `history convert ... --to log`: writes a new log holding the history's ops.
+// With a private key path, checkpoints and the seal are signed.
+int ConvertToLog(const history::History& history, const std::string& path,
+                 const std::string& sign_key_path);
+
+// Prints "faultline: <message>" to stderr (through spdlog).
+void PrintError(const std::string& message);
+void PrintNote(const std::string& message);
+
+}  // namespace faultline::tools
+
+#endif  // FAULTLINE_TOOLS_COMMANDS_H_

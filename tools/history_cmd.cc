@@ -1,0 +1,170 @@
+// faultline history convert | stats | generate
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "history/edn.h"
+#include "history/io.h"
+#include "history/jsonl.h"
+#include "history/stats.h"
+#include "tools/commands.h"
+
+namespace faultline::tools {
+namespace {
+
+struct ConvertArgs {
+  std::string in;
+  std::string out;
+  std::string from = "auto";
+  std::string to;
+  std::string sign_key;
+};
+
+struct StatsArgs {
+  std::string file;
+  std::string format = "auto";
+  bool json = false;
+};
+
+// Writes `text` to `path` ("-" = stdout) through a temporary file, so a failed write leaves no
+// half-written output behind.
+Status WriteOutput(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size()) {
+      return MakeError(ErrorCode::kUnavailable, "write <stdout>: short write");
+    }
+    return OkStatus();
+  }
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f)
+      return MakeError(ErrorCode::kPermissionDenied, fmt::format("write {}: cannot open", tmp));
+    f.write(text.data(), static_cast<std::streamsize>(text.size()));
+    if (!f.flush()) return MakeError(ErrorCode::kUnavailable, fmt::format("write {}: failed", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return MakeError(ErrorCode::kPermissionDenied,
+                     fmt::format("rename {} to {}: failed", tmp, path));
+  }
+  return OkStatus();
+}
+
+// The output format: --to, else from OUT's extension.
+Result<history::Format> OutputFormat(const ConvertArgs& a) {
+  if (!a.to.empty()) return history::ParseFormat(a.to);
+  auto ends = [&a](std::string_view ext) {
+    return a.out.size() >= ext.size() &&
+           a.out.compare(a.out.size() - ext.size(), ext.size(), ext) == 0;
+  };
+  if (ends(".jsonl") || ends(".json")) return history::Format::kJsonl;
+  if (ends(".edn")) return history::Format::kEdn;
+  if (ends(".log") || ends(".flog")) return history::Format::kLog;
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("convert: cannot tell the output format from '{}' (use --to "
+                               "jsonl|edn|log)",
+                               a.out));
+}
+
+int RunConvert(const ConvertArgs& a) {
+  auto from = history::ParseFormat(a.from);
+  if (!from) {
+    PrintError(from.error().message());
+    return kExitError;
+  }
+  auto to = OutputFormat(a);
+  if (!to) {
+    PrintError(to.error().message());
+    return kExitError;
+  }
+  history::ReadReport report;
+  auto h = history::ReadHistoryFile(a.in, {.format = *from}, &report);
+  if (!h) {
+    PrintError(h.error().message());
+    return kExitError;
+  }
+  if (!report.note.empty()) PrintNote(fmt::format("{}: {}", a.in, report.note));
+  std::string text;
+  switch (*to) {
+    case history::Format::kJsonl:
+      text = history::WriteJsonlHistory(*h);
+      break;
+    case history::Format::kEdn:
+      text = history::WriteEdnHistory(*h);
+      break;
+    case history::Format::kLog:
+      return ConvertToLog(*h, a.out, a.sign_key);
+    default:
+      PrintError(fmt::format("convert: cannot write format {}", history::FormatName(*to)));
+      return kExitError;
+  }
+  if (auto st = WriteOutput(a.out, text); !st) {
+    PrintError(st.error().message());
+    return kExitError;
+  }
+  PrintNote(fmt::format("{}: {} ops read as {}, written to {} as {}", a.in, h->size(),
+                        history::FormatName(report.format), a.out, history::FormatName(*to)));
+  return kExitOk;
+}
+
+int RunStats(const StatsArgs& a) {
+  auto format = history::ParseFormat(a.format);
+  if (!format) {
+    PrintError(format.error().message());
+    return kExitError;
+  }
+  history::ReadReport report;
+  auto h = history::ReadHistoryFile(a.file, {.format = *format}, &report);
+  if (!h) {
+    PrintError(h.error().message());
+    return kExitError;
+  }
+  if (!report.note.empty()) PrintNote(fmt::format("{}: {}", a.file, report.note));
+  history::HistoryStats stats = history::ComputeStats(*h);
+  std::string out = a.json ? history::StatsToJson(stats) : history::FormatStats(stats);
+  if (!out.empty() && out.back() != '\n') out += '\n';
+  std::fputs(out.c_str(), stdout);
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterHistoryCommands(CLI::App& app, Action& run) {
+  CLI::App* hist = app.add_subcommand("history", "Read, convert, summarise and generate histories");
+  hist->require_subcommand(1);
+
+  auto convert = std::make_shared<ConvertArgs>();
+  CLI::App* c = hist->add_subcommand(
+      "convert",
+      "Convert a history between formats.\n"
+      "Reads Jepsen EDN, Porcupine etcd logs and kv files, faultline JSON Lines and the\n"
+      "tamper-evident log (detected from content); writes JSON Lines, EDN or a new log.\n"
+      "Example: faultline history convert history.edn history.jsonl");
+  c->add_option("IN", convert->in, "Input history file ('-' for standard input)")->required();
+  c->add_option("OUT", convert->out, "Output file ('-' for standard output)")->required();
+  c->add_option("--from", convert->from, "Input format: auto, jsonl, edn, etcd-log, log")
+      ->capture_default_str();
+  c->add_option("--to", convert->to,
+                "Output format: jsonl, edn or log (default: from OUT's extension)");
+  c->add_option("--sign-key", convert->sign_key,
+                "With --to log: private key (from 'faultline audit keygen') to sign the log");
+  c->callback([&run, convert] { run = [convert] { return RunConvert(*convert); }; });
+
+  auto stats = std::make_shared<StatsArgs>();
+  CLI::App* s =
+      hist->add_subcommand("stats",
+                           "Summarise a history: ops by type, f and process; open ops; time span.\n"
+                           "Example: faultline history stats history.edn --json");
+  s->add_option("FILE", stats->file, "History file ('-' for standard input)")->required();
+  s->add_option("--format", stats->format, "Input format: auto, jsonl, edn, etcd-log, log")
+      ->capture_default_str();
+  s->add_flag("--json", stats->json, "Print JSON instead of text");
+  s->callback([&run, stats] { run = [stats] { return RunStats(*stats); }; });
+
+  RegisterGenerateCommand(*hist, run);
+}
+
+}  // namespace faultline::tools

@@ -1,11 +1,24 @@
-# faultline_add_test(NAME SOURCES... [LIBS ...] [LABELS ...])
+# faultline_add_test(NAME [CORPUS] SOURCES... [LIBS ...] [LABELS ...] [ENV ...])
 # One GoogleTest binary; every TEST and TEST_P case becomes its own CTest entry.
+# CORPUS: the test reads the shared corpus. It is registered only when FAULTLINE_CORPUS_DIR is set,
+# gets the directory as the macro FAULTLINE_CORPUS_DIR (test discovery runs without CTest's
+# environment) and as the environment variable, and carries the label `corpus`.
 function(faultline_add_test name)
   if(NOT FAULTLINE_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(arg "" "" "SOURCES;LIBS;LABELS;ENV" ${ARGN})
+  cmake_parse_arguments(arg "CORPUS" "" "SOURCES;LIBS;LABELS;ENV" ${ARGN})
+  if(arg_CORPUS)
+    if(NOT FAULTLINE_CORPUS_DIR)
+      return()
+    endif()
+    list(APPEND arg_LABELS corpus)
+    list(APPEND arg_ENV "FAULTLINE_CORPUS_DIR=${FAULTLINE_CORPUS_DIR}")
+  endif()
   add_executable(${name} ${arg_SOURCES})
+  if(arg_CORPUS)
+    target_compile_definitions(${name} PRIVATE FAULTLINE_CORPUS_DIR="${FAULTLINE_CORPUS_DIR}")
+  endif()
   target_link_libraries(${name} PRIVATE faultline::options ${arg_LIBS} GTest::gtest GTest::gmock
                                         GTest::gtest_main)
   set(props "")

@@ -28,10 +28,15 @@ Result<std::vector<EdnForm>> ParseEdnForms(std::string_view text, std::string_vi
 Result<Value> ParseEdn(std::string_view text, std::string_view source = "<edn>");
 
 // Reads a Jepsen history.edn (one map per line, one vector/list of maps, or a stream of maps),
-// then builds the History (pairing and validation).
+// then builds the History (pairing and validation). Each op map goes through OpFromMap (common op
+// maps are recognised directly, with the same result); its errors, and a non-map op, read
+// "SOURCE: line N: ...". History::line(i) is the line where op i starts.
 Result<History> ReadEdnHistory(std::string_view text, std::string_view source);
 
 // One op as an EDN map on one line (no newline): `{:index 0, :time 5, :type :invoke, ...}`.
+// Fields in order: :index and :time (when >= 0), :type, :process, :f (when non-empty), :key (when
+// present), :value, :error (when present), then the extras. A process name or f that cannot be a
+// keyword is written as a string.
 void AppendEdnOp(std::string& out, const Op& op);
 // A whole history, one op map per line.
 std::string WriteEdnHistory(const History& history);

@@ -1,1 +1,152 @@
-// placeholder
+#include "history/io.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "history/edn.h"
+#include "history/jsonl.h"
+#include "history/log.h"
+#include "history/porcupine.h"
+
+namespace faultline::history {
+namespace {
+
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
+
+Unexpected ErrnoError(std::string_view what, std::string_view path, int err) {
+  ErrorCode code = ErrorCode::kInternal;
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      code = ErrorCode::kNotFound;
+      break;
+    case EACCES:
+    case EPERM:
+      code = ErrorCode::kPermissionDenied;
+      break;
+    case EISDIR:
+      code = ErrorCode::kInvalidArgument;
+      break;
+    default:
+      break;
+  }
+  return MakeError(code, fmt::format("{} {}: {}", what, path, std::strerror(err)));
+}
+
+// Reads a stream to its end.
+Result<std::string> ReadAll(std::FILE* f, std::string_view path) {
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    const size_t n = std::fread(buf, 1, sizeof(buf), f);
+    out.append(buf, n);
+    if (n < sizeof(buf)) {
+      if (std::ferror(f)) return ErrnoError("read", path, errno);
+      return out;
+    }
+  }
+}
+
+}  // namespace
+
+std::string_view FormatName(Format format) {
+  switch (format) {
+    case Format::kAuto:
+      return "auto";
+    case Format::kJsonl:
+      return "jsonl";
+    case Format::kEdn:
+      return "edn";
+    case Format::kEtcdLog:
+      return "etcd-log";
+    case Format::kLog:
+      return "log";
+  }
+  return "?";
+}
+
+Result<Format> ParseFormat(std::string_view name) {
+  for (Format f : {Format::kAuto, Format::kJsonl, Format::kEdn, Format::kEtcdLog, Format::kLog}) {
+    if (name == FormatName(f)) return f;
+  }
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("unknown history format \"{}\" (expected auto, jsonl, edn, "
+                               "etcd-log or log)",
+                               name));
+}
+
+Format DetectFormat(std::string_view content) {
+  if (content.substr(0, kUtf8Bom.size()) == kUtf8Bom) content.remove_prefix(kUtf8Bom.size());
+  size_t i = 0;
+  while (i < content.size() && IsSpace(content[i])) ++i;
+  const std::string_view rest = content.substr(i);
+  if (rest.substr(0, kLogMagic.size()) == kLogMagic) return Format::kLog;
+  if (rest.substr(0, 4) == "INFO") return Format::kEtcdLog;
+  if (!rest.empty() && rest.front() == '{') {
+    // JSON objects start with a quoted field name or close at once; EDN ops with a keyword.
+    size_t j = 1;
+    while (j < rest.size() && (rest[j] == ' ' || rest[j] == '\t')) ++j;
+    if (j < rest.size() && (rest[j] == '"' || rest[j] == '}')) return Format::kJsonl;
+  }
+  return Format::kEdn;
+}
+
+Result<History> ReadHistory(std::string_view content, std::string_view source,
+                            const ReadOptions& options, ReadReport* report) {
+  const Format format = options.format == Format::kAuto ? DetectFormat(content) : options.format;
+  if (report != nullptr) {
+    report->format = format;
+    report->note.clear();
+  }
+  switch (format) {
+    case Format::kJsonl: {
+      JsonlReadInfo info;
+      auto history = ReadJsonlHistory(content, source, &info);
+      if (history && info.truncated_tail && report != nullptr) {
+        report->note = fmt::format("truncated last line {} ignored", info.truncated_line);
+      }
+      return history;
+    }
+    case Format::kEdn:
+      return ReadEdnHistory(content, source);
+    case Format::kEtcdLog:
+      return ReadEtcdLog(content, source);
+    case Format::kLog: {
+      std::string note;
+      auto history = ReadLogHistory(content, source, &note);
+      if (report != nullptr) report->note = std::move(note);
+      return history;
+    }
+    case Format::kAuto:
+      break;
+  }
+  return MakeError(ErrorCode::kInternal, "read history: no format chosen");
+}
+
+Result<std::string> ReadFileToString(const std::string& path) {
+  if (path == "-") return ReadAll(stdin, "<stdin>");
+  FilePtr f(std::fopen(path.c_str(), "rb"));
+  if (f == nullptr) return ErrnoError("open", path, errno);
+  return ReadAll(f.get(), path);
+}
+
+Result<History> ReadHistoryFile(const std::string& path, const ReadOptions& options,
+                                ReadReport* report) {
+  FAULTLINE_ASSIGN_OR_RETURN(std::string content, ReadFileToString(path));
+  return ReadHistory(content, path == "-" ? "<stdin>" : path, options, report);
+}
+
+}  // namespace faultline::history

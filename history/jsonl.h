@@ -12,6 +12,10 @@
 //   {"~ratio":"1/3"}, {"~double":"NaN"|"Inf"|"-Inf"}, {"~list":[...]}, {"~set":[...]},
 //   {"~map":[[k,v],...]} (a map with a key that is not a keyword, or whose key starts with "~"),
 //   {"~tag":["inst", form]}. Finite doubles are JSON numbers that always hold "." or "e".
+//   A bare JSON integer outside int64 is an input error (big integers are written as "~big").
+// - extras: when every extra key is a keyword whose name is a plain name (not empty, no leading
+//   "~"), each extra is its own field; otherwise all of them go, in order, into one field
+//   "~extras":[[k,v],...], so that order and key types survive.
 // - a line whose object has the key "faultline" (and no "type") is run metadata, not an op:
 //   {"faultline":{"format":1,"seed":42,...}}.
 // - a truncated last line (no final newline and not valid JSON) is reported and ignored.
@@ -41,7 +45,7 @@ Result<Op> ParseJsonOp(std::string_view line);
 struct JsonlReadInfo {
   bool truncated_tail = false;  // the last line was cut off and ignored
   int64_t truncated_line = 0;
-  std::vector<Value> metadata;  // the "faultline" objects, in order
+  std::vector<Value> metadata;  // the values of the "faultline" fields, in order
 };
 
 // Reads a whole JSON Lines history and builds it. Errors read "SOURCE: line N: what was expected".

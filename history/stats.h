@@ -1,0 +1,57 @@
+// Summary counts of a history, for `faultline history stats` and reports.
+//
+// Thread-safety: free functions without shared state; HistoryStats is a plain value.
+#ifndef FAULTLINE_HISTORY_STATS_H_
+#define FAULTLINE_HISTORY_STATS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "history/history.h"
+#include "history/op.h"
+
+namespace faultline::history {
+
+// Orders clients by number first, then named processes (the nemesis) by name: the order people
+// expect in a listing, unlike Process's own ordering.
+struct ProcessLess {
+  bool operator()(const Process& a, const Process& b) const {
+    if (a.is_client() != b.is_client()) return a.is_client();
+    if (a.is_client()) return a.number < b.number;
+    return a.name < b.name;
+  }
+};
+
+struct HistoryStats {
+  size_t ops = 0;
+  std::map<std::string, size_t> by_type;  // "invoke", "ok", "fail", "info" (present ones only)
+  std::map<std::string, size_t> by_f;     // f name; ops without f count under ""
+  std::map<Process, size_t, ProcessLess> by_process;
+  size_t invocations = 0;  // client and nemesis (a fault's opening :info counts)
+  size_t completions = 0;
+  std::vector<size_t> open_ops;  // positions of invocations that never completed, in order
+  size_t nemesis_ops = 0;        // ops of non-client processes, both halves
+  // Over the ops whose time is known (time_ns >= 0); -1 and 0 when none is.
+  int64_t first_time_ns = -1;
+  int64_t last_time_ns = -1;
+  int64_t time_span_ns = 0;
+
+  bool operator==(const HistoryStats&) const = default;
+};
+
+HistoryStats ComputeStats(const History& history);
+
+// Human-readable text, several lines, ending with a newline.
+std::string FormatStats(const HistoryStats& stats);
+
+// One JSON object: {"ops":N,"by_type":{...},"by_f":{...},"by_process":{"0":N,"nemesis":M},
+// "invocations":N,"completions":N,"open_ops":[...],"nemesis_ops":N,"first_time_ns":T,
+// "last_time_ns":T,"time_span_ns":T}. by_f names an op without f "".
+std::string StatsToJson(const HistoryStats& stats);
+
+}  // namespace faultline::history
+
+#endif  // FAULTLINE_HISTORY_STATS_H_

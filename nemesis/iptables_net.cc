@@ -1,0 +1,221 @@
+// The iptables backend: one `iptables-restore --noflush` exec per node and apply, run from a
+// thread inside the node's network namespace (the child inherits it). Rules live in a chain
+// `faultline_<run>` jumped to from INPUT. Heal reads the filter table (`iptables-save -t filter`),
+// then deletes every jump to our chain and flushes and deletes the chain, in one restore.
+//
+// With the nf_tables variant of iptables (Debian 12's default), the first restore in a fresh
+// namespace creates the nft table `ip filter` with its three base chains. Apply records whether
+// that table existed before (through libnftables); heal removes it only if this Net saw it absent
+// and nothing but our objects was ever in it.
+#include <fmt/format.h>
+
+#include <mutex>
+#include <sstream>
+
+#include "nemesis/internal/backend.h"
+#include "nemesis/internal/netns.h"
+#include "nemesis/internal/nft.h"
+#include "nemesis/net.h"
+
+namespace faultline::nemesis {
+namespace {
+
+constexpr std::string_view kName = "iptables";
+
+std::vector<std::string> RulesFor(PartitionMode mode, const std::string& chain,
+                                  const std::string& address) {
+  switch (mode) {
+    case PartitionMode::kDrop:
+      return {fmt::format("-A {} -s {}/32 -j DROP", chain, address)};
+    case PartitionMode::kReject:
+      return {
+          fmt::format("-A {} -s {}/32 -p tcp -j REJECT --reject-with tcp-reset", chain, address),
+          fmt::format("-A {} -s {}/32 -j REJECT --reject-with icmp-admin-prohibited", chain,
+                      address)};
+    case PartitionMode::kNewOnly:
+      return {fmt::format("-A {} -s {}/32 -m conntrack --ctstate NEW -j DROP", chain, address)};
+  }
+  return {};
+}
+
+// What `iptables-save -t filter` says about our objects and everybody else's.
+struct FilterTable {
+  bool has_chain = false;
+  int jumps = 0;         // "-A INPUT -j <chain>" lines
+  bool foreign = false;  // any rule, user chain or non-ACCEPT policy that is not ours
+};
+
+FilterTable ParseSave(const std::string& save, const std::string& chain) {
+  FilterTable t;
+  std::istringstream in(save);
+  std::string line;
+  const std::string jump = "-A INPUT -j " + chain;
+  const std::string own_rule = "-A " + chain + " ";
+  while (std::getline(in, line)) {
+    if (line.rfind(':', 0) == 0) {
+      const std::string name = line.substr(1, line.find(' ') - 1);
+      if (name == chain) {
+        t.has_chain = true;
+      } else if (name != "INPUT" && name != "FORWARD" && name != "OUTPUT") {
+        t.foreign = true;
+      } else if (line.find(" ACCEPT ") == std::string::npos) {
+        t.foreign = true;
+      }
+    } else if (line == jump) {
+      ++t.jumps;
+    } else if (line.rfind("-A ", 0) == 0 && line.rfind(own_rule, 0) != 0) {
+      t.foreign = true;
+    }
+  }
+  return t;
+}
+
+class IptablesNet final : public Net {
+ public:
+  IptablesNet(NetConfig config, bool nft_variant)
+      : config_(std::move(config)),
+        chain_("faultline_" + config_.run_id),
+        nft_variant_(nft_variant),
+        jumped_(config_.nodes.size(), false),
+        made_filter_table_(config_.nodes.size(), false),
+        filter_checked_(config_.nodes.size(), false),
+        workers_(internal::NetnsOf(config_)) {}
+
+  std::string_view Name() const override { return kName; }
+  bool Supports(PartitionMode) const override { return true; }
+
+  Result<NetReport> Apply(const Grudge& grudge, PartitionMode mode) override {
+    FAULTLINE_ASSIGN_OR_RETURN(Grudge g, internal::ValidateGrudge(kName, config_, grudge));
+    std::vector<NodeReport> nodes(config_.nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      // Until a node reports success, assume it may hold a half-applied partition.
+      nodes[i].peers = g[config_.nodes[i].name];
+      nodes[i].needs_heal = true;
+    }
+    std::vector<internal::ConntrackOutcome> conntrack(config_.nodes.size());
+    const auto statuses = workers_.ForEach([&](size_t i) -> Status {
+      NodeReport& r = nodes[i];
+      if (r.peers.empty()) {
+        // Nothing to drop: remove whatever an earlier apply of ours left here.
+        r.mechanism = "iptables: no chain (drops nothing)";
+        r.needs_heal = true;
+        FAULTLINE_RETURN_IF_ERROR(HealNode(i));
+        r.needs_heal = false;
+        return OkStatus();
+      }
+      r.needs_heal = true;
+      r.mechanism = fmt::format("iptables chain {} from INPUT (filter): {} from {} peer(s)", chain_,
+                                PartitionModeName(mode), r.peers.size());
+      NoteFilterTable(i);
+      // Declaring an existing chain under --noflush flushes it, so a re-apply replaces the rules.
+      std::string input = fmt::format("*filter\n:{} - [0:0]\n", chain_);
+      for (const auto& address : internal::PeerAddresses(config_, r.peers)) {
+        for (const auto& rule : RulesFor(mode, chain_, address)) input += rule + "\n";
+      }
+      if (!jumped_[i]) input += fmt::format("-I INPUT 1 -j {}\n", chain_);
+      input += "COMMIT\n";
+      FAULTLINE_RETURN_IF_ERROR(internal::ExecOk({"iptables-restore", "--noflush"}, input));
+      jumped_[i] = true;
+      if (mode == PartitionMode::kNewOnly) {
+        conntrack[i] = internal::CutEstablishedFlows(config_, r.peers);
+      }
+      return OkStatus();
+    });
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      nodes[i].ok = statuses[i].has_value();
+      if (!nodes[i].ok) {
+        nodes[i].error = statuses[i].error().WithContext(
+            internal::NodeContext(kName, "apply", config_.nodes[i].name));
+      }
+    }
+    NetReport report = internal::MakeReport(kName, "apply", mode, config_, std::move(nodes));
+    report.grudge = DescribeGrudge(g);
+    if (mode == PartitionMode::kNewOnly) {
+      report.notes.push_back(internal::ConntrackNote(config_, conntrack));
+    }
+    return report;
+  }
+
+  NetReport Heal() override {
+    std::vector<NodeReport> nodes(config_.nodes.size());
+    const auto statuses = workers_.ForEach([&](size_t i) -> Status {
+      nodes[i].mechanism = fmt::format("iptables: delete jump, flush and delete chain {}", chain_);
+      return HealNode(i);
+    });
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      nodes[i].ok = statuses[i].has_value();
+      nodes[i].needs_heal = !nodes[i].ok;
+      if (!nodes[i].ok) {
+        nodes[i].error = statuses[i].error().WithContext(
+            internal::NodeContext(kName, "heal", config_.nodes[i].name));
+      }
+    }
+    return internal::MakeReport(kName, "heal", PartitionMode::kDrop, config_, std::move(nodes));
+  }
+
+ private:
+  // Runs on a thread inside node i's namespace. Records, once, whether the nft table `ip filter`
+  // existed before our first restore created it.
+  void NoteFilterTable(size_t i) {
+    if (!nft_variant_ || filter_checked_[i]) return;
+    filter_checked_[i] = true;
+    auto ctx = internal::ThreadNftContext();
+    if (!ctx) return;
+    auto listed = (*ctx)->Run("list table ip filter");
+    made_filter_table_[i] = !listed && listed.error().code() == ErrorCode::kNotFound;
+  }
+
+  // Runs on a thread inside node i's namespace.
+  Status HealNode(size_t i) {
+    FAULTLINE_ASSIGN_OR_RETURN(internal::ExecResult save,
+                               internal::Exec({"iptables-save", "-t", "filter"}, ""));
+    // A namespace where the filter table was never created has nothing of ours.
+    const FilterTable t = save.exit_code == 0 ? ParseSave(save.out, chain_) : FilterTable{};
+    if (t.has_chain || t.jumps > 0) {
+      std::string input = "*filter\n";
+      for (int j = 0; j < t.jumps; ++j) input += fmt::format("-D INPUT -j {}\n", chain_);
+      if (t.has_chain) input += fmt::format("-F {0}\n-X {0}\n", chain_);
+      input += "COMMIT\n";
+      FAULTLINE_RETURN_IF_ERROR(internal::ExecOk({"iptables-restore", "--noflush"}, input));
+    }
+    jumped_[i] = false;
+    if (made_filter_table_[i] && !t.foreign) {
+      // Only our chain was ever in the table iptables created for us: remove the table too.
+      FAULTLINE_ASSIGN_OR_RETURN(internal::NftContext * ctx, internal::ThreadNftContext());
+      auto done = ctx->Run("delete table ip filter");
+      if (!done && done.error().code() != ErrorCode::kNotFound) {
+        return std::move(done).error().WithContext("remove the ip filter table iptables created");
+      }
+      made_filter_table_[i] = false;
+      filter_checked_[i] = false;
+    }
+    return OkStatus();
+  }
+
+  NetConfig config_;
+  std::string chain_;
+  bool nft_variant_;
+  // Per node, each written only by that node's thread (vector<bool> packs bits, so use char).
+  std::vector<char> jumped_;
+  std::vector<char> made_filter_table_;
+  std::vector<char> filter_checked_;
+  // Last: its threads use the members above, so it stops first.
+  internal::NodeWorkers workers_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Net>> MakeIptablesNet(const NetConfig& config) {
+  FAULTLINE_RETURN_IF_ERROR(internal::ValidateConfig(kName, config));
+  FAULTLINE_ASSIGN_OR_RETURN(internal::ExecResult version,
+                             internal::Exec({"iptables-restore", "--version"}, ""));
+  if (version.exit_code != 0) {
+    return MakeError(ErrorCode::kUnavailable,
+                     fmt::format("nemesis: iptables net: iptables-restore --version: exit {}",
+                                 version.exit_code));
+  }
+  const bool nft_variant = version.out.find("nf_tables") != std::string::npos;
+  return std::unique_ptr<Net>(std::make_unique<IptablesNet>(config, nft_variant));
+}
+
+}  // namespace faultline::nemesis

@@ -175,9 +175,10 @@ struct GeneratedLog {
 };
 
 const GeneratedLog& LogOfSize(int64_t mb) {
-  static std::map<int64_t, GeneratedLog>* logs = new std::map<int64_t, GeneratedLog>();
-  auto it = logs->find(mb);
-  if (it != logs->end()) return it->second;
+  // Destroyed at exit, which removes the files.
+  static std::map<int64_t, GeneratedLog> logs;
+  auto it = logs.find(mb);
+  if (it != logs.end()) return it->second;
   GeneratedLog g;
   g.dir = std::make_unique<BenchDir>();
   g.path = g.dir->File("verify.log");
@@ -195,7 +196,7 @@ const GeneratedLog& LogOfSize(int64_t mb) {
   auto summary = (*writer)->Close();
   if (!summary) std::abort();
   g.records = summary->records;
-  return logs->emplace(mb, std::move(g)).first->second;
+  return logs.emplace(mb, std::move(g)).first->second;
 }
 
 std::string ReadAll(const std::string& path) {

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -45,7 +46,8 @@ using internal::Outcome;
 
 constexpr std::string_view kIndependentPrefix = "independent/";
 // Configurations a partition may explore in the first round, and the growth per round (see
-// RunPartitions). Repeated work is at most 1/(kBoundGrowth - 1) of the last round's bound.
+// RunPartitions). An undecided partition's search resumes in the next round, so no work is
+// repeated; the bound only orders the partitions' work.
 constexpr uint64_t kFirstBound = 4096;
 constexpr uint64_t kBoundGrowth = 16;
 
@@ -294,6 +296,8 @@ CheckResult RunPartitions(const M& model, std::vector<Partition<M>>& parts,
   // exponential (Porcupine reports whichever it finds first).
   std::vector<internal::SearchResult> results(parts.size());
   std::vector<size_t> pending(parts.size());
+  // Searches kept between rounds, for partitions still undecided.
+  std::vector<std::unique_ptr<internal::Search<M>>> searches(parts.size());
   for (size_t i = 0; i < parts.size(); ++i) pending[i] = i;
   uint64_t bound = kFirstBound;
   uint64_t explored = 0;
@@ -323,15 +327,22 @@ CheckResult RunPartitions(const M& model, std::vector<Partition<M>>& parts,
                                         .min_invalid = &min_invalid,
                                         .partition = i,
                                         .max_configurations = bound};
+        std::unique_ptr<internal::Search<M>>& search = searches[i];
         std::optional<internal::SearchResult> detected;
         if constexpr (std::is_same_v<M, RegisterModel>) {
-          detected = FindStaleRead(model, parts[i].calls);
+          if (!search) detected = FindStaleRead(model, parts[i].calls);
         }
         if (detected) {
           r = std::move(*detected);
         } else {
-          internal::Search<M> search(model, parts[i].calls, control);
-          r = search.Run();
+          // A partition left undecided by the last round resumes where it stopped.
+          if (search) {
+            search->set_max_configurations(bound);
+          } else {
+            search = std::make_unique<internal::Search<M>>(model, parts[i].calls, control);
+          }
+          r = search->Run();
+          if (r.outcome != Outcome::kBudget) search.reset();
         }
         round_explored += r.configurations;
         if (r.outcome == Outcome::kInvalid) {

@@ -150,6 +150,30 @@ std::string KvModel::Str::Text() const {
   return out;
 }
 
+bool KvModel::Str::SameText(const Str& o) const {
+  const Chunk* a = tail.get();
+  const Chunk* b = o.tail.get();
+  while (a != b) {
+    if (a == nullptr || b == nullptr || a->text != b->text) return Text() == o.Text();
+    a = a->prev.get();
+    b = b->prev.get();
+  }
+  return true;
+}
+
+bool KvModel::Str::Equals(std::string_view text) const {
+  if (text.size() != len) return false;
+  size_t end = text.size();
+  for (const Chunk* c = tail.get(); c != nullptr; c = c->prev.get()) {
+    const std::string& piece = *c->text;
+    if (piece.size() > end || text.compare(end - piece.size(), piece.size(), piece) != 0) {
+      return false;
+    }
+    end -= piece.size();
+  }
+  return end == 0;
+}
+
 Result<KvModel> KvModel::Make(bool whole_map, const std::optional<Value>& initial) {
   KvModel m;
   m.whole_map_ = whole_map;

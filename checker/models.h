@@ -137,7 +137,16 @@ class KvModel {
     std::shared_ptr<const Chunk> tail;  // the last chunk; nullptr for ""
     std::string Text() const;
     bool operator==(const Str& o) const {
-      return hash == o.hash && len == o.len && (tail == o.tail || Text() == o.Text());
+      return hash == o.hash && len == o.len && (tail == o.tail || SameText(o));
+    }
+    // Equal lengths assumed. Walks both chunk lists back while they hold the same op's text (the
+    // common case: one string built along two paths), building the strings only otherwise.
+    bool SameText(const Str& o) const;
+    // Whether the text is `text`, compared chunk by chunk from the end without building it.
+    bool Equals(std::string_view text) const;
+    // Whether `text` starts with this string, compared chunk by chunk without building it.
+    bool IsPrefixOf(std::string_view text) const {
+      return len <= text.size() && Equals(text.substr(0, len));
     }
   };
   using State = std::vector<Str>;  // one string per key slot (one slot when partitioned)
@@ -196,7 +205,17 @@ class KvModel {
     if (!out.known) return true;
     if (out.nil) return false;
     const Str& v = s[whole_map_ ? static_cast<size_t>(in.slot) : 0];
-    return v.hash == out.hash && v.len == out.value.size() && v.Text() == out.value;
+    return v.hash == out.hash && v.len == out.value.size() && v.Equals(out.value);
+  }
+  // Regions are key slots mod 64; only a put resets one, appends grow it (see HasGrowing in
+  // internal/engine.h).
+  uint64_t Resets(const Input& in) const { return in.kind == Input::Kind::kPut ? Region(in) : 0; }
+  uint64_t Reads(const Input& in) const { return Region(in); }
+  // Appends can make the string read by a get only if the current string is a prefix of it.
+  bool CanReach(const State& s, const Input& in, const Output& out) const {
+    if (!out.known) return true;
+    if (out.nil) return false;
+    return s[whole_map_ ? static_cast<size_t>(in.slot) : 0].IsPrefixOf(out.value);
   }
   uint64_t HashState(const State& s) const;
   size_t StateBytes(const State& s) const { return s.size() * (sizeof(Str) + sizeof(Chunk) + 16); }
@@ -207,6 +226,10 @@ class KvModel {
   Result<std::vector<Decoded>> Decode(const history::Op& invoke, const history::Op* completion);
 
  private:
+  uint64_t Region(const Input& in) const {
+    return whole_map_ ? uint64_t{1} << (static_cast<uint32_t>(in.slot) % 64) : 1;
+  }
+
   bool whole_map_ = false;
   // Heap-allocated so that chunks may point at it while the model is moved.
   std::shared_ptr<const std::string> initial_ = std::make_shared<const std::string>();

@@ -88,9 +88,10 @@ std::string RenderText(const CheckResult& result, const History& history) {
   if (result.validity == Validity::kUnknown) {
     out += fmt::format("why unknown: {}\n",
                        result.unknown_reason.empty() ? "no reason given" : result.unknown_reason);
-    if (!result.unknown_keys.empty()) {
-      out += fmt::format("undecided keys: {}\n", fmt::join(result.unknown_keys, ", "));
-    }
+    // An unpartitioned history has one part, named by the empty key: no key list then.
+    bool keyed = std::any_of(result.unknown_keys.begin(), result.unknown_keys.end(),
+                             [](const std::string& k) { return !k.empty(); });
+    if (keyed) out += fmt::format("undecided keys: {}\n", fmt::join(result.unknown_keys, ", "));
   }
   if (!result.counterexample) return out;
   const Counterexample& c = *result.counterexample;

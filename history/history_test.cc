@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 namespace faultline::history {
 namespace {
 
@@ -56,6 +58,8 @@ struct BadHistory {
   std::vector<Op> ops;
   std::string message;
 };
+
+void PrintTo(const BadHistory& c, std::ostream* os) { *os << c.name; }
 
 class HistoryErrorTest : public testing::TestWithParam<BadHistory> {};
 

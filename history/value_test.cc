@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <set>
 
 #include "history/op.h"
@@ -27,6 +28,8 @@ struct EdnCase {
   Value value;
   std::string edn;
 };
+
+void PrintTo(const EdnCase& c, std::ostream* os) { *os << c.edn; }
 
 class ValueEdnTest : public testing::TestWithParam<EdnCase> {};
 
@@ -121,6 +124,8 @@ struct BadMapCase {
   Value map;
   std::string message;
 };
+
+void PrintTo(const BadMapCase& c, std::ostream* os) { *os << c.name; }
 
 class OpFromMapErrorTest : public testing::TestWithParam<BadMapCase> {};
 

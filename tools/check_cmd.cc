@@ -119,9 +119,9 @@ FileOutcome CheckOne(const CheckArgs& a, const std::string& file, const checker:
         PeakRssBytes(), checker::RenderJson(*result, *h));
   } else {
     std::string text = checker::RenderText(*result, *h);
-    std::printf("%s: %s%s(parse %.1f ms, check %.1f ms)\n", file.c_str(),
-                content_note.empty() ? "" : (content_note + "; ").c_str(), "", parse_ms,
-                result->check_ms);
+    std::printf("%s: %s, %zu events read in %.1f ms\n", file.c_str(),
+                std::string(history::FormatName(report.format)).c_str(), h->size(), parse_ms);
+    if (!content_note.empty()) std::printf("  %s\n", content_note.c_str());
     std::fputs(text.c_str(), stdout);
     if (!text.empty() && text.back() != '\n') std::fputc('\n', stdout);
   }

@@ -10,9 +10,14 @@
 //
 // Pruning (figures from checker_bench are in the issue 3 note):
 // - the memo of explored configurations with dominance over info ops (memo.h);
-// - states are interned and each (state, op) transition is computed once;
+// - states are interned and each (state, op) transition is computed once (read-only ops, whose
+//   Accepts is cheaper than a lookup, are not cached);
+// - the search is resumable: Check searches partitions in rounds with a growing bound on
+//   configurations, and an undecided partition continues where the last round stopped;
 // - an info op is never linearized where it changes nothing (its state stays the same), since
 //   leaving it out is as good;
+// - a read that must be linearized before any op that could reset what it reads, and that the
+//   other ops cannot satisfy, fails the node at once (HasGrowing: a kv get among appends);
 // - symmetry: of two info ops with equal inputs, the later-invoked one is linearized only after
 //   the earlier one (any linearization using the later one alone can use the earlier one instead).
 //
@@ -26,12 +31,12 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -62,6 +67,22 @@ concept HasReadOnly = requires(const M& m, const typename M::State& s, const typ
                                const typename M::Output& out) {
   { m.ReadOnly(in) } -> std::same_as<bool>;
   { m.Accepts(s, in, out) } -> std::same_as<bool>;
+};
+
+// Optional hook, with HasReadOnly: the state is split into up to 64 regions (a kv key slot mod
+// 64). Resets(in) is the mask of regions that `in` may change other than by growing them (a kv
+// put); any other op only grows a region (a kv append) or leaves it alone. Reads(in) is the mask of
+// regions a read-only op looks at. CanReach(s, in, out) is false only when no sequence of growing
+// ops from s reaches a state that accepts the read (in, out). The search then fails a node early
+// when some read must be linearized before any op that may reset its regions, and cannot be
+// satisfied by growing ops alone (kv: the string is not a prefix of what the get returned).
+template <typename M>
+concept HasGrowing = HasReadOnly<M> &&
+    requires(const M& m, const typename M::State& s, const typename M::Input& in,
+             const typename M::Output& out) {
+  { m.Resets(in) } -> std::same_as<uint64_t>;
+  { m.Reads(in) } -> std::same_as<uint64_t>;
+  { m.CanReach(s, in, out) } -> std::same_as<bool>;
 };
 
 // Optional hook: the heap bytes a state owns beyond sizeof(State), for the memory limit.
@@ -119,55 +140,77 @@ class Search {
   Search(const M& model, const std::vector<Call<M>>& calls, const SearchControl& control)
       : model_(model), calls_(calls), control_(control), account_(*control.budget) {}
 
+  // Searches until a verdict, a limit, or max_configurations configurations in all (kBudget).
+  // After kBudget, Run may be called again with a larger bound: the walk resumes where it
+  // stopped, exactly as one run with the larger bound would have gone on. `configurations` in
+  // the result counts only this call's configurations.
   SearchResult Run() {
+    const uint64_t before = configurations_;
     SearchResult result = RunSearch();
-    result.configurations = configurations_;
+    result.configurations = configurations_ - before;
     result.peak_bytes = account_.held();
     return result;
   }
+  void set_max_configurations(uint64_t bound) { control_.max_configurations = bound; }
 
  private:
-  struct StateHash {
-    const M* model;
-    size_t operator()(const State& s) const { return static_cast<size_t>(model->HashState(s)); }
-  };
-
   struct Frame {
     int32_t call;
     int32_t prev_state;
     bool forced;  // a stuttering op, linearized without alternatives (see RunSearch)
   };
 
-  // The interned id of a state, or -1 when out of memory.
+  // The interned id of a state, or -1 when out of memory. States live in a deque (stable
+  // addresses, no node per state) and are found through an open-addressing table of
+  // (hash, id) pairs, so equality is only tested on a full 64-bit hash match.
   int32_t Intern(State s) {
-    auto it = ids_.find(s);
-    if (it != ids_.end()) return it->second;
-    size_t bytes = sizeof(State) * 2 + 48;
+    if ((interned_ + 1) * 4 > ids_.size() * 3) {
+      const size_t capacity = ids_.empty() ? 256 : ids_.size() * 2;
+      if (!account_.Grow((capacity - ids_.size()) * sizeof(IdSlot))) return -1;
+      std::vector<IdSlot> old(capacity);
+      old.swap(ids_);
+      for (const IdSlot& slot : old) {
+        if (slot.id < 0) continue;
+        size_t i = slot.hash & (capacity - 1);
+        while (ids_[i].id >= 0) i = (i + 1) & (capacity - 1);
+        ids_[i] = slot;
+      }
+    }
+    const uint64_t h = Mix64(model_.HashState(s));
+    const size_t mask = ids_.size() - 1;
+    size_t i = h & mask;
+    for (;; i = (i + 1) & mask) {
+      const IdSlot& slot = ids_[i];
+      if (slot.id < 0) break;
+      if (slot.hash == h && states_[static_cast<size_t>(slot.id)] == s) return slot.id;
+    }
+    size_t bytes = sizeof(State);
     if constexpr (HasStateBytes<M>) bytes += model_.StateBytes(s);
     if (!account_.Grow(bytes)) return -1;
     const auto id = static_cast<int32_t>(states_.size());
-    // Keys of a node-based map stay put, so states_ can point at them.
-    states_.push_back(&ids_.emplace(std::move(s), id).first->first);
+    states_.push_back(std::move(s));
+    ids_[i] = IdSlot{.hash = h, .id = id};
+    ++interned_;
     return id;
   }
 
   // The state after call k from state id s: an id, -1 if the model refuses, -2 out of memory.
   int32_t Transition(int32_t s, size_t k) {
+    if constexpr (HasReadOnly<M>) {
+      // Accepts is cheap (the hooks' models compare a value or a hash first), cheaper than the
+      // cache miss of a lookup in a table of every (state, op) pair: read-only ops skip it.
+      if (model_.ReadOnly(calls_[k].in)) {
+        return model_.Accepts(states_[static_cast<size_t>(s)], calls_[k].in, calls_[k].out) ? s
+                                                                                            : -1;
+      }
+    }
     const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(s)) << 32) | k;
     if (const int32_t* hit = transitions_.Find(key)) return *hit;
     const size_t before = transitions_.bytes();
     const size_t after = transitions_.bytes_after_insert();
     if (after > before && !account_.Grow(after - before)) return -2;
-    if constexpr (HasReadOnly<M>) {
-      if (model_.ReadOnly(calls_[k].in)) {
-        const bool ok =
-            model_.Accepts(*states_[static_cast<size_t>(s)], calls_[k].in, calls_[k].out);
-        transitions_.Insert(key, ok ? s : -1);
-        return ok ? s : -1;
-      }
-    }
     std::optional<State> next =
-        model_.Step(*states_[static_cast<size_t>(s)], calls_[k].in, calls_[k].out);
+        model_.Step(states_[static_cast<size_t>(s)], calls_[k].in, calls_[k].out);
     int32_t id = -1;
     if (next) {
       id = Intern(std::move(*next));
@@ -175,6 +218,43 @@ class Search {
     }
     transitions_.Insert(key, id);
     return id;
+  }
+
+  uint64_t Resets(size_t k) const {
+    if constexpr (HasGrowing<M>) {
+      return model_.Resets(calls_[k].in);
+    } else {
+      return ~uint64_t{0};
+    }
+  }
+
+  // At a node with state `state`, whose list scan for forced reads stopped at entry `e` (the first
+  // return) with `resets` the Resets of the calls before it: true when the node cannot succeed.
+  // Going on down the list, an ok read whose return comes before every call that may reset its
+  // regions (calls after its return cannot be linearized before it) must read a state grown
+  // from this one. Bounded, to keep the cost per node small.
+  bool DeadByReads(int32_t state, int32_t e, uint64_t resets) const {
+    if constexpr (HasGrowing<M>) {
+      const Walk& w = walk_;
+      constexpr int kMaxEntries = 256;
+      constexpr int kMaxReads = 16;
+      int reads = 0;
+      for (int scanned = 0; e != w.head && scanned < kMaxEntries && resets != ~uint64_t{0};
+           e = w.next[static_cast<size_t>(e)], ++scanned) {
+        const Entry& en = w.entries[static_cast<size_t>(e)];
+        const auto k = static_cast<size_t>(en.call);
+        if (!en.is_return) {
+          resets |= Resets(k);
+          continue;
+        }
+        if (!IsReadOnly(k) || (model_.Reads(calls_[k].in) & resets) != 0) continue;
+        if (!model_.CanReach(states_[static_cast<size_t>(state)], calls_[k].in, calls_[k].out)) {
+          return true;
+        }
+        if (++reads == kMaxReads) break;
+      }
+    }
+    return false;
   }
 
   bool IsReadOnly(size_t k) const {
@@ -200,114 +280,169 @@ class Search {
     return std::nullopt;
   }
 
-  SearchResult RunSearch() {
-    SearchResult result;
-    const size_t n = calls_.size();
-    // Info ops: bitset positions and symmetry predecessors.
-    std::vector<int32_t> info_bit(n, -1);
-    std::vector<int32_t> sym_pred(n, -1);
-    size_t ninfo = 0;
+  // Everything the walk keeps between rounds (see Run).
+  struct Entry {
+    size_t time;
+    int32_t call;
+    bool is_return;
+  };
+  struct Walk {
+    std::vector<int32_t> info_bit;  // info ops: bitset positions
+    std::vector<int32_t> sym_pred;  // info ops: symmetry predecessors
     size_t nreq = 0;
-    for (size_t k = 0; k < n; ++k) {
-      if (calls_[k].complete == kOpen) {
-        info_bit[k] = static_cast<int32_t>(ninfo++);
-        if (calls_[k].group < 0) {
-          for (size_t j = k; j-- > 0;) {
-            if (calls_[j].complete == kOpen && calls_[j].group < 0 &&
-                calls_[j].in == calls_[k].in) {
-              sym_pred[k] = static_cast<int32_t>(j);
-              break;
-            }
-          }
-        }
-      } else {
-        ++nreq;
-      }
-    }
-    int32_t ngroups = 0;
-    for (const Call<M>& c : calls_) ngroups = std::max(ngroups, c.group + 1);
-    std::vector<uint8_t> group_used(static_cast<size_t>(ngroups), 0);
-    const size_t words = (ninfo + 63) / 64;
-    std::vector<uint64_t> info(words, 0);
-
+    std::vector<uint8_t> group_used;
+    std::vector<uint64_t> info;
     // Entries: calls and returns in real-time order; a circular list with sentinel `head`.
-    struct Entry {
-      size_t time;
-      int32_t call;
-      bool is_return;
-    };
     std::vector<Entry> entries;
-    entries.reserve(n + nreq);
-    for (size_t k = 0; k < n; ++k) {
-      entries.push_back(
-          Entry{.time = calls_[k].invoke, .call = static_cast<int32_t>(k), .is_return = false});
-      if (calls_[k].complete != kOpen) {
-        entries.push_back(
-            Entry{.time = calls_[k].complete, .call = static_cast<int32_t>(k), .is_return = true});
-      }
-    }
-    std::sort(entries.begin(), entries.end(),
-              [](const Entry& a, const Entry& b) { return a.time < b.time; });
-    const auto head = static_cast<int32_t>(entries.size());
-    std::vector<int32_t> next(entries.size() + 1);
-    std::vector<int32_t> prev(entries.size() + 1);
-    std::vector<int32_t> call_entry(n, -1);
-    std::vector<int32_t> return_entry(n, -1);
-    for (int32_t e = 0; e <= head; ++e) {
-      next[static_cast<size_t>(e)] = e == head ? 0 : e + 1;
-      prev[static_cast<size_t>(e)] = e == 0 ? head : e - 1;
-      if (e == head) break;
-      const Entry& en = entries[static_cast<size_t>(e)];
-      (en.is_return ? return_entry : call_entry)[static_cast<size_t>(en.call)] = e;
-    }
-    if (entries.empty()) {
-      next[static_cast<size_t>(head)] = head;
-      prev[static_cast<size_t>(head)] = head;
-    }
-    auto unlink = [&](int32_t e) {
-      next[static_cast<size_t>(prev[static_cast<size_t>(e)])] = next[static_cast<size_t>(e)];
-      prev[static_cast<size_t>(next[static_cast<size_t>(e)])] = prev[static_cast<size_t>(e)];
-    };
-    auto relink = [&](int32_t e) {
-      next[static_cast<size_t>(prev[static_cast<size_t>(e)])] = e;
-      prev[static_cast<size_t>(next[static_cast<size_t>(e)])] = e;
-    };
-
-    // Zobrist words for ok ops, from a fixed seed: deterministic runs.
-    std::vector<uint64_t> z1(n);
-    std::vector<uint64_t> z2(n);
-    for (size_t k = 0; k < n; ++k) {
-      z1[k] = Mix64(2 * k + 1);
-      z2[k] = Mix64((2 * k + 2) ^ 0x5bd1e995ULL);
-    }
-
-    if (!account_.Grow((entries.size() * 4 + n * 8) * sizeof(int64_t))) {
-      result.outcome = Outcome::kMemoryLimit;
-      return result;
-    }
-    Memo memo(words, account_);
-    if (!memo.Init()) {
-      result.outcome = Outcome::kMemoryLimit;
-      return result;
-    }
-    int32_t state = Intern(model_.Init());
-    if (state < 0) {
-      result.outcome = Outcome::kMemoryLimit;
-      return result;
-    }
-
+    int32_t head = 0;
+    std::vector<int32_t> next;
+    std::vector<int32_t> prev;
+    std::vector<int32_t> call_entry;
+    std::vector<int32_t> return_entry;
+    std::vector<uint64_t> z1;
+    std::vector<uint64_t> z2;
+    std::optional<Memo> memo;
     std::vector<Frame> stack;
-    std::vector<uint8_t> linearized(n, 0);
+    std::vector<uint8_t> linearized;
+    int32_t state = 0;
     uint64_t h1 = 0;
     uint64_t h2 = 0;
-    size_t remaining = nreq;
-    int32_t entry = next[static_cast<size_t>(head)];
+    size_t remaining = 0;
+    int32_t entry = 0;
     // The deepest failure seen, for the counterexample.
     int64_t best_depth = -1;
     int32_t best_call = -1;
     std::set<int32_t> best_states;
     std::vector<std::vector<size_t>> best_prefixes;
     uint64_t steps = 0;
+    bool fresh = true;
+
+    void Unlink(int32_t e) {
+      next[static_cast<size_t>(prev[static_cast<size_t>(e)])] = next[static_cast<size_t>(e)];
+      prev[static_cast<size_t>(next[static_cast<size_t>(e)])] = prev[static_cast<size_t>(e)];
+    }
+    void Relink(int32_t e) {
+      next[static_cast<size_t>(prev[static_cast<size_t>(e)])] = e;
+      prev[static_cast<size_t>(next[static_cast<size_t>(e)])] = e;
+    }
+  };
+
+  // Builds the walk's tables; false when out of memory.
+  bool Setup() {
+    Walk& w = walk_;
+    const size_t n = calls_.size();
+    w.info_bit.assign(n, -1);
+    w.sym_pred.assign(n, -1);
+    size_t ninfo = 0;
+    for (size_t k = 0; k < n; ++k) {
+      if (calls_[k].complete == kOpen) {
+        w.info_bit[k] = static_cast<int32_t>(ninfo++);
+        if (calls_[k].group < 0) {
+          for (size_t j = k; j-- > 0;) {
+            if (calls_[j].complete == kOpen && calls_[j].group < 0 &&
+                calls_[j].in == calls_[k].in) {
+              w.sym_pred[k] = static_cast<int32_t>(j);
+              break;
+            }
+          }
+        }
+      } else {
+        ++w.nreq;
+      }
+    }
+    int32_t ngroups = 0;
+    for (const Call<M>& c : calls_) ngroups = std::max(ngroups, c.group + 1);
+    w.group_used.assign(static_cast<size_t>(ngroups), 0);
+    const size_t words = (ninfo + 63) / 64;
+    w.info.assign(words, 0);
+
+    w.entries.reserve(n + w.nreq);
+    for (size_t k = 0; k < n; ++k) {
+      w.entries.push_back(
+          Entry{.time = calls_[k].invoke, .call = static_cast<int32_t>(k), .is_return = false});
+      if (calls_[k].complete != kOpen) {
+        w.entries.push_back(
+            Entry{.time = calls_[k].complete, .call = static_cast<int32_t>(k), .is_return = true});
+      }
+    }
+    std::sort(w.entries.begin(), w.entries.end(),
+              [](const Entry& a, const Entry& b) { return a.time < b.time; });
+    w.head = static_cast<int32_t>(w.entries.size());
+    const int32_t head = w.head;
+    w.next.assign(w.entries.size() + 1, 0);
+    w.prev.assign(w.entries.size() + 1, 0);
+    w.call_entry.assign(n, -1);
+    w.return_entry.assign(n, -1);
+    for (int32_t e = 0; e <= head; ++e) {
+      w.next[static_cast<size_t>(e)] = e == head ? 0 : e + 1;
+      w.prev[static_cast<size_t>(e)] = e == 0 ? head : e - 1;
+      if (e == head) break;
+      const Entry& en = w.entries[static_cast<size_t>(e)];
+      (en.is_return ? w.return_entry : w.call_entry)[static_cast<size_t>(en.call)] = e;
+    }
+    if (w.entries.empty()) {
+      w.next[static_cast<size_t>(head)] = head;
+      w.prev[static_cast<size_t>(head)] = head;
+    }
+
+    // Zobrist words for ok ops, from a fixed seed: deterministic runs.
+    w.z1.resize(n);
+    w.z2.resize(n);
+    for (size_t k = 0; k < n; ++k) {
+      w.z1[k] = Mix64(2 * k + 1);
+      w.z2[k] = Mix64((2 * k + 2) ^ 0x5bd1e995ULL);
+    }
+
+    if (!account_.Grow((w.entries.size() * 4 + n * 8) * sizeof(int64_t))) return false;
+    w.memo.emplace(words, account_);
+    if (!w.memo->Init()) return false;
+    w.state = Intern(model_.Init());
+    if (w.state < 0) return false;
+    w.linearized.assign(n, 0);
+    w.remaining = w.nreq;
+    w.entry = w.next[static_cast<size_t>(head)];
+    return true;
+  }
+
+  SearchResult RunSearch() {
+    SearchResult result;
+    if (done_) {
+      result.outcome = *done_;
+      return result;
+    }
+    if (!started_) {
+      started_ = true;
+      if (!Setup()) {
+        done_ = Outcome::kMemoryLimit;
+        result.outcome = Outcome::kMemoryLimit;
+        return result;
+      }
+    }
+    result = Loop();
+    if (result.outcome != Outcome::kBudget) done_ = result.outcome;
+    return result;
+  }
+
+  SearchResult Loop() {
+    SearchResult result;
+    Walk& w = walk_;
+    Memo& memo = *w.memo;
+    const int32_t head = w.head;
+    const std::vector<Entry>& entries = w.entries;
+    const std::vector<int32_t>& next = w.next;
+    const std::vector<int32_t>& info_bit = w.info_bit;
+    const std::vector<uint64_t>& z1 = w.z1;
+    const std::vector<uint64_t>& z2 = w.z2;
+    int32_t& state = w.state;
+    uint64_t& h1 = w.h1;
+    uint64_t& h2 = w.h2;
+    size_t& remaining = w.remaining;
+    int32_t& entry = w.entry;
+    bool& fresh = w.fresh;
+    std::vector<Frame>& stack = w.stack;
+    std::vector<uint8_t>& linearized = w.linearized;
+    std::vector<uint64_t>& info = w.info;
+    const uint64_t bound = control_.max_configurations;
 
     // At a new node, an ok read-only op (ReadOnly hook) that may be linearized now and accepts
     // the current state is linearized at once, without trying alternatives: in any linearization
@@ -315,9 +450,13 @@ class Search {
     // precede it in real time already has. So if that child fails, the node fails. (An op that
     // merely leaves this state unchanged, such as a write of the current value, does not qualify:
     // later it could change the state.)
-    bool fresh = true;
     while (remaining > 0) {
-      if ((++steps & 4095) == 0) {
+      // The bound is checked where the walk can stop and later resume exactly here (Run).
+      if (bound != 0 && configurations_ >= bound) {
+        result.outcome = Outcome::kBudget;
+        return result;
+      }
+      if ((++w.steps & 4095) == 0) {
         if (std::optional<Outcome> stop = Interrupted()) {
           result.outcome = *stop;
           return result;
@@ -326,10 +465,12 @@ class Search {
       bool node_fails = false;
       if (fresh) {
         fresh = false;
-        for (int32_t e = next[static_cast<size_t>(head)];
-             e != head && !entries[static_cast<size_t>(e)].is_return;
+        uint64_t resets = 0;  // Resets of the calls scanned (HasGrowing)
+        int32_t e = next[static_cast<size_t>(head)];
+        for (; e != head && !entries[static_cast<size_t>(e)].is_return;
              e = next[static_cast<size_t>(e)]) {
           const auto fk = static_cast<size_t>(entries[static_cast<size_t>(e)].call);
+          resets |= Resets(fk);
           if (info_bit[fk] >= 0 || !IsReadOnly(fk)) continue;
           const int32_t ns = Transition(state, fk);
           if (ns == -2) {
@@ -346,15 +487,12 @@ class Search {
             node_fails = true;
             break;
           }
-          if (++configurations_ == control_.max_configurations) {
-            result.outcome = Outcome::kBudget;
-            return result;
-          }
+          ++configurations_;
           stack.push_back(
               Frame{.call = static_cast<int32_t>(fk), .prev_state = state, .forced = true});
           linearized[fk] = 1;
-          unlink(e);
-          unlink(return_entry[fk]);
+          w.Unlink(e);
+          w.Unlink(w.return_entry[fk]);
           --remaining;
           h1 ^= z1[fk];
           h2 ^= z2[fk];
@@ -364,6 +502,9 @@ class Search {
         if (fresh) {
           entry = next[static_cast<size_t>(head)];
           continue;
+        }
+        if constexpr (HasGrowing<M>) {
+          if (!node_fails && DeadByReads(state, e, resets)) node_fails = true;
         }
       }
       if (!node_fails && entry == head) {
@@ -376,10 +517,10 @@ class Search {
         const bool is_info = info_bit[k] >= 0;
         bool allowed = true;
         if (is_info) {
-          if (sym_pred[k] >= 0 && linearized[static_cast<size_t>(sym_pred[k])] == 0) {
+          if (w.sym_pred[k] >= 0 && linearized[static_cast<size_t>(w.sym_pred[k])] == 0) {
             allowed = false;
           }
-          if (calls_[k].group >= 0 && group_used[static_cast<size_t>(calls_[k].group)] != 0) {
+          if (calls_[k].group >= 0 && w.group_used[static_cast<size_t>(calls_[k].group)] != 0) {
             allowed = false;
           }
         }
@@ -405,16 +546,13 @@ class Search {
               return result;
             }
             if (v == Memo::Visit::kNew) {
-              if (++configurations_ == control_.max_configurations) {
-                result.outcome = Outcome::kBudget;
-                return result;
-              }
+              ++configurations_;
               stack.push_back(Frame{.call = en.call, .prev_state = state, .forced = false});
               fresh = true;
               linearized[k] = 1;
-              if (calls_[k].group >= 0) group_used[static_cast<size_t>(calls_[k].group)] = 1;
-              unlink(entry);
-              if (return_entry[k] >= 0) unlink(return_entry[k]);
+              if (calls_[k].group >= 0) w.group_used[static_cast<size_t>(calls_[k].group)] = 1;
+              w.Unlink(entry);
+              if (w.return_entry[k] >= 0) w.Unlink(w.return_entry[k]);
               if (!is_info) --remaining;
               h1 = n1;
               h2 = n2;
@@ -432,22 +570,22 @@ class Search {
         continue;
       }
       // A return: op k had to be linearized by now (or the node failed through a forced op).
-      const auto depth = static_cast<int64_t>(nreq - remaining);
-      if (!node_fails && depth > best_depth) {
-        best_depth = depth;
-        best_call = en.call;
-        best_states.clear();
-        best_prefixes.clear();
+      const auto depth = static_cast<int64_t>(w.nreq - remaining);
+      if (!node_fails && depth > w.best_depth) {
+        w.best_depth = depth;
+        w.best_call = en.call;
+        w.best_states.clear();
+        w.best_prefixes.clear();
       }
-      if (!node_fails && depth == best_depth && en.call == best_call) {
-        if (best_states.size() < 16) best_states.insert(state);
-        if (best_prefixes.size() < 3) {
+      if (!node_fails && depth == w.best_depth && en.call == w.best_call) {
+        if (w.best_states.size() < 16) w.best_states.insert(state);
+        if (w.best_prefixes.size() < 3) {
           std::vector<size_t> prefix;
           prefix.reserve(stack.size());
           for (const Frame& f : stack) prefix.push_back(static_cast<size_t>(f.call));
-          if (std::find(best_prefixes.begin(), best_prefixes.end(), prefix) ==
-              best_prefixes.end()) {
-            best_prefixes.push_back(std::move(prefix));
+          if (std::find(w.best_prefixes.begin(), w.best_prefixes.end(), prefix) ==
+              w.best_prefixes.end()) {
+            w.best_prefixes.push_back(std::move(prefix));
           }
         }
       }
@@ -455,11 +593,11 @@ class Search {
       for (;;) {
         if (stack.empty()) {
           result.outcome = Outcome::kInvalid;
-          result.failing_call = static_cast<size_t>(std::max(best_call, 0));
-          result.prefixes = std::move(best_prefixes);
+          result.failing_call = static_cast<size_t>(std::max(w.best_call, 0));
+          result.prefixes = std::move(w.best_prefixes);
           std::vector<std::string> described;
-          for (int32_t s : best_states) {
-            described.push_back(model_.DescribeState(*states_[static_cast<size_t>(s)]));
+          for (int32_t s : w.best_states) {
+            described.push_back(model_.DescribeState(states_[static_cast<size_t>(s)]));
           }
           std::sort(described.begin(), described.end());
           described.erase(std::unique(described.begin(), described.end()), described.end());
@@ -471,10 +609,10 @@ class Search {
         const Frame top = stack.back();
         stack.pop_back();
         const auto tk = static_cast<size_t>(top.call);
-        if (return_entry[tk] >= 0) relink(return_entry[tk]);
-        relink(call_entry[tk]);
+        if (w.return_entry[tk] >= 0) w.Relink(w.return_entry[tk]);
+        w.Relink(w.call_entry[tk]);
         linearized[tk] = 0;
-        if (calls_[tk].group >= 0) group_used[static_cast<size_t>(calls_[tk].group)] = 0;
+        if (calls_[tk].group >= 0) w.group_used[static_cast<size_t>(calls_[tk].group)] = 0;
         if (info_bit[tk] >= 0) {
           const auto b = static_cast<size_t>(info_bit[tk]);
           info[b / 64] &= ~(uint64_t{1} << (b % 64));
@@ -484,7 +622,7 @@ class Search {
           ++remaining;
         }
         state = top.prev_state;
-        entry = next[static_cast<size_t>(call_entry[tk])];
+        entry = next[static_cast<size_t>(w.call_entry[tk])];
         if (!top.forced) break;
       }
     }
@@ -496,10 +634,18 @@ class Search {
   const std::vector<Call<M>>& calls_;
   SearchControl control_;
   Account account_;
-  std::vector<const State*> states_;
-  std::unordered_map<State, int32_t, StateHash> ids_{16, StateHash{&model_}};
+  struct IdSlot {
+    uint64_t hash = 0;  // Mix64 of the state's hash
+    int32_t id = -1;    // -1: empty
+  };
+  std::deque<State> states_;
+  std::vector<IdSlot> ids_;
+  size_t interned_ = 0;
   FlatMap transitions_;
   uint64_t configurations_ = 0;
+  Walk walk_;
+  bool started_ = false;
+  std::optional<Outcome> done_;  // set once the search has ended for good
 };
 
 }  // namespace faultline::checker::internal

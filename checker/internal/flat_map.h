@@ -28,48 +28,52 @@ class FlatMap {
   // The value for `key`, or nullptr.
   const int32_t* Find(uint64_t key) const {
     for (size_t i = Mix64(key) & mask_;; i = (i + 1) & mask_) {
-      if (keys_[i] == key) return &values_[i];
-      if (keys_[i] == kEmpty) return nullptr;
+      const Slot& s = slots_[i];
+      if (s.key == key) return &s.value;
+      if (s.key == kEmpty) return nullptr;
     }
   }
 
   void Insert(uint64_t key, int32_t value) {
-    if ((size_ + 1) * 4 > keys_.size() * 3) Rehash(keys_.size() * 2);
+    if ((size_ + 1) * 4 > slots_.size() * 3) Rehash(slots_.size() * 2);
     for (size_t i = Mix64(key) & mask_;; i = (i + 1) & mask_) {
-      if (keys_[i] == key) {
-        values_[i] = value;
+      Slot& s = slots_[i];
+      if (s.key == key) {
+        s.value = value;
         return;
       }
-      if (keys_[i] == kEmpty) {
-        keys_[i] = key;
-        values_[i] = value;
+      if (s.key == kEmpty) {
+        s = Slot{.key = key, .value = value};
         ++size_;
         return;
       }
     }
   }
 
-  size_t bytes() const { return keys_.capacity() * (sizeof(uint64_t) + sizeof(int32_t)); }
+  size_t bytes() const { return slots_.capacity() * sizeof(Slot); }
   // The bytes the table will hold after the next insertion.
   size_t bytes_after_insert() const {
-    return (size_ + 1) * 4 > keys_.size() * 3 ? 2 * bytes() : bytes();
+    return (size_ + 1) * 4 > slots_.size() * 3 ? 2 * bytes() : bytes();
   }
 
  private:
+  // Key and value side by side: a lookup touches one cache line.
+  struct Slot {
+    uint64_t key = kEmpty;
+    int32_t value = 0;
+  };
+
   void Rehash(size_t capacity) {
-    std::vector<uint64_t> old_keys(capacity, kEmpty);
-    std::vector<int32_t> old_values(capacity, 0);
-    old_keys.swap(keys_);
-    old_values.swap(values_);
+    std::vector<Slot> old(capacity);
+    old.swap(slots_);
     mask_ = capacity - 1;
     size_ = 0;
-    for (size_t i = 0; i < old_keys.size(); ++i) {
-      if (old_keys[i] != kEmpty) Insert(old_keys[i], old_values[i]);
+    for (const Slot& s : old) {
+      if (s.key != kEmpty) Insert(s.key, s.value);
     }
   }
 
-  std::vector<uint64_t> keys_;
-  std::vector<int32_t> values_;
+  std::vector<Slot> slots_;
   size_t mask_ = 0;
   size_t size_ = 0;
 };

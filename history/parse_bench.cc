@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
@@ -216,6 +217,28 @@ void BM_ParseJsonlHistory(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * ops));
 }
 BENCHMARK(BM_ParseJsonlHistory)->Unit(benchmark::kMillisecond);
+
+// Baseline in the same process: nlohmann_json's DOM parse of every line, with no conversion to ops
+// at all. The ratio against BM_ParseJsonlOps is the figure to quote on a noisy machine.
+void BM_BaselineNlohmannDomLines(benchmark::State& state) {
+  const std::string& text = JsonlText();
+  size_t lines = 0;
+  for (auto _ : state) {
+    lines = 0;
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      nlohmann::json j = nlohmann::json::parse(std::string_view(text).substr(start, end - start));
+      benchmark::DoNotOptimize(j);
+      ++lines;
+      start = end + 1;
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * lines));
+}
+BENCHMARK(BM_BaselineNlohmannDomLines)->Unit(benchmark::kMillisecond);
 
 // The scanner alone: one ParseJsonOp per line, no History::Build.
 void BM_ParseJsonlOps(benchmark::State& state) {

@@ -239,15 +239,16 @@ class Search {
       constexpr int kMaxEntries = 256;
       constexpr int kMaxReads = 16;
       int reads = 0;
-      for (int scanned = 0; e != w.head && scanned < kMaxEntries && resets != ~uint64_t{0};
+      for (int scanned = 0;
+           e != w.head && scanned < kMaxEntries && (resets & w.all_reads) != w.all_reads;
            e = w.next[static_cast<size_t>(e)], ++scanned) {
         const Entry& en = w.entries[static_cast<size_t>(e)];
         const auto k = static_cast<size_t>(en.call);
         if (!en.is_return) {
-          resets |= Resets(k);
+          resets |= w.resets[k];
           continue;
         }
-        if (!IsReadOnly(k) || (model_.Reads(calls_[k].in) & resets) != 0) continue;
+        if (w.reads[k] == 0 || (w.reads[k] & resets) != 0) continue;
         if (!model_.CanReach(states_[static_cast<size_t>(state)], calls_[k].in, calls_[k].out)) {
           return true;
         }
@@ -316,6 +317,11 @@ class Search {
     std::vector<std::vector<size_t>> best_prefixes;
     uint64_t steps = 0;
     bool fresh = true;
+    // HasGrowing, per call: Resets, and Reads for an ok read-only op (0 otherwise); the union of
+    // the Reads. Kept compact for DeadByReads' scan.
+    std::vector<uint64_t> resets;
+    std::vector<uint64_t> reads;
+    uint64_t all_reads = 0;
 
     void Unlink(int32_t e) {
       next[static_cast<size_t>(prev[static_cast<size_t>(e)])] = next[static_cast<size_t>(e)];
@@ -399,6 +405,18 @@ class Search {
     w.state = Intern(model_.Init());
     if (w.state < 0) return false;
     w.linearized.assign(n, 0);
+    if constexpr (HasGrowing<M>) {
+      w.resets.resize(n);
+      w.reads.assign(n, 0);
+      for (size_t k = 0; k < n; ++k) {
+        w.resets[k] = model_.Resets(calls_[k].in);
+        if (IsReadOnly(k) && calls_[k].complete != kOpen) {
+          // A read that looks at no region cannot be told apart from "none": it is never checked.
+          w.reads[k] = model_.Reads(calls_[k].in);
+          w.all_reads |= w.reads[k];
+        }
+      }
+    }
     w.remaining = w.nreq;
     w.entry = w.next[static_cast<size_t>(head)];
     return true;

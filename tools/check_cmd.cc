@@ -1,6 +1,7 @@
 // faultline check FILE... --model NAME
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -17,13 +18,23 @@
 namespace faultline::tools {
 namespace {
 
+size_t DefaultMemoryLimitMb() {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page_size = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return 0;
+  return static_cast<size_t>(pages) / 2 * static_cast<size_t>(page_size) / (1024 * 1024);
+}
+
 struct CheckArgs {
   std::vector<std::string> files;
   std::string model = "cas-register";
   std::string format = "auto";
   std::string initial;
   double time_limit_s = 0;
-  size_t memory_limit_mb = 0;
+  // Half of physical memory unless set: there is no swap on the target machines, and Linux kills a
+  // process that exhausts memory rather than failing its allocation, so an unlimited search could
+  // end in a kill instead of an `unknown`.
+  size_t memory_limit_mb = DefaultMemoryLimitMb();
   std::string key;
   bool json = false;
   std::string html;
@@ -204,7 +215,9 @@ void RegisterCheckCommand(CLI::App& app, Action& run) {
                 "Seconds per file before the verdict is unknown (0 = no limit)")
       ->check(CLI::NonNegativeNumber);
   c->add_option("--memory-limit", args->memory_limit_mb,
-                "MB of search tables per file before the verdict is unknown (0 = no limit)");
+                "MB of search tables per file before the verdict is unknown (default: half of "
+                "physical memory; 0 = no limit)")
+      ->capture_default_str();
   c->add_option("--threads", args->threads, "Worker threads for partitions (0 = all cores)");
   c->add_option("--key", args->key, "Public key (PEM) to authenticate a tamper-evident log");
   c->add_flag("--json", args->json, "Print one JSON object per file");

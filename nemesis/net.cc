@@ -175,6 +175,20 @@ NetReport MakeReport(std::string_view backend, std::string_view action, Partitio
   return r;
 }
 
+NetReport MakeReport(std::string_view backend, std::string_view action, PartitionMode mode,
+                     const NetConfig& config, std::vector<NodeReport> nodes,
+                     const std::vector<Status>& statuses) {
+  for (size_t i = 0; i < nodes.size() && i < statuses.size() && i < config.nodes.size(); ++i) {
+    nodes[i].ok = statuses[i].has_value();
+    if (action == "heal") nodes[i].needs_heal = !nodes[i].ok;
+    if (!nodes[i].ok) {
+      nodes[i].error =
+          statuses[i].error().WithContext(NodeContext(backend, action, config.nodes[i].name));
+    }
+  }
+  return MakeReport(backend, action, mode, config, std::move(nodes));
+}
+
 ConntrackOutcome CutEstablishedFlows(const NetConfig& config, const NodeSet& peers) {
   ConntrackOutcome out;
   out.ran = true;

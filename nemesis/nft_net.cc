@@ -80,14 +80,8 @@ class NftNet final : public Net {
       r.needs_heal = !r.peers.empty();
       return OkStatus();
     });
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      nodes[i].ok = statuses[i].has_value();
-      if (!nodes[i].ok) {
-        nodes[i].error = statuses[i].error().WithContext(
-            internal::NodeContext(kName, "apply", config_.nodes[i].name));
-      }
-    }
-    NetReport report = internal::MakeReport(kName, "apply", mode, config_, std::move(nodes));
+    NetReport report =
+        internal::MakeReport(kName, "apply", mode, config_, std::move(nodes), statuses);
     report.grudge = DescribeGrudge(g);
     if (mode == PartitionMode::kNewOnly) {
       report.notes.push_back(internal::ConntrackNote(config_, conntrack));
@@ -109,15 +103,8 @@ class NftNet final : public Net {
       if (!done) return std::move(done).error();
       return OkStatus();
     });
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      nodes[i].ok = statuses[i].has_value();
-      nodes[i].needs_heal = !nodes[i].ok;
-      if (!nodes[i].ok) {
-        nodes[i].error = statuses[i].error().WithContext(
-            internal::NodeContext(kName, "heal", config_.nodes[i].name));
-      }
-    }
-    return internal::MakeReport(kName, "heal", PartitionMode::kDrop, config_, std::move(nodes));
+    return internal::MakeReport(kName, "heal", PartitionMode::kDrop, config_, std::move(nodes),
+                                statuses);
   }
 
  private:

@@ -35,6 +35,12 @@ std::string NodeContext(std::string_view backend, std::string_view action, std::
 // Builds a report from per-node outcomes; outcome[i] belongs to config.nodes[i].
 NetReport MakeReport(std::string_view backend, std::string_view action, PartitionMode mode,
                      const NetConfig& config, std::vector<NodeReport> nodes);
+// The same, folding in the status each node's work returned (statuses[i] for config.nodes[i]):
+// a failed node is not ok and carries its error with the node named; a node whose heal failed
+// still needs healing.
+NetReport MakeReport(std::string_view backend, std::string_view action, PartitionMode mode,
+                     const NetConfig& config, std::vector<NodeReport> nodes,
+                     const std::vector<Status>& statuses);
 
 // What a new-only apply did about established flows on one node.
 struct ConntrackOutcome {

@@ -139,14 +139,6 @@ std::string_view CollectionName(ValueKind kind) {
   }
 }
 
-std::optional<OpType> OpTypeFromName(std::string_view name) {
-  if (name == "invoke") return OpType::kInvoke;
-  if (name == "ok") return OpType::kOk;
-  if (name == "fail") return OpType::kFail;
-  if (name == "info") return OpType::kInfo;
-  return std::nullopt;
-}
-
 // The keys of an op map that ReadOpFast recognises.
 enum class OpKey { kIndex, kTime, kType, kProcess, kF, kKey, kValue, kError, kExtra };
 
@@ -351,7 +343,7 @@ class Reader {
             op.f.assign(word);
             break;
           }
-          std::optional<OpType> type = OpTypeFromName(word);
+          std::optional<OpType> type = ParseOpType(word);
           if (!type) return fallback();
           op.type = *type;
           break;

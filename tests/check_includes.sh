@@ -10,9 +10,11 @@ declare -A allowed=(
   [checker]="common history checker"
   [client]="common history client"
   [nemesis]="common nemesis"
-  [runner]="common history checker client nemesis runner"
+  [cluster]="common nemesis cluster"
+  [runner]="common history checker client nemesis cluster runner"
+  [dirt]="common history checker client nemesis cluster runner dirt"
 )
-modules="common history checker client nemesis runner tools tests"
+modules="common history checker client nemesis cluster runner dirt tools tests"
 bad=0
 checked=0
 for dir in "${!allowed[@]}"; do

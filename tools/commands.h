@@ -25,6 +25,10 @@ using Action = std::function<int()>;
 void RegisterHistoryCommands(CLI::App& app, Action& run);
 void RegisterAuditCommands(CLI::App& app, Action& run);
 void RegisterCheckCommand(CLI::App& app, Action& run);
+void RegisterClusterCommands(CLI::App& app, Action& run);   // cluster up|down|status
+void RegisterNemesisCommands(CLI::App& app, Action& run);   // nemesis partition|kill|...|heal
+void RegisterCampaignCommands(CLI::App& app, Action& run);  // campaign, analyze
+void RegisterDirtCommands(CLI::App& app, Action& run);      // dirt run
 
 void RegisterGenerateCommand(CLI::App& history, Action& run);
 

@@ -52,6 +52,10 @@ int main(int argc, char** argv) {
   RegisterHistoryCommands(app, run);
   RegisterAuditCommands(app, run);
   RegisterCheckCommand(app, run);
+  RegisterClusterCommands(app, run);
+  RegisterNemesisCommands(app, run);
+  RegisterCampaignCommands(app, run);
+  RegisterDirtCommands(app, run);
   SplitHelpTexts(app);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,2 @@
+// Placeholder: the etcd client (issue 5) goes here.
+namespace faultline::client {}

@@ -1,0 +1,2 @@
+// Placeholder: DiRT drills (issue 6) go here.
+namespace faultline::dirt {}

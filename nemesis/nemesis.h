@@ -1,0 +1,91 @@
+// Nemesis: the fault injector the CLI (`faultline nemesis ...`), the campaign runner and DiRT
+// drills use. It composes a Net backend (partitions), a NodeControl (process faults, commands on
+// nodes) and packet faults (loss, delay, bandwidth), and writes every fault, with its inverse, to
+// an fsync'd ledger BEFORE applying it, so that HealAll() — in this process, in a later one
+// (`faultline nemesis heal`), or in the deadline watchdog — can undo it even after a crash.
+//
+// Heal means: partitions removed, packet-fault rules/qdiscs/queues removed, paused processes
+// resumed, killed database processes started again. Afterwards no rule, route, qdisc, queue or
+// paused process of faultline's remains, and nothing faultline did not create was touched.
+//
+// Thread-safety: not thread-safe; one caller at a time.
+#ifndef FAULTLINE_NEMESIS_NEMESIS_H_
+#define FAULTLINE_NEMESIS_NEMESIS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "nemesis/grudge.h"
+#include "nemesis/net.h"
+#include "nemesis/node_control.h"
+
+namespace faultline::nemesis {
+
+// What one fault (or heal) did; the runner records it as an :info op of process `nemesis`.
+struct FaultReport {
+  std::uint64_t ledger_id = 0;  // 0 for reports without a ledger record (status, heal)
+  // "partition", "kill", "pause", "resume", "start", "restart", "loss", "delay", "bandwidth",
+  // "heal"
+  std::string kind;
+  std::string description;           // e.g. "halves n1,n2 | n3,n4,n5 (drop)"
+  std::vector<std::string> nodes;    // nodes acted on, in cluster order
+  bool ok = false;                   // every node done
+  std::vector<std::string> failed;   // nodes where it failed (their error is in details)
+  std::vector<std::string> details;  // per node: the mechanism really used, or the error
+  std::vector<std::string> notes;    // caveats (e.g. what new-only did to established flows)
+  std::int64_t start_mono_ns = 0;    // CLOCK_MONOTONIC when applying began
+  std::int64_t end_mono_ns = 0;      // and when it returned
+  std::string Describe() const;      // one line, then details
+};
+
+struct NemesisOptions {
+  NetConfig net;  // nodes and the run id for the backends' objects
+  BackendKind backend = BackendKind::kAuto;
+  std::string ledger_path;         // e.g. <run_dir>/nemesis.ledger
+  NodeControl* control = nullptr;  // borrowed; required for process and packet faults
+  // A fault still open this long after it was applied is healed by the watchdog even if this
+  // process hangs or dies; zero = no deadline.
+  std::chrono::milliseconds deadline{0};
+};
+
+class Nemesis {
+ public:
+  // Opens (creating if needed) the ledger. Faults left open in it by a process that is gone are
+  // healed first; the result's `recovered` says what that did.
+  [[nodiscard]] static Result<std::unique_ptr<Nemesis>> Open(const NemesisOptions& options);
+  virtual ~Nemesis() = default;
+  Nemesis() = default;
+  Nemesis(const Nemesis&) = delete;
+  Nemesis& operator=(const Nemesis&) = delete;
+
+  [[nodiscard]] virtual Result<FaultReport> Partition(const Grudge& grudge, PartitionMode mode) = 0;
+  [[nodiscard]] virtual Result<FaultReport> Process(const std::vector<std::string>& nodes,
+                                                    ProcessAction action) = 0;
+  // Packets leaving `nodes` toward `peers` (empty = every other node; the control address is
+  // spared unless include_control) are dropped with this probability (0..1).
+  [[nodiscard]] virtual Result<FaultReport> Loss(const std::vector<std::string>& nodes,
+                                                 const std::vector<std::string>& peers,
+                                                 double probability, bool include_control) = 0;
+  // Packets leaving `nodes` toward `peers` are held delay ± jitter (NFQUEUE helper process).
+  [[nodiscard]] virtual Result<FaultReport> Delay(const std::vector<std::string>& nodes,
+                                                  const std::vector<std::string>& peers,
+                                                  std::chrono::milliseconds delay,
+                                                  std::chrono::milliseconds jitter,
+                                                  bool include_control) = 0;
+  // Egress of `nodes` limited to kbit_per_s (tbf on the node's eth0).
+  [[nodiscard]] virtual Result<FaultReport> Bandwidth(const std::vector<std::string>& nodes,
+                                                      std::int64_t kbit_per_s) = 0;
+  // Heals every fault open in the ledger (also ones recorded by other processes).
+  virtual FaultReport HealAll() = 0;
+  // Faults open in the ledger now, one line each with the mechanism used.
+  [[nodiscard]] virtual Result<std::vector<std::string>> OpenFaults() const = 0;
+};
+
+}  // namespace faultline::nemesis
+
+#endif  // FAULTLINE_NEMESIS_NEMESIS_H_

@@ -1,0 +1,2 @@
+// Placeholder: the campaign runner (issue 5) goes here.
+namespace faultline::runner {}

@@ -1,2 +1,4 @@
+#include "client/client.h"
+
 // Placeholder: the etcd client (issue 5) goes here.
 namespace faultline::client {}

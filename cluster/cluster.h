@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,6 +69,10 @@ struct NodeState {
   std::string log_path;  // <run_dir>/n1/etcd.log
   int db_pid = 0;        // as of the last state write; the supervisor has the live value
   std::uint64_t db_start_time = 0;
+  // Per-node control groups the supervisor made and put the database process in, by controller:
+  // "cpu" (v1 cpu,cpuacct), "memory", "blkio", "freezer" (v1) and "unified" (v2, for
+  // cgroup.freeze / cgroup.kill). A siege runs in these, so its load counts against the node.
+  std::map<std::string, std::string> cgroups;
   int sshd_pid = 0;  // --ssh only
   std::uint64_t sshd_start_time = 0;
 

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "checker/internal/engine.h"
+#include "checker/internal/frontier.h"
 #include "checker/models.h"
 
 namespace faultline::checker {
@@ -50,6 +51,10 @@ constexpr std::string_view kIndependentPrefix = "independent/";
 // repeated; the bound only orders the partitions' work.
 constexpr uint64_t kFirstBound = 4096;
 constexpr uint64_t kBoundGrowth = 16;
+// kAuto: the round bound from which the frontier search runs beside the depth-first one (the third
+// round). Histories the depth-first search decides quickly are left to it alone, so their verdicts
+// and counterexamples do not change; a hard one gets both, each with the same bound per round.
+constexpr uint64_t kFrontierFrom = kFirstBound * kBoundGrowth * kBoundGrowth;
 
 template <typename M>
 struct Partition {
@@ -173,9 +178,10 @@ std::string JoinStates(const std::vector<std::string>& states) {
 
 std::string Seconds(double s) { return fmt::format("{:g} s", s); }
 
-// A cheap sound detector for the commonest register violation, run before the search: a read of
-// v where every op that could set v (ok writes of v, ok cas to v, the initial value) completed
-// before some ok op X set another value, and X completed before the read began. No info op may
+// A cheap sound detector for the commonest register violations, run before the search: a read of
+// v (an ok read returning v, or an ok cas from v, which compared equal) where every op that could
+// set v (ok writes of v, ok cas to v, the initial value) completed before some ok op X set another
+// value (or read another value), and X completed before the read began. No info op may
 // write v (it could take effect late). Whatever the order, the register cannot hold v at the
 // read, so the history is not linearizable; the search would have to exhaust every configuration
 // before the read to learn that. A read of a value nothing writes is the same case without X.
@@ -195,10 +201,20 @@ std::optional<internal::SearchResult> FindStaleRead(const RegisterModel& model,
   // kBlocked when an info op may set it. Absent: nothing sets it.
   std::unordered_map<int32_t, int64_t> last_writer;
   last_writer[model.Init()] = -1;
-  std::vector<size_t> overwrites;  // ok ops that set a value, by invocation
+  // Ok ops that show the register held a value at their point, by invocation: those that set it,
+  // and ok reads (X may be a read of another value: the register held it, after every write of v).
+  std::vector<size_t> overwrites;
+  auto shown_value = [&](const Call<RegisterModel>& c) {
+    return c.in.kind == Kind::kRead ? c.out.value : new_value(c);
+  };
   std::unordered_map<int32_t, size_t> last_writer_call;
   for (size_t k = 0; k < calls.size(); ++k) {
     const Call<RegisterModel>& c = calls[k];
+    if (c.in.kind == Kind::kRead && c.out.kind == OutKind::kValue &&
+        c.complete != internal::kOpen) {
+      overwrites.push_back(k);
+      continue;
+    }
     if (!writes(c)) continue;
     const int32_t v = new_value(c);
     int64_t& w = last_writer.try_emplace(v, -1).first->second;
@@ -223,7 +239,7 @@ std::optional<internal::SearchResult> FindStaleRead(const RegisterModel& model,
   std::vector<std::pair<Best, Best>> suffix(m + 1);
   for (size_t j = m; j-- > 0;) {
     const Call<RegisterModel>& c = calls[overwrites[j]];
-    const Best cur{static_cast<int64_t>(c.complete), new_value(c), overwrites[j]};
+    const Best cur{static_cast<int64_t>(c.complete), shown_value(c), overwrites[j]};
     auto [b1, b2] = suffix[j + 1];
     if (cur.complete < b1.complete) {
       if (cur.value != b1.value) b2 = b1;
@@ -235,8 +251,18 @@ std::optional<internal::SearchResult> FindStaleRead(const RegisterModel& model,
   }
   for (size_t k = 0; k < calls.size(); ++k) {
     const Call<RegisterModel>& r = calls[k];
-    if (r.in.kind != Kind::kRead || r.out.kind != OutKind::kValue) continue;
-    const int32_t v = r.out.value;
+    // What the op read: a read's value, or the old value an ok cas compared with (it took effect,
+    // so the register held that value at its point: a lost write shows up here).
+    int32_t v = 0;
+    if (r.in.kind == Kind::kRead && r.out.kind == OutKind::kValue) {
+      v = r.out.value;
+    } else if (r.in.kind == Kind::kCas && r.out.kind == OutKind::kOk &&
+               r.complete != internal::kOpen) {
+      v = r.in.a;
+    } else {
+      continue;
+    }
+    const std::string_view what = r.in.kind == Kind::kRead ? "the read" : "the cas";
     auto it = last_writer.find(v);
     std::optional<size_t> overwrite;
     if (it != last_writer.end()) {
@@ -259,11 +285,13 @@ std::optional<internal::SearchResult> FindStaleRead(const RegisterModel& model,
       auto w = last_writer_call.find(v);
       if (w != last_writer_call.end()) prefix.push_back(w->second);
       prefix.push_back(*overwrite);
-      result.states = {model.DescribeState(new_value(calls[*overwrite]))};
+      const Call<RegisterModel>& x = calls[*overwrite];
+      result.states = {model.DescribeState(shown_value(x))};
       result.explanation = model.Describe(r.in, r.out);
-      result.detail = fmt::format("{} overwrote every write of {} before the read began",
-                                  model.Describe(calls[*overwrite].in, calls[*overwrite].out),
-                                  model.DescribeState(v));
+      const std::string verb =
+          x.in.kind == Kind::kRead ? "ran after every write of" : "overwrote every write of";
+      result.detail = fmt::format("{} {} {} before {} began", model.Describe(x.in, x.out), verb,
+                                  model.DescribeState(v), what);
     } else {
       result.explanation = model.Describe(r.in, r.out);
       result.detail = fmt::format("no op writes {}", model.DescribeState(v));
@@ -298,6 +326,15 @@ CheckResult RunPartitions(const M& model, std::vector<Partition<M>>& parts,
   std::vector<size_t> pending(parts.size());
   // Searches kept between rounds, for partitions still undecided.
   std::vector<std::unique_ptr<internal::Search<M>>> searches(parts.size());
+  std::vector<std::unique_ptr<internal::Frontier<M>>> frontiers(parts.size());
+  // Per partition: the frontier search does not apply or gave up.
+  std::vector<uint8_t> no_frontier(parts.size(), 0);
+  const SearchMode mode = options.search;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (mode == SearchMode::kDepthFirst || !internal::Frontier<M>::Applies(parts[i].calls)) {
+      no_frontier[i] = 1;
+    }
+  }
   for (size_t i = 0; i < parts.size(); ++i) pending[i] = i;
   uint64_t bound = kFirstBound;
   uint64_t explored = 0;
@@ -328,21 +365,53 @@ CheckResult RunPartitions(const M& model, std::vector<Partition<M>>& parts,
                                         .partition = i,
                                         .max_configurations = bound};
         std::unique_ptr<internal::Search<M>>& search = searches[i];
+        std::unique_ptr<internal::Frontier<M>>& frontier = frontiers[i];
+        const bool frontier_only = mode == SearchMode::kFrontier && no_frontier[i] == 0;
         std::optional<internal::SearchResult> detected;
         if constexpr (std::is_same_v<M, RegisterModel>) {
-          if (!search) detected = FindStaleRead(model, parts[i].calls);
+          if (!search && !frontier && mode != SearchMode::kFrontier) {
+            detected = FindStaleRead(model, parts[i].calls);
+          }
         }
         if (detected) {
           r = std::move(*detected);
         } else {
+          r = internal::SearchResult{};
+          r.outcome = Outcome::kBudget;
           // A partition left undecided by the last round resumes where it stopped.
-          if (search) {
-            search->set_max_configurations(bound);
-          } else {
-            search = std::make_unique<internal::Search<M>>(model, parts[i].calls, control);
+          if (!frontier_only) {
+            if (search) {
+              search->set_max_configurations(bound);
+            } else {
+              search = std::make_unique<internal::Search<M>>(model, parts[i].calls, control);
+            }
+            r = search->Run();
+            if (r.outcome != Outcome::kBudget) search.reset();
           }
-          r = search->Run();
-          if (r.outcome != Outcome::kBudget) search.reset();
+          if (r.outcome == Outcome::kBudget && no_frontier[i] == 0 &&
+              (mode == SearchMode::kFrontier || bound >= kFrontierFrom)) {
+            if (frontier) {
+              frontier->set_max_configurations(bound);
+            } else {
+              frontier = std::make_unique<internal::Frontier<M>>(model, parts[i].calls, control);
+            }
+            internal::SearchResult f = frontier->Run();
+            const uint64_t dfs_configurations = r.configurations;
+            if (f.outcome == Outcome::kGaveUp || f.outcome == Outcome::kMemoryLimit) {
+              // Too wide for the frontier search: the depth-first one goes on alone.
+              frontier.reset();
+              no_frontier[i] = 1;
+              r.configurations += f.configurations;
+              if (frontier_only) r.outcome = Outcome::kBudget;
+            } else {
+              if (f.outcome != Outcome::kBudget) {
+                frontier.reset();
+                search.reset();
+              }
+              r = std::move(f);
+              r.configurations += dfs_configurations;
+            }
+          }
         }
         round_explored += r.configurations;
         if (r.outcome == Outcome::kInvalid) {

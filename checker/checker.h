@@ -43,12 +43,19 @@ struct Counterexample {
   std::string explanation;
 };
 
+// Which search decides each partition. kAuto: the depth-first search, joined by the frontier
+// search (internal/frontier.h) once a partition needs more than a million configurations; the
+// first to decide wins. The others force one search (the frontier one where it applies, else the
+// depth-first one), for tests and measurements.
+enum class SearchMode { kAuto, kDepthFirst, kFrontier };
+
 struct CheckOptions {
   std::string model = "cas-register";
   std::optional<history::Value> initial;  // the model's initial state; nullopt = model default
   double time_limit_s = 0;                // 0 = none
   size_t memory_limit_mb = 0;             // 0 = none; accounts the checker's own memo tables
   int threads = 0;                        // 0 = all cores
+  SearchMode search = SearchMode::kAuto;
 };
 
 struct CheckResult {

@@ -142,19 +142,24 @@ TEST(KvPropertyTest, CheckAgreesWithBruteForceOnConcatenatedAppends) {
                           << expected.error().message();
     (*expected == Validity::kValid ? valid : invalid)++;
     for (const char* model : {"kv", "kv-unpartitioned"}) {
-      auto got = Check(*h, CheckOptions{.model = model,
-                                        .initial = std::nullopt,
-                                        .time_limit_s = 0,
-                                        .memory_limit_mb = 0,
-                                        .threads = 1});
-      ASSERT_TRUE(got) << got.error().message();
-      if (got->validity != *expected) {
-        std::string ops;
-        for (const Op& op : h->ops()) ops += "  " + history::Describe(op) + "\n";
-        FAIL() << "seed " << kSeed << " history " << i << ", model " << model << ": check says "
-               << ValidityName(got->validity) << ", brute force says " << ValidityName(*expected)
-               << "\n"
-               << ops;
+      // Both searches: the depth-first one, and the frontier one forced.
+      for (SearchMode search : {SearchMode::kAuto, SearchMode::kFrontier}) {
+        auto got = Check(*h, CheckOptions{.model = model,
+                                          .initial = std::nullopt,
+                                          .time_limit_s = 0,
+                                          .memory_limit_mb = 0,
+                                          .threads = 1,
+                                          .search = search});
+        ASSERT_TRUE(got) << got.error().message();
+        if (got->validity != *expected) {
+          std::string ops;
+          for (const Op& op : h->ops()) ops += "  " + history::Describe(op) + "\n";
+          FAIL() << "seed " << kSeed << " history " << i << ", model " << model
+                 << (search == SearchMode::kFrontier ? " (frontier search)" : "") << ": check says "
+                 << ValidityName(got->validity) << ", brute force says " << ValidityName(*expected)
+                 << "\n"
+                 << ops;
+        }
       }
     }
   }

@@ -31,9 +31,31 @@ struct SshClientKey {
                                                            const std::string& address,
                                                            const SshClientKey& key);
 
-// Writes state.ssh_nodes_file: a nodes file (cluster/ssh_control.h) describing this local
-// cluster's nodes as SSH hosts, with database commands that work through them.
+// Writes state.ssh_nodes_file: a nodes file (cluster/nodes_file.h) describing this local
+// cluster's nodes as SSH hosts (root@<node address>:22, the cluster's key and known_hosts), with
+// database commands that work through them:
+//   start  FAULTLINE_STATE_DIR=<root> <faultline> cluster ctl <node> start --name <cluster>
+//   kill   FAULTLINE_STATE_DIR=<root> <faultline> cluster ctl <node> kill --name <cluster>
+//   pid    pgrep -o -f 'etcd.*--data-dir[= ]<node data dir>' (the live process, found by its data
+//          directory; the state file's pid may be stale, and the pattern cannot match the shell
+//          running it)
+// <faultline> is the running binary (/proc/self/exe resolved), as the caller is `faultline cluster
+// up`; the overload takes it explicitly (tests, or a binary that moved). <root> is the state root
+// the run directory lives under.
 [[nodiscard]] Status WriteNodesFile(const ClusterState& state, const SshClientKey& key);
+[[nodiscard]] Status WriteNodesFile(const ClusterState& state, const SshClientKey& key,
+                                    const std::string& faultline_binary);
+
+// sshd needs its privilege separation directory /run/sshd. PrepareSshd creates it if missing and
+// then records that faultline made it, in the marker file kRunSshdMarker, so that teardown removes
+// it only then. Returns whether this call created it.
+inline constexpr char kRunSshdDir[] = "/run/sshd";
+inline constexpr char kRunSshdMarker[] = "/run/faultline-made-run-sshd";
+[[nodiscard]] Result<bool> EnsureRunSshdDir();
+// Removes /run/sshd (if empty) and the marker, if the marker says faultline made it. Call after
+// the last sshd faultline started is gone (other faultline clusters with --ssh may still need it:
+// the caller knows whether any is up). Returns whether it removed the directory.
+[[nodiscard]] Result<bool> RemoveRunSshdDirIfMade();
 
 }  // namespace faultline::cluster
 

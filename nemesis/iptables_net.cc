@@ -10,9 +10,9 @@
 #include <fmt/format.h>
 
 #include <mutex>
-#include <sstream>
 
 #include "nemesis/internal/backend.h"
+#include "nemesis/internal/iptables_rules.h"
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/nft.h"
 #include "nemesis/net.h"
@@ -22,59 +22,11 @@ namespace {
 
 constexpr std::string_view kName = "iptables";
 
-std::vector<std::string> RulesFor(PartitionMode mode, const std::string& chain,
-                                  const std::string& address) {
-  switch (mode) {
-    case PartitionMode::kDrop:
-      return {fmt::format("-A {} -s {}/32 -j DROP", chain, address)};
-    case PartitionMode::kReject:
-      return {
-          fmt::format("-A {} -s {}/32 -p tcp -j REJECT --reject-with tcp-reset", chain, address),
-          fmt::format("-A {} -s {}/32 -j REJECT --reject-with icmp-admin-prohibited", chain,
-                      address)};
-    case PartitionMode::kNewOnly:
-      return {fmt::format("-A {} -s {}/32 -m conntrack --ctstate NEW -j DROP", chain, address)};
-  }
-  return {};
-}
-
-// What `iptables-save -t filter` says about our objects and everybody else's.
-struct FilterTable {
-  bool has_chain = false;
-  int jumps = 0;         // "-A INPUT -j <chain>" lines
-  bool foreign = false;  // any rule, user chain or non-ACCEPT policy that is not ours
-};
-
-FilterTable ParseSave(const std::string& save, const std::string& chain) {
-  FilterTable t;
-  std::istringstream in(save);
-  std::string line;
-  const std::string jump = "-A INPUT -j " + chain;
-  const std::string own_rule = "-A " + chain + " ";
-  while (std::getline(in, line)) {
-    if (line.rfind(':', 0) == 0) {
-      const std::string name = line.substr(1, line.find(' ') - 1);
-      if (name == chain) {
-        t.has_chain = true;
-      } else if (name != "INPUT" && name != "FORWARD" && name != "OUTPUT") {
-        t.foreign = true;
-      } else if (line.find(" ACCEPT ") == std::string::npos) {
-        t.foreign = true;
-      }
-    } else if (line == jump) {
-      ++t.jumps;
-    } else if (line.rfind("-A ", 0) == 0 && line.rfind(own_rule, 0) != 0) {
-      t.foreign = true;
-    }
-  }
-  return t;
-}
-
 class IptablesNet final : public Net {
  public:
   IptablesNet(NetConfig config, bool nft_variant)
       : config_(std::move(config)),
-        chain_("faultline_" + config_.run_id),
+        chain_(internal::IptablesChain(config_.run_id)),
         nft_variant_(nft_variant),
         jumped_(config_.nodes.size(), false),
         made_filter_table_(config_.nodes.size(), false),
@@ -107,13 +59,8 @@ class IptablesNet final : public Net {
       r.mechanism = fmt::format("iptables chain {} from INPUT (filter): {} from {} peer(s)", chain_,
                                 PartitionModeName(mode), r.peers.size());
       NoteFilterTable(i);
-      // Declaring an existing chain under --noflush flushes it, so a re-apply replaces the rules.
-      std::string input = fmt::format("*filter\n:{} - [0:0]\n", chain_);
-      for (const auto& address : internal::PeerAddresses(config_, r.peers)) {
-        for (const auto& rule : RulesFor(mode, chain_, address)) input += rule + "\n";
-      }
-      if (!jumped_[i]) input += fmt::format("-I INPUT 1 -j {}\n", chain_);
-      input += "COMMIT\n";
+      const std::string input = internal::IptablesApplyInput(
+          mode, chain_, internal::PeerAddresses(config_, r.peers), jumped_[i] != 0);
       FAULTLINE_RETURN_IF_ERROR(internal::ExecOk({"iptables-restore", "--noflush"}, input));
       jumped_[i] = true;
       if (mode == PartitionMode::kNewOnly) {
@@ -157,12 +104,11 @@ class IptablesNet final : public Net {
     FAULTLINE_ASSIGN_OR_RETURN(internal::ExecResult save,
                                internal::Exec({"iptables-save", "-t", "filter"}, ""));
     // A namespace where the filter table was never created has nothing of ours.
-    const FilterTable t = save.exit_code == 0 ? ParseSave(save.out, chain_) : FilterTable{};
-    if (t.has_chain || t.jumps > 0) {
-      std::string input = "*filter\n";
-      for (int j = 0; j < t.jumps; ++j) input += fmt::format("-D INPUT -j {}\n", chain_);
-      if (t.has_chain) input += fmt::format("-F {0}\n-X {0}\n", chain_);
-      input += "COMMIT\n";
+    const internal::IptablesFilterTable t = save.exit_code == 0
+                                                ? internal::ParseIptablesSave(save.out, chain_)
+                                                : internal::IptablesFilterTable{};
+    const std::string input = internal::IptablesHealInput(t, chain_);
+    if (!input.empty()) {
       FAULTLINE_RETURN_IF_ERROR(internal::ExecOk({"iptables-restore", "--noflush"}, input));
     }
     jumped_[i] = false;

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,17 @@ struct NemesisOptions {
   // A fault still open this long after it was applied is healed by the watchdog even if this
   // process hangs or dies; zero = no deadline.
   std::chrono::milliseconds deadline{0};
+  // Added for packet faults and CLI use (additive):
+  // The controller's address on the cluster network; packet faults spare it unless asked.
+  std::string control_address;
+  // The node device tbf shapes.
+  std::string device = "eth0";
+  // Heal, in Open, the faults whose owner process is gone. The CLI turns this off: its faults
+  // are meant to outlive the command that applied them, until `faultline nemesis heal`.
+  bool heal_on_open = true;
+  // If set, partitions go through the Net it makes (e.g. MakeCommandNet over an SSH control)
+  // instead of `backend`, and heals of partitions recorded under that Net's name use it too.
+  std::function<Result<std::unique_ptr<Net>>(const NetConfig& config)> make_net;
 };
 
 class Nemesis {
@@ -84,6 +96,9 @@ class Nemesis {
   virtual FaultReport HealAll() = 0;
   // Faults open in the ledger now, one line each with the mechanism used.
   [[nodiscard]] virtual Result<std::vector<std::string>> OpenFaults() const = 0;
+  // What Open healed of faults left by processes that are gone (nullopt if nothing was open).
+  // Added (additive): the result of Open had no other place to say it.
+  virtual std::optional<FaultReport> recovered() const { return std::nullopt; }
 };
 
 }  // namespace faultline::nemesis

@@ -3,9 +3,11 @@
 set -euo pipefail
 root=${1:?usage: check_format.sh SOURCE_DIR}
 cd "$root"
-mapfile -t files < <(git ls-files '*.h' '*.cc' 2>/dev/null || find . -name '*.h' -o -name '*.cc')
+# Tracked files that still exist (a file deleted but not yet committed is still listed by git).
+mapfile -t files < <(git ls-files '*.h' '*.cc' 2>/dev/null | while read -r f; do
+                       [[ -f $f ]] && echo "$f"; done || true)
 if [[ ${#files[@]} -eq 0 ]]; then
-  mapfile -t files < <(find common history checker client nemesis tools tests \
+  mapfile -t files < <(find common history checker client nemesis cluster runner dirt tools tests \
                          \( -name '*.h' -o -name '*.cc' \) 2>/dev/null)
 fi
 clang-format --dry-run -Werror "${files[@]}"

@@ -109,7 +109,8 @@ expect 1 check-html -- "$bin" check "$src/examples/stale-read.edn" --model cas-r
 if [[ -s $work/r.html ]]; then passed=$((passed + 1)); else
   failed=$((failed + 1)); echo "FAIL check-html: no report written"; fi
 
-# The README's main job.
+# The offline part of a campaign, on the bundled example (the README main job is a campaign,
+# which needs root and an etcd cluster: runner_local_campaign_test covers it).
 expect 0 example -- "$src/tools/example.sh" "$bin"
 
 echo "$passed passed, $failed failed"

@@ -1,8 +1,213 @@
+// faultline dirt run SCENARIO...: DiRT recovery drills against a local cluster (issue 6).
+//
+// Exit codes: 0 every drill passed, 1 a drill failed (late or never recovered, or an expected
+// safeguard did not fire), 2 a drill was invalid (a fault missed its target) or aborted (no steady
+// state before the fault, or the blast radius was crossed), 3 an error (bad scenario file, no
+// cluster). The worst wins: 3 > 1 > 2 > 0.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cluster/cluster.h"
+#include "dirt/drill.h"
+#include "dirt/scenario.h"
 #include "tools/commands.h"
 
 namespace faultline::tools {
+namespace {
 
-// Placeholder: filled by the dirt work.
-void RegisterDirtCommands(CLI::App& /*app*/, Action& /*run*/) {}
+struct DirtArgs {
+  std::vector<std::string> scenarios;
+  std::string cluster = "local";
+  std::string name = "dirt";
+  std::string out;
+  std::string state_dir;
+  bool keep_cluster = false;
+  std::int64_t max_recovery_ms = -1;
+};
+
+bool SameFlags(const cluster::EtcdSettings& e, const dirt::DbFlags& d, int nodes, int have_nodes) {
+  return e.pre_vote == d.pre_vote && e.heartbeat_ms == d.heartbeat_ms &&
+         e.election_ms == d.election_ms && e.snapshot_count == d.snapshot_count &&
+         e.corrupt_check == d.corrupt_check && nodes == have_nodes;
+}
+
+// Prints the live progress line: overwritten in place on a terminal, else at most one status
+// line a second (events always).
+class ProgressLine {
+ public:
+  ProgressLine() : tty_(isatty(STDERR_FILENO) != 0) {}
+  ~ProgressLine() { Finish(); }
+  void Show(std::string_view line) {
+    if (tty_) {
+      std::fprintf(stderr, "\r\033[K%.*s", static_cast<int>(line.size()), line.data());
+      std::fflush(stderr);
+      open_ = true;
+      return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    bool status = line.find(" healthy, ") != std::string_view::npos;
+    if (status && now - last_ < std::chrono::seconds(1)) return;
+    last_ = now;
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+  }
+  void Finish() {
+    if (open_) std::fprintf(stderr, "\n");
+    open_ = false;
+  }
+
+ private:
+  bool tty_;
+  bool open_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+int RunDirt(const DirtArgs& a) {
+  if (a.cluster != "local") {
+    PrintError(
+        fmt::format("dirt run: --cluster {}: only \"local\" is supported by drills so far "
+                    "(ssh clusters: run the nemesis commands by hand)",
+                    a.cluster));
+    return kExitError;
+  }
+  std::vector<dirt::Scenario> scenarios;
+  for (const std::string& path : a.scenarios) {
+    auto s = dirt::LoadScenario(path);
+    if (!s) {
+      PrintError(s.error().message());
+      return kExitError;
+    }
+    scenarios.push_back(std::move(*s));
+  }
+  std::string out = a.out;
+  if (out.empty()) {
+    std::time_t t = std::time(nullptr);
+    std::tm tm;
+    gmtime_r(&t, &tm);
+    out = fmt::format("dirt-{}-{:04}{:02}{:02}T{:02}{:02}{:02}Z", a.name, tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  }
+
+  ProgressLine progress;
+  std::optional<cluster::ClusterState> state;
+  bool ours = false;
+  auto existing = cluster::Load(a.name, a.state_dir);
+  if (existing) {
+    state = *existing;
+    PrintNote(
+        fmt::format("dirt: using cluster {} that is already up (its flags must match the "
+                    "scenarios' pinned flags)",
+                    a.name));
+  }
+  auto down = [&]() {
+    if (!ours || a.keep_cluster || !state) return;
+    auto d = cluster::Down(state->name, a.state_dir);
+    if (!d) PrintError(d.error().message());
+    state.reset();
+    ours = false;
+  };
+
+  std::vector<dirt::DrillResult> results;
+  int code = kExitOk;
+  for (const dirt::Scenario& s : scenarios) {
+    if (state && ours &&
+        !SameFlags(state->etcd, s.db, s.nodes, static_cast<int>(state->nodes.size()))) {
+      down();
+    }
+    if (!state) {
+      cluster::ClusterSpec spec;
+      spec.name = a.name;
+      spec.nodes = s.nodes;
+      spec.db = cluster::Db::kEtcd;
+      spec.state_root = a.state_dir;
+      spec.etcd.pre_vote = s.db.pre_vote;
+      spec.etcd.heartbeat_ms = s.db.heartbeat_ms;
+      spec.etcd.election_ms = s.db.election_ms;
+      spec.etcd.snapshot_count = s.db.snapshot_count;
+      spec.etcd.corrupt_check = s.db.corrupt_check;
+      PrintNote(
+          fmt::format("dirt: bringing cluster {} up for {} (pre-vote {}, heartbeat {} ms, "
+                      "election {} ms, snapshot count {}, corrupt check {})",
+                      a.name, s.id, s.db.pre_vote, s.db.heartbeat_ms, s.db.election_ms,
+                      s.db.snapshot_count, s.db.corrupt_check));
+      auto up = cluster::Up(spec, [&](std::string_view l) { progress.Show(l); });
+      progress.Finish();
+      if (!up) {
+        PrintError(up.error().message());
+        code = kExitError;
+        break;
+      }
+      state = *up;
+      ours = true;
+    }
+    auto control = cluster::MakeLocalControl(*state);
+    if (!control) {
+      PrintError(control.error().message());
+      code = kExitError;
+      break;
+    }
+    dirt::DrillOptions options;
+    options.progress = [&](std::string_view l) { progress.Show(l); };
+    if (a.max_recovery_ms >= 0) {
+      options.max_recovery_override = std::chrono::milliseconds(a.max_recovery_ms);
+    }
+    auto r = dirt::RunDrill(*state, **control, s, options);
+    progress.Finish();
+    if (!r) {
+      PrintError(r.error().message());
+      code = kExitError;
+      continue;
+    }
+    std::printf("%s %s: %s\n", r->scenario_id.c_str(),
+                std::string(dirt::VerdictName(r->verdict)).c_str(), r->reason.c_str());
+    results.push_back(std::move(*r));
+  }
+  down();
+  if (!results.empty()) {
+    Status st = dirt::WriteArtifacts(out, a.name, results);
+    if (!st) {
+      PrintError(st.error().message());
+      return kExitError;
+    }
+    std::printf(
+        "artifacts: %s/{report.md,test_summary.json,incident-*.json,"
+        "control_plane_dumps.json,resource_metrics_timeline.json}\n",
+        out.c_str());
+  }
+  std::vector<dirt::Verdict> verdicts;
+  for (const auto& r : results) verdicts.push_back(r.verdict);
+  int drill_code = dirt::VerdictExitCode(verdicts);
+  return code == kExitError ? kExitError : drill_code;
+}
+
+}  // namespace
+
+void RegisterDirtCommands(CLI::App& app, Action& run) {
+  CLI::App* dirt = app.add_subcommand("dirt", "DiRT recovery drills (kill, corrupt, siege)");
+  dirt->require_subcommand(1);
+  auto args = std::make_shared<DirtArgs>();
+  CLI::App* r = dirt->add_subcommand(
+      "run",
+      "Run scenarios against a local cluster; exit 0 pass, 1 fail, 2 invalid/aborted, 3 error");
+  r->add_option("scenario", args->scenarios, "Scenario JSON files (scenarios/DIRT*.json)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  r->add_option("--cluster", args->cluster, "local (the namespace cluster)");
+  r->add_option("--name", args->name,
+                "Cluster name: used if already up, else brought up with the scenario's pinned "
+                "flags and torn down after");
+  r->add_option("--out", args->out, "Artifact directory (default dirt-<name>-<time>)");
+  r->add_option("--state-dir", args->state_dir, "Cluster state root");
+  r->add_flag("--keep-cluster", args->keep_cluster, "Leave a cluster this run brought up");
+  r->add_option("--max-recovery-ms", args->max_recovery_ms,
+                "Override every scenario's max_recovery_time_ms");
+  r->callback([&run, args] { run = [args] { return RunDirt(*args); }; });
+}
 
 }  // namespace faultline::tools

@@ -1,8 +1,482 @@
+// faultline nemesis partition|kill|pause|resume|start|restart|loss|delay|bandwidth|heal|status:
+// inject one fault into a cluster by hand (nemesis/nemesis.h), heal it, or see what is open.
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/cluster.h"
+#include "cluster/nodes_file.h"
+#include "cluster/ssh_control.h"
+#include "nemesis/command_net.h"
+#include "nemesis/grudge.h"
+#include "nemesis/nemesis.h"
+#include "nemesis/node_control.h"
 #include "tools/commands.h"
 
 namespace faultline::tools {
+namespace {
 
-// Placeholder: filled by the nemesis work.
-void RegisterNemesisCommands(CLI::App& /*app*/, Action& /*run*/) {}
+constexpr int kExitInterrupted = 130;
+
+// Flags every nemesis subcommand takes.
+struct Common {
+  std::string name = "default";
+  std::string cluster;  // "ssh:FILE"
+  std::string state_dir;
+  std::string ledger;
+  std::uint64_t seed = 0;
+  bool seed_given = false;
+  double deadline_s = 0;
+  double hold_s = 0;
+  nemesis::BackendKind backend = nemesis::BackendKind::kAuto;  // partition --backend
+};
+
+struct FaultArgs {
+  std::string grudge;
+  std::string mode = "drop";
+  std::string backend = "auto";
+  std::string target;
+  std::string nodes = "all";
+  std::string peers;
+  bool include_control = false;
+  double probability = -1;
+  long ms = -1;
+  long jitter_ms = 0;
+  std::int64_t kbit = 0;
+};
+
+// Everything a subcommand needs: the cluster's node control and the Nemesis over it.
+struct Session {
+  std::optional<cluster::ClusterState> state;  // local clusters only
+  std::unique_ptr<nemesis::NodeControl> control;
+  std::unique_ptr<nemesis::Nemesis> nemesis;
+  std::vector<std::string> nodes;
+  std::uint64_t seed = 0;
+};
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+// SIGINT and SIGTERM are blocked before any thread starts, so they stay pending while a fault is
+// applied and are taken synchronously afterwards: the command heals, then exits.
+void BlockTermination() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// Waits up to `seconds` (forever if negative) for SIGINT/SIGTERM; returns the signal or 0.
+int WaitForTermination(double seconds) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  if (seconds < 0) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    return sig;
+  }
+  const auto whole = static_cast<time_t>(seconds);
+  const timespec limit{whole, static_cast<long>((seconds - static_cast<double>(whole)) * 1e9)};
+  const int sig = sigtimedwait(&set, nullptr, &limit);
+  return sig > 0 ? sig : 0;
+}
+
+int PendingTermination() { return WaitForTermination(0); }
+
+Result<Session> OpenSession(const Common& c) {
+  Session s;
+  s.seed =
+      c.seed_given
+          ? c.seed
+          : static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  nemesis::NemesisOptions options;
+  options.heal_on_open = false;  // faults applied by earlier commands stay until `nemesis heal`
+  options.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(c.deadline_s * 1000));
+  options.backend = c.backend;
+  if (!c.cluster.empty()) {
+    if (c.cluster.rfind("ssh:", 0) != 0) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("--cluster {}: expected ssh:FILE (a nodes file)", c.cluster));
+    }
+    const std::string file = c.cluster.substr(4);
+    FAULTLINE_ASSIGN_OR_RETURN(cluster::NodesFile nodes_file, cluster::ReadNodesFile(file));
+    FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<cluster::SshControl> ssh,
+                               cluster::MakeSshControl(nodes_file));
+    options.net = cluster::SshNetConfig(nodes_file, "flssh");
+    options.ledger_path = c.ledger.empty() ? file + ".nemesis.ledger" : c.ledger;
+    nemesis::NodeControl* raw = ssh.get();
+    options.make_net = [raw](const nemesis::NetConfig& config) {
+      return nemesis::MakeCommandNet(config, *raw);
+    };
+    s.control = std::move(ssh);
+  } else {
+    FAULTLINE_ASSIGN_OR_RETURN(cluster::ClusterState state, cluster::Load(c.name, c.state_dir));
+    FAULTLINE_ASSIGN_OR_RETURN(s.control, cluster::MakeLocalControl(state));
+    options.net = state.NetConfig();
+    options.control_address = state.control_address;
+    options.ledger_path = c.ledger.empty() ? state.run_dir + "/nemesis.ledger" : c.ledger;
+    s.state = std::move(state);
+  }
+  options.control = s.control.get();
+  for (const auto& n : options.net.nodes) s.nodes.push_back(n.name);
+  FAULTLINE_ASSIGN_OR_RETURN(s.nemesis, nemesis::Nemesis::Open(options));
+  return s;
+}
+
+Result<std::vector<std::string>> Resolve(Session& s, const std::string& target) {
+  std::optional<std::string> leader;
+  if (target == "leader") {
+    if (!s.state) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "target leader: only known for the local cluster (--name); name the node "
+                       "with --cluster ssh:FILE");
+    }
+    FAULTLINE_ASSIGN_OR_RETURN(cluster::ClusterStatus status, cluster::ProbeStatus(*s.state));
+    leader = status.leader;
+  }
+  return nemesis::ResolveTarget(target, s.nodes, leader, s.seed);
+}
+
+// Prints a fault's report, then holds it (--for) and heals, healing at once on SIGINT/SIGTERM.
+int Finish(Session& s, const Common& c, const Result<nemesis::FaultReport>& report) {
+  if (!report) {
+    PrintError(report.error().message());
+    if (PendingTermination() != 0) {
+      std::printf("%s\n", s.nemesis->HealAll().Describe().c_str());
+      return kExitInterrupted;
+    }
+    return kExitError;
+  }
+  std::printf("%s\n", report->Describe().c_str());
+  std::fflush(stdout);
+  int sig = PendingTermination();
+  if (sig == 0 && c.hold_s > 0) {
+    std::printf("holding for %.1f s (Ctrl-C heals now)\n", c.hold_s);
+    std::fflush(stdout);
+    sig = WaitForTermination(c.hold_s);
+  }
+  if (sig != 0 || c.hold_s > 0) {
+    if (sig != 0) PrintNote(fmt::format("signal {}: healing before exit", sig));
+    const nemesis::FaultReport healed = s.nemesis->HealAll();
+    std::printf("%s\n", healed.Describe().c_str());
+    if (sig != 0) return kExitInterrupted;
+    return healed.ok && report->ok ? kExitOk : kExitError;
+  }
+  if (report->ok && report->ledger_id != 0) {
+    std::string where;
+    if (!c.cluster.empty()) {
+      where = " --cluster " + c.cluster;
+    } else if (c.name != "default") {
+      where = " --name " + c.name;
+    }
+    std::printf("recorded as ledger entry #%llu; undo with: faultline nemesis heal%s\n",
+                static_cast<unsigned long long>(report->ledger_id), where.c_str());
+  }
+  return report->ok ? kExitOk : kExitError;
+}
+
+template <typename Fn>
+int WithSession(const Common& c, Fn fn) {
+  BlockTermination();
+  auto s = OpenSession(c);
+  if (!s) {
+    PrintError("nemesis: " + s.error().message());
+    return kExitError;
+  }
+  PrintNote(fmt::format("seed {}", s->seed));
+  return fn(*s);
+}
+
+void AddCommon(CLI::App* sub, Common& c) {
+  sub->add_option("--name", c.name,
+                  "Local cluster name (from `faultline cluster up --name`); default \"default\"");
+  sub->add_option("--cluster", c.cluster,
+                  "Remote cluster: ssh:FILE, a nodes file (see `faultline cluster up --ssh`); "
+                  "partitions and process faults only");
+  sub->add_option("--state-dir", c.state_dir,
+                  "Where local clusters are recorded (default $FAULTLINE_STATE_DIR or "
+                  "/var/lib/faultline)");
+  sub->add_option("--ledger", c.ledger,
+                  "Ledger file (default <run_dir>/nemesis.ledger, or FILE.nemesis.ledger for "
+                  "ssh:FILE)");
+  sub->add_option("--seed", c.seed, "Seed for random choices (grudges, one/minority/majority)")
+      ->each([&c](const std::string&) { c.seed_given = true; });
+  sub->add_option("--deadline", c.deadline_s,
+                  "Seconds after which a watchdog process heals the fault even if nobody else "
+                  "does (0 = none)");
+  sub->add_option("--for", c.hold_s,
+                  "Hold the fault this many seconds, then heal and exit (Ctrl-C heals early); "
+                  "without it the fault stays until `faultline nemesis heal`");
+}
+
+std::vector<std::string> PeersOf(const FaultArgs& a) { return SplitCommas(a.peers); }
+
+}  // namespace
+
+void RegisterNemesisCommands(CLI::App& app, Action& run) {
+  auto* nem = app.add_subcommand(
+      "nemesis",
+      "Inject a fault by hand: partitions, process faults, packet loss, delay, bandwidth.\n"
+      "Every fault is written with its inverse to an fsync'd ledger BEFORE it touches a node, so\n"
+      "`faultline nemesis heal` undoes it even after a crash of the command that applied it.\n"
+      "Faults stay until healed unless --for or --deadline is given. SIGINT/SIGTERM while a\n"
+      "command applies or holds a fault heals before it exits (exit code 130).\n"
+      "\n"
+      "Examples:\n"
+      "  faultline nemesis partition --grudge halves --mode drop\n"
+      "  faultline nemesis pause leader --for 10\n"
+      "  faultline nemesis loss --probability 0.2 --nodes minority\n"
+      "  faultline nemesis delay --ms 50 --jitter-ms 10 --nodes n1 --peers n2,n3\n"
+      "  faultline nemesis bandwidth --kbit 1000 --nodes n5 --deadline 60\n"
+      "  faultline nemesis status\n"
+      "  faultline nemesis heal\n"
+      "\n"
+      "Exit codes: 0 done, 3 failed (the report says which nodes, and what may be left to heal),\n"
+      "130 interrupted (and healed).");
+  nem->require_subcommand(1);
+  auto common = std::make_shared<Common>();
+  auto args = std::make_shared<FaultArgs>();
+
+  auto* part = nem->add_subcommand(
+      "partition",
+      "Partition the cluster's network according to a grudge.\n"
+      "Grudges: isolate:N (cut N off), halves (random halves), majority (a random minority cut\n"
+      "off), majorities-ring (every node sees a majority, no two the same), bridge (two halves\n"
+      "joined by one node), minority-third, oneway:A>B (B drops what A sends).\n"
+      "Modes: drop (silent, connections time out both ways), reject (refused fast),\n"
+      "new-only (only new connections are cut: a true one-way partition).\n"
+      "Backends: auto probes and picks the fastest that supports the mode; nft, netlink (routes,\n"
+      "no new-only), iptables. A new partition replaces the previous one of the same backend.");
+  AddCommon(part, *common);
+  part->add_option("--grudge", args->grudge, "Grudge spec (see above)")->required();
+  part->add_option("--mode", args->mode, "drop, reject or new-only (default drop)");
+  part->add_option("--backend", args->backend, "auto, nft, netlink or iptables (default auto)");
+  part->callback([&run, common, args] {
+    run = [common, args]() -> int {
+      auto spec = nemesis::ParseGrudgeSpec(args->grudge);
+      if (!spec) {
+        PrintError("nemesis partition: --grudge: " + spec.error().message());
+        return kExitError;
+      }
+      auto mode = nemesis::ParsePartitionMode(args->mode);
+      if (!mode) {
+        PrintError("nemesis partition: --mode: " + mode.error().message());
+        return kExitError;
+      }
+      auto backend = nemesis::ParseBackendKind(args->backend);
+      if (!backend) {
+        PrintError("nemesis partition: --backend: " + backend.error().message());
+        return kExitError;
+      }
+      if (*backend != nemesis::BackendKind::kAuto && !common->cluster.empty()) {
+        PrintError(
+            "nemesis partition: --backend applies to local clusters; over ssh partitions "
+            "use iptables-restore through ssh");
+        return kExitError;
+      }
+      // The backend is an option of the Nemesis, so it is chosen before the session opens.
+      common->backend = *backend;
+      return WithSession(*common, [&](Session& s) {
+        auto grudge = nemesis::MakeGrudge(*spec, s.nodes, s.seed);
+        if (!grudge) {
+          PrintError("nemesis partition: " + grudge.error().message());
+          return kExitError;
+        }
+        return Finish(s, *common, s.nemesis->Partition(*grudge, *mode));
+      });
+    };
+  });
+
+  for (const char* action_name : {"kill", "pause", "resume", "start", "restart"}) {
+    const std::string name(action_name);
+    std::string help = fmt::format(
+        "{} the database process of TARGET.\n"
+        "TARGET: node names (n1,n3), one, minority, majority, all, or leader (the node a\n"
+        "majority of members names as leader; local clusters only). one/minority/majority are\n"
+        "chosen with --seed.\n",
+        name == "kill"     ? "SIGKILL"
+        : name == "pause"  ? "Pause (SIGSTOP or cgroup freeze)"
+        : name == "resume" ? "Resume (SIGCONT or thaw)"
+        : name == "start"  ? "Start again"
+                           : "Kill, then start again");
+    if (name == "kill" || name == "pause") {
+      help += fmt::format("Recorded in the ledger: `nemesis heal` {} it.",
+                          name == "kill" ? "starts" : "resumes");
+    } else {
+      help += "Closes the ledger entries of the faults it undoes.";
+    }
+    auto* sub = nem->add_subcommand(name, help);
+    AddCommon(sub, *common);
+    sub->add_option("target", args->target, "Node names, one, minority, majority, all, leader")
+        ->required();
+    sub->callback([&run, common, args, name] {
+      run = [common, args, name]() -> int {
+        auto action = nemesis::ParseProcessAction(name);
+        if (!action) {
+          PrintError(action.error().message());
+          return kExitError;
+        }
+        return WithSession(*common, [&](Session& s) {
+          auto nodes = Resolve(s, args->target);
+          if (!nodes) {
+            PrintError("nemesis " + name + ": " + nodes.error().message());
+            return kExitError;
+          }
+          return Finish(s, *common, s.nemesis->Process(*nodes, *action));
+        });
+      };
+    });
+  }
+
+  auto* loss = nem->add_subcommand(
+      "loss",
+      "Drop packets leaving --nodes toward --peers with a probability.\n"
+      "Mechanism: an nft table of faultline's own on each node (`numgen random mod 10000 < N\n"
+      "drop` on the output hook). The controller's address is spared unless --include-control.");
+  AddCommon(loss, *common);
+  loss->add_option("--probability", args->probability, "0..1, e.g. 0.2 for 20%")->required();
+  loss->add_option("--nodes", args->nodes, "TARGET (default all)");
+  loss->add_option("--peers", args->peers, "Comma-separated nodes (default every other node)");
+  loss->add_flag("--include-control", args->include_control, "Also drop toward the controller");
+  loss->callback([&run, common, args] {
+    run = [common, args]() -> int {
+      return WithSession(*common, [&](Session& s) {
+        auto nodes = Resolve(s, args->nodes);
+        if (!nodes) {
+          PrintError("nemesis loss: " + nodes.error().message());
+          return kExitError;
+        }
+        return Finish(
+            s, *common,
+            s.nemesis->Loss(*nodes, PeersOf(*args), args->probability, args->include_control));
+      });
+    };
+  });
+
+  auto* delay = nem->add_subcommand(
+      "delay",
+      "Hold packets leaving --nodes toward --peers for --ms ± --jitter-ms.\n"
+      "Mechanism (the kernel has no netem): an iptables chain of faultline's own sends them to\n"
+      "NFQUEUE (with --queue-bypass: if the helper dies, packets pass), and the\n"
+      "faultline-nemesis-helper process holds each one, then lets it go. Jitter reorders.");
+  AddCommon(delay, *common);
+  delay->add_option("--ms", args->ms, "Delay in milliseconds")->required();
+  delay->add_option("--jitter-ms", args->jitter_ms, "Uniform jitter, at most --ms (default 0)");
+  delay->add_option("--nodes", args->nodes, "TARGET (default all)");
+  delay->add_option("--peers", args->peers, "Comma-separated nodes (default every other node)");
+  delay->add_flag("--include-control", args->include_control, "Also delay toward the controller");
+  delay->callback([&run, common, args] {
+    run = [common, args]() -> int {
+      return WithSession(*common, [&](Session& s) {
+        auto nodes = Resolve(s, args->nodes);
+        if (!nodes) {
+          PrintError("nemesis delay: " + nodes.error().message());
+          return kExitError;
+        }
+        return Finish(
+            s, *common,
+            s.nemesis->Delay(*nodes, PeersOf(*args), std::chrono::milliseconds(args->ms),
+                             std::chrono::milliseconds(args->jitter_ms), args->include_control));
+      });
+    };
+  });
+
+  auto* bw = nem->add_subcommand(
+      "bandwidth",
+      "Limit what --nodes send to --kbit kbit/s.\n"
+      "Mechanism: tbf as the root qdisc of the node's eth0, handle fa17: (refused on a node whose\n"
+      "device already has a root qdisc faultline did not make). Shaping is egress only.");
+  AddCommon(bw, *common);
+  bw->add_option("--kbit", args->kbit, "Rate in kbit/s")->required();
+  bw->add_option("--nodes", args->nodes, "TARGET (default all)");
+  bw->callback([&run, common, args] {
+    run = [common, args]() -> int {
+      return WithSession(*common, [&](Session& s) {
+        auto nodes = Resolve(s, args->nodes);
+        if (!nodes) {
+          PrintError("nemesis bandwidth: " + nodes.error().message());
+          return kExitError;
+        }
+        return Finish(s, *common, s.nemesis->Bandwidth(*nodes, args->kbit));
+      });
+    };
+  });
+
+  auto* heal = nem->add_subcommand(
+      "heal",
+      "Heal every fault open in the ledger, whoever applied it.\n"
+      "Partitions removed, packet-fault rules, qdiscs and helper processes removed, paused\n"
+      "processes resumed, killed ones started again. Idempotent: what is already gone counts as\n"
+      "healed. Exit 0 when everything healed and was closed in the ledger.");
+  AddCommon(heal, *common);
+  heal->callback([&run, common] {
+    run = [common]() -> int {
+      return WithSession(*common, [&](Session& s) {
+        const nemesis::FaultReport report = s.nemesis->HealAll();
+        std::printf("%s\n", report.Describe().c_str());
+        return report.ok ? kExitOk : kExitError;
+      });
+    };
+  });
+
+  auto* status = nem->add_subcommand(
+      "status",
+      "List the faults open in the ledger, with the mechanism each used and its owner.\n"
+      "With --grudge SPEC, also show which node would drop whom for this cluster (nothing is\n"
+      "applied), e.g. `faultline nemesis status --grudge bridge --seed 3`.");
+  AddCommon(status, *common);
+  status->add_option("--grudge", args->grudge, "A grudge spec to preview");
+  status->callback([&run, common, args] {
+    run = [common, args]() -> int {
+      return WithSession(*common, [&](Session& s) {
+        if (auto recovered = s.nemesis->recovered()) {
+          std::printf("%s\n", recovered->Describe().c_str());
+        }
+        auto open = s.nemesis->OpenFaults();
+        if (!open) {
+          PrintError("nemesis status: " + open.error().message());
+          return kExitError;
+        }
+        if (open->empty()) std::printf("no open faults\n");
+        for (const auto& line : *open) std::printf("%s\n", line.c_str());
+        if (!args->grudge.empty()) {
+          auto spec = nemesis::ParseGrudgeSpec(args->grudge);
+          if (!spec) {
+            PrintError("nemesis status: --grudge: " + spec.error().message());
+            return kExitError;
+          }
+          auto grudge = nemesis::MakeGrudge(*spec, s.nodes, s.seed);
+          if (!grudge) {
+            PrintError("nemesis status: " + grudge.error().message());
+            return kExitError;
+          }
+          std::printf("grudge %s: %s\n", nemesis::GrudgeSpecString(*spec).c_str(),
+                      nemesis::DescribeGrudge(*grudge).c_str());
+        }
+        return kExitOk;
+      });
+    };
+  });
+}
 
 }  // namespace faultline::tools

@@ -117,7 +117,9 @@ struct SearchControl {
   uint64_t max_configurations = 0;
 };
 
-enum class Outcome { kValid, kInvalid, kTimeLimit, kMemoryLimit, kCancelled, kBudget };
+// kGaveUp: the frontier search (frontier.h) grew past its own bounds; the depth-first search goes
+// on.
+enum class Outcome { kValid, kInvalid, kTimeLimit, kMemoryLimit, kCancelled, kBudget, kGaveUp };
 
 struct SearchResult {
   Outcome outcome = Outcome::kValid;

@@ -1,0 +1,300 @@
+#include "client/internal/etcd_json.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+namespace faultline::client::internal {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// Reads a 64-bit field that proto3 JSON writes as a string (or, from other encoders, a number).
+template <typename T>
+Result<T> IntField(const json& object, const char* name, std::string_view where) {
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return T{0};
+  std::optional<T> parsed;
+  if (it->is_string()) {
+    const auto& s = it->get_ref<const std::string&>();
+    if constexpr (std::is_signed_v<T>) {
+      parsed = ParseI64(s);
+    } else {
+      parsed = ParseU64(s);
+    }
+  } else if (it->is_number_unsigned()) {
+    const auto v = it->get<std::uint64_t>();
+    if (!std::is_signed_v<T> || v <= static_cast<std::uint64_t>(INT64_MAX)) {
+      parsed = static_cast<T>(v);
+    }
+  } else if (it->is_number_integer()) {
+    const auto v = it->get<std::int64_t>();
+    if (std::is_signed_v<T> || v >= 0) parsed = static_cast<T>(v);
+  }
+  if (!parsed) {
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        fmt::format("etcd reply: {}.{}: not a 64-bit integer: {}", where, name, it->dump()));
+  }
+  return *parsed;
+}
+
+Result<std::string> BytesField(const json& object, const char* name, std::string_view where) {
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return std::string();
+  if (!it->is_string()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("etcd reply: {}.{}: expected a base64 string", where, name));
+  }
+  auto decoded = Base64Decode(it->get_ref<const std::string&>());
+  if (!decoded) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("etcd reply: {}.{}: invalid base64", where, name));
+  }
+  return std::move(*decoded);
+}
+
+Result<EtcdHeader> ParseHeader(const json& header) {
+  EtcdHeader h;
+  if (!header.is_object()) {
+    return MakeError(ErrorCode::kInvalidArgument, "etcd reply: header: expected an object");
+  }
+  FAULTLINE_ASSIGN_OR_RETURN(h.cluster_id, IntField<std::uint64_t>(header, "cluster_id", "header"));
+  FAULTLINE_ASSIGN_OR_RETURN(h.member_id, IntField<std::uint64_t>(header, "member_id", "header"));
+  FAULTLINE_ASSIGN_OR_RETURN(h.revision, IntField<std::int64_t>(header, "revision", "header"));
+  FAULTLINE_ASSIGN_OR_RETURN(h.raft_term, IntField<std::uint64_t>(header, "raft_term", "header"));
+  return h;
+}
+
+Result<json> ParseObject(std::string_view body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("etcd reply: not JSON: {:.200}", std::string(body)));
+  }
+  if (!j.is_object()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("etcd reply: expected a JSON object, got {:.200}", j.dump()));
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string Base64Encode(std::string_view raw) {
+  std::string out;
+  out.reserve((raw.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= raw.size(); i += 3) {
+    const std::uint32_t n = (static_cast<std::uint8_t>(raw[i]) << 16) |
+                            (static_cast<std::uint8_t>(raw[i + 1]) << 8) |
+                            static_cast<std::uint8_t>(raw[i + 2]);
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(kAlphabet[(n >> 6) & 63]);
+    out.push_back(kAlphabet[n & 63]);
+  }
+  const std::size_t rest = raw.size() - i;
+  if (rest > 0) {
+    std::uint32_t n = static_cast<std::uint8_t>(raw[i]) << 16;
+    if (rest == 2) n |= static_cast<std::uint8_t>(raw[i + 1]) << 8;
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(rest == 2 ? kAlphabet[(n >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  static const std::array<int, 256> kIndex = [] {
+    std::array<int, 256> t{};
+    t.fill(-1);
+    for (std::size_t i = 0; i < kAlphabet.size(); ++i) {
+      t[static_cast<std::uint8_t>(kAlphabet[i])] = static_cast<int>(i);
+    }
+    return t;
+  }();
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = text[i + static_cast<std::size_t>(k)];
+      if (c == '=') {
+        // Padding only at the end of the last quantum, in positions 2 and 3.
+        if (i + 4 != text.size() || k < 2) return std::nullopt;
+        ++pad;
+        v[k] = 0;
+        continue;
+      }
+      if (pad > 0) return std::nullopt;
+      v[k] = kIndex[static_cast<std::uint8_t>(c)];
+      if (v[k] < 0) return std::nullopt;
+    }
+    const std::uint32_t n =
+        (static_cast<std::uint32_t>(v[0]) << 18) | (static_cast<std::uint32_t>(v[1]) << 12) |
+        (static_cast<std::uint32_t>(v[2]) << 6) | static_cast<std::uint32_t>(v[3]);
+    out.push_back(static_cast<char>((n >> 16) & 0xff));
+    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
+    if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
+  }
+  return out;
+}
+
+std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    auto& c = end.back();
+    if (static_cast<std::uint8_t>(c) < 0xff) {
+      c = static_cast<char>(static_cast<std::uint8_t>(c) + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return std::string(1, '\0');
+}
+
+std::string PutBody(std::string_view key, std::string_view value) {
+  json j = {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}};
+  return j.dump();
+}
+
+std::string RangeBody(std::string_view key, std::string_view range_end, bool serializable) {
+  json j = {{"key", Base64Encode(key)}};
+  if (!range_end.empty()) j["range_end"] = Base64Encode(range_end);
+  if (serializable) j["serializable"] = true;
+  return j.dump();
+}
+
+std::string CasBody(std::string_view key, const std::optional<std::string>& expected,
+                    std::string_view value) {
+  const std::string k = Base64Encode(key);
+  json compare;
+  if (expected) {
+    compare = {
+        {"target", "VALUE"}, {"key", k}, {"result", "EQUAL"}, {"value", Base64Encode(*expected)}};
+  } else {
+    // Absent key: version 0 (proto3 would also accept an omitted version; explicit is clearer).
+    compare = {{"target", "VERSION"}, {"key", k}, {"result", "EQUAL"}, {"version", "0"}};
+  }
+  json j = {
+      {"compare", json::array({compare})},
+      {"success", json::array({{{"requestPut", {{"key", k}, {"value", Base64Encode(value)}}}}})}};
+  return j.dump();
+}
+
+std::string ModCasBody(std::string_view key, std::int64_t mod_revision, std::string_view value) {
+  const std::string k = Base64Encode(key);
+  json compare = {{"target", "MOD"},
+                  {"key", k},
+                  {"result", "EQUAL"},
+                  {"mod_revision", std::to_string(mod_revision)}};
+  json j = {
+      {"compare", json::array({compare})},
+      {"success", json::array({{{"requestPut", {{"key", k}, {"value", Base64Encode(value)}}}}})}};
+  return j.dump();
+}
+
+std::string LeaseGrantBody(std::int64_t ttl_s) {
+  return json{{"TTL", std::to_string(ttl_s)}}.dump();
+}
+
+std::string LeaseRevokeBody(std::int64_t lease_id) {
+  return json{{"ID", std::to_string(lease_id)}}.dump();
+}
+
+std::string LockBody(std::string_view name, std::int64_t lease_id) {
+  return json{{"name", Base64Encode(name)}, {"lease", std::to_string(lease_id)}}.dump();
+}
+
+std::string UnlockBody(std::string_view key) { return json{{"key", Base64Encode(key)}}.dump(); }
+
+Result<EtcdReply> ParseReply(std::string_view body) {
+  FAULTLINE_ASSIGN_OR_RETURN(json j, ParseObject(body));
+  EtcdReply reply;
+  if (auto it = j.find("error"); it != j.end()) {
+    reply.error = it->is_string() ? it->get<std::string>() : it->dump();
+    if (auto m = j.find("message"); m != j.end() && m->is_string() && reply.error->empty()) {
+      reply.error = m->get<std::string>();
+    }
+    if (auto c = j.find("code"); c != j.end() && c->is_number_integer()) {
+      reply.code = c->get<int>();
+    }
+  }
+  if (auto it = j.find("header"); it != j.end()) {
+    FAULTLINE_ASSIGN_OR_RETURN(reply.header, ParseHeader(*it));
+    reply.has_header = true;
+  }
+  if (auto it = j.find("succeeded"); it != j.end()) {
+    if (!it->is_boolean()) {
+      return MakeError(ErrorCode::kInvalidArgument, "etcd reply: succeeded: expected a boolean");
+    }
+    reply.succeeded = it->get<bool>();
+  }
+  if (auto it = j.find("kvs"); it != j.end() && !it->is_null()) {
+    if (!it->is_array()) {
+      return MakeError(ErrorCode::kInvalidArgument, "etcd reply: kvs: expected an array");
+    }
+    for (const auto& kv : *it) {
+      if (!kv.is_object()) {
+        return MakeError(ErrorCode::kInvalidArgument, "etcd reply: kvs: expected objects");
+      }
+      EtcdKv out;
+      FAULTLINE_ASSIGN_OR_RETURN(out.key, BytesField(kv, "key", "kvs"));
+      FAULTLINE_ASSIGN_OR_RETURN(out.value, BytesField(kv, "value", "kvs"));
+      FAULTLINE_ASSIGN_OR_RETURN(out.mod_revision,
+                                 IntField<std::int64_t>(kv, "mod_revision", "kvs"));
+      FAULTLINE_ASSIGN_OR_RETURN(out.version, IntField<std::int64_t>(kv, "version", "kvs"));
+      reply.kvs.push_back(std::move(out));
+    }
+  }
+  FAULTLINE_ASSIGN_OR_RETURN(reply.count, IntField<std::int64_t>(j, "count", "reply"));
+  FAULTLINE_ASSIGN_OR_RETURN(reply.lease_id, IntField<std::int64_t>(j, "ID", "reply"));
+  FAULTLINE_ASSIGN_OR_RETURN(reply.lock_key, BytesField(j, "key", "reply"));
+  return reply;
+}
+
+Result<EtcdMemberStatus> ParseStatus(std::string_view body) {
+  FAULTLINE_ASSIGN_OR_RETURN(json j, ParseObject(body));
+  if (auto it = j.find("error"); it != j.end()) {
+    return MakeError(
+        ErrorCode::kUnavailable,
+        fmt::format("etcd status: {}", it->is_string() ? it->get<std::string>() : it->dump()));
+  }
+  EtcdMemberStatus s;
+  if (auto it = j.find("header"); it != j.end()) {
+    FAULTLINE_ASSIGN_OR_RETURN(s.header, ParseHeader(*it));
+  }
+  FAULTLINE_ASSIGN_OR_RETURN(s.leader, IntField<std::uint64_t>(j, "leader", "status"));
+  FAULTLINE_ASSIGN_OR_RETURN(s.raft_term, IntField<std::uint64_t>(j, "raftTerm", "status"));
+  FAULTLINE_ASSIGN_OR_RETURN(s.raft_index, IntField<std::uint64_t>(j, "raftIndex", "status"));
+  if (auto it = j.find("version"); it != j.end() && it->is_string())
+    s.version = it->get<std::string>();
+  return s;
+}
+
+std::optional<std::uint64_t> ParseU64(std::string_view decimal) {
+  std::uint64_t v = 0;
+  const auto* end = decimal.data() + decimal.size();
+  auto [ptr, ec] = std::from_chars(decimal.data(), end, v);
+  if (ec != std::errc() || ptr != end || decimal.empty()) return std::nullopt;
+  return v;
+}
+
+std::optional<std::int64_t> ParseI64(std::string_view decimal) {
+  std::int64_t v = 0;
+  const auto* end = decimal.data() + decimal.size();
+  auto [ptr, ec] = std::from_chars(decimal.data(), end, v);
+  if (ec != std::errc() || ptr != end || decimal.empty()) return std::nullopt;
+  return v;
+}
+
+}  // namespace faultline::client::internal

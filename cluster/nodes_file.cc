@@ -1,0 +1,178 @@
+#include "cluster/nodes_file.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace faultline::cluster {
+namespace {
+
+using nlohmann::json;
+
+class Parser {
+ public:
+  explicit Parser(std::string_view source) : source_(source) {}
+
+  Unexpected Bad(std::string_view where, std::string_view why) const {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("nodes file {}: {}: {}", source_, where, why));
+  }
+
+  // A required non-empty string field.
+  Result<std::string> String(const json& obj, std::string_view where, const std::string& key) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return Bad(fmt::format("{}field \"{}\"", where, key), "missing");
+    if (!it->is_string()) {
+      return Bad(fmt::format("{}field \"{}\"", where, key),
+                 fmt::format("expected a string, got {}", it->type_name()));
+    }
+    std::string value = it->get<std::string>();
+    if (value.empty()) return Bad(fmt::format("{}field \"{}\"", where, key), "empty");
+    return value;
+  }
+
+  Result<std::optional<std::string>> OptionalString(const json& obj, std::string_view where,
+                                                    const std::string& key) {
+    if (!obj.contains(key)) return std::optional<std::string>();
+    FAULTLINE_ASSIGN_OR_RETURN(std::string value, String(obj, where, key));
+    return std::optional<std::string>(std::move(value));
+  }
+
+  Result<SshNode> Node(const json& obj, size_t index) {
+    const std::string at = fmt::format("nodes[{}]", index);
+    if (!obj.is_object())
+      return Bad(at, fmt::format("expected an object, got {}", obj.type_name()));
+    SshNode n;
+    FAULTLINE_ASSIGN_OR_RETURN(n.name, String(obj, at + ": ", "name"));
+    const std::string where = fmt::format("nodes[{}] ({}): ", index, n.name);
+    FAULTLINE_ASSIGN_OR_RETURN(n.host, String(obj, where, "host"));
+    const auto port = obj.find("port");
+    if (port == obj.end()) return Bad(where + "field \"port\"", "missing");
+    if (!port->is_number_integer() || port->get<std::int64_t>() < 1 ||
+        port->get<std::int64_t>() > 65535) {
+      return Bad(where + "field \"port\"",
+                 fmt::format("expected an integer in 1..65535, got {}", port->dump()));
+    }
+    n.port = port->get<int>();
+    FAULTLINE_ASSIGN_OR_RETURN(n.user, String(obj, where, "user"));
+    FAULTLINE_ASSIGN_OR_RETURN(n.identity_file, String(obj, where, "identity_file"));
+    FAULTLINE_ASSIGN_OR_RETURN(n.known_hosts, String(obj, where, "known_hosts"));
+    FAULTLINE_ASSIGN_OR_RETURN(auto address, OptionalString(obj, where, "address"));
+    in_addr a{};
+    if (address.has_value()) {
+      if (::inet_pton(AF_INET, address->c_str(), &a) != 1) {
+        return Bad(where + "field \"address\"",
+                   fmt::format("\"{}\" is not an IPv4 address", *address));
+      }
+      n.address = *address;
+    } else if (::inet_pton(AF_INET, n.host.c_str(), &a) == 1) {
+      n.address = n.host;
+    } else {
+      return Bad(where + "field \"address\"",
+                 fmt::format("missing, and host \"{}\" is not an IPv4 address (give the address "
+                             "the node's peers see)",
+                             n.host));
+    }
+    if (const auto opts = obj.find("ssh_options"); opts != obj.end()) {
+      if (!opts->is_array()) return Bad(where + "field \"ssh_options\"", "expected an array");
+      for (const auto& o : *opts) {
+        if (!o.is_string() || o.get<std::string>().find('=') == std::string::npos) {
+          return Bad(where + "field \"ssh_options\"",
+                     fmt::format("{}: expected a string \"Key=Value\"", o.dump()));
+        }
+        n.ssh_options.push_back(o.get<std::string>());
+      }
+    }
+    const auto db = obj.find("db");
+    if (db == obj.end()) return Bad(where + "field \"db\"", "missing");
+    if (!db->is_object()) return Bad(where + "field \"db\"", "expected an object");
+    const std::string dbw = where + "db: ";
+    FAULTLINE_ASSIGN_OR_RETURN(n.db.start, String(*db, dbw, "start"));
+    FAULTLINE_ASSIGN_OR_RETURN(n.db.kill, String(*db, dbw, "kill"));
+    FAULTLINE_ASSIGN_OR_RETURN(n.db.pid, String(*db, dbw, "pid"));
+    FAULTLINE_ASSIGN_OR_RETURN(n.db.data_dir, OptionalString(*db, dbw, "data_dir"));
+    return n;
+  }
+
+  Result<NodesFile> File(std::string_view text) {
+    json doc;
+    try {
+      doc = json::parse(text);
+    } catch (const json::parse_error& e) {
+      return Bad("json", e.what());
+    }
+    if (!doc.is_object()) return Bad("top level", "expected an object");
+    NodesFile file;
+    FAULTLINE_ASSIGN_OR_RETURN(file.cluster, String(doc, "", "cluster"));
+    const auto nodes = doc.find("nodes");
+    if (nodes == doc.end()) return Bad("field \"nodes\"", "missing");
+    if (!nodes->is_array() || nodes->empty()) {
+      return Bad("field \"nodes\"", "expected a non-empty array");
+    }
+    std::set<std::string> names;
+    std::set<std::pair<std::string, int>> hosts;
+    for (size_t i = 0; i < nodes->size(); ++i) {
+      FAULTLINE_ASSIGN_OR_RETURN(SshNode n, Node((*nodes)[i], i));
+      if (!names.insert(n.name).second) {
+        return Bad(fmt::format("nodes[{}]", i), fmt::format("node name {} used twice", n.name));
+      }
+      if (!hosts.insert({n.host, n.port}).second) {
+        return Bad(fmt::format("nodes[{}] ({})", i, n.name),
+                   fmt::format("host {} port {} used twice", n.host, n.port));
+      }
+      file.nodes.push_back(std::move(n));
+    }
+    return file;
+  }
+
+ private:
+  std::string source_;
+};
+
+}  // namespace
+
+Result<NodesFile> ParseNodesFile(std::string_view json_text, std::string_view source) {
+  return Parser(source).File(json_text);
+}
+
+Result<NodesFile> ReadNodesFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return MakeError(ErrorCode::kNotFound,
+                     fmt::format("nodes file {}: cannot open (does it exist?)", path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseNodesFile(text.str(), path);
+}
+
+std::string FormatNodesFile(const NodesFile& file) {
+  nlohmann::ordered_json doc;
+  doc["cluster"] = file.cluster;
+  doc["nodes"] = nlohmann::ordered_json::array();
+  for (const auto& n : file.nodes) {
+    nlohmann::ordered_json node;
+    node["name"] = n.name;
+    node["host"] = n.host;
+    node["port"] = n.port;
+    node["user"] = n.user;
+    node["identity_file"] = n.identity_file;
+    node["known_hosts"] = n.known_hosts;
+    node["address"] = n.address;
+    if (!n.ssh_options.empty()) node["ssh_options"] = n.ssh_options;
+    nlohmann::ordered_json db;
+    db["start"] = n.db.start;
+    db["kill"] = n.db.kill;
+    db["pid"] = n.db.pid;
+    if (n.db.data_dir) db["data_dir"] = *n.db.data_dir;
+    node["db"] = std::move(db);
+    doc["nodes"].push_back(std::move(node));
+  }
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace faultline::cluster

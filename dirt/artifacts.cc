@@ -1,0 +1,228 @@
+// The evidence of a set of drills: incident records, control-plane dumps, the resource metrics
+// timeline, a summary, and a Markdown write-up in the shape of a DiRT report.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "dirt/drill.h"
+
+namespace faultline::dirt {
+namespace {
+
+using json = nlohmann::json;
+
+json OptMs(const std::optional<std::chrono::milliseconds>& ms) {
+  return ms ? json(ms->count()) : json(nullptr);
+}
+
+std::string Secs(const std::optional<std::chrono::milliseconds>& ms) {
+  return ms ? fmt::format("{:.1f} s", static_cast<double>(ms->count()) / 1000.0) : "-";
+}
+
+std::string IsoTime(std::int64_t wall_ns) {
+  if (wall_ns == 0) return "-";
+  time_t secs = static_cast<time_t>(wall_ns / 1000000000);
+  tm t;
+  gmtime_r(&secs, &t);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", t.tm_year + 1900, t.tm_mon + 1,
+                     t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, (wall_ns / 1000000) % 1000);
+}
+
+json IncidentObject(const DrillResult& r) {
+  json events = json::array();
+  for (const DrillEvent& e : r.events) {
+    events.push_back({{"time", IsoTime(e.wall_ns)},
+                      {"offset_ms", e.offset_ms},
+                      {"source", e.source},
+                      {"kind", e.kind},
+                      {"node", e.node},
+                      {"detail", e.detail},
+                      {"ok", e.ok}});
+  }
+  json faults = json::array(), safeguards = json::array(), playbooks = json::array();
+  for (const DrillEvent& e : r.events) {
+    json x = {{"time", IsoTime(e.wall_ns)},
+              {"offset_ms", e.offset_ms},
+              {"kind", e.kind},
+              {"node", e.node},
+              {"detail", e.detail},
+              {"ok", e.ok}};
+    if (e.source == "fault") faults.push_back(x);
+    if (e.source == "safeguard") safeguards.push_back(x);
+    if (e.source == "playbook") playbooks.push_back(x);
+  }
+  json probes = json::array();
+  for (const ProbeSample& p : r.probes) {
+    json x = {{"offset_ms", r.fault_mono_ns != 0 ? (p.mono_ns - r.fault_mono_ns) / 1000000 : 0},
+              {"steady", p.steady},
+              {"healthy", p.healthy},
+              {"write_read", p.write_read},
+              {"throughput_percent", static_cast<int>(p.throughput_percent)}};
+    if (!p.why.empty()) x["why"] = p.why;
+    probes.push_back(std::move(x));
+  }
+  const RecoveryResult& rec = r.recovery;
+  return {
+      {"scenario", r.scenario_id},
+      {"title", r.title},
+      {"severity", r.severity},
+      {"category", r.category},
+      {"source", r.scenario_source},
+      {"verdict", VerdictName(r.verdict)},
+      {"reason", r.reason},
+      {"started", IsoTime(r.start_wall_ns)},
+      {"fault_issued", IsoTime(r.fault_wall_ns)},
+      {"ended", IsoTime(r.end_wall_ns)},
+      {"baseline_ops_per_s", r.baseline_ops_per_s},
+      {"times_ms",
+       {{"detection", OptMs(rec.detection)},
+        {"repair", OptMs(rec.repair)},
+        {"recovery", OptMs(rec.recovery)},
+        {"limit", rec.limit.count()},
+        {"margin", OptMs(rec.margin)},
+        {"steady_state_breaks", rec.breaks}}},
+      {"recovery_explanation", rec.explanation},
+      {"faults", faults},
+      {"safeguards", safeguards},
+      {"playbooks", playbooks},
+      {"safeguards_fired", r.safeguards_fired},
+      {"safeguards_missing", r.safeguards_missing},
+      {"siege", r.siege_figures},
+      {"siege_valid", r.siege_valid},
+      {"corruption", r.corruption},
+      {"corrupted_bytes", r.corrupted_bytes},
+      {"detection_signal", r.detection_signal ? json(*r.detection_signal) : json(nullptr)},
+      {"hashes_equal", r.hashes_equal ? json(*r.hashes_equal) : json(nullptr)},
+      {"serves_after", r.serves_after},
+      {"improvements", r.improvements},
+      {"notes", r.notes},
+      {"events", events},
+      {"probes", probes},
+  };
+}
+
+Status WriteFile(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    return Error(ErrorCode::kInternal, fmt::format("dirt: write {}: failed", path.string()));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+std::string IncidentJson(const DrillResult& result) { return IncidentObject(result).dump(2); }
+
+std::string ReportMarkdown(const std::string& run_name, const std::vector<DrillResult>& results) {
+  std::string md = fmt::format("# DiRT report: {}\n\n", run_name);
+  md += "| Scenario | Severity | Verdict | Detection | Repair | Recovery | Limit | Margin |\n";
+  md += "|---|---|---|---|---|---|---|---|\n";
+  for (const DrillResult& r : results) {
+    md += fmt::format("| {} {} | {} | **{}** | {} | {} | {} | {} | {} |\n", r.scenario_id, r.title,
+                      r.severity, VerdictName(r.verdict), Secs(r.recovery.detection),
+                      Secs(r.recovery.repair), Secs(r.recovery.recovery), Secs(r.recovery.limit),
+                      Secs(r.recovery.margin));
+  }
+  for (const DrillResult& r : results) {
+    md += fmt::format("\n## {}: {} ({}, {})\n\n", r.scenario_id, r.title, r.severity, r.category);
+    md += fmt::format("**Verdict: {}.** {}\n\n", VerdictName(r.verdict), r.reason);
+    md += fmt::format("Fault issued at {}; baseline {:.1f} ops/s. Scenario file: `{}`.\n\n",
+                      IsoTime(r.fault_wall_ns), r.baseline_ops_per_s, r.scenario_source);
+    md += "### Faults\n\n";
+    for (const DrillEvent& e : r.events) {
+      if (e.source != "fault") continue;
+      md += fmt::format("- +{} ms {} {}: {}{}\n", e.offset_ms, e.kind, e.node, e.detail,
+                        e.ok ? "" : " **(failed)**");
+    }
+    if (!r.siege_figures.empty()) {
+      md += "\n### Siege (achieved, from the node's own cgroups)\n\n";
+      for (const auto& s : r.siege_figures) md += "- " + s + "\n";
+    }
+    if (!r.corruption.empty()) {
+      md += fmt::format("\n### Corruption ({} bytes altered)\n\n", r.corrupted_bytes);
+      for (const auto& c : r.corruption) md += "- " + c + "\n";
+      md += fmt::format("\nDetection signal: {}\n",
+                        r.detection_signal ? *r.detection_signal : "none seen");
+      if (r.hashes_equal) {
+        md += fmt::format("\nAfter repair: HashKV {} on every member.\n",
+                          *r.hashes_equal ? "equal" : "NOT equal");
+      }
+    }
+    md += "\n### Safeguards and playbooks\n\n";
+    bool any = false;
+    for (const DrillEvent& e : r.events) {
+      if (e.source != "safeguard" && e.source != "playbook" && e.source != "detection") continue;
+      any = true;
+      md += fmt::format("- +{} ms [{}] {} {}: {}{}\n", e.offset_ms, e.source, e.kind, e.node,
+                        e.detail, e.ok ? "" : " **(failed)**");
+    }
+    if (!any) md += "- none\n";
+    md += fmt::format(
+        "\nFired: {}. Expected but missing: {}.\n",
+        r.safeguards_fired.empty() ? "none"
+                                   : fmt::format("{}", fmt::join(r.safeguards_fired, ", ")),
+        r.safeguards_missing.empty() ? "none"
+                                     : fmt::format("{}", fmt::join(r.safeguards_missing, ", ")));
+    md += fmt::format(
+        "\n### Recovery\n\n- detection {} (first probe that saw the steady state broken)\n"
+        "- repair {} (last safeguard or playbook action finished)\n"
+        "- recovery {} (steady state held for the settle window), limit {}, margin {}\n"
+        "- {}\n- after rollback the cluster {} a write then a read\n",
+        Secs(r.recovery.detection), Secs(r.recovery.repair), Secs(r.recovery.recovery),
+        Secs(r.recovery.limit), Secs(r.recovery.margin), r.recovery.explanation,
+        r.serves_after ? "served" : "did NOT serve");
+    md += "\n### What to improve\n\n";
+    if (r.improvements.empty()) md += "- nothing this drill showed\n";
+    for (const auto& i : r.improvements) md += "- " + i + "\n";
+    for (const auto& n : r.notes) md += "- note: " + n + "\n";
+  }
+  return md;
+}
+
+Status WriteArtifacts(const std::string& dir, const std::string& run_name,
+                      const std::vector<DrillResult>& results) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return Error(ErrorCode::kInternal, fmt::format("dirt: create {}: {}", dir, ec.message()));
+  }
+  namespace fs = std::filesystem;
+  json dumps = json::array(), metrics = json::array(), summary_rows = json::array();
+  for (const DrillResult& r : results) {
+    FAULTLINE_RETURN_IF_ERROR(
+        WriteFile(fs::path(dir) / fmt::format("incident-{}.json", r.scenario_id), IncidentJson(r)));
+    for (const auto& d : r.control_plane_dumps) dumps.push_back(json::parse(d));
+    for (const auto& m : r.resource_metrics) metrics.push_back(json::parse(m));
+    summary_rows.push_back({{"scenario", r.scenario_id},
+                            {"title", r.title},
+                            {"verdict", VerdictName(r.verdict)},
+                            {"reason", r.reason},
+                            {"detection_ms", OptMs(r.recovery.detection)},
+                            {"repair_ms", OptMs(r.recovery.repair)},
+                            {"recovery_ms", OptMs(r.recovery.recovery)},
+                            {"limit_ms", r.recovery.limit.count()},
+                            {"margin_ms", OptMs(r.recovery.margin)},
+                            {"safeguards_fired", r.safeguards_fired},
+                            {"safeguards_missing", r.safeguards_missing},
+                            {"incident", fmt::format("incident-{}.json", r.scenario_id)}});
+  }
+  std::vector<Verdict> verdicts;
+  for (const auto& r : results) verdicts.push_back(r.verdict);
+  json summary = {
+      {"run", run_name}, {"scenarios", summary_rows}, {"exit_code", VerdictExitCode(verdicts)}};
+  FAULTLINE_RETURN_IF_ERROR(WriteFile(fs::path(dir) / "control_plane_dumps.json", dumps.dump(1)));
+  FAULTLINE_RETURN_IF_ERROR(
+      WriteFile(fs::path(dir) / "resource_metrics_timeline.json", metrics.dump(1)));
+  FAULTLINE_RETURN_IF_ERROR(WriteFile(fs::path(dir) / "test_summary.json", summary.dump(2)));
+  FAULTLINE_RETURN_IF_ERROR(
+      WriteFile(fs::path(dir) / "report.md", ReportMarkdown(run_name, results)));
+  return OkStatus();
+}
+
+}  // namespace faultline::dirt

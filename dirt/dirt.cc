@@ -1,2 +1,0 @@
-// Placeholder: DiRT drills (issue 6) go here.
-namespace faultline::dirt {}

@@ -1,0 +1,107 @@
+// DiRT scenarios: what a recovery drill does to a cluster, what "recovered" means, and how long
+// recovery may take. Read from JSON files (scenarios/DIRT*.json); every field is checked and an
+// error names the file, the field and what was expected.
+//
+// Thread-safety: plain values.
+#ifndef FAULTLINE_DIRT_SCENARIO_H_
+#define FAULTLINE_DIRT_SCENARIO_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace faultline::dirt {
+
+enum class FaultKind {
+  kCrash,    // SIGKILL sent straight to the process, as a crash: the supervisor sees it exit
+  kKill,     // kill through the node controller: the process stays down until a start
+  kStart,    // start a stopped database process
+  kPause,    // SIGSTOP for duration_ms (revokes its heartbeats), then resume
+  kIsolate,  // cut the node's peer traffic for duration_ms (revokes its heartbeats), then heal
+  kCorrupt,  // damage data files (bitflip / overwrite / truncate), then restart the process
+  kSiege,    // CPU / memory / disk pressure in the node's cgroups for duration_ms
+};
+std::string_view FaultKindName(FaultKind kind);
+[[nodiscard]] Result<FaultKind> ParseFaultKind(std::string_view name);
+
+struct Step {
+  std::chrono::milliseconds at{0};  // after the drill's fault phase began
+  FaultKind fault = FaultKind::kCrash;
+  std::string targets;  // "n1,n3", "one", "minority", "majority", "all", "leader" (ResolveTarget)
+  std::chrono::milliseconds duration{0};  // pause, isolate, siege (0 = until rollback)
+  // corrupt
+  std::vector<std::string> files;  // globs in the data dir
+  std::string mode = "overwrite";
+  std::int64_t count = 0;  // bits (bitflip) or bytes (overwrite, 0 = whole file)
+  std::int64_t offset = 0;
+  // siege
+  std::optional<double> cpu_percent;  // of one CPU, the node's cgroup total
+  std::optional<std::int64_t> memory_mb;
+  std::optional<double> disk_ops;  // fsync'd 4 KiB writes per second in the node's data dir
+};
+
+struct SteadyState {
+  bool all_nodes_healthy = true;      // every member's /health says true
+  bool write_read = true;             // a put then a linearizable range through the gateway succeed
+  double min_throughput_percent = 0;  // of the pre-fault baseline (0 = not checked)
+  std::chrono::milliseconds baseline{2000};  // how long the baseline is measured
+};
+
+struct DbFlags {
+  bool pre_vote = true;
+  int heartbeat_ms = 100;
+  int election_ms = 1000;
+  int snapshot_count = 10000;
+  bool corrupt_check = false;
+};
+
+struct RestartSafeguard {
+  bool enabled = false;
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{2000};
+  int max_restarts = 5;
+  std::chrono::milliseconds window{60000};
+};
+
+struct Scenario {
+  std::string source;  // file it came from
+  std::string id;      // "DIRT01"
+  std::string title;
+  std::string severity;  // critical, high, medium, low
+  std::string category;  // process, data, resource, combined
+  std::string description;
+  int nodes = 5;
+  DbFlags db;
+  SteadyState steady_state;
+  std::chrono::milliseconds max_recovery_time{0};
+  std::chrono::milliseconds settle_window{2000};
+  // Longest the drill waits for recovery after the last step before calling it FAIL.
+  std::chrono::milliseconds observe{30000};
+  // Blast radius: abort when fewer than this many members are healthy (0 = a quorum), unless
+  // allow_below_quorum.
+  int min_healthy = 0;
+  bool allow_below_quorum = false;
+  // How long the count may stay below the limit before the drill aborts: an election after a
+  // leader crash briefly makes every member report unhealthy. 0 = 3 x election_ms + 1 s.
+  std::chrono::milliseconds blast_grace{0};
+  RestartSafeguard restart;
+  bool repair_playbook = false;  // remove, wipe and re-add a member that cannot start
+  // Safeguards that must fire for a PASS: "restart", "repair", "escalation".
+  std::vector<std::string> expected_safeguards;
+  bool workload = false;  // run the register workload during the drill (combined wave)
+  std::uint64_t seed = 1;
+  std::vector<Step> steps;  // sorted by at
+};
+
+// Parses one scenario; `source` names it in errors ("scenarios/DIRT01-process-kill.json").
+[[nodiscard]] Result<Scenario> ParseScenario(std::string_view json_text, std::string_view source);
+[[nodiscard]] Result<Scenario> LoadScenario(const std::string& path);
+
+}  // namespace faultline::dirt
+
+#endif  // FAULTLINE_DIRT_SCENARIO_H_

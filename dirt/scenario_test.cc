@@ -1,0 +1,100 @@
+#include "dirt/scenario.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+namespace faultline::dirt {
+namespace {
+
+const char* kGood = R"({
+  "id": "T1", "title": "t", "severity": "high", "category": "process",
+  "db_flags": {"pre_vote": true, "heartbeat_ms": 100, "election_ms": 1000, "snapshot_count": 100},
+  "steady_state": {"min_throughput_percent": 50},
+  "max_recovery_time_ms": 10000, "settle_window_ms": 1500,
+  "safeguards": {"restart": {"enabled": true, "max_restarts": 3}},
+  "expected_safeguards": ["restart"],
+  "steps": [
+    {"at_ms": 500, "fault": "pause", "targets": "n4", "duration_ms": 1000},
+    {"at_ms": 0, "fault": "crash", "targets": "n1,n2"}
+  ]
+})";
+
+TEST(ScenarioTest, ParsesAndSortsSteps) {
+  auto s = ParseScenario(kGood, "good.json");
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->id, "T1");
+  EXPECT_EQ(s->db.snapshot_count, 100);
+  EXPECT_EQ(s->settle_window.count(), 1500);
+  EXPECT_EQ(s->restart.max_restarts, 3);
+  ASSERT_EQ(s->steps.size(), 2u);
+  EXPECT_EQ(s->steps[0].fault, FaultKind::kCrash);
+  EXPECT_EQ(s->steps[1].duration.count(), 1000);
+  EXPECT_DOUBLE_EQ(s->steady_state.min_throughput_percent, 50);
+}
+
+struct BadCase {
+  std::string name;
+  std::string from;  // text in kGood to replace
+  std::string to;
+  std::string expect;  // substring of the error
+};
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
+class ScenarioErrorTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ScenarioErrorTest, NamesTheField) {
+  const BadCase& c = GetParam();
+  std::string text = kGood;
+  size_t at = text.find(c.from);
+  ASSERT_NE(at, std::string::npos) << c.from;
+  text.replace(at, c.from.size(), c.to);
+  auto s = ParseScenario(text, "bad.json");
+  ASSERT_FALSE(s) << "parsed: " << text;
+  EXPECT_EQ(s.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(s.error().message().find(c.expect), std::string::npos) << s.error().message();
+  EXPECT_NE(s.error().message().find("bad.json"), std::string::npos) << s.error().message();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ScenarioErrorTest,
+    ::testing::Values(BadCase{"NotJson", "\"id\": \"T1\",", "\"id\": \"T1\",,", "not JSON"},
+                      BadCase{"MissingId", "\"id\": \"T1\",", "", "field \"id\": missing"},
+                      BadCase{"UnknownField", "\"title\": \"t\"", "\"titel\": \"t\"",
+                              "field \"titel\": unknown"},
+                      BadCase{"FlagsNotPinned", ", \"snapshot_count\": 100", "",
+                              "db_flags.snapshot_count\": missing"},
+                      BadCase{"ElectionTooShort", "\"election_ms\": 1000", "\"election_ms\": 200",
+                              "at least 5 x heartbeat_ms"},
+                      BadCase{"UnknownFault", "\"fault\": \"crash\"", "\"fault\": \"explode\"",
+                              "steps[1].fault\": \"explode\" is not a fault"},
+                      BadCase{"NegativeAt", "\"at_ms\": 0", "\"at_ms\": -5",
+                              "steps[1].at_ms\": -5 is out of range"},
+                      BadCase{"ExpectedButOff", "\"enabled\": true", "\"enabled\": false",
+                              "\"restart\" is expected but safeguards.restart.enabled is false"},
+                      BadCase{"SiegeWithoutTargets", "\"fault\": \"pause\"", "\"fault\": \"siege\"",
+                              "needs cpu_percent, memory_mb or disk_ops"},
+                      BadCase{"WrongType", "\"max_recovery_time_ms\": 10000",
+                              "\"max_recovery_time_ms\": \"10 s\"",
+                              "max_recovery_time_ms\": expected an integer"},
+                      BadCase{"BadSeverity", "\"severity\": \"high\"", "\"severity\": \"huge\"",
+                              "is not critical, high, medium or low"}),
+    [](const ::testing::TestParamInfo<BadCase>& p) { return p.param.name; });
+
+TEST(ScenarioTest, ShippedScenariosParse) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(FAULTLINE_SOURCE_DIR) / "scenarios";
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() != ".json") continue;
+    auto s = LoadScenario(e.path().string());
+    EXPECT_TRUE(s) << s.error().message();
+    ++n;
+  }
+  EXPECT_GE(n, 4);
+}
+
+}  // namespace
+}  // namespace faultline::dirt

@@ -1,0 +1,288 @@
+#include "nemesis/internal/heal.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <map>
+
+#include "nemesis/internal/netns.h"
+#include "nemesis/internal/proc.h"
+#include "nemesis/packet.h"
+
+namespace faultline::nemesis::internal {
+namespace {
+
+bool NetnsExists(const std::string& netns) { return ::access(NetnsPath(netns).c_str(), F_OK) == 0; }
+
+bool IsNetObject(const LedgerObject& o) {
+  return o.type == "nft-table" || o.type == "iptables-chain" || o.type == "qdisc";
+}
+
+// Heals one namespace object on a thread inside its namespace.
+Result<std::string> HealNetObject(const LedgerObject& o) {
+  if (o.type == "nft-table") {
+    FAULTLINE_ASSIGN_OR_RETURN(bool had, packet::HealLoss(o.name));
+    return had ? fmt::format("deleted nft table inet {}", o.name)
+               : fmt::format("no nft table inet {} (already healed)", o.name);
+  }
+  if (o.type == "iptables-chain") {
+    FAULTLINE_ASSIGN_OR_RETURN(bool had, packet::HealQueueChain(o.name, o.flag));
+    return had ? fmt::format("deleted iptables chain {} and its OUTPUT jump", o.name)
+               : fmt::format("no iptables chain {} (already healed)", o.name);
+  }
+  FAULTLINE_ASSIGN_OR_RETURN(bool had, packet::HealTbf(o.name));
+  return had ? fmt::format("deleted tbf root qdisc fa17: on {}", o.name)
+             : fmt::format("no qdisc fa17: on {} (already healed)", o.name);
+}
+
+std::string Who(const LedgerObject& o) { return o.node.empty() ? o.type : o.node; }
+
+void Fail(EntryHeal& out, const std::string& who, const std::string& why) {
+  out.ok = false;
+  out.details.push_back(fmt::format("{}: {}", who, why));
+  out.failed.push_back(who);
+}
+
+const DbProcess* FindDb(const std::vector<DbProcess>& dbs, const std::string& node) {
+  for (const auto& d : dbs) {
+    if (d.node == node) return &d;
+  }
+  return nullptr;
+}
+
+void HealProcessObject(const LedgerObject& o, NodeControl* control, EntryHeal& out) {
+  if (o.type == "helper") {
+    std::vector<std::string> ended;
+    if (o.pid != 0) ended.push_back(EndProcess(o.pid, o.start_time, std::chrono::seconds(1)));
+    // A helper started but not yet amended into the ledger is found by its unique tag.
+    if (!o.name.empty()) {
+      for (int pid : FindProcesses({"faultline-nemesis-helper", " " + o.name + " "})) {
+        if (pid == SelfPid()) continue;
+        const auto st = ReadProcStat(pid);
+        if (st) ended.push_back(EndProcess(pid, st->start_time, std::chrono::seconds(1)));
+      }
+    }
+    out.details.push_back(fmt::format(
+        "helper: {}", ended.empty() ? "none running" : fmt::format("{}", fmt::join(ended, "; "))));
+    return;
+  }
+  if (o.type == "watchdog") {
+    if (o.pid != 0 && o.pid != SelfPid()) {
+      out.details.push_back(
+          fmt::format("watchdog: {}", EndProcess(o.pid, o.start_time, std::chrono::seconds(1))));
+    }
+    return;
+  }
+  if (o.type == "paused") {
+    if (control == nullptr) {
+      if (!o.flag) {
+        Fail(out, o.node, "cannot resume a remote process without node control");
+        return;
+      }
+      const bool sent = SignalIfSame(o.pid, o.start_time, SIGCONT);
+      out.details.push_back(
+          fmt::format("{}: {}", o.node,
+                      sent ? fmt::format("SIGCONT to pid {}", o.pid)
+                           : fmt::format("pid {} is gone (nothing to resume)", o.pid)));
+      return;
+    }
+    auto dbs = control->Databases();
+    if (!dbs) {
+      // Fall back to the signal when the node controller is unreachable.
+      if (o.flag && SignalIfSame(o.pid, o.start_time, SIGCONT)) {
+        out.details.push_back(
+            fmt::format("{}: SIGCONT to pid {} ({})", o.node, o.pid, dbs.error().message()));
+        return;
+      }
+      Fail(out, o.node, fmt::format("resume: {}", dbs.error().message()));
+      return;
+    }
+    const DbProcess* db = FindDb(*dbs, o.node);
+    const bool paused_local = o.flag && o.pid != 0 &&
+                              ReadProcStat(o.pid).value_or(ProcStat{}).state == 'T' &&
+                              IsSameProcess(o.pid, o.start_time);
+    if ((db == nullptr || !db->paused) && !paused_local) {
+      out.details.push_back(fmt::format("{}: not paused (nothing to resume)", o.node));
+      return;
+    }
+    const auto reports = control->Process({o.node}, ProcessAction::kResume);
+    if (!reports.empty() && reports[0].ok) {
+      out.details.push_back(fmt::format("{}: {}", o.node, reports[0].mechanism));
+      return;
+    }
+    if (paused_local && SignalIfSame(o.pid, o.start_time, SIGCONT)) {
+      out.details.push_back(fmt::format("{}: SIGCONT to pid {}", o.node, o.pid));
+      return;
+    }
+    Fail(out, o.node,
+         fmt::format("resume: {}", reports.empty() || !reports[0].error
+                                       ? std::string("no report")
+                                       : reports[0].error->message()));
+    return;
+  }
+  if (o.type == "killed") {
+    if (control == nullptr) {
+      Fail(out, o.node,
+           "its database process was killed and only node control can start it again (run "
+           "`faultline nemesis heal` for the cluster)");
+      return;
+    }
+    auto dbs = control->Databases();
+    if (!dbs) {
+      Fail(out, o.node, fmt::format("start: {}", dbs.error().message()));
+      return;
+    }
+    const DbProcess* db = FindDb(*dbs, o.node);
+    if (db != nullptr && db->alive) {
+      out.details.push_back(fmt::format("{}: database running (pid {})", o.node, db->pid));
+      return;
+    }
+    const auto reports = control->Process({o.node}, ProcessAction::kStart);
+    if (!reports.empty() && reports[0].ok) {
+      out.details.push_back(fmt::format("{}: started again: {}", o.node, reports[0].mechanism));
+      return;
+    }
+    Fail(out, o.node,
+         fmt::format("start: {}", reports.empty() || !reports[0].error
+                                      ? std::string("no report")
+                                      : reports[0].error->message()));
+    return;
+  }
+  Fail(out, Who(o), fmt::format("unknown ledger object type '{}' (left alone)", o.type));
+}
+
+}  // namespace
+
+std::int64_t MonoNanos() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+NetFor FreshNets(std::vector<std::unique_ptr<Net>>& keep) {
+  return [&keep](const std::string& backend, const NetConfig& config) -> Result<Net*> {
+    FAULTLINE_ASSIGN_OR_RETURN(BackendKind kind, ParseBackendKind(backend));
+    FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<Net> net, MakeNet(kind, config));
+    keep.push_back(std::move(net));
+    return keep.back().get();
+  };
+}
+
+EntryHeal HealEntry(const LedgerEntry& entry, NodeControl* control, const NetFor& net_for) {
+  EntryHeal out;
+  // 1. Partitions, through their backend's idempotent Heal.
+  for (const auto& o : entry.objects) {
+    if (o.type != "partition") continue;
+    NetConfig config{.run_id = entry.run_id, .nodes = {}};
+    // A backend that works through a command runner ("iptables-over-ssh") reaches nodes on other
+    // machines: their namespace names mean nothing here, so every node is healed through it.
+    const bool remote = o.name.starts_with("iptables-over-");
+    for (const auto& n : entry.net) {
+      if (remote || NetnsExists(n.netns)) {
+        config.nodes.push_back(n);
+      } else {
+        out.details.push_back(
+            fmt::format("{}: namespace {} is gone (nothing to heal)", n.name, n.netns));
+      }
+    }
+    if (config.nodes.empty()) continue;
+    auto net = net_for(o.name, config);
+    if (!net) {
+      Fail(out, "partition", net.error().message());
+      continue;
+    }
+    const NetReport report = (*net)->Heal();
+    for (const auto& n : report.nodes) {
+      if (n.ok) {
+        out.details.push_back(fmt::format("{}: {}", n.node, n.mechanism));
+      } else {
+        Fail(out, n.node, n.error ? n.error->message() : "heal failed");
+      }
+    }
+  }
+  // 2. Rules, chains and qdiscs, each node in parallel inside its namespace.
+  std::vector<const LedgerObject*> net_objects;
+  for (const auto& o : entry.objects) {
+    if (!IsNetObject(o)) continue;
+    if (!NetnsExists(o.netns)) {
+      out.details.push_back(
+          fmt::format("{}: namespace {} is gone (nothing to heal)", Who(o), o.netns));
+      continue;
+    }
+    net_objects.push_back(&o);
+  }
+  std::vector<std::string> netns;
+  for (const auto* o : net_objects) netns.push_back(o->netns);
+  std::vector<std::string> done(net_objects.size());
+  const auto statuses = RunInNetnsParallel(netns, [&](size_t i) -> Status {
+    FAULTLINE_ASSIGN_OR_RETURN(done[i], HealNetObject(*net_objects[i]));
+    return OkStatus();
+  });
+  for (size_t i = 0; i < net_objects.size(); ++i) {
+    if (statuses[i]) {
+      out.details.push_back(fmt::format("{}: {}", Who(*net_objects[i]), done[i]));
+    } else {
+      Fail(out, Who(*net_objects[i]), statuses[i].error().message());
+    }
+  }
+  MaybeCrash("during-heal");
+  // 3. Processes: helpers end after their rules are gone (with --queue-bypass, a queue without a
+  // listener passes packets anyway); paused processes resume; killed ones start again.
+  for (const auto& o : entry.objects) {
+    if (o.type == "partition" || IsNetObject(o)) continue;
+    HealProcessObject(o, control, out);
+  }
+  return out;
+}
+
+FaultReport HealEntries(const Ledger& ledger, NodeControl* control, const NetFor& net_for,
+                        const std::function<bool(const LedgerEntry&)>& select) {
+  FaultReport report;
+  report.kind = "heal";
+  report.start_mono_ns = MonoNanos();
+  report.ok = true;
+  auto state = ledger.Read();
+  if (!state) {
+    report.ok = false;
+    report.details.push_back(state.error().message());
+    report.description = "heal: cannot read the ledger";
+    report.end_mono_ns = MonoNanos();
+    return report;
+  }
+  if (state->torn_tail) report.notes.push_back("ledger: " + *state->torn_tail);
+  for (const auto& w : state->warnings) report.notes.push_back("ledger: " + w);
+  int healed = 0;
+  int selected = 0;
+  std::map<std::string, bool> nodes;
+  for (const auto& entry : state->open) {
+    if (select && !select(entry)) continue;
+    ++selected;
+    const EntryHeal h = HealEntry(entry, control, net_for);
+    for (const auto& d : h.details) {
+      report.details.push_back(fmt::format("#{} {}: {}", entry.id, entry.kind, d));
+    }
+    for (const auto& n : entry.nodes) nodes[n] = true;
+    for (const auto& f : h.failed) report.failed.push_back(fmt::format("#{} {}", entry.id, f));
+    if (!h.ok) {
+      report.ok = false;
+      continue;
+    }
+    if (auto closed = ledger.Close(entry.id, "healed"); !closed) {
+      report.ok = false;
+      report.details.push_back(
+          fmt::format("#{}: healed but not closed: {}", entry.id, closed.error().message()));
+      continue;
+    }
+    ++healed;
+  }
+  for (const auto& [n, unused] : nodes) report.nodes.push_back(n);
+  report.description = selected == 0 ? "heal: nothing open"
+                                     : fmt::format("heal: {} of {} open fault(s) healed and closed",
+                                                   healed, selected);
+  report.end_mono_ns = MonoNanos();
+  return report;
+}
+
+}  // namespace faultline::nemesis::internal

@@ -1,0 +1,467 @@
+// RunCampaign: workers as coroutines on one io_context thread, the nemesis on its own thread
+// (netlink and process faults block), the log as the single record of both.
+#include "runner/campaign.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+namespace faultline::runner {
+namespace {
+
+namespace asio = boost::asio;
+using history::Field;
+using history::Op;
+using history::OpType;
+using history::Process;
+using history::Value;
+using Clock = std::chrono::steady_clock;
+
+Field Extra(std::string_view name, Value value) {
+  return Field{.key = Value::Keyword(std::string(name)), .value = std::move(value)};
+}
+
+Value Strings(const std::vector<std::string>& list) {
+  std::vector<Value> items;
+  items.reserve(list.size());
+  for (const std::string& s : list) items.push_back(Value::String(s));
+  return Value::Vector(std::move(items));
+}
+
+Op NemesisOp(std::string_view f, std::string description) {
+  return Op{.index = -1,
+            .time_ns = -1,
+            .type = OpType::kInfo,
+            .process = Process::Nemesis(),
+            .f = std::string(f),
+            .key = std::nullopt,
+            .value = Value::String(std::move(description)),
+            .error = std::nullopt,
+            .extras = {}};
+}
+
+// The adapter from the runner's FaultInjector to nemesis::Nemesis.
+class NemesisInjector final : public FaultInjector {
+ public:
+  NemesisInjector(nemesis::Nemesis& n, std::vector<std::string> nodes,
+                  std::function<std::optional<std::string>()> leader)
+      : nemesis_(n), nodes_(std::move(nodes)), leader_(std::move(leader)) {}
+
+  std::vector<std::string> Nodes() const override { return nodes_; }
+
+  Result<nemesis::FaultReport> Apply(const FaultPlan& plan) override {
+    switch (plan.kind) {
+      case FaultKind::kPartition:
+      case FaultKind::kIsolate:
+      case FaultKind::kIsolateLeader: {
+        std::string spec = plan.grudge_spec;
+        if (plan.kind == FaultKind::kIsolateLeader) {
+          std::optional<std::string> leader = leader_ ? leader_() : std::nullopt;
+          if (!leader) {
+            return MakeError(ErrorCode::kUnavailable,
+                             "nemesis: isolate the leader: no leader is known now");
+          }
+          spec = "isolate:" + *leader;
+        }
+        FAULTLINE_ASSIGN_OR_RETURN(nemesis::GrudgeSpec parsed, nemesis::ParseGrudgeSpec(spec));
+        FAULTLINE_ASSIGN_OR_RETURN(nemesis::Grudge grudge,
+                                   nemesis::MakeGrudge(parsed, nodes_, plan.seed));
+        return nemesis_.Partition(grudge, nemesis::PartitionMode::kDrop);
+      }
+      case FaultKind::kKill:
+        return nemesis_.Process(plan.nodes, nemesis::ProcessAction::kKill);
+      case FaultKind::kPause:
+        return nemesis_.Process(plan.nodes, nemesis::ProcessAction::kPause);
+      case FaultKind::kLoss:
+        return nemesis_.Loss(plan.nodes, {}, plan.loss_probability, false);
+    }
+    return MakeError(ErrorCode::kInternal, "nemesis: unknown fault kind");
+  }
+
+  nemesis::FaultReport HealAll() override { return nemesis_.HealAll(); }
+
+ private:
+  nemesis::Nemesis& nemesis_;
+  std::vector<std::string> nodes_;
+  std::function<std::optional<std::string>()> leader_;
+};
+
+// State shared by the workers (io thread), the progress timer (io thread) and the nemesis thread.
+struct Context {
+  const CampaignConfig& config;
+  CampaignDeps& deps;
+  history::LogWriter& log;
+  asio::io_context io;
+  Generator gen;
+  std::stop_source run_over;  // time limit reached, Ctrl-C, or a log failure
+  Clock::time_point start;
+  Clock::time_point deadline;
+  std::string phase = "run";
+
+  // io thread only.
+  std::vector<Process> processes;
+  std::vector<std::unique_ptr<client::Client>> clients;
+  int active = 0;
+  int64_t ok = 0;
+  int64_t fail = 0;
+  int64_t info = 0;
+  int64_t invocations = 0;
+
+  std::mutex mu;  // guards the fields below
+  std::string fault = "none";
+  std::optional<Error> error;
+  std::vector<std::string> warnings;
+
+  Context(const CampaignConfig& c, CampaignDeps& d, GeneratorOptions g)
+      : config(c), deps(d), log(*d.log), gen(std::move(g)) {}
+
+  void Fail(Error e) {
+    {
+      std::lock_guard lock(mu);
+      if (!error) error = std::move(e);
+    }
+    run_over.request_stop();
+  }
+  void Warn(std::string w) {
+    std::lock_guard lock(mu);
+    if (warnings.size() < 100) warnings.push_back(std::move(w));
+  }
+  void SetFault(std::string f) {
+    std::lock_guard lock(mu);
+    fault = std::move(f);
+  }
+  bool Append(const Op& op) {
+    Status s = log.Append(op);
+    if (!s) Fail(std::move(s).error().WithContext("campaign: record op"));
+    return static_cast<bool>(s);
+  }
+};
+
+// Fills in what the server said, unless the client already recorded it, and pins process, f and
+// key to the invocation's (a client bug must not unpair the history).
+Op CompletionOp(const Op& invoke, client::Completion c) {
+  Op op = std::move(c.op);
+  op.index = -1;
+  op.time_ns = -1;
+  op.process = invoke.process;
+  op.f = invoke.f;
+  op.key = invoke.key;
+  if (op.type == OpType::kInvoke) op.type = OpType::kInfo;
+  auto add = [&](std::string_view name, Value v) {
+    if (op.FindExtra(name) == nullptr) op.extras.push_back(Extra(name, std::move(v)));
+  };
+  if (!c.node.empty()) add("node", Value::String(c.node));
+  if (c.member_id != 0) add("member_id", Value::String(std::to_string(c.member_id)));
+  if (c.revision != 0) add("revision", Value::Int(c.revision));
+  if (c.raft_term != 0) add("raft_term", Value::Int(static_cast<int64_t>(c.raft_term)));
+  add("latency_ns", Value::Int(c.latency.count()));
+  return op;
+}
+
+// Opens the worker's client if it has none. False (and a warning) when the factory refuses.
+bool EnsureClient(Context& ctx, int w) {
+  auto& client = ctx.clients[static_cast<size_t>(w)];
+  if (client) return true;
+  Result<std::unique_ptr<client::Client>> opened =
+      ctx.deps.clients->Open(ctx.processes[static_cast<size_t>(w)], ctx.io);
+  if (!opened) {
+    ctx.Warn(fmt::format("worker {}: open client for process {}: {}", w,
+                         ctx.processes[static_cast<size_t>(w)].ToString(),
+                         opened.error().message()));
+    return false;
+  }
+  client = std::move(*opened);
+  return true;
+}
+
+// Invokes one op and records both halves. Returns the completion type, or nullopt when the log
+// failed.
+asio::awaitable<std::optional<OpType>> InvokeOne(Context& ctx, int w, Op invoke) {
+  if (!ctx.Append(invoke)) co_return std::nullopt;
+  ++ctx.invocations;
+  auto& client = ctx.clients[static_cast<size_t>(w)];
+  client::Completion c = co_await client->Invoke(invoke);
+  Op op = CompletionOp(invoke, std::move(c));
+  if (!ctx.Append(op)) co_return std::nullopt;
+  switch (op.type) {
+    case OpType::kOk:
+      ++ctx.ok;
+      break;
+    case OpType::kFail:
+      ++ctx.fail;
+      break;
+    default:
+      ++ctx.info;
+      // Jepsen's process semantics: the process's state is unknown, so it is retired and the worker
+      // continues as a new process on a new connection.
+      client->Close();
+      client.reset();
+      ctx.processes[static_cast<size_t>(w)] =
+          NextProcess(ctx.processes[static_cast<size_t>(w)], ctx.config.concurrency);
+      break;
+  }
+  co_return op.type;
+}
+
+asio::awaitable<void> Sleep(std::chrono::nanoseconds d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(d);
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+asio::awaitable<void> Worker(Context& ctx, int w) {
+  const auto token = ctx.run_over.get_token();
+  while (!token.stop_requested() && Clock::now() < ctx.deadline) {
+    if (!EnsureClient(ctx, w)) {
+      co_await Sleep(std::chrono::milliseconds(100));
+      continue;
+    }
+    Op invoke = ctx.gen.Next(w, ctx.processes[static_cast<size_t>(w)]);
+    const bool cas = invoke.f == "cas";
+    std::optional<OpType> type = co_await InvokeOne(ctx, w, std::move(invoke));
+    if (!type) break;
+    // A fail other than a cas's false compare means the node refused the connection (it is
+    // down): back off instead of spinning on it, which would only fill the history.
+    if (*type == OpType::kFail && !cas) co_await Sleep(std::chrono::milliseconds(50));
+    const auto delay = ctx.gen.Delay(w);
+    if (delay.count() > 0) co_await Sleep(delay);
+  }
+}
+
+// Final reads: each worker reads until one succeeds or the deadline passes.
+asio::awaitable<void> FinalReader(Context& ctx, int w, Clock::time_point deadline) {
+  while (Clock::now() < deadline && !ctx.deps.stop.stop_requested()) {
+    std::optional<Op> read = ctx.gen.FinalRead(w, ctx.processes[static_cast<size_t>(w)]);
+    if (!read) co_return;
+    if (!EnsureClient(ctx, w)) {
+      co_await Sleep(std::chrono::milliseconds(100));
+      continue;
+    }
+    std::optional<OpType> type = co_await InvokeOne(ctx, w, std::move(*read));
+    if (!type || *type == OpType::kOk) co_return;
+    co_await Sleep(std::chrono::milliseconds(250));
+  }
+}
+
+asio::awaitable<void> ProgressTimer(Context& ctx, const ProgressFn& progress) {
+  int64_t last = ctx.ok + ctx.fail + ctx.info;
+  auto last_time = Clock::now();
+  while (ctx.active > 0) {
+    co_await Sleep(std::chrono::milliseconds(100));
+    const auto now = Clock::now();
+    if (now - last_time < std::chrono::seconds(1)) continue;
+    const int64_t done = ctx.ok + ctx.fail + ctx.info;
+    ProgressInfo p;
+    p.elapsed_s = std::chrono::duration<double>(now - ctx.start).count();
+    p.ops_per_s =
+        static_cast<double>(done - last) / std::chrono::duration<double>(now - last_time).count();
+    p.ok = ctx.ok;
+    p.fail = ctx.fail;
+    p.info = ctx.info;
+    {
+      std::lock_guard lock(ctx.mu);
+      p.fault = ctx.fault;
+    }
+    p.phase = ctx.phase;
+    last = done;
+    last_time = now;
+    if (progress) progress(p);
+  }
+}
+
+// Runs `make(w)` for every worker as coroutines until all return.
+template <typename Make>
+void RunWorkers(Context& ctx, const ProgressFn& progress, Make make) {
+  ctx.io.restart();
+  ctx.active = ctx.config.concurrency;
+  for (int w = 0; w < ctx.config.concurrency; ++w) {
+    asio::co_spawn(ctx.io, make(w), [&ctx](std::exception_ptr e) {
+      --ctx.active;
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        ctx.Fail(
+            Error(ErrorCode::kInternal,
+                  fmt::format("campaign: worker: internal error (please report): {}", ex.what())));
+      }
+    });
+  }
+  asio::co_spawn(ctx.io, ProgressTimer(ctx, progress), asio::detached);
+  ctx.io.run();
+}
+
+double SecondsSinceLogStart(const history::LogWriter& log) {
+  return static_cast<double>(log.ElapsedNs()) / 1e9;
+}
+
+// Heals everything and records it as a heal pair. Returns the report's line.
+std::string Heal(Context& ctx, FaultInjector& injector) {
+  ctx.SetFault("healing");
+  ctx.Append(NemesisOp("heal", "heal all"));
+  nemesis::FaultReport r = injector.HealAll();
+  Op done = NemesisOp("heal", r.description.empty() ? std::string("healed") : r.description);
+  done.extras.push_back(Extra("ok", Value::Bool(r.ok)));
+  if (!r.failed.empty()) done.extras.push_back(Extra("failed", Strings(r.failed)));
+  ctx.Append(done);
+  ctx.SetFault("none");
+  return r.ok ? fmt::format("heal: {}", r.description)
+              : fmt::format("heal: incomplete: {} (failed on {})", r.description,
+                            fmt::join(r.failed, ","));
+}
+
+// The nemesis thread: quiet for heal_s, a fault for fault_s, heal, and again, until the run ends.
+void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterval>& faults,
+                 std::vector<std::string>& heals) {
+  NemesisSchedule schedule(NemesisScheduleOptions{.kinds = ctx.config.nemesis,
+                                                  .nodes = injector.Nodes(),
+                                                  .isolate_node = ctx.config.isolate_node,
+                                                  .seed = ctx.config.seed});
+  const auto token = ctx.run_over.get_token();
+  std::mutex m;
+  std::condition_variable_any cv;
+  // True when the whole time passed, false when the run ended first.
+  auto sleep = [&](double seconds) {
+    std::unique_lock lock(m);
+    cv.wait_for(lock, token, std::chrono::duration<double>(seconds), [] { return false; });
+    return !token.stop_requested();
+  };
+  while (sleep(ctx.config.heal_s)) {
+    Result<FaultPlan> plan = schedule.Next();
+    if (!plan) {
+      ctx.Warn(plan.error().WithContext("nemesis schedule").message());
+      return;
+    }
+    const std::string_view f = FaultF(plan->kind);
+    FaultInterval interval;
+    interval.f = std::string(f);
+    interval.plan = plan->Describe();
+    interval.start_s = SecondsSinceLogStart(ctx.log);
+    if (!ctx.Append(NemesisOp(f, interval.plan))) return;
+    ctx.SetFault(interval.plan);
+    Result<nemesis::FaultReport> report = injector.Apply(*plan);
+    Op done = NemesisOp(f, "");
+    if (report) {
+      interval.description = report->description;
+      interval.ok = report->ok;
+      interval.nodes = report->nodes;
+      interval.failed = report->failed;
+      interval.details = report->details;
+      done.value = Value::String(report->description);
+    } else {
+      interval.description = report.error().message();
+      done.value = Value::String(interval.description);
+      done.error = Value::String(interval.description);
+    }
+    done.extras.push_back(Extra("ok", Value::Bool(interval.ok)));
+    if (!interval.nodes.empty()) done.extras.push_back(Extra("nodes", Strings(interval.nodes)));
+    if (!interval.failed.empty()) done.extras.push_back(Extra("failed", Strings(interval.failed)));
+    if (!ctx.Append(done)) return;
+    const bool full = sleep(ctx.config.fault_s);
+    interval.heal_s = SecondsSinceLogStart(ctx.log);
+    heals.push_back(Heal(ctx, injector));
+    interval.end_s = SecondsSinceLogStart(ctx.log);
+    faults.push_back(std::move(interval));
+    if (!full) return;
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<FaultInjector> MakeNemesisInjector(
+    nemesis::Nemesis& nemesis, std::vector<std::string> nodes,
+    std::function<std::optional<std::string>()> leader) {
+  return std::make_unique<NemesisInjector>(nemesis, std::move(nodes), std::move(leader));
+}
+
+Result<RunStats> RunCampaign(const CampaignConfig& config, CampaignDeps& deps,
+                             const ProgressFn& progress) {
+  FAULTLINE_RETURN_IF_ERROR(ValidateConfig(config));
+  if (deps.clients == nullptr || deps.log == nullptr) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "campaign: a client factory and a log are needed");
+  }
+  if (!config.nemesis.empty() && deps.nemesis == nullptr) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "campaign: faults are scheduled but no nemesis was given");
+  }
+  GeneratorOptions g{.workload = config.workload,
+                     .concurrency = config.concurrency,
+                     .per_key_limit = config.per_key_limit,
+                     .ops_per_key = config.ops_per_key,
+                     .value_domain = config.value_domain,
+                     .set_read_share = 0.1,
+                     .key_prefix = fmt::format("fl{}-{}", config.seed, history::MonotonicNowNs()),
+                     .rate = config.rate,
+                     .seed = config.seed};
+  Context ctx(config, deps, std::move(g));
+  ctx.start = Clock::now();
+  ctx.deadline = ctx.start + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(config.time_limit_s));
+  for (int w = 0; w < config.concurrency; ++w) ctx.processes.push_back(Process::Client(w));
+  ctx.clients.resize(static_cast<size_t>(config.concurrency));
+
+  RunStats stats;
+  std::atomic<bool> interrupted{false};
+  std::stop_callback on_stop(deps.stop, [&] {
+    interrupted = true;
+    ctx.run_over.request_stop();
+  });
+
+  std::vector<FaultInterval> faults;
+  std::vector<std::string> heals;
+  std::thread nemesis_thread;
+  if (deps.nemesis != nullptr && !config.nemesis.empty()) {
+    nemesis_thread = std::thread([&] { NemesisLoop(ctx, *deps.nemesis, faults, heals); });
+  }
+
+  RunWorkers(ctx, progress, [&ctx](int w) { return Worker(ctx, w); });
+  ctx.run_over.request_stop();
+  if (nemesis_thread.joinable()) nemesis_thread.join();
+
+  // Final phase: heal everything (also what another process may have left), wait for the cluster,
+  // then the final reads. A Ctrl-C skips the wait and the reads, never the heal.
+  {
+    std::lock_guard lock(ctx.mu);
+    ctx.phase = "heal";
+  }
+  if (deps.nemesis != nullptr) heals.push_back(Heal(ctx, *deps.nemesis));
+  const bool log_ok = [&] {
+    std::lock_guard lock(ctx.mu);
+    return !ctx.error.has_value();
+  }();
+  if (!interrupted && log_ok) {
+    const auto final_deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(config.final_phase_s));
+    if (deps.wait_ready) stats.cluster_answered = deps.wait_ready(final_deadline);
+    if (!stats.cluster_answered) {
+      ctx.Warn("final phase: the cluster did not answer before the deadline");
+    }
+    ctx.phase = "final reads";
+    RunWorkers(ctx, progress,
+               [&ctx, final_deadline](int w) { return FinalReader(ctx, w, final_deadline); });
+  }
+  for (auto& c : ctx.clients) {
+    if (c) c->Close();
+  }
+  ctx.clients.clear();
+
+  stats.invocations = ctx.invocations;
+  stats.duration_s = std::chrono::duration<double>(Clock::now() - ctx.start).count();
+  stats.interrupted = interrupted;
+  stats.faults = std::move(faults);
+  stats.heal_reports = std::move(heals);
+  std::lock_guard lock(ctx.mu);
+  stats.warnings = ctx.warnings;
+  if (ctx.error) return *ctx.error;
+  return stats;
+}
+
+}  // namespace faultline::runner

@@ -1,0 +1,234 @@
+// The campaign run loop: concurrent workers (Asio coroutines on one io_context thread) invoke ops
+// through clients while a nemesis thread injects faults on a schedule; every invocation, completion
+// and nemesis event is appended to the immutable log (history/log.h) as it happens, so a crash of
+// the runner leaves a verifiable prefix. Then: heal, wait until the cluster answers, final reads,
+// and the checkers on the history read back from the log (the checked history is the recorded one).
+//
+// Layers, each usable alone (tests drive them with fakes):
+// - RunCampaign: the loop, given a ClientFactory, a FaultInjector and a LogWriter.
+// - CheckHistory: checkers (linearizability per key / set) + sanity checks + summary figures.
+// - ExecuteCampaign: a run directory (history.log, history.jsonl, config.json, nemesis.json,
+//   results.json) around RunCampaign and CheckHistory.
+// - AnalyzeRunDir: CheckHistory again, offline, from a run directory.
+//
+// Thread-safety: each function runs one campaign and may be called from one thread at a time per
+// campaign; the callbacks are called from the campaign's threads (progress: the io_context thread).
+#ifndef FAULTLINE_RUNNER_CAMPAIGN_H_
+#define FAULTLINE_RUNNER_CAMPAIGN_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "checker/checker.h"
+#include "client/client.h"
+#include "common/result.h"
+#include "history/history.h"
+#include "history/log.h"
+#include "nemesis/nemesis.h"
+#include "runner/generator.h"
+#include "runner/set_checker.h"
+
+namespace faultline::runner {
+
+// Everything that defines a campaign; the same fields as the command-line flags. Written to the
+// run directory as config.json, so `faultline campaign --config config.json` repeats a run.
+struct CampaignConfig {
+  std::string db = "etcd";
+  int nodes = 5;
+  std::string cluster = "local";  // "local" or "ssh:FILE"
+  std::string name = "default";   // the local cluster's name
+  Workload workload = Workload::kRegister;
+  std::vector<FaultKind> nemesis = {FaultKind::kPartition, FaultKind::kKill, FaultKind::kPause,
+                                    FaultKind::kLoss};
+  std::string isolate_node;  // kIsolate always isolates this node when set ("n3")
+  double time_limit_s = 60;
+  int concurrency = 10;
+  double rate = 0;                         // ops/s over all workers; 0 = unlimited
+  std::string read_mode = "linearizable";  // or "serializable"
+  std::uint64_t seed = 0;
+  std::string out = "runs";  // run directories are created under it
+  int test_count = 1;
+  bool leave_db_running = false;
+  // Finer knobs (config file only).
+  int per_key_limit = 2;
+  int ops_per_key = 100;
+  int value_domain = 5;
+  int client_timeout_ms = 1000;  // below etcd's 7 s request timeout, so info ops do not pile up
+  double fault_s = 5;            // each fault lasts this long...
+  double heal_s = 5;             // ...and is followed by this long healed
+  double info_ceiling = 0.5;     // sanity: share of info completions above which a run is unknown
+  double final_phase_s = 30;     // bound on waiting for the cluster and the final reads
+  double check_time_limit_s = 120;
+
+  bool operator==(const CampaignConfig&) const = default;
+};
+
+// JSON object with every field (nemesis as a list of names, workload as its name).
+std::string ConfigToJson(const CampaignConfig& config);
+// Fields that are absent keep their defaults; unknown fields are an error (a typo must not pass).
+[[nodiscard]] Result<CampaignConfig> ConfigFromJson(std::string_view json);
+[[nodiscard]] Status ValidateConfig(const CampaignConfig& config);
+
+// The runner's view of the nemesis: a few calls, so tests can use a fake; MakeNemesisInjector
+// adapts nemesis::Nemesis.
+// Thread-safety: called from the campaign's nemesis thread only.
+class FaultInjector {
+ public:
+  FaultInjector() = default;
+  virtual ~FaultInjector() = default;
+  FaultInjector(const FaultInjector&) = delete;
+  FaultInjector& operator=(const FaultInjector&) = delete;
+
+  virtual std::vector<std::string> Nodes() const = 0;
+  // Applies a planned fault. An error only when nothing could be attempted; partial failure is a
+  // report with ok false.
+  [[nodiscard]] virtual Result<nemesis::FaultReport> Apply(const FaultPlan& plan) = 0;
+  // Heals every fault (idempotent).
+  virtual nemesis::FaultReport HealAll() = 0;
+};
+
+// Borrows nemesis (which must outlive the injector). leader(): the current leader's node name, or
+// nullopt; used for kIsolateLeader.
+std::unique_ptr<FaultInjector> MakeNemesisInjector(
+    nemesis::Nemesis& nemesis, std::vector<std::string> nodes,
+    std::function<std::optional<std::string>()> leader);
+
+struct CampaignDeps {
+  client::ClientFactory* clients = nullptr;  // required; borrowed
+  FaultInjector* nemesis = nullptr;          // null: no faults (config.nemesis must be empty)
+  history::LogWriter* log = nullptr;         // required; borrowed; not closed by RunCampaign
+  // Final phase: returns once the cluster answers (true) or the deadline passes (false). Null:
+  // the final reads' own retries are the only wait.
+  std::function<bool(std::chrono::steady_clock::time_point deadline)> wait_ready;
+  // Ctrl-C: stops the generator early; the run still heals and returns what was recorded.
+  std::stop_token stop;
+};
+
+struct ProgressInfo {
+  double elapsed_s = 0;
+  double ops_per_s = 0;  // completions in the last second
+  int64_t ok = 0;
+  int64_t fail = 0;
+  int64_t info = 0;
+  std::string fault;  // the fault in force ("none", "partition halves", "healing")
+  std::string phase;  // "run", "heal", "final reads"
+};
+using ProgressFn = std::function<void(const ProgressInfo&)>;
+
+// A fault as it happened, for nemesis.json.
+struct FaultInterval {
+  std::string f;            // "partition", "kill", ...
+  std::string plan;         // FaultPlan::Describe()
+  std::string description;  // the report's description, or the error
+  bool ok = false;
+  std::vector<std::string> nodes;
+  std::vector<std::string> failed;
+  std::vector<std::string> details;
+  double start_s = 0;  // since the log's start
+  double end_s = 0;    // when the heal returned
+  double heal_s = 0;   // when the heal began
+};
+
+struct RunStats {
+  int64_t invocations = 0;
+  double duration_s = 0;
+  bool interrupted = false;  // stopped through CampaignDeps::stop
+  bool cluster_answered = true;
+  std::vector<FaultInterval> faults;
+  std::vector<std::string> heal_reports;  // one line per heal
+  std::vector<std::string> warnings;      // e.g. a client that could not be opened
+};
+
+// Runs the campaign loop. An error means the run could not go on (the log could not be written);
+// ops recorded until then stay in the log.
+[[nodiscard]] Result<RunStats> RunCampaign(const CampaignConfig& config, CampaignDeps& deps,
+                                           const ProgressFn& progress = {});
+
+// ---- checking ----
+
+struct FCounts {
+  int64_t ok = 0;
+  int64_t fail = 0;
+  int64_t info = 0;  // info completions and invocations that never completed
+};
+
+struct HistoryFigures {
+  std::map<std::string, FCounts> by_f;  // client ops
+  int64_t client_ops = 0;               // client invocations
+  double latency_p50_ms = 0;            // ok completions, from the recorded times
+  double latency_p99_ms = 0;
+  double latency_max_ms = 0;
+  double span_s = 0;  // first to last client op
+  double ops_per_s = 0;
+  int64_t faults = 0;  // nemesis faults recorded (heals excluded)
+};
+
+struct CheckerVerdict {
+  std::string name;  // "linearizable", "set", "sanity"
+  checker::Validity validity = checker::Validity::kValid;
+  std::string summary;  // one line
+  std::string detail;   // more lines (the counterexample, the failed sanity checks); may be empty
+  std::string json;     // one JSON object
+};
+
+struct RunVerdict {
+  checker::Validity validity = checker::Validity::kValid;  // merged over the checkers
+  std::vector<CheckerVerdict> checkers;
+  HistoryFigures figures;
+};
+
+// Checks a recorded history as the config's workload demands, plus the sanity checks (every f has
+// ok completions, info share under config.info_ceiling, every fault reported ok). A failed sanity
+// check makes the run unknown: an empty or broken run must not look valid.
+[[nodiscard]] Result<RunVerdict> CheckHistory(const history::History& history,
+                                              const CampaignConfig& config);
+
+// ---- run directories ----
+
+struct RunFiles {
+  std::string dir;
+  std::string log;      // history.log (the immutable log)
+  std::string jsonl;    // history.jsonl (its export)
+  std::string config;   // config.json
+  std::string nemesis;  // nemesis.json
+  std::string results;  // results.json
+  std::string nodes;    // nodes/ (database logs and flags), when copied
+};
+
+struct RunReport {
+  RunFiles files;
+  RunStats stats;
+  RunVerdict verdict;
+  std::string log_note;  // e.g. a crash prefix when the log was read back
+  std::string text;      // the summary for people (several lines, ends with a newline)
+};
+
+// A new run directory under config.out: "<out>/<UTC yyyymmddThhmmss>-<workload>-<seed>[-N]".
+[[nodiscard]] Result<RunFiles> MakeRunDir(const CampaignConfig& config);
+
+// Creates the log in files.dir, runs, closes the log, exports JSONL, checks, writes
+// config.json, nemesis.json and results.json. deps.log is ignored (the log is made here).
+[[nodiscard]] Result<RunReport> ExecuteCampaign(const CampaignConfig& config, CampaignDeps deps,
+                                                const RunFiles& files,
+                                                const ProgressFn& progress = {});
+
+// Reads a run directory's config.json and history.log and checks them again.
+[[nodiscard]] Result<RunReport> AnalyzeRunDir(const std::string& dir);
+
+// The summary text and results.json of a report.
+std::string RenderSummary(const RunReport& report, const CampaignConfig& config);
+std::string RenderResultsJson(const RunReport& report, const CampaignConfig& config);
+
+// Exit code as `faultline check`: 0 valid, 1 invalid, 2 unknown.
+int ExitCodeFor(checker::Validity validity);
+
+}  // namespace faultline::runner
+
+#endif  // FAULTLINE_RUNNER_CAMPAIGN_H_

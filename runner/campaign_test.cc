@@ -1,0 +1,291 @@
+// The whole campaign (generator, run loop, log, checkers, run directory) against an in-memory fake
+// database: no root, no cluster.
+#include "runner/campaign.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "history/audit.h"
+#include "runner/testing/fake_db.h"
+
+namespace faultline::runner {
+namespace {
+
+namespace fs = std::filesystem;
+using checker::Validity;
+using history::History;
+using history::Op;
+using history::OpType;
+using testing::FakeClientFactory;
+using testing::FakeDb;
+using testing::FakeDbOptions;
+using testing::FakeInjector;
+
+class CampaignTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           fmt::format("faultline-runner-{}-{}", ::getpid(),
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  CampaignConfig Config(Workload workload = Workload::kRegister) {
+    CampaignConfig c;
+    c.workload = workload;
+    c.nemesis = {FaultKind::kPartition};
+    c.time_limit_s = 2.5;
+    c.concurrency = 6;
+    c.per_key_limit = 2;
+    c.ops_per_key = 60;
+    c.fault_s = 0.6;
+    c.heal_s = 0.4;
+    c.final_phase_s = 5;
+    c.check_time_limit_s = 60;
+    c.seed = 7;
+    c.out = dir_.string();
+    return c;
+  }
+
+  Result<RunReport> Run(const CampaignConfig& c, FakeDb& db, std::stop_token stop = {}) {
+    factory_ = std::make_unique<FakeClientFactory>(db);
+    injector_ = std::make_unique<FakeInjector>(db, db.options().nodes);
+    Result<RunFiles> files = MakeRunDir(c);
+    if (!files) return std::move(files).error();
+    CampaignDeps deps;
+    deps.clients = factory_.get();
+    deps.nemesis = injector_.get();
+    deps.stop = stop;
+    return ExecuteCampaign(c, deps, *files,
+                           [this](const ProgressInfo& p) { progress_.push_back(p); });
+  }
+
+  static History ReadBack(const RunReport& r) {
+    std::ifstream in(r.files.log);
+    std::stringstream s;
+    s << in.rdbuf();
+    std::string note;
+    Result<History> h = history::ReadLogHistory(s.str(), r.files.log, &note);
+    EXPECT_TRUE(h) << h.error().message();
+    return h ? *h : History();
+  }
+
+  fs::path dir_;
+  std::unique_ptr<FakeClientFactory> factory_;
+  std::unique_ptr<FakeInjector> injector_;
+  std::vector<ProgressInfo> progress_;
+};
+
+TEST_F(CampaignTest, ConfigRoundTrips) {
+  CampaignConfig c = Config(Workload::kSet);
+  c.nemesis = {FaultKind::kIsolate, FaultKind::kKill};
+  c.isolate_node = "n3";
+  c.read_mode = "serializable";
+  c.seed = 1234567890123ULL;
+  Result<CampaignConfig> back = ConfigFromJson(ConfigToJson(c));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(*back, c);
+  EXPECT_FALSE(ConfigFromJson(R"({"time_limit": 5, "concurrenc": 3})"));
+  EXPECT_FALSE(ConfigFromJson(R"({"read_mode": "sometimes"})"));
+  Result<CampaignConfig> partial = ConfigFromJson(R"({"nemesis": "none", "seed": 3})");
+  ASSERT_TRUE(partial);
+  EXPECT_TRUE(partial->nemesis.empty());
+  EXPECT_EQ(partial->concurrency, CampaignConfig().concurrency);
+}
+
+// A correct (linearizable) fake under fake partitions: valid, and the log holds every op in order
+// and verifies.
+TEST_F(CampaignTest, CorrectRegisterIsValidAndFullyRecorded) {
+  FakeDb db(FakeDbOptions{.info_probability = 0.02});
+  Result<RunReport> r = Run(Config(), db);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->verdict.validity, Validity::kValid) << r->text;
+  EXPECT_GT(db.partitions(), 0);
+  EXPECT_GE(injector_->heals_.load(), 2);  // one per fault, and the final heal
+  EXPECT_GE(r->verdict.figures.faults, 1);
+  EXPECT_GT(r->stats.invocations, 200);
+
+  history::AuditReport audit = history::VerifyLogFile(r->files.log);
+  EXPECT_EQ(audit.status, history::AuditStatus::kIntact) << audit.message;
+  EXPECT_TRUE(audit.sealed);
+  const History h = ReadBack(*r);
+  int64_t client = 0;
+  int64_t nemesis = 0;
+  for (size_t i = 0; i < h.size(); ++i) {
+    EXPECT_EQ(h[i].index, static_cast<int64_t>(i));
+    if (i > 0) {
+      EXPECT_GE(h[i].time_ns, h[i - 1].time_ns);
+    }
+    (h[i].is_client() ? client : nemesis) += 1;
+  }
+  EXPECT_EQ(client, 2 * r->stats.invocations);  // every invocation and its completion
+  EXPECT_EQ(h.open_count(), 0u);
+  EXPECT_GE(nemesis, 4);
+  EXPECT_EQ(audit.ops, static_cast<int64_t>(h.size()));
+
+  for (const std::string& path :
+       {r->files.jsonl, r->files.results, r->files.config, r->files.nemesis}) {
+    EXPECT_TRUE(fs::exists(path)) << path;
+  }
+  EXPECT_NE(r->text.find("verdict: VALID"), std::string::npos) << r->text;
+  EXPECT_FALSE(progress_.empty());
+
+  // Offline analysis agrees.
+  Result<RunReport> again = AnalyzeRunDir(r->files.dir);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(again->verdict.validity, Validity::kValid);
+  EXPECT_EQ(again->verdict.figures.client_ops, r->verdict.figures.client_ops);
+}
+
+// The same fake, but its isolated node serves reads from a snapshot while partitioned (what
+// serializable reads do on an isolated etcd member): invalid, and the counterexample names it.
+TEST_F(CampaignTest, StaleReadsUnderPartitionAreInvalid) {
+  FakeDb db(FakeDbOptions{.stale_when_partitioned = true, .isolated = 0});
+  CampaignConfig c = Config();
+  c.nemesis = {FaultKind::kIsolate};
+  c.isolate_node = "n1";
+  // A multiple of the node count: a worker's new process after an info lands on the same node (as
+  // with the etcd factory's process mod nodes), so the isolated node keeps its clients.
+  c.concurrency = 10;
+  Result<RunReport> r = Run(c, db);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->verdict.validity, Validity::kInvalid) << r->text;
+  ASSERT_FALSE(r->verdict.checkers.empty());
+  EXPECT_NE(r->verdict.checkers[0].detail.find("served by n1"), std::string::npos)
+      << r->verdict.checkers[0].detail;
+  EXPECT_NE(r->text.find("verdict: INVALID"), std::string::npos);
+}
+
+// Info completions retire the process: the worker continues as p + concurrency, and the retired
+// process never invokes again.
+TEST_F(CampaignTest, InfoStartsANewProcess) {
+  FakeDb db(FakeDbOptions{.info_probability = 0.1});
+  CampaignConfig c = Config();
+  c.nemesis = {};
+  c.time_limit_s = 1;
+  c.info_ceiling = 0.5;
+  Result<RunReport> r = Run(c, db);
+  ASSERT_TRUE(r) << r.error().message();
+  const History h = ReadBack(*r);
+  std::set<int64_t> retired;
+  std::set<int64_t> processes;
+  for (const Op& op : h.ops()) {
+    if (!op.is_client()) continue;
+    processes.insert(op.process.number);
+    EXPECT_FALSE(retired.count(op.process.number)) << "process " << op.process.number;
+    if (op.type == OpType::kInfo) retired.insert(op.process.number);
+  }
+  EXPECT_GT(retired.size(), 5u);
+  EXPECT_GT(processes.size(), static_cast<size_t>(c.concurrency));
+  std::map<int64_t, int> workers;
+  for (int64_t p : processes) ++workers[p % c.concurrency];
+  EXPECT_EQ(workers.size(), static_cast<size_t>(c.concurrency));
+  EXPECT_EQ(factory_->processes(), processes);  // a new client for every new process
+}
+
+// At most per_key_limit requests are in flight on any key.
+TEST_F(CampaignTest, PerKeyConcurrencyBound) {
+  FakeDb db(FakeDbOptions{});
+  CampaignConfig c = Config();
+  c.nemesis = {};
+  c.time_limit_s = 1;
+  c.concurrency = 9;
+  c.per_key_limit = 3;
+  c.ops_per_key = 20;
+  Result<RunReport> r = Run(c, db);
+  ASSERT_TRUE(r) << r.error().message();
+  const History h = ReadBack(*r);
+  std::map<std::string, int> in_flight;
+  int max_seen = 0;
+  for (const Op& op : h.ops()) {
+    if (!op.is_client()) continue;
+    int& n = in_flight[op.key->ToEdn()];
+    n += op.is_invoke() ? 1 : -1;
+    max_seen = std::max(max_seen, n);
+  }
+  EXPECT_LE(max_seen, 3);
+  EXPECT_GE(max_seen, 2);
+  EXPECT_GT(in_flight.size(), 10u);
+}
+
+TEST_F(CampaignTest, SetWorkloadValidAndLostAddsInvalid) {
+  CampaignConfig c = Config(Workload::kSet);
+  c.rate = 1000;  // the fake is fast: keep the history (and the debug-build check) small
+  {
+    FakeDb db(FakeDbOptions{});
+    Result<RunReport> r = Run(c, db);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->verdict.validity, Validity::kValid) << r->text;
+    EXPECT_NE(r->verdict.checkers[0].summary.find("0 lost"), std::string::npos);
+  }
+  {
+    FakeDb db(FakeDbOptions{.lose_adds_on_heal = true});
+    Result<RunReport> r = Run(c, db);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->verdict.validity, Validity::kInvalid) << r->text;
+    EXPECT_EQ(r->verdict.checkers[0].name, "set");
+    EXPECT_EQ(r->verdict.checkers[0].summary.find(" 0 lost"), std::string::npos)
+        << r->verdict.checkers[0].summary;
+  }
+}
+
+// A run whose ops all end info must not look valid.
+TEST_F(CampaignTest, AllInfoIsUnknown) {
+  FakeDb db(FakeDbOptions{.always_info = true});
+  CampaignConfig c = Config();
+  c.nemesis = {};
+  c.time_limit_s = 0.5;
+  Result<RunReport> r = Run(c, db);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->verdict.validity, Validity::kUnknown) << r->text;
+  EXPECT_NE(r->text.find("ended info"), std::string::npos) << r->text;
+}
+
+TEST_F(CampaignTest, FaultThatDidNotTakeEffectIsUnknown) {
+  FakeDb db(FakeDbOptions{});
+  factory_ = std::make_unique<FakeClientFactory>(db);
+  FakeInjector injector(db, 5);
+  injector.fail_faults_ = true;
+  CampaignConfig c = Config();
+  Result<RunFiles> files = MakeRunDir(c);
+  ASSERT_TRUE(files);
+  CampaignDeps deps;
+  deps.clients = factory_.get();
+  deps.nemesis = &injector;
+  Result<RunReport> r = ExecuteCampaign(c, deps, *files);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->verdict.validity, Validity::kUnknown) << r->text;
+  EXPECT_NE(r->text.find("did not take effect"), std::string::npos) << r->text;
+}
+
+// Ctrl-C: the run stops early, heals, and what was recorded is checked.
+TEST_F(CampaignTest, StopHealsAndChecksWhatWasRecorded) {
+  FakeDb db(FakeDbOptions{});
+  CampaignConfig c = Config();
+  c.time_limit_s = 60;
+  std::stop_source stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    stop.request_stop();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  Result<RunReport> r = Run(c, db, stop.get_token());
+  stopper.join();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_TRUE(r->stats.interrupted);
+  EXPECT_GE(injector_->heals_.load(), 1);
+  EXPECT_GT(r->stats.invocations, 50);
+  EXPECT_NE(r->verdict.validity, Validity::kInvalid) << r->text;
+  EXPECT_EQ(history::VerifyLogFile(r->files.log).status, history::AuditStatus::kIntact);
+}
+
+}  // namespace
+}  // namespace faultline::runner

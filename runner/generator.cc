@@ -1,0 +1,243 @@
+#include "runner/generator.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+#include "nemesis/node_control.h"
+
+namespace faultline::runner {
+namespace {
+
+using history::Op;
+using history::OpType;
+using history::Process;
+using history::Value;
+
+// SplitMix64: derives independent seeds for the workers and the nemesis from the run's seed.
+std::uint64_t Mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Uniform integer in [0, n) without std::uniform_int_distribution, whose algorithm is unspecified,
+// so that a seed gives the same run with any standard library.
+int64_t Below(std::mt19937_64& rng, int64_t n) {
+  return static_cast<int64_t>(rng() % static_cast<std::uint64_t>(n));
+}
+double Unit(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
+Op Invocation(const Process& process, std::string f, Value key, Value value) {
+  return Op{.index = -1,
+            .time_ns = -1,
+            .type = OpType::kInvoke,
+            .process = process,
+            .f = std::move(f),
+            .key = std::move(key),
+            .value = std::move(value),
+            .error = std::nullopt,
+            .extras = {}};
+}
+
+}  // namespace
+
+std::string_view WorkloadName(Workload workload) {
+  return workload == Workload::kSet ? "set" : "register";
+}
+
+Result<Workload> ParseWorkload(std::string_view name) {
+  if (name == "register") return Workload::kRegister;
+  if (name == "set") return Workload::kSet;
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("workload: unknown workload '{}' (expected register or set)", name));
+}
+
+Process NextProcess(const Process& process, int concurrency) {
+  return Process::Client(process.number + concurrency);
+}
+
+Generator::Generator(GeneratorOptions options) : options_(std::move(options)) {
+  assert(options_.concurrency >= 1 && options_.per_key_limit >= 1 && options_.ops_per_key >= 1 &&
+         options_.value_domain >= 1);
+  for (int w = 0; w < options_.concurrency; ++w) {
+    worker_rngs_.emplace_back(Mix(options_.seed ^ Mix(static_cast<std::uint64_t>(w) + 1)));
+  }
+  worker_adds_.assign(static_cast<size_t>(options_.concurrency), 0);
+  const int groups = (options_.concurrency + options_.per_key_limit - 1) / options_.per_key_limit;
+  for (int g = 0; g < groups; ++g) groups_.push_back(Group{.key = next_key_++, .ops = 0});
+}
+
+Value Generator::KeyValue(int64_t key) const {
+  if (options_.workload == Workload::kSet) return Value::String(options_.key_prefix + "/set");
+  return Value::String(fmt::format("{}/{}", options_.key_prefix, key));
+}
+
+Value Generator::CurrentKey(int worker) const {
+  return KeyValue(groups_[static_cast<size_t>(worker / options_.per_key_limit)].key);
+}
+
+Op Generator::Next(int worker, const Process& process) {
+  assert(worker >= 0 && worker < options_.concurrency);
+  std::mt19937_64& rng = worker_rngs_[static_cast<size_t>(worker)];
+  if (options_.workload == Workload::kSet) {
+    const Value key = KeyValue(0);
+    if (Unit(rng) < options_.set_read_share) {
+      return Invocation(process, "read", key, Value::Nil());
+    }
+    // Unique without shared state: worker w adds w, w + c, w + 2c, ...
+    const int64_t n = worker_adds_[static_cast<size_t>(worker)]++;
+    return Invocation(process, "add", key, Value::Int(worker + n * options_.concurrency));
+  }
+  Group& group = groups_[static_cast<size_t>(worker / options_.per_key_limit)];
+  if (group.ops >= options_.ops_per_key) group = Group{.key = next_key_++, .ops = 0};
+  ++group.ops;
+  const Value key = KeyValue(group.key);
+  const int64_t domain = options_.value_domain;
+  switch (Below(rng, 3)) {
+    case 0:
+      return Invocation(process, "read", key, Value::Nil());
+    case 1:
+      return Invocation(process, "write", key, Value::Int(Below(rng, domain)));
+    default: {
+      const int64_t old_value = Below(rng, domain);
+      const int64_t new_value = Below(rng, domain);
+      return Invocation(process, "cas", key,
+                        Value::Vector({Value::Int(old_value), Value::Int(new_value)}));
+    }
+  }
+}
+
+std::optional<Op> Generator::FinalRead(int /*worker*/, const Process& process) const {
+  if (options_.workload != Workload::kSet) return std::nullopt;
+  Op op = Invocation(process, "read", KeyValue(0), Value::Nil());
+  op.extras.push_back(
+      history::Field{.key = Value::Keyword(std::string(kFinalField)), .value = Value::Bool(true)});
+  return op;
+}
+
+std::chrono::nanoseconds Generator::Delay(int worker) {
+  if (options_.rate <= 0) return std::chrono::nanoseconds(0);
+  const double base_s = options_.concurrency / options_.rate;
+  const double jitter = 0.5 + Unit(worker_rngs_[static_cast<size_t>(worker)]);
+  return std::chrono::nanoseconds(static_cast<int64_t>(base_s * jitter * 1e9));
+}
+
+// ---- nemesis schedule ----
+
+std::string_view FaultKindName(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kPartition:
+      return "partition";
+    case FaultKind::kIsolate:
+      return "isolate";
+    case FaultKind::kIsolateLeader:
+      return "isolate-leader";
+    case FaultKind::kKill:
+      return "kill";
+    case FaultKind::kPause:
+      return "pause";
+    case FaultKind::kLoss:
+      return "loss";
+  }
+  return "partition";
+}
+
+Result<FaultKind> ParseFaultKind(std::string_view name) {
+  for (FaultKind k : {FaultKind::kPartition, FaultKind::kIsolate, FaultKind::kIsolateLeader,
+                      FaultKind::kKill, FaultKind::kPause, FaultKind::kLoss}) {
+    if (FaultKindName(k) == name) return k;
+  }
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("nemesis: unknown fault '{}' (expected partition, isolate, "
+                               "isolate-leader, kill, pause, loss or none)",
+                               name));
+}
+
+Result<std::vector<FaultKind>> ParseFaultKinds(std::string_view list) {
+  std::vector<FaultKind> kinds;
+  if (list.empty() || list == "none") return kinds;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string_view::npos) comma = list.size();
+    std::string_view name = list.substr(start, comma - start);
+    FAULTLINE_ASSIGN_OR_RETURN(FaultKind kind, ParseFaultKind(name));
+    if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
+    start = comma + 1;
+  }
+  return kinds;
+}
+
+std::string_view FaultF(FaultKind kind) {
+  if (kind == FaultKind::kIsolate || kind == FaultKind::kIsolateLeader) return "partition";
+  return FaultKindName(kind);
+}
+
+std::string FaultPlan::Describe() const {
+  switch (kind) {
+    case FaultKind::kPartition:
+    case FaultKind::kIsolate:
+      return fmt::format("partition {}", grudge_spec);
+    case FaultKind::kIsolateLeader:
+      return grudge_spec == "isolate:leader" ? std::string("partition isolate:leader")
+                                             : fmt::format("partition {} (leader)", grudge_spec);
+    case FaultKind::kKill:
+      return fmt::format("kill {}", fmt::join(nodes, ","));
+    case FaultKind::kPause:
+      return fmt::format("pause {}", fmt::join(nodes, ","));
+    case FaultKind::kLoss:
+      return fmt::format("loss {:.0f}% from {}", loss_probability * 100, fmt::join(nodes, ","));
+  }
+  return "";
+}
+
+NemesisSchedule::NemesisSchedule(NemesisScheduleOptions options)
+    : options_(std::move(options)), rng_(Mix(options_.seed ^ 0x6e656d65736973ULL)) {}
+
+Result<FaultPlan> NemesisSchedule::Next() {
+  assert(!options_.kinds.empty() && !options_.nodes.empty());
+  const auto& kinds = options_.kinds;
+  FaultPlan plan;
+  plan.kind = kinds[static_cast<size_t>(Below(rng_, static_cast<int64_t>(kinds.size())))];
+  plan.seed = rng_();
+  const std::vector<std::string>& nodes = options_.nodes;
+  switch (plan.kind) {
+    case FaultKind::kPartition: {
+      // Kinds that need more nodes than the cluster has are left out.
+      std::vector<std::string> specs = {"halves"};
+      if (nodes.size() >= 3) specs.insert(specs.end(), {"majority", "bridge"});
+      if (nodes.size() >= 4) specs.push_back("majorities-ring");
+      if (nodes.size() >= 2) specs.push_back("minority-third");
+      plan.grudge_spec =
+          specs[static_cast<size_t>(Below(rng_, static_cast<int64_t>(specs.size())))];
+      break;
+    }
+    case FaultKind::kIsolate: {
+      std::string node = options_.isolate_node;
+      if (node.empty()) {
+        node = nodes[static_cast<size_t>(Below(rng_, static_cast<int64_t>(nodes.size())))];
+      }
+      plan.grudge_spec = "isolate:" + node;
+      break;
+    }
+    case FaultKind::kIsolateLeader:
+      plan.grudge_spec = "isolate:leader";
+      break;
+    case FaultKind::kKill:
+    case FaultKind::kPause:
+    case FaultKind::kLoss: {
+      // One node or a minority, at random; a minority needs at least 3 nodes.
+      const bool minority = nodes.size() >= 3 && Below(rng_, 2) == 1;
+      FAULTLINE_ASSIGN_OR_RETURN(plan.nodes, nemesis::ResolveTarget(minority ? "minority" : "one",
+                                                                    nodes, std::nullopt, rng_()));
+      break;
+    }
+  }
+  return plan;
+}
+
+}  // namespace faultline::runner

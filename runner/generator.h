@@ -1,0 +1,150 @@
+// The campaign generator: what each worker does next, and the nemesis schedule.
+//
+// Workers follow Jepsen's process semantics: worker w starts as process w; an op that ends `info`
+// leaves the worker's state unknown, so the worker continues as process p + concurrency with a new
+// client (see NextProcess). Ops carry Op::key (independent keys): the workers are split into
+// groups of at most per_key_limit, each group works on one key at a time, and a group moves to a
+// fresh key after ops_per_key invocations, so no key ever has more than per_key_limit workers on
+// it (Jepsen's independent concurrent generator). A fresh key keeps each linearizability search
+// small.
+//
+// Everything is seeded (std::mt19937_64 with an explicit seed): each worker has its own generator
+// derived from (seed, worker), so a worker's sequence of fs and values depends only on the seed and
+// on how many ops it asked for; the key a group uses depends on the order of calls within the
+// group, which the same calls reproduce.
+//
+// Thread-safety: Generator and NemesisSchedule are not thread-safe (the run loop calls Generator
+// from its io_context thread and NemesisSchedule from its nemesis thread).
+#ifndef FAULTLINE_RUNNER_GENERATOR_H_
+#define FAULTLINE_RUNNER_GENERATOR_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "history/op.h"
+
+namespace faultline::runner {
+
+enum class Workload {
+  kRegister,  // read / write / cas [old new] on independent keys, values 0..value_domain-1
+  kSet,       // unique adds of integers to one set, reads during the run and final reads
+};
+std::string_view WorkloadName(Workload workload);  // "register", "set"
+[[nodiscard]] Result<Workload> ParseWorkload(std::string_view name);
+
+struct GeneratorOptions {
+  Workload workload = Workload::kRegister;
+  int concurrency = 10;         // workers
+  int per_key_limit = 2;        // register: workers on one key at once
+  int ops_per_key = 100;        // register: invocations on a key before its group moves on
+  int value_domain = 5;         // register: values 0..value_domain-1
+  double set_read_share = 0.1;  // set: share of reads among the ops during the run
+  // Keys are "<key_prefix>/<n>" (register) or "<key_prefix>/set" (set). A prefix unique to the run
+  // keeps a reused cluster's old data out of a new run's keys.
+  std::string key_prefix = "fl";
+  double rate = 0;  // ops/s over all workers; 0 = as fast as the clients go
+  std::uint64_t seed = 0;
+};
+
+// The process a worker continues as after an info completion.
+history::Process NextProcess(const history::Process& process, int concurrency);
+
+// The extra field marking a final read's invocation (:final true), for the set checker.
+inline constexpr std::string_view kFinalField = "final";
+
+class Generator {
+ public:
+  // REQUIRES: concurrency >= 1, per_key_limit >= 1, ops_per_key >= 1, value_domain >= 1.
+  explicit Generator(GeneratorOptions options);
+
+  // The next invocation of `worker` (0 <= worker < concurrency), made for `process`; index and time
+  // are left -1 for the log to stamp.
+  history::Op Next(int worker, const history::Process& process);
+
+  // A final read for the worker (set: a read of the set, marked :final true); nullopt when the
+  // workload has no final reads (register).
+  std::optional<history::Op> FinalRead(int worker, const history::Process& process) const;
+
+  // How long the worker waits before its next op: concurrency / rate seconds, times a jitter
+  // uniform in [0.5, 1.5) (Jepsen's stagger); zero when rate is 0.
+  std::chrono::nanoseconds Delay(int worker);
+
+  // The key the worker's group uses now (for tests).
+  history::Value CurrentKey(int worker) const;
+  const GeneratorOptions& options() const { return options_; }
+
+ private:
+  struct Group {
+    int64_t key = 0;
+    int ops = 0;
+  };
+  history::Value KeyValue(int64_t key) const;
+
+  GeneratorOptions options_;
+  std::vector<std::mt19937_64> worker_rngs_;
+  std::vector<int64_t> worker_adds_;  // set: adds made by each worker so far
+  std::vector<Group> groups_;
+  int64_t next_key_ = 0;
+};
+
+// ---- the nemesis schedule ----
+
+enum class FaultKind {
+  kPartition,      // a random grudge: halves, majority, majorities-ring, bridge or minority-third
+  kIsolate,        // one random node cut off from the others
+  kIsolateLeader,  // the current leader cut off (targeted; resolved when applied)
+  kKill,           // SIGKILL one node or a minority; healed by starting them again
+  kPause,          // SIGSTOP one node or a minority; healed by SIGCONT
+  kLoss,           // random packet loss on a minority's outgoing peer traffic
+};
+// "partition", "isolate", "isolate-leader", "kill", "pause", "loss".
+std::string_view FaultKindName(FaultKind kind);
+[[nodiscard]] Result<FaultKind> ParseFaultKind(std::string_view name);
+// Parses a comma-separated list such as "partition,kill,pause,loss"; "none" or "" means no faults.
+// Kept in the order given, duplicates removed.
+[[nodiscard]] Result<std::vector<FaultKind>> ParseFaultKinds(std::string_view list);
+// The f a fault is recorded under in the history: its kind's name, except that the isolate kinds
+// are partitions ("partition").
+std::string_view FaultF(FaultKind kind);
+
+// One planned fault, concrete except for the leader, which is looked up when it is applied.
+struct FaultPlan {
+  FaultKind kind = FaultKind::kPartition;
+  // kPartition / kIsolate: a grudge spec for nemesis::ParseGrudgeSpec ("halves", "isolate:n3");
+  // kIsolateLeader: "isolate:leader" until applied.
+  std::string grudge_spec;
+  std::vector<std::string> nodes;  // kKill, kPause, kLoss: the target nodes, in cluster order
+  double loss_probability = 0.3;   // kLoss
+  std::uint64_t seed = 0;          // for random grudges
+  // "partition halves", "kill n2", "loss 30% from n1,n4", "isolate leader".
+  std::string Describe() const;
+};
+
+struct NemesisScheduleOptions {
+  std::vector<FaultKind> kinds;    // chosen at random (seeded) for each cycle
+  std::vector<std::string> nodes;  // cluster order
+  // kIsolate picks this node every time when set (e.g. "n3"), instead of a random one.
+  std::string isolate_node;
+  std::uint64_t seed = 0;
+};
+
+class NemesisSchedule {
+ public:
+  explicit NemesisSchedule(NemesisScheduleOptions options);
+  // The next fault to apply. REQUIRES: !options.kinds.empty() and nodes not empty.
+  [[nodiscard]] Result<FaultPlan> Next();
+
+ private:
+  NemesisScheduleOptions options_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace faultline::runner
+
+#endif  // FAULTLINE_RUNNER_GENERATOR_H_

@@ -1,0 +1,180 @@
+#include "runner/local.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "client/etcd.h"
+#include "cluster/cluster.h"
+#include "nemesis/nemesis.h"
+
+namespace faultline::runner {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+void Note(const LocalCampaignOptions& o, std::string_view line) {
+  if (o.note) o.note(line);
+}
+
+// The cluster answers when every node is healthy and a majority agrees on a leader.
+bool WaitReady(const cluster::ClusterState& state, std::chrono::steady_clock::time_point deadline) {
+  while (true) {
+    Result<cluster::ClusterStatus> s = cluster::ProbeStatus(state);
+    if (s && s->leader) {
+      bool all = true;
+      for (const auto& n : s->nodes) all = all && n.healthy;
+      if (all) return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+// Each node's etcd log and the flags it ran with, under <run>/nodes/<node>/; the cluster state too.
+std::vector<std::string> CopyNodeFiles(const cluster::ClusterState& state, const RunFiles& files) {
+  std::vector<std::string> warnings;
+  std::error_code ec;
+  fs::create_directories(files.nodes, ec);
+  for (const cluster::NodeState& n : state.nodes) {
+    const fs::path dir = fs::path(files.nodes) / n.name;
+    fs::create_directories(dir, ec);
+    if (!n.log_path.empty()) {
+      fs::copy_file(n.log_path, dir / "etcd.log", fs::copy_options::overwrite_existing, ec);
+      if (ec) warnings.push_back(fmt::format("copy {}: {}", n.log_path, ec.message()));
+    }
+    Json flags;
+    flags["name"] = n.name;
+    flags["address"] = n.address;
+    flags["client_url"] = n.ClientUrl();
+    flags["peer_url"] = n.PeerUrl();
+    flags["data_dir"] = n.data_dir;
+    flags["heartbeat_interval_ms"] = state.etcd.heartbeat_ms;
+    flags["election_timeout_ms"] = state.etcd.election_ms;
+    flags["pre_vote"] = state.etcd.pre_vote;
+    flags["snapshot_count"] = state.etcd.snapshot_count;
+    flags["experimental_corrupt_check"] = state.etcd.corrupt_check;
+    flags["extra_flags"] = state.etcd.extra_flags;
+    std::ofstream(dir / "flags.json") << flags.dump(2) << "\n";
+  }
+  for (const char* name : {"cluster.json", "supervisor.log"}) {
+    const fs::path from = fs::path(state.run_dir) / name;
+    if (fs::exists(from)) {
+      fs::copy_file(from, fs::path(files.nodes) / name, fs::copy_options::overwrite_existing, ec);
+    }
+  }
+  return warnings;
+}
+
+}  // namespace
+
+Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token stop,
+                                   const ProgressFn& progress,
+                                   const LocalCampaignOptions& options) {
+  FAULTLINE_RETURN_IF_ERROR(ValidateConfig(config));
+  if (config.cluster != "local") {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("campaign: cluster '{}': only local clusters are supported by "
+                                 "campaign so far (use --cluster local)",
+                                 config.cluster));
+  }
+  FAULTLINE_ASSIGN_OR_RETURN(RunFiles files, MakeRunDir(config));
+
+  // Use the cluster of that name if it is up (and leave it up); otherwise bring one up.
+  bool owned = false;
+  Result<cluster::ClusterState> state = cluster::Load(config.name, options.state_root);
+  if (state) {
+    Note(options, fmt::format("cluster {}: already up ({} nodes), using it and leaving it up",
+                              config.name, state->nodes.size()));
+  } else if (state.error().code() == ErrorCode::kNotFound) {
+    cluster::ClusterSpec spec;
+    spec.name = config.name;
+    spec.nodes = config.nodes;
+    spec.db = cluster::Db::kEtcd;
+    spec.state_root = options.state_root;
+    Note(options, fmt::format("cluster {}: bringing up {} etcd nodes", config.name, config.nodes));
+    state = cluster::Up(spec, [&](std::string_view line) { Note(options, line); });
+    if (!state) return std::move(state).error().WithContext("campaign: cluster up");
+    owned = true;
+  } else {
+    return std::move(state).error().WithContext("campaign: cluster");
+  }
+
+  auto teardown = [&](std::vector<std::string>& warnings) {
+    if (!owned || config.leave_db_running) {
+      if (owned) Note(options, fmt::format("cluster {}: left running", config.name));
+      return;
+    }
+    Result<cluster::DownReport> down = cluster::Down(config.name, options.state_root);
+    if (!down) warnings.push_back(down.error().WithContext("cluster down").message());
+  };
+
+  Result<RunReport> report = [&]() -> Result<RunReport> {
+    FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<nemesis::NodeControl> control,
+                               cluster::MakeLocalControl(*state));
+    nemesis::NemesisOptions nemesis_options;
+    nemesis_options.net = state->NetConfig();
+    nemesis_options.ledger_path = (fs::path(files.dir) / "nemesis.ledger").string();
+    nemesis_options.control = control.get();
+    // If this process dies, the watchdog heals a fault that has lasted far beyond its schedule.
+    nemesis_options.deadline =
+        std::chrono::milliseconds(static_cast<int64_t>(config.fault_s * 1000) + 30000);
+    nemesis_options.control_address = state->control_address;
+    FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<nemesis::Nemesis> nemesis,
+                               nemesis::Nemesis::Open(nemesis_options));
+    const cluster::ClusterState& st = *state;
+    std::unique_ptr<FaultInjector> injector =
+        MakeNemesisInjector(*nemesis, st.NodeNames(), [&st]() -> std::optional<std::string> {
+          Result<cluster::ClusterStatus> s = cluster::ProbeStatus(st);
+          if (!s) return std::nullopt;
+          return s->leader;
+        });
+
+    client::EtcdClientOptions client_options;
+    for (const cluster::NodeState& n : st.nodes) {
+      client_options.endpoints.push_back(
+          client::EtcdEndpoint{.node = n.name, .host = n.address, .port = 2379});
+    }
+    client_options.timeout = std::chrono::milliseconds(config.client_timeout_ms);
+    client_options.read_mode = config.read_mode == "serializable"
+                                   ? client::EtcdReadMode::kSerializable
+                                   : client::EtcdReadMode::kLinearizable;
+    client_options.workload = config.workload == Workload::kSet ? client::EtcdWorkload::kSet
+                                                                : client::EtcdWorkload::kRegister;
+    client_options.key_prefix =
+        fmt::format("faultline/{}/", fs::path(files.dir).filename().string());
+    FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<client::ClientFactory> clients,
+                               client::MakeEtcdClientFactory(client_options));
+
+    Note(options, fmt::format("campaign: {} for {:.0f} s, run directory {}",
+                              WorkloadName(config.workload), config.time_limit_s, files.dir));
+    CampaignDeps deps;
+    deps.clients = clients.get();
+    deps.nemesis = injector.get();
+    deps.wait_ready = [&st](std::chrono::steady_clock::time_point deadline) {
+      return WaitReady(st, deadline);
+    };
+    deps.stop = stop;
+    FAULTLINE_ASSIGN_OR_RETURN(RunReport r, ExecuteCampaign(config, deps, files, progress));
+    for (std::string& w : CopyNodeFiles(st, files)) r.stats.warnings.push_back(std::move(w));
+    return r;
+  }();
+  std::vector<std::string> warnings;
+  teardown(warnings);
+  if (!report) {
+    if (!warnings.empty()) {
+      return Error(report.error().code(), fmt::format("{} (also: {})", report.error().message(),
+                                                      fmt::join(warnings, "; ")));
+    }
+    return report;
+  }
+  for (std::string& w : warnings) report->stats.warnings.push_back(std::move(w));
+  report->text = RenderSummary(*report, config);
+  return report;
+}
+
+}  // namespace faultline::runner

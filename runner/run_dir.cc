@@ -1,0 +1,230 @@
+// Run directories: what a campaign leaves behind, and reading it back for `faultline analyze`.
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "runner/campaign.h"
+
+namespace faultline::runner {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+Status WriteFile(const std::string& path, std::string_view content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (out) out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  out.close();
+  if (!out) {
+    return MakeError(ErrorCode::kUnavailable,
+                     fmt::format("write {}: {}", path, std::strerror(errno)));
+  }
+  return OkStatus();
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return MakeError(ErrorCode::kNotFound, fmt::format("read {}: {}", path, std::strerror(errno)));
+  }
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+RunFiles FilesIn(const std::string& dir) {
+  const fs::path d(dir);
+  return RunFiles{.dir = dir,
+                  .log = (d / "history.log").string(),
+                  .jsonl = (d / "history.jsonl").string(),
+                  .config = (d / "config.json").string(),
+                  .nemesis = (d / "nemesis.json").string(),
+                  .results = (d / "results.json").string(),
+                  .nodes = (d / "nodes").string()};
+}
+
+std::string NemesisJson(const RunStats& stats) {
+  Json faults = Json::array();
+  for (const FaultInterval& f : stats.faults) {
+    Json j;
+    j["f"] = f.f;
+    j["plan"] = f.plan;
+    j["description"] = f.description;
+    j["ok"] = f.ok;
+    j["nodes"] = f.nodes;
+    j["failed"] = f.failed;
+    j["details"] = f.details;
+    j["start_s"] = f.start_s;
+    j["heal_s"] = f.heal_s;
+    j["end_s"] = f.end_s;
+    faults.push_back(std::move(j));
+  }
+  Json j;
+  j["faults"] = std::move(faults);
+  j["heals"] = stats.heal_reports;
+  return j.dump(2);
+}
+
+std::string KindsText(const std::vector<FaultKind>& kinds) {
+  if (kinds.empty()) return "none";
+  std::vector<std::string_view> names;
+  for (FaultKind k : kinds) names.push_back(FaultKindName(k));
+  return fmt::format("{}", fmt::join(names, ","));
+}
+
+}  // namespace
+
+Result<RunFiles> MakeRunDir(const CampaignConfig& config) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+  const std::string base =
+      fmt::format("{}-{}-{}", stamp, WorkloadName(config.workload), config.seed);
+  std::error_code ec;
+  fs::create_directories(config.out, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kUnavailable,
+                     fmt::format("campaign: create {}: {}", config.out, ec.message()));
+  }
+  for (int n = 1; n < 1000; ++n) {
+    const fs::path dir = fs::path(config.out) / (n == 1 ? base : fmt::format("{}-{}", base, n));
+    if (fs::create_directory(dir, ec)) return FilesIn(dir.string());
+    if (ec) {
+      return MakeError(ErrorCode::kUnavailable,
+                       fmt::format("campaign: create {}: {}", dir.string(), ec.message()));
+    }
+  }
+  return MakeError(ErrorCode::kUnavailable,
+                   fmt::format("campaign: no free run directory name under {}", config.out));
+}
+
+Result<RunReport> ExecuteCampaign(const CampaignConfig& config, CampaignDeps deps,
+                                  const RunFiles& files, const ProgressFn& progress) {
+  FAULTLINE_RETURN_IF_ERROR(ValidateConfig(config));
+  // The config goes first: a run that crashes still says how to repeat it.
+  FAULTLINE_RETURN_IF_ERROR(WriteFile(files.config, ConfigToJson(config) + "\n"));
+  Json meta;
+  meta["faultline"]["format"] = 1;
+  meta["faultline"]["seed"] = config.seed;
+  meta["faultline"]["workload"] = std::string(WorkloadName(config.workload));
+  meta["faultline"]["config"] = Json::parse(ConfigToJson(config));
+  history::LogOptions log_options;
+  log_options.meta = meta.dump();
+  FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<history::LogWriter> log,
+                             history::LogWriter::Create(files.log, std::move(log_options)));
+  deps.log = log.get();
+  Result<RunStats> stats = RunCampaign(config, deps, progress);
+  Result<history::LogSummary> closed = log->Close();
+  if (!stats) return std::move(stats).error();
+  if (!closed) return std::move(closed).error().WithContext("campaign: close the log");
+
+  RunReport report;
+  report.files = files;
+  report.stats = std::move(*stats);
+  FAULTLINE_RETURN_IF_ERROR(WriteFile(files.nemesis, NemesisJson(report.stats) + "\n"));
+  FAULTLINE_ASSIGN_OR_RETURN(std::string content, ReadFile(files.log));
+  FAULTLINE_ASSIGN_OR_RETURN(std::string jsonl,
+                             history::ExportJsonl(content, files.log, &report.log_note));
+  FAULTLINE_RETURN_IF_ERROR(WriteFile(files.jsonl, jsonl));
+  FAULTLINE_ASSIGN_OR_RETURN(history::History h,
+                             history::ReadLogHistory(content, files.log, &report.log_note));
+  FAULTLINE_ASSIGN_OR_RETURN(report.verdict, CheckHistory(h, config));
+  report.text = RenderSummary(report, config);
+  FAULTLINE_RETURN_IF_ERROR(WriteFile(files.results, RenderResultsJson(report, config) + "\n"));
+  return report;
+}
+
+Result<RunReport> AnalyzeRunDir(const std::string& dir) {
+  RunReport report;
+  report.files = FilesIn(dir);
+  FAULTLINE_ASSIGN_OR_RETURN(std::string config_text, ReadFile(report.files.config));
+  FAULTLINE_ASSIGN_OR_RETURN(CampaignConfig config, ConfigFromJson(config_text));
+  FAULTLINE_ASSIGN_OR_RETURN(std::string content, ReadFile(report.files.log));
+  FAULTLINE_ASSIGN_OR_RETURN(history::History h,
+                             history::ReadLogHistory(content, report.files.log, &report.log_note));
+  FAULTLINE_ASSIGN_OR_RETURN(report.verdict, CheckHistory(h, config));
+  report.stats.duration_s = report.verdict.figures.span_s;
+  report.stats.invocations = report.verdict.figures.client_ops;
+  report.text = RenderSummary(report, config);
+  return report;
+}
+
+std::string RenderSummary(const RunReport& r, const CampaignConfig& c) {
+  std::string out = fmt::format(
+      "campaign: {} on {} {}-node {}, nemesis {}, {} reads, concurrency {}, seed {}, {:.1f} s{}\n",
+      WorkloadName(c.workload), c.db, c.nodes, c.cluster, KindsText(c.nemesis), c.read_mode,
+      c.concurrency, c.seed, r.stats.duration_s, r.stats.interrupted ? " (interrupted)" : "");
+  for (const CheckerVerdict& v : r.verdict.checkers) {
+    out += fmt::format("  {:<13} {}\n", v.name + ":", v.summary);
+  }
+  for (const CheckerVerdict& v : r.verdict.checkers) {
+    if (v.validity == checker::Validity::kValid || v.detail.empty()) continue;
+    std::istringstream lines(v.detail);
+    for (std::string line; std::getline(lines, line);) out += fmt::format("    {}\n", line);
+  }
+  const HistoryFigures& f = r.verdict.figures;
+  std::vector<std::string> counts;
+  for (const auto& [name, n] : f.by_f) {
+    counts.push_back(fmt::format("{} {}/{}/{}", name, n.ok, n.fail, n.info));
+  }
+  out += fmt::format("  ops (ok/fail/info): {}\n", fmt::join(counts, ", "));
+  out += fmt::format(
+      "  latency of ok ops: p50 {:.1f} ms, p99 {:.1f} ms, max {:.1f} ms; {:.1f} ops/s\n",
+      f.latency_p50_ms, f.latency_p99_ms, f.latency_max_ms, f.ops_per_s);
+  out += fmt::format("  faults: {}\n", f.faults);
+  for (const std::string& w : r.stats.warnings) out += fmt::format("  warning: {}\n", w);
+  if (!r.log_note.empty()) out += fmt::format("  log: {}\n", r.log_note);
+  std::string verdict(checker::ValidityName(r.verdict.validity));
+  for (char& ch : verdict) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  out += fmt::format("verdict: {}\n", verdict);
+  out += fmt::format(
+      "report: {} (history.log, history.jsonl, results.json, config.json, "
+      "nemesis.json{})\n",
+      r.files.dir, fs::exists(r.files.nodes) ? ", nodes/" : "");
+  return out;
+}
+
+std::string RenderResultsJson(const RunReport& r, const CampaignConfig& c) {
+  Json j;
+  j["valid"] = std::string(checker::ValidityName(r.verdict.validity));
+  j["seed"] = c.seed;
+  Json checkers = Json::object();
+  for (const CheckerVerdict& v : r.verdict.checkers) {
+    Json one = v.json.empty() ? Json::object() : Json::parse(v.json);
+    one["summary"] = v.summary;
+    checkers[v.name] = std::move(one);
+  }
+  j["checkers"] = std::move(checkers);
+  const HistoryFigures& f = r.verdict.figures;
+  Json ops = Json::object();
+  for (const auto& [name, n] : f.by_f) {
+    ops[name] = Json{{"ok", n.ok}, {"fail", n.fail}, {"info", n.info}};
+  }
+  j["ops"] = std::move(ops);
+  j["client_ops"] = f.client_ops;
+  j["latency_ms"] =
+      Json{{"p50", f.latency_p50_ms}, {"p99", f.latency_p99_ms}, {"max", f.latency_max_ms}};
+  j["ops_per_s"] = f.ops_per_s;
+  j["duration_s"] = r.stats.duration_s;
+  j["interrupted"] = r.stats.interrupted;
+  j["faults"] = f.faults;
+  j["warnings"] = r.stats.warnings;
+  j["log_note"] = r.log_note;
+  j["files"] =
+      Json{{"dir", r.files.dir},       {"log", r.files.log},         {"jsonl", r.files.jsonl},
+           {"config", r.files.config}, {"nemesis", r.files.nemesis}, {"results", r.files.results},
+           {"nodes", r.files.nodes}};
+  j["config"] = Json::parse(ConfigToJson(c));
+  return j.dump(2);
+}
+
+}  // namespace faultline::runner

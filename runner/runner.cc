@@ -1,2 +1,0 @@
-// Placeholder: the campaign runner (issue 5) goes here.
-namespace faultline::runner {}

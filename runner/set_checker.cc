@@ -1,0 +1,226 @@
+#include "runner/set_checker.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <unordered_set>
+#include <utility>
+
+namespace faultline::runner {
+namespace {
+
+using history::History;
+using history::Op;
+using history::OpType;
+using history::Value;
+
+struct ElementKey {
+  Value set;
+  Value element;
+};
+struct ElementLess {
+  bool operator()(const ElementKey& a, const ElementKey& b) const {
+    history::ValueLess less;
+    if (less(a.set, b.set)) return true;
+    if (less(b.set, a.set)) return false;
+    return less(a.element, b.element);
+  }
+};
+
+struct Add {
+  size_t invoke = 0;
+  std::optional<size_t> complete;  // set for an ok completion
+  OpType outcome = OpType::kInfo;  // kInfo also for an add that never completed
+  bool seen = false;               // contained in some ok read
+};
+
+struct Read {
+  size_t invoke = 0;
+  bool final = false;
+  std::unordered_set<Value, history::ValueHash> elements;
+};
+
+bool IsFinal(const Op& invoke) {
+  const Value* v = invoke.FindExtra("final");
+  return v != nullptr && v->kind() == history::ValueKind::kBool && v->as_bool();
+}
+
+}  // namespace
+
+Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options) {
+  SetCheckResult r;
+  std::map<ElementKey, Add, ElementLess> adds;
+  std::map<Value, std::vector<Read>, history::ValueLess> reads;  // per set, in invocation order
+  std::map<Value, bool, history::ValueLess> several_sets;
+  for (size_t i = 0; i < h.size(); ++i) {
+    const Op& inv = h[i];
+    if (!inv.is_invoke() || !inv.is_client()) continue;
+    const Value set = inv.key.value_or(Value::Nil());
+    several_sets[set] = true;
+    const size_t p = h.partner(i);
+    const Op* comp = p == History::kNone ? nullptr : &h[p];
+    if (inv.f == "add") {
+      ++r.attempted;
+      Add& add = adds[ElementKey{.set = set, .element = inv.value}];
+      add.invoke = i;
+      add.outcome = comp == nullptr ? OpType::kInfo : comp->type;
+      if (add.outcome == OpType::kOk) add.complete = p;
+    } else if (inv.f == "read") {
+      if (comp == nullptr || comp->type != OpType::kOk) continue;
+      const Value& v = comp->value;
+      if (!v.is_collection() || v.kind() == history::ValueKind::kMap) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("set checker: op {}: a read must return a vector or set of "
+                                     "elements, got {}",
+                                     comp->index, v.ToEdn()));
+      }
+      Read read{.invoke = i, .final = IsFinal(inv), .elements = {}};
+      read.elements.insert(v.items().begin(), v.items().end());
+      ++r.reads;
+      if (read.final) ++r.final_reads;
+      reads[set].push_back(std::move(read));
+    } else {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("set checker: op {}: unknown f '{}' (expected add or read)",
+                                   inv.index, inv.f));
+    }
+  }
+  const bool many = several_sets.size() > 1;
+  auto name = [&](const ElementKey& k) {
+    return many ? fmt::format("{} {}", k.set.ToEdn(), k.element.ToEdn()) : k.element.ToEdn();
+  };
+  auto example = [&](std::vector<std::string>& list, const ElementKey& k) {
+    if (list.size() < options.max_examples) list.push_back(name(k));
+  };
+
+  // Unexpected: read but never added, or added and failed.
+  std::map<ElementKey, bool, ElementLess> unexpected;
+  for (const auto& [set, list] : reads) {
+    for (const Read& read : list) {
+      for (const Value& e : read.elements) {
+        auto it = adds.find(ElementKey{.set = set, .element = e});
+        if (it == adds.end() || it->second.outcome == OpType::kFail) {
+          unexpected[ElementKey{.set = set, .element = e}] = true;
+        } else {
+          it->second.seen = true;
+        }
+      }
+    }
+  }
+  for (const auto& [k, unused] : unexpected) {
+    ++r.unexpected;
+    example(r.unexpected_examples, k);
+  }
+
+  bool undecided = false;
+  for (const auto& [k, add] : adds) {
+    if (add.outcome == OpType::kFail) {
+      ++r.failed;
+      continue;
+    }
+    if (add.outcome != OpType::kOk) {
+      ++r.indeterminate;
+      if (add.seen) {
+        ++r.recovered;
+        example(r.recovered_examples, k);
+      }
+      continue;
+    }
+    ++r.acknowledged;
+    auto it = reads.find(k.set);
+    static const std::vector<Read> kNoReads;
+    const std::vector<Read>& list = it == reads.end() ? kNoReads : it->second;
+    // Reads that began after the add completed: the first that lacks the element, the last that
+    // has it, and whether any final read has it.
+    std::optional<size_t> first_absent;
+    std::optional<size_t> last_present;
+    bool any_after = false;
+    bool any_final = false;
+    bool in_final = false;
+    for (size_t j = 0; j < list.size(); ++j) {
+      const Read& read = list[j];
+      const bool has = read.elements.count(k.element) > 0;
+      if (read.final) {
+        any_final = true;
+        in_final = in_final || has;
+      }
+      if (read.invoke < *add.complete) continue;
+      any_after = true;
+      if (has) {
+        last_present = j;
+      } else if (!first_absent) {
+        first_absent = j;
+      }
+    }
+    if (!any_after) ++r.never_read;
+    if (first_absent && last_present && *last_present > *first_absent) {
+      ++r.stale;
+      example(r.stale_examples, k);
+    }
+    if (!any_final) {
+      undecided = true;
+    } else if (!in_final) {
+      ++r.lost;
+      example(r.lost_examples, k);
+    }
+  }
+
+  std::vector<std::string> why;
+  if (r.lost > 0) {
+    why.push_back(fmt::format("{} acknowledged add{} lost: {} (absent from every final read)",
+                              r.lost, r.lost == 1 ? "" : "s", fmt::join(r.lost_examples, ", ")));
+  }
+  if (r.unexpected > 0) {
+    why.push_back(fmt::format("{} unexpected element{} read (never added, or the add failed): {}",
+                              r.unexpected, r.unexpected == 1 ? "" : "s",
+                              fmt::join(r.unexpected_examples, ", ")));
+  }
+  if (r.stale > 0) {
+    why.push_back(fmt::format(
+        "{} element{} missing from a read that began after the add was acknowledged, then read "
+        "again later (stale read{}): {}",
+        r.stale, r.stale == 1 ? "" : "s", options.stale_is_invalid ? "" : ", allowed here",
+        fmt::join(r.stale_examples, ", ")));
+  }
+  if (r.lost > 0 || r.unexpected > 0 || (r.stale > 0 && options.stale_is_invalid)) {
+    r.validity = checker::Validity::kInvalid;
+  } else if (undecided) {
+    r.validity = checker::Validity::kUnknown;
+    why.push_back("no final read succeeded, so lost elements cannot be told apart");
+  } else if (r.attempted == 0) {
+    r.validity = checker::Validity::kUnknown;
+    why.push_back("no add was attempted");
+  }
+  if (why.empty()) {
+    why.push_back(
+        fmt::format("all {} acknowledged adds present in the final reads", r.acknowledged));
+  }
+  r.explanation = fmt::format("{}", fmt::join(why, "; "));
+  return r;
+}
+
+std::string SetCheckResultToJson(const SetCheckResult& r) {
+  nlohmann::ordered_json j;
+  j["valid"] = std::string(checker::ValidityName(r.validity));
+  j["attempted"] = r.attempted;
+  j["acknowledged"] = r.acknowledged;
+  j["failed"] = r.failed;
+  j["indeterminate"] = r.indeterminate;
+  j["reads"] = r.reads;
+  j["final_reads"] = r.final_reads;
+  j["lost_count"] = r.lost;
+  j["unexpected_count"] = r.unexpected;
+  j["stale_count"] = r.stale;
+  j["recovered_count"] = r.recovered;
+  j["never_read_count"] = r.never_read;
+  j["lost"] = r.lost_examples;
+  j["unexpected"] = r.unexpected_examples;
+  j["stale"] = r.stale_examples;
+  j["recovered"] = r.recovered_examples;
+  j["explanation"] = r.explanation;
+  return j.dump();
+}
+
+}  // namespace faultline::runner

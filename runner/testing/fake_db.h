@@ -1,0 +1,238 @@
+// Test doubles for the runner: an in-memory database behind client::ClientFactory (a linearizable
+// register store and set store with random latencies), with injectable info completions and a
+// fake "partition" that makes one node serve stale reads or lose acknowledged adds, and a
+// FaultInjector that flips it.
+//
+// Thread-safety: FakeDb is thread-safe (clients run on the io thread, the injector on the nemesis
+// thread). FakeClient is used by one coroutine at a time.
+#ifndef FAULTLINE_RUNNER_TESTING_FAKE_DB_H_
+#define FAULTLINE_RUNNER_TESTING_FAKE_DB_H_
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "client/client.h"
+#include "runner/campaign.h"
+
+namespace faultline::runner::testing {
+
+struct FakeDbOptions {
+  int nodes = 5;
+  std::chrono::microseconds max_latency{2000};
+  double info_probability = 0;  // an op ends info (applied or not, at random)
+  // While partitioned, node `isolated` (0-based) serves reads from a snapshot taken when the
+  // partition began, and its writes time out (info, not applied): a serializable read's anomaly.
+  bool stale_when_partitioned = false;
+  // On heal, acknowledged adds made while partitioned are dropped from the set: lost elements.
+  bool lose_adds_on_heal = false;
+  int isolated = 0;
+  bool always_info = false;  // every op ends info (a broken client)
+};
+
+class FakeDb {
+ public:
+  explicit FakeDb(FakeDbOptions options) : options_(options) {}
+  const FakeDbOptions& options() const { return options_; }
+
+  void Partition() {
+    std::lock_guard lock(mu_);
+    if (partitioned_) return;
+    partitioned_ = true;
+    snapshot_ = registers_;
+    snapshot_revision_ = revision_;
+    ++partitions_;
+  }
+  void Heal() {
+    std::lock_guard lock(mu_);
+    if (partitioned_ && options_.lose_adds_on_heal) {
+      for (auto& [key, elements] : sets_) {
+        for (int64_t e : added_while_partitioned_[key]) elements.erase(e);
+      }
+    }
+    added_while_partitioned_.clear();
+    partitioned_ = false;
+    ++heals_;
+  }
+  int partitions() const {
+    std::lock_guard lock(mu_);
+    return partitions_;
+  }
+  int heals() const {
+    std::lock_guard lock(mu_);
+    return heals_;
+  }
+  int opened() const { return opened_; }
+
+  // Applies op atomically for a client on `node`. Sets type and result; revision is the store's.
+  void Apply(const history::Op& op, int node, bool& info, history::OpType& type,
+             history::Value& result, int64_t& revision) {
+    std::lock_guard lock(mu_);
+    const std::string key = op.key ? op.key->ToEdn() : std::string();
+    const bool isolated =
+        partitioned_ && options_.stale_when_partitioned && node == options_.isolated;
+    type = history::OpType::kOk;
+    result = history::Value::Nil();
+    if (op.f == "read" && op.key && op.key->is_string() && op.key->text().ends_with("/set")) {
+      std::vector<history::Value> items;
+      for (int64_t e : sets_[key]) items.push_back(history::Value::Int(e));
+      result = history::Value::Vector(std::move(items));
+    } else if (op.f == "read") {
+      auto& table = isolated ? snapshot_ : registers_;
+      auto it = table.find(key);
+      result = it == table.end() ? history::Value::Nil() : it->second;
+    } else if (isolated) {
+      info = true;  // a write through the isolated member times out and is never applied
+    } else if (op.f == "write") {
+      registers_[key] = op.value;
+      ++revision_;
+    } else if (op.f == "cas") {
+      auto it = registers_.find(key);
+      const history::Value cur = it == registers_.end() ? history::Value::Nil() : it->second;
+      if (cur == op.value.items()[0]) {
+        registers_[key] = op.value.items()[1];
+        ++revision_;
+      } else {
+        type = history::OpType::kFail;
+      }
+    } else if (op.f == "add") {
+      sets_[key].insert(op.value.as_int());
+      if (partitioned_) added_while_partitioned_[key].insert(op.value.as_int());
+      ++revision_;
+    }
+    revision = isolated ? snapshot_revision_ : revision_;
+  }
+
+  std::atomic<int> opened_{0};
+
+ private:
+  FakeDbOptions options_;
+  mutable std::mutex mu_;
+  std::map<std::string, history::Value> registers_;
+  std::map<std::string, history::Value> snapshot_;
+  std::map<std::string, std::set<int64_t>> sets_;
+  std::map<std::string, std::set<int64_t>> added_while_partitioned_;
+  bool partitioned_ = false;
+  int partitions_ = 0;
+  int heals_ = 0;
+  int64_t revision_ = 1;
+  int64_t snapshot_revision_ = 1;
+};
+
+class FakeClient final : public client::Client {
+ public:
+  FakeClient(FakeDb& db, const history::Process& process)
+      : db_(db),
+        node_(static_cast<int>(process.number % db.options().nodes)),
+        rng_(static_cast<std::uint64_t>(process.number) * 7919 + 1) {}
+
+  boost::asio::awaitable<client::Completion> Invoke(history::Op invoke) override {
+    const auto start = std::chrono::steady_clock::now();
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+    timer.expires_after(Latency());
+    co_await timer.async_wait(boost::asio::use_awaitable);
+    bool info = db_.options().always_info ||
+                std::uniform_real_distribution<double>(0, 1)(rng_) < db_.options().info_probability;
+    // An info op may or may not have happened.
+    const bool apply = !info || (rng_() % 2 == 0);
+    history::OpType type = history::OpType::kInfo;
+    history::Value result;
+    int64_t revision = 0;
+    if (apply) db_.Apply(invoke, node_, info, type, result, revision);
+    timer.expires_after(Latency());
+    co_await timer.async_wait(boost::asio::use_awaitable);
+    client::Completion c;
+    if (info) {
+      c.op = invoke.Complete(history::OpType::kInfo, history::Value::Nil());
+      c.op.error = history::Value::Keyword("timeout");
+    } else {
+      c.op = invoke.Complete(
+          type, type == history::OpType::kOk && invoke.f != "read" ? invoke.value : result);
+      c.revision = revision;
+    }
+    c.node = fmt::format("n{}", node_ + 1);
+    c.latency = std::chrono::steady_clock::now() - start;
+    co_return c;
+  }
+  void Close() override {}
+
+ private:
+  std::chrono::microseconds Latency() {
+    return std::chrono::microseconds(
+        rng_() % static_cast<std::uint64_t>(db_.options().max_latency.count() + 1));
+  }
+  FakeDb& db_;
+  int node_;
+  std::mt19937_64 rng_;
+};
+
+class FakeClientFactory final : public client::ClientFactory {
+ public:
+  explicit FakeClientFactory(FakeDb& db) : db_(db) {}
+  Result<std::unique_ptr<client::Client>> Open(const history::Process& process,
+                                               boost::asio::io_context& /*io*/) override {
+    ++db_.opened_;
+    std::lock_guard lock(mu_);
+    processes_.insert(process.number);
+    return std::unique_ptr<client::Client>(std::make_unique<FakeClient>(db_, process));
+  }
+  std::set<int64_t> processes() const {
+    std::lock_guard lock(mu_);
+    return processes_;
+  }
+
+ private:
+  FakeDb& db_;
+  mutable std::mutex mu_;
+  std::set<int64_t> processes_;
+};
+
+class FakeInjector final : public FaultInjector {
+ public:
+  FakeInjector(FakeDb& db, int nodes) : db_(db) {
+    for (int i = 1; i <= nodes; ++i) nodes_.push_back(fmt::format("n{}", i));
+  }
+  std::vector<std::string> Nodes() const override { return nodes_; }
+  Result<nemesis::FaultReport> Apply(const FaultPlan& plan) override {
+    ++applied_;
+    if (plan.kind == FaultKind::kPartition || plan.kind == FaultKind::kIsolate ||
+        plan.kind == FaultKind::kIsolateLeader) {
+      db_.Partition();
+    }
+    nemesis::FaultReport r;
+    r.kind = std::string(FaultF(plan.kind));
+    r.description = plan.Describe();
+    r.nodes = plan.nodes;
+    r.ok = !fail_faults_;
+    if (fail_faults_) r.failed = {"n2"};
+    return r;
+  }
+  nemesis::FaultReport HealAll() override {
+    ++heals_;
+    db_.Heal();
+    nemesis::FaultReport r;
+    r.kind = "heal";
+    r.description = "healed";
+    r.ok = true;
+    return r;
+  }
+  std::atomic<int> applied_{0};
+  std::atomic<int> heals_{0};
+  bool fail_faults_ = false;
+
+ private:
+  FakeDb& db_;
+  std::vector<std::string> nodes_;
+};
+
+}  // namespace faultline::runner::testing
+
+#endif  // FAULTLINE_RUNNER_TESTING_FAKE_DB_H_

@@ -1,5 +1,7 @@
 #include "common/result.h"
 
+#include <cerrno>
+
 namespace faultline {
 
 std::string_view ErrorCodeName(ErrorCode code) {
@@ -18,6 +20,35 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "internal";
   }
   return "unknown";
+}
+
+ErrorCode ErrorCodeFromErrno(int err) {
+  switch (err) {
+    case EPERM:
+    case EACCES:
+      return ErrorCode::kPermissionDenied;
+    case ENOENT:
+    case ENOTDIR:
+    case ESRCH:
+      return ErrorCode::kNotFound;
+    case EAGAIN:
+    case EBUSY:
+    case ECONNREFUSED:
+    case ENOBUFS:
+    case ENOMEM:
+    case EOPNOTSUPP:
+    case EAFNOSUPPORT:
+    case EPROTONOSUPPORT:
+      return ErrorCode::kUnavailable;
+    case ETIMEDOUT:
+      return ErrorCode::kDeadlineExceeded;
+    case EINVAL:
+    case EEXIST:
+    case EISDIR:
+      return ErrorCode::kInvalidArgument;
+    default:
+      return ErrorCode::kInternal;
+  }
 }
 
 }  // namespace faultline

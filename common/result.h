@@ -26,6 +26,10 @@ enum class ErrorCode {
 };
 
 std::string_view ErrorCodeName(ErrorCode code);
+// The canonical code for an errno value (EPERM/EACCES: permission denied, ENOENT/ESRCH: not found,
+// EAGAIN/EBUSY/ENOMEM/EOPNOTSUPP...: unavailable, ETIMEDOUT: deadline, EINVAL/EEXIST: invalid
+// argument, anything else: internal). Every module maps errno through this one table.
+ErrorCode ErrorCodeFromErrno(int err);
 
 // An error: a code and a message in the house form "what: on what: why (hint)", lowercase, no
 // final period. Each layer may prefix context with WithContext.

@@ -27,23 +27,8 @@ struct FileCloser {
 using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
 Unexpected ErrnoError(std::string_view what, std::string_view path, int err) {
-  ErrorCode code = ErrorCode::kInternal;
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-      code = ErrorCode::kNotFound;
-      break;
-    case EACCES:
-    case EPERM:
-      code = ErrorCode::kPermissionDenied;
-      break;
-    case EISDIR:
-      code = ErrorCode::kInvalidArgument;
-      break;
-    default:
-      break;
-  }
-  return MakeError(code, fmt::format("{} {}: {}", what, path, std::strerror(err)));
+  return MakeError(ErrorCodeFromErrno(err),
+                   fmt::format("{} {}: {}", what, path, std::strerror(err)));
 }
 
 // Reads a stream to its end.

@@ -22,73 +22,25 @@
 
 #include "nemesis/internal/backend.h"
 #include "nemesis/internal/netns.h"
+#include "nemesis/internal/nl.h"
 
 namespace faultline::nemesis {
 namespace {
 
 constexpr std::string_view kName = "netlink";
 
-struct SockDeleter {
-  void operator()(nl_sock* s) const { nl_socket_free(s); }
-};
-struct RouteDeleter {
-  void operator()(rtnl_route* r) const { rtnl_route_put(r); }
-};
-struct AddrDeleter {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
-struct CacheDeleter {
-  void operator()(nl_cache* c) const { nl_cache_free(c); }
-};
-using SockPtr = std::unique_ptr<nl_sock, SockDeleter>;
-using RoutePtr = std::unique_ptr<rtnl_route, RouteDeleter>;
-using AddrPtr = std::unique_ptr<nl_addr, AddrDeleter>;
-using CachePtr = std::unique_ptr<nl_cache, CacheDeleter>;
+using SockPtr = internal::NlSockPtr;
+using RoutePtr = internal::NlRoutePtr;
+using AddrPtr = internal::NlAddrPtr;
+using CachePtr = internal::NlCachePtr;
 
-// libnl returns negative NLE_* codes; map them once, here.
 Error NlError(int err, std::string_view context) {
-  const int e = err < 0 ? -err : err;
-  ErrorCode code = ErrorCode::kInternal;
-  std::string hint;
-  switch (e) {
-    case NLE_PERM:
-    case NLE_NOACCESS:
-      code = ErrorCode::kPermissionDenied;
-      hint = " (run as root or grant CAP_NET_ADMIN)";
-      break;
-    case NLE_OBJ_NOTFOUND:
-    case NLE_NOADDR:
-      code = ErrorCode::kNotFound;
-      break;
-    case NLE_EXIST:
-      code = ErrorCode::kInvalidArgument;
-      hint = " (a route to this peer exists and is not faultline's)";
-      break;
-    case NLE_NOMEM:
-    case NLE_AGAIN:
-    case NLE_BUSY:
-      code = ErrorCode::kUnavailable;
-      break;
-    case NLE_OPNOTSUPP:
-    case NLE_AF_NOSUPPORT:
-    case NLE_PROTO_MISMATCH:
-      code = ErrorCode::kUnavailable;
-      hint = " (not supported by this kernel)";
-      break;
-    default:
-      break;
-  }
-  return Error(code, fmt::format("{}: {}{}", context, nl_geterror(e), hint));
+  return internal::NlError(err, context,
+                           {.exists = " (a route to this peer exists and is not faultline's)",
+                            .unsupported = " (not supported by this kernel)"});
 }
 
-Result<SockPtr> Connect() {
-  SockPtr sock(nl_socket_alloc());
-  if (!sock) return MakeError(ErrorCode::kUnavailable, "libnl: cannot allocate a socket");
-  if (int err = nl_connect(sock.get(), NETLINK_ROUTE); err < 0) {
-    return NlError(err, "libnl: connect rtnetlink");
-  }
-  return sock;
-}
+Result<SockPtr> Connect() { return internal::ConnectRoute(); }
 
 Result<RoutePtr> HostRoute(const std::string& address, uint8_t type) {
   nl_addr* raw = nullptr;

@@ -15,50 +15,22 @@
 
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/nft.h"
+#include "nemesis/internal/nl.h"
 
 namespace faultline::nemesis::packet {
 namespace {
 
-struct SockDeleter {
-  void operator()(nl_sock* s) const { nl_socket_free(s); }
-};
-struct QdiscDeleter {
-  void operator()(rtnl_qdisc* q) const { rtnl_qdisc_put(q); }
-};
-struct CacheDeleter {
-  void operator()(nl_cache* c) const { nl_cache_free(c); }
-};
-struct LinkDeleter {
-  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
-};
-using SockPtr = std::unique_ptr<nl_sock, SockDeleter>;
-using QdiscPtr = std::unique_ptr<rtnl_qdisc, QdiscDeleter>;
-using CachePtr = std::unique_ptr<nl_cache, CacheDeleter>;
-using LinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
+using SockPtr = internal::NlSockPtr;
+using QdiscPtr = internal::NlQdiscPtr;
+using CachePtr = internal::NlCachePtr;
+using LinkPtr = internal::NlLinkPtr;
 
 Error NlError(int err, std::string_view context) {
-  const int e = err < 0 ? -err : err;
-  ErrorCode code = ErrorCode::kUnavailable;
-  std::string hint;
-  if (e == NLE_PERM) {
-    code = ErrorCode::kPermissionDenied;
-    hint = " (run as root or grant CAP_NET_ADMIN)";
-  } else if (e == NLE_OBJ_NOTFOUND || e == NLE_NODEV) {
-    code = ErrorCode::kNotFound;
-  } else if (e == NLE_OPNOTSUPP) {
-    hint = " (tbf is not supported by this kernel)";
-  }
-  return Error(code, fmt::format("{}: {}{}", context, nl_geterror(e), hint));
+  return internal::NlError(err, context,
+                           {.exists = "", .unsupported = " (tbf is not supported by this kernel)"});
 }
 
-Result<SockPtr> Connect() {
-  SockPtr sock(nl_socket_alloc());
-  if (!sock) return MakeError(ErrorCode::kUnavailable, "libnl: cannot allocate a socket");
-  if (int err = nl_connect(sock.get(), NETLINK_ROUTE); err < 0) {
-    return NlError(err, "libnl: connect rtnetlink");
-  }
-  return sock;
-}
+Result<SockPtr> Connect() { return internal::ConnectRoute(); }
 
 Result<int> IfIndex(nl_sock* sock, const std::string& device) {
   rtnl_link* raw = nullptr;

@@ -27,31 +27,7 @@ void Fd::Reset(int fd) {
 }
 
 Error ErrnoError(int err, std::string_view context) {
-  ErrorCode code = ErrorCode::kInternal;
-  switch (err) {
-    case EPERM:
-    case EACCES:
-      code = ErrorCode::kPermissionDenied;
-      break;
-    case ENOENT:
-    case ESRCH:
-      code = ErrorCode::kNotFound;
-      break;
-    case EAGAIN:
-    case EBUSY:
-    case ECONNREFUSED:
-      code = ErrorCode::kUnavailable;
-      break;
-    case ETIMEDOUT:
-      code = ErrorCode::kDeadlineExceeded;
-      break;
-    case EINVAL:
-      code = ErrorCode::kInvalidArgument;
-      break;
-    default:
-      break;
-  }
-  return Error(code, fmt::format("{}: {}", context, std::strerror(err)));
+  return Error(ErrorCodeFromErrno(err), fmt::format("{}: {}", context, std::strerror(err)));
 }
 
 namespace {

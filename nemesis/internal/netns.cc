@@ -73,41 +73,13 @@ std::string NetnsPath(std::string_view netns) {
 }
 
 Error ErrnoError(int err, std::string_view context) {
-  ErrorCode code = ErrorCode::kInternal;
-  std::string hint;
-  switch (err) {
-    case EPERM:
-    case EACCES:
-      code = ErrorCode::kPermissionDenied;
-      hint = " (run as root or grant CAP_NET_ADMIN and CAP_SYS_ADMIN)";
-      break;
-    case ENOENT:
-    case ESRCH:
-      code = ErrorCode::kNotFound;
-      break;
-    case EAGAIN:
-    case EBUSY:
-    case ENOBUFS:
-    case ENOMEM:
-      code = ErrorCode::kUnavailable;
-      break;
-    case ETIMEDOUT:
-      code = ErrorCode::kDeadlineExceeded;
-      break;
-    case EINVAL:
-    case EEXIST:
-      code = ErrorCode::kInvalidArgument;
-      break;
-    case EOPNOTSUPP:
-    case EAFNOSUPPORT:
-    case EPROTONOSUPPORT:
-      code = ErrorCode::kUnavailable;
-      hint = " (not supported by this kernel)";
-      break;
-    default:
-      break;
+  std::string_view hint;
+  if (err == EPERM || err == EACCES) {
+    hint = " (run as root or grant CAP_NET_ADMIN and CAP_SYS_ADMIN)";
+  } else if (err == EOPNOTSUPP || err == EAFNOSUPPORT || err == EPROTONOSUPPORT) {
+    hint = " (not supported by this kernel)";
   }
-  return Error(code, fmt::format("{}: {}{}", context, std::strerror(err), hint));
+  return Error(ErrorCodeFromErrno(err), fmt::format("{}: {}{}", context, std::strerror(err), hint));
 }
 
 Status RunInNetns(std::string_view netns, const std::function<Status()>& fn) {

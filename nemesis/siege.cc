@@ -328,11 +328,13 @@ class SiegeImpl final : public Siege {
     }
     if (c.shares && !target_.cpu_v2 && !target_.cpu.empty()) {
       // CFS weights are hierarchical: a leaf's weight only counts against its siblings, so the
-      // group and each ancestor below the hierarchy's root get at least this weight.
-      auto mounts = DetectCgroups();
-      std::string root = mounts && mounts->v1.contains("cpu") ? mounts->v1.at("cpu") : "";
-      for (std::string dir = target_.cpu;
-           !root.empty() && dir.size() > root.size() && dir.rfind(root, 0) == 0;
+      // group and each ancestor up to the top of faultline's own tree (".../faultline") get at
+      // least this weight. Groups above it are not ours (e.g. the one this process was started
+      // in): raising them would favour us over other work on the machine, so they are left alone.
+      const size_t own = target_.cpu.rfind("/faultline/");
+      const std::string top =
+          own == std::string::npos ? target_.cpu : target_.cpu.substr(0, own + 10);
+      for (std::string dir = target_.cpu; dir.size() >= top.size() && dir.rfind(top, 0) == 0;
            dir = dir.substr(0, dir.rfind('/'))) {
         auto old = ReadText(dir + "/cpu.shares");
         if (!old) return old.error().WithContext("siege: cpu shares on " + target_.name);

@@ -53,6 +53,7 @@ class EtcdClient final : public Client {
       : options_holder_(std::move(options)),
         options_(*options_holder_),
         endpoint_(std::move(endpoint)),
+        tcp_(tcp),
         connection_(tcp, HostHeader(endpoint_)) {}
 
   asio::awaitable<Completion> Invoke(history::Op invoke) override {
@@ -180,6 +181,7 @@ class EtcdClient final : public Client {
       case EtcdWorkload::kLock:
         if (invoke.f == "acquire") co_return co_await Acquire(invoke);
         if (invoke.f == "release") co_return co_await Release(invoke);
+        if (invoke.f == "hold") co_return co_await Hold(invoke);
         break;
     }
     co_return Malformed(invoke, fmt::format("f {} is not supported by the etcd {} workload",
@@ -287,13 +289,130 @@ class EtcdClient final : public Client {
     if (auto* c = std::get_if<Completion>(&grant)) co_return std::move(*c);
     const std::int64_t lease = std::get<EtcdReply>(grant).lease_id;
     if (lease == 0) co_return Info(invoke, "reply: lease grant without an ID");
+    // The lock call blocks while another holds the lock; meanwhile this lease must be kept alive
+    // (etcd 3.4.23 grants the lock to a waiter whose lease expired while it waited, its key gone).
+    auto side = std::make_shared<SideKeepAlive>(tcp_, HostHeader(endpoint_),
+                                                co_await asio::this_coro::executor);
+    asio::co_spawn(co_await asio::this_coro::executor,
+                   SideKeepAliveLoop(side, lease, KeepAlivePeriod(), options_.timeout),
+                   asio::detached);
+    // Stops the side loop however this coroutine ends; it then ends at its next wakeup (a
+    // keepalive in flight finishes within its timeout).
+    struct StopSide {
+      std::shared_ptr<SideKeepAlive> side;
+      void Stop() {
+        if (side->stop) return;
+        side->stop = true;
+        side->timer.cancel();
+      }
+      ~StopSide() { Stop(); }
+    } stop_side{side};
+    const auto acquire_timeout = options_.lock_acquire_timeout.count() > 0
+                                     ? options_.lock_acquire_timeout
+                                     : options_.timeout;
     auto r = co_await Call(invoke, "/v3/lock/lock",
-                           internal::LockBody(options_.key_prefix + "l/" + KeyText(invoke), lease));
+                           internal::LockBody(options_.key_prefix + "l/" + KeyText(invoke), lease),
+                           acquire_timeout);
+    stop_side.Stop();  // the lock call returned: the lease is this client's to keep alive now
     if (auto* c = std::get_if<Completion>(&r)) co_return std::move(*c);
     const auto& reply = std::get<EtcdReply>(r);
     if (reply.lock_key.empty()) co_return Info(invoke, "reply: lock reply without a key");
     held_ = Held{.key = reply.lock_key, .lease = lease};
     co_return Done(invoke, OpType::kOk, Value::Nil(), reply);
+  }
+
+  // Keepalives every TTL/3 (at least 100 ms apart).
+  std::chrono::milliseconds KeepAlivePeriod() const {
+    return std::max(std::chrono::milliseconds(100),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(options_.lock_ttl) / 3);
+  }
+
+  // A waiting acquire's keepalives, on a connection of their own (the lock call occupies the
+  // client's). Shared with the detached loop, which may outlive the acquire by one keepalive.
+  struct SideKeepAlive {
+    SideKeepAlive(asio::ip::tcp::endpoint tcp, std::string host, asio::any_io_executor executor)
+        : connection(tcp, std::move(host)), timer(std::move(executor)) {}
+    internal::EtcdConnection connection;
+    asio::steady_timer timer;
+    bool stop = false;
+  };
+  static asio::awaitable<void> SideKeepAliveLoop(std::shared_ptr<SideKeepAlive> side,
+                                                 std::int64_t lease,
+                                                 std::chrono::milliseconds period,
+                                                 std::chrono::milliseconds timeout) {
+    try {
+      while (!side->stop) {
+        side->timer.expires_after(period);
+        boost::system::error_code ec;
+        co_await side->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (side->stop) break;
+        // The answer does not matter here: a lost lease shows in the hold's keepalives.
+        co_await side->connection.Post("/v3/lease/keepalive", internal::LeaseKeepAliveBody(lease),
+                                       timeout);
+      }
+    } catch (const std::exception&) {
+      // Best effort: nothing to report to; the hold's own keepalives record what etcd says.
+    }
+    side->connection.Close();
+  }
+
+  // "hold" (lock workload): keeps the held lock's lease alive for the hold time (invoke value, in
+  // ms) with a keepalive every TTL/3 over this client's connection, as a session would. A
+  // keepalive that times out or fails is transient: the client keeps holding (it cannot know
+  // better; that is the hazard). A keepalive answered without a TTL means the lease is gone: the
+  // hold ends early with :lost true. Always ok (value nil) unless malformed, with :keepalives
+  // (answered), :keepalive_errors, :ttl (the last TTL etcd reported) and :lost.
+  asio::awaitable<Completion> Hold(const history::Op& invoke) {
+    if (!held_) co_return Malformed(invoke, "hold: this client holds no lock");
+    if (!invoke.value.is_int() || invoke.value.as_int() < 0) {
+      co_return Malformed(invoke, fmt::format("hold needs a hold time in ms (an integer >= 0), "
+                                              "got {}",
+                                              invoke.value.ToEdn()));
+    }
+    using Clock = std::chrono::steady_clock;
+    const auto end = Clock::now() + std::chrono::milliseconds(invoke.value.as_int());
+    const auto period = KeepAlivePeriod();
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    std::int64_t answered = 0;
+    std::int64_t errors = 0;
+    std::optional<std::int64_t> ttl;
+    bool lost = false;
+    std::optional<EtcdReply> last;
+    std::string last_error;
+    while (Clock::now() < end) {
+      const auto next = Clock::now() + period;
+      auto r =
+          co_await Call(invoke, "/v3/lease/keepalive", internal::LeaseKeepAliveBody(held_->lease));
+      if (auto* c = std::get_if<Completion>(&r)) {
+        ++errors;
+        last_error = c->op.ErrorText();
+      } else {
+        auto& reply = std::get<EtcdReply>(r);
+        ++answered;
+        ttl = reply.ttl;
+        last = std::move(reply);
+        if (*ttl <= 0) {
+          lost = true;
+          break;
+        }
+      }
+      timer.expires_at(std::min(next, end));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    Completion c;
+    c.op = invoke.Complete(OpType::kOk, Value::Nil());
+    if (last) Stamp(c, *last);
+    auto extra = [&](std::string_view name, Value v) {
+      c.op.extras.push_back(
+          history::Field{.key = Value::Keyword(std::string(name)), .value = std::move(v)});
+    };
+    extra("keepalives", Value::Int(answered));
+    extra("keepalive_errors", Value::Int(errors));
+    if (ttl) extra("ttl", Value::Int(*ttl));
+    extra("lost", Value::Bool(lost));
+    if (!last_error.empty()) extra("keepalive_error", Value::String(last_error));
+    co_return c;
   }
 
   asio::awaitable<Completion> Release(const history::Op& invoke) {
@@ -315,7 +434,17 @@ class EtcdClient final : public Client {
                            internal::RangeBody(RegisterKey(invoke), "", serializable()));
     if (auto* c = std::get_if<Completion>(&r)) co_return std::move(*c);
     const auto& reply = std::get<EtcdReply>(r);
-    if (reply.kvs.empty()) co_return Done(invoke, OpType::kOk, Value::Nil(), reply);
+    // :mod_revision names the version read (the revision of the write that made it; 0 when the
+    // key is absent), which the header's revision (the store's, at read time) does not: the
+    // revision-order checker needs it.
+    auto with_mod_revision = [](Completion c, std::int64_t mod_revision) {
+      c.op.extras.push_back(
+          history::Field{.key = Value::Keyword("mod_revision"), .value = Value::Int(mod_revision)});
+      return c;
+    };
+    if (reply.kvs.empty()) {
+      co_return with_mod_revision(Done(invoke, OpType::kOk, Value::Nil(), reply), 0);
+    }
     auto v = ParseInt(reply.kvs.front().value);
     if (!v) {
       Completion c = Info(invoke, fmt::format("read: value {:?} is not an integer",
@@ -323,7 +452,8 @@ class EtcdClient final : public Client {
       Stamp(c, reply);
       co_return c;
     }
-    co_return Done(invoke, OpType::kOk, Value::Int(*v), reply);
+    co_return with_mod_revision(Done(invoke, OpType::kOk, Value::Int(*v), reply),
+                                reply.kvs.front().mod_revision);
   }
 
   asio::awaitable<Completion> Put(const history::Op& invoke, bool set) {
@@ -395,6 +525,7 @@ class EtcdClient final : public Client {
   std::shared_ptr<const EtcdClientOptions> options_holder_;
   const EtcdClientOptions& options_;
   EtcdEndpoint endpoint_;
+  asio::ip::tcp::endpoint tcp_;  // for the side connection of a waiting acquire
   internal::EtcdConnection connection_;
 };
 

@@ -27,8 +27,16 @@
 //     "read"   invoke value nil; ok value = the counter (0 when the key is absent)
 //   lock workload (options.workload == kLock), lock name = <prefix>l/<key>:
 //     "acquire" invoke value nil: grants a lease (options.lock_ttl), then /v3/lock/lock, which
-//              blocks while another holds the lock; ok value nil. Blocking past options.timeout
-//              gives info (the lock may be granted later; the lease then expires after the TTL).
+//              blocks while another holds the lock; ok value nil. While it blocks, the lease is
+//              kept alive over a second connection (etcd 3.4.23 grants the lock to a waiter whose
+//              lease expired meanwhile). Blocking past options.lock_acquire_timeout gives info
+//              (the lock may be granted later; the lease then expires after the TTL).
+//     "hold"   invoke value: the hold time in ms. Keeps the held lock's lease alive with
+//              /v3/lease/keepalive every TTL/3 over this client's connection for that long; a
+//              keepalive that times out or fails is transient (the client keeps holding). ok,
+//              value nil, with extras :keepalives (answered), :keepalive_errors, :ttl (the last
+//              TTL etcd reported) and :lost (true when a keepalive was answered without a TTL:
+//              the lease is gone, and the hold ended then). fail, unsent, when no lock is held.
 //     "release" invoke value nil: /v3/lock/unlock of the key this client holds, then a best-effort
 //              lease revoke; ok value nil. fail, unsent, when this client holds no lock.
 //              A client holds at most one lock at a time ("acquire" while holding: fail, unsent).
@@ -79,9 +87,13 @@ struct EtcdClientOptions {
   EtcdReadMode read_mode = EtcdReadMode::kLinearizable;
   EtcdWorkload workload = EtcdWorkload::kRegister;
   std::string key_prefix = "faultline/";
-  // Lock workload: TTL of the lease each acquire grants. There is no keepalive: a holder keeps
-  // the lock for at most this long, then etcd may give it to another (Jepsen's etcd lock hazard).
+  // Lock workload: TTL of the lease each acquire grants. Only "hold" and a waiting acquire keep it
+  // alive: a holder whose keepalives do not reach the leader for this long loses the lock, and
+  // etcd may give it to another while the holder still thinks it holds it (Jepsen's etcd lock
+  // hazard).
   std::chrono::seconds lock_ttl{10};
+  // Lock workload: the timeout of the blocking /v3/lock/lock call; 0 means `timeout`.
+  std::chrono::milliseconds lock_acquire_timeout{0};
 };
 
 // InvalidArgument when there are no endpoints, a host is not an IP literal, or timeout <= 0.

@@ -189,6 +189,23 @@ TEST_F(EtcdFakeTest, KeepAliveReusesOneConnectionAndRecordsTheHeader) {
   EXPECT_EQ(fake_->requests(), 2);
 }
 
+// The version a read saw is the key's mod_revision (0 when absent), not the header's revision.
+TEST_F(EtcdFakeTest, ReadRecordsTheModRevisionOfTheVersionRead) {
+  Start({OkReply(R"(,"kvs":[{"key":"eA==","value":"NDI=","mod_revision":"5"}])"), OkReply()});
+  Completion r = Run(Invoke("read", Value::Nil()));
+  ASSERT_EQ(r.op.type, OpType::kOk) << r.op.ErrorText();
+  EXPECT_EQ(r.revision, 9);
+  const Value* mod = r.op.FindExtra("mod_revision");
+  ASSERT_NE(mod, nullptr);
+  EXPECT_EQ(*mod, Value::Int(5));
+  Completion absent = Run(Invoke("read", Value::Nil()));
+  ASSERT_EQ(absent.op.type, OpType::kOk) << absent.op.ErrorText();
+  EXPECT_EQ(absent.op.value, Value::Nil());
+  mod = absent.op.FindExtra("mod_revision");
+  ASSERT_NE(mod, nullptr);
+  EXPECT_EQ(*mod, Value::Int(0));
+}
+
 TEST_F(EtcdFakeTest, GatewayErrorsAreInfoEvenForCas) {
   Start({Reply(503, R"({"error":"etcdserver: request timed out","code":14})"),
          Reply(503, R"({"error":"etcdserver: leader changed","code":14})"),

@@ -67,6 +67,26 @@ TEST(EtcdJsonTest, ParsesLeaseAndLockReplies) {
   EXPECT_EQ(lock->lock_key, "lock/1");
 }
 
+// Keepalive replies as etcd 3.4.23's gateway sends them (captured with curl): a live lease, and
+// the same lease after it expired (no TTL: proto3 omits the 0).
+TEST(EtcdJsonTest, ParsesKeepAliveStreamReplies) {
+  EXPECT_EQ(internal::LeaseKeepAliveBody(4111120393399395589), R"({"ID":"4111120393399395589"})");
+  auto alive = internal::ParseReply(
+      R"({"result":{"header":{"cluster_id":"15118495548433857066","member_id":)"
+      R"("13668033151171901709","revision":"1","raft_term":"2"},"ID":"4111120393399395589",)"
+      R"("TTL":"2"}})");
+  ASSERT_TRUE(alive) << alive.error().message();
+  EXPECT_TRUE(alive->has_header);
+  EXPECT_EQ(alive->header.member_id, 13668033151171901709u);
+  EXPECT_EQ(alive->lease_id, 4111120393399395589);
+  EXPECT_EQ(alive->ttl, 2);
+  auto gone =
+      internal::ParseReply(R"({"result":{"header":{"revision":"1"},"ID":"4111120393399395589"}})");
+  ASSERT_TRUE(gone) << gone.error().message();
+  EXPECT_TRUE(gone->has_header);
+  EXPECT_EQ(gone->ttl, 0);
+}
+
 TEST(EtcdJsonTest, ParsesHeaderWith64BitStrings) {
   auto r = internal::ParseReply(
       R"({"header":{"cluster_id":"12916103059400352701","member_id":"18446744073709551615",)"

@@ -344,6 +344,156 @@ TEST_F(EtcdClientTest, LockIsExclusiveUntilReleased) {
   EXPECT_EQ(next.op.type, OpType::kOk) << next.op.ErrorText();
 }
 
+int64_t IntExtra(const Op& op, std::string_view name) {
+  const Value* v = op.FindExtra(name);
+  return v != nullptr && v->is_int() ? v->as_int() : -1;
+}
+bool LostExtra(const Op& op) {
+  const Value* v = op.FindExtra("lost");
+  return v != nullptr && v->kind() == history::ValueKind::kBool && v->as_bool();
+}
+
+// A hold longer than the TTL keeps the lease alive with keepalives: the lock is still held after
+// it, and another client's acquire blocks.
+TEST_F(EtcdClientTest, HoldKeepsTheLeaseAliveBeyondItsTtl) {
+  EtcdClientOptions options = Options();
+  options.workload = EtcdWorkload::kLock;
+  options.lock_ttl = std::chrono::seconds(1);
+  options.timeout = std::chrono::milliseconds(500);
+  auto factory = MakeEtcdClientFactory(options);
+  ASSERT_TRUE(factory);
+  auto a = (*factory)->Open(Process::Client(0), io_);
+  auto b = (*factory)->Open(Process::Client(1), io_);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(Run(**a, Invoke(0, "hold", Value::Int(100))).op.type, OpType::kFail);  // not held
+  ASSERT_EQ(Run(**a, Invoke(0, "acquire", Value::Nil())).op.type, OpType::kOk);
+  const auto start = std::chrono::steady_clock::now();
+  Completion hold = Run(**a, Invoke(0, "hold", Value::Int(2500)));
+  const double held_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(hold.op.type, OpType::kOk) << hold.op.ErrorText();
+  EXPECT_TRUE(hold.op.value.is_nil());
+  EXPECT_GE(held_s, 2.4);
+  EXPECT_LT(held_s, 4.0);
+  EXPECT_GE(IntExtra(hold.op, "keepalives"), 6);  // every TTL/3 = 333 ms over 2.5 s
+  EXPECT_EQ(IntExtra(hold.op, "keepalive_errors"), 0);
+  // etcd raises a TTL below its minimum (1.5 x election timeout, rounded up: 2 s by default).
+  EXPECT_GE(IntExtra(hold.op, "ttl"), 1);
+  EXPECT_FALSE(LostExtra(hold.op));
+  EXPECT_NE(hold.member_id, 0u);
+  Completion blocked = Run(**b, Invoke(1, "acquire", Value::Nil()));
+  EXPECT_EQ(blocked.op.type, OpType::kInfo) << "the lock should still be held";
+  EXPECT_EQ(Run(**a, Invoke(0, "release", Value::Nil())).op.type, OpType::kOk);
+}
+
+// Without keepalives the lease expires after its TTL: etcd hands the lock to another client, the
+// first one's next keepalive is answered without a TTL (:lost true), and its release still
+// "succeeds" (the unlock of a key that is gone): two holders, the hazard the lock workload shows.
+TEST_F(EtcdClientTest, HoldReportsALostLeaseAndTheLockGoesToAnother) {
+  EtcdClientOptions options = Options();
+  options.workload = EtcdWorkload::kLock;
+  options.lock_ttl = std::chrono::seconds(1);
+  options.lock_acquire_timeout = std::chrono::milliseconds(5000);
+  auto factory = MakeEtcdClientFactory(options);
+  ASSERT_TRUE(factory);
+  auto a = (*factory)->Open(Process::Client(0), io_);
+  auto b = (*factory)->Open(Process::Client(1), io_);
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(Run(**a, Invoke(0, "acquire", Value::Nil())).op.type, OpType::kOk);
+  // b waits (its own lease kept alive meanwhile) until a's lease expires.
+  Completion got = Run(**b, Invoke(1, "acquire", Value::Nil()));
+  ASSERT_EQ(got.op.type, OpType::kOk) << got.op.ErrorText();
+  Completion hold = Run(**a, Invoke(0, "hold", Value::Int(1000)));
+  ASSERT_EQ(hold.op.type, OpType::kOk) << hold.op.ErrorText();
+  EXPECT_TRUE(LostExtra(hold.op));
+  EXPECT_EQ(IntExtra(hold.op, "keepalives"), 1);
+  EXPECT_EQ(IntExtra(hold.op, "ttl"), 0);
+  EXPECT_EQ(Run(**a, Invoke(0, "release", Value::Nil())).op.type, OpType::kOk);
+  // b's lease was kept alive while it waited, so b really holds the lock.
+  Completion b_hold = Run(**b, Invoke(1, "hold", Value::Int(100)));
+  ASSERT_EQ(b_hold.op.type, OpType::kOk) << b_hold.op.ErrorText();
+  EXPECT_FALSE(LostExtra(b_hold.op));
+  EXPECT_EQ(Run(**b, Invoke(1, "release", Value::Nil())).op.type, OpType::kOk);
+}
+
+// A waiter that blocks longer than its TTL keeps its lease alive over a side connection, so that
+// when the holder releases, the waiter gets a lock whose key still exists.
+TEST_F(EtcdClientTest, WaitingAcquireKeepsItsLeaseAlive) {
+  EtcdClientOptions options = Options();
+  options.workload = EtcdWorkload::kLock;
+  options.lock_ttl = std::chrono::seconds(1);
+  options.lock_acquire_timeout = std::chrono::milliseconds(6000);
+  auto factory = MakeEtcdClientFactory(options);
+  ASSERT_TRUE(factory);
+  auto a = (*factory)->Open(Process::Client(0), io_);
+  auto b = (*factory)->Open(Process::Client(1), io_);
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(Run(**a, Invoke(0, "acquire", Value::Nil())).op.type, OpType::kOk);
+  std::optional<Completion> a_hold;
+  std::optional<Completion> a_release;
+  std::optional<Completion> b_acquire;
+  io_.restart();
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        a_hold = co_await (*a)->Invoke(Invoke(0, "hold", Value::Int(2500)));
+        a_release = co_await (*a)->Invoke(Invoke(0, "release", Value::Nil()));
+      },
+      asio::detached);
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        b_acquire = co_await (*b)->Invoke(Invoke(1, "acquire", Value::Nil()));
+      },
+      asio::detached);
+  io_.run();
+  ASSERT_TRUE(a_hold && a_release && b_acquire);
+  EXPECT_FALSE(LostExtra(a_hold->op));
+  EXPECT_EQ(a_release->op.type, OpType::kOk);
+  ASSERT_EQ(b_acquire->op.type, OpType::kOk) << b_acquire->op.ErrorText();
+  EXPECT_GE(b_acquire->latency, std::chrono::milliseconds(2000));  // waited past its TTL
+  Completion b_hold = Run(**b, Invoke(1, "hold", Value::Int(100)));
+  ASSERT_EQ(b_hold.op.type, OpType::kOk) << b_hold.op.ErrorText();
+  EXPECT_FALSE(LostExtra(b_hold.op)) << "the waiter's lease expired while it waited";
+  EXPECT_GE(IntExtra(b_hold.op, "ttl"), 1);
+  EXPECT_EQ(Run(**b, Invoke(1, "release", Value::Nil())).op.type, OpType::kOk);
+}
+
+// A keepalive that times out (etcd paused) is transient: the hold goes on and ends ok.
+TEST_F(EtcdClientTest, HoldRidesOutKeepAliveTimeouts) {
+  EtcdClientOptions options = Options();
+  options.workload = EtcdWorkload::kLock;
+  options.lock_ttl = std::chrono::seconds(3);
+  options.timeout = std::chrono::milliseconds(300);
+  auto factory = MakeEtcdClientFactory(options);
+  ASSERT_TRUE(factory);
+  auto a = (*factory)->Open(Process::Client(0), io_);
+  ASSERT_TRUE(a);
+  ASSERT_EQ(Run(**a, Invoke(0, "acquire", Value::Nil())).op.type, OpType::kOk);
+  std::optional<Completion> hold;
+  io_.restart();
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        hold = co_await (*a)->Invoke(Invoke(0, "hold", Value::Int(2500)));
+      },
+      asio::detached);
+  asio::steady_timer pause(io_, std::chrono::milliseconds(200));
+  pause.async_wait([&](const boost::system::error_code&) { ASSERT_TRUE(etcd_->Pause()); });
+  asio::steady_timer resume(io_, std::chrono::milliseconds(1500));
+  resume.async_wait([&](const boost::system::error_code&) { ASSERT_TRUE(etcd_->Resume()); });
+  io_.run();
+  ASSERT_TRUE(hold);
+  ASSERT_EQ(hold->op.type, OpType::kOk) << hold->op.ErrorText();
+  EXPECT_GE(IntExtra(hold->op, "keepalive_errors"), 1);
+  EXPECT_GE(IntExtra(hold->op, "keepalives"), 2);
+  EXPECT_FALSE(LostExtra(hold->op));
+  const Value* error = hold->op.FindExtra("keepalive_error");
+  ASSERT_NE(error, nullptr);
+  EXPECT_THAT(error->text(), HasSubstr("timeout"));
+  EXPECT_EQ(Run(**a, Invoke(0, "release", Value::Nil())).op.type, OpType::kOk);
+}
+
 TEST_F(EtcdClientTest, StatusNamesTheLeader) {
   auto s = EtcdStatus(etcd_->endpoint(), std::chrono::milliseconds(2000));
   ASSERT_TRUE(s) << s.error().message();

@@ -14,6 +14,7 @@ extern "C" {
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -185,6 +186,19 @@ void EndProcess(const std::string& what, int pid, std::uint64_t start_time, Down
   }
 }
 
+// Whether any process named sshd runs (then /run/sshd may still be needed).
+bool AnySshdRuns() {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = e.path().filename().string();
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream comm(e.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name) && name == "sshd") return true;
+  }
+  return ec.value() != 0;  // unreadable /proc: assume one runs (leaving the directory is safe)
+}
+
 }  // namespace
 
 std::vector<std::string> List(std::string_view state_root) {
@@ -294,9 +308,10 @@ Result<DownReport> Down(std::string_view name, std::string_view state_root) {
       report.warnings.push_back(r.error().message());
     }
   }
-  // 5. /run/sshd, if faultline made it and no other recorded --ssh cluster still needs it.
+  // 5. /run/sshd, if faultline made it and no other recorded --ssh cluster still needs it, nor
+  // any sshd still running (clusters under other state roots, tests' sshd, the host's own).
   if (s.ssh) {
-    bool other = false;
+    bool other = AnySshdRuns();
     for (const std::string& n : List(root)) {
       if (n == s.name) continue;
       auto o = Load(n, root);

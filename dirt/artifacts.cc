@@ -32,16 +32,45 @@ std::string IsoTime(std::int64_t wall_ns) {
                      t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, (wall_ns / 1000000) % 1000);
 }
 
+json LogObject(const DrillResult& r) {
+  if (!r.history_log) return nullptr;
+  const DrillLogInfo& l = *r.history_log;
+  return {{"file", std::filesystem::path(l.path).filename().string()},
+          {"path", l.path},
+          {"records", l.records},
+          {"ops", l.ops},
+          {"head", l.head},
+          {"complete", l.error.empty()},
+          {"error", l.error.empty() ? json(nullptr) : json(l.error)},
+          {"verify", "faultline audit verify " + l.path}};
+}
+
+json ConsistencyObject(const DrillResult& r) {
+  if (!r.consistency) return nullptr;
+  const ConsistencyResult& c = *r.consistency;
+  return {{"workload", c.workload},
+          {"valid", checker::ValidityName(c.validity)},
+          {"ops", c.ops},
+          {"keys", c.keys},
+          {"ok", c.ok},
+          {"fail", c.fail},
+          {"info", c.info},
+          {"summary", c.summary},
+          {"detail", c.detail}};
+}
+
 json IncidentObject(const DrillResult& r) {
   json events = json::array();
   for (const DrillEvent& e : r.events) {
-    events.push_back({{"time", IsoTime(e.wall_ns)},
-                      {"offset_ms", e.offset_ms},
-                      {"source", e.source},
-                      {"kind", e.kind},
-                      {"node", e.node},
-                      {"detail", e.detail},
-                      {"ok", e.ok}});
+    json x = {{"time", IsoTime(e.wall_ns)},
+              {"offset_ms", e.offset_ms},
+              {"source", e.source},
+              {"kind", e.kind},
+              {"node", e.node},
+              {"detail", e.detail},
+              {"ok", e.ok}};
+    if (e.pid > 0) x["pid"] = e.pid;
+    events.push_back(std::move(x));
   }
   json faults = json::array(), safeguards = json::array(), playbooks = json::array();
   for (const DrillEvent& e : r.events) {
@@ -51,6 +80,7 @@ json IncidentObject(const DrillResult& r) {
               {"node", e.node},
               {"detail", e.detail},
               {"ok", e.ok}};
+    if (e.pid > 0) x["pid"] = e.pid;
     if (e.source == "fault") faults.push_back(x);
     if (e.source == "safeguard") safeguards.push_back(x);
     if (e.source == "playbook") playbooks.push_back(x);
@@ -98,6 +128,8 @@ json IncidentObject(const DrillResult& r) {
       {"detection_signal", r.detection_signal ? json(*r.detection_signal) : json(nullptr)},
       {"hashes_equal", r.hashes_equal ? json(*r.hashes_equal) : json(nullptr)},
       {"serves_after", r.serves_after},
+      {"consistency", ConsistencyObject(r)},
+      {"history_log", LogObject(r)},
       {"improvements", r.improvements},
       {"notes", r.notes},
       {"events", events},
@@ -121,19 +153,45 @@ std::string IncidentJson(const DrillResult& result) { return IncidentObject(resu
 
 std::string ReportMarkdown(const std::string& run_name, const std::vector<DrillResult>& results) {
   std::string md = fmt::format("# DiRT report: {}\n\n", run_name);
-  md += "| Scenario | Severity | Verdict | Detection | Repair | Recovery | Limit | Margin |\n";
-  md += "|---|---|---|---|---|---|---|---|\n";
+  md +=
+      "| Scenario | Severity | Verdict | Detection | Repair | Recovery | Limit | Margin | "
+      "Consistency |\n";
+  md += "|---|---|---|---|---|---|---|---|---|\n";
   for (const DrillResult& r : results) {
-    md += fmt::format("| {} {} | {} | **{}** | {} | {} | {} | {} | {} |\n", r.scenario_id, r.title,
-                      r.severity, VerdictName(r.verdict), Secs(r.recovery.detection),
-                      Secs(r.recovery.repair), Secs(r.recovery.recovery), Secs(r.recovery.limit),
-                      Secs(r.recovery.margin));
+    md += fmt::format(
+        "| {} {} | {} | **{}** | {} | {} | {} | {} | {} | {} |\n", r.scenario_id, r.title,
+        r.severity, VerdictName(r.verdict), Secs(r.recovery.detection), Secs(r.recovery.repair),
+        Secs(r.recovery.recovery), Secs(r.recovery.limit), Secs(r.recovery.margin),
+        r.consistency
+            ? fmt::format("{} ({} ops, {} keys)", checker::ValidityName(r.consistency->validity),
+                          r.consistency->ops, r.consistency->keys)
+            : std::string("-"));
   }
   for (const DrillResult& r : results) {
     md += fmt::format("\n## {}: {} ({}, {})\n\n", r.scenario_id, r.title, r.severity, r.category);
     md += fmt::format("**Verdict: {}.** {}\n\n", VerdictName(r.verdict), r.reason);
     md += fmt::format("Fault issued at {}; baseline {:.1f} ops/s. Scenario file: `{}`.\n\n",
                       IsoTime(r.fault_wall_ns), r.baseline_ops_per_s, r.scenario_source);
+    if (r.history_log) {
+      const DrillLogInfo& l = *r.history_log;
+      md += fmt::format(
+          "Evidence: every fault, safeguard, playbook, detection, rollback and check action is "
+          "recorded as it happened in the tamper-evident history log `{}` ({} records, {} ops, "
+          "head `{}`){}; check it with `faultline audit verify {}`.\n\n",
+          std::filesystem::path(l.path).filename().string(), l.records, l.ops,
+          l.head.empty() ? "-" : l.head, l.error.empty() ? "" : " **incomplete: " + l.error + "**",
+          l.path);
+    }
+    if (r.consistency) {
+      const ConsistencyResult& c = *r.consistency;
+      md += fmt::format(
+          "### Consistency during the drill\n\n{} workload: **{}**: {} ops on {} keys (ok {}, "
+          "fail {}, info {}), recorded in the same log as the drill's events.\n\n- {}\n",
+          c.workload, checker::ValidityName(c.validity), c.ops, c.keys, c.ok, c.fail, c.info,
+          c.summary);
+      if (!c.detail.empty()) md += "\n```\n" + c.detail + "\n```\n";
+      md += "\n";
+    }
     md += "### Faults\n\n";
     for (const DrillEvent& e : r.events) {
       if (e.source != "fault") continue;
@@ -199,18 +257,25 @@ Status WriteArtifacts(const std::string& dir, const std::string& run_name,
         WriteFile(fs::path(dir) / fmt::format("incident-{}.json", r.scenario_id), IncidentJson(r)));
     for (const auto& d : r.control_plane_dumps) dumps.push_back(json::parse(d));
     for (const auto& m : r.resource_metrics) metrics.push_back(json::parse(m));
-    summary_rows.push_back({{"scenario", r.scenario_id},
-                            {"title", r.title},
-                            {"verdict", VerdictName(r.verdict)},
-                            {"reason", r.reason},
-                            {"detection_ms", OptMs(r.recovery.detection)},
-                            {"repair_ms", OptMs(r.recovery.repair)},
-                            {"recovery_ms", OptMs(r.recovery.recovery)},
-                            {"limit_ms", r.recovery.limit.count()},
-                            {"margin_ms", OptMs(r.recovery.margin)},
-                            {"safeguards_fired", r.safeguards_fired},
-                            {"safeguards_missing", r.safeguards_missing},
-                            {"incident", fmt::format("incident-{}.json", r.scenario_id)}});
+    summary_rows.push_back(
+        {{"scenario", r.scenario_id},
+         {"title", r.title},
+         {"verdict", VerdictName(r.verdict)},
+         {"reason", r.reason},
+         {"detection_ms", OptMs(r.recovery.detection)},
+         {"repair_ms", OptMs(r.recovery.repair)},
+         {"recovery_ms", OptMs(r.recovery.recovery)},
+         {"limit_ms", r.recovery.limit.count()},
+         {"margin_ms", OptMs(r.recovery.margin)},
+         {"safeguards_fired", r.safeguards_fired},
+         {"safeguards_missing", r.safeguards_missing},
+         {"consistency",
+          r.consistency ? json(checker::ValidityName(r.consistency->validity)) : json(nullptr)},
+         {"consistency_ops", r.consistency ? json(r.consistency->ops) : json(nullptr)},
+         {"history_log",
+          r.history_log ? json(fs::path(r.history_log->path).filename().string()) : json(nullptr)},
+         {"history_log_head", r.history_log ? json(r.history_log->head) : json(nullptr)},
+         {"incident", fmt::format("incident-{}.json", r.scenario_id)}});
   }
   std::vector<Verdict> verdicts;
   for (const auto& r : results) verdicts.push_back(r.verdict);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -14,14 +15,21 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <stop_token>
 #include <thread>
 
+#include "client/etcd.h"
+#include "dirt/internal/consistency.h"
 #include "dirt/internal/etcd.h"
+#include "dirt/internal/event_log.h"
 #include "dirt/internal/http.h"
+#include "history/history.h"
+#include "history/log.h"
 #include "nemesis/corrupt.h"
 #include "nemesis/grudge.h"
 #include "nemesis/nemesis.h"
 #include "nemesis/siege.h"
+#include "runner/campaign.h"
 
 namespace faultline::dirt {
 namespace {
@@ -149,14 +157,25 @@ class Monitor {
         health_[i].inflight_since = t0;
       }
       auto r = internal::EtcdHealth(conn, options_.probe_timeout);
+      // /health alone is fooled by a member cut off from its peers: with pre-vote it keeps the
+      // last leader it saw and answers true. A linearizable read through the member needs the
+      // leader (ReadIndex), so a cut-off member fails it; "no such key" is a served read.
+      std::string read_error;
+      if (r && *r) {
+        auto got = internal::EtcdGet(conn, "faultline/dirt/health", options_.probe_timeout);
+        if (!got && got.error().code() != ErrorCode::kNotFound) {
+          read_error =
+              "health true, but a linearizable read through it failed: " + got.error().message();
+        }
+      }
       std::int64_t t1 = MonoNs();
       {
         std::lock_guard lock(mu_);
         ProbeState& p = health_[i];
         p.inflight_since = 0;
-        p.ok = r && *r;
+        p.ok = r && *r && read_error.empty();
         p.latency_us = (t1 - t0) / 1000;
-        p.error = !r ? r.error().message() : (*r ? "" : "health false");
+        p.error = !r ? r.error().message() : (!*r ? "health false" : read_error);
       }
       next += NsOf(options_.probe_interval);
       if (next < MonoNs()) next = MonoNs();
@@ -525,6 +544,66 @@ class Monitor {
   std::optional<std::string> leader_;
 };
 
+// --- The register workload beside a drill --------------------------------------------------
+
+// runner::RunCampaign on its own thread for the drill's duration: no fault injector (the drill's
+// own steps are the faults), the drill's history log as the campaign's log, so client ops and
+// drill events interleave in one log. Stopped through its stop token when the drill is done.
+class DrillWorkload {
+ public:
+  DrillWorkload() = default;
+  ~DrillWorkload() { Stop(); }
+  DrillWorkload(const DrillWorkload&) = delete;
+  DrillWorkload& operator=(const DrillWorkload&) = delete;
+
+  // An error when it could not start (nothing runs then).
+  Status Start(const cluster::ClusterState& state, const Scenario& s, history::LogWriter& log) {
+    config_.db = "etcd";
+    config_.nodes = static_cast<int>(state.nodes.size());
+    config_.name = state.name;
+    config_.workload = runner::Workload::kRegister;
+    config_.nemesis = {};
+    config_.time_limit_s = 24 * 3600;  // the drill stops it
+    config_.concurrency = s.workload.concurrency;
+    config_.rate = s.workload.rate;
+    config_.seed = s.seed;
+    config_.final_phase_s = 0;
+    client::EtcdClientOptions o;
+    for (const auto& n : state.nodes) {
+      o.endpoints.push_back(client::EtcdEndpoint{.node = n.name, .host = n.address, .port = 2379});
+    }
+    o.timeout = milliseconds(config_.client_timeout_ms);
+    o.workload = client::EtcdWorkload::kRegister;
+    o.key_prefix = fmt::format("faultline/dirt/{}/{}/", s.id, WallNs());
+    auto factory = client::MakeEtcdClientFactory(o);
+    if (!factory) return factory.error().WithContext("dirt: " + s.id + ": workload");
+    factory_ = std::move(*factory);
+    deps_.clients = factory_.get();
+    deps_.log = &log;
+    deps_.stop = stop_.get_token();
+    thread_ = std::thread([this] { stats_ = runner::RunCampaign(config_, deps_); });
+    return OkStatus();
+  }
+
+  void Stop() {
+    if (!thread_.joinable()) return;
+    stop_.request_stop();
+    thread_.join();
+  }
+
+  bool started() const { return factory_ != nullptr; }
+  const runner::CampaignConfig& config() const { return config_; }
+  const std::optional<Result<runner::RunStats>>& stats() const { return stats_; }
+
+ private:
+  runner::CampaignConfig config_;
+  std::unique_ptr<client::ClientFactory> factory_;
+  runner::CampaignDeps deps_;
+  std::stop_source stop_;
+  std::thread thread_;
+  std::optional<Result<runner::RunStats>> stats_;
+};
+
 // --- The drill ----------------------------------------------------------------------------
 
 struct Undo {
@@ -545,7 +624,10 @@ class Drill {
         monitor_(state, control, scenario, options) {
     for (const auto& n : state.nodes) names_.push_back(n.name);
   }
-  ~Drill() { JoinRepair(); }
+  ~Drill() {
+    JoinRepair();
+    workload_.Stop();
+  }
 
   DrillResult Run() {
     res_.scenario_id = s_.id;
@@ -563,8 +645,10 @@ class Drill {
     }
     auto ev = cluster::Events(state_);
     if (ev && !ev->empty()) seq_ = ev->back().seq;
+    OpenLog();
     SetPolicy(s_.restart.enabled, "drill start");
     monitor_.Start();
+    StartWorkload();
     bool aborted = false;
     if (!PreCheck()) {
       aborted = true;
@@ -578,12 +662,17 @@ class Drill {
       aborted = !FaultPhase();
     }
     Rollback();
+    workload_.Stop();
     PostChecks();
     monitor_.Stop();
     res_.probes = monitor_.Samples();
     res_.control_plane_dumps = monitor_.Dumps();
     res_.resource_metrics = monitor_.Metrics();
+    CheckWorkload();
     Judge(aborted);
+    AddEvent("check", "verdict", "", fmt::format("{}: {}", VerdictName(res_.verdict), res_.reason),
+             res_.verdict == Verdict::kPass);
+    CloseLog();
     std::stable_sort(
         res_.events.begin(), res_.events.end(),
         [](const DrillEvent& a, const DrillEvent& b) { return a.mono_ns < b.mono_ns; });
@@ -623,7 +712,7 @@ class Drill {
   }
 
   void AddEvent(std::string source, std::string kind, std::string node, std::string detail, bool ok,
-                std::int64_t mono = 0, std::int64_t wall = 0) {
+                std::int64_t mono = 0, std::int64_t wall = 0, int pid = 0) {
     DrillEvent e;
     e.mono_ns = mono != 0 ? mono : MonoNs();
     e.wall_ns = wall != 0 ? wall : WallNs() - (MonoNs() - e.mono_ns);
@@ -633,8 +722,111 @@ class Drill {
     e.node = std::move(node);
     e.detail = std::move(detail);
     e.ok = ok;
+    e.pid = pid;
+    // A fault step's own events make up its completion (EndStep), not pairs of their own.
+    if (event_log_ && !(in_step_ && e.source == "fault")) {
+      Status st = event_log_->Record(e);
+      if (!st) LogFailed(st.error().message());
+    }
     std::lock_guard lock(mu_);
     res_.events.push_back(std::move(e));
+  }
+
+  // --- The history log ---
+
+  void OpenLog() {
+    if (options_.history_dir.empty()) return;
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(options_.history_dir, ec);
+    std::string path;
+    for (int i = 1;; ++i) {
+      path =
+          (fs::path(options_.history_dir) / (i == 1 ? fmt::format("history-{}.log", s_.id)
+                                                    : fmt::format("history-{}-{}.log", s_.id, i)))
+              .string();
+      if (!fs::exists(path, ec)) break;
+    }
+    res_.history_log = DrillLogInfo{};
+    res_.history_log->path = path;
+    history::LogOptions lo;
+    lo.meta = internal::DrillLogMeta(s_, state_.name, names_);
+    auto w = history::LogWriter::Create(path, lo);
+    if (!w) {
+      LogFailed(w.error().message());
+      return;
+    }
+    log_ = std::move(*w);
+    event_log_ = std::make_unique<internal::EventLog>(*log_);
+  }
+
+  void LogFailed(const std::string& why) {
+    std::lock_guard lock(mu_);
+    if (res_.history_log && res_.history_log->error.empty()) {
+      res_.history_log->error = why;
+      res_.notes.push_back("history log incomplete: " + why);
+    }
+  }
+
+  void CloseLog() {
+    if (!log_) return;
+    event_log_.reset();
+    auto sum = log_->Close();
+    if (sum) {
+      res_.history_log->records = sum->records;
+      res_.history_log->ops = sum->ops;
+      res_.history_log->head = sum->head;
+    } else {
+      LogFailed(sum.error().message());
+    }
+    log_.reset();
+  }
+
+  void StartWorkload() {
+    if (!s_.workload.enabled) return;
+    if (!log_) {
+      res_.notes.push_back(
+          "workload not run: it records into the drill's history log, and there "
+          "is none (give DrillOptions::history_dir)");
+      return;
+    }
+    Status st = workload_.Start(state_, s_, *log_);
+    AddEvent("check", "workload-start", "",
+             st ? fmt::format("{} workload, {} workers, rate {}", s_.workload.kind,
+                              s_.workload.concurrency,
+                              s_.workload.rate > 0 ? fmt::format("{} ops/s", s_.workload.rate)
+                                                   : std::string("unlimited"))
+                : st.error().message(),
+             static_cast<bool>(st));
+  }
+
+  void CheckWorkload() {
+    if (!s_.workload.enabled) return;
+    ConsistencyResult c;
+    c.workload = s_.workload.kind;
+    if (!log_ || !workload_.started()) {
+      c.summary = "the workload did not run (see the notes)";
+    } else {
+      Status synced = log_->Sync();
+      if (!synced) {
+        c.summary = "the history log could not be synced: " + synced.error().message();
+      } else {
+        const auto& stats = workload_.stats();
+        if (!stats || !*stats) {
+          c.summary = "the workload did not run: " +
+                      (stats ? stats->error().message() : std::string("it was never started"));
+        } else {
+          c = internal::CheckLoggedConsistency(res_.history_log->path, workload_.config(),
+                                               (*stats)->warnings);
+        }
+      }
+    }
+    res_.consistency = c;
+    AddEvent("check", "consistency", "",
+             fmt::format("{}: {} ops on {} keys (ok {}, fail {}, info {}): {}",
+                         checker::ValidityName(c.validity), c.ops, c.keys, c.ok, c.fail, c.info,
+                         c.summary),
+             c.validity == checker::Validity::kValid);
   }
 
   void SetPolicy(bool enabled, const std::string& why) {
@@ -754,6 +946,59 @@ class Drill {
     }
     Progress(fmt::format("{} +{} ms: {} {}", s_.id, (MonoNs() - fault_ns_) / 1000000, kind,
                          Join(nodes)));
+    size_t first_event = 0;
+    {
+      std::lock_guard lock(mu_);
+      first_event = res_.events.size();
+    }
+    if (event_log_) {
+      Status st =
+          event_log_->BeginStep(step_index_, kind, step.targets, StepDescription(step, nodes));
+      if (!st) LogFailed(st.error().message());
+    }
+    in_step_ = true;
+    ApplyTo(step, nodes);
+    in_step_ = false;
+    if (event_log_) {
+      std::vector<std::string> hit, details;
+      bool ok = true;
+      {
+        std::lock_guard lock(mu_);
+        for (size_t i = first_event; i < res_.events.size(); ++i) {
+          const DrillEvent& e = res_.events[i];
+          if (e.source != "fault") continue;
+          ok = ok && e.ok;
+          if (!e.node.empty() && std::find(hit.begin(), hit.end(), e.node) == hit.end()) {
+            hit.push_back(e.node);
+          }
+          details.push_back(fmt::format("{} {}: {}", e.kind, e.node, e.detail));
+        }
+      }
+      if (details.empty()) {
+        ok = false;
+        details.push_back("nothing was applied");
+      }
+      Status st = event_log_->EndStep(step_index_, kind, ok, hit, details);
+      if (!st) LogFailed(st.error().message());
+    }
+  }
+
+  std::string StepDescription(const Step& step, const std::vector<std::string>& nodes) const {
+    std::string d =
+        fmt::format("{} {} (step {} at +{} ms, targets \"{}\"", FaultKindName(step.fault),
+                    Join(nodes), step_index_, step.at.count(), step.targets);
+    if (step.duration.count() > 0) d += fmt::format(", for {} ms", step.duration.count());
+    if (step.fault == FaultKind::kCorrupt) {
+      d += fmt::format(", {} of {}", step.mode, fmt::join(step.files, " "));
+    }
+    if (step.cpu_percent) d += fmt::format(", cpu {}%", *step.cpu_percent);
+    if (step.memory_mb) d += fmt::format(", memory {} MiB", *step.memory_mb);
+    if (step.disk_ops) d += fmt::format(", disk {} ops/s", *step.disk_ops);
+    return d + ")";
+  }
+
+  void ApplyTo(const Step& step, const std::vector<std::string>& nodes) {
+    const std::string kind(FaultKindName(step.fault));
     const std::int64_t now = MonoNs();
     switch (step.fault) {
       case FaultKind::kCrash:
@@ -959,7 +1204,7 @@ class Drill {
       seq_ = std::max(seq_, e.seq);
       std::string source = e.by_safeguard ? "safeguard" : "supervisor";
       AddEvent(source, e.kind, e.node, e.detail + (e.pid ? fmt::format(" (pid {})", e.pid) : ""),
-               e.kind != "restart-failed", e.mono_ns, e.wall_ns);
+               e.kind != "restart-failed", e.mono_ns, e.wall_ns, e.pid);
       if (e.by_safeguard && e.kind == "restarted") {
         Fired("restart");
         last_repair_ns_ = std::max(last_repair_ns_, e.mono_ns);
@@ -1328,6 +1573,10 @@ class Drill {
     }
     bool corrupt_step = std::any_of(s_.steps.begin(), s_.steps.end(),
                                     [](const Step& st) { return st.fault == FaultKind::kCorrupt; });
+    // Invalid (not linearizable) fails the drill; unknown makes a drill that otherwise passed
+    // INVALID.
+    const auto consistency =
+        res_.consistency ? internal::ConsistencyVerdict(*res_.consistency) : std::nullopt;
     if (aborted) {
       res_.verdict = Verdict::kAborted;
       res_.improvements.push_back("the drill aborted: " + res_.reason);
@@ -1344,6 +1593,9 @@ class Drill {
     } else if (corrupt_step && res_.corrupted_bytes == 0) {
       res_.verdict = Verdict::kInvalid;
       res_.reason = "the corruption altered no byte";
+    } else if (consistency && consistency->first == Verdict::kFail) {
+      res_.verdict = consistency->first;
+      res_.reason = consistency->second;
     } else if (res_.recovery.verdict != Verdict::kPass) {
       res_.verdict = Verdict::kFail;
       res_.reason = res_.recovery.explanation;
@@ -1356,6 +1608,11 @@ class Drill {
     } else if (!res_.serves_after) {
       res_.verdict = Verdict::kFail;
       res_.reason = "the cluster did not serve a write then a read after rollback";
+    } else if (consistency) {
+      // Unknown consistency: everything else held, but the drill did not show what it set out to
+      // (a recovery failure above is not hidden behind it).
+      res_.verdict = consistency->first;
+      res_.reason = consistency->second;
     } else {
       res_.verdict = Verdict::kPass;
       res_.reason = res_.recovery.explanation;
@@ -1402,6 +1659,11 @@ class Drill {
   bool isolated_ = false;
   bool rolled_back_ = false;
   std::unique_ptr<nemesis::Nemesis> nemesis_;
+  // The history log (declared before the workload, which writes into it and stops first).
+  std::unique_ptr<history::LogWriter> log_;
+  std::unique_ptr<internal::EventLog> event_log_;
+  std::atomic<bool> in_step_{false};  // Apply is running a step (main thread)
+  DrillWorkload workload_;
   // Guards what the repair thread shares with the loop: events, safeguards, repair sets.
   std::recursive_mutex mu_;
   std::thread repair_thread_;

@@ -10,10 +10,18 @@
 // member that cannot start; enforces the blast radius; and ALWAYS rolls back (sieges stopped,
 // partitions healed, paused processes resumed, stopped processes started, safeguard restored).
 //
-// Verdicts: PASS (recovered within the limit, every expected safeguard fired), FAIL (late, never,
-// or an expected safeguard did not fire), INVALID (a fault missed its target, e.g. a siege more
-// than 5 points off), ABORTED (steady state missing before the fault, or blast radius crossed),
-// ERROR (the drill could not run).
+// With DrillOptions::history_dir every action (fault steps, supervisor and safeguard actions,
+// playbook steps, detection, rollback, checks) is also recorded as it happens in a tamper-evident
+// history log (history/log.h; op shapes in dirt/internal/event_log.h). A scenario with a workload
+// runs the campaign runner's register workload for the drill's duration with that same log, so
+// client ops and drill events interleave in one log, then checks the client ops.
+//
+// Verdicts: PASS (recovered within the limit, every expected safeguard fired, the workload's
+// history linearizable), FAIL (late, never, an expected safeguard did not fire, or the workload's
+// history is not linearizable), INVALID (a fault missed its target, e.g. a siege more than 5
+// points off; or, when nothing failed, the workload's consistency could not be established),
+// ABORTED (steady state missing before the fault, or blast radius crossed), ERROR (the drill
+// could not run).
 //
 // Thread-safety: RunDrill blocks and uses its own threads; run one drill per cluster at a time.
 #ifndef FAULTLINE_DIRT_DRILL_H_
@@ -27,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "checker/checker.h"
 #include "cluster/cluster.h"
 #include "common/result.h"
 #include "dirt/recovery.h"
@@ -51,6 +60,10 @@ struct DrillOptions {
   int siege_cpu_shares = 8192;
   // The live progress line.
   std::function<void(std::string_view line)> progress;
+  // Directory for the drill's tamper-evident history log (history/log.h), written while the drill
+  // runs: history-<scenario id>.log (-2, -3, ... when taken: a log is never overwritten). Empty:
+  // no log (and a scenario with a workload then has no consistency check: unknown).
+  std::string history_dir;
 };
 
 // An action taken during the drill: a fault, a rollback step, a safeguard or playbook action.
@@ -63,6 +76,28 @@ struct DrillEvent {
   std::string node;            // empty for cluster-wide
   std::string detail;
   bool ok = true;
+  int pid = 0;  // the process acted on, when known (supervisor events)
+};
+
+// The drill's history log: where it is and how it ended.
+struct DrillLogInfo {
+  std::string path;
+  std::int64_t records = 0;  // all records, the seal included
+  std::int64_t ops = 0;
+  std::string head;   // hex hash of the seal (`faultline audit head`)
+  std::string error;  // why the log is incomplete (a write failed), empty when it is whole
+};
+
+// The register workload's consistency verdict (scenario "workload"): the client ops recorded in
+// the drill's log, checked for linearizability per key by the campaign runner's checkers.
+struct ConsistencyResult {
+  std::string workload;  // "register"
+  checker::Validity validity = checker::Validity::kUnknown;
+  std::int64_t ops = 0;   // client invocations
+  std::int64_t keys = 0;  // distinct keys
+  std::int64_t ok = 0, fail = 0, info = 0;
+  std::string summary;  // one line per checker, joined
+  std::string detail;   // counterexample or failed sanity checks; may be empty
 };
 
 struct DrillResult {
@@ -90,6 +125,8 @@ struct DrillResult {
   std::optional<bool> hashes_equal;  // after repair: every member's HashKV equal at one revision
   bool serves_after = false;         // a write then read succeeded after rollback
   std::vector<ProbeSample> probes;
+  std::optional<DrillLogInfo> history_log;       // when DrillOptions::history_dir was set
+  std::optional<ConsistencyResult> consistency;  // when the scenario ran a workload
   // JSON objects (one per snapshot / metrics sample), tagged with the scenario id.
   std::vector<std::string> control_plane_dumps;
   std::vector<std::string> resource_metrics;

@@ -9,10 +9,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
 #include "cluster/cluster.h"
 #include "dirt/scenario.h"
+#include "history/audit.h"
+#include "history/history.h"
+#include "history/log.h"
 
 namespace faultline::dirt {
 namespace {
@@ -66,12 +71,14 @@ class DrillTest : public ::testing::Test {
     state_ = *up;
   }
 
-  DrillResult Drill(const Scenario& s, std::optional<std::chrono::milliseconds> limit = {}) {
+  DrillResult Drill(const Scenario& s, std::optional<std::chrono::milliseconds> limit = {},
+                    const std::string& history_dir = {}) {
     auto control = cluster::MakeLocalControl(state_);
     EXPECT_TRUE(control) << control.error().message();
     if (!control) return {};
     DrillOptions o;
     o.max_recovery_override = limit;
+    o.history_dir = history_dir;
     o.progress = [](std::string_view l) {
       if (l.find(" healthy, ") == std::string_view::npos)
         std::printf("  %s\n", std::string(l).c_str());
@@ -94,6 +101,40 @@ class DrillTest : public ::testing::Test {
 std::string* DrillTest::root_ = nullptr;
 std::string* DrillTest::name_ = nullptr;
 
+// The drill's history log read back (the chain is verified by ReadLogHistory too).
+history::History ReadBack(const DrillResult& r) {
+  EXPECT_TRUE(r.history_log.has_value());
+  if (!r.history_log) return {};
+  EXPECT_EQ(r.history_log->error, "");
+  history::AuditReport audit = history::VerifyLogFile(r.history_log->path);
+  EXPECT_EQ(audit.status, history::AuditStatus::kIntact) << audit.message;
+  EXPECT_TRUE(audit.sealed);
+  EXPECT_EQ(audit.head, r.history_log->head);
+  EXPECT_EQ(audit.records, r.history_log->records);
+  std::ifstream in(r.history_log->path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string note;
+  auto h = history::ReadLogHistory(ss.str(), r.history_log->path, &note);
+  EXPECT_TRUE(h) << h.error().message();
+  EXPECT_EQ(note, "");
+  return h ? *h : history::History{};
+}
+
+// Completions of process `actor` and f in the history.
+std::vector<history::Op> Completions(const history::History& h, const history::Process& actor,
+                                     const std::string& f) {
+  std::vector<history::Op> out;
+  for (size_t i = 0; i < h.size(); ++i) {
+    const history::Op& op = h[i];
+    if (op.process == actor && op.f == f && h.partner(i) != history::History::kNone &&
+        h.partner(i) < i) {
+      out.push_back(op);
+    }
+  }
+  return out;
+}
+
 constexpr const char* kKill = R"({
   "id": "TKILL", "title": "crash one member", "category": "process", "nodes": 3,
   "db_flags": {"pre_vote": true, "heartbeat_ms": 100, "election_ms": 1000, "snapshot_count": 10000},
@@ -109,8 +150,34 @@ TEST_F(DrillTest, KillPassesUnderGenerousLimitAndFailsUnderOneMillisecond) {
   ASSERT_TRUE(s) << s.error().message();
   ASSERT_NO_FATAL_FAILURE(Cluster(*s));
 
-  DrillResult pass = Drill(*s);
+  char logs[] = "/tmp/faultline-dirt-logs-XXXXXX";
+  ASSERT_NE(mkdtemp(logs), nullptr);
+  DrillResult pass = Drill(*s, std::nullopt, logs);
   EXPECT_EQ(pass.verdict, Verdict::kPass) << pass.reason;
+  {
+    // The history log verifies and records the crash step and the supervisor's restart with
+    // their outcomes.
+    history::History h = ReadBack(pass);
+    auto crash = Completions(h, history::Process::Nemesis(), "crash");
+    ASSERT_EQ(crash.size(), 1u);
+    ASSERT_NE(crash[0].FindExtra("ok"), nullptr);
+    EXPECT_TRUE(crash[0].FindExtra("ok")->as_bool()) << history::Describe(crash[0]);
+    auto restarts = Completions(h, history::Process::Named("safeguard"), "restarted");
+    ASSERT_FALSE(restarts.empty());
+    const history::Op& r = restarts[0];
+    EXPECT_EQ(r.type, history::OpType::kOk);
+    ASSERT_NE(r.FindExtra("node"), nullptr);
+    EXPECT_EQ(r.FindExtra("node")->text(), "n1");
+    ASSERT_NE(r.FindExtra("pid"), nullptr);
+    EXPECT_GT(r.FindExtra("pid")->as_int(), 0);
+    ASSERT_NE(r.FindExtra("ok"), nullptr);
+    EXPECT_TRUE(r.FindExtra("ok")->as_bool());
+    EXPECT_NE(r.FindExtra("wall_ns"), nullptr);
+    // The process exit the supervisor saw, and the rollback and checks, are there too.
+    EXPECT_FALSE(Completions(h, history::Process::Named("supervisor"), "exited").empty());
+    EXPECT_FALSE(Completions(h, history::Process::Named("rollback"), "done").empty());
+    EXPECT_FALSE(Completions(h, history::Process::Named("check"), "verdict").empty());
+  }
   ASSERT_TRUE(pass.recovery.recovery);
   // A kill cannot recover faster than a restart physically takes (backoff 100 ms + start).
   EXPECT_GE(pass.recovery.recovery->count(), 100);
@@ -123,7 +190,7 @@ TEST_F(DrillTest, KillPassesUnderGenerousLimitAndFailsUnderOneMillisecond) {
   EXPECT_FALSE(pass.control_plane_dumps.empty());
   EXPECT_FALSE(pass.resource_metrics.empty());
 
-  DrillResult fail = Drill(*s, std::chrono::milliseconds(1));
+  DrillResult fail = Drill(*s, std::chrono::milliseconds(1), logs);
   EXPECT_EQ(fail.verdict, Verdict::kFail) << fail.reason;
   ASSERT_TRUE(fail.recovery.margin);
   EXPECT_LT(fail.recovery.margin->count(), 0);
@@ -137,6 +204,10 @@ TEST_F(DrillTest, KillPassesUnderGenerousLimitAndFailsUnderOneMillisecond) {
     EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(out) / f)) << f;
   }
   std::filesystem::remove_all(out);
+  // The second drill of the same scenario got a log of its own: logs are never overwritten.
+  ASSERT_TRUE(fail.history_log);
+  EXPECT_NE(fail.history_log->path, pass.history_log->path);
+  std::filesystem::remove_all(logs);
 }
 
 constexpr const char* kCorrupt = R"({
@@ -169,6 +240,72 @@ TEST_F(DrillTest, CorruptionIsDetectedAndRepaired) {
   EXPECT_EQ(r.hashes_equal, std::optional<bool>(true));
   EXPECT_TRUE(r.serves_after);
   EXPECT_EQ(r.verdict, Verdict::kPass) << r.reason;
+}
+
+// The combined wave in miniature: a crash and a pause under the register workload, whose ops
+// land in the drill's history log between the drill's own events and are checked.
+constexpr const char* kWave = R"({
+  "id": "TWAVE", "title": "crash and pause under the register workload", "category": "combined",
+  "nodes": 3,
+  "db_flags": {"pre_vote": true, "heartbeat_ms": 100, "election_ms": 1000, "snapshot_count": 10000},
+  "steady_state": {"baseline_ms": 1000},
+  "max_recovery_time_ms": 30000, "settle_window_ms": 1000, "observe_ms": 20000,
+  "safeguards": {"restart": {"enabled": true, "initial_backoff_ms": 100}},
+  "expected_safeguards": ["restart"],
+  "workload": {"kind": "register", "concurrency": 3},
+  "steps": [{"at_ms": 0, "fault": "crash", "targets": "n1"},
+            {"at_ms": 2500, "fault": "pause", "targets": "n2", "duration_ms": 1000}]
+})";
+
+TEST_F(DrillTest, CombinedWaveChecksConsistencyInTheSameLog) {
+  auto s = ParseScenario(kWave, "wave");
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_NO_FATAL_FAILURE(Cluster(*s));
+  char logs[] = "/tmp/faultline-dirt-wave-XXXXXX";
+  ASSERT_NE(mkdtemp(logs), nullptr);
+  DrillResult r = Drill(*s, std::nullopt, logs);
+  for (const auto& e : r.events) {
+    if (e.source == "check" || e.ok) continue;
+    std::printf("  +%lld [%s] %s %s: %s\n", static_cast<long long>(e.offset_ms), e.source.c_str(),
+                e.kind.c_str(), e.node.c_str(), e.detail.substr(0, 300).c_str());
+  }
+  ASSERT_TRUE(r.consistency.has_value()) << r.reason;
+  std::printf("consistency: %s: %lld ops, %lld keys: %s\n%s\n",
+              std::string(checker::ValidityName(r.consistency->validity)).c_str(),
+              static_cast<long long>(r.consistency->ops),
+              static_cast<long long>(r.consistency->keys), r.consistency->summary.c_str(),
+              r.consistency->detail.c_str());
+  EXPECT_EQ(r.consistency->validity, checker::Validity::kValid) << r.consistency->summary;
+  EXPECT_GT(r.consistency->ops, 50);
+  EXPECT_GT(r.consistency->keys, 0);
+  EXPECT_EQ(r.verdict, Verdict::kPass) << r.reason;
+
+  history::History h = ReadBack(r);
+  // One log: client ops both before and after the first fault step's invocation.
+  size_t step = history::History::kNone;
+  size_t client_before = 0;
+  size_t client_after = 0;
+  for (size_t i = 0; i < h.size(); ++i) {
+    if (step == history::History::kNone && h[i].process == history::Process::Nemesis() &&
+        h[i].f == "crash") {
+      step = i;
+    }
+    if (h[i].is_client()) ++(step == history::History::kNone ? client_before : client_after);
+  }
+  ASSERT_NE(step, history::History::kNone);
+  EXPECT_GT(client_before, 0u);
+  EXPECT_GT(client_after, 0u);
+  EXPECT_FALSE(Completions(h, history::Process::Named("check"), "consistency").empty());
+
+  // The artifacts carry the verdict and the log reference.
+  Status st = WriteArtifacts(logs, "test", {r});
+  ASSERT_TRUE(st) << st.error().message();
+  std::ifstream in(std::filesystem::path(logs) / "incident-TWAVE.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_NE(ss.str().find("\"consistency\""), std::string::npos);
+  EXPECT_NE(ss.str().find(r.history_log->head), std::string::npos);
+  std::filesystem::remove_all(logs);
 }
 
 }  // namespace

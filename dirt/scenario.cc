@@ -307,7 +307,20 @@ Result<Scenario> ParseScenario(std::string_view json_text, std::string_view sour
                    "\"repair\" is expected but safeguards.repair_playbook is false");
     }
   }
-  FAULTLINE_ASSIGN_OR_RETURN(s.workload, f.Bool("workload", false));
+  if (f.Has("workload") && j["workload"].is_object()) {
+    FAULTLINE_ASSIGN_OR_RETURN(Fields wl, f.Object("workload"));
+    FAULTLINE_RETURN_IF_ERROR(wl.NoUnknown({"enabled", "kind", "concurrency", "rate"}));
+    FAULTLINE_ASSIGN_OR_RETURN(s.workload.enabled, wl.Bool("enabled", true));
+    FAULTLINE_ASSIGN_OR_RETURN(s.workload.kind, wl.String("kind", false, "register"));
+    if (s.workload.kind != "register") {
+      return wl.Bad("kind", "\"" + s.workload.kind + "\" is not a drill workload (use register)");
+    }
+    FAULTLINE_ASSIGN_OR_RETURN(std::int64_t conc, wl.Int("concurrency", false, 5, 1, 100));
+    s.workload.concurrency = static_cast<int>(conc);
+    FAULTLINE_ASSIGN_OR_RETURN(s.workload.rate, wl.Number("rate", 0, 0, 1e6));
+  } else {
+    FAULTLINE_ASSIGN_OR_RETURN(s.workload.enabled, f.Bool("workload", false));
+  }
   FAULTLINE_ASSIGN_OR_RETURN(std::int64_t seed, f.Int("seed", false, 1, 0, INT64_MAX));
   s.seed = static_cast<std::uint64_t>(seed);
 

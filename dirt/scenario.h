@@ -46,7 +46,9 @@ struct Step {
 };
 
 struct SteadyState {
-  bool all_nodes_healthy = true;      // every member's /health says true
+  // Every member's /health says true and a linearizable read through it succeeds (an isolated
+  // member with pre-vote still says healthy; the read needs the leader).
+  bool all_nodes_healthy = true;
   bool write_read = true;             // a put then a linearizable range through the gateway succeed
   double min_throughput_percent = 0;  // of the pre-fault baseline (0 = not checked)
   std::chrono::milliseconds baseline{2000};  // how long the baseline is measured
@@ -66,6 +68,16 @@ struct RestartSafeguard {
   std::chrono::milliseconds max_backoff{2000};
   int max_restarts = 5;
   std::chrono::milliseconds window{60000};
+};
+
+// The workload a drill runs beside its faults, so consistency is checked during the drill too: the
+// campaign runner's register workload (linearizability per key), its ops recorded in the drill's
+// history log between the drill's own events.
+struct WorkloadSpec {
+  bool enabled = false;
+  std::string kind = "register";  // only "register" so far
+  int concurrency = 5;
+  double rate = 0;  // ops/s over all workers; 0 = unlimited
 };
 
 struct Scenario {
@@ -93,7 +105,9 @@ struct Scenario {
   bool repair_playbook = false;  // remove, wipe and re-add a member that cannot start
   // Safeguards that must fire for a PASS: "restart", "repair", "escalation".
   std::vector<std::string> expected_safeguards;
-  bool workload = false;  // run the register workload during the drill (combined wave)
+  // "workload": false | true (register, defaults) | {"kind": "register", "concurrency": 5,
+  // "rate": 0}.
+  WorkloadSpec workload;
   std::uint64_t seed = 1;
   std::vector<Step> steps;  // sorted by at
 };

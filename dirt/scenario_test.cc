@@ -60,28 +60,61 @@ TEST_P(ScenarioErrorTest, NamesTheField) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, ScenarioErrorTest,
-    ::testing::Values(BadCase{"NotJson", "\"id\": \"T1\",", "\"id\": \"T1\",,", "not JSON"},
-                      BadCase{"MissingId", "\"id\": \"T1\",", "", "field \"id\": missing"},
-                      BadCase{"UnknownField", "\"title\": \"t\"", "\"titel\": \"t\"",
-                              "field \"titel\": unknown"},
-                      BadCase{"FlagsNotPinned", ", \"snapshot_count\": 100", "",
-                              "db_flags.snapshot_count\": missing"},
-                      BadCase{"ElectionTooShort", "\"election_ms\": 1000", "\"election_ms\": 200",
-                              "at least 5 x heartbeat_ms"},
-                      BadCase{"UnknownFault", "\"fault\": \"crash\"", "\"fault\": \"explode\"",
-                              "steps[1].fault\": \"explode\" is not a fault"},
-                      BadCase{"NegativeAt", "\"at_ms\": 0", "\"at_ms\": -5",
-                              "steps[1].at_ms\": -5 is out of range"},
-                      BadCase{"ExpectedButOff", "\"enabled\": true", "\"enabled\": false",
-                              "\"restart\" is expected but safeguards.restart.enabled is false"},
-                      BadCase{"SiegeWithoutTargets", "\"fault\": \"pause\"", "\"fault\": \"siege\"",
-                              "needs cpu_percent, memory_mb or disk_ops"},
-                      BadCase{"WrongType", "\"max_recovery_time_ms\": 10000",
-                              "\"max_recovery_time_ms\": \"10 s\"",
-                              "max_recovery_time_ms\": expected an integer"},
-                      BadCase{"BadSeverity", "\"severity\": \"high\"", "\"severity\": \"huge\"",
-                              "is not critical, high, medium or low"}),
+    ::testing::Values(
+        BadCase{"NotJson", "\"id\": \"T1\",", "\"id\": \"T1\",,", "not JSON"},
+        BadCase{"MissingId", "\"id\": \"T1\",", "", "field \"id\": missing"},
+        BadCase{"UnknownField", "\"title\": \"t\"", "\"titel\": \"t\"", "field \"titel\": unknown"},
+        BadCase{"FlagsNotPinned", ", \"snapshot_count\": 100", "",
+                "db_flags.snapshot_count\": missing"},
+        BadCase{"ElectionTooShort", "\"election_ms\": 1000", "\"election_ms\": 200",
+                "at least 5 x heartbeat_ms"},
+        BadCase{"UnknownFault", "\"fault\": \"crash\"", "\"fault\": \"explode\"",
+                "steps[1].fault\": \"explode\" is not a fault"},
+        BadCase{"NegativeAt", "\"at_ms\": 0", "\"at_ms\": -5",
+                "steps[1].at_ms\": -5 is out of range"},
+        BadCase{"ExpectedButOff", "\"enabled\": true", "\"enabled\": false",
+                "\"restart\" is expected but safeguards.restart.enabled is false"},
+        BadCase{"SiegeWithoutTargets", "\"fault\": \"pause\"", "\"fault\": \"siege\"",
+                "needs cpu_percent, memory_mb or disk_ops"},
+        BadCase{"WrongType", "\"max_recovery_time_ms\": 10000",
+                "\"max_recovery_time_ms\": \"10 s\"",
+                "max_recovery_time_ms\": expected an integer"},
+        BadCase{"BadSeverity", "\"severity\": \"high\"", "\"severity\": \"huge\"",
+                "is not critical, high, medium or low"},
+        BadCase{"BadWorkloadKind", "\"title\": \"t\"",
+                "\"title\": \"t\", \"workload\": {\"kind\": \"set\"}",
+                "workload.kind\": \"set\" is not a drill workload"},
+        BadCase{"WorkloadUnknownField", "\"title\": \"t\"",
+                "\"title\": \"t\", \"workload\": {\"workers\": 3}", "workload.workers\": unknown"}),
     [](const ::testing::TestParamInfo<BadCase>& p) { return p.param.name; });
+
+TEST(ScenarioTest, WorkloadAsFlagOrObject) {
+  auto off = ParseScenario(kGood, "good.json");
+  ASSERT_TRUE(off) << off.error().message();
+  EXPECT_FALSE(off->workload.enabled);
+  std::string text = kGood;
+  text.replace(text.find("\"title\": \"t\""), 12, "\"title\": \"t\", \"workload\": true");
+  auto flag = ParseScenario(text, "flag.json");
+  ASSERT_TRUE(flag) << flag.error().message();
+  EXPECT_TRUE(flag->workload.enabled);
+  EXPECT_EQ(flag->workload.kind, "register");
+  text = kGood;
+  text.replace(text.find("\"title\": \"t\""), 12,
+               "\"title\": \"t\", \"workload\": {\"kind\": \"register\", \"concurrency\": 3, "
+               "\"rate\": 50}");
+  auto obj = ParseScenario(text, "obj.json");
+  ASSERT_TRUE(obj) << obj.error().message();
+  EXPECT_TRUE(obj->workload.enabled);
+  EXPECT_EQ(obj->workload.concurrency, 3);
+  EXPECT_DOUBLE_EQ(obj->workload.rate, 50);
+}
+
+TEST(ScenarioTest, CombinedWaveRunsTheRegisterWorkload) {
+  auto s = LoadScenario(std::string(FAULTLINE_SOURCE_DIR) + "/scenarios/DIRT04-combined-wave.json");
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_TRUE(s->workload.enabled);
+  EXPECT_EQ(s->workload.kind, "register");
+}
 
 TEST(ScenarioTest, ShippedScenariosParse) {
   namespace fs = std::filesystem;

@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -50,8 +52,11 @@ Op NemesisOp(std::string_view f, std::string description) {
 class NemesisInjector final : public FaultInjector {
  public:
   NemesisInjector(nemesis::Nemesis& n, std::vector<std::string> nodes,
-                  std::function<std::optional<std::string>()> leader)
-      : nemesis_(n), nodes_(std::move(nodes)), leader_(std::move(leader)) {}
+                  std::function<std::optional<std::string>()> leader, ProbeTargets probes)
+      : nemesis_(n),
+        nodes_(std::move(nodes)),
+        leader_(std::move(leader)),
+        probes_(std::move(probes)) {}
 
   std::vector<std::string> Nodes() const override { return nodes_; }
 
@@ -72,6 +77,7 @@ class NemesisInjector final : public FaultInjector {
         FAULTLINE_ASSIGN_OR_RETURN(nemesis::GrudgeSpec parsed, nemesis::ParseGrudgeSpec(spec));
         FAULTLINE_ASSIGN_OR_RETURN(nemesis::Grudge grudge,
                                    nemesis::MakeGrudge(parsed, nodes_, plan.seed));
+        last_grudge_ = grudge;
         return nemesis_.Partition(grudge, nemesis::PartitionMode::kDrop);
       }
       case FaultKind::kKill:
@@ -86,10 +92,155 @@ class NemesisInjector final : public FaultInjector {
 
   nemesis::FaultReport HealAll() override { return nemesis_.HealAll(); }
 
+  FaultProbe Probe(const FaultPlan& plan, const nemesis::FaultReport& report) override {
+    if (probes_.control == nullptr) return {};
+    switch (plan.kind) {
+      case FaultKind::kPartition:
+      case FaultKind::kIsolate:
+      case FaultKind::kIsolateLeader:
+        return ProbePartition(last_grudge_);
+      case FaultKind::kKill:
+      case FaultKind::kPause:
+        return ProbeProcesses(plan.kind, report.nodes.empty() ? plan.nodes : report.nodes);
+      case FaultKind::kLoss:
+        return ProbeLoss(report.nodes.empty() ? plan.nodes : report.nodes, plan.loss_probability);
+    }
+    return {};
+  }
+
  private:
+  // A TCP connect from `from`'s namespace (or machine) to `to`'s peer port. "timeout" when no
+  // answer came, "connected", "refused" (packets flowed: a reset came back), or "error: ..." for
+  // other failures (an unreachable route counts as cut).
+  std::string Connect(const std::string& from, const std::string& to) {
+    auto addr = probes_.peer_addresses.find(to);
+    if (addr == probes_.peer_addresses.end()) return "error: no address known for " + to;
+    const std::string command =
+        fmt::format("timeout {:.1f} bash -c 'exec 3<>/dev/tcp/{}/{}'", probes_.connect_timeout_s,
+                    addr->second, probes_.peer_port);
+    Result<nemesis::CommandOutput> out = probes_.control->Run(from, command);
+    if (!out) return "error: " + out.error().message();
+    if (out->exit_code == 0) return "connected";
+    if (out->exit_code == 124) return "timeout";
+    if (out->err.find("refused") != std::string::npos) return "refused";
+    // One line: bash prints the connect error twice ("connect: ..." and "/dev/tcp/...: ...").
+    std::string err = out->err;
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    const size_t nl = err.find('\n');
+    if (nl != std::string::npos) err.resize(nl);
+    return fmt::format("error: exit {} ({})", out->exit_code, err);
+  }
+
+  FaultProbe ProbePartition(const nemesis::Grudge& grudge) {
+    // A cut pair: `to` drops packets from `from`. A kept pair: neither drops the other.
+    std::optional<std::pair<std::string, std::string>> cut;
+    std::optional<std::pair<std::string, std::string>> kept;
+    auto drops = [&](const std::string& a, const std::string& b) {
+      auto it = grudge.find(a);
+      return it != grudge.end() && it->second.count(b) > 0;
+    };
+    for (const std::string& to : nodes_) {
+      for (const std::string& from : nodes_) {
+        if (from == to) continue;
+        if (!cut && drops(to, from)) cut.emplace(from, to);
+        if (!kept && !drops(to, from) && !drops(from, to)) kept.emplace(from, to);
+      }
+    }
+    if (!cut) return FaultProbe{.confirmed = std::nullopt, .evidence = "no pair is cut"};
+    const std::string cut_seen = Connect(cut->first, cut->second);
+    std::string evidence =
+        fmt::format("connect {}->{}:{} {}", cut->first, cut->second, probes_.peer_port, cut_seen);
+    const bool cut_ok = cut_seen == "timeout" || cut_seen.starts_with("error: exit");
+    if (!cut_ok) {
+      return FaultProbe{
+          .confirmed = cut_seen.starts_with("error:") ? std::nullopt : std::optional<bool>(false),
+          .evidence = evidence + " (expected no answer)"};
+    }
+    if (kept) {
+      const std::string kept_seen = Connect(kept->first, kept->second);
+      evidence += fmt::format("; control {}->{} {}", kept->first, kept->second, kept_seen);
+      if (kept_seen != "connected" && kept_seen != "refused") {
+        return FaultProbe{.confirmed = std::nullopt,
+                          .evidence = evidence + " (the control pair failed too: inconclusive)"};
+      }
+    }
+    return FaultProbe{.confirmed = true, .evidence = evidence};
+  }
+
+  // Loss is statistical: kTries short connects from the first lossy node to a peer; a dropped SYN
+  // (or SYN-ACK) makes a connect miss its short timeout. At the default 30% loss, the chance that
+  // none of 30 connects is hit is 0.7^30 = 2e-5, so "none lost" means the loss is not there.
+  FaultProbe ProbeLoss(const std::vector<std::string>& lossy, double probability) {
+    constexpr int kTries = 30;
+    if (lossy.empty() || probability < 0.1) {
+      return FaultProbe{.confirmed = std::nullopt,
+                        .evidence = "not probed: no node, or loss too rare to see in a probe"};
+    }
+    const std::string& from = lossy.front();
+    std::string to;
+    for (const std::string& n : nodes_) {
+      if (std::find(lossy.begin(), lossy.end(), n) == lossy.end()) {
+        to = n;
+        break;
+      }
+    }
+    auto addr = probes_.peer_addresses.find(to);
+    if (to.empty() || addr == probes_.peer_addresses.end()) {
+      return FaultProbe{.confirmed = std::nullopt, .evidence = "not probed: no peer to connect to"};
+    }
+    const std::string command = fmt::format(
+        "lost=0; for i in $(seq {}); do timeout 0.3 bash -c 'exec 3<>/dev/tcp/{}/{}' "
+        "2>/dev/null || lost=$((lost+1)); done; echo $lost",
+        kTries, addr->second, probes_.peer_port);
+    Result<nemesis::CommandOutput> out = probes_.control->Run(from, command);
+    if (!out || out->exit_code != 0) {
+      return FaultProbe{
+          .confirmed = std::nullopt,
+          .evidence = "loss probe could not run: " + (out ? out->err : out.error().message())};
+    }
+    const int lost = std::atoi(out->out.c_str());
+    const std::string evidence =
+        fmt::format("{} of {} connects {}->{}:{} lost (expected about {:.0f})", lost, kTries, from,
+                    to, probes_.peer_port, probability * kTries);
+    if (lost == kTries) {
+      return FaultProbe{.confirmed = std::nullopt,
+                        .evidence = evidence +
+                                    ": every connect failed, is the peer down? "
+                                    "inconclusive"};
+    }
+    return FaultProbe{.confirmed = lost > 0, .evidence = evidence};
+  }
+
+  FaultProbe ProbeProcesses(FaultKind kind, const std::vector<std::string>& targets) {
+    Result<std::vector<nemesis::DbProcess>> dbs = probes_.control->Databases();
+    if (!dbs) {
+      return FaultProbe{.confirmed = std::nullopt,
+                        .evidence = "process table unreadable: " + dbs.error().message()};
+    }
+    std::vector<std::string> seen;
+    bool all = true;
+    for (const std::string& node : targets) {
+      auto it = std::find_if(dbs->begin(), dbs->end(),
+                             [&](const nemesis::DbProcess& d) { return d.node == node; });
+      if (it == dbs->end()) {
+        seen.push_back(node + " unknown");
+        all = false;
+        continue;
+      }
+      const bool effect = kind == FaultKind::kKill ? !it->alive : it->paused;
+      all = all && effect;
+      seen.push_back(fmt::format("{} {}{}", node, it->state,
+                                 it->pid != 0 ? fmt::format(" (pid {})", it->pid) : ""));
+    }
+    return FaultProbe{.confirmed = all,
+                      .evidence = fmt::format("process table: {}", fmt::join(seen, ", "))};
+  }
+
   nemesis::Nemesis& nemesis_;
   std::vector<std::string> nodes_;
   std::function<std::optional<std::string>()> leader_;
+  ProbeTargets probes_;
+  nemesis::Grudge last_grudge_;
 };
 
 // State shared by the workers (io thread), the progress timer (io thread) and the nemesis thread.
@@ -217,15 +368,18 @@ asio::awaitable<void> Sleep(std::chrono::nanoseconds d) {
 
 asio::awaitable<void> Worker(Context& ctx, int w) {
   const auto token = ctx.run_over.get_token();
-  while (!token.stop_requested() && Clock::now() < ctx.deadline) {
+  // A lock holder finishes its cycle (hold, release) after the time limit; see Generator::InCycle.
+  while ((!token.stop_requested() && Clock::now() < ctx.deadline) || ctx.gen.InCycle(w)) {
     if (!EnsureClient(ctx, w)) {
       co_await Sleep(std::chrono::milliseconds(100));
       continue;
     }
     Op invoke = ctx.gen.Next(w, ctx.processes[static_cast<size_t>(w)]);
     const bool cas = invoke.f == "cas";
+    const std::string f = invoke.f;
     std::optional<OpType> type = co_await InvokeOne(ctx, w, std::move(invoke));
     if (!type) break;
+    ctx.gen.Completed(w, f, *type);  // the lock workload's cycle follows the outcome
     // A fail other than a cas's false compare means the node refused the connection (it is
     // down): back off instead of spinning on it, which would only fill the history.
     if (*type == OpType::kFail && !cas) co_await Sleep(std::chrono::milliseconds(50));
@@ -353,17 +507,33 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
       interval.nodes = report->nodes;
       interval.failed = report->failed;
       interval.details = report->details;
+      if (report->end_mono_ns > report->start_mono_ns && report->start_mono_ns > 0) {
+        interval.apply_ms = static_cast<double>(report->end_mono_ns - report->start_mono_ns) / 1e6;
+      }
       done.value = Value::String(report->description);
     } else {
       interval.description = report.error().message();
       done.value = Value::String(interval.description);
       done.error = Value::String(interval.description);
     }
+    double probe_s = 0;
+    if (report && report->ok) {
+      const auto probe_start = Clock::now();
+      interval.probe = injector.Probe(*plan, *report);
+      probe_s = std::chrono::duration<double>(Clock::now() - probe_start).count();
+      if (interval.probe.confirmed) {
+        done.extras.push_back(Extra("confirmed", Value::Bool(*interval.probe.confirmed)));
+      }
+      if (!interval.probe.evidence.empty()) {
+        done.extras.push_back(Extra("probe", Value::String(interval.probe.evidence)));
+      }
+    }
     done.extras.push_back(Extra("ok", Value::Bool(interval.ok)));
     if (!interval.nodes.empty()) done.extras.push_back(Extra("nodes", Strings(interval.nodes)));
     if (!interval.failed.empty()) done.extras.push_back(Extra("failed", Strings(interval.failed)));
     if (!ctx.Append(done)) return;
-    const bool full = sleep(ctx.config.fault_s);
+    // The probe ran while the fault was in force; it counts toward the fault's time.
+    const bool full = sleep(std::max(0.0, ctx.config.fault_s - probe_s));
     interval.heal_s = SecondsSinceLogStart(ctx.log);
     heals.push_back(Heal(ctx, injector));
     interval.end_s = SecondsSinceLogStart(ctx.log);
@@ -376,8 +546,9 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
 
 std::unique_ptr<FaultInjector> MakeNemesisInjector(
     nemesis::Nemesis& nemesis, std::vector<std::string> nodes,
-    std::function<std::optional<std::string>()> leader) {
-  return std::make_unique<NemesisInjector>(nemesis, std::move(nodes), std::move(leader));
+    std::function<std::optional<std::string>()> leader, ProbeTargets probes) {
+  return std::make_unique<NemesisInjector>(nemesis, std::move(nodes), std::move(leader),
+                                           std::move(probes));
 }
 
 Result<RunStats> RunCampaign(const CampaignConfig& config, CampaignDeps& deps,
@@ -397,6 +568,7 @@ Result<RunStats> RunCampaign(const CampaignConfig& config, CampaignDeps& deps,
                      .ops_per_key = config.ops_per_key,
                      .value_domain = config.value_domain,
                      .set_read_share = 0.1,
+                     .lock_ttl_s = config.lock_ttl_s,
                      .key_prefix = fmt::format("fl{}-{}", config.seed, history::MonotonicNowNs()),
                      .rate = config.rate,
                      .seed = config.seed};

@@ -61,10 +61,14 @@ struct CampaignConfig {
   int ops_per_key = 100;
   int value_domain = 5;
   int client_timeout_ms = 1000;  // below etcd's 7 s request timeout, so info ops do not pile up
-  double fault_s = 5;            // each fault lasts this long...
-  double heal_s = 5;             // ...and is followed by this long healed
-  double info_ceiling = 0.5;     // sanity: share of info completions above which a run is unknown
-  double final_phase_s = 30;     // bound on waiting for the cluster and the final reads
+  // lock workload: the lease TTL (holds last 0.5..2.5 x TTL, kept alive by keepalives), and the
+  // client timeout of an acquire, which blocks while another worker holds the lock.
+  double lock_ttl_s = 2;
+  int lock_acquire_timeout_ms = 5000;
+  double fault_s = 5;         // each fault lasts this long...
+  double heal_s = 5;          // ...and is followed by this long healed
+  double info_ceiling = 0.5;  // sanity: share of info completions above which a run is unknown
+  double final_phase_s = 30;  // bound on waiting for the cluster and the final reads
   double check_time_limit_s = 120;
 
   bool operator==(const CampaignConfig&) const = default;
@@ -75,6 +79,16 @@ std::string ConfigToJson(const CampaignConfig& config);
 // Fields that are absent keep their defaults; unknown fields are an error (a typo must not pass).
 [[nodiscard]] Result<CampaignConfig> ConfigFromJson(std::string_view json);
 [[nodiscard]] Status ValidateConfig(const CampaignConfig& config);
+
+// What an independent probe saw right after a fault was applied. It does not trust the nemesis's
+// own report: a partition is probed with a TCP connect across a cut pair (which must time out)
+// and across a pair left connected (which must not, or the probe is inconclusive); a kill or a
+// pause is probed in the process table (/proc state as the node controller reads it).
+struct FaultProbe {
+  std::optional<bool> confirmed;  // nullopt: not probed (e.g. loss, a statistical fault) or
+                                  // inconclusive
+  std::string evidence;           // one line: what was tried and what came back
+};
 
 // The runner's view of the nemesis: a few calls, so tests can use a fake; MakeNemesisInjector
 // adapts nemesis::Nemesis.
@@ -92,13 +106,26 @@ class FaultInjector {
   [[nodiscard]] virtual Result<nemesis::FaultReport> Apply(const FaultPlan& plan) = 0;
   // Heals every fault (idempotent).
   virtual nemesis::FaultReport HealAll() = 0;
+  // Probes whether the fault just applied by Apply(plan) took effect. The default probes nothing.
+  virtual FaultProbe Probe(const FaultPlan& /*plan*/, const nemesis::FaultReport& /*report*/) {
+    return {};
+  }
+};
+
+// What MakeNemesisInjector needs to probe faults; without a control nothing is probed.
+struct ProbeTargets {
+  nemesis::NodeControl* control = nullptr;  // borrowed; must outlive the injector
+  // Node name -> the address its peers connect to (a partition probe connects to it).
+  std::map<std::string, std::string> peer_addresses;
+  int peer_port = 2380;
+  double connect_timeout_s = 1.0;
 };
 
 // Borrows nemesis (which must outlive the injector). leader(): the current leader's node name, or
 // nullopt; used for kIsolateLeader.
 std::unique_ptr<FaultInjector> MakeNemesisInjector(
     nemesis::Nemesis& nemesis, std::vector<std::string> nodes,
-    std::function<std::optional<std::string>()> leader);
+    std::function<std::optional<std::string>()> leader, ProbeTargets probes = {});
 
 struct CampaignDeps {
   client::ClientFactory* clients = nullptr;  // required; borrowed
@@ -131,9 +158,11 @@ struct FaultInterval {
   std::vector<std::string> nodes;
   std::vector<std::string> failed;
   std::vector<std::string> details;
-  double start_s = 0;  // since the log's start
-  double end_s = 0;    // when the heal returned
-  double heal_s = 0;   // when the heal began
+  double start_s = 0;   // since the log's start
+  double end_s = 0;     // when the heal returned
+  double heal_s = 0;    // when the heal began
+  FaultProbe probe;     // the independent probe's finding
+  double apply_ms = 0;  // how long applying took, from the nemesis report (0 if unknown)
 };
 
 struct RunStats {
@@ -179,13 +208,17 @@ struct CheckerVerdict {
 };
 
 struct RunVerdict {
-  checker::Validity validity = checker::Validity::kValid;  // merged over the checkers
+  checker::Validity validity =
+      checker::Validity::kValid;  // merged over the checkers (not revision-order's unknown)
   std::vector<CheckerVerdict> checkers;
   HistoryFigures figures;
 };
 
-// Checks a recorded history as the config's workload demands, plus the sanity checks (every f has
-// ok completions, info share under config.info_ceiling, every fault reported ok). A failed sanity
+// Checks a recorded history as the config's workload demands (register: "linearizable" per key;
+// set: "set"; counter: "counter", runner/counter_checker.h; lock: "mutex", acquire / release per
+// lock with the independent mutex model, hold ops left out), plus the sanity checks (every f has
+// ok completions, info share under config.info_ceiling, every fault reported ok, and no fault that
+// an independent probe found without effect: :confirmed false on its completion). A failed sanity
 // check makes the run unknown: an empty or broken run must not look valid.
 [[nodiscard]] Result<RunVerdict> CheckHistory(const history::History& history,
                                               const CampaignConfig& config);

@@ -265,6 +265,38 @@ TEST_F(CampaignTest, FaultThatDidNotTakeEffectIsUnknown) {
   EXPECT_NE(r->text.find("did not take effect"), std::string::npos) << r->text;
 }
 
+// A fault the nemesis reported applied but an independent probe found without effect makes the
+// run unknown; a confirmed one is counted in the sanity summary.
+TEST_F(CampaignTest, ProbeDecidesWhetherAFaultTookEffect) {
+  for (bool says : {false, true}) {
+    SCOPED_TRACE(says ? "probe confirms" : "probe denies");
+    FakeDb db(FakeDbOptions{});
+    factory_ = std::make_unique<FakeClientFactory>(db);
+    FakeInjector injector(db, 5);
+    injector.probe_says_ = says;
+    CampaignConfig c = Config();
+    c.nemesis = {FaultKind::kKill};
+    Result<RunFiles> files = MakeRunDir(c);
+    ASSERT_TRUE(files);
+    CampaignDeps deps;
+    deps.clients = factory_.get();
+    deps.nemesis = &injector;
+    Result<RunReport> r = ExecuteCampaign(c, deps, *files);
+    ASSERT_TRUE(r) << r.error().message();
+    ASSERT_GT(injector.applied_.load(), 0);
+    if (says) {
+      EXPECT_EQ(r->verdict.validity, Validity::kValid) << r->text;
+      EXPECT_NE(r->text.find("confirmed by a probe, 0 by the nemesis report only"),
+                std::string::npos)
+          << r->text;
+    } else {
+      EXPECT_EQ(r->verdict.validity, Validity::kUnknown) << r->text;
+      EXPECT_NE(r->text.find("a probe saw no effect: fake probe: no cut"), std::string::npos)
+          << r->text;
+    }
+  }
+}
+
 // Ctrl-C: the run stops early, heals, and what was recorded is checked.
 TEST_F(CampaignTest, StopHealsAndChecksWhatWasRecorded) {
   FakeDb db(FakeDbOptions{});
@@ -285,6 +317,145 @@ TEST_F(CampaignTest, StopHealsAndChecksWhatWasRecorded) {
   EXPECT_GT(r->stats.invocations, 50);
   EXPECT_NE(r->verdict.validity, Validity::kInvalid) << r->text;
   EXPECT_EQ(history::VerifyLogFile(r->files.log).status, history::AuditStatus::kIntact);
+}
+
+// ---- counter, lock, register final reads (issue 5 §3) ----
+
+// The position of the last heal's completion, and the client invocations after it.
+std::vector<Op> InvocationsAfterLastHeal(const History& h) {
+  size_t last_heal = 0;
+  for (size_t i = 0; i < h.size(); ++i) {
+    if (!h[i].is_client() && h[i].f == "heal") last_heal = i;
+  }
+  std::vector<Op> out;
+  for (size_t i = last_heal; i < h.size(); ++i) {
+    if (h[i].is_client() && h[i].is_invoke()) out.push_back(h[i]);
+  }
+  return out;
+}
+
+bool IsFinalRead(const Op& op) {
+  const history::Value* v = op.FindExtra(kFinalField);
+  return op.f == "read" && v != nullptr && v->as_bool();
+}
+
+const CheckerVerdict* FindChecker(const RunReport& r, std::string_view name) {
+  for (const CheckerVerdict& c : r.verdict.checkers) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+// A register run ends with a final read of every key in use, after the last heal, checked with
+// the rest for linearizability.
+TEST_F(CampaignTest, RegisterRunEndsWithFinalReadsOfTheKeysInUse) {
+  FakeDb db(FakeDbOptions{});
+  CampaignConfig c = Config();
+  c.time_limit_s = 1.5;
+  Result<RunReport> r = Run(c, db);
+  ASSERT_TRUE(r) << r.error().message();
+  const CheckerVerdict* linearizable = FindChecker(*r, "linearizable");
+  ASSERT_NE(linearizable, nullptr) << r->text;
+  EXPECT_EQ(linearizable->validity, Validity::kValid) << r->text;
+  const History h = ReadBack(*r);
+  const std::vector<Op> after = InvocationsAfterLastHeal(h);
+  ASSERT_EQ(after.size(), static_cast<size_t>(c.concurrency)) << "one final read per worker";
+  std::set<std::string> keys;
+  for (const Op& op : after) {
+    EXPECT_TRUE(IsFinalRead(op)) << op.f;
+    keys.insert(op.key->text());
+  }
+  EXPECT_EQ(keys.size(), 3u);  // 6 workers in groups of 2
+}
+
+TEST_F(CampaignTest, CounterCampaignIsValidWithFinalReads) {
+  FakeDb db(FakeDbOptions{.info_probability = 0.02, .workload = Workload::kCounter});
+  CampaignConfig c = Config(Workload::kCounter);
+  Result<RunReport> r = Run(c, db);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->verdict.validity, Validity::kValid) << r->text;
+  const CheckerVerdict* counter = FindChecker(*r, "counter");
+  ASSERT_NE(counter, nullptr) << r->text;
+  EXPECT_EQ(counter->validity, Validity::kValid);
+  EXPECT_NE(counter->summary.find("3 keys"), std::string::npos) << counter->summary;
+  EXPECT_NE(counter->summary.find("6 final"), std::string::npos) << counter->summary;
+  EXPECT_NE(counter->summary.find("0 out of bounds"), std::string::npos) << counter->summary;
+  const CheckerVerdict* sanity = FindChecker(*r, "sanity");
+  ASSERT_NE(sanity, nullptr);
+  EXPECT_EQ(sanity->validity, Validity::kValid) << sanity->summary;
+  const History h = ReadBack(*r);
+  for (const Op& op : InvocationsAfterLastHeal(h)) EXPECT_TRUE(IsFinalRead(op));
+}
+
+// A lock campaign against a correct lock: acquire / hold / release cycles, holds recorded, the
+// mutex check valid.
+TEST_F(CampaignTest, LockCampaignIsValidWhenLocksAreExclusive) {
+  FakeDb db(FakeDbOptions{.workload = Workload::kLock});
+  CampaignConfig c = Config(Workload::kLock);
+  c.lock_ttl_s = 1;
+  Result<RunReport> r = Run(c, db);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->verdict.validity, Validity::kValid) << r->text;
+  const CheckerVerdict* mutex = FindChecker(*r, "mutex");
+  ASSERT_NE(mutex, nullptr) << r->text;
+  EXPECT_EQ(mutex->validity, Validity::kValid) << mutex->detail;
+  EXPECT_NE(mutex->summary.find("3 locks, 0 overlapping holds"), std::string::npos)
+      << mutex->summary;
+  const History h = ReadBack(*r);
+  std::map<std::string, int> fs;
+  for (const Op& op : h.ops()) {
+    if (!op.is_client() || !op.is_invoke()) continue;
+    ++fs[op.f];
+    if (op.f == "hold") {
+      ASSERT_TRUE(op.value.is_int());
+      EXPECT_GE(op.value.as_int(), 500);
+      EXPECT_LE(op.value.as_int(), 2500);
+    }
+  }
+  EXPECT_GT(fs["acquire"], 10);
+  EXPECT_GT(fs["hold"], 10);
+  EXPECT_GT(fs["release"], 10);
+  EXPECT_EQ(fs["read"], 0);  // no final reads for locks
+  // Holders finish their cycle after the time limit: no process ends holding a lock.
+  std::map<int64_t, bool> holding;
+  for (const Op& op : h.ops()) {
+    if (!op.is_client()) continue;
+    if (op.f == "acquire" && op.type == OpType::kOk) holding[op.process.number] = true;
+    if (op.f == "release" && op.is_invoke()) holding[op.process.number] = false;
+  }
+  for (const auto& [process, held] : holding) EXPECT_FALSE(held) << "process " << process;
+}
+
+// While partitioned, the fake grants a held lock again (a lease lost behind the holder's back):
+// the mutex check is invalid and names the overlapping holds.
+TEST_F(CampaignTest, LockCampaignFindsOverlappingHolds) {
+  FakeDb db(FakeDbOptions{.workload = Workload::kLock, .lock_lost_when_partitioned = true});
+  CampaignConfig c = Config(Workload::kLock);
+  c.lock_ttl_s = 1;
+  Result<RunReport> r = Run(c, db);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->verdict.validity, Validity::kInvalid) << r->text;
+  const CheckerVerdict* mutex = FindChecker(*r, "mutex");
+  ASSERT_NE(mutex, nullptr) << r->text;
+  EXPECT_EQ(mutex->validity, Validity::kInvalid);
+  EXPECT_NE(mutex->detail.find("while"), std::string::npos) << mutex->detail;
+  EXPECT_NE(mutex->detail.find("still held it"), std::string::npos) << mutex->detail;
+  EXPECT_NE(mutex->json.find("\"overlapping_holds\""), std::string::npos) << mutex->json;
+  EXPECT_EQ(mutex->summary.find(" 0 overlapping holds"), std::string::npos) << mutex->summary;
+}
+
+TEST_F(CampaignTest, LockConfigFieldsRoundTripAndAreValidated) {
+  CampaignConfig c = Config(Workload::kLock);
+  c.lock_ttl_s = 3;
+  c.lock_acquire_timeout_ms = 7000;
+  Result<CampaignConfig> back = ConfigFromJson(ConfigToJson(c));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(*back, c);
+  EXPECT_FALSE(ConfigFromJson(R"({"workload": "lock", "lock_ttl_s": 0.5})"));
+  EXPECT_FALSE(ConfigFromJson(R"({"workload": "queue"})"));
+  Result<CampaignConfig> counter = ConfigFromJson(R"({"workload": "counter"})");
+  ASSERT_TRUE(counter);
+  EXPECT_EQ(counter->workload, Workload::kCounter);
 }
 
 }  // namespace

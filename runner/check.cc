@@ -9,6 +9,8 @@
 
 #include "checker/report.h"
 #include "runner/campaign.h"
+#include "runner/counter_checker.h"
+#include "runner/revision_checker.h"
 
 namespace faultline::runner {
 namespace {
@@ -57,7 +59,8 @@ HistoryFigures Figures(const History& h) {
     switch (done.type) {
       case OpType::kOk:
         ++c.ok;
-        if (op.time_ns >= 0 && done.time_ns >= op.time_ns) {
+        // A lock's hold lasts as long as it was asked to: not a latency.
+        if (op.time_ns >= 0 && done.time_ns >= op.time_ns && op.f != "hold") {
           latencies.push_back(done.time_ns - op.time_ns);
         }
         break;
@@ -217,6 +220,50 @@ CheckerVerdict Linearizable(const History& h, const CampaignConfig& config, Resu
   return v;
 }
 
+// The revision-order checker (runner/revision_checker.h) beside the search, for etcd histories.
+// Both verdicts are reported and neither overrides the other; when one says valid and the other
+// invalid, both details say so loudly: that is a bug to find (in etcd, the recording or a checker).
+CheckerVerdict RevisionOrder(const History& h, const CampaignConfig& config,
+                             CheckerVerdict& linearizable, Result<void>& error) {
+  CheckerVerdict v;
+  v.name = "revision-order";
+  Result<RevisionCheckResult> r = CheckRevisionOrder(h);
+  if (!r) {
+    error = std::move(r).error().WithContext("check: revision-order");
+    return v;
+  }
+  v.validity = r->validity;
+  v.summary =
+      fmt::format("{} ({} reads, {} writes, {} keys, {:.0f} ms)",
+                  checker::ValidityName(r->validity), r->reads, r->writes, r->keys, r->check_ms);
+  v.detail = r->explanation + "\n";
+  for (const RevisionViolation& violation : r->violations) {
+    v.detail += fmt::format("{} {}: {}\n", violation.count, violation.kind,
+                            fmt::join(violation.examples, "; "));
+  }
+  const bool disagree =
+      (r->validity == Validity::kValid && linearizable.validity == Validity::kInvalid) ||
+      (r->validity == Validity::kInvalid && linearizable.validity == Validity::kValid);
+  if (disagree) {
+    const std::string line = fmt::format(
+        "!!! checkers disagree: linearizable says {}, revision-order says {} ({})\n",
+        checker::ValidityName(linearizable.validity), checker::ValidityName(r->validity),
+        r->validity == Validity::kValid
+            ? "a linearization in revision order exists, so the search is wrong: a checker bug"
+        : config.read_mode == "serializable"
+            ? "the values fit some order, but not etcd's revision order: serializable reads "
+              "may be stale or go back in time, and equal values hid it from the search"
+            : "the values fit some order, but not etcd's revision order: a bug of etcd or of "
+              "the recording");
+    v.detail += line;
+    linearizable.detail += line;
+  }
+  Json j = Json::parse(RevisionCheckResultToJson(*r));
+  j["checkers_disagree"] = disagree;
+  v.json = j.dump();
+  return v;
+}
+
 CheckerVerdict SetVerdict(const History& h, const CampaignConfig& config, Result<void>& error) {
   CheckerVerdict v;
   v.name = "set";
@@ -238,13 +285,157 @@ CheckerVerdict SetVerdict(const History& h, const CampaignConfig& config, Result
   return v;
 }
 
+// ---- counter and lock workloads (issue 5 §3) ----
+
+CheckerVerdict CounterVerdict(const History& h, Result<void>& error) {
+  CheckerVerdict v;
+  v.name = "counter";
+  Result<CounterCheckResult> r = CheckCounter(h, CounterCheckOptions{.max_examples = 10});
+  if (!r) {
+    error = std::move(r).error().WithContext("check: counter");
+    return v;
+  }
+  v.validity = r->validity;
+  v.summary = fmt::format(
+      "{} ({} keys, {} adds: {} acknowledged, {} failed, {} indeterminate; {} reads checked, "
+      "{} final; {} out of bounds)",
+      checker::ValidityName(r->validity), r->keys, r->attempted, r->acknowledged, r->failed,
+      r->indeterminate, r->reads, r->final_reads, r->errors);
+  v.detail = r->explanation + "\n";
+  v.json = CounterCheckResultToJson(*r);
+  return v;
+}
+
+double Seconds(const Op& op) { return static_cast<double>(op.time_ns) / 1e9; }
+
+// One lock cycle of a process: an ok acquire, its hold, and the release's invocation.
+struct LockCycle {
+  std::string key;
+  size_t acquired = 0;               // position of the ok acquire's completion
+  size_t released = History::kNone;  // position of the release's invocation
+  std::string hold;  // what the hold op said ("held 3.1 s, 2 keepalives answered, ttl 2")
+};
+
+std::string HoldText(const History& h, size_t done) {
+  const Op& op = h[done];
+  const Op& inv = h[h.partner(done)];
+  std::string text =
+      fmt::format("hold {} ms ended {}", inv.value.ToEdn(), history::OpTypeName(op.type));
+  for (std::string_view name : {"keepalives", "ttl", "lost", "keepalive_errors"}) {
+    if (const Value* x = op.FindExtra(name)) text += fmt::format(", {} {}", name, x->ToEdn());
+  }
+  return text;
+}
+
+// Holds that overlap in real time, from the history alone: process B's acquire completed ok while
+// process A still held the same lock (A's release was invoked only later). Each is a mutual-
+// exclusion violation whatever the linearization; the mutex checker finds them too, this names
+// them. Returns the count and fills `example` with the first.
+int64_t OverlappingHolds(const History& h, std::string& example) {
+  std::map<int64_t, LockCycle> open;  // by process number
+  std::vector<LockCycle> cycles;
+  for (size_t i = 0; i < h.size(); ++i) {
+    const Op& op = h[i];
+    if (!op.is_client()) continue;
+    const int64_t p = op.process.number;
+    if (op.f == "acquire" && op.type == OpType::kOk) {
+      LockCycle cycle;
+      cycle.key = op.key ? op.key->ToEdn() : "-";
+      cycle.acquired = i;
+      open[p] = std::move(cycle);
+    } else if (op.f == "hold" && op.is_completion() && open.count(p) != 0) {
+      open[p].hold = HoldText(h, i);
+    } else if (op.f == "release" && op.is_invoke() && open.count(p) != 0) {
+      open[p].released = i;
+      cycles.push_back(std::move(open[p]));
+      open.erase(p);
+    }
+  }
+  int64_t count = 0;
+  for (const LockCycle& a : cycles) {
+    for (const LockCycle& b : cycles) {
+      if (a.key != b.key || b.acquired <= a.acquired || b.acquired >= a.released) continue;
+      if (count++ > 0) continue;
+      const Op& a_done = h[a.acquired];
+      const Op& b_done = h[b.acquired];
+      const Op& a_rel = h[a.released];
+      example = fmt::format(
+          "lock {}: {} acquired it at {:.3f} s (op {}, via {}); {} acquired it at {:.3f} s "
+          "(op {}, via {}) while {} still held it: {}'s release was invoked only at {:.3f} s "
+          "(op {}){}",
+          a.key, a_done.process.ToString(), Seconds(a_done), h[h.partner(a.acquired)].index,
+          ExtraText(a_done, "node"), b_done.process.ToString(), Seconds(b_done),
+          h[h.partner(b.acquired)].index, ExtraText(b_done, "node"), a_done.process.ToString(),
+          a_done.process.ToString(), Seconds(a_rel), a_rel.index,
+          a.hold.empty() ? std::string()
+                         : fmt::format("; {}'s {}", a_done.process.ToString(), a.hold));
+    }
+  }
+  return count;
+}
+
+// The lock workload: acquire / release checked per lock with the mutex model. Hold ops (the
+// holder keeping its lease alive) are recorded for the reader but are not mutex ops: they are
+// left out of the checked history.
+CheckerVerdict LockVerdict(const History& h, const CampaignConfig& config, Result<void>& error) {
+  CheckerVerdict v;
+  v.name = "mutex";
+  std::vector<Op> ops;
+  for (const Op& op : h.ops()) {
+    if (op.is_client() && op.f == "hold") continue;
+    ops.push_back(op);
+  }
+  Result<History> filtered =
+      History::Build(std::move(ops), history::Source{.name = h.source_name(), .lines = {}});
+  if (!filtered) {
+    error = std::move(filtered).error().WithContext("check: mutex: without hold ops");
+    return v;
+  }
+  Result<History> keyed = AsIndependent(*filtered);
+  if (!keyed) {
+    error = std::move(keyed).error().WithContext("check: mutex");
+    return v;
+  }
+  checker::CheckOptions options;
+  options.model = "independent/mutex";
+  options.time_limit_s = config.check_time_limit_s;
+  Result<checker::CheckResult> r = checker::Check(*keyed, options);
+  if (!r) {
+    error = std::move(r).error().WithContext("check: mutex");
+    return v;
+  }
+  std::string example;
+  const int64_t overlaps = OverlappingHolds(h, example);
+  v.validity = r->validity;
+  v.summary =
+      fmt::format("{} ({} ops, {} locks, {} overlapping holds, {:.0f} ms)",
+                  checker::ValidityName(r->validity), r->ops, r->partitions, overlaps, r->check_ms);
+  v.detail = checker::RenderText(*r, *keyed);
+  if (!example.empty()) v.detail += example + "\n";
+  Json j = Json::parse(checker::RenderJson(*r, *keyed));
+  j["overlapping_holds"] = overlaps;
+  if (!example.empty()) j["overlap_example"] = example;
+  v.json = j.dump();
+  return v;
+}
+
 CheckerVerdict Sanity(const History& h, const HistoryFigures& fig, const CampaignConfig& config) {
   CheckerVerdict v;
   v.name = "sanity";
   std::vector<std::string> problems;
-  std::vector<std::string> expected = config.workload == Workload::kSet
-                                          ? std::vector<std::string>{"add", "read"}
-                                          : std::vector<std::string>{"read", "write", "cas"};
+  std::vector<std::string> expected;
+  switch (config.workload) {
+    case Workload::kRegister:
+      expected = {"read", "write", "cas"};
+      break;
+    case Workload::kSet:
+    case Workload::kCounter:
+      expected = {"add", "read"};
+      break;
+    case Workload::kLock:
+      expected = {"acquire", "release"};
+      break;
+  }
   int64_t completions = 0;
   int64_t infos = 0;
   for (const std::string& f : expected) {
@@ -264,6 +455,9 @@ CheckerVerdict Sanity(const History& h, const HistoryFigures& fig, const Campaig
                                    config.info_ceiling * 100));
   }
   int64_t faults = 0;
+  int64_t probed = 0;    // faults an independent probe confirmed
+  int64_t unprobed = 0;  // faults only the nemesis's report vouches for
+  std::vector<std::string> unprobed_examples;
   for (size_t i = 0; i < h.size(); ++i) {
     const Op& op = h[i];
     if (op.is_client() || h.partner(i) == History::kNone || h.partner(i) > i) continue;
@@ -274,6 +468,26 @@ CheckerVerdict Sanity(const History& h, const HistoryFigures& fig, const Campaig
       problems.push_back(fmt::format("{} at {:.1f} s did not take effect: {}", op.f,
                                      static_cast<double>(op.time_ns) / 1e9,
                                      op.value.is_string() ? op.value.text() : op.value.ToEdn()));
+      continue;
+    }
+    // The independent probe's finding, when there was one (runner/campaign.h FaultProbe).
+    const Value* confirmed = op.FindExtra("confirmed");
+    const Value* probe = op.FindExtra("probe");
+    const std::string evidence = probe != nullptr && probe->is_string() ? probe->text() : "";
+    if (confirmed != nullptr && confirmed->kind() == history::ValueKind::kBool) {
+      if (confirmed->as_bool()) {
+        ++probed;
+      } else {
+        problems.push_back(
+            fmt::format("{} at {:.1f} s: the nemesis reported it applied, but a "
+                        "probe saw no effect: {}",
+                        op.f, static_cast<double>(op.time_ns) / 1e9, evidence));
+      }
+    } else if (op.f != "heal") {
+      ++unprobed;
+      if (unprobed_examples.size() < 3 && !evidence.empty()) {
+        unprobed_examples.push_back(fmt::format("{}: {}", op.f, evidence));
+      }
     }
   }
   if (!config.nemesis.empty() && faults == 0) {
@@ -283,13 +497,18 @@ CheckerVerdict Sanity(const History& h, const HistoryFigures& fig, const Campaig
   v.summary = problems.empty()
                   ? fmt::format(
                         "valid (every f has ok completions; info {:.1f}% <= {:.0f}%; {} "
-                        "fault{}, each took effect)",
-                        share * 100, config.info_ceiling * 100, faults, faults == 1 ? "" : "s")
+                        "fault{}, each took effect: {} confirmed by a probe, {} by the nemesis "
+                        "report only)",
+                        share * 100, config.info_ceiling * 100, faults, faults == 1 ? "" : "s",
+                        probed, unprobed)
                   : fmt::format("unknown ({})", fmt::join(problems, "; "));
   Json j;
   j["valid"] = std::string(checker::ValidityName(v.validity));
   j["info_share"] = share;
   j["faults"] = faults;
+  j["faults_confirmed_by_probe"] = probed;
+  j["faults_unprobed"] = unprobed;
+  j["unprobed_examples"] = unprobed_examples;
   j["problems"] = problems;
   v.json = j.dump();
   return v;
@@ -301,15 +520,34 @@ Result<RunVerdict> CheckHistory(const History& h, const CampaignConfig& config) 
   RunVerdict out;
   out.figures = Figures(h);
   Result<void> error;
-  if (config.workload == Workload::kRegister) {
-    out.checkers.push_back(Linearizable(h, config, error));
-  } else {
-    out.checkers.push_back(SetVerdict(h, config, error));
+  switch (config.workload) {
+    case Workload::kRegister:
+      out.checkers.push_back(Linearizable(h, config, error));
+      if (error && HasRevisions(h)) {
+        out.checkers.push_back(RevisionOrder(h, config, out.checkers.back(), error));
+      }
+      break;
+    case Workload::kSet:
+      out.checkers.push_back(SetVerdict(h, config, error));
+      break;
+    case Workload::kCounter:
+      out.checkers.push_back(CounterVerdict(h, error));
+      break;
+    case Workload::kLock:
+      out.checkers.push_back(LockVerdict(h, config, error));
+      break;
   }
   if (!error) return std::move(error).error();
   out.checkers.push_back(Sanity(h, out.figures, config));
   out.validity = Validity::kValid;
-  for (const CheckerVerdict& c : out.checkers) {
+  for (CheckerVerdict& c : out.checkers) {
+    // The revision-order checker is a second opinion beside the search: its invalid is evidence
+    // (etcd's own revisions contradict the history), but its unknown (a revision it could not
+    // attribute) says nothing about a history the search decided, so it does not merge.
+    if (c.name == "revision-order" && c.validity == Validity::kUnknown) {
+      c.summary += " (a second opinion: its unknown leaves the verdict to the search)";
+      continue;
+    }
     out.validity = checker::Merge(out.validity, c.validity);
   }
   return out;

@@ -42,6 +42,8 @@ std::string ConfigToJson(const CampaignConfig& c) {
   j["ops_per_key"] = c.ops_per_key;
   j["value_domain"] = c.value_domain;
   j["client_timeout_ms"] = c.client_timeout_ms;
+  j["lock_ttl_s"] = c.lock_ttl_s;
+  j["lock_acquire_timeout_ms"] = c.lock_acquire_timeout_ms;
   j["fault_s"] = c.fault_s;
   j["heal_s"] = c.heal_s;
   j["info_ceiling"] = c.info_ceiling;
@@ -103,6 +105,10 @@ Result<CampaignConfig> ConfigFromJson(std::string_view text) {
         c.value_domain = v.get<int>();
       } else if (key == "client_timeout_ms") {
         c.client_timeout_ms = v.get<int>();
+      } else if (key == "lock_ttl_s") {
+        c.lock_ttl_s = v.get<double>();
+      } else if (key == "lock_acquire_timeout_ms") {
+        c.lock_acquire_timeout_ms = v.get<int>();
       } else if (key == "fault_s") {
         c.fault_s = v.get<double>();
       } else if (key == "heal_s") {
@@ -147,6 +153,11 @@ Status ValidateConfig(const CampaignConfig& c) {
     return bad("per_key_limit, ops_per_key and value_domain must be at least 1");
   }
   if (c.client_timeout_ms < 1) return bad("client timeout must be positive");
+  if (c.lock_ttl_s < 1 || c.lock_acquire_timeout_ms < 1) {
+    return bad(
+        "lock_ttl_s must be at least 1 (etcd leases count whole seconds) and "
+        "lock_acquire_timeout_ms positive");
+  }
   if (c.fault_s <= 0 || c.heal_s <= 0) return bad("fault_s and heal_s must be positive");
   if (c.info_ceiling < 0 || c.info_ceiling > 1) return bad("info_ceiling must be in 0..1");
   if (c.final_phase_s < 0 || c.check_time_limit_s < 0) {

@@ -46,14 +46,27 @@ Op Invocation(const Process& process, std::string f, Value key, Value value) {
 }  // namespace
 
 std::string_view WorkloadName(Workload workload) {
-  return workload == Workload::kSet ? "set" : "register";
+  switch (workload) {
+    case Workload::kRegister:
+      return "register";
+    case Workload::kSet:
+      return "set";
+    case Workload::kCounter:
+      return "counter";
+    case Workload::kLock:
+      return "lock";
+  }
+  return "register";
 }
 
 Result<Workload> ParseWorkload(std::string_view name) {
-  if (name == "register") return Workload::kRegister;
-  if (name == "set") return Workload::kSet;
-  return MakeError(ErrorCode::kInvalidArgument,
-                   fmt::format("workload: unknown workload '{}' (expected register or set)", name));
+  for (Workload w : {Workload::kRegister, Workload::kSet, Workload::kCounter, Workload::kLock}) {
+    if (WorkloadName(w) == name) return w;
+  }
+  return MakeError(
+      ErrorCode::kInvalidArgument,
+      fmt::format("workload: unknown workload '{}' (expected register, set, counter or lock)",
+                  name));
 }
 
 Process NextProcess(const Process& process, int concurrency) {
@@ -67,6 +80,8 @@ Generator::Generator(GeneratorOptions options) : options_(std::move(options)) {
     worker_rngs_.emplace_back(Mix(options_.seed ^ Mix(static_cast<std::uint64_t>(w) + 1)));
   }
   worker_adds_.assign(static_cast<size_t>(options_.concurrency), 0);
+  lock_steps_.assign(static_cast<size_t>(options_.concurrency), LockStep::kAcquire);
+  lock_cycle_ended_.assign(static_cast<size_t>(options_.concurrency), false);
   const int groups = (options_.concurrency + options_.per_key_limit - 1) / options_.per_key_limit;
   for (int g = 0; g < groups; ++g) groups_.push_back(Group{.key = next_key_++, .ops = 0});
 }
@@ -93,6 +108,26 @@ Op Generator::Next(int worker, const Process& process) {
     return Invocation(process, "add", key, Value::Int(worker + n * options_.concurrency));
   }
   Group& group = groups_[static_cast<size_t>(worker / options_.per_key_limit)];
+  if (options_.workload == Workload::kCounter) {
+    const Value key = KeyValue(group.key);
+    if (Below(rng, 3) == 0) return Invocation(process, "read", key, Value::Nil());
+    return Invocation(process, "add", key,
+                      Value::Int(1 + Below(rng, std::max(1, options_.counter_max_delta))));
+  }
+  if (options_.workload == Workload::kLock) {
+    const Value key = KeyValue(group.key);
+    switch (lock_steps_[static_cast<size_t>(worker)]) {
+      case LockStep::kAcquire:
+        return Invocation(process, "acquire", key, Value::Nil());
+      case LockStep::kHold: {
+        const double hold_s = options_.lock_ttl_s * (0.5 + 2.0 * Unit(rng));
+        return Invocation(process, "hold", key,
+                          Value::Int(std::max<int64_t>(1, static_cast<int64_t>(hold_s * 1000))));
+      }
+      case LockStep::kRelease:
+        return Invocation(process, "release", key, Value::Nil());
+    }
+  }
   if (group.ops >= options_.ops_per_key) group = Group{.key = next_key_++, .ops = 0};
   ++group.ops;
   const Value key = KeyValue(group.key);
@@ -111,19 +146,46 @@ Op Generator::Next(int worker, const Process& process) {
   }
 }
 
-std::optional<Op> Generator::FinalRead(int /*worker*/, const Process& process) const {
-  if (options_.workload != Workload::kSet) return std::nullopt;
-  Op op = Invocation(process, "read", KeyValue(0), Value::Nil());
+void Generator::Completed(int worker, std::string_view f, OpType type) {
+  assert(worker >= 0 && worker < options_.concurrency);
+  if (options_.workload != Workload::kLock) return;
+  const auto w = static_cast<size_t>(worker);
+  lock_cycle_ended_[w] = f == "release";
+  // A hold or acquire that did not end ok leaves a new process (after info) or no lock (after
+  // fail): start over. A release, whatever its outcome, ends the cycle (the client forgets it).
+  if (f == "acquire" && type == OpType::kOk) {
+    lock_steps_[w] = LockStep::kHold;
+  } else if (f == "hold" && type == OpType::kOk) {
+    lock_steps_[w] = LockStep::kRelease;
+  } else {
+    lock_steps_[w] = LockStep::kAcquire;
+  }
+}
+
+bool Generator::InCycle(int worker) const {
+  return options_.workload == Workload::kLock &&
+         lock_steps_[static_cast<size_t>(worker)] != LockStep::kAcquire;
+}
+
+std::optional<Op> Generator::FinalRead(int worker, const Process& process) const {
+  if (options_.workload == Workload::kLock) return std::nullopt;
+  const Value key = options_.workload == Workload::kSet ? KeyValue(0) : CurrentKey(worker);
+  Op op = Invocation(process, "read", key, Value::Nil());
   op.extras.push_back(
       history::Field{.key = Value::Keyword(std::string(kFinalField)), .value = Value::Bool(true)});
   return op;
 }
 
 std::chrono::nanoseconds Generator::Delay(int worker) {
-  if (options_.rate <= 0) return std::chrono::nanoseconds(0);
+  std::mt19937_64& rng = worker_rngs_[static_cast<size_t>(worker)];
+  std::chrono::nanoseconds pause(0);
+  if (options_.workload == Workload::kLock && lock_cycle_ended_[static_cast<size_t>(worker)]) {
+    pause = std::chrono::milliseconds(100 + Below(rng, 300));
+  }
+  if (options_.rate <= 0) return pause;
   const double base_s = options_.concurrency / options_.rate;
-  const double jitter = 0.5 + Unit(worker_rngs_[static_cast<size_t>(worker)]);
-  return std::chrono::nanoseconds(static_cast<int64_t>(base_s * jitter * 1e9));
+  const double jitter = 0.5 + Unit(rng);
+  return pause + std::chrono::nanoseconds(static_cast<int64_t>(base_s * jitter * 1e9));
 }
 
 // ---- nemesis schedule ----

@@ -34,8 +34,13 @@ namespace faultline::runner {
 enum class Workload {
   kRegister,  // read / write / cas [old new] on independent keys, values 0..value_domain-1
   kSet,       // unique adds of integers to one set, reads during the run and final reads
+  // add (a small positive delta) / read on one fixed key per worker group; final reads of every
+  // key.
+  kCounter,
+  // acquire / hold / release cycles on one fixed lock per worker group (see Generator::Completed).
+  kLock,
 };
-std::string_view WorkloadName(Workload workload);  // "register", "set"
+std::string_view WorkloadName(Workload workload);  // "register", "set", "counter", "lock"
 [[nodiscard]] Result<Workload> ParseWorkload(std::string_view name);
 
 struct GeneratorOptions {
@@ -45,8 +50,12 @@ struct GeneratorOptions {
   int ops_per_key = 100;        // register: invocations on a key before its group moves on
   int value_domain = 5;         // register: values 0..value_domain-1
   double set_read_share = 0.1;  // set: share of reads among the ops during the run
-  // Keys are "<key_prefix>/<n>" (register) or "<key_prefix>/set" (set). A prefix unique to the run
-  // keeps a reused cluster's old data out of a new run's keys.
+  int counter_max_delta = 5;    // counter: adds are 1..counter_max_delta
+  // lock: the lease TTL; a hold lasts 0.5..2.5 x TTL (longer than the TTL: safe only while the
+  // holder keeps its lease alive, which is what a process pause breaks).
+  double lock_ttl_s = 2;
+  // Keys are "<key_prefix>/<n>" (register, counter, lock) or "<key_prefix>/set" (set). A prefix
+  // unique to the run keeps a reused cluster's old data out of a new run's keys.
   std::string key_prefix = "fl";
   double rate = 0;  // ops/s over all workers; 0 = as fast as the clients go
   std::uint64_t seed = 0;
@@ -65,14 +74,32 @@ class Generator {
 
   // The next invocation of `worker` (0 <= worker < concurrency), made for `process`; index and time
   // are left -1 for the log to stamp.
+  // counter and lock: a group keeps one key for the whole run (ops_per_key does not apply): a
+  // counter's bounds need every add to its key, and a lock cycle must release the key it acquired.
+  // lock: Next follows the worker's cycle: "acquire" (value nil); after an ok acquire, "hold"
+  // (value: the hold time in ms); after an ok hold, "release" (value nil); then "acquire" again.
   history::Op Next(int worker, const history::Process& process);
 
-  // A final read for the worker (set: a read of the set, marked :final true); nullopt when the
-  // workload has no final reads (register).
+  // Tells the generator how the worker's last op ended (the run loop calls it after every
+  // completion). Only the lock workload's cycle depends on it; other workloads ignore it.
+  void Completed(int worker, std::string_view f, history::OpType type);
+
+  // True while the worker is inside a lock cycle (its acquire ended ok and its release has not
+  // been invoked yet). The run loop lets such a worker finish the cycle after the time limit: a
+  // holder that stopped without releasing would leave its lock to the lease's expiry, and the
+  // next acquire would look like a mutual-exclusion violation.
+  bool InCycle(int worker) const;
+
+  // A final read for the worker, marked :final true, or nullopt when the workload has none (lock).
+  // set: a read of the set. register and counter: a read of the key the worker's group uses at the
+  // end, so that every key in use at the end is read after the heal. Earlier register keys get
+  // no final read: each is checked on its own with the ops it had, and reading every key ever
+  // used (hundreds in a long run) would cost more than the last faults' keys gain.
   std::optional<history::Op> FinalRead(int worker, const history::Process& process) const;
 
   // How long the worker waits before its next op: concurrency / rate seconds, times a jitter
-  // uniform in [0.5, 1.5) (Jepsen's stagger); zero when rate is 0.
+  // uniform in [0.5, 1.5) (Jepsen's stagger); zero when rate is 0. lock: after a release, also a
+  // short pause (100..400 ms) between cycles.
   std::chrono::nanoseconds Delay(int worker);
 
   // The key the worker's group uses now (for tests).
@@ -89,6 +116,9 @@ class Generator {
   GeneratorOptions options_;
   std::vector<std::mt19937_64> worker_rngs_;
   std::vector<int64_t> worker_adds_;  // set: adds made by each worker so far
+  enum class LockStep { kAcquire, kHold, kRelease };
+  std::vector<LockStep> lock_steps_;    // lock: what each worker does next
+  std::vector<bool> lock_cycle_ended_;  // lock: the worker's last op was a release
   std::vector<Group> groups_;
   int64_t next_key_ = 0;
 };

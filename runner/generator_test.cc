@@ -93,8 +93,120 @@ TEST(GeneratorTest, SetAddsAreUniqueAndFinalReadsMarked) {
   ASSERT_TRUE(final_read.has_value());
   ASSERT_NE(final_read->FindExtra(kFinalField), nullptr);
   EXPECT_TRUE(final_read->FindExtra(kFinalField)->as_bool());
-  GeneratorOptions r{.workload = Workload::kRegister};
-  EXPECT_FALSE(Generator(r).FinalRead(0, Process::Client(0)).has_value());
+  GeneratorOptions l{.workload = Workload::kLock};
+  EXPECT_FALSE(Generator(l).FinalRead(0, Process::Client(0)).has_value());
+}
+
+// Register and counter final reads: a read of the key each worker's group uses at the end, so
+// every key in use at the end is read once per worker of its group.
+TEST(GeneratorTest, RegisterAndCounterFinalReadsReadTheKeysInUse) {
+  for (Workload workload : {Workload::kRegister, Workload::kCounter}) {
+    GeneratorOptions o{
+        .workload = workload, .concurrency = 5, .per_key_limit = 2, .ops_per_key = 3, .seed = 4};
+    Generator gen(o);
+    for (int i = 0; i < 40; ++i) gen.Next(i % 5, Process::Client(i % 5));
+    std::set<std::string> keys;
+    for (int w = 0; w < 5; ++w) {
+      std::optional<Op> read = gen.FinalRead(w, Process::Client(w + 5));
+      ASSERT_TRUE(read.has_value()) << WorkloadName(workload);
+      EXPECT_EQ(read->f, "read");
+      EXPECT_EQ(read->process, Process::Client(w + 5));
+      EXPECT_TRUE(read->value.is_nil());
+      ASSERT_NE(read->FindExtra(kFinalField), nullptr);
+      EXPECT_TRUE(read->FindExtra(kFinalField)->as_bool());
+      EXPECT_EQ(*read->key, gen.CurrentKey(w));
+      keys.insert(read->key->text());
+    }
+    EXPECT_EQ(keys.size(), 3u) << WorkloadName(workload);  // groups {0,1} {2,3} {4}
+  }
+}
+
+TEST(GeneratorTest, CounterAddsSmallDeltasAndReadsOnFixedKeys) {
+  GeneratorOptions o{.workload = Workload::kCounter,
+                     .concurrency = 4,
+                     .per_key_limit = 2,
+                     .ops_per_key = 5,
+                     .counter_max_delta = 5,
+                     .seed = 3};
+  Generator gen(o);
+  std::map<std::string, int> fs;
+  std::map<int, std::set<std::string>> keys_of_worker;
+  for (int i = 0; i < 400; ++i) {
+    const int w = i % 4;
+    const Op op = gen.Next(w, Process::Client(w));
+    ++fs[op.f];
+    keys_of_worker[w].insert(op.key->text());
+    if (op.f == "add") {
+      ASSERT_TRUE(op.value.is_int());
+      EXPECT_GE(op.value.as_int(), 1);
+      EXPECT_LE(op.value.as_int(), 5);
+    } else {
+      ASSERT_EQ(op.f, "read");
+      EXPECT_TRUE(op.value.is_nil());
+    }
+  }
+  EXPECT_GT(fs["add"], 200);
+  EXPECT_GT(fs["read"], 80);
+  // ops_per_key does not move a counter group: the bounds need every add to the key.
+  for (const auto& [w, keys] : keys_of_worker) EXPECT_EQ(keys.size(), 1u) << w;
+  EXPECT_EQ(keys_of_worker[0], keys_of_worker[1]);
+  EXPECT_NE(keys_of_worker[0], keys_of_worker[2]);
+}
+
+// The lock cycle: acquire, hold (0.5..2.5 x TTL, in ms), release; a failed or info step starts
+// over with acquire; a short pause between cycles.
+TEST(GeneratorTest, LockCycleFollowsOutcomes) {
+  using history::OpType;
+  GeneratorOptions o{.workload = Workload::kLock, .concurrency = 2, .lock_ttl_s = 2, .seed = 5};
+  Generator gen(o);
+  const Process p = Process::Client(0);
+  Op a = gen.Next(0, p);
+  EXPECT_EQ(a.f, "acquire");
+  EXPECT_TRUE(a.value.is_nil());
+  gen.Completed(0, "acquire", OpType::kInfo);
+  EXPECT_EQ(gen.Next(0, p).f, "acquire");
+  gen.Completed(0, "acquire", OpType::kFail);
+  EXPECT_EQ(gen.Delay(0).count(), 0);
+  EXPECT_EQ(gen.Next(0, p).f, "acquire");
+  EXPECT_FALSE(gen.InCycle(0));
+  gen.Completed(0, "acquire", OpType::kOk);
+  EXPECT_TRUE(gen.InCycle(0));
+  Op hold = gen.Next(0, p);
+  ASSERT_EQ(hold.f, "hold");
+  ASSERT_TRUE(hold.value.is_int());
+  EXPECT_GE(hold.value.as_int(), 1000);
+  EXPECT_LE(hold.value.as_int(), 5000);
+  EXPECT_EQ(*hold.key, *a.key);
+  gen.Completed(0, "hold", OpType::kOk);
+  Op release = gen.Next(0, p);
+  EXPECT_EQ(release.f, "release");
+  EXPECT_EQ(*release.key, *a.key);
+  EXPECT_TRUE(gen.InCycle(0));
+  gen.Completed(0, "release", OpType::kInfo);
+  EXPECT_FALSE(gen.InCycle(0));
+  const double pause = std::chrono::duration<double>(gen.Delay(0)).count();
+  EXPECT_GE(pause, 0.1);
+  EXPECT_LT(pause, 0.4);
+  EXPECT_EQ(gen.Next(0, p).f, "acquire");
+  // A hold that did not end ok leaves no lock to release (a new process after info).
+  gen.Completed(0, "acquire", OpType::kOk);
+  EXPECT_EQ(gen.Next(0, p).f, "hold");
+  gen.Completed(0, "hold", OpType::kInfo);
+  EXPECT_EQ(gen.Next(0, p).f, "acquire");
+  // Worker 1 shares worker 0's lock (per_key_limit 2), and its cycle is its own.
+  EXPECT_EQ(gen.Next(1, Process::Client(1)).f, "acquire");
+  EXPECT_EQ(*gen.Next(1, Process::Client(1)).key, *a.key);
+}
+
+TEST(GeneratorTest, WorkloadNamesRoundTrip) {
+  for (Workload w : {Workload::kRegister, Workload::kSet, Workload::kCounter, Workload::kLock}) {
+    Result<Workload> parsed = ParseWorkload(WorkloadName(w));
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(*parsed, w);
+  }
+  Result<Workload> bad = ParseWorkload("queue");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("register, set, counter or lock"), std::string::npos);
 }
 
 TEST(GeneratorTest, DelayFollowsRateWithJitter) {

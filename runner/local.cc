@@ -10,6 +10,7 @@
 #include "client/etcd.h"
 #include "cluster/cluster.h"
 #include "nemesis/nemesis.h"
+#include "runner/internal/cluster_campaign.h"
 
 namespace faultline::runner {
 namespace {
@@ -70,6 +71,13 @@ std::vector<std::string> CopyNodeFiles(const cluster::ClusterState& state, const
   return warnings;
 }
 
+// Node name -> the address its peers reach it at, for the fault probes.
+std::map<std::string, std::string> PeerAddresses(const cluster::ClusterState& state) {
+  std::map<std::string, std::string> out;
+  for (const cluster::NodeState& n : state.nodes) out[n.name] = n.address;
+  return out;
+}
+
 }  // namespace
 
 Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token stop,
@@ -78,8 +86,8 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
   FAULTLINE_RETURN_IF_ERROR(ValidateConfig(config));
   if (config.cluster != "local") {
     return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("campaign: cluster '{}': only local clusters are supported by "
-                                 "campaign so far (use --cluster local)",
+                     fmt::format("campaign: cluster '{}': RunLocalCampaign runs local clusters "
+                                 "only (ssh:FILE clusters: RunSshCampaign, runner/ssh.h)",
                                  config.cluster));
   }
   FAULTLINE_ASSIGN_OR_RETURN(RunFiles files, MakeRunDir(config));
@@ -127,39 +135,26 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
     FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<nemesis::Nemesis> nemesis,
                                nemesis::Nemesis::Open(nemesis_options));
     const cluster::ClusterState& st = *state;
-    std::unique_ptr<FaultInjector> injector =
-        MakeNemesisInjector(*nemesis, st.NodeNames(), [&st]() -> std::optional<std::string> {
-          Result<cluster::ClusterStatus> s = cluster::ProbeStatus(st);
-          if (!s) return std::nullopt;
-          return s->leader;
-        });
-
-    client::EtcdClientOptions client_options;
+    internal::ClusterCampaign parts;
+    parts.nemesis = nemesis.get();
+    parts.nodes = st.NodeNames();
+    parts.leader = [&st]() -> std::optional<std::string> {
+      Result<cluster::ClusterStatus> s = cluster::ProbeStatus(st);
+      if (!s) return std::nullopt;
+      return s->leader;
+    };
+    parts.probes.control = control.get();
+    parts.probes.peer_addresses = PeerAddresses(st);
     for (const cluster::NodeState& n : st.nodes) {
-      client_options.endpoints.push_back(
+      parts.endpoints.push_back(
           client::EtcdEndpoint{.node = n.name, .host = n.address, .port = 2379});
     }
-    client_options.timeout = std::chrono::milliseconds(config.client_timeout_ms);
-    client_options.read_mode = config.read_mode == "serializable"
-                                   ? client::EtcdReadMode::kSerializable
-                                   : client::EtcdReadMode::kLinearizable;
-    client_options.workload = config.workload == Workload::kSet ? client::EtcdWorkload::kSet
-                                                                : client::EtcdWorkload::kRegister;
-    client_options.key_prefix =
-        fmt::format("faultline/{}/", fs::path(files.dir).filename().string());
-    FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<client::ClientFactory> clients,
-                               client::MakeEtcdClientFactory(client_options));
-
-    Note(options, fmt::format("campaign: {} for {:.0f} s, run directory {}",
-                              WorkloadName(config.workload), config.time_limit_s, files.dir));
-    CampaignDeps deps;
-    deps.clients = clients.get();
-    deps.nemesis = injector.get();
-    deps.wait_ready = [&st](std::chrono::steady_clock::time_point deadline) {
+    parts.wait_ready = [&st](std::chrono::steady_clock::time_point deadline) {
       return WaitReady(st, deadline);
     };
-    deps.stop = stop;
-    FAULTLINE_ASSIGN_OR_RETURN(RunReport r, ExecuteCampaign(config, deps, files, progress));
+    parts.note = options.note;
+    FAULTLINE_ASSIGN_OR_RETURN(RunReport r,
+                               internal::RunClusterCampaign(config, parts, files, stop, progress));
     for (std::string& w : CopyNodeFiles(st, files)) r.stats.warnings.push_back(std::move(w));
     return r;
   }();

@@ -24,7 +24,7 @@ struct LocalCampaignOptions {
   std::function<void(std::string_view)> note;  // one line per step ("cluster up: ...")
 };
 
-// REQUIRES: config.cluster == "local" (ssh clusters are not supported yet: an error says so).
+// config.cluster must be "local" (an error otherwise; ssh:FILE clusters: runner/ssh.h).
 [[nodiscard]] Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token stop,
                                                  const ProgressFn& progress = {},
                                                  const LocalCampaignOptions& options = {});

@@ -72,6 +72,14 @@ TEST_F(LocalCampaignTest, RegisterWithLinearizableReadsUnderPartitionsAndKillsIs
   EXPECT_GE(r.verdict.figures.faults, 2);
   EXPECT_GT(r.verdict.figures.client_ops, 500);
   EXPECT_TRUE(fs::exists(fs::path(r.files.nodes) / "n1" / "etcd.log"));
+  // Every partition and kill was confirmed by an independent probe (a TCP connect across the cut
+  // timed out while a connected pair answered; the killed process was gone from /proc).
+  for (const CheckerVerdict& v : r.verdict.checkers) {
+    if (v.name != "sanity") continue;
+    const nlohmann::json j = nlohmann::json::parse(v.json);
+    EXPECT_EQ(j["faults_confirmed_by_probe"].get<int64_t>(), j["faults"].get<int64_t>()) << v.json;
+    EXPECT_EQ(j["faults_unprobed"].get<int64_t>(), 0) << v.json;
+  }
 }
 
 // Serializable reads are served by a member from its own state: an isolated member answers with
@@ -126,6 +134,71 @@ TEST_F(LocalCampaignTest, SetUnderPartitionsAndKillsLosesNoAcknowledgedAdd) {
   EXPECT_GT(j["acknowledged"].get<int64_t>(), 100) << set.json;
   EXPECT_GT(j["final_reads"].get<int64_t>(), 0) << set.json;
   EXPECT_EQ(r.verdict.validity, Validity::kValid) << r.text;
+}
+
+// ---- counter and lock (issue 5 §3) ----
+
+const CheckerVerdict* FindChecker(const RunReport& r, std::string_view name) {
+  for (const CheckerVerdict& v : r.verdict.checkers) {
+    if (v.name == name) return &v;
+  }
+  return nullptr;
+}
+
+TEST_F(LocalCampaignTest, CounterUnderPartitionsAndKillsIsValid) {
+  CampaignConfig c = Config("rtcnt");
+  c.workload = Workload::kCounter;
+  c.nemesis = {FaultKind::kPartition, FaultKind::kKill};
+  RunReport r = Run(c);
+  const CheckerVerdict* counter = FindChecker(r, "counter");
+  ASSERT_NE(counter, nullptr) << r.text;
+  const nlohmann::json j = nlohmann::json::parse(counter->json);
+  EXPECT_EQ(j["errors"].get<int64_t>(), 0) << counter->json;
+  EXPECT_GT(j["acknowledged"].get<int64_t>(), 100) << counter->json;
+  EXPECT_GT(j["reads"].get<int64_t>(), 50) << counter->json;
+  EXPECT_EQ(j["keys"].get<int64_t>(), 5) << counter->json;  // 10 workers in groups of 2
+  EXPECT_GE(j["final_reads"].get<int64_t>(), 5) << counter->json;
+  EXPECT_GE(r.verdict.figures.faults, 2);
+  EXPECT_EQ(r.verdict.validity, Validity::kValid) << r.text;
+}
+
+// Without faults, holders keep their leases alive through holds longer than the TTL: etcd's lock
+// is exclusive and the mutex check is valid.
+TEST_F(LocalCampaignTest, LockWithoutFaultsIsValid) {
+  CampaignConfig c = Config("rtlock");
+  c.workload = Workload::kLock;
+  c.nemesis = {};
+  c.time_limit_s = 15;
+  RunReport r = Run(c);
+  const CheckerVerdict* mutex = FindChecker(r, "mutex");
+  ASSERT_NE(mutex, nullptr) << r.text;
+  EXPECT_EQ(mutex->validity, Validity::kValid) << mutex->detail;
+  const nlohmann::json j = nlohmann::json::parse(mutex->json);
+  EXPECT_EQ(j["overlapping_holds"].get<int64_t>(), 0) << mutex->json;
+  EXPECT_GT(r.verdict.figures.by_f["acquire"].ok, 15);
+  EXPECT_GT(r.verdict.figures.by_f["release"].ok, 15);
+  EXPECT_EQ(r.verdict.validity, Validity::kValid) << r.text;
+}
+
+// Pauses (SIGSTOP for fault_s = 5 s, longer than the 2 s lease TTL) of the member a holder talks
+// to: its keepalives cannot reach the leader, its lease expires, etcd grants the lock to the
+// waiting worker on another member, and the first holder still releases after its hold. The
+// history shows two holders at once; the mutex check must find it.
+TEST_F(LocalCampaignTest, LockUnderPausesViolatesMutualExclusion) {
+  CampaignConfig c = Config("rtlkp");
+  c.workload = Workload::kLock;
+  c.nemesis = {FaultKind::kPause};
+  c.time_limit_s = 30;
+  c.fault_s = 5;
+  c.heal_s = 2;
+  RunReport r = Run(c);
+  const CheckerVerdict* mutex = FindChecker(r, "mutex");
+  ASSERT_NE(mutex, nullptr) << r.text;
+  EXPECT_GE(r.verdict.figures.faults, 3);
+  EXPECT_EQ(mutex->validity, Validity::kInvalid) << r.text;
+  const nlohmann::json j = nlohmann::json::parse(mutex->json);
+  EXPECT_GT(j["overlapping_holds"].get<int64_t>(), 0) << mutex->json;
+  EXPECT_NE(mutex->detail.find("still held it"), std::string::npos) << mutex->detail;
 }
 
 }  // namespace

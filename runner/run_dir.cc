@@ -61,6 +61,9 @@ std::string NemesisJson(const RunStats& stats) {
     j["nodes"] = f.nodes;
     j["failed"] = f.failed;
     j["details"] = f.details;
+    j["confirmed"] = f.probe.confirmed ? Json(*f.probe.confirmed) : Json(nullptr);
+    j["probe"] = f.probe.evidence;
+    j["apply_ms"] = f.apply_ms;
     j["start_s"] = f.start_s;
     j["heal_s"] = f.heal_s;
     j["end_s"] = f.end_s;

@@ -154,6 +154,8 @@ int RunDirt(const DirtArgs& a) {
     }
     dirt::DrillOptions options;
     options.progress = [&](std::string_view l) { progress.Show(l); };
+    // Each drill's history log goes into the artifact directory as it runs.
+    options.history_dir = out;
     if (a.max_recovery_ms >= 0) {
       options.max_recovery_override = std::chrono::milliseconds(a.max_recovery_ms);
     }
@@ -166,6 +168,13 @@ int RunDirt(const DirtArgs& a) {
     }
     std::printf("%s %s: %s\n", r->scenario_id.c_str(),
                 std::string(dirt::VerdictName(r->verdict)).c_str(), r->reason.c_str());
+    if (r->history_log) {
+      std::printf(
+          "%s history log: %s (%lld records, head %s)%s\n", r->scenario_id.c_str(),
+          r->history_log->path.c_str(), static_cast<long long>(r->history_log->records),
+          r->history_log->head.empty() ? "-" : r->history_log->head.c_str(),
+          r->history_log->error.empty() ? "" : (" INCOMPLETE: " + r->history_log->error).c_str());
+    }
     results.push_back(std::move(*r));
   }
   down();
@@ -176,7 +185,7 @@ int RunDirt(const DirtArgs& a) {
       return kExitError;
     }
     std::printf(
-        "artifacts: %s/{report.md,test_summary.json,incident-*.json,"
+        "artifacts: %s/{report.md,test_summary.json,incident-*.json,history-*.log,"
         "control_plane_dumps.json,resource_metrics_timeline.json}\n",
         out.c_str());
   }

@@ -13,12 +13,11 @@
 #include <vector>
 
 #include "cluster/cluster.h"
-#include "cluster/nodes_file.h"
-#include "cluster/ssh_control.h"
-#include "nemesis/command_net.h"
+#include "cluster/ssh_nemesis.h"
 #include "nemesis/grudge.h"
 #include "nemesis/nemesis.h"
 #include "nemesis/node_control.h"
+#include "runner/ssh.h"
 #include "tools/commands.h"
 
 namespace faultline::tools {
@@ -55,7 +54,8 @@ struct FaultArgs {
 
 // Everything a subcommand needs: the cluster's node control and the Nemesis over it.
 struct Session {
-  std::optional<cluster::ClusterState> state;  // local clusters only
+  std::optional<cluster::ClusterState> state;    // local clusters only
+  std::optional<cluster::NodesFile> nodes_file;  // ssh:FILE clusters only
   std::unique_ptr<nemesis::NodeControl> control;
   std::unique_ptr<nemesis::Nemesis> nemesis;
   std::vector<std::string> nodes;
@@ -119,24 +119,20 @@ Result<Session> OpenSession(const Common& c) {
                        fmt::format("--cluster {}: expected ssh:FILE (a nodes file)", c.cluster));
     }
     const std::string file = c.cluster.substr(4);
-    FAULTLINE_ASSIGN_OR_RETURN(cluster::NodesFile nodes_file, cluster::ReadNodesFile(file));
-    FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<cluster::SshControl> ssh,
-                               cluster::MakeSshControl(nodes_file));
-    options.net = cluster::SshNetConfig(nodes_file, "flssh");
     options.ledger_path = c.ledger.empty() ? file + ".nemesis.ledger" : c.ledger;
-    nemesis::NodeControl* raw = ssh.get();
-    options.make_net = [raw](const nemesis::NetConfig& config) {
-      return nemesis::MakeCommandNet(config, *raw);
-    };
-    s.control = std::move(ssh);
-  } else {
-    FAULTLINE_ASSIGN_OR_RETURN(cluster::ClusterState state, cluster::Load(c.name, c.state_dir));
-    FAULTLINE_ASSIGN_OR_RETURN(s.control, cluster::MakeLocalControl(state));
-    options.net = state.NetConfig();
-    options.control_address = state.control_address;
-    options.ledger_path = c.ledger.empty() ? state.run_dir + "/nemesis.ledger" : c.ledger;
-    s.state = std::move(state);
+    FAULTLINE_ASSIGN_OR_RETURN(cluster::SshNemesis ssh, cluster::OpenSshNemesis(file, options));
+    for (const auto& n : ssh.control->nodes_file().nodes) s.nodes.push_back(n.name);
+    s.nodes_file = ssh.control->nodes_file();
+    s.control = std::move(ssh.control);
+    s.nemesis = std::move(ssh.nemesis);
+    return s;
   }
+  FAULTLINE_ASSIGN_OR_RETURN(cluster::ClusterState state, cluster::Load(c.name, c.state_dir));
+  FAULTLINE_ASSIGN_OR_RETURN(s.control, cluster::MakeLocalControl(state));
+  options.net = state.NetConfig();
+  options.control_address = state.control_address;
+  options.ledger_path = c.ledger.empty() ? state.run_dir + "/nemesis.ledger" : c.ledger;
+  s.state = std::move(state);
   options.control = s.control.get();
   for (const auto& n : options.net.nodes) s.nodes.push_back(n.name);
   FAULTLINE_ASSIGN_OR_RETURN(s.nemesis, nemesis::Nemesis::Open(options));
@@ -146,13 +142,13 @@ Result<Session> OpenSession(const Common& c) {
 Result<std::vector<std::string>> Resolve(Session& s, const std::string& target) {
   std::optional<std::string> leader;
   if (target == "leader") {
-    if (!s.state) {
-      return MakeError(ErrorCode::kUnavailable,
-                       "target leader: only known for the local cluster (--name); name the node "
-                       "with --cluster ssh:FILE");
+    if (s.state) {
+      FAULTLINE_ASSIGN_OR_RETURN(cluster::ClusterStatus status, cluster::ProbeStatus(*s.state));
+      leader = status.leader;
+    } else if (s.nodes_file) {
+      // Over ssh: the members' own status replies at <address>:2379.
+      leader = runner::SshClusterLeader(*s.nodes_file);
     }
-    FAULTLINE_ASSIGN_OR_RETURN(cluster::ClusterStatus status, cluster::ProbeStatus(*s.state));
-    leader = status.leader;
   }
   return nemesis::ResolveTarget(target, s.nodes, leader, s.seed);
 }
@@ -312,8 +308,8 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
     std::string help = fmt::format(
         "{} the database process of TARGET.\n"
         "TARGET: node names (n1,n3), one, minority, majority, all, or leader (the node a\n"
-        "majority of members names as leader; local clusters only). one/minority/majority are\n"
-        "chosen with --seed.\n",
+        "majority of etcd members names as leader). one/minority/majority are chosen with\n"
+        "--seed.\n",
         name == "kill"     ? "SIGKILL"
         : name == "pause"  ? "Pause (SIGSTOP or cgroup freeze)"
         : name == "resume" ? "Resume (SIGCONT or thaw)"

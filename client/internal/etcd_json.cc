@@ -217,8 +217,17 @@ std::string LockBody(std::string_view name, std::int64_t lease_id) {
 
 std::string UnlockBody(std::string_view key) { return json{{"key", Base64Encode(key)}}.dump(); }
 
+std::string LeaseKeepAliveBody(std::int64_t lease_id) {
+  return json{{"ID", std::to_string(lease_id)}}.dump();
+}
+
 Result<EtcdReply> ParseReply(std::string_view body) {
   FAULTLINE_ASSIGN_OR_RETURN(json j, ParseObject(body));
+  // A streaming RPC's message arrives as {"result": {...}} (lease/keepalive).
+  if (auto it = j.find("result"); it != j.end() && it->is_object() && !j.contains("header")) {
+    json inner = *it;
+    j = std::move(inner);
+  }
   EtcdReply reply;
   if (auto it = j.find("error"); it != j.end()) {
     reply.error = it->is_string() ? it->get<std::string>() : it->dump();
@@ -258,6 +267,7 @@ Result<EtcdReply> ParseReply(std::string_view body) {
   }
   FAULTLINE_ASSIGN_OR_RETURN(reply.count, IntField<std::int64_t>(j, "count", "reply"));
   FAULTLINE_ASSIGN_OR_RETURN(reply.lease_id, IntField<std::int64_t>(j, "ID", "reply"));
+  FAULTLINE_ASSIGN_OR_RETURN(reply.ttl, IntField<std::int64_t>(j, "TTL", "reply"));
   FAULTLINE_ASSIGN_OR_RETURN(reply.lock_key, BytesField(j, "key", "reply"));
   return reply;
 }

@@ -44,6 +44,8 @@ std::string ModCasBody(std::string_view key, std::int64_t mod_revision, std::str
 std::string LeaseGrantBody(std::int64_t ttl_s);
 std::string LeaseRevokeBody(std::int64_t lease_id);
 std::string LockBody(std::string_view name, std::int64_t lease_id);
+// /v3/lease/keepalive (a streaming RPC: the gateway answers one {"result": {...}} per request).
+std::string LeaseKeepAliveBody(std::int64_t lease_id);
 std::string UnlockBody(std::string_view key);
 
 struct EtcdKv {
@@ -60,7 +62,8 @@ struct EtcdHeader {
   std::uint64_t raft_term = 0;
 };
 
-// A parsed reply of /v3/kv/put, /v3/kv/range or /v3/kv/txn.
+// A parsed reply of /v3/kv/put, /v3/kv/range, /v3/kv/txn, the lease and lock calls. A streaming
+// reply's {"result": {...}} wrapper (lease/keepalive) is unwrapped.
 struct EtcdReply {
   EtcdHeader header;
   bool has_header = false;
@@ -70,7 +73,8 @@ struct EtcdReply {
   bool succeeded = false;     // txn: absent means false
   std::vector<EtcdKv> kvs;    // range: absent means no match
   std::int64_t count = 0;     // range
-  std::int64_t lease_id = 0;  // lease/grant: "ID"
+  std::int64_t lease_id = 0;  // lease/grant, lease/keepalive: "ID"
+  std::int64_t ttl = 0;       // lease/grant, lease/keepalive: "TTL"; 0 (absent): the lease is gone
   std::string lock_key;       // lock/lock: "key", decoded
 };
 

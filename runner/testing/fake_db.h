@@ -36,6 +36,12 @@ struct FakeDbOptions {
   bool lose_adds_on_heal = false;
   int isolated = 0;
   bool always_info = false;  // every op ends info (a broken client)
+  // counter: "add" adds to an integer counter per key and "read" reads it (0 when absent); lock:
+  // "acquire" (fail while another process holds the lock), "hold" (ok), "release".
+  Workload workload = Workload::kRegister;
+  // lock: while partitioned, an acquire is granted even when another holds the lock (a holder's
+  // lease expired behind its back): overlapping holds, a mutex violation.
+  bool lock_lost_when_partitioned = false;
 };
 
 class FakeDb {
@@ -81,6 +87,27 @@ class FakeDb {
         partitioned_ && options_.stale_when_partitioned && node == options_.isolated;
     type = history::OpType::kOk;
     result = history::Value::Nil();
+    if (options_.workload == Workload::kCounter) {
+      int64_t& counter = counters_[key];
+      if (op.f == "add") counter += op.value.as_int();
+      result = history::Value::Int(counter);
+      revision = ++revision_;
+      return;
+    }
+    if (options_.workload == Workload::kLock) {
+      auto it = locks_.find(key);
+      if (op.f == "acquire") {
+        if (it != locks_.end() && !(partitioned_ && options_.lock_lost_when_partitioned)) {
+          type = history::OpType::kFail;  // held: in this fake, refused at once
+        } else {
+          locks_[key] = op.process.number;
+        }
+      } else if (op.f == "release" && it != locks_.end() && it->second == op.process.number) {
+        locks_.erase(it);
+      }
+      revision = ++revision_;
+      return;
+    }
     if (op.f == "read" && op.key && op.key->is_string() && op.key->text().ends_with("/set")) {
       std::vector<history::Value> items;
       for (int64_t e : sets_[key]) items.push_back(history::Value::Int(e));
@@ -118,6 +145,8 @@ class FakeDb {
   mutable std::mutex mu_;
   std::map<std::string, history::Value> registers_;
   std::map<std::string, history::Value> snapshot_;
+  std::map<std::string, int64_t> counters_;
+  std::map<std::string, int64_t> locks_;  // lock key -> holder process
   std::map<std::string, std::set<int64_t>> sets_;
   std::map<std::string, std::set<int64_t>> added_while_partitioned_;
   bool partitioned_ = false;
@@ -148,6 +177,10 @@ class FakeClient final : public client::Client {
     int64_t revision = 0;
     if (apply) db_.Apply(invoke, node_, info, type, result, revision);
     timer.expires_after(Latency());
+    // lock: a hold takes a tenth of its requested time, so that locks are held most of the time.
+    if (invoke.f == "hold" && invoke.value.is_int()) {
+      timer.expires_after(std::chrono::milliseconds(invoke.value.as_int() / 10));
+    }
     co_await timer.async_wait(boost::asio::use_awaitable);
     client::Completion c;
     if (info) {
@@ -224,9 +257,15 @@ class FakeInjector final : public FaultInjector {
     r.ok = true;
     return r;
   }
+  FaultProbe Probe(const FaultPlan& /*plan*/, const nemesis::FaultReport& /*report*/) override {
+    if (!probe_says_) return {};
+    return FaultProbe{.confirmed = *probe_says_,
+                      .evidence = *probe_says_ ? "fake probe: cut seen" : "fake probe: no cut"};
+  }
   std::atomic<int> applied_{0};
   std::atomic<int> heals_{0};
   bool fail_faults_ = false;
+  std::optional<bool> probe_says_;  // what Probe reports; nullopt: no probe
 
  private:
   FakeDb& db_;

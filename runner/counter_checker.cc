@@ -1,0 +1,135 @@
+#include "runner/counter_checker.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <utility>
+
+namespace faultline::runner {
+namespace {
+
+using history::History;
+using history::Op;
+using history::OpType;
+using history::Value;
+
+bool IsFinal(const Op& invoke) {
+  const Value* v = invoke.FindExtra("final");
+  return v != nullptr && v->kind() == history::ValueKind::kBool && v->as_bool();
+}
+
+struct Sums {
+  int64_t lower = 0;  // ok adds completed so far
+  int64_t upper = 0;  // adds invoked so far, failed ones excluded
+};
+
+std::string Describe(const CounterReadError& e) {
+  return fmt::format("op {} {}read {} -> {}, expected {}..{}", e.index, e.final ? "(final) " : "",
+                     e.key, e.value, e.lower, e.upper);
+}
+
+}  // namespace
+
+Result<CounterCheckResult> CheckCounter(const History& h, const CounterCheckOptions& options) {
+  CounterCheckResult r;
+  std::map<std::string, Sums> sums;
+  std::map<size_t, int64_t> lower_at_invoke;  // read invocation position -> lower bound then
+  std::set<std::string> keys;
+  for (size_t i = 0; i < h.size(); ++i) {
+    const Op& op = h[i];
+    if (!op.is_client() || (op.f != "add" && op.f != "read")) continue;
+    const std::string key = op.key ? op.key->ToEdn() : std::string("-");
+    keys.insert(key);
+    Sums& s = sums[key];
+    const size_t p = h.partner(i);
+    if (op.is_invoke()) {
+      if (op.f == "read") {
+        lower_at_invoke[i] = s.lower;
+        continue;
+      }
+      if (!op.value.is_int()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("counter check: op {}: add needs an integer delta, got {}",
+                                     op.index, op.value.ToEdn()));
+      }
+      ++r.attempted;
+      const OpType outcome = p == History::kNone ? OpType::kInfo : h[p].type;
+      switch (outcome) {
+        case OpType::kOk:
+          ++r.acknowledged;
+          break;
+        case OpType::kFail:
+          ++r.failed;
+          continue;  // certainly never happened: in neither bound
+        default:
+          ++r.indeterminate;
+          break;
+      }
+      s.upper += op.value.as_int();
+      continue;
+    }
+    if (op.type != OpType::kOk || p == History::kNone) continue;
+    if (op.f == "add") {
+      s.lower += h[p].value.as_int();
+      continue;
+    }
+    // An ok read: check it against the bounds of its invocation and of now.
+    const bool final = IsFinal(h[p]);
+    ++r.reads;
+    if (final) ++r.final_reads;
+    const int64_t lower = lower_at_invoke[p];
+    const int64_t upper = s.upper;
+    if (op.value.is_int() && op.value.as_int() >= lower && op.value.as_int() <= upper) continue;
+    ++r.errors;
+    if (r.examples.size() < options.max_examples) {
+      r.examples.push_back(CounterReadError{.index = h[p].index,
+                                            .key = key,
+                                            .value = op.value.ToEdn(),
+                                            .lower = lower,
+                                            .upper = upper,
+                                            .final = final});
+    }
+  }
+  r.keys = static_cast<int64_t>(keys.size());
+  if (r.errors > 0) {
+    r.validity = checker::Validity::kInvalid;
+    r.explanation = fmt::format("{} read{} out of bounds, e.g. {}", r.errors,
+                                r.errors == 1 ? "" : "s", Describe(r.examples.front()));
+  } else {
+    r.explanation = fmt::format(
+        "every ok read ({}, {} final) lay between the acknowledged and the attempted "
+        "sum of its counter",
+        r.reads, r.final_reads);
+  }
+  return r;
+}
+
+std::string CounterCheckResultToJson(const CounterCheckResult& r) {
+  nlohmann::ordered_json j;
+  j["valid"] = std::string(checker::ValidityName(r.validity));
+  j["keys"] = r.keys;
+  j["attempted"] = r.attempted;
+  j["acknowledged"] = r.acknowledged;
+  j["failed"] = r.failed;
+  j["indeterminate"] = r.indeterminate;
+  j["reads"] = r.reads;
+  j["final_reads"] = r.final_reads;
+  j["errors"] = r.errors;
+  nlohmann::ordered_json examples = nlohmann::ordered_json::array();
+  for (const CounterReadError& e : r.examples) {
+    examples.push_back({{"index", e.index},
+                        {"key", e.key},
+                        {"value", e.value},
+                        {"lower", e.lower},
+                        {"upper", e.upper},
+                        {"final", e.final}});
+  }
+  j["examples"] = std::move(examples);
+  j["explanation"] = r.explanation;
+  return j.dump();
+}
+
+}  // namespace faultline::runner

@@ -403,10 +403,7 @@ class EtcdClient final : public Client {
     Completion c;
     c.op = invoke.Complete(OpType::kOk, Value::Nil());
     if (last) Stamp(c, *last);
-    auto extra = [&](std::string_view name, Value v) {
-      c.op.extras.push_back(
-          history::Field{.key = Value::Keyword(std::string(name)), .value = std::move(v)});
-    };
+    auto extra = [&](std::string_view name, Value v) { c.op.AddExtra(name, std::move(v)); };
     extra("keepalives", Value::Int(answered));
     extra("keepalive_errors", Value::Int(errors));
     if (ttl) extra("ttl", Value::Int(*ttl));
@@ -438,8 +435,7 @@ class EtcdClient final : public Client {
     // key is absent), which the header's revision (the store's, at read time) does not: the
     // revision-order checker needs it.
     auto with_mod_revision = [](Completion c, std::int64_t mod_revision) {
-      c.op.extras.push_back(
-          history::Field{.key = Value::Keyword("mod_revision"), .value = Value::Int(mod_revision)});
+      c.op.AddExtra("mod_revision", Value::Int(mod_revision));
       return c;
     };
     if (reply.kvs.empty()) {

@@ -56,6 +56,10 @@ std::string Op::ErrorText() const {
   }
 }
 
+void Op::AddExtra(std::string_view keyword, Value extra) {
+  extras.push_back(Field{.key = Value::Keyword(std::string(keyword)), .value = std::move(extra)});
+}
+
 const Value* Op::FindExtra(std::string_view keyword) const {
   for (const Field& field : extras) {
     if (field.key.kind() == ValueKind::kKeyword && field.key.text() == keyword) return &field.value;

@@ -85,6 +85,8 @@ struct Op {
 
   // Looks an extra field up by keyword name; nullptr when absent.
   const Value* FindExtra(std::string_view keyword) const;
+  // Appends the extra field :keyword value (after the existing extras; no check for duplicates).
+  void AddExtra(std::string_view keyword, Value extra);
 
   bool operator==(const Op&) const = default;
 };

@@ -268,4 +268,11 @@ bool ValueLess::operator()(const Value& a, const Value& b) const {
   return false;
 }
 
+Value Value::Strings(const std::vector<std::string>& items) {
+  std::vector<Value> out;
+  out.reserve(items.size());
+  for (const std::string& s : items) out.push_back(String(s));
+  return Vector(std::move(out));
+}
+
 }  // namespace faultline::history

@@ -58,6 +58,8 @@ class Value {
     return Items(ValueKind::kVector, std::move(items));
   }
   static Value Set(std::vector<Value> items) { return Items(ValueKind::kSet, std::move(items)); }
+  // A vector of strings ["a" "b"], e.g. node names in an op's extras.
+  static Value Strings(const std::vector<std::string>& items);
   // REQUIRES: items.size() is even (key, value, key, value, ...).
   static Value Map(std::vector<Value> keys_and_values) {
     return Items(ValueKind::kMap, std::move(keys_and_values));

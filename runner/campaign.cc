@@ -18,23 +18,11 @@ namespace faultline::runner {
 namespace {
 
 namespace asio = boost::asio;
-using history::Field;
 using history::Op;
 using history::OpType;
 using history::Process;
 using history::Value;
 using Clock = std::chrono::steady_clock;
-
-Field Extra(std::string_view name, Value value) {
-  return Field{.key = Value::Keyword(std::string(name)), .value = std::move(value)};
-}
-
-Value Strings(const std::vector<std::string>& list) {
-  std::vector<Value> items;
-  items.reserve(list.size());
-  for (const std::string& s : list) items.push_back(Value::String(s));
-  return Value::Vector(std::move(items));
-}
 
 Op NemesisOp(std::string_view f, std::string description) {
   return Op{.index = -1,
@@ -305,7 +293,7 @@ Op CompletionOp(const Op& invoke, client::Completion c) {
   op.key = invoke.key;
   if (op.type == OpType::kInvoke) op.type = OpType::kInfo;
   auto add = [&](std::string_view name, Value v) {
-    if (op.FindExtra(name) == nullptr) op.extras.push_back(Extra(name, std::move(v)));
+    if (op.FindExtra(name) == nullptr) op.AddExtra(name, std::move(v));
   };
   if (!c.node.empty()) add("node", Value::String(c.node));
   if (c.member_id != 0) add("member_id", Value::String(std::to_string(c.member_id)));
@@ -461,8 +449,8 @@ std::string Heal(Context& ctx, FaultInjector& injector) {
   ctx.Append(NemesisOp("heal", "heal all"));
   nemesis::FaultReport r = injector.HealAll();
   Op done = NemesisOp("heal", r.description.empty() ? std::string("healed") : r.description);
-  done.extras.push_back(Extra("ok", Value::Bool(r.ok)));
-  if (!r.failed.empty()) done.extras.push_back(Extra("failed", Strings(r.failed)));
+  done.AddExtra("ok", Value::Bool(r.ok));
+  if (!r.failed.empty()) done.AddExtra("failed", Value::Strings(r.failed));
   ctx.Append(done);
   ctx.SetFault("none");
   return r.ok ? fmt::format("heal: {}", r.description)
@@ -522,15 +510,15 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
       interval.probe = injector.Probe(*plan, *report);
       probe_s = std::chrono::duration<double>(Clock::now() - probe_start).count();
       if (interval.probe.confirmed) {
-        done.extras.push_back(Extra("confirmed", Value::Bool(*interval.probe.confirmed)));
+        done.AddExtra("confirmed", Value::Bool(*interval.probe.confirmed));
       }
       if (!interval.probe.evidence.empty()) {
-        done.extras.push_back(Extra("probe", Value::String(interval.probe.evidence)));
+        done.AddExtra("probe", Value::String(interval.probe.evidence));
       }
     }
-    done.extras.push_back(Extra("ok", Value::Bool(interval.ok)));
-    if (!interval.nodes.empty()) done.extras.push_back(Extra("nodes", Strings(interval.nodes)));
-    if (!interval.failed.empty()) done.extras.push_back(Extra("failed", Strings(interval.failed)));
+    done.AddExtra("ok", Value::Bool(interval.ok));
+    if (!interval.nodes.empty()) done.AddExtra("nodes", Value::Strings(interval.nodes));
+    if (!interval.failed.empty()) done.AddExtra("failed", Value::Strings(interval.failed));
     if (!ctx.Append(done)) return;
     // The probe ran while the fault was in force; it counts toward the fault's time.
     const bool full = sleep(std::max(0.0, ctx.config.fault_s - probe_s));

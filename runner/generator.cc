@@ -171,8 +171,7 @@ std::optional<Op> Generator::FinalRead(int worker, const Process& process) const
   if (options_.workload == Workload::kLock) return std::nullopt;
   const Value key = options_.workload == Workload::kSet ? KeyValue(0) : CurrentKey(worker);
   Op op = Invocation(process, "read", key, Value::Nil());
-  op.extras.push_back(
-      history::Field{.key = Value::Keyword(std::string(kFinalField)), .value = Value::Bool(true)});
+  op.AddExtra(kFinalField, Value::Bool(true));
   return op;
 }
 

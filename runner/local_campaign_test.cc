@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -184,21 +186,37 @@ TEST_F(LocalCampaignTest, LockWithoutFaultsIsValid) {
 // to: its keepalives cannot reach the leader, its lease expires, etcd grants the lock to the
 // waiting worker on another member, and the first holder still releases after its hold. The
 // history shows two holders at once; the mutex check must find it.
+// The violation needs a pause to catch a holder's node during its hold, so one 30 s run may
+// miss it (about one run in five here). Up to three runs with different seeds; the test fails
+// when none finds it, and says how many runs it took.
 TEST_F(LocalCampaignTest, LockUnderPausesViolatesMutualExclusion) {
-  CampaignConfig c = Config("rtlkp");
-  c.workload = Workload::kLock;
-  c.nemesis = {FaultKind::kPause};
-  c.time_limit_s = 30;
-  c.fault_s = 5;
-  c.heal_s = 2;
-  RunReport r = Run(c);
-  const CheckerVerdict* mutex = FindChecker(r, "mutex");
-  ASSERT_NE(mutex, nullptr) << r.text;
-  EXPECT_GE(r.verdict.figures.faults, 3);
-  EXPECT_EQ(mutex->validity, Validity::kInvalid) << r.text;
-  const nlohmann::json j = nlohmann::json::parse(mutex->json);
-  EXPECT_GT(j["overlapping_holds"].get<int64_t>(), 0) << mutex->json;
-  EXPECT_NE(mutex->detail.find("still held it"), std::string::npos) << mutex->detail;
+  constexpr int kRuns = 3;
+  for (int run = 1; run <= kRuns; ++run) {
+    CampaignConfig c = Config("rtlkp");
+    c.workload = Workload::kLock;
+    c.nemesis = {FaultKind::kPause};
+    c.time_limit_s = 30;
+    c.fault_s = 5;
+    c.heal_s = 2;
+    c.seed = static_cast<std::uint64_t>(run);
+    RunReport r = Run(c);
+    const CheckerVerdict* mutex = FindChecker(r, "mutex");
+    ASSERT_NE(mutex, nullptr) << r.text;
+    EXPECT_GE(r.verdict.figures.faults, 3);
+    const nlohmann::json j = nlohmann::json::parse(mutex->json);
+    if (mutex->validity != Validity::kInvalid) {
+      std::printf("run %d of %d (seed %d): no violation found\n", run, kRuns, run);
+      EXPECT_EQ(j["overlapping_holds"].get<int64_t>(), 0) << mutex->json;
+      if (run < kRuns) continue;
+      ADD_FAILURE() << "no mutual-exclusion violation in " << kRuns << " runs under pauses:\n"
+                    << r.text;
+      return;
+    }
+    std::printf("violation found in run %d of up to %d (seed %d)\n", run, kRuns, run);
+    EXPECT_GT(j["overlapping_holds"].get<int64_t>(), 0) << mutex->json;
+    EXPECT_NE(mutex->detail.find("still held it"), std::string::npos) << mutex->detail;
+    return;
+  }
 }
 
 }  // namespace

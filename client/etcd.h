@@ -67,6 +67,7 @@
 #include <vector>
 
 #include "client/client.h"
+#include "common/ports.h"
 #include "common/result.h"
 
 namespace faultline::client {
@@ -74,7 +75,7 @@ namespace faultline::client {
 struct EtcdEndpoint {
   std::string node;  // "n1": recorded in every completion
   std::string host;  // IP literal, e.g. "198.18.0.1" or "127.0.0.1" (no name resolution)
-  std::uint16_t port = 2379;
+  std::uint16_t port = kEtcdClientPort;
 };
 
 enum class EtcdReadMode { kLinearizable, kSerializable };

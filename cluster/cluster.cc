@@ -27,6 +27,7 @@ extern "C" {
 #include "cluster/internal/supervisor.h"
 #include "cluster/internal/util.h"
 #include "cluster/sshd.h"
+#include "common/ports.h"
 
 namespace faultline::cluster {
 
@@ -42,8 +43,12 @@ Result<Db> ParseDb(std::string_view name) {
                    fmt::format("unknown database '{}' (expected etcd or none)", name));
 }
 
-std::string NodeState::ClientUrl() const { return fmt::format("http://{}:2379", address); }
-std::string NodeState::PeerUrl() const { return fmt::format("http://{}:2380", address); }
+std::string NodeState::ClientUrl() const {
+  return fmt::format("http://{}:{}", address, kEtcdClientPort);
+}
+std::string NodeState::PeerUrl() const {
+  return fmt::format("http://{}:{}", address, kEtcdPeerPort);
+}
 
 std::vector<std::string> ClusterState::NodeNames() const {
   std::vector<std::string> out;
@@ -224,26 +229,10 @@ Result<ClusterState> Load(std::string_view name, std::string_view state_root) {
   return internal::LoadStateFile(path);
 }
 
-Result<DownReport> Down(std::string_view name, std::string_view state_root) {
-  FAULTLINE_RETURN_IF_ERROR(internal::ValidateName(name));
-  const std::string root = Root(state_root);
-  DownReport report;
-  auto loaded = Load(name, root);
-  if (!loaded && loaded.error().code() != ErrorCode::kNotFound) {
-    return loaded.error().WithContext(fmt::format("cluster down {}", name));
-  }
-  ClusterState s;
-  if (loaded) {
-    s = std::move(*loaded);
-  } else {
-    // Not recorded: still remove namespaces and the link that carry this cluster's name.
-    s.name = std::string(name);
-    s.run_dir = internal::RunDir(root, name);
-    s.bridge_netns = fmt::format("fl-{}-br", name);
-    s.host_link = fmt::format("fl-{}", name);
-  }
+namespace {
 
-  // 1. The supervisor ends its children itself (it is their parent, so it reaps them at once).
+// Asks the supervisor to end its children and exit; ends it by pid if it does not answer.
+void EndSupervisor(const ClusterState& s, DownReport& report) {
   if (s.supervisor_pid > 0 && internal::ProcessAlive(s.supervisor_pid, s.supervisor_start_time)) {
     auto r = internal::SupervisorCall(s.socket_path, {{"cmd", "shutdown"}},
                                       std::chrono::milliseconds(20000));
@@ -266,6 +255,16 @@ Result<DownReport> Down(std::string_view name, std::string_view state_root) {
   } else if (s.supervisor_pid > 0) {
     EndProcess("supervisor", s.supervisor_pid, s.supervisor_start_time, report);
   }
+}
+
+// Everything Down() does once the state is known. by_supervisor: called by the supervisor itself,
+// which has already ended its children and must not be asked (or killed) as step 1 would.
+DownReport DownState(const ClusterState& s, const std::string& root, bool by_supervisor) {
+  const std::string& name = s.name;
+  DownReport report;
+  // 1. The supervisor ends its children itself (it is their parent, so it reaps them at once),
+  // unless it is the caller and has done so already.
+  if (!by_supervisor) EndSupervisor(s, report);
   // 2. Children the supervisor could not end (it crashed, or was killed above).
   for (const auto& n : s.nodes) {
     EndProcess(fmt::format("etcd {}", n.name), n.db_pid, n.db_start_time, report);
@@ -339,6 +338,46 @@ Result<DownReport> Down(std::string_view name, std::string_view state_root) {
   return report;
 }
 
+}  // namespace
+
+Result<DownReport> Down(std::string_view name, std::string_view state_root) {
+  FAULTLINE_RETURN_IF_ERROR(internal::ValidateName(name));
+  const std::string root = Root(state_root);
+  auto loaded = Load(name, root);
+  if (!loaded && loaded.error().code() != ErrorCode::kNotFound) {
+    return loaded.error().WithContext(fmt::format("cluster down {}", name));
+  }
+  ClusterState s;
+  if (loaded) {
+    s = std::move(*loaded);
+  } else {
+    // Not recorded: still remove namespaces and the link that carry this cluster's name.
+    s.name = std::string(name);
+    s.run_dir = internal::RunDir(root, name);
+    s.bridge_netns = fmt::format("fl-{}-br", name);
+    s.host_link = fmt::format("fl-{}", name);
+  }
+  return DownState(s, root, false);
+}
+
+namespace internal {
+
+DownReport DownBySupervisor(const ClusterState& state) {
+  // run_dir is <state_root>/clusters/<name> (RunDir).
+  const std::string root = fs::path(state.run_dir).parent_path().parent_path().string();
+  return DownState(state, root, true);
+}
+
+}  // namespace internal
+
+Status Disown(const ClusterState& state) {
+  if (state.owner_pid == 0) return OkStatus();
+  auto r = internal::SupervisorCall(state.socket_path, {{"cmd", "disown"}},
+                                    std::chrono::milliseconds(5000));
+  if (!r) return r.error().WithContext(fmt::format("cluster {}: disown", state.name));
+  return OkStatus();
+}
+
 Result<ClusterState> Up(const ClusterSpec& spec, const Progress& progress) {
   const std::string ctx = fmt::format("cluster up {}", spec.name);
   auto say = [&](const std::string& line) {
@@ -398,6 +437,15 @@ Result<ClusterState> Up(const ClusterSpec& spec, const Progress& progress) {
   s.ssh = spec.ssh;
   s.socket_path = s.run_dir + "/supervisor.sock";
   s.created_unix_ms = NowUnixMs();
+  if (spec.owner_pid > 0) {
+    auto start = internal::ProcessStartTime(spec.owner_pid);
+    if (!start) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("{}: owner pid {} is not running", ctx, spec.owner_pid));
+    }
+    s.owner_pid = spec.owner_pid;
+    s.owner_start_time = *start;
+  }
   for (int k = 1; k <= spec.nodes; ++k) {
     NodeState n;
     n.name = fmt::format("n{}", k);
@@ -531,7 +579,7 @@ std::uint64_t U64(const json& j, const char* key) {
 
 NodeProbe ProbeNode(const NodeState& n, std::chrono::milliseconds timeout) {
   NodeProbe p;
-  internal::HttpClient http(n.address, 2379);
+  internal::HttpClient http(n.address, kEtcdClientPort);
   const std::int64_t t0 = internal::MonoNs();
   try {
     auto h = http.Request("GET", "/health", "", timeout);

@@ -10,6 +10,14 @@
 // Down() works from a fresh process from the state file alone; it is idempotent and ends only
 // processes this cluster started, by PID checked against their recorded start time.
 //
+// Owners: a cluster that a campaign or a drill brings up for itself names that process as its
+// owner (ClusterSpec::owner_pid, pid and start time). The supervisor holds a pidfd on the owner
+// and, once the owner is gone (a SIGKILL included), ends every process of the cluster and removes
+// its namespaces, link, cgroups and run directory itself, so no cluster outlives its user. A
+// cluster without owner (`faultline cluster up`) stays until Down(); Disown() turns one into the
+// other (`campaign --leave-db-running`, `dirt run --keep-cluster`). cluster/session.h does this
+// bookkeeping for callers.
+//
 // Names: a cluster name is 1-8 characters [a-z0-9]; "default" is used when none is given.
 // Namespaces are "fl-<name>-n1".."fl-<name>-nN" and "fl-<name>-br"; the root namespace's link is
 // "fl-<name>" with the control address .254. Subnet: "default" gets 198.18.0.0/24, other names
@@ -59,6 +67,10 @@ struct ClusterSpec {
   bool ssh = false;  // also start sshd on every node (cluster/sshd.h)
   EtcdSettings etcd;
   std::string state_root;  // empty: DefaultStateRoot()
+  // The process the cluster belongs to (a campaign or a drill that brought it up for itself): the
+  // supervisor tears the cluster down as soon as that process is gone, however it died. 0: no
+  // owner, the cluster stays until Down() (`faultline cluster up`).
+  int owner_pid = 0;
 };
 
 struct NodeState {
@@ -98,6 +110,8 @@ struct ClusterState {
   std::uint64_t supervisor_start_time = 0;
   std::string socket_path;  // <run_dir>/supervisor.sock
   std::int64_t created_unix_ms = 0;
+  int owner_pid = 0;                   // ClusterSpec::owner_pid; 0: none
+  std::uint64_t owner_start_time = 0;  // against PID reuse
 
   std::vector<std::string> NodeNames() const;
   std::vector<std::string> ClientUrls() const;  // in node order
@@ -121,6 +135,10 @@ struct DownReport {
 };
 // Idempotent: a cluster that is not recorded, or partly gone, is removed as far as it exists.
 [[nodiscard]] Result<DownReport> Down(std::string_view name, std::string_view state_root = {});
+
+// Leaves an owned cluster running for good: its supervisor stops watching the owner, and the
+// cluster stays until Down(). No-op for a cluster without owner.
+[[nodiscard]] Status Disown(const ClusterState& state);
 
 struct NodeStatus {
   std::string name;

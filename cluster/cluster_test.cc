@@ -11,10 +11,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "cluster/internal/http.h"
 #include "cluster/internal/util.h"
+#include "cluster/session.h"
+#include "common/ports.h"
 
 namespace faultline::cluster {
 namespace {
@@ -38,6 +41,34 @@ using std::chrono::milliseconds;
   std::fprintf(stderr, "up returned without crashing: %s\n",
                r ? "ok" : r.error().message().c_str());
   _exit(r ? 0 : 3);
+}();
+
+// Owner tests re-run this binary with FAULTLINE_TEST_OWNER=<own|disown>:<name>:<state root>: it
+// then opens a session (bringing the cluster up with itself as owner), disowns it in mode
+// "disown", writes <state root>/<name>.up and waits to be killed.
+[[maybe_unused]] const bool kOwnerHook = [] {
+  const char* spec = std::getenv("FAULTLINE_TEST_OWNER");
+  if (spec == nullptr || std::getenv("FAULTLINE_CLUSTER_SUPERVISOR") != nullptr) return false;
+  const std::string s(spec);
+  ::unsetenv("FAULTLINE_TEST_OWNER");
+  const size_t a = s.find(':');
+  const size_t b = s.find(':', a + 1);
+  ClusterSpec c;
+  c.name = s.substr(a + 1, b - a - 1);
+  c.state_root = s.substr(b + 1);
+  c.nodes = 3;
+  auto session = Session::Open(c);
+  Status ready = session ? OkStatus() : Status(session.error());
+  if (ready && s.substr(0, a) == "disown") {
+    auto closed = session->Close(/*keep=*/true);
+    if (!closed) ready = closed.error();
+  }
+  if (!ready) {
+    std::fprintf(stderr, "owner: %s\n", ready.error().message().c_str());
+    _exit(3);
+  }
+  std::ofstream(fmt::format("{}/{}.up", c.state_root, c.name)) << "up\n";
+  for (;;) ::pause();
 }();
 
 std::string UniqueName(char tag) { return fmt::format("{}{}", tag, ::getpid() % 1000000); }
@@ -122,7 +153,7 @@ const NodeState& Node(const ClusterState& s, const std::string& name) {
 
 Result<internal::HttpResponse> Post(const NodeState& n, const std::string& target,
                                     const std::string& body, milliseconds timeout) {
-  internal::HttpClient c(n.address, 2379);
+  internal::HttpClient c(n.address, kEtcdClientPort);
   return c.Request("POST", target, body, timeout);
 }
 
@@ -420,6 +451,86 @@ INSTANTIATE_TEST_SUITE_P(Points, ClusterCrashTest,
                            n.erase(std::remove(n.begin(), n.end(), '-'), n.end());
                            return n;
                          });
+
+// The owner: this binary re-run in the given mode (kOwnerHook), once its cluster is up.
+Result<pid_t> StartOwner(const std::string& mode, const std::string& name,
+                         const std::string& root) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return MakeError(ErrorCode::kInternal, "fork");
+  if (pid == 0) {
+    ::setenv("FAULTLINE_TEST_OWNER", (mode + ":" + name + ":" + root).c_str(), 1);
+    const char* argv[] = {"cluster_test", nullptr};
+    ::execv("/proc/self/exe", const_cast<char**>(argv));
+    _exit(127);
+  }
+  const std::string up_file = fmt::format("{}/{}.up", root, name);
+  WaitFor([&] { return fs::exists(up_file) || ::waitpid(pid, nullptr, WNOHANG) == pid; },
+          milliseconds(60000));
+  if (fs::exists(up_file)) {
+    fs::remove(up_file);
+    return pid;
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return MakeError(ErrorCode::kInternal, "the owner did not bring its cluster up (see stderr)");
+}
+
+void KillOwner(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+TEST(ClusterOwnerTest, ClusterGoesWhenItsOwnerIsKilled) {
+  const std::string name = UniqueName('o');
+  const std::string root = TempRoot();
+  auto owner = StartOwner("own", name, root);
+  ASSERT_TRUE(owner) << owner.error().message();
+  auto s = Load(name, root);
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->owner_pid, *owner);
+  EXPECT_NE(s->owner_start_time, 0u);
+  ASSERT_TRUE(internal::ProcessAlive(s->supervisor_pid, s->supervisor_start_time));
+  for (const auto& n : s->nodes) ASSERT_GT(n.db_pid, 0) << n.name;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  KillOwner(*owner);
+  const bool gone = WaitFor(
+      [&] {
+        return !fs::exists(s->run_dir) &&
+               !internal::ProcessAlive(s->supervisor_pid, s->supervisor_start_time);
+      },
+      milliseconds(10000));
+  const auto took =
+      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_TRUE(gone) << "cluster still there 10 s after its owner was killed";
+  std::fprintf(stderr, "  cluster gone %lld ms after its owner was SIGKILLed\n",
+               static_cast<long long>(took));
+  ExpectGone(*s);
+  EXPECT_TRUE(List(root).empty());
+  (void)Down(name, root);
+  RemoveRootIfEmpty(root);
+}
+
+TEST(ClusterOwnerTest, DisownedClusterOutlivesItsOwner) {
+  const std::string name = UniqueName('d');
+  const std::string root = TempRoot();
+  auto owner = StartOwner("disown", name, root);
+  ASSERT_TRUE(owner) << owner.error().message();
+  auto s = Load(name, root);
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->owner_pid, 0);
+  KillOwner(*owner);
+  // Longer than the teardown of an owned cluster takes (the test above).
+  std::this_thread::sleep_for(milliseconds(3000));
+  EXPECT_TRUE(fs::exists(s->run_dir));
+  EXPECT_TRUE(internal::ProcessAlive(s->supervisor_pid, s->supervisor_start_time));
+  for (const auto& n : s->nodes)
+    EXPECT_TRUE(WaitFor([&] { return NodeHealthy(*s, n.name); }, milliseconds(10000))) << n.name;
+  auto down = Down(name, root);
+  ASSERT_TRUE(down) << down.error().message();
+  ExpectGone(*s);
+  RemoveRootIfEmpty(root);
+}
 
 }  // namespace
 }  // namespace faultline::cluster

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,10 +30,10 @@
 #include <mutex>
 #include <thread>
 
+#include "cluster/internal/util.h"
 #include "cluster/ssh_test_cluster.h"
 #include "nemesis/command_net.h"
 #include "nemesis/grudge.h"
-#include "nemesis/internal/netns.h"
 
 namespace faultline::cluster {
 namespace {
@@ -113,14 +115,32 @@ sockaddr_in Endpoint(const std::string& address, uint16_t port) {
   return sa;
 }
 
+std::string NetnsFile(const std::string& netns) { return "/var/run/netns/" + netns; }
+
+// Runs fn on a thread of its own that has entered the namespace (setns acts on the calling
+// thread only; the thread ends with fn, so nothing else runs in there by accident). An empty
+// netns: the root namespace.
+Status InNetns(const std::string& netns, const std::function<Status()>& fn) {
+  Status result;
+  std::thread t([&] {
+    if (!netns.empty()) {
+      const int fd = ::open(NetnsFile(netns).c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
+        result = internal::ErrnoError(errno, "enter network namespace " + netns);
+        if (fd >= 0) ::close(fd);
+        return;
+      }
+      ::close(fd);
+    }
+    result = fn();
+  });
+  t.join();
+  return result;
+}
+
 bool RunProbe(const std::string& netns, const std::function<bool()>& fn) {
   bool ok = false;
-  if (netns.empty()) {
-    std::thread t([&] { ok = fn(); });
-    t.join();
-    return ok;
-  }
-  Status s = nemesis::internal::RunInNetns(netns, [&] {
+  Status s = InNetns(netns, [&] {
     ok = fn();
     return OkStatus();
   });
@@ -195,8 +215,7 @@ class Listeners {
   explicit Listeners(const std::vector<nemesis::NetNode>& nodes) {
     for (const auto& n : nodes) {
       threads_.emplace_back([this, n] {
-        Status s =
-            nemesis::internal::RunInNetns(n.netns, [&]() -> Status { return Serve(n.name); });
+        Status s = InNetns(n.netns, [&]() -> Status { return Serve(n.name); });
         if (!s) {
           std::lock_guard lock(mu_);
           errors_.push_back(s.error().message());
@@ -228,7 +247,7 @@ class Listeners {
     const sockaddr_in t = Endpoint("0.0.0.0", kTcpPort);
     if (::bind(tcp.get(), reinterpret_cast<const sockaddr*>(&t), sizeof(t)) != 0 ||
         ::listen(tcp.get(), 128) != 0) {
-      return nemesis::internal::ErrnoError(errno, "listen on " + name);
+      return internal::ErrnoError(errno, "listen on " + name);
     }
     {
       std::lock_guard lock(mu_);
@@ -312,7 +331,7 @@ TEST(SshControl, RunRunsInsideTheNodeAndCloseEndsTheMasters) {
     EXPECT_EQ(out->exit_code, 0) << out->err;
     EXPECT_THAT(out->out, HasSubstr(" inet " + n.address + "/24 ")) << n.name;
     struct stat st {};
-    ASSERT_EQ(::stat(nemesis::internal::NetnsPath(n.netns).c_str(), &st), 0);
+    ASSERT_EQ(::stat(NetnsFile(n.netns).c_str(), &st), 0);
     EXPECT_THAT(out->out, HasSubstr(fmt::format("\n{}\n", st.st_ino)))
         << n.name << ": the command did not run in the node's network namespace";
   }

@@ -28,6 +28,7 @@
 
 #include "checker/checker.h"
 #include "client/client.h"
+#include "common/ports.h"
 #include "common/result.h"
 #include "history/history.h"
 #include "history/log.h"
@@ -117,7 +118,7 @@ struct ProbeTargets {
   nemesis::NodeControl* control = nullptr;  // borrowed; must outlive the injector
   // Node name -> the address its peers connect to (a partition probe connects to it).
   std::map<std::string, std::string> peer_addresses;
-  int peer_port = 2380;
+  int peer_port = kEtcdPeerPort;
   double connect_timeout_s = 1.0;
 };
 

@@ -1,6 +1,9 @@
-// CampaignConfig <-> JSON, and its validation.
+// CampaignConfig <-> JSON and its validation, all driven by the field table.
+#include "runner/config.h"
+
 #include <fmt/format.h>
 
+#include <array>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -11,6 +14,7 @@ namespace faultline::runner {
 namespace {
 
 using Json = nlohmann::ordered_json;
+using C = CampaignConfig;
 
 std::string KindsToString(const std::vector<FaultKind>& kinds) {
   if (kinds.empty()) return "none";
@@ -19,36 +23,211 @@ std::string KindsToString(const std::vector<FaultKind>& kinds) {
   return fmt::format("{}", fmt::join(names, ","));
 }
 
+Status ParseWorkloadField(C& c, std::string_view text) {
+  FAULTLINE_ASSIGN_OR_RETURN(c.workload, ParseWorkload(text));
+  return OkStatus();
+}
+std::string PrintWorkloadField(const C& c) { return std::string(WorkloadName(c.workload)); }
+
+Status ParseNemesisField(C& c, std::string_view text) {
+  FAULTLINE_ASSIGN_OR_RETURN(c.nemesis, ParseFaultKinds(text));
+  return OkStatus();
+}
+std::string PrintNemesisField(const C& c) { return KindsToString(c.nemesis); }
+
+// The rules. Each names its field, so the first broken rule in table order is the one reported.
+std::string CheckDb(const C& c) {
+  return c.db == "etcd" ? "" : fmt::format("db '{}' is not supported (expected etcd)", c.db);
+}
+std::string CheckNodes(const C& c) {
+  return c.nodes >= 1 && c.nodes <= 9 ? "" : fmt::format("nodes {} is not in 1..9", c.nodes);
+}
+std::string CheckCluster(const C& c) {
+  if (c.cluster == "local" || c.cluster.rfind("ssh:", 0) == 0) return "";
+  return fmt::format("cluster '{}' (expected local or ssh:FILE)", c.cluster);
+}
+std::string CheckTimeLimit(const C& c) {
+  return c.time_limit_s > 0 ? "" : "time limit must be positive";
+}
+std::string CheckConcurrency(const C& c) {
+  if (c.concurrency >= 1 && c.concurrency <= 1000) return "";
+  return fmt::format("concurrency {} is not in 1..1000", c.concurrency);
+}
+std::string CheckRate(const C& c) { return c.rate >= 0 ? "" : "rate must not be negative"; }
+std::string CheckReadMode(const C& c) {
+  if (c.read_mode == "linearizable" || c.read_mode == "serializable") return "";
+  return fmt::format("read mode '{}' (expected linearizable or serializable)", c.read_mode);
+}
+std::string CheckTestCount(const C& c) {
+  return c.test_count >= 1 ? "" : "test count must be at least 1";
+}
+std::string CheckPerKeyLimit(const C& c) {
+  return c.per_key_limit >= 1 ? "" : "per_key_limit must be at least 1";
+}
+std::string CheckOpsPerKey(const C& c) {
+  return c.ops_per_key >= 1 ? "" : "ops_per_key must be at least 1";
+}
+std::string CheckValueDomain(const C& c) {
+  return c.value_domain >= 1 ? "" : "value_domain must be at least 1";
+}
+std::string CheckClientTimeout(const C& c) {
+  return c.client_timeout_ms >= 1 ? "" : "client timeout must be positive";
+}
+std::string CheckLockTtl(const C& c) {
+  return c.lock_ttl_s >= 1 ? "" : "lock_ttl_s must be at least 1 (etcd leases count whole seconds)";
+}
+std::string CheckLockAcquireTimeout(const C& c) {
+  return c.lock_acquire_timeout_ms >= 1 ? "" : "lock_acquire_timeout_ms must be positive";
+}
+std::string CheckFault(const C& c) { return c.fault_s > 0 ? "" : "fault_s must be positive"; }
+std::string CheckHeal(const C& c) { return c.heal_s > 0 ? "" : "heal_s must be positive"; }
+std::string CheckInfoCeiling(const C& c) {
+  return c.info_ceiling >= 0 && c.info_ceiling <= 1 ? "" : "info_ceiling must be in 0..1";
+}
+std::string CheckFinalPhase(const C& c) {
+  return c.final_phase_s >= 0 ? "" : "final_phase_s must not be negative";
+}
+std::string CheckCheckTimeLimit(const C& c) {
+  return c.check_time_limit_s >= 0 ? "" : "check_time_limit_s must not be negative";
+}
+
+// clang-format off
+const std::array kFields{
+  ConfigField{.key = "db", .flag = "--db", .help = "Database (etcd)", .member = &C::db,
+              .check = CheckDb},
+  ConfigField{.key = "nodes", .flag = "--nodes", .help = "Nodes of a new local cluster (1-9)",
+              .member = &C::nodes, .check = CheckNodes},
+  ConfigField{.key = "cluster", .flag = "--cluster",
+              .help = "local (a namespace cluster on this machine) or ssh:FILE (nodes reached "
+                      "over ssh, described by the nodes file FILE; see below)",
+              .member = &C::cluster, .check = CheckCluster},
+  ConfigField{.key = "name", .flag = "--name", .help = "Local cluster name (1-8 of a-z0-9)",
+              .member = &C::name},
+  ConfigField{.key = "workload", .flag = "--workload", .help = "register|set|counter|lock",
+              .parse = ParseWorkloadField, .print = PrintWorkloadField},
+  ConfigField{.key = "nemesis", .flag = "--nemesis",
+              .help = "Comma-separated faults: partition, isolate, isolate-leader, kill, pause, "
+                      "loss; or none",
+              .parse = ParseNemesisField, .print = PrintNemesisField},
+  ConfigField{.key = "isolate_node", .flag = "--isolate-node",
+              .help = "Node that 'isolate' always cuts off (e.g. n3)",
+              .member = &C::isolate_node, .show_default = false},
+  ConfigField{.key = "time_limit", .flag = "--time-limit", .help = "Seconds of generated load",
+              .member = &C::time_limit_s, .check = CheckTimeLimit},
+  ConfigField{.key = "concurrency", .flag = "--concurrency",
+              .help = "Concurrent clients (workers)", .member = &C::concurrency,
+              .check = CheckConcurrency},
+  ConfigField{.key = "rate", .flag = "--rate",
+              .help = "Ops/s over all workers, with jitter (0 = unlimited)", .member = &C::rate,
+              .check = CheckRate},
+  ConfigField{.key = "read_mode", .flag = "--read-mode", .help = "linearizable or serializable",
+              .member = &C::read_mode, .check = CheckReadMode},
+  ConfigField{.key = "seed", .flag = "--seed",
+              .help = "Seed of the generator and the nemesis (default: random, printed and "
+                      "recorded)",
+              .member = &C::seed, .show_default = false},
+  ConfigField{.key = "out", .flag = "--out", .help = "Directory for run directories",
+              .member = &C::out},
+  ConfigField{.key = "test_count", .flag = "--test-count",
+              .help = "Run the campaign N times (seeds S, S+1, ...)", .member = &C::test_count,
+              .check = CheckTestCount},
+  ConfigField{.key = "leave_db_running", .flag = "--leave-db-running",
+              .help = "Keep a cluster this command brought up running afterwards",
+              .member = &C::leave_db_running, .show_default = false},
+  ConfigField{.key = "per_key_limit", .help = "register: workers on one key at once",
+              .member = &C::per_key_limit, .check = CheckPerKeyLimit},
+  ConfigField{.key = "ops_per_key",
+              .help = "register: invocations on a key before its group moves on",
+              .member = &C::ops_per_key, .check = CheckOpsPerKey},
+  ConfigField{.key = "value_domain", .help = "register: values 0..value_domain-1",
+              .member = &C::value_domain, .check = CheckValueDomain},
+  ConfigField{.key = "client_timeout_ms", .flag = "--client-timeout-ms",
+              .help = "Client timeout (below etcd's 7 s, so timeouts end as info first)",
+              .member = &C::client_timeout_ms, .check = CheckClientTimeout},
+  ConfigField{.key = "lock_ttl_s", .help = "lock: lease TTL in seconds",
+              .member = &C::lock_ttl_s, .check = CheckLockTtl},
+  ConfigField{.key = "lock_acquire_timeout_ms", .help = "lock: client timeout of an acquire",
+              .member = &C::lock_acquire_timeout_ms, .check = CheckLockAcquireTimeout},
+  ConfigField{.key = "fault_s", .flag = "--fault-s", .help = "Seconds each fault lasts",
+              .member = &C::fault_s, .check = CheckFault},
+  ConfigField{.key = "heal_s", .flag = "--heal-s", .help = "Seconds healed between faults",
+              .member = &C::heal_s, .check = CheckHeal},
+  ConfigField{.key = "info_ceiling",
+              .help = "sanity: share of info completions above which a run is unknown",
+              .member = &C::info_ceiling, .check = CheckInfoCeiling},
+  ConfigField{.key = "final_phase_s",
+              .help = "bound on waiting for the cluster and the final reads",
+              .member = &C::final_phase_s, .check = CheckFinalPhase},
+  ConfigField{.key = "check_time_limit_s", .help = "bound on checking, in seconds",
+              .member = &C::check_time_limit_s, .check = CheckCheckTimeLimit},
+};
+// clang-format on
+
+// A list field may be written as a JSON array of names as well as a comma-separated string.
+std::string TextOf(const Json& v) {
+  if (!v.is_array()) return v.get<std::string>();
+  return fmt::format("{}", fmt::join(v.get<std::vector<std::string>>(), ","));
+}
+
+Status ReadField(const ConfigField& field, const Json& v, C& c) {
+  if (field.is_text()) return field.parse(c, TextOf(v));
+  std::visit(
+      [&](auto m) {
+        if constexpr (!std::is_same_v<decltype(m), std::monostate>) {
+          using T = std::remove_reference_t<decltype(c.*m)>;
+          c.*m = v.get<T>();
+        }
+      },
+      field.member);
+  return OkStatus();
+}
+
+void WriteField(const ConfigField& field, const C& c, Json& j) {
+  if (field.is_text()) {
+    j[std::string(field.key)] = field.print(c);
+    return;
+  }
+  std::visit(
+      [&](auto m) {
+        if constexpr (!std::is_same_v<decltype(m), std::monostate>) {
+          j[std::string(field.key)] = c.*m;
+        }
+      },
+      field.member);
+}
+
 }  // namespace
 
-std::string ConfigToJson(const CampaignConfig& c) {
+std::span<const ConfigField> ConfigFields() { return kFields; }
+
+void CopyField(const ConfigField& field, const CampaignConfig& from, CampaignConfig& to) {
+  if (field.is_text()) {
+    // The text form round-trips exactly, and keeps this function free of per-field cases.
+    (void)field.parse(to, field.print(from));
+    return;
+  }
+  std::visit(
+      [&](auto m) {
+        if constexpr (!std::is_same_v<decltype(m), std::monostate>) to.*m = from.*m;
+      },
+      field.member);
+}
+
+std::string FieldText(const ConfigField& field, const CampaignConfig& config) {
+  if (field.is_text()) return field.print(config);
   Json j;
-  j["db"] = c.db;
-  j["nodes"] = c.nodes;
-  j["cluster"] = c.cluster;
-  j["name"] = c.name;
-  j["workload"] = std::string(WorkloadName(c.workload));
-  j["nemesis"] = KindsToString(c.nemesis);
-  j["isolate_node"] = c.isolate_node;
-  j["time_limit"] = c.time_limit_s;
-  j["concurrency"] = c.concurrency;
-  j["rate"] = c.rate;
-  j["read_mode"] = c.read_mode;
-  j["seed"] = c.seed;
-  j["out"] = c.out;
-  j["test_count"] = c.test_count;
-  j["leave_db_running"] = c.leave_db_running;
-  j["per_key_limit"] = c.per_key_limit;
-  j["ops_per_key"] = c.ops_per_key;
-  j["value_domain"] = c.value_domain;
-  j["client_timeout_ms"] = c.client_timeout_ms;
-  j["lock_ttl_s"] = c.lock_ttl_s;
-  j["lock_acquire_timeout_ms"] = c.lock_acquire_timeout_ms;
-  j["fault_s"] = c.fault_s;
-  j["heal_s"] = c.heal_s;
-  j["info_ceiling"] = c.info_ceiling;
-  j["final_phase_s"] = c.final_phase_s;
-  j["check_time_limit_s"] = c.check_time_limit_s;
+  WriteField(field, config, j);
+  const Json& v = j[std::string(field.key)];
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+Status SetFieldText(const ConfigField& field, CampaignConfig& config, std::string_view text) {
+  return field.parse(config, text);
+}
+
+std::string ConfigToJson(const CampaignConfig& c) {
+  Json j = Json::object();
+  for (const ConfigField& field : kFields) WriteField(field, c, j);
   return j.dump(2);
 }
 
@@ -60,69 +239,15 @@ Result<CampaignConfig> ConfigFromJson(std::string_view text) {
       return MakeError(ErrorCode::kInvalidArgument, "campaign config: expected a JSON object");
     }
     for (const auto& [key, v] : j.items()) {
-      if (key == "db") {
-        c.db = v.get<std::string>();
-      } else if (key == "nodes") {
-        c.nodes = v.get<int>();
-      } else if (key == "cluster") {
-        c.cluster = v.get<std::string>();
-      } else if (key == "name") {
-        c.name = v.get<std::string>();
-      } else if (key == "workload") {
-        FAULTLINE_ASSIGN_OR_RETURN(c.workload, ParseWorkload(v.get<std::string>()));
-      } else if (key == "nemesis") {
-        std::string list;
-        if (v.is_array()) {
-          std::vector<std::string> names = v.get<std::vector<std::string>>();
-          list = fmt::format("{}", fmt::join(names, ","));
-        } else {
-          list = v.get<std::string>();
-        }
-        FAULTLINE_ASSIGN_OR_RETURN(c.nemesis, ParseFaultKinds(list));
-      } else if (key == "isolate_node") {
-        c.isolate_node = v.get<std::string>();
-      } else if (key == "time_limit") {
-        c.time_limit_s = v.get<double>();
-      } else if (key == "concurrency") {
-        c.concurrency = v.get<int>();
-      } else if (key == "rate") {
-        c.rate = v.get<double>();
-      } else if (key == "read_mode") {
-        c.read_mode = v.get<std::string>();
-      } else if (key == "seed") {
-        c.seed = v.get<std::uint64_t>();
-      } else if (key == "out") {
-        c.out = v.get<std::string>();
-      } else if (key == "test_count") {
-        c.test_count = v.get<int>();
-      } else if (key == "leave_db_running") {
-        c.leave_db_running = v.get<bool>();
-      } else if (key == "per_key_limit") {
-        c.per_key_limit = v.get<int>();
-      } else if (key == "ops_per_key") {
-        c.ops_per_key = v.get<int>();
-      } else if (key == "value_domain") {
-        c.value_domain = v.get<int>();
-      } else if (key == "client_timeout_ms") {
-        c.client_timeout_ms = v.get<int>();
-      } else if (key == "lock_ttl_s") {
-        c.lock_ttl_s = v.get<double>();
-      } else if (key == "lock_acquire_timeout_ms") {
-        c.lock_acquire_timeout_ms = v.get<int>();
-      } else if (key == "fault_s") {
-        c.fault_s = v.get<double>();
-      } else if (key == "heal_s") {
-        c.heal_s = v.get<double>();
-      } else if (key == "info_ceiling") {
-        c.info_ceiling = v.get<double>();
-      } else if (key == "final_phase_s") {
-        c.final_phase_s = v.get<double>();
-      } else if (key == "check_time_limit_s") {
-        c.check_time_limit_s = v.get<double>();
-      } else {
+      const ConfigField* field = nullptr;
+      for (const ConfigField& f : kFields) {
+        if (f.key == key) field = &f;
+      }
+      if (field == nullptr) {
         return MakeError(ErrorCode::kInvalidArgument,
                          fmt::format("campaign config: unknown field \"{}\"", key));
       }
+      FAULTLINE_RETURN_IF_ERROR(ReadField(*field, v, c));
     }
   } catch (const nlohmann::json::exception& e) {
     return MakeError(ErrorCode::kInvalidArgument, fmt::format("campaign config: {}", e.what()));
@@ -132,36 +257,11 @@ Result<CampaignConfig> ConfigFromJson(std::string_view text) {
 }
 
 Status ValidateConfig(const CampaignConfig& c) {
-  auto bad = [](std::string what) {
-    return Status(MakeError(ErrorCode::kInvalidArgument, "campaign config: " + what));
-  };
-  if (c.db != "etcd") return bad(fmt::format("db '{}' is not supported (expected etcd)", c.db));
-  if (c.nodes < 1 || c.nodes > 9) return bad(fmt::format("nodes {} is not in 1..9", c.nodes));
-  if (c.cluster != "local" && c.cluster.rfind("ssh:", 0) != 0) {
-    return bad(fmt::format("cluster '{}' (expected local or ssh:FILE)", c.cluster));
-  }
-  if (c.time_limit_s <= 0) return bad("time limit must be positive");
-  if (c.concurrency < 1 || c.concurrency > 1000) {
-    return bad(fmt::format("concurrency {} is not in 1..1000", c.concurrency));
-  }
-  if (c.rate < 0) return bad("rate must not be negative");
-  if (c.read_mode != "linearizable" && c.read_mode != "serializable") {
-    return bad(fmt::format("read mode '{}' (expected linearizable or serializable)", c.read_mode));
-  }
-  if (c.test_count < 1) return bad("test count must be at least 1");
-  if (c.per_key_limit < 1 || c.ops_per_key < 1 || c.value_domain < 1) {
-    return bad("per_key_limit, ops_per_key and value_domain must be at least 1");
-  }
-  if (c.client_timeout_ms < 1) return bad("client timeout must be positive");
-  if (c.lock_ttl_s < 1 || c.lock_acquire_timeout_ms < 1) {
-    return bad(
-        "lock_ttl_s must be at least 1 (etcd leases count whole seconds) and "
-        "lock_acquire_timeout_ms positive");
-  }
-  if (c.fault_s <= 0 || c.heal_s <= 0) return bad("fault_s and heal_s must be positive");
-  if (c.info_ceiling < 0 || c.info_ceiling > 1) return bad("info_ceiling must be in 0..1");
-  if (c.final_phase_s < 0 || c.check_time_limit_s < 0) {
-    return bad("final_phase_s and check_time_limit_s must not be negative");
+  for (const ConfigField& field : kFields) {
+    if (field.check == nullptr) continue;
+    if (std::string what = field.check(c); !what.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument, "campaign config: " + what);
+    }
   }
   return OkStatus();
 }

@@ -9,6 +9,8 @@
 
 #include "client/etcd.h"
 #include "cluster/cluster.h"
+#include "cluster/session.h"
+#include "common/ports.h"
 #include "nemesis/nemesis.h"
 #include "runner/internal/cluster_campaign.h"
 
@@ -92,32 +94,30 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
   }
   FAULTLINE_ASSIGN_OR_RETURN(RunFiles files, MakeRunDir(config));
 
-  // Use the cluster of that name if it is up (and leave it up); otherwise bring one up.
-  bool owned = false;
-  Result<cluster::ClusterState> state = cluster::Load(config.name, options.state_root);
-  if (state) {
+  // The cluster of that name if it is up (left up), else one of our own, torn down after the run
+  // or, if this process dies first, by its supervisor.
+  cluster::ClusterSpec spec;
+  spec.name = config.name;
+  spec.nodes = config.nodes;
+  spec.db = cluster::Db::kEtcd;
+  spec.state_root = options.state_root;
+  if (!cluster::Load(config.name, options.state_root)) {
+    Note(options, fmt::format("cluster {}: bringing up {} etcd nodes", config.name, config.nodes));
+  }
+  Result<cluster::Session> session =
+      cluster::Session::Open(spec, [&](std::string_view line) { Note(options, line); });
+  if (!session) return std::move(session).error().WithContext("campaign: cluster up");
+  const cluster::ClusterState* state = &session->state();
+  if (!session->owned()) {
     Note(options, fmt::format("cluster {}: already up ({} nodes), using it and leaving it up",
                               config.name, state->nodes.size()));
-  } else if (state.error().code() == ErrorCode::kNotFound) {
-    cluster::ClusterSpec spec;
-    spec.name = config.name;
-    spec.nodes = config.nodes;
-    spec.db = cluster::Db::kEtcd;
-    spec.state_root = options.state_root;
-    Note(options, fmt::format("cluster {}: bringing up {} etcd nodes", config.name, config.nodes));
-    state = cluster::Up(spec, [&](std::string_view line) { Note(options, line); });
-    if (!state) return std::move(state).error().WithContext("campaign: cluster up");
-    owned = true;
-  } else {
-    return std::move(state).error().WithContext("campaign: cluster");
   }
 
   auto teardown = [&](std::vector<std::string>& warnings) {
-    if (!owned || config.leave_db_running) {
-      if (owned) Note(options, fmt::format("cluster {}: left running", config.name));
-      return;
-    }
-    Result<cluster::DownReport> down = cluster::Down(config.name, options.state_root);
+    const bool keep = config.leave_db_running;
+    if (session->owned() && keep)
+      Note(options, fmt::format("cluster {}: left running", config.name));
+    Result<cluster::DownReport> down = session->Close(keep);
     if (!down) warnings.push_back(down.error().WithContext("cluster down").message());
   };
 
@@ -147,7 +147,7 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
     parts.probes.peer_addresses = PeerAddresses(st);
     for (const cluster::NodeState& n : st.nodes) {
       parts.endpoints.push_back(
-          client::EtcdEndpoint{.node = n.name, .host = n.address, .port = 2379});
+          client::EtcdEndpoint{.node = n.name, .host = n.address, .port = kEtcdClientPort});
     }
     parts.wait_ready = [&st](std::chrono::steady_clock::time_point deadline) {
       return WaitReady(st, deadline);

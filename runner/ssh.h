@@ -28,6 +28,7 @@
 
 #include "cluster/nodes_file.h"
 #include "cluster/ssh_control.h"
+#include "common/ports.h"
 #include "common/result.h"
 #include "runner/campaign.h"
 
@@ -36,7 +37,7 @@ namespace faultline::runner {
 struct SshCampaignOptions {
   std::function<void(std::string_view)> note;  // one line per step
   cluster::SshControlOptions ssh;
-  std::uint16_t client_port = 2379;  // etcd's client port on every node
+  std::uint16_t client_port = kEtcdClientPort;  // etcd's client port on every node
   // How long the members may take to answer before the campaign starts (an error after it).
   double ready_timeout_s = 15;
 };
@@ -48,7 +49,7 @@ std::optional<std::string> SshNodesFilePath(std::string_view cluster);
 // /v3/maintenance/status at <address>:client_port, in parallel), or nullopt when none has a
 // majority or no member answers. Blocks up to about `timeout`.
 std::optional<std::string> SshClusterLeader(
-    const cluster::NodesFile& file, std::uint16_t client_port = 2379,
+    const cluster::NodesFile& file, std::uint16_t client_port = kEtcdClientPort,
     std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
 
 // Runs the campaign in a new run directory under config.out. Errors before a run directory is

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Fails when a module includes a project header from a module it may not depend on
-# (../shared/STYLE.md §2: a module uses only what it reaches by following lines downward).
+# (../shared/STYLE.md §2: a module uses only what it reaches by following lines downward), or
+# another module's internal/ header (STYLE.md §20: internal/ is not part of a module's API).
+# tools/ may depend on every module but not on their internals; tests/ may use anything.
 set -euo pipefail
 root=${1:?usage: check_includes.sh SOURCE_DIR}
 cd "$root"
@@ -13,6 +15,7 @@ declare -A allowed=(
   [cluster]="common nemesis cluster"
   [runner]="common history checker client nemesis cluster runner"
   [dirt]="common history checker client nemesis cluster runner dirt"
+  [tools]="common history checker client nemesis cluster runner dirt tools"
 )
 modules="common history checker client nemesis cluster runner dirt tools tests"
 bad=0
@@ -26,6 +29,9 @@ for dir in "${!allowed[@]}"; do
       [[ " $modules " == *" $top "* ]] || continue   # not a project header
       if [[ " ${allowed[$dir]} " != *" $top "* ]]; then
         echo "$file: includes \"$inc\": $dir/ may not depend on $top/ (see STYLE.md §2)"
+        bad=1
+      elif [[ $top != "$dir" && $inc == */internal/* ]]; then
+        echo "$file: includes \"$inc\": another module's internal header (see STYLE.md §20)"
         bad=1
       fi
     done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$file")

@@ -8,14 +8,18 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 #include <sstream>
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <variant>
 
 #include "runner/campaign.h"
+#include "runner/config.h"
 #include "runner/local.h"
 #include "runner/ssh.h"
 #include "tools/commands.h"
@@ -25,17 +29,43 @@ namespace {
 
 struct CampaignArgs {
   std::string config_file;
-  runner::CampaignConfig config;
-  std::string workload = "register";
-  std::string nemesis = "partition,kill,pause,loss";
+  runner::CampaignConfig config;             // the flags' values (plain fields)
+  std::map<std::string, std::string> texts;  // the flags' values (text fields), by key
   std::string state_dir;
   bool quiet = false;
   CLI::App* app = nullptr;
 };
 
-bool Given(const CLI::App* app, const std::string& name) {
-  const CLI::Option* opt = app->get_option_no_throw(name);
+bool Given(const CLI::App* app, std::string_view name) {
+  const CLI::Option* opt = app->get_option_no_throw(std::string(name));
   return opt != nullptr && opt->count() > 0;
+}
+
+// One flag per field of the table in runner/config.h that has one.
+void AddConfigFlags(CLI::App* c, CampaignArgs& a) {
+  for (const runner::ConfigField& field : runner::ConfigFields()) {
+    if (field.flag.empty()) continue;
+    const std::string flag(field.flag);
+    const std::string help(field.help);
+    CLI::Option* opt = nullptr;
+    if (field.is_text()) {
+      std::string& text = a.texts[std::string(field.key)];
+      text = runner::FieldText(field, a.config);
+      opt = c->add_option(flag, text, help);
+    } else {
+      std::visit(
+          [&](auto m) {
+            using Member = decltype(m);
+            if constexpr (std::is_same_v<Member, bool runner::CampaignConfig::*>) {
+              opt = c->add_flag(flag, a.config.*m, help);
+            } else if constexpr (!std::is_same_v<Member, std::monostate>) {
+              opt = c->add_option(flag, a.config.*m, help);
+            }
+          },
+          field.member);
+    }
+    if (field.show_default) opt->capture_default_str();
+  }
 }
 
 // Builds the config: the file (if any), then every flag given on the command line on top.
@@ -52,41 +82,24 @@ Result<runner::CampaignConfig> MakeConfig(const CampaignArgs& a) {
     FAULTLINE_ASSIGN_OR_RETURN(c, runner::ConfigFromJson(s.str()));
   }
   const CLI::App* app = a.app;
-  const runner::CampaignConfig& f = a.config;
   const bool from_file = !a.config_file.empty();
-  auto take = [&](const std::string& flag) { return !from_file || Given(app, flag); };
-  if (take("--db")) c.db = f.db;
-  if (take("--nodes")) c.nodes = f.nodes;
-  if (take("--cluster")) c.cluster = f.cluster;
-  if (take("--name")) c.name = f.name;
-  if (take("--workload")) {
-    FAULTLINE_ASSIGN_OR_RETURN(c.workload, runner::ParseWorkload(a.workload));
-  }
-  if (take("--nemesis")) {
-    FAULTLINE_ASSIGN_OR_RETURN(c.nemesis, runner::ParseFaultKinds(a.nemesis));
-    // Packet loss cannot be injected over ssh: the default fault list leaves it out there (asked
-    // for by name, the campaign refuses it).
-    if (runner::SshNodesFilePath(c.cluster) && !Given(app, "--nemesis")) {
-      std::erase(c.nemesis, runner::FaultKind::kLoss);
-      PrintNote(
-          "ssh cluster: default faults without loss (packet faults need the nodes' network "
-          "namespaces on this machine): partition,kill,pause");
+  for (const runner::ConfigField& field : runner::ConfigFields()) {
+    if (field.flag.empty() || (from_file && !Given(app, field.flag))) continue;
+    if (field.is_text()) {
+      FAULTLINE_RETURN_IF_ERROR(runner::SetFieldText(field, c, a.texts.at(std::string(field.key))));
+    } else {
+      runner::CopyField(field, a.config, c);
     }
   }
-  if (take("--isolate-node")) c.isolate_node = f.isolate_node;
-  if (take("--time-limit")) c.time_limit_s = f.time_limit_s;
-  if (take("--concurrency")) c.concurrency = f.concurrency;
-  if (take("--rate")) c.rate = f.rate;
-  if (take("--read-mode")) c.read_mode = f.read_mode;
-  if (take("--out")) c.out = f.out;
-  if (take("--test-count")) c.test_count = f.test_count;
-  if (take("--leave-db-running")) c.leave_db_running = f.leave_db_running;
-  if (take("--fault-s")) c.fault_s = f.fault_s;
-  if (take("--heal-s")) c.heal_s = f.heal_s;
-  if (take("--client-timeout-ms")) c.client_timeout_ms = f.client_timeout_ms;
-  if (Given(app, "--seed")) {
-    c.seed = f.seed;
-  } else if (!from_file) {
+  // Packet loss cannot be injected over ssh: the default fault list leaves it out there (asked
+  // for by name, the campaign refuses it).
+  if (!from_file && !Given(app, "--nemesis") && runner::SshNodesFilePath(c.cluster)) {
+    std::erase(c.nemesis, runner::FaultKind::kLoss);
+    PrintNote(
+        "ssh cluster: default faults without loss (packet faults need the nodes' network "
+        "namespaces on this machine): partition,kill,pause");
+  }
+  if (!from_file && !Given(app, "--seed")) {
     // No seed given: choose one, print it and record it, so the run can be repeated.
     c.seed = std::random_device{}() % 1000000;
   }
@@ -263,42 +276,10 @@ void RegisterCampaignCommands(CLI::App& app, Action& run) {
       "  faultline campaign --cluster ssh:/var/lib/faultline/clusters/lab/nodes.json \\\n"
       "      --nemesis partition,kill --time-limit 30\n"
       "  faultline analyze runs/<run>                              # check a run again offline");
-  runner::CampaignConfig& f = a->config;
   c->add_option("--config", a->config_file,
                 "JSON config (as written to <run>/config.json); flags "
                 "given as well override it");
-  c->add_option("--db", f.db, "Database (etcd)")->capture_default_str();
-  c->add_option("--nodes", f.nodes, "Nodes of a new local cluster (1-9)")->capture_default_str();
-  c->add_option("--cluster", f.cluster,
-                "local (a namespace cluster on this machine) or ssh:FILE (nodes reached over "
-                "ssh, described by the nodes file FILE; see below)")
-      ->capture_default_str();
-  c->add_option("--name", f.name, "Local cluster name (1-8 of a-z0-9)")->capture_default_str();
-  c->add_option("--workload", a->workload, "register|set|counter|lock")->capture_default_str();
-  c->add_option("--nemesis", a->nemesis,
-                "Comma-separated faults: partition, isolate, isolate-leader, kill, pause, loss; "
-                "or none")
-      ->capture_default_str();
-  c->add_option("--isolate-node", f.isolate_node, "Node that 'isolate' always cuts off (e.g. n3)");
-  c->add_option("--time-limit", f.time_limit_s, "Seconds of generated load")->capture_default_str();
-  c->add_option("--concurrency", f.concurrency, "Concurrent clients (workers)")
-      ->capture_default_str();
-  c->add_option("--rate", f.rate, "Ops/s over all workers, with jitter (0 = unlimited)")
-      ->capture_default_str();
-  c->add_option("--read-mode", f.read_mode, "linearizable or serializable")->capture_default_str();
-  c->add_option("--seed", f.seed,
-                "Seed of the generator and the nemesis (default: random, "
-                "printed and recorded)");
-  c->add_option("--out", f.out, "Directory for run directories")->capture_default_str();
-  c->add_option("--test-count", f.test_count, "Run the campaign N times (seeds S, S+1, ...)")
-      ->capture_default_str();
-  c->add_flag("--leave-db-running", f.leave_db_running,
-              "Keep a cluster this command brought up running afterwards");
-  c->add_option("--fault-s", f.fault_s, "Seconds each fault lasts")->capture_default_str();
-  c->add_option("--heal-s", f.heal_s, "Seconds healed between faults")->capture_default_str();
-  c->add_option("--client-timeout-ms", f.client_timeout_ms,
-                "Client timeout (below etcd's 7 s, so timeouts end as info first)")
-      ->capture_default_str();
+  AddConfigFlags(c, *a);
   c->add_option("--state-dir", a->state_dir,
                 "Cluster state root (default: $FAULTLINE_STATE_DIR, else /var/lib/faultline)");
   c->add_flag("--quiet", a->quiet, "No live progress line");

@@ -121,6 +121,7 @@ int RunStatus(const NameArgs& a) {
         {"subnet", state->subnet},
         {"db", std::string(cluster::DbName(state->db))},
         {"leader", st->leader ? nlohmann::json(*st->leader) : nlohmann::json(nullptr)},
+        {"owner_pid", state->owner_pid},
         {"disagreement",
          st->disagreement ? nlohmann::json(*st->disagreement) : nlohmann::json(nullptr)},
         {"nodes", nodes}};
@@ -130,6 +131,10 @@ int RunStatus(const NameArgs& a) {
   std::printf("cluster %s (%s, %s, pre-vote %s)\n", st->name.c_str(), state->subnet.c_str(),
               std::string(cluster::DbName(state->db)).c_str(),
               state->etcd.pre_vote ? "true" : "false");
+  if (state->owner_pid > 0) {
+    std::printf("owner: pid %d (the cluster is torn down when that process exits)\n",
+                state->owner_pid);
+  }
   std::printf("%-4s %-16s %-15s %-8s %-7s %-8s %-8s %s\n", "node", "namespace", "address", "db pid",
               "alive", "healthy", "leader", "state");
   for (const auto& n : st->nodes) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cluster/cluster.h"
+#include "dirt/cluster_session.h"
 #include "dirt/drill.h"
 #include "dirt/scenario.h"
 #include "tools/commands.h"
@@ -31,12 +32,6 @@ struct DirtArgs {
   bool keep_cluster = false;
   std::int64_t max_recovery_ms = -1;
 };
-
-bool SameFlags(const cluster::EtcdSettings& e, const dirt::DbFlags& d, int nodes, int have_nodes) {
-  return e.pre_vote == d.pre_vote && e.heartbeat_ms == d.heartbeat_ms &&
-         e.election_ms == d.election_ms && e.snapshot_count == d.snapshot_count &&
-         e.corrupt_check == d.corrupt_check && nodes == have_nodes;
-}
 
 // Prints the live progress line: overwritten in place on a terminal, else at most one status
 // line a second (events always).
@@ -95,56 +90,23 @@ int RunDirt(const DirtArgs& a) {
   }
 
   ProgressLine progress;
-  std::optional<cluster::ClusterState> state;
-  bool ours = false;
-  auto existing = cluster::Load(a.name, a.state_dir);
-  if (existing) {
-    state = *existing;
-    PrintNote(
-        fmt::format("dirt: using cluster {} that is already up (its flags must match the "
-                    "scenarios' pinned flags)",
-                    a.name));
-  }
-  auto down = [&]() {
-    if (!ours || a.keep_cluster || !state) return;
-    auto d = cluster::Down(state->name, a.state_dir);
-    if (!d) PrintError(d.error().message());
-    state.reset();
-    ours = false;
-  };
+  dirt::DrillClusters clusters({
+      .name = a.name,
+      .state_root = a.state_dir,
+      .keep = a.keep_cluster,
+      .note = [](std::string_view l) { PrintNote(std::string(l)); },
+      .progress = [&](std::string_view l) { progress.Show(l); },
+  });
 
   std::vector<dirt::DrillResult> results;
   int code = kExitOk;
   for (const dirt::Scenario& s : scenarios) {
-    if (state && ours &&
-        !SameFlags(state->etcd, s.db, s.nodes, static_cast<int>(state->nodes.size()))) {
-      down();
-    }
+    auto state = clusters.For(s);
+    progress.Finish();
     if (!state) {
-      cluster::ClusterSpec spec;
-      spec.name = a.name;
-      spec.nodes = s.nodes;
-      spec.db = cluster::Db::kEtcd;
-      spec.state_root = a.state_dir;
-      spec.etcd.pre_vote = s.db.pre_vote;
-      spec.etcd.heartbeat_ms = s.db.heartbeat_ms;
-      spec.etcd.election_ms = s.db.election_ms;
-      spec.etcd.snapshot_count = s.db.snapshot_count;
-      spec.etcd.corrupt_check = s.db.corrupt_check;
-      PrintNote(
-          fmt::format("dirt: bringing cluster {} up for {} (pre-vote {}, heartbeat {} ms, "
-                      "election {} ms, snapshot count {}, corrupt check {})",
-                      a.name, s.id, s.db.pre_vote, s.db.heartbeat_ms, s.db.election_ms,
-                      s.db.snapshot_count, s.db.corrupt_check));
-      auto up = cluster::Up(spec, [&](std::string_view l) { progress.Show(l); });
-      progress.Finish();
-      if (!up) {
-        PrintError(up.error().message());
-        code = kExitError;
-        break;
-      }
-      state = *up;
-      ours = true;
+      PrintError(state.error().message());
+      code = kExitError;
+      break;
     }
     auto control = cluster::MakeLocalControl(*state);
     if (!control) {
@@ -177,7 +139,7 @@ int RunDirt(const DirtArgs& a) {
     }
     results.push_back(std::move(*r));
   }
-  down();
+  if (Status down = clusters.Finish(); !down) PrintError(down.error().message());
   if (!results.empty()) {
     Status st = dirt::WriteArtifacts(out, a.name, results);
     if (!st) {

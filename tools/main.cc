@@ -42,8 +42,20 @@ int main(int argc, char** argv) {
   CLI::App app{
       "faultline: Jepsen-style consistency checking and DiRT-style recovery drills.\n"
       "\n"
-      "Read, convert and summarise histories (Jepsen EDN, Porcupine logs, faultline JSON Lines\n"
-      "and the tamper-evident log), check them for linearizability, and verify audit logs in CI.\n"
+      "Offline: read, convert and summarise histories (Jepsen EDN, Porcupine logs, faultline\n"
+      "JSON Lines and the tamper-evident log), check them (check), verify audit logs in CI\n"
+      "(audit). Against a cluster, as root: bring up a local etcd cluster in network namespaces\n"
+      "(cluster), inject faults by hand (nemesis), run a campaign and check it (campaign,\n"
+      "analyze), run DiRT recovery drills (dirt run).\n"
+      "\n"
+      "How the parts fit: a fault has one name and shape (kind, targets, parameters, duration)\n"
+      "in campaigns, drills, the nemesis command, histories and results.json; whatever applies\n"
+      "it records it in the nemesis ledger first, so 'nemesis status' lists it and 'nemesis\n"
+      "heal' undoes it even after a crash. Verdicts come from the checkers (linearizability,\n"
+      "set, counter, mutex, revision order, sanity and fault probes), merged invalid > unknown >\n"
+      "valid. A cluster that a campaign or drill brings up for itself goes when that process\n"
+      "does; one made with 'cluster up' stays until 'cluster down'.\n"
+      "Exit status of check, campaign, analyze: 0 valid, 1 invalid, 2 unknown, 3 error.\n"
       "Run 'faultline COMMAND --help' for the details of each command.",
       "faultline"};
   app.require_subcommand(1);

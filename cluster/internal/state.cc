@@ -65,7 +65,9 @@ std::string StateToJson(const ClusterState& s) {
             {"supervisor_pid", s.supervisor_pid},
             {"supervisor_start_time", s.supervisor_start_time},
             {"socket_path", s.socket_path},
-            {"created_unix_ms", s.created_unix_ms}};
+            {"created_unix_ms", s.created_unix_ms},
+            {"owner_pid", s.owner_pid},
+            {"owner_start_time", s.owner_start_time}};
   return j.dump(2) + "\n";
 }
 
@@ -108,6 +110,9 @@ Result<ClusterState> StateFromJson(std::string_view text) {
     s.supervisor_start_time = j.value("supervisor_start_time", std::uint64_t{0});
     s.socket_path = j.value("socket_path", "");
     s.created_unix_ms = j.value("created_unix_ms", std::int64_t{0});
+    // Absent in the state files of clusters brought up before owners existed: no owner.
+    s.owner_pid = j.value("owner_pid", 0);
+    s.owner_start_time = j.value("owner_start_time", std::uint64_t{0});
     return s;
   } catch (const json::exception& ex) {
     return MakeError(ErrorCode::kInvalidArgument,

@@ -28,6 +28,7 @@ extern "C" {
 
 #include "cluster/internal/state.h"
 #include "cluster/internal/util.h"
+#include "common/ports.h"
 
 extern char** environ;
 
@@ -66,7 +67,7 @@ std::vector<std::string> EtcdArgv(const ClusterState& state, const NodeState& no
       "--listen-peer-urls",
       node.PeerUrl(),
       "--listen-client-urls",
-      fmt::format("{},http://127.0.0.1:2379", node.ClientUrl()),
+      fmt::format("{},http://127.0.0.1:{}", node.ClientUrl(), kEtcdClientPort),
       "--advertise-client-urls",
       node.ClientUrl(),
       "--initial-advertise-peer-urls",
@@ -306,6 +307,11 @@ class Supervisor {
   bool WaitExit(Node& n, int timeout_ms);
   void Shutdown(json* killed);
   Node* Find(const std::string& name);
+  void WatchOwner();
+
+  // A pidfd on the owner while it is watched; invalid without owner or once disowned.
+  Fd owner_;
+  bool owner_gone_ = false;
 
   ClusterState state_;
   SupervisorConfig config_;
@@ -671,6 +677,20 @@ void Supervisor::Shutdown(json* killed) {
   Persist();
 }
 
+void Supervisor::WatchOwner() {
+  if (state_.owner_pid <= 0) return;
+  owner_.Reset(static_cast<int>(::pidfd_open(state_.owner_pid, 0)));
+  // Checked after opening: while the pidfd is held the pid cannot be reused, so a start time that
+  // still matches means the pidfd refers to the owner itself.
+  if (!owner_.valid() ||
+      ProcessStartTime(state_.owner_pid).value_or(0) != state_.owner_start_time) {
+    owner_.Reset();
+    owner_gone_ = true;
+    return;
+  }
+  Log(fmt::format("watching owner pid {}: the cluster goes when it does", state_.owner_pid));
+}
+
 json Supervisor::Handle(const json& req) {
   const std::string cmd = req.value("cmd", "");
   if (cmd == "status") return StatusJson();
@@ -698,6 +718,15 @@ json Supervisor::Handle(const json& req) {
       if (e["seq"].get<std::uint64_t>() > after) out.push_back(e);
     }
     return {{"ok", true}, {"events", out}};
+  }
+  if (cmd == "disown") {
+    if (owner_.valid())
+      Log(fmt::format("disowned by pid {}: stays until cluster down", state_.owner_pid));
+    owner_.Reset();
+    state_.owner_pid = 0;
+    state_.owner_start_time = 0;
+    Persist();
+    return {{"ok", true}};
   }
   if (cmd == "shutdown") {
     json killed = json::array();
@@ -774,8 +803,9 @@ int Supervisor::Run(int ready_fd) {
   (void)!::write(ready_fd, ready.data(), ready.size());
   ::close(ready_fd);
   Log(fmt::format("supervisor of cluster {} ready, pid {}", state_.name, ::getpid()));
+  WatchOwner();
 
-  while (!stop_) {
+  while (!stop_ && !owner_gone_) {
     sigset_t pending;
     sigpending(&pending);
     if (sigismember(&pending, SIGTERM) != 0 || sigismember(&pending, SIGINT) != 0) {
@@ -798,6 +828,8 @@ int Supervisor::Run(int ready_fd) {
         child_of.emplace_back(&n, false);
       }
     }
+    const size_t owner_index = fds.size();
+    if (owner_.valid()) fds.push_back({.fd = owner_.get(), .events = POLLIN, .revents = 0});
     // Wake for the next due restart, and at least every 200 ms to notice SIGTERM.
     std::int64_t timeout_ms = 200;
     const std::int64_t now = MonoNs();
@@ -810,6 +842,11 @@ int Supervisor::Run(int ready_fd) {
     const int r = ::poll(fds.data(), fds.size(), static_cast<int>(timeout_ms));
     if (r < 0 && errno != EINTR) {
       Log(fmt::format("poll: {}", std::strerror(errno)));
+      break;
+    }
+    if (r > 0 && owner_.valid() && fds[owner_index].revents != 0) {
+      Log(fmt::format("owner pid {} is gone", state_.owner_pid));
+      owner_gone_ = true;
       break;
     }
     // Child exits.
@@ -877,6 +914,14 @@ int Supervisor::Run(int ready_fd) {
   }
   ::unlink(state_.socket_path.c_str());
   conns_.clear();
+  if (owner_gone_) {
+    Log("owner gone: tearing the cluster down");
+    Shutdown(nullptr);
+    listen_.Reset();
+    const DownReport down = DownBySupervisor(state_);
+    for (const std::string& w : down.warnings) Log("teardown: " + w);
+    Log(fmt::format("teardown: removed {}", fmt::join(down.removed, ", ")));
+  }
   Log("supervisor exits");
   return 0;
 }

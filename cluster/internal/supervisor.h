@@ -18,6 +18,12 @@
 //   {"cmd":"set-restart-policy","enabled":true,...}    -> {"ok":true}
 //   {"cmd":"events","after":N}                         -> {"ok":true,"events":[...]}
 //   {"cmd":"shutdown"}                                 -> {"ok":true,"killed":[...]} then exits
+//   {"cmd":"disown"}                                   -> {"ok":true} (stops watching the owner)
+//
+// Owner: when cluster.json names an owner (pid and start time), the supervisor holds a pidfd on it
+// and polls it with its children. Once the owner is gone it ends its children and tears the whole
+// cluster down itself (DownBySupervisor), then exits: a campaign or drill that dies leaves no
+// cluster behind.
 // Errors: {"ok":false,"error":"..."}.
 //
 // Thread-safety: client functions are thread-safe (one connection per call).
@@ -55,6 +61,10 @@ struct SupervisorIdentity {
 // until it has started every node's processes and listens on its socket.
 [[nodiscard]] Result<SupervisorIdentity> SpawnSupervisor(const ClusterState& state,
                                                          std::chrono::milliseconds timeout);
+
+// Down() without step 1 (asking the supervisor): for the supervisor itself, once its children
+// are ended. Removes cgroups, namespaces, the link and the run directory. Defined in cluster.cc.
+DownReport DownBySupervisor(const ClusterState& state);
 
 // One request/response round trip on the socket.
 [[nodiscard]] Result<nlohmann::json> SupervisorCall(const std::string& socket_path,

@@ -1,7 +1,9 @@
 // A campaign against the local test cluster (cluster/cluster.h): bring the cluster up (or use the
 // one of that name that is already up, and leave it up), open the nemesis and the etcd clients,
 // run ExecuteCampaign, copy each node's etcd log and flags into the run directory, and tear the
-// cluster down again unless it was already there or config.leave_db_running is set.
+// cluster down again unless it was already there or config.leave_db_running is set. A cluster
+// brought up here is owned by this process (cluster/session.h): if the process dies mid-run, the
+// cluster's supervisor tears it down.
 //
 // Needs root (namespaces, the supervisor, netlink).
 //

@@ -175,7 +175,9 @@ void RegisterDirtCommands(CLI::App& app, Action& run) {
                 "flags and torn down after");
   r->add_option("--out", args->out, "Artifact directory (default dirt-<name>-<time>)");
   r->add_option("--state-dir", args->state_dir, "Cluster state root");
-  r->add_flag("--keep-cluster", args->keep_cluster, "Leave a cluster this run brought up");
+  r->add_flag("--keep-cluster", args->keep_cluster,
+              "Leave a cluster this run brought up (it stays until 'cluster down'; without this "
+              "flag it goes with the run, even a killed one)");
   r->add_option("--max-recovery-ms", args->max_recovery_ms,
                 "Override every scenario's max_recovery_time_ms");
   r->callback([&run, args] { run = [args] { return RunDirt(*args); }; });

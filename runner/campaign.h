@@ -40,6 +40,7 @@ namespace faultline::runner {
 
 // Everything that defines a campaign; the same fields as the command-line flags. Written to the
 // run directory as config.json, so `faultline campaign --config config.json` repeats a run.
+// A new field also needs its row in runner/config.h's table (key, flag, help, rule).
 struct CampaignConfig {
   std::string db = "etcd";
   int nodes = 5;
@@ -75,6 +76,7 @@ struct CampaignConfig {
   bool operator==(const CampaignConfig&) const = default;
 };
 
+// The three below are driven by the field table in runner/config.h (keys, types, rules).
 // JSON object with every field (nemesis as a list of names, workload as its name).
 std::string ConfigToJson(const CampaignConfig& config);
 // Fields that are absent keep their defaults; unknown fields are an error (a typo must not pass).

@@ -309,10 +309,6 @@ class Supervisor {
   Node* Find(const std::string& name);
   void WatchOwner();
 
-  // A pidfd on the owner while it is watched; invalid without owner or once disowned.
-  Fd owner_;
-  bool owner_gone_ = false;
-
   ClusterState state_;
   SupervisorConfig config_;
   std::vector<Node> nodes_;
@@ -322,6 +318,9 @@ class Supervisor {
   std::uint64_t next_seq_ = 1;
   RestartPolicy policy_;
   bool stop_ = false;
+  // A pidfd on the owner while it is watched; invalid without owner or once disowned.
+  Fd owner_;
+  bool owner_gone_ = false;
 };
 
 Node* Supervisor::Find(const std::string& name) {
@@ -720,8 +719,9 @@ json Supervisor::Handle(const json& req) {
     return {{"ok", true}, {"events", out}};
   }
   if (cmd == "disown") {
-    if (owner_.valid())
+    if (owner_.valid()) {
       Log(fmt::format("disowned by pid {}: stays until cluster down", state_.owner_pid));
+    }
     owner_.Reset();
     state_.owner_pid = 0;
     state_.owner_start_time = 0;

@@ -168,8 +168,9 @@ int RunList(const NameArgs& a) {
       std::printf("%-8s (unreadable state: %s)\n", name.c_str(), s.error().message().c_str());
       continue;
     }
-    std::printf("%-8s %-16s %zu nodes  %-4s %s\n", name.c_str(), s->subnet.c_str(), s->nodes.size(),
-                std::string(cluster::DbName(s->db)).c_str(), s->run_dir.c_str());
+    std::printf("%-8s %-16s %zu nodes  %-4s %s%s\n", name.c_str(), s->subnet.c_str(),
+                s->nodes.size(), std::string(cluster::DbName(s->db)).c_str(), s->run_dir.c_str(),
+                s->owner_pid > 0 ? fmt::format("  (owner pid {})", s->owner_pid).c_str() : "");
   }
   return kExitOk;
 }

@@ -115,8 +115,9 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
 
   auto teardown = [&](std::vector<std::string>& warnings) {
     const bool keep = config.leave_db_running;
-    if (session->owned() && keep)
+    if (session->owned() && keep) {
       Note(options, fmt::format("cluster {}: left running", config.name));
+    }
     Result<cluster::DownReport> down = session->Close(keep);
     if (!down) warnings.push_back(down.error().WithContext("cluster down").message());
   };

@@ -69,6 +69,7 @@ json ObjectJson(const LedgerObject& o) {
   if (o.pid != 0) j["pid"] = o.pid;
   if (o.start_time != 0) j["start_time"] = o.start_time;
   if (o.flag) j["flag"] = true;
+  if (!o.value.empty()) j["value"] = o.value;
   return j;
 }
 
@@ -82,6 +83,7 @@ LedgerObject ObjectFrom(const json& j) {
   o.pid = j.value("pid", 0);
   o.start_time = j.value("start_time", std::uint64_t{0});
   o.flag = j.value("flag", false);
+  o.value = j.value("value", "");
   return o;
 }
 

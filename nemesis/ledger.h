@@ -37,7 +37,12 @@ struct LedgerObject {
   // "helper"          our helper process `pid` (start time `start_time`), command-line tag `name`
   // "watchdog"        the deadline watchdog process `pid`
   // "paused"          database process `pid` on `node`, paused (heal resumes it)
-  // "killed"          the database process of `node`, killed (heal starts it again)
+  // "killed"          the database process of `node`, killed (heal starts it again; also recorded
+  //                   for a crash by SIGKILL and for a corruption, whose heal is the same)
+  // "setting"         control file `name` (a cgroup's cpu.shares, cpu.cfs_quota_us) held `value`
+  //                   before a siege changed it (heal writes `value` back if the file exists)
+  // "burner"          a siege worker process `pid` (start time `start_time`); heal SIGKILLs it
+  // "scratch-file"    a file `name` a siege writes into (heal removes it)
   std::string type;
   std::string node;
   std::string netns;
@@ -46,6 +51,7 @@ struct LedgerObject {
   int pid = 0;
   std::uint64_t start_time = 0;
   bool flag = false;
+  std::string value;
   bool operator==(const LedgerObject&) const = default;
 };
 

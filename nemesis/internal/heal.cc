@@ -1,9 +1,12 @@
 #include "nemesis/internal/heal.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <map>
 
@@ -120,6 +123,36 @@ void HealProcessObject(const LedgerObject& o, NodeControl* control, EntryHeal& o
          fmt::format("resume: {}", reports.empty() || !reports[0].error
                                        ? std::string("no report")
                                        : reports[0].error->message()));
+    return;
+  }
+  if (o.type == "burner") {
+    out.details.push_back(
+        fmt::format("burner: {}", EndProcess(o.pid, o.start_time, std::chrono::milliseconds(200))));
+    return;
+  }
+  if (o.type == "setting") {
+    if (::access(o.name.c_str(), F_OK) != 0) {
+      out.details.push_back(fmt::format("{}: gone (nothing to restore)", o.name));
+      return;
+    }
+    const int fd = ::open(o.name.c_str(), O_WRONLY | O_CLOEXEC);
+    const bool written = fd >= 0 && ::write(fd, o.value.data(), o.value.size()) ==
+                                        static_cast<ssize_t>(o.value.size());
+    const int saved = errno;
+    if (fd >= 0) ::close(fd);
+    if (!written) {
+      Fail(out, o.name, fmt::format("restore {}: {}", o.value, std::strerror(saved)));
+      return;
+    }
+    out.details.push_back(fmt::format("{}: restored {}", o.name, o.value));
+    return;
+  }
+  if (o.type == "scratch-file") {
+    if (::unlink(o.name.c_str()) != 0 && errno != ENOENT) {
+      Fail(out, o.name, fmt::format("remove: {}", std::strerror(errno)));
+      return;
+    }
+    out.details.push_back(fmt::format("{}: removed", o.name));
     return;
   }
   if (o.type == "killed") {

@@ -89,10 +89,6 @@ class Monitor::Impl {
     std::lock_guard lock(mu_);
     return metrics_;
   }
-  std::optional<std::string> Leader() {
-    std::lock_guard lock(mu_);
-    return leader_;
-  }
   void set_fault(MonoTime at) { fault_ns_ = NsOf(at); }
 
  private:
@@ -309,8 +305,6 @@ class Monitor::Impl {
         }
         dump["leader"] = status->leader ? json(*status->leader) : json(nullptr);
         if (status->disagreement) dump["disagreement"] = *status->disagreement;
-        std::lock_guard lock(mu_);
-        leader_ = status->leader;
       } else {
         dump["error"] = status.error().message();
       }
@@ -504,7 +498,6 @@ class Monitor::Impl {
   std::vector<ProbeSample> samples_;
   std::vector<std::string> dumps_;
   std::vector<std::string> metrics_;
-  std::optional<std::string> leader_;
 };
 
 Monitor::Monitor(const cluster::ClusterState& state, nemesis::NodeControl& control,

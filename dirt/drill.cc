@@ -352,7 +352,7 @@ class Drill {
     const MonoTime give_up = last_step_end + s_.observe;
     const int min_healthy = s_.min_healthy > 0 ? s_.min_healthy : Quorum();
     size_t next_step = 0;
-    std::optional<std::int64_t> below_since;
+    std::optional<MonoTime> below_since;
     for (;;) {
       while (next_step < s_.steps.size() && start + s_.steps[next_step].at <= MonoNow()) {
         RunStep(s_.steps[next_step], next_step);
@@ -363,8 +363,8 @@ class Drill {
       MaybeRepair();
       auto last = monitor_.Last();
       if (last && record_.has_fault() && !s_.allow_below_quorum && last->healthy < min_healthy) {
-        if (!below_since) below_since = last->mono_ns;
-        if (std::chrono::nanoseconds(last->mono_ns - *below_since) > s_.blast_grace) {
+        if (!below_since) below_since = internal::MonoOf(last->mono_ns);
+        if (internal::MonoOf(last->mono_ns) - *below_since > s_.blast_grace) {
           const std::string reason = fmt::format(
               "blast radius crossed: {} of {} members healthy (limit {}) for over {} ms: {}",
               last->healthy, last->members, min_healthy, s_.blast_grace.count(), last->why);

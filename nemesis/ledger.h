@@ -57,7 +57,9 @@ struct LedgerObject {
 
 struct LedgerEntry {
   std::uint64_t id = 0;  // assigned by Append, from 1
-  std::string kind;      // "partition", "loss", "delay", "bandwidth", "pause", "kill"
+  // "partition", "loss", "delay", "bandwidth", "pause", "kill"; from drills
+  // (nemesis/drill_faults.h) also "crash", "corrupt", "siege"
+  std::string kind;
   std::string description;
   std::vector<std::string> nodes;
   std::string run_id;

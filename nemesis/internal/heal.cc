@@ -135,7 +135,7 @@ void HealProcessObject(const LedgerObject& o, NodeControl* control, EntryHeal& o
       out.details.push_back(fmt::format("{}: gone (nothing to restore)", o.name));
       return;
     }
-    const int fd = ::open(o.name.c_str(), O_WRONLY | O_CLOEXEC);
+    const int fd = ::open(o.name.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
     const bool written = fd >= 0 && ::write(fd, o.value.data(), o.value.size()) ==
                                         static_cast<ssize_t>(o.value.size());
     const int saved = errno;

@@ -19,15 +19,6 @@
 namespace faultline::nemesis {
 namespace {
 
-pid_t SpawnSleep() {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl("/bin/sleep", "sleep", "600", nullptr);
-    ::_exit(127);
-  }
-  return pid;
-}
-
 std::string Slurp(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
@@ -44,7 +35,7 @@ class DrillFaultsTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     ledger_ = (dir_ / "nemesis.ledger").string();
     for (int i = 0; i < 2; ++i) {
-      const pid_t pid = SpawnSleep();
+      const pid_t pid = testing::SpawnSleep();
       ASSERT_GT(pid, 0);
       sleeps_.push_back(pid);
     }
@@ -118,7 +109,7 @@ TEST_F(DrillFaultsTest, ASiegesObjectsAreUndone) {
   std::ofstream(setting) << "8192\n";
   const std::string scratch = (dir_ / ".faultline-siege-1-0").string();
   std::ofstream(scratch) << "x";
-  const pid_t burner = SpawnSleep();
+  const pid_t burner = testing::SpawnSleep();
   ASSERT_GT(burner, 0);
   const auto stat = internal::ReadProcStat(burner);
   ASSERT_TRUE(stat.has_value());

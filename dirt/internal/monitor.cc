@@ -15,6 +15,7 @@
 
 #include "dirt/internal/etcd.h"
 #include "dirt/internal/http.h"
+#include "dirt/internal/metrics.h"
 #include "dirt/internal/os.h"
 #include "nemesis/siege.h"
 
@@ -318,165 +319,15 @@ class Monitor::Impl {
     }
   }
 
-  struct Counters {
-    std::uint64_t cpu_ns = 0;
-    std::uint64_t rbytes = 0, wbytes = 0, rops = 0, wops = 0, net_rx = 0, net_tx = 0;
-  };
-
-  static void BlkioTotals(const std::string& dir, Counters& c) {
-    auto read_kv = [](const std::string& path, std::uint64_t& r, std::uint64_t& w) {
-      std::istringstream in(ReadFile(path));
-      std::string dev, op;
-      std::uint64_t v;
-      while (in >> dev) {
-        if (dev == "Total") {
-          in >> v;
-          continue;
-        }
-        if (!(in >> op >> v)) break;
-        if (op == "Read") r += v;
-        if (op == "Write") w += v;
-      }
-    };
-    read_kv(dir + "/blkio.throttle.io_service_bytes", c.rbytes, c.wbytes);
-    read_kv(dir + "/blkio.throttle.io_serviced", c.rops, c.wops);
-  }
-
-  static void NetDev(const std::string& path, Counters& c, bool skip_lo) {
-    std::istringstream in(ReadFile(path));
-    std::string line;
-    while (std::getline(in, line)) {
-      size_t colon = line.find(':');
-      if (colon == std::string::npos) continue;
-      std::string name = line.substr(0, colon);
-      name.erase(0, name.find_first_not_of(' '));
-      if (skip_lo && name == "lo") continue;
-      std::istringstream f(line.substr(colon + 1));
-      std::uint64_t v[16] = {};
-      for (auto& x : v) f >> x;
-      c.net_rx += v[0];
-      c.net_tx += v[8];
-    }
-  }
-
   void MetricsLoop() {
-    auto mounts = nemesis::DetectCgroups();
-    std::vector<std::optional<nemesis::SiegeTarget>> targets;
-    for (const auto& n : state_.nodes) {
-      if (!mounts) {
-        targets.emplace_back();
-        continue;
-      }
-      auto t = nemesis::TargetFromCgroups(n.name, n.cgroups, *mounts);
-      targets.push_back(t ? std::optional(*t) : std::nullopt);
-    }
-    std::map<std::string, Counters> prev;
-    std::uint64_t prev_busy = 0, prev_total = 0;
-    std::optional<MonoTime> prev_t;
+    ResourceMetrics metrics(state_, control_, scenario_.id);
     MonoTime next = MonoNow();
     while (!stop_) {
       const MonoTime t = MonoNow();
-      const double dt = prev_t ? std::chrono::duration<double>(t - *prev_t).count() : 0;
-      json sample = {{"scenario", scenario_.id},
-                     {"mono_ns", NsOf(t)},
-                     {"wall_ns", WallNs()},
-                     {"offset_ms", OffsetMs(t)}};
-      json nodes = json::array();
-      std::map<std::string, int> pids;
-      if (auto dbs = control_.Databases()) {
-        for (const auto& d : *dbs) pids[d.node] = d.pid;
-      }
-      auto rate = [&](std::uint64_t now_v, std::uint64_t prev_v) -> json {
-        if (dt <= 0 || now_v < prev_v) return nullptr;
-        return static_cast<double>(now_v - prev_v) / dt;
-      };
-      // Disk and network rates, the same keys for a node and the host.
-      auto put_rates = [&](json& out, const Counters& now_c, const Counters& prev_c) {
-        out["disk_read_bytes_per_s"] = rate(now_c.rbytes, prev_c.rbytes);
-        out["disk_write_bytes_per_s"] = rate(now_c.wbytes, prev_c.wbytes);
-        out["disk_read_ops_per_s"] = rate(now_c.rops, prev_c.rops);
-        out["disk_write_ops_per_s"] = rate(now_c.wops, prev_c.wops);
-        out["net_rx_bytes_per_s"] = rate(now_c.net_rx, prev_c.net_rx);
-        out["net_tx_bytes_per_s"] = rate(now_c.net_tx, prev_c.net_tx);
-      };
-      for (size_t i = 0; i < state_.nodes.size(); ++i) {
-        const std::string& name = state_.nodes[i].name;
-        json e = {{"node", name}};
-        Counters c;
-        if (targets[i]) {
-          if (auto u = nemesis::ReadCpuUsageNs(*targets[i])) c.cpu_ns = *u;
-          if (auto m = nemesis::ReadMemoryBytes(*targets[i])) e["memory_bytes"] = *m;
-          if (!targets[i]->blkio.empty()) BlkioTotals(targets[i]->blkio, c);
-        }
-        if (pids[name] > 0) NetDev(fmt::format("/proc/{}/net/dev", pids[name]), c, true);
-        const Counters& p = prev[name];
-        json cpu = rate(c.cpu_ns, p.cpu_ns);
-        e["cpu_percent"] = cpu.is_null() ? json(nullptr) : json(cpu.get<double>() / 1e7);
-        put_rates(e, c, p);
-        e["source"] = targets[i] ? "cgroups + /proc/<pid>/net/dev" : "/proc/<pid>/net/dev only";
-        prev[name] = c;
-        nodes.push_back(std::move(e));
-      }
-      // Host: /proc/stat, /proc/meminfo, /proc/diskstats, /proc/net/dev.
-      json host;
-      {
-        std::istringstream in(ReadFile("/proc/stat"));
-        std::string cpu;
-        std::uint64_t v[10] = {};
-        in >> cpu;
-        for (auto& x : v) in >> x;
-        std::uint64_t total = 0;
-        for (auto x : v) total += x;
-        std::uint64_t busy = total - v[3] - v[4];
-        if (prev_total != 0 && total > prev_total) {
-          host["cpu_percent_of_machine"] = static_cast<double>(busy - prev_busy) /
-                                           static_cast<double>(total - prev_total) * 100.0;
-        }
-        prev_busy = busy;
-        prev_total = total;
-      }
-      {
-        std::istringstream in(ReadFile("/proc/meminfo"));
-        std::string k, unit;
-        std::uint64_t v, mtotal = 0, mavail = 0;
-        while (in >> k >> v >> unit) {
-          if (k == "MemTotal:") mtotal = v;
-          if (k == "MemAvailable:") mavail = v;
-        }
-        host["memory_used_bytes"] = (mtotal - mavail) * 1024;
-      }
-      Counters hc;
-      {
-        std::istringstream in(ReadFile("/proc/diskstats"));
-        std::string line;
-        while (std::getline(in, line)) {
-          std::istringstream f(line);
-          unsigned maj, min;
-          std::string dev;
-          std::uint64_t r, rm, rs, rt, w, wm, ws;
-          if (!(f >> maj >> min >> dev >> r >> rm >> rs >> rt >> w >> wm >> ws)) continue;
-          // Whole disks only (a partition's I/O is already in its disk's line).
-          if (!std::ifstream("/sys/block/" + dev).good() &&
-              !std::ifstream("/sys/block/" + dev + "/dev").good())
-            continue;
-          if (dev.starts_with("loop") || dev.starts_with("ram")) continue;
-          hc.rops += r;
-          hc.wops += w;
-          hc.rbytes += rs * 512;
-          hc.wbytes += ws * 512;
-        }
-      }
-      NetDev("/proc/net/dev", hc, true);
-      const Counters& hp = prev["\x01host"];
-      put_rates(host, hc, hp);
-      prev["\x01host"] = hc;
-      sample["nodes"] = std::move(nodes);
-      sample["host"] = std::move(host);
-      if (prev_t) {
+      if (auto sample = metrics.Sample(t, OffsetMs(t))) {
         std::lock_guard lock(mu_);
-        metrics_.push_back(sample.dump());
+        metrics_.push_back(std::move(*sample));
       }
-      prev_t = t;
       next += options_.metrics_interval;
       SleepUnlessStopped(next);
     }

@@ -4,17 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace faultline::dirt::internal {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 DrillRecord::DrillRecord(const Scenario& scenario, const DrillOptions& options)
     : scenario_(scenario), options_(options) {}

@@ -26,6 +26,7 @@ LedgerObject FromChange(const SiegeChange& c) {
       o.type = "setting";
       o.name = c.path;
       o.value = c.old_value;
+      o.set_to = c.new_value;
       break;
     case SiegeChange::Kind::kWorker:
       o.type = "burner";

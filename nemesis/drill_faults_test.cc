@@ -124,6 +124,12 @@ TEST_F(DrillFaultsTest, ASiegesObjectsAreUndone) {
   s.type = "setting";
   s.name = setting;
   s.value = "1024";
+  s.set_to = "8192";
+  // A setting someone changed after the siege raised it is theirs now.
+  const std::string changed = (dir_ / "cpu.shares.changed").string();
+  std::ofstream(changed) << "4096\n";
+  LedgerObject c = s;
+  c.name = changed;
   LedgerObject f;
   f.type = "scratch-file";
   f.name = scratch;
@@ -131,13 +137,14 @@ TEST_F(DrillFaultsTest, ASiegesObjectsAreUndone) {
   b.type = "burner";
   b.pid = burner;
   b.start_time = stat->start_time;
-  e.objects = {s, b, f};
+  e.objects = {s, c, b, f};
   ASSERT_TRUE(ledger->Append(e));
   auto faults = DrillFaults::Open(ledger_, *control_, "r1");
   ASSERT_TRUE(faults) << faults.error().message();
   const FaultReport healed = (*faults)->Heal({});
   EXPECT_TRUE(healed.ok) << healed.Describe();
   EXPECT_EQ(Slurp(setting), "1024");
+  EXPECT_EQ(Slurp(changed), "4096\n");
   EXPECT_FALSE(std::filesystem::exists(scratch));
   EXPECT_FALSE(internal::IsSameProcess(burner, stat->start_time));
   EXPECT_TRUE(Open().empty());

@@ -70,6 +70,7 @@ json ObjectJson(const LedgerObject& o) {
   if (o.start_time != 0) j["start_time"] = o.start_time;
   if (o.flag) j["flag"] = true;
   if (!o.value.empty()) j["value"] = o.value;
+  if (!o.set_to.empty()) j["set_to"] = o.set_to;
   return j;
 }
 
@@ -84,6 +85,7 @@ LedgerObject ObjectFrom(const json& j) {
   o.start_time = j.value("start_time", std::uint64_t{0});
   o.flag = j.value("flag", false);
   o.value = j.value("value", "");
+  o.set_to = j.value("set_to", "");
   return o;
 }
 

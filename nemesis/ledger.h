@@ -40,7 +40,8 @@ struct LedgerObject {
   // "killed"          the database process of `node`, killed (heal starts it again; also recorded
   //                   for a crash by SIGKILL and for a corruption, whose heal is the same)
   // "setting"         control file `name` (a cgroup's cpu.shares, cpu.cfs_quota_us) held `value`
-  //                   before a siege changed it (heal writes `value` back if the file exists)
+  //                   before a siege set it to `set_to` (heal writes `value` back while the file
+  //                   still holds `set_to`: a value someone changed since is left alone)
   // "burner"          a siege worker process `pid` (start time `start_time`); heal SIGKILLs it
   // "scratch-file"    a file `name` a siege writes into (heal removes it)
   std::string type;
@@ -52,6 +53,7 @@ struct LedgerObject {
   std::uint64_t start_time = 0;
   bool flag = false;
   std::string value;
+  std::string set_to;
   bool operator==(const LedgerObject&) const = default;
 };
 

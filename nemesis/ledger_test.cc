@@ -114,6 +114,7 @@ TEST_F(LedgerTest, ASettingKeepsItsOldValue) {
   setting.type = "setting";
   setting.name = "/sys/fs/cgroup/cpu/faultline/x/n1/cpu.shares";
   setting.value = "1024";
+  setting.set_to = "8192";
   e.objects = {setting};
   auto a = ledger->Append(e);
   ASSERT_TRUE(a);

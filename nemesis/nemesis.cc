@@ -392,7 +392,7 @@ class NemesisImpl final : public Nemesis {
     if (o.type == "paused") return fmt::format("{}: paused pid {}", o.node, o.pid);
     if (o.type == "killed") return fmt::format("{}: killed", o.node);
     if (o.type == "burner") return fmt::format("siege burner pid {}", o.pid);
-    if (o.type == "setting") return fmt::format("{} (was {})", o.name, o.value);
+    if (o.type == "setting") return fmt::format("{} {} (was {})", o.name, o.set_to, o.value);
     if (o.type == "scratch-file") return fmt::format("siege file {}", o.name);
     return o.type;
   }

@@ -278,6 +278,7 @@ class SiegeImpl final : public Siege {
     FAULTLINE_RETURN_IF_ERROR(Before({.kind = SiegeChange::Kind::kWorker,
                                       .path = {},
                                       .old_value = {},
+                                      .new_value = {},
                                       .pid = pid,
                                       .start_time = stat ? stat->start_time : 0}));
     for (const std::string& dir : groups) {
@@ -296,10 +297,11 @@ class SiegeImpl final : public Siege {
     if (!spec_.before_change) return OkStatus();
     return spec_.before_change(change);
   }
-  Status Setting(const std::string& path, const std::string& old) const {
+  Status Setting(const std::string& path, const std::string& old, const std::string& now) const {
     return Before({.kind = SiegeChange::Kind::kSetting,
                    .path = path,
                    .old_value = old,
+                   .new_value = now,
                    .pid = 0,
                    .start_time = 0});
   }
@@ -342,7 +344,8 @@ class SiegeImpl final : public Siege {
       if (!period) return period.error().WithContext("siege: cpu quota on " + target_.name);
       long p = std::stol(*period);
       long q = static_cast<long>(*c.quota_percent / 100.0 * static_cast<double>(p));
-      FAULTLINE_RETURN_IF_ERROR(Setting(target_.cpu + "/cpu.cfs_quota_us", Trim(*old)));
+      FAULTLINE_RETURN_IF_ERROR(
+          Setting(target_.cpu + "/cpu.cfs_quota_us", Trim(*old), std::to_string(q)));
       FAULTLINE_RETURN_IF_ERROR(WriteText(target_.cpu + "/cpu.cfs_quota_us", std::to_string(q)));
       saved_quota_ = Trim(*old);
       quota_note_ = fmt::format(", capped by cpu.cfs_quota_us {}/{}", q, p);
@@ -360,7 +363,8 @@ class SiegeImpl final : public Siege {
         auto old = ReadText(dir + "/cpu.shares");
         if (!old) return old.error().WithContext("siege: cpu shares on " + target_.name);
         if (std::stol(*old) >= *c.shares) continue;
-        FAULTLINE_RETURN_IF_ERROR(Setting(dir + "/cpu.shares", Trim(*old)));
+        FAULTLINE_RETURN_IF_ERROR(
+            Setting(dir + "/cpu.shares", Trim(*old), std::to_string(*c.shares)));
         FAULTLINE_RETURN_IF_ERROR(WriteText(dir + "/cpu.shares", std::to_string(*c.shares)));
         saved_shares_.emplace_back(dir, Trim(*old));
       }
@@ -402,6 +406,7 @@ class SiegeImpl final : public Siege {
       FAULTLINE_RETURN_IF_ERROR(Before({.kind = SiegeChange::Kind::kFile,
                                         .path = path,
                                         .old_value = {},
+                                        .new_value = {},
                                         .pid = 0,
                                         .start_time = 0}));
       FAULTLINE_RETURN_IF_ERROR(

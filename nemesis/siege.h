@@ -109,6 +109,7 @@ struct SiegeChange {
   Kind kind = Kind::kSetting;
   std::string path;
   std::string old_value;
+  std::string new_value;  // kSetting: what it is about to hold
   int pid = 0;
   std::uint64_t start_time = 0;
 };

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <map>
@@ -134,6 +135,20 @@ void HealProcessObject(const LedgerObject& o, NodeControl* control, EntryHeal& o
     if (::access(o.name.c_str(), F_OK) != 0) {
       out.details.push_back(fmt::format("{}: gone (nothing to restore)", o.name));
       return;
+    }
+    if (!o.set_to.empty()) {
+      std::string now;
+      if (FILE* f = std::fopen(o.name.c_str(), "re")) {
+        char buf[64] = {};
+        if (std::fgets(buf, sizeof buf, f) != nullptr) now = buf;
+        std::fclose(f);
+      }
+      while (!now.empty() && (now.back() == '\n' || now.back() == ' ')) now.pop_back();
+      if (now != o.set_to) {
+        out.details.push_back(
+            fmt::format("{}: holds {}, not {}: changed since, left alone", o.name, now, o.set_to));
+        return;
+      }
     }
     const int fd = ::open(o.name.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
     const bool written = fd >= 0 && ::write(fd, o.value.data(), o.value.size()) ==

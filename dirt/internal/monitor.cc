@@ -90,12 +90,12 @@ class Monitor::Impl {
     std::lock_guard lock(mu_);
     return metrics_;
   }
-  void set_fault(MonoTime at) { fault_ns_ = NsOf(at); }
+  void set_fault(MonoTime at) { fault_ = at; }
 
  private:
   std::int64_t OffsetMs(MonoTime t) const {
-    const std::int64_t fault = fault_ns_.load();
-    return fault != 0 ? (NsOf(t) - fault) / 1000000 : 0;
+    const MonoTime fault = fault_.load();
+    return fault != MonoTime{} ? Millis(t - fault) : 0;
   }
 
   // Sleeps until `until`, waking every 50 ms to see whether Stop was called.
@@ -338,7 +338,7 @@ class Monitor::Impl {
   const Scenario& scenario_;
   const DrillOptions& options_;
   std::atomic<bool> stop_{false};
-  std::atomic<std::int64_t> fault_ns_{0};
+  std::atomic<MonoTime> fault_{MonoTime{}};  // the epoch until the first fault
   std::vector<std::thread> threads_;
 
   std::mutex mu_;

@@ -64,8 +64,8 @@ void DrillRecord::AddEvent(std::string source, std::string kind, std::string nod
   const MonoTime now = MonoNow();
   e.mono_ns = at.mono_ns != 0 ? at.mono_ns : NsOf(now);
   e.wall_ns = at.wall_ns != 0 ? at.wall_ns : WallNs() - (NsOf(now) - e.mono_ns);
-  const std::int64_t fault_ns = fault_ns_.load();
-  e.offset_ms = fault_ns != 0 ? (e.mono_ns - fault_ns) / 1000000 : 0;
+  const MonoTime fault = fault_.load();
+  e.offset_ms = fault != MonoTime{} ? Millis(MonoOf(e.mono_ns) - fault) : 0;
   e.source = std::move(source);
   e.kind = std::move(kind);
   e.node = std::move(node);
@@ -133,7 +133,7 @@ void DrillRecord::EndStep(size_t index, std::string_view kind) {
 }
 
 void DrillRecord::SetFault(MonoTime at) {
-  fault_ns_ = NsOf(at);
+  fault_ = at;
   std::lock_guard lock(mu_);
   result_.fault_mono_ns = NsOf(at);
   result_.fault_wall_ns = WallNs() - (NsOf(MonoNow()) - NsOf(at));

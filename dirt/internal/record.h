@@ -56,8 +56,8 @@ class DrillRecord {
 
   // The first fault's time; zero until it is set.
   void SetFault(MonoTime at);
-  MonoTime fault() const { return MonoOf(fault_ns_.load()); }
-  bool has_fault() const { return fault_ns_.load() != 0; }
+  MonoTime fault() const { return fault_.load(); }
+  bool has_fault() const { return fault_.load() != MonoTime{}; }
 
   // Runs fn on the result under the lock.
   void Update(const std::function<void(DrillResult&)>& fn);
@@ -67,7 +67,7 @@ class DrillRecord {
  private:
   const Scenario& scenario_;
   const DrillOptions& options_;
-  std::atomic<std::int64_t> fault_ns_{0};
+  std::atomic<MonoTime> fault_{MonoTime{}};  // the epoch until the first fault
   std::atomic<bool> in_step_{false};
   std::size_t step_first_event_ = 0;
   // The log is declared before the event log, which borrows it.

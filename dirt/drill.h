@@ -5,10 +5,13 @@
 // each member's /health, and a put then a linearizable range through the gateway), a small
 // throughput load, control-plane snapshots (default every 1 s) and a resource metrics timeline
 // (per node from its cgroups and /proc/<pid>/net/dev, and the host from /proc); checks the steady
-// state before any fault (else ABORTED, not FAIL); applies the steps at their times (through the
-// node controller, the nemesis, nemesis/siege and nemesis/corrupt); runs the repair playbook for a
-// member that cannot start; enforces the blast radius; and ALWAYS rolls back (sieges stopped,
-// partitions healed, paused processes resumed, stopped processes started, safeguard restored).
+// state before any fault (else ABORTED, not FAIL); applies the steps at their times, each one
+// recorded in the cluster's fsync'd nemesis ledger (<run_dir>/nemesis.ledger) BEFORE it takes
+// effect (nemesis/nemesis.h, nemesis/drill_faults.h); runs the repair playbook for a member that
+// cannot start; enforces the blast radius; and ALWAYS rolls back by healing the ledger entries it
+// opened (sieges stopped, partitions healed, paused processes resumed, stopped processes started)
+// and restoring the safeguard. A drill that dies on the way leaves its entries to
+// `faultline nemesis heal`, or to the next drill on the cluster, which heals them first.
 //
 // With DrillOptions::history_dir every action (fault steps, supervisor and safeguard actions,
 // playbook steps, detection, rollback, checks) is also recorded as it happens in a tamper-evident

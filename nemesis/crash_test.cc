@@ -41,15 +41,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-pid_t SpawnSleep() {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl("/bin/sleep", "sleep", "600", nullptr);
-    ::_exit(127);
-  }
-  return pid;
-}
-
 class CrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -64,7 +55,7 @@ class CrashTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     ledger_ = (dir_ / "nemesis.ledger").string();
     for (size_t i = 0; i < cluster_->nodes().size(); ++i) {
-      const pid_t pid = SpawnSleep();
+      const pid_t pid = testing::SpawnSleep();
       ASSERT_GT(pid, 0);
       sleeps_.push_back(pid);
     }

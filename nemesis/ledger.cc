@@ -69,6 +69,8 @@ json ObjectJson(const LedgerObject& o) {
   if (o.pid != 0) j["pid"] = o.pid;
   if (o.start_time != 0) j["start_time"] = o.start_time;
   if (o.flag) j["flag"] = true;
+  if (!o.value.empty()) j["value"] = o.value;
+  if (!o.set_to.empty()) j["set_to"] = o.set_to;
   return j;
 }
 
@@ -82,6 +84,8 @@ LedgerObject ObjectFrom(const json& j) {
   o.pid = j.value("pid", 0);
   o.start_time = j.value("start_time", std::uint64_t{0});
   o.flag = j.value("flag", false);
+  o.value = j.value("value", "");
+  o.set_to = j.value("set_to", "");
   return o;
 }
 

@@ -37,7 +37,13 @@ struct LedgerObject {
   // "helper"          our helper process `pid` (start time `start_time`), command-line tag `name`
   // "watchdog"        the deadline watchdog process `pid`
   // "paused"          database process `pid` on `node`, paused (heal resumes it)
-  // "killed"          the database process of `node`, killed (heal starts it again)
+  // "killed"          the database process of `node`, killed (heal starts it again; also recorded
+  //                   for a crash by SIGKILL and for a corruption, whose heal is the same)
+  // "setting"         control file `name` (a cgroup's cpu.shares, cpu.cfs_quota_us) held `value`
+  //                   before a siege set it to `set_to` (heal writes `value` back while the file
+  //                   still holds `set_to`: a value someone changed since is left alone)
+  // "burner"          a siege worker process `pid` (start time `start_time`); heal SIGKILLs it
+  // "scratch-file"    a file `name` a siege writes into (heal removes it)
   std::string type;
   std::string node;
   std::string netns;
@@ -46,12 +52,16 @@ struct LedgerObject {
   int pid = 0;
   std::uint64_t start_time = 0;
   bool flag = false;
+  std::string value;
+  std::string set_to;
   bool operator==(const LedgerObject&) const = default;
 };
 
 struct LedgerEntry {
   std::uint64_t id = 0;  // assigned by Append, from 1
-  std::string kind;      // "partition", "loss", "delay", "bandwidth", "pause", "kill"
+  // "partition", "loss", "delay", "bandwidth", "pause", "kill"; from drills
+  // (nemesis/drill_faults.h) also "crash", "corrupt", "siege"
+  std::string kind;
   std::string description;
   std::vector<std::string> nodes;
   std::string run_id;

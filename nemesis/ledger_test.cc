@@ -105,6 +105,32 @@ TEST_F(LedgerTest, AppendAmendCloseAndReopen) {
   EXPECT_EQ(c->id, 3u);
 }
 
+// A siege's setting keeps the value to restore; a reader sees it exactly as written.
+TEST_F(LedgerTest, ASettingKeepsItsOldValue) {
+  auto ledger = Ledger::Open(path_);
+  ASSERT_TRUE(ledger);
+  LedgerEntry e = Entry("siege");
+  LedgerObject setting;
+  setting.type = "setting";
+  setting.name = "/sys/fs/cgroup/cpu/faultline/x/n1/cpu.shares";
+  setting.value = "1024";
+  setting.set_to = "8192";
+  e.objects = {setting};
+  auto a = ledger->Append(e);
+  ASSERT_TRUE(a);
+  LedgerObject burner;
+  burner.type = "burner";
+  burner.pid = 123;
+  burner.start_time = 456;
+  ASSERT_TRUE(ledger->Amend(a->id, {burner}));
+  auto state = ledger->Read();
+  ASSERT_TRUE(state) << state.error().message();
+  ASSERT_EQ(state->open.size(), 1u);
+  ASSERT_EQ(state->open[0].objects.size(), 2u);
+  EXPECT_EQ(state->open[0].objects[0], setting);
+  EXPECT_EQ(state->open[0].objects[1], burner);
+}
+
 TEST_F(LedgerTest, AnAmendFillsInItsPlaceholder) {
   auto ledger = Ledger::Open(path_);
   ASSERT_TRUE(ledger);

@@ -187,6 +187,7 @@ class NemesisImpl final : public Nemesis {
           const bool all = std::all_of(e.nodes.begin(), e.nodes.end(),
                                        [&](const std::string& n) { return ok_nodes.contains(n); });
           if (all) {
+            EndWatchdogs(e);
             (void)ledger_.Close(e.id, fmt::format("undone by {}", kind));
             report.notes.push_back(fmt::format("closed ledger entry #{} ({})", e.id, e.kind));
           }
@@ -390,6 +391,9 @@ class NemesisImpl final : public Nemesis {
     if (o.type == "watchdog") return fmt::format("watchdog pid {}", o.pid);
     if (o.type == "paused") return fmt::format("{}: paused pid {}", o.node, o.pid);
     if (o.type == "killed") return fmt::format("{}: killed", o.node);
+    if (o.type == "burner") return fmt::format("siege burner pid {}", o.pid);
+    if (o.type == "setting") return fmt::format("{} {} (was {})", o.name, o.set_to, o.value);
+    if (o.type == "scratch-file") return fmt::format("siege file {}", o.name);
     return o.type;
   }
 
@@ -525,17 +529,20 @@ class NemesisImpl final : public Nemesis {
     report.end_mono_ns = internal::MonoNanos();
   }
 
+  // An entry about to be closed: its watchdog has nothing left to guard.
+  static void EndWatchdogs(const LedgerEntry& e) {
+    for (const auto& o : e.objects) {
+      if (o.type == "watchdog") internal::EndProcess(o.pid, o.start_time, std::chrono::seconds(1));
+    }
+  }
+
   void CloseReplaced(const LedgerEntry& current,
                      const std::function<bool(const LedgerEntry&)>& same) {
     auto state = ledger_.Read();
     if (!state) return;
     for (const auto& e : state->open) {
       if (e.id == current.id || !same(e)) continue;
-      // Its watchdog has nothing left to guard.
-      for (const auto& o : e.objects) {
-        if (o.type == "watchdog")
-          internal::EndProcess(o.pid, o.start_time, std::chrono::seconds(1));
-      }
+      EndWatchdogs(e);
       (void)ledger_.Close(e.id, fmt::format("replaced by #{}", current.id));
     }
   }

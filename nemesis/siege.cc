@@ -20,6 +20,8 @@
 #include <sstream>
 #include <thread>
 
+#include "nemesis/internal/proc.h"
+
 namespace faultline::nemesis {
 namespace {
 
@@ -272,6 +274,13 @@ class SiegeImpl final : public Siege {
     if (waitpid(pid, &status, WUNTRACED) < 0 || !WIFSTOPPED(status)) {
       return Error(ErrorCode::kInternal, fmt::format("siege: worker {} did not stop", pid));
     }
+    const auto stat = internal::ReadProcStat(pid);
+    FAULTLINE_RETURN_IF_ERROR(Before({.kind = SiegeChange::Kind::kWorker,
+                                      .path = {},
+                                      .old_value = {},
+                                      .new_value = {},
+                                      .pid = pid,
+                                      .start_time = stat ? stat->start_time : 0}));
     for (const std::string& dir : groups) {
       if (dir.empty()) continue;
       FAULTLINE_RETURN_IF_ERROR(WriteText(dir + "/cgroup.procs", std::to_string(pid)));
@@ -282,6 +291,19 @@ class SiegeImpl final : public Siege {
     }
     ::kill(pid, SIGCONT);
     return OkStatus();
+  }
+
+  Status Before(const SiegeChange& change) const {
+    if (!spec_.before_change) return OkStatus();
+    return spec_.before_change(change);
+  }
+  Status Setting(const std::string& path, const std::string& old, const std::string& now) const {
+    return Before({.kind = SiegeChange::Kind::kSetting,
+                   .path = path,
+                   .old_value = old,
+                   .new_value = now,
+                   .pid = 0,
+                   .start_time = 0});
   }
 
   std::vector<std::string> Groups(bool cpu, bool mem, bool blk) const {
@@ -322,6 +344,8 @@ class SiegeImpl final : public Siege {
       if (!period) return period.error().WithContext("siege: cpu quota on " + target_.name);
       long p = std::stol(*period);
       long q = static_cast<long>(*c.quota_percent / 100.0 * static_cast<double>(p));
+      FAULTLINE_RETURN_IF_ERROR(
+          Setting(target_.cpu + "/cpu.cfs_quota_us", Trim(*old), std::to_string(q)));
       FAULTLINE_RETURN_IF_ERROR(WriteText(target_.cpu + "/cpu.cfs_quota_us", std::to_string(q)));
       saved_quota_ = Trim(*old);
       quota_note_ = fmt::format(", capped by cpu.cfs_quota_us {}/{}", q, p);
@@ -339,6 +363,8 @@ class SiegeImpl final : public Siege {
         auto old = ReadText(dir + "/cpu.shares");
         if (!old) return old.error().WithContext("siege: cpu shares on " + target_.name);
         if (std::stol(*old) >= *c.shares) continue;
+        FAULTLINE_RETURN_IF_ERROR(
+            Setting(dir + "/cpu.shares", Trim(*old), std::to_string(*c.shares)));
         FAULTLINE_RETURN_IF_ERROR(WriteText(dir + "/cpu.shares", std::to_string(*c.shares)));
         saved_shares_.emplace_back(dir, Trim(*old));
       }
@@ -377,6 +403,12 @@ class SiegeImpl final : public Siege {
     for (int i = 0; i < workers; ++i) {
       Shared* s = shared_;
       const char* path = disk_files_[static_cast<size_t>(i)].c_str();
+      FAULTLINE_RETURN_IF_ERROR(Before({.kind = SiegeChange::Kind::kFile,
+                                        .path = path,
+                                        .old_value = {},
+                                        .new_value = {},
+                                        .pid = 0,
+                                        .start_time = 0}));
       FAULTLINE_RETURN_IF_ERROR(
           Spawn([s, path] { DiskWorker(s, path); }, Groups(false, false, true), false));
     }

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -94,6 +95,25 @@ struct DiskSiegeSpec {
   std::string directory;        // where the workers write their files (removed at stop)
   int workers = 4;              // concurrent writers, so fsync latency does not cap the rate
 };
+// A side effect a siege is about to make outside its own memory, reported (SiegeSpec::
+// before_change) so a caller can record how to undo it before it exists: a crash-safe ledger
+// then undoes it even when this process dies with the siege running.
+struct SiegeChange {
+  enum class Kind {
+    kSetting,  // control file `path` (cpu.shares, cpu.cfs_quota_us) is about to change; it held
+               // `old_value`
+    kWorker,   // worker `pid` (start time `start_time`) was forked; it is stopped and runs only
+               // after the hook returns
+    kFile,     // a worker is about to write file `path`
+  };
+  Kind kind = Kind::kSetting;
+  std::string path;
+  std::string old_value;
+  std::string new_value;  // kSetting: what it is about to hold
+  int pid = 0;
+  std::uint64_t start_time = 0;
+};
+
 struct SiegeSpec {
   std::optional<CpuSiegeSpec> cpu;
   std::optional<MemorySiegeSpec> memory;
@@ -102,6 +122,8 @@ struct SiegeSpec {
   // Time after start not counted in the achieved figures (the controller converging).
   std::chrono::milliseconds warmup{1000};
   double tolerance_points = 5;  // CPU in points; memory and disk in percent of the target
+  // Called before each change; an error stops Start (nothing of the siege is left running).
+  std::function<Status(const SiegeChange&)> before_change;
 };
 
 // One resource's target against what the target's own accounting shows.

@@ -1,9 +1,13 @@
 #include "nemesis/internal/heal.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <map>
 
@@ -120,6 +124,50 @@ void HealProcessObject(const LedgerObject& o, NodeControl* control, EntryHeal& o
          fmt::format("resume: {}", reports.empty() || !reports[0].error
                                        ? std::string("no report")
                                        : reports[0].error->message()));
+    return;
+  }
+  if (o.type == "burner") {
+    out.details.push_back(
+        fmt::format("burner: {}", EndProcess(o.pid, o.start_time, std::chrono::milliseconds(200))));
+    return;
+  }
+  if (o.type == "setting") {
+    if (::access(o.name.c_str(), F_OK) != 0) {
+      out.details.push_back(fmt::format("{}: gone (nothing to restore)", o.name));
+      return;
+    }
+    if (!o.set_to.empty()) {
+      std::string now;
+      if (FILE* f = std::fopen(o.name.c_str(), "re")) {
+        char buf[64] = {};
+        if (std::fgets(buf, sizeof buf, f) != nullptr) now = buf;
+        std::fclose(f);
+      }
+      while (!now.empty() && (now.back() == '\n' || now.back() == ' ')) now.pop_back();
+      if (now != o.set_to) {
+        out.details.push_back(
+            fmt::format("{}: holds {}, not {}: changed since, left alone", o.name, now, o.set_to));
+        return;
+      }
+    }
+    const int fd = ::open(o.name.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    const bool written = fd >= 0 && ::write(fd, o.value.data(), o.value.size()) ==
+                                        static_cast<ssize_t>(o.value.size());
+    const int saved = errno;
+    if (fd >= 0) ::close(fd);
+    if (!written) {
+      Fail(out, o.name, fmt::format("restore {}: {}", o.value, std::strerror(saved)));
+      return;
+    }
+    out.details.push_back(fmt::format("{}: restored {}", o.name, o.value));
+    return;
+  }
+  if (o.type == "scratch-file") {
+    if (::unlink(o.name.c_str()) != 0 && errno != ENOENT) {
+      Fail(out, o.name, fmt::format("remove: {}", std::strerror(errno)));
+      return;
+    }
+    out.details.push_back(fmt::format("{}: removed", o.name));
     return;
   }
   if (o.type == "killed") {

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -21,6 +22,16 @@
 #include "nemesis/node_control.h"
 
 namespace faultline::nemesis::testing {
+
+// A `sleep 600` child of this process: a dummy database process for the fake control.
+inline pid_t SpawnSleep() {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sleep", "sleep", "600", nullptr);
+    ::_exit(127);
+  }
+  return pid;
+}
 
 class FakeNodeControl final : public NodeControl {
  public:

@@ -1,0 +1,154 @@
+// DrillFaults without root: crashes and corruptions of dummy database processes (`sleep`s of this
+// test, through the fake NodeControl), and the heal of a siege's objects (a setting file, a scratch
+// file and a burner) recorded in a ledger by hand.
+#include "nemesis/drill_faults.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "nemesis/internal/proc.h"
+#include "nemesis/testing/fake_node_control.h"
+
+namespace faultline::nemesis {
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class DrillFaultsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           fmt::format("faultline-drill-faults-{}-{}", ::getpid(),
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    ledger_ = (dir_ / "nemesis.ledger").string();
+    for (int i = 0; i < 2; ++i) {
+      const pid_t pid = testing::SpawnSleep();
+      ASSERT_GT(pid, 0);
+      sleeps_.push_back(pid);
+    }
+    control_ = std::make_unique<testing::FakeNodeControl>(
+        std::vector<NetNode>{{.name = "n1", .netns = "", .address = "198.18.0.1"},
+                             {.name = "n2", .netns = "", .address = "198.18.0.2"}},
+        std::vector<int>(sleeps_.begin(), sleeps_.end()));
+  }
+  void TearDown() override {
+    for (pid_t pid : sleeps_) {
+      if (pid <= 0) continue;  // already reaped by the test
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::vector<LedgerEntry> Open() const {
+    auto ledger = Ledger::Open(ledger_);
+    EXPECT_TRUE(ledger);
+    auto state = ledger->Read();
+    EXPECT_TRUE(state);
+    return state ? state->open : std::vector<LedgerEntry>{};
+  }
+
+  std::filesystem::path dir_;
+  std::string ledger_;
+  std::vector<pid_t> sleeps_;
+  std::unique_ptr<testing::FakeNodeControl> control_;
+};
+
+TEST_F(DrillFaultsTest, ACrashIsRecordedOwnedAndHealedOnlyOnceTheNodeRuns) {
+  auto faults = DrillFaults::Open(ledger_, *control_, "r1");
+  ASSERT_TRUE(faults) << faults.error().message();
+  auto crash = (*faults)->Crash({"n1"});
+  ASSERT_TRUE(crash) << crash.error().message();
+  EXPECT_TRUE(crash->ok) << crash->Describe();
+  EXPECT_NE(crash->ledger_id, 0u);
+  int status = 0;
+  ASSERT_EQ(::waitpid(sleeps_[0], &status, 0), sleeps_[0]);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  sleeps_[0] = 0;
+  auto open = Open();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].kind, "crash");
+  EXPECT_TRUE(OwnedByThisProcess(open[0]));
+  ASSERT_EQ(open[0].objects.size(), 1u);
+  EXPECT_EQ(open[0].objects[0].type, "killed");
+  EXPECT_EQ(open[0].objects[0].node, "n1");
+  // The fake control cannot start n1 again: the heal says so and the entry stays open.
+  const FaultReport healed = (*faults)->Heal({});
+  EXPECT_FALSE(healed.ok) << healed.Describe();
+  EXPECT_EQ(Open().size(), 1u);
+}
+
+TEST_F(DrillFaultsTest, ACorruptionOfARunningNodeHealsAndCloses) {
+  auto faults = DrillFaults::Open(ledger_, *control_, "r1");
+  ASSERT_TRUE(faults) << faults.error().message();
+  auto id = (*faults)->RecordCorruption("n2", "corrupt n2: bitflip of member/snap/db");
+  ASSERT_TRUE(id) << id.error().message();
+  auto open = Open();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].kind, "corrupt");
+  const FaultReport healed = (*faults)->Heal([&](const LedgerEntry& e) { return e.id == *id; });
+  EXPECT_TRUE(healed.ok) << healed.Describe();
+  EXPECT_TRUE(Open().empty());
+}
+
+TEST_F(DrillFaultsTest, ASiegesObjectsAreUndone) {
+  const std::string setting = (dir_ / "cpu.shares").string();
+  std::ofstream(setting) << "8192\n";
+  const std::string scratch = (dir_ / ".faultline-siege-1-0").string();
+  std::ofstream(scratch) << "x";
+  const pid_t burner = testing::SpawnSleep();
+  ASSERT_GT(burner, 0);
+  const auto stat = internal::ReadProcStat(burner);
+  ASSERT_TRUE(stat.has_value());
+  auto ledger = Ledger::Open(ledger_);
+  ASSERT_TRUE(ledger);
+  LedgerEntry e;
+  e.kind = "siege";
+  e.nodes = {"n1"};
+  e.run_id = "r1";
+  e.owner_pid = 1;  // not this process: healed like a dead drill's entry
+  LedgerObject s;
+  s.type = "setting";
+  s.name = setting;
+  s.value = "1024";
+  s.set_to = "8192";
+  // A setting someone changed after the siege raised it is theirs now.
+  const std::string changed = (dir_ / "cpu.shares.changed").string();
+  std::ofstream(changed) << "4096\n";
+  LedgerObject c = s;
+  c.name = changed;
+  LedgerObject f;
+  f.type = "scratch-file";
+  f.name = scratch;
+  LedgerObject b;
+  b.type = "burner";
+  b.pid = burner;
+  b.start_time = stat->start_time;
+  e.objects = {s, c, b, f};
+  ASSERT_TRUE(ledger->Append(e));
+  auto faults = DrillFaults::Open(ledger_, *control_, "r1");
+  ASSERT_TRUE(faults) << faults.error().message();
+  const FaultReport healed = (*faults)->Heal({});
+  EXPECT_TRUE(healed.ok) << healed.Describe();
+  EXPECT_EQ(Slurp(setting), "1024");
+  EXPECT_EQ(Slurp(changed), "4096\n");
+  EXPECT_FALSE(std::filesystem::exists(scratch));
+  EXPECT_FALSE(internal::IsSameProcess(burner, stat->start_time));
+  EXPECT_TRUE(Open().empty());
+}
+
+}  // namespace
+}  // namespace faultline::nemesis

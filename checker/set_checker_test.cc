@@ -1,12 +1,12 @@
-#include "runner/set_checker.h"
+#include "checker/set_checker.h"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
-#include "runner/generator.h"
+#include "history/fields.h"
 
-namespace faultline::runner {
+namespace faultline::checker {
 namespace {
 
 using checker::Validity;
@@ -29,7 +29,7 @@ class Script {
           .error = std::nullopt,
           .extras = {}};
     if (final) {
-      op.extras.push_back(history::Field{.key = Value::Keyword(std::string(kFinalField)),
+      op.extras.push_back(history::Field{.key = Value::Keyword(std::string(history::field::kFinal)),
                                          .value = Value::Bool(true)});
     }
     open_[p] = op;
@@ -133,4 +133,4 @@ TEST(SetCheckerTest, ReadThatIsNotACollectionIsAnError) {
 }
 
 }  // namespace
-}  // namespace faultline::runner
+}  // namespace faultline::checker

@@ -1,4 +1,4 @@
-#include "runner/set_checker.h"
+#include "checker/set_checker.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,10 @@
 #include <unordered_set>
 #include <utility>
 
-namespace faultline::runner {
+#include "checker/internal/ops.h"
+#include "history/fields.h"
+
+namespace faultline::checker {
 namespace {
 
 using history::History;
@@ -42,11 +45,6 @@ struct Read {
   std::unordered_set<Value, history::ValueHash> elements;
 };
 
-bool IsFinal(const Op& invoke) {
-  const Value* v = invoke.FindExtra("final");
-  return v != nullptr && v->kind() == history::ValueKind::kBool && v->as_bool();
-}
-
 }  // namespace
 
 Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options) {
@@ -76,7 +74,8 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
                                      "elements, got {}",
                                      comp->index, v.ToEdn()));
       }
-      Read read{.invoke = i, .final = IsFinal(inv), .elements = {}};
+      Read read{
+          .invoke = i, .final = internal::ExtraIsTrue(inv, history::field::kFinal), .elements = {}};
       read.elements.insert(v.items().begin(), v.items().end());
       ++r.reads;
       if (read.final) ++r.final_reads;
@@ -202,14 +201,14 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
 }
 
 std::string SetCheckResultToJson(const SetCheckResult& r) {
-  nlohmann::ordered_json j;
-  j["valid"] = std::string(checker::ValidityName(r.validity));
-  j["attempted"] = r.attempted;
-  j["acknowledged"] = r.acknowledged;
-  j["failed"] = r.failed;
-  j["indeterminate"] = r.indeterminate;
-  j["reads"] = r.reads;
-  j["final_reads"] = r.final_reads;
+  nlohmann::ordered_json j = internal::AddReadCountsJson({.validity = r.validity,
+                                                          .keys = std::nullopt,
+                                                          .attempted = r.attempted,
+                                                          .acknowledged = r.acknowledged,
+                                                          .failed = r.failed,
+                                                          .indeterminate = r.indeterminate,
+                                                          .reads = r.reads,
+                                                          .final_reads = r.final_reads});
   j["lost_count"] = r.lost;
   j["unexpected_count"] = r.unexpected;
   j["stale_count"] = r.stale;
@@ -223,4 +222,40 @@ std::string SetCheckResultToJson(const SetCheckResult& r) {
   return j.dump();
 }
 
-}  // namespace faultline::runner
+namespace {
+
+Result<Verdict> SetVerdict(const History& h, const SetCheckOptions& options) {
+  FAULTLINE_ASSIGN_OR_RETURN(SetCheckResult r, CheckSet(h, options));
+  Verdict v{
+      .name = "set",
+      .validity = r.validity,
+      .summary = fmt::format("{} ({} adds, {} acknowledged, {} lost, {} unexpected, {} stale, {} "
+                             "recovered; {} final reads)",
+                             ValidityName(r.validity), r.attempted, r.acknowledged, r.lost,
+                             r.unexpected, r.stale, r.recovered, r.final_reads),
+      .detail = r.explanation + "\n",
+      .json = SetCheckResultToJson(r),
+      .anomalies = {},
+      .examples = {}};
+  for (const auto& [kind, n] : {std::pair<const char*, int64_t>{"lost", r.lost},
+                                {"unexpected", r.unexpected},
+                                {"stale", r.stale}}) {
+    if (n > 0) v.anomalies[kind] = n;
+  }
+  for (const auto* examples : {&r.lost_examples, &r.unexpected_examples, &r.stale_examples}) {
+    v.examples.insert(v.examples.end(), examples->begin(), examples->end());
+  }
+  return v;
+}
+
+}  // namespace
+
+std::unique_ptr<Checker> MakeSetChecker(SetCheckOptions options) {
+  return internal::MakeChecker(
+      "set",
+      {.check = [options = std::move(options)](const History& h) { return SetVerdict(h, options); },
+       .applies = {},
+       .disagreement = {}});
+}
+
+}  // namespace faultline::checker

@@ -1,4 +1,4 @@
-#include "runner/revision_checker.h"
+#include "checker/revision_checker.h"
 
 #include <fmt/format.h>
 
@@ -13,7 +13,10 @@
 #include <utility>
 #include <vector>
 
-namespace faultline::runner {
+#include "checker/internal/ops.h"
+#include "history/fields.h"
+
+namespace faultline::checker {
 namespace {
 
 using checker::Validity;
@@ -89,9 +92,9 @@ std::string ReadText(const ReadOp& r) {
                      r.mod_revision);
 }
 
-class Checker {
+class KeyChecker {
  public:
-  explicit Checker(const RevisionCheckOptions& options) : options_(options) {}
+  explicit KeyChecker(const RevisionCheckOptions& options) : options_(options) {}
 
   void Add(std::string_view kind, const std::function<std::string()>& example) {
     RevisionViolation& v = violations_[std::string(kind)];
@@ -110,7 +113,7 @@ class Checker {
   const RevisionCheckOptions& options_;
 };
 
-void Checker::CheckKey(const std::string& key, KeyOps& k, RevisionCheckResult& out) {
+void KeyChecker::CheckKey(const std::string& key, KeyOps& k, RevisionCheckResult& out) {
   const std::string where = key.empty() ? std::string() : fmt::format("key {}: ", key);
   if (k.writes_without_revision > 0) {
     Unknown("ok writes or cas without :revision (their keys were not checked)",
@@ -476,8 +479,9 @@ bool HasRevisions(const History& history) {
   bool reads = false;
   for (const Op& op : history.ops()) {
     if (!op.is_client() || op.type != OpType::kOk) continue;
-    if ((op.f == "write" || op.f == "cas") && IntExtra(op, "revision")) writes = true;
-    if (op.f == "read" && IntExtra(op, "mod_revision")) reads = true;
+    if ((op.f == "write" || op.f == "cas") && IntExtra(op, history::field::kRevision))
+      writes = true;
+    if (op.f == "read" && IntExtra(op, history::field::kModRevision)) reads = true;
     if (writes && reads) return true;
   }
   return false;
@@ -502,7 +506,7 @@ Result<RevisionCheckResult> CheckRevisionOrder(const History& history,
         done == nullptr || type == OpType::kInfo ? kNever : static_cast<int64_t>(p);
     if (inv.f == "read") {
       if (type != OpType::kOk) continue;
-      std::optional<int64_t> mod = IntExtra(*done, "mod_revision");
+      std::optional<int64_t> mod = IntExtra(*done, history::field::kModRevision);
       if (!mod || *mod < 0) {
         ++k.reads_without_mod_revision;
         continue;
@@ -532,7 +536,7 @@ Result<RevisionCheckResult> CheckRevisionOrder(const History& history,
       w.value = &inv.value;
     }
     if (w.ok) {
-      std::optional<int64_t> rev = IntExtra(*done, "revision");
+      std::optional<int64_t> rev = IntExtra(*done, history::field::kRevision);
       if (!rev || *rev <= 0) {
         ++k.writes_without_revision;
         continue;
@@ -542,7 +546,7 @@ Result<RevisionCheckResult> CheckRevisionOrder(const History& history,
     k.writes.push_back(std::move(w));
   }
 
-  Checker checker(options);
+  KeyChecker checker(options);
   out.keys = static_cast<int64_t>(keys.size());
   const bool one_key = keys.size() == 1;
   for (auto& [key, k] : keys) checker.CheckKey(one_key ? std::string() : key.ToEdn(), k, out);
@@ -606,4 +610,57 @@ std::string RevisionCheckResultToJson(const RevisionCheckResult& result) {
   return j.dump();
 }
 
-}  // namespace faultline::runner
+namespace {
+
+Result<Verdict> RevisionOrderVerdict(const History& h, const RevisionCheckerOptions& options) {
+  Result<RevisionCheckResult> r = CheckRevisionOrder(h, options.check);
+  if (!r) return std::move(r).error();
+  Verdict v;
+  v.name = "revision-order";
+  v.validity = r->validity;
+  v.summary = fmt::format("{} ({} reads, {} writes, {} keys, {:.0f} ms)", ValidityName(r->validity),
+                          r->reads, r->writes, r->keys, r->check_ms);
+  v.detail = r->explanation + "\n";
+  for (const RevisionViolation& violation : r->violations) {
+    v.detail += fmt::format("{} {}: {}\n", violation.count, violation.kind,
+                            fmt::join(violation.examples, "; "));
+    v.anomalies[violation.kind] = violation.count;
+    v.examples.insert(v.examples.end(), violation.examples.begin(), violation.examples.end());
+  }
+  v.json = RevisionCheckResultToJson(*r);
+  return v;
+}
+
+std::string RevisionOrderDisagreement(const Verdict& first, const Verdict& mine,
+                                      const RevisionCheckerOptions& options) {
+  const bool disagree =
+      (mine.validity == Validity::kValid && first.validity == Validity::kInvalid) ||
+      (mine.validity == Validity::kInvalid && first.validity == Validity::kValid);
+  if (!disagree) return {};
+  return fmt::format(
+      "!!! checkers disagree: {} says {}, revision-order says {} ({})\n", first.name,
+      ValidityName(first.validity), ValidityName(mine.validity),
+      mine.validity == Validity::kValid
+          ? "a linearization in revision order exists, so the search is wrong: a checker bug"
+      : options.serializable_reads
+          ? "the values fit some order, but not etcd's revision order: serializable reads "
+            "may be stale or go back in time, and equal values hid it from the search"
+          : "the values fit some order, but not etcd's revision order: a bug of etcd or of "
+            "the recording");
+}
+
+}  // namespace
+
+std::unique_ptr<Checker> MakeRevisionOrderChecker(RevisionCheckerOptions options) {
+  return internal::MakeChecker(
+      "revision-order",
+      {.check = [options = std::move(options)](
+                    const History& h) { return RevisionOrderVerdict(h, options); },
+       .applies = [](const History& h) { return HasRevisions(h); },
+       .disagreement =
+           [options](const Verdict& first, const Verdict& mine) {
+             return RevisionOrderDisagreement(first, mine, options);
+           }});
+}
+
+}  // namespace faultline::checker

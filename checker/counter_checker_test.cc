@@ -1,4 +1,4 @@
-#include "runner/counter_checker.h"
+#include "checker/counter_checker.h"
 
 #include <gtest/gtest.h>
 
@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "runner/generator.h"
+#include "history/fields.h"
 
-namespace faultline::runner {
+namespace faultline::checker {
 namespace {
 
 using checker::Validity;
@@ -31,7 +31,7 @@ class Script {
           .error = std::nullopt,
           .extras = {}};
     if (final) {
-      op.extras.push_back(history::Field{.key = Value::Keyword(std::string(kFinalField)),
+      op.extras.push_back(history::Field{.key = Value::Keyword(std::string(history::field::kFinal)),
                                          .value = Value::Bool(true)});
     }
     open_[p] = op;
@@ -191,4 +191,4 @@ TEST(CounterCheckerTest, ExamplesAreCappedAndJsonHasTheCounts) {
 }
 
 }  // namespace
-}  // namespace faultline::runner
+}  // namespace faultline::checker

@@ -16,7 +16,6 @@ namespace {
 
 using history::History;
 using history::Op;
-using history::OpType;
 using history::Value;
 
 struct Sums {
@@ -54,12 +53,12 @@ Result<CounterCheckResult> CheckCounter(const History& h, const CounterCheckOpti
                                      op.index, op.value.ToEdn()));
       }
       ++r.attempted;
-      const OpType outcome = p == History::kNone ? OpType::kInfo : h[p].type;
+      const history::OpType outcome = p == History::kNone ? history::OpType::kInfo : h[p].type;
       switch (outcome) {
-        case OpType::kOk:
+        case history::OpType::kOk:
           ++r.acknowledged;
           break;
-        case OpType::kFail:
+        case history::OpType::kFail:
           ++r.failed;
           continue;  // certainly never happened: in neither bound
         default:
@@ -69,7 +68,7 @@ Result<CounterCheckResult> CheckCounter(const History& h, const CounterCheckOpti
       s.upper += op.value.as_int();
       continue;
     }
-    if (op.type != OpType::kOk || p == History::kNone) continue;
+    if (op.type != history::OpType::kOk || p == History::kNone) continue;
     if (op.f == "add") {
       s.lower += h[p].value.as_int();
       continue;
@@ -106,14 +105,7 @@ Result<CounterCheckResult> CheckCounter(const History& h, const CounterCheckOpti
 }
 
 std::string CounterCheckResultToJson(const CounterCheckResult& r) {
-  nlohmann::ordered_json j = internal::AddReadCountsJson({.validity = r.validity,
-                                                          .keys = r.keys,
-                                                          .attempted = r.attempted,
-                                                          .acknowledged = r.acknowledged,
-                                                          .failed = r.failed,
-                                                          .indeterminate = r.indeterminate,
-                                                          .reads = r.reads,
-                                                          .final_reads = r.final_reads});
+  nlohmann::ordered_json j = internal::AddReadCountsJson(r, r.keys);
   j["errors"] = r.errors;
   nlohmann::ordered_json examples = nlohmann::ordered_json::array();
   for (const CounterReadError& e : r.examples) {
@@ -133,18 +125,18 @@ namespace {
 
 Result<Verdict> CounterVerdict(const History& h, const CounterCheckOptions& options) {
   FAULTLINE_ASSIGN_OR_RETURN(CounterCheckResult r, CheckCounter(h, options));
-  Verdict v{
-      .name = "counter",
-      .validity = r.validity,
-      .summary = fmt::format(
-          "{} ({} keys, {} adds: {} acknowledged, {} failed, {} indeterminate; {} reads checked, "
-          "{} final; {} out of bounds)",
-          ValidityName(r.validity), r.keys, r.attempted, r.acknowledged, r.failed, r.indeterminate,
-          r.reads, r.final_reads, r.errors),
-      .detail = r.explanation + "\n",
-      .json = CounterCheckResultToJson(r),
-      .anomalies = {},
-      .examples = {}};
+  std::string summary = fmt::format(
+      "{} ({} keys, {} adds: {} acknowledged, {} failed, {} indeterminate; {} reads checked, "
+      "{} final; {} out of bounds)",
+      ValidityName(r.validity), r.keys, r.attempted, r.acknowledged, r.failed, r.indeterminate,
+      r.reads, r.final_reads, r.errors);
+  Verdict v{.name = "counter",
+            .validity = r.validity,
+            .summary = std::move(summary),
+            .detail = r.explanation + "\n",
+            .json = CounterCheckResultToJson(r),
+            .anomalies = {},
+            .examples = {}};
   if (r.errors > 0) v.anomalies["out-of-bounds"] = r.errors;
   for (const CounterReadError& e : r.examples) v.examples.push_back(Describe(e));
   return v;

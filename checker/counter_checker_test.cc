@@ -11,7 +11,6 @@
 namespace faultline::checker {
 namespace {
 
-using checker::Validity;
 using history::Op;
 using history::OpType;
 using history::Process;

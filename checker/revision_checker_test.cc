@@ -19,7 +19,6 @@
 namespace faultline::checker {
 namespace {
 
-using checker::Validity;
 using history::History;
 using history::Op;
 using history::OpType;

@@ -16,7 +16,6 @@ namespace {
 
 using history::History;
 using history::Op;
-using history::OpType;
 using history::Value;
 
 struct ElementKey {
@@ -34,9 +33,9 @@ struct ElementLess {
 
 struct Add {
   size_t invoke = 0;
-  std::optional<size_t> complete;  // set for an ok completion
-  OpType outcome = OpType::kInfo;  // kInfo also for an add that never completed
-  bool seen = false;               // contained in some ok read
+  std::optional<size_t> complete;                    // set for an ok completion
+  history::OpType outcome = history::OpType::kInfo;  // kInfo also for an add that never completed
+  bool seen = false;                                 // contained in some ok read
 };
 
 struct Read {
@@ -44,6 +43,30 @@ struct Read {
   bool final = false;
   std::unordered_set<Value, history::ValueHash> elements;
 };
+
+Result<Verdict> SetVerdict(const History& h, const SetCheckOptions& options) {
+  FAULTLINE_ASSIGN_OR_RETURN(SetCheckResult r, CheckSet(h, options));
+  Verdict v{
+      .name = "set",
+      .validity = r.validity,
+      .summary = fmt::format("{} ({} adds, {} acknowledged, {} lost, {} unexpected, {} stale, {} "
+                             "recovered; {} final reads)",
+                             ValidityName(r.validity), r.attempted, r.acknowledged, r.lost,
+                             r.unexpected, r.stale, r.recovered, r.final_reads),
+      .detail = r.explanation + "\n",
+      .json = SetCheckResultToJson(r),
+      .anomalies = {},
+      .examples = {}};
+  for (const auto& [kind, n] : {std::pair<const char*, int64_t>{"lost", r.lost},
+                                {"unexpected", r.unexpected},
+                                {"stale", r.stale}}) {
+    if (n > 0) v.anomalies[kind] = n;
+  }
+  for (const auto* examples : {&r.lost_examples, &r.unexpected_examples, &r.stale_examples}) {
+    v.examples.insert(v.examples.end(), examples->begin(), examples->end());
+  }
+  return v;
+}
 
 }  // namespace
 
@@ -63,10 +86,10 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
       ++r.attempted;
       Add& add = adds[ElementKey{.set = set, .element = inv.value}];
       add.invoke = i;
-      add.outcome = comp == nullptr ? OpType::kInfo : comp->type;
-      if (add.outcome == OpType::kOk) add.complete = p;
+      add.outcome = comp == nullptr ? history::OpType::kInfo : comp->type;
+      if (add.outcome == history::OpType::kOk) add.complete = p;
     } else if (inv.f == "read") {
-      if (comp == nullptr || comp->type != OpType::kOk) continue;
+      if (comp == nullptr || comp->type != history::OpType::kOk) continue;
       const Value& v = comp->value;
       if (!v.is_collection() || v.kind() == history::ValueKind::kMap) {
         return MakeError(ErrorCode::kInvalidArgument,
@@ -100,7 +123,7 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
     for (const Read& read : list) {
       for (const Value& e : read.elements) {
         auto it = adds.find(ElementKey{.set = set, .element = e});
-        if (it == adds.end() || it->second.outcome == OpType::kFail) {
+        if (it == adds.end() || it->second.outcome == history::OpType::kFail) {
           unexpected[ElementKey{.set = set, .element = e}] = true;
         } else {
           it->second.seen = true;
@@ -115,11 +138,11 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
 
   bool undecided = false;
   for (const auto& [k, add] : adds) {
-    if (add.outcome == OpType::kFail) {
+    if (add.outcome == history::OpType::kFail) {
       ++r.failed;
       continue;
     }
-    if (add.outcome != OpType::kOk) {
+    if (add.outcome != history::OpType::kOk) {
       ++r.indeterminate;
       if (add.seen) {
         ++r.recovered;
@@ -201,14 +224,7 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
 }
 
 std::string SetCheckResultToJson(const SetCheckResult& r) {
-  nlohmann::ordered_json j = internal::AddReadCountsJson({.validity = r.validity,
-                                                          .keys = std::nullopt,
-                                                          .attempted = r.attempted,
-                                                          .acknowledged = r.acknowledged,
-                                                          .failed = r.failed,
-                                                          .indeterminate = r.indeterminate,
-                                                          .reads = r.reads,
-                                                          .final_reads = r.final_reads});
+  nlohmann::ordered_json j = internal::AddReadCountsJson(r, std::nullopt);
   j["lost_count"] = r.lost;
   j["unexpected_count"] = r.unexpected;
   j["stale_count"] = r.stale;
@@ -221,34 +237,6 @@ std::string SetCheckResultToJson(const SetCheckResult& r) {
   j["explanation"] = r.explanation;
   return j.dump();
 }
-
-namespace {
-
-Result<Verdict> SetVerdict(const History& h, const SetCheckOptions& options) {
-  FAULTLINE_ASSIGN_OR_RETURN(SetCheckResult r, CheckSet(h, options));
-  Verdict v{
-      .name = "set",
-      .validity = r.validity,
-      .summary = fmt::format("{} ({} adds, {} acknowledged, {} lost, {} unexpected, {} stale, {} "
-                             "recovered; {} final reads)",
-                             ValidityName(r.validity), r.attempted, r.acknowledged, r.lost,
-                             r.unexpected, r.stale, r.recovered, r.final_reads),
-      .detail = r.explanation + "\n",
-      .json = SetCheckResultToJson(r),
-      .anomalies = {},
-      .examples = {}};
-  for (const auto& [kind, n] : {std::pair<const char*, int64_t>{"lost", r.lost},
-                                {"unexpected", r.unexpected},
-                                {"stale", r.stale}}) {
-    if (n > 0) v.anomalies[kind] = n;
-  }
-  for (const auto* examples : {&r.lost_examples, &r.unexpected_examples, &r.stale_examples}) {
-    v.examples.insert(v.examples.end(), examples->begin(), examples->end());
-  }
-  return v;
-}
-
-}  // namespace
 
 std::unique_ptr<Checker> MakeSetChecker(SetCheckOptions options) {
   return internal::MakeChecker(

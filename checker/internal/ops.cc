@@ -59,17 +59,4 @@ bool ExtraIsTrue(const history::Op& op, std::string_view name) {
   return v != nullptr && v->kind() == history::ValueKind::kBool && v->as_bool();
 }
 
-nlohmann::ordered_json AddReadCountsJson(const AddReadCounts& c) {
-  nlohmann::ordered_json j;
-  j["valid"] = std::string(ValidityName(c.validity));
-  if (c.keys) j["keys"] = *c.keys;
-  j["attempted"] = c.attempted;
-  j["acknowledged"] = c.acknowledged;
-  j["failed"] = c.failed;
-  j["indeterminate"] = c.indeterminate;
-  j["reads"] = c.reads;
-  j["final_reads"] = c.final_reads;
-  return j;
-}
-
 }  // namespace faultline::checker::internal

@@ -42,18 +42,21 @@ std::string ExtraText(const history::Op& op, std::string_view name);
 // Whether the extra field is the boolean true (:final true, :ok true).
 bool ExtraIsTrue(const history::Op& op, std::string_view name);
 
-// The add and read counts of the set and counter checkers, as the first fields of their JSON.
-struct AddReadCounts {
-  Validity validity = Validity::kValid;
-  std::optional<int64_t> keys;  // written after "valid" when set
-  int64_t attempted = 0;
-  int64_t acknowledged = 0;
-  int64_t failed = 0;
-  int64_t indeterminate = 0;
-  int64_t reads = 0;
-  int64_t final_reads = 0;
-};
-nlohmann::ordered_json AddReadCountsJson(const AddReadCounts& counts);
+// The add and read counts that SetCheckResult and CounterCheckResult share, as the first fields
+// of their JSON ("keys" after "valid" when given).
+template <typename AddReadResult>
+nlohmann::ordered_json AddReadCountsJson(const AddReadResult& r, std::optional<int64_t> keys) {
+  nlohmann::ordered_json j;
+  j["valid"] = std::string(ValidityName(r.validity));
+  if (keys) j["keys"] = *keys;
+  j["attempted"] = r.attempted;
+  j["acknowledged"] = r.acknowledged;
+  j["failed"] = r.failed;
+  j["indeterminate"] = r.indeterminate;
+  j["reads"] = r.reads;
+  j["final_reads"] = r.final_reads;
+  return j;
+}
 
 }  // namespace faultline::checker::internal
 

@@ -21,9 +21,7 @@ namespace {
 
 using history::History;
 using history::Op;
-using history::OpType;
 using history::Value;
-using history::ValueLess;
 
 // The completion position of an op that never completed (info): after everything.
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
@@ -175,7 +173,7 @@ void KeyChecker::CheckKey(const std::string& key, KeyOps& k, RevisionCheckResult
   out.reads += static_cast<int64_t>(k.reads.size());
 
   // Info writes of each value, in invocation order: the candidate sources of unknown revisions.
-  std::map<Value, std::vector<int>, ValueLess> info_by_value;
+  std::map<Value, std::vector<int>, history::ValueLess> info_by_value;
   for (size_t i = 0; i < k.writes.size(); ++i) {
     if (!k.writes[i].ok) info_by_value[*k.writes[i].value].push_back(static_cast<int>(i));
   }
@@ -185,7 +183,7 @@ void KeyChecker::CheckKey(const std::string& key, KeyOps& k, RevisionCheckResult
     size_t limit;      // eligible candidates: a prefix of info_by_value[value]
     int gap_for = -1;  // >= 0: not a read revision but the gap before this ok cas (a write index)
   };
-  std::map<Value, std::vector<Unattributed>, ValueLess> wanted;
+  std::map<Value, std::vector<Unattributed>, history::ValueLess> wanted;
 
   // The earliest completion of a read of each revision or a later one: the write of a revision
   // must be invoked before it (that read saw a state that includes the write).
@@ -477,7 +475,7 @@ bool HasRevisions(const History& history) {
   bool writes = false;
   bool reads = false;
   for (const Op& op : history.ops()) {
-    if (!op.is_client() || op.type != OpType::kOk) continue;
+    if (!op.is_client() || op.type != history::OpType::kOk) continue;
     if ((op.f == "write" || op.f == "cas") && IntExtra(op, history::field::kRevision))
       writes = true;
     if (op.f == "read" && IntExtra(op, history::field::kModRevision)) reads = true;
@@ -490,21 +488,21 @@ Result<RevisionCheckResult> CheckRevisionOrder(const History& history,
                                                const RevisionCheckOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   RevisionCheckResult out;
-  std::map<Value, KeyOps, ValueLess> keys;
+  std::map<Value, KeyOps, history::ValueLess> keys;
   for (size_t i = 0; i < history.size(); ++i) {
     const Op& inv = history[i];
     if (!inv.is_client() || !inv.is_invoke()) continue;
     if (inv.f != "read" && inv.f != "write" && inv.f != "cas") continue;
     const size_t p = history.partner(i);
     const Op* done = p == History::kNone ? nullptr : &history[p];
-    const OpType type = done == nullptr ? OpType::kInfo : done->type;
+    const history::OpType type = done == nullptr ? history::OpType::kInfo : done->type;
     KeyOps& k = keys[inv.key ? *inv.key : NilValue()];
-    if (type == OpType::kFail) continue;  // certainly did not happen
+    if (type == history::OpType::kFail) continue;  // certainly did not happen
     const auto pos = static_cast<int64_t>(i);
     const int64_t comp =
-        done == nullptr || type == OpType::kInfo ? kNever : static_cast<int64_t>(p);
+        done == nullptr || type == history::OpType::kInfo ? kNever : static_cast<int64_t>(p);
     if (inv.f == "read") {
-      if (type != OpType::kOk) continue;
+      if (type != history::OpType::kOk) continue;
       std::optional<int64_t> mod = IntExtra(*done, history::field::kModRevision);
       if (!mod || *mod < 0) {
         ++k.reads_without_mod_revision;
@@ -521,7 +519,7 @@ Result<RevisionCheckResult> CheckRevisionOrder(const History& history,
     w.inv = pos;
     w.comp = comp;
     w.index = inv.index;
-    w.ok = type == OpType::kOk;
+    w.ok = type == history::OpType::kOk;
     if (inv.f == "cas") {
       if (!inv.value.is_sequential() || inv.value.size() != 2) {
         return MakeError(ErrorCode::kInvalidArgument,

@@ -6,7 +6,8 @@
 //
 // Layers, each usable alone (tests drive them with fakes):
 // - RunCampaign: the loop, given a ClientFactory, a FaultInjector and a LogWriter.
-// - CheckHistory: checkers (linearizability per key / set) + sanity checks + summary figures.
+// - CheckHistory: the checkers of checker/ composed for the workload (linearizability per key,
+//   set, counter, mutex; revision order; sanity and fault probes) + summary figures.
 // - ExecuteCampaign: a run directory (history.log, history.jsonl, config.json, nemesis.json,
 //   results.json) around RunCampaign and CheckHistory.
 // - AnalyzeRunDir: CheckHistory again, offline, from a run directory.

@@ -11,6 +11,7 @@
 
 #include "client/internal/etcd_connection.h"
 #include "client/internal/etcd_json.h"
+#include "history/fields.h"
 
 namespace faultline::client {
 namespace {
@@ -404,11 +405,11 @@ class EtcdClient final : public Client {
     c.op = invoke.Complete(OpType::kOk, Value::Nil());
     if (last) Stamp(c, *last);
     auto extra = [&](std::string_view name, Value v) { c.op.AddExtra(name, std::move(v)); };
-    extra("keepalives", Value::Int(answered));
-    extra("keepalive_errors", Value::Int(errors));
-    if (ttl) extra("ttl", Value::Int(*ttl));
-    extra("lost", Value::Bool(lost));
-    if (!last_error.empty()) extra("keepalive_error", Value::String(last_error));
+    extra(history::field::kKeepalives, Value::Int(answered));
+    extra(history::field::kKeepaliveErrors, Value::Int(errors));
+    if (ttl) extra(history::field::kTtl, Value::Int(*ttl));
+    extra(history::field::kLost, Value::Bool(lost));
+    if (!last_error.empty()) extra(history::field::kKeepaliveError, Value::String(last_error));
     co_return c;
   }
 
@@ -435,7 +436,7 @@ class EtcdClient final : public Client {
     // key is absent), which the header's revision (the store's, at read time) does not: the
     // revision-order checker needs it.
     auto with_mod_revision = [](Completion c, std::int64_t mod_revision) {
-      c.op.AddExtra("mod_revision", Value::Int(mod_revision));
+      c.op.AddExtra(history::field::kModRevision, Value::Int(mod_revision));
       return c;
     };
     if (reply.kvs.empty()) {

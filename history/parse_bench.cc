@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "history/fields.h"
 #include "history/history.h"
 #include "history/jsonl.h"
 #include "history/porcupine.h"
@@ -108,7 +109,8 @@ std::string GenerateJsonl(uint64_t seed, int count) {
         } else {
           op = inv.Complete(OpType::kOk, inv.f == "read" ? Value::Int(pick(5)) : inv.value);
           if (outcome == 99)
-            op.extras.push_back(Field{Value::Keyword("node"), Value::String("n3")});
+            op.extras.push_back(
+                Field{Value::Keyword(std::string(field::kNode)), Value::String("n3")});
         }
         open[slot].reset();
       }

@@ -14,6 +14,9 @@
 #include <thread>
 #include <utility>
 
+#include "checker/fault_probe.h"
+#include "history/fields.h"
+
 namespace faultline::runner {
 namespace {
 
@@ -135,24 +138,14 @@ class NemesisInjector final : public FaultInjector {
       }
     }
     if (!cut) return FaultProbe{.confirmed = std::nullopt, .evidence = "no pair is cut"};
-    const std::string cut_seen = Connect(cut->first, cut->second);
-    std::string evidence =
-        fmt::format("connect {}->{}:{} {}", cut->first, cut->second, probes_.peer_port, cut_seen);
-    const bool cut_ok = cut_seen == "timeout" || cut_seen.starts_with("error: exit");
-    if (!cut_ok) {
-      return FaultProbe{
-          .confirmed = cut_seen.starts_with("error:") ? std::nullopt : std::optional<bool>(false),
-          .evidence = evidence + " (expected no answer)"};
+    const checker::ConnectSeen cut_seen{
+        .from = cut->first, .to = cut->second, .seen = Connect(cut->first, cut->second)};
+    std::optional<checker::ConnectSeen> kept_seen;
+    if (kept && checker::ConnectWasCut(cut_seen.seen)) {
+      kept_seen = checker::ConnectSeen{
+          .from = kept->first, .to = kept->second, .seen = Connect(kept->first, kept->second)};
     }
-    if (kept) {
-      const std::string kept_seen = Connect(kept->first, kept->second);
-      evidence += fmt::format("; control {}->{} {}", kept->first, kept->second, kept_seen);
-      if (kept_seen != "connected" && kept_seen != "refused") {
-        return FaultProbe{.confirmed = std::nullopt,
-                          .evidence = evidence + " (the control pair failed too: inconclusive)"};
-      }
-    }
-    return FaultProbe{.confirmed = true, .evidence = evidence};
+    return checker::JudgePartitionProbe(cut_seen, kept_seen, probes_.peer_port);
   }
 
   // Loss is statistical: kTries short connects from the first lossy node to a peer; a dropped SYN
@@ -186,17 +179,12 @@ class NemesisInjector final : public FaultInjector {
           .confirmed = std::nullopt,
           .evidence = "loss probe could not run: " + (out ? out->err : out.error().message())};
     }
-    const int lost = std::atoi(out->out.c_str());
-    const std::string evidence =
-        fmt::format("{} of {} connects {}->{}:{} lost (expected about {:.0f})", lost, kTries, from,
-                    to, probes_.peer_port, probability * kTries);
-    if (lost == kTries) {
-      return FaultProbe{.confirmed = std::nullopt,
-                        .evidence = evidence +
-                                    ": every connect failed, is the peer down? "
-                                    "inconclusive"};
-    }
-    return FaultProbe{.confirmed = lost > 0, .evidence = evidence};
+    return checker::JudgeLossProbe({.from = from,
+                                    .to = to,
+                                    .port = probes_.peer_port,
+                                    .tries = kTries,
+                                    .lost = std::atoi(out->out.c_str()),
+                                    .probability = probability});
   }
 
   FaultProbe ProbeProcesses(FaultKind kind, const std::vector<std::string>& targets) {
@@ -205,23 +193,23 @@ class NemesisInjector final : public FaultInjector {
       return FaultProbe{.confirmed = std::nullopt,
                         .evidence = "process table unreadable: " + dbs.error().message()};
     }
-    std::vector<std::string> seen;
-    bool all = true;
+    std::vector<checker::ProcessSeen> seen;
     for (const std::string& node : targets) {
       auto it = std::find_if(dbs->begin(), dbs->end(),
                              [&](const nemesis::DbProcess& d) { return d.node == node; });
       if (it == dbs->end()) {
-        seen.push_back(node + " unknown");
-        all = false;
+        seen.push_back(checker::ProcessSeen{
+            .node = node, .found = false, .alive = false, .paused = false, .state = "", .pid = 0});
         continue;
       }
-      const bool effect = kind == FaultKind::kKill ? !it->alive : it->paused;
-      all = all && effect;
-      seen.push_back(fmt::format("{} {}{}", node, it->state,
-                                 it->pid != 0 ? fmt::format(" (pid {})", it->pid) : ""));
+      seen.push_back(checker::ProcessSeen{.node = node,
+                                          .found = true,
+                                          .alive = it->alive,
+                                          .paused = it->paused,
+                                          .state = it->state,
+                                          .pid = it->pid});
     }
-    return FaultProbe{.confirmed = all,
-                      .evidence = fmt::format("process table: {}", fmt::join(seen, ", "))};
+    return checker::JudgeProcessProbe(kind == FaultKind::kKill, seen);
   }
 
   nemesis::Nemesis& nemesis_;
@@ -295,11 +283,12 @@ Op CompletionOp(const Op& invoke, client::Completion c) {
   auto add = [&](std::string_view name, Value v) {
     if (op.FindExtra(name) == nullptr) op.AddExtra(name, std::move(v));
   };
-  if (!c.node.empty()) add("node", Value::String(c.node));
-  if (c.member_id != 0) add("member_id", Value::String(std::to_string(c.member_id)));
-  if (c.revision != 0) add("revision", Value::Int(c.revision));
-  if (c.raft_term != 0) add("raft_term", Value::Int(static_cast<int64_t>(c.raft_term)));
-  add("latency_ns", Value::Int(c.latency.count()));
+  if (!c.node.empty()) add(history::field::kNode, Value::String(c.node));
+  if (c.member_id != 0) add(history::field::kMemberId, Value::String(std::to_string(c.member_id)));
+  if (c.revision != 0) add(history::field::kRevision, Value::Int(c.revision));
+  if (c.raft_term != 0)
+    add(history::field::kRaftTerm, Value::Int(static_cast<int64_t>(c.raft_term)));
+  add(history::field::kLatencyNs, Value::Int(c.latency.count()));
   return op;
 }
 
@@ -449,8 +438,8 @@ std::string Heal(Context& ctx, FaultInjector& injector) {
   ctx.Append(NemesisOp("heal", "heal all"));
   nemesis::FaultReport r = injector.HealAll();
   Op done = NemesisOp("heal", r.description.empty() ? std::string("healed") : r.description);
-  done.AddExtra("ok", Value::Bool(r.ok));
-  if (!r.failed.empty()) done.AddExtra("failed", Value::Strings(r.failed));
+  done.AddExtra(history::field::kOk, Value::Bool(r.ok));
+  if (!r.failed.empty()) done.AddExtra(history::field::kFailed, Value::Strings(r.failed));
   ctx.Append(done);
   ctx.SetFault("none");
   return r.ok ? fmt::format("heal: {}", r.description)
@@ -510,15 +499,17 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
       interval.probe = injector.Probe(*plan, *report);
       probe_s = std::chrono::duration<double>(Clock::now() - probe_start).count();
       if (interval.probe.confirmed) {
-        done.AddExtra("confirmed", Value::Bool(*interval.probe.confirmed));
+        done.AddExtra(history::field::kConfirmed, Value::Bool(*interval.probe.confirmed));
       }
       if (!interval.probe.evidence.empty()) {
-        done.AddExtra("probe", Value::String(interval.probe.evidence));
+        done.AddExtra(history::field::kProbe, Value::String(interval.probe.evidence));
       }
     }
-    done.AddExtra("ok", Value::Bool(interval.ok));
-    if (!interval.nodes.empty()) done.AddExtra("nodes", Value::Strings(interval.nodes));
-    if (!interval.failed.empty()) done.AddExtra("failed", Value::Strings(interval.failed));
+    done.AddExtra(history::field::kOk, Value::Bool(interval.ok));
+    if (!interval.nodes.empty())
+      done.AddExtra(history::field::kNodes, Value::Strings(interval.nodes));
+    if (!interval.failed.empty())
+      done.AddExtra(history::field::kFailed, Value::Strings(interval.failed));
     if (!ctx.Append(done)) return;
     // The probe ran while the fault was in force; it counts toward the fault's time.
     const bool full = sleep(std::max(0.0, ctx.config.fault_s - probe_s));

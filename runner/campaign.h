@@ -6,7 +6,8 @@
 //
 // Layers, each usable alone (tests drive them with fakes):
 // - RunCampaign: the loop, given a ClientFactory, a FaultInjector and a LogWriter.
-// - CheckHistory: checkers (linearizability per key / set) + sanity checks + summary figures.
+// - CheckHistory: the checkers of checker/ composed for the workload (linearizability per key,
+//   set, counter, mutex; revision order; sanity and fault probes) + summary figures.
 // - ExecuteCampaign: a run directory (history.log, history.jsonl, config.json, nemesis.json,
 //   results.json) around RunCampaign and CheckHistory.
 // - AnalyzeRunDir: CheckHistory again, offline, from a run directory.
@@ -27,6 +28,9 @@
 #include <vector>
 
 #include "checker/checker.h"
+#include "checker/fault_probe.h"
+#include "checker/sanity_checker.h"
+#include "checker/verdict.h"
 #include "client/client.h"
 #include "common/ports.h"
 #include "common/result.h"
@@ -34,7 +38,6 @@
 #include "history/log.h"
 #include "nemesis/nemesis.h"
 #include "runner/generator.h"
-#include "runner/set_checker.h"
 
 namespace faultline::runner {
 
@@ -87,11 +90,8 @@ std::string ConfigToJson(const CampaignConfig& config);
 // own report: a partition is probed with a TCP connect across a cut pair (which must time out)
 // and across a pair left connected (which must not, or the probe is inconclusive); a kill or a
 // pause is probed in the process table (/proc state as the node controller reads it).
-struct FaultProbe {
-  std::optional<bool> confirmed;  // nullopt: not probed (e.g. loss, a statistical fault) or
-                                  // inconclusive
-  std::string evidence;           // one line: what was tried and what came back
-};
+// How the findings are judged: checker/fault_probe.h.
+using FaultProbe = checker::ProbeFinding;
 
 // The runner's view of the nemesis: a few calls, so tests can use a fake; MakeNemesisInjector
 // adapts nemesis::Nemesis.
@@ -185,11 +185,7 @@ struct RunStats {
 
 // ---- checking ----
 
-struct FCounts {
-  int64_t ok = 0;
-  int64_t fail = 0;
-  int64_t info = 0;  // info completions and invocations that never completed
-};
+using FCounts = checker::FCounts;
 
 struct HistoryFigures {
   std::map<std::string, FCounts> by_f;  // client ops
@@ -202,13 +198,8 @@ struct HistoryFigures {
   int64_t faults = 0;  // nemesis faults recorded (heals excluded)
 };
 
-struct CheckerVerdict {
-  std::string name;  // "linearizable", "set", "sanity"
-  checker::Validity validity = checker::Validity::kValid;
-  std::string summary;  // one line
-  std::string detail;   // more lines (the counterexample, the failed sanity checks); may be empty
-  std::string json;     // one JSON object
-};
+// One checker's verdict ("linearizable", "set", "sanity", ...), as checker/verdict.h makes it.
+using CheckerVerdict = checker::Verdict;
 
 struct RunVerdict {
   checker::Validity validity =
@@ -217,12 +208,13 @@ struct RunVerdict {
   HistoryFigures figures;
 };
 
-// Checks a recorded history as the config's workload demands (register: "linearizable" per key;
-// set: "set"; counter: "counter", runner/counter_checker.h; lock: "mutex", acquire / release per
-// lock with the independent mutex model, hold ops left out), plus the sanity checks (every f has
-// ok completions, info share under config.info_ceiling, every fault reported ok, and no fault that
-// an independent probe found without effect: :confirmed false on its completion). A failed sanity
-// check makes the run unknown: an empty or broken run must not look valid.
+// Checks a recorded history as the config's workload demands, composing the checkers of checker/
+// (register: "linearizable" per key, with "revision-order" as a second opinion when the history
+// carries etcd's revisions; set: "set"; counter: "counter"; lock: "mutex", acquire / release per
+// lock, hold ops left out), plus "sanity" (checker/sanity_checker.h: every f has ok completions,
+// info share under config.info_ceiling, every fault reported ok, and no fault that an independent
+// probe found without effect). A failed sanity check makes the run unknown: an empty or broken run
+// must not look valid.
 [[nodiscard]] Result<RunVerdict> CheckHistory(const history::History& history,
                                               const CampaignConfig& config);
 

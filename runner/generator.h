@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "history/fields.h"
 #include "history/op.h"
 
 namespace faultline::runner {
@@ -64,8 +65,8 @@ struct GeneratorOptions {
 // The process a worker continues as after an info completion.
 history::Process NextProcess(const history::Process& process, int concurrency);
 
-// The extra field marking a final read's invocation (:final true), for the set checker.
-inline constexpr std::string_view kFinalField = "final";
+// The extra field marking a final read's invocation (:final true); history/fields.h names it.
+inline constexpr std::string_view kFinalField = history::field::kFinal;
 
 class Generator {
  public:

@@ -1,4 +1,4 @@
-#include "runner/revision_checker.h"
+#include "checker/revision_checker.h"
 
 #include <fmt/format.h>
 
@@ -13,15 +13,15 @@
 #include <utility>
 #include <vector>
 
-namespace faultline::runner {
+#include "checker/internal/ops.h"
+#include "history/fields.h"
+
+namespace faultline::checker {
 namespace {
 
-using checker::Validity;
 using history::History;
 using history::Op;
-using history::OpType;
 using history::Value;
-using history::ValueLess;
 
 // The completion position of an op that never completed (info): after everything.
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
@@ -89,9 +89,9 @@ std::string ReadText(const ReadOp& r) {
                      r.mod_revision);
 }
 
-class Checker {
+class KeyChecker {
  public:
-  explicit Checker(const RevisionCheckOptions& options) : options_(options) {}
+  explicit KeyChecker(const RevisionCheckOptions& options) : options_(options) {}
 
   void Add(std::string_view kind, const std::function<std::string()>& example) {
     RevisionViolation& v = violations_[std::string(kind)];
@@ -110,7 +110,7 @@ class Checker {
   const RevisionCheckOptions& options_;
 };
 
-void Checker::CheckKey(const std::string& key, KeyOps& k, RevisionCheckResult& out) {
+void KeyChecker::CheckKey(const std::string& key, KeyOps& k, RevisionCheckResult& out) {
   const std::string where = key.empty() ? std::string() : fmt::format("key {}: ", key);
   if (k.writes_without_revision > 0) {
     Unknown("ok writes or cas without :revision (their keys were not checked)",
@@ -173,7 +173,7 @@ void Checker::CheckKey(const std::string& key, KeyOps& k, RevisionCheckResult& o
   out.reads += static_cast<int64_t>(k.reads.size());
 
   // Info writes of each value, in invocation order: the candidate sources of unknown revisions.
-  std::map<Value, std::vector<int>, ValueLess> info_by_value;
+  std::map<Value, std::vector<int>, history::ValueLess> info_by_value;
   for (size_t i = 0; i < k.writes.size(); ++i) {
     if (!k.writes[i].ok) info_by_value[*k.writes[i].value].push_back(static_cast<int>(i));
   }
@@ -183,7 +183,7 @@ void Checker::CheckKey(const std::string& key, KeyOps& k, RevisionCheckResult& o
     size_t limit;      // eligible candidates: a prefix of info_by_value[value]
     int gap_for = -1;  // >= 0: not a read revision but the gap before this ok cas (a write index)
   };
-  std::map<Value, std::vector<Unattributed>, ValueLess> wanted;
+  std::map<Value, std::vector<Unattributed>, history::ValueLess> wanted;
 
   // The earliest completion of a read of each revision or a later one: the write of a revision
   // must be invoked before it (that read saw a state that includes the write).
@@ -475,9 +475,10 @@ bool HasRevisions(const History& history) {
   bool writes = false;
   bool reads = false;
   for (const Op& op : history.ops()) {
-    if (!op.is_client() || op.type != OpType::kOk) continue;
-    if ((op.f == "write" || op.f == "cas") && IntExtra(op, "revision")) writes = true;
-    if (op.f == "read" && IntExtra(op, "mod_revision")) reads = true;
+    if (!op.is_client() || op.type != history::OpType::kOk) continue;
+    if ((op.f == "write" || op.f == "cas") && IntExtra(op, history::field::kRevision))
+      writes = true;
+    if (op.f == "read" && IntExtra(op, history::field::kModRevision)) reads = true;
     if (writes && reads) return true;
   }
   return false;
@@ -487,22 +488,22 @@ Result<RevisionCheckResult> CheckRevisionOrder(const History& history,
                                                const RevisionCheckOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   RevisionCheckResult out;
-  std::map<Value, KeyOps, ValueLess> keys;
+  std::map<Value, KeyOps, history::ValueLess> keys;
   for (size_t i = 0; i < history.size(); ++i) {
     const Op& inv = history[i];
     if (!inv.is_client() || !inv.is_invoke()) continue;
     if (inv.f != "read" && inv.f != "write" && inv.f != "cas") continue;
     const size_t p = history.partner(i);
     const Op* done = p == History::kNone ? nullptr : &history[p];
-    const OpType type = done == nullptr ? OpType::kInfo : done->type;
+    const history::OpType type = done == nullptr ? history::OpType::kInfo : done->type;
     KeyOps& k = keys[inv.key ? *inv.key : NilValue()];
-    if (type == OpType::kFail) continue;  // certainly did not happen
+    if (type == history::OpType::kFail) continue;  // certainly did not happen
     const auto pos = static_cast<int64_t>(i);
     const int64_t comp =
-        done == nullptr || type == OpType::kInfo ? kNever : static_cast<int64_t>(p);
+        done == nullptr || type == history::OpType::kInfo ? kNever : static_cast<int64_t>(p);
     if (inv.f == "read") {
-      if (type != OpType::kOk) continue;
-      std::optional<int64_t> mod = IntExtra(*done, "mod_revision");
+      if (type != history::OpType::kOk) continue;
+      std::optional<int64_t> mod = IntExtra(*done, history::field::kModRevision);
       if (!mod || *mod < 0) {
         ++k.reads_without_mod_revision;
         continue;
@@ -518,7 +519,7 @@ Result<RevisionCheckResult> CheckRevisionOrder(const History& history,
     w.inv = pos;
     w.comp = comp;
     w.index = inv.index;
-    w.ok = type == OpType::kOk;
+    w.ok = type == history::OpType::kOk;
     if (inv.f == "cas") {
       if (!inv.value.is_sequential() || inv.value.size() != 2) {
         return MakeError(ErrorCode::kInvalidArgument,
@@ -532,7 +533,7 @@ Result<RevisionCheckResult> CheckRevisionOrder(const History& history,
       w.value = &inv.value;
     }
     if (w.ok) {
-      std::optional<int64_t> rev = IntExtra(*done, "revision");
+      std::optional<int64_t> rev = IntExtra(*done, history::field::kRevision);
       if (!rev || *rev <= 0) {
         ++k.writes_without_revision;
         continue;
@@ -542,7 +543,7 @@ Result<RevisionCheckResult> CheckRevisionOrder(const History& history,
     k.writes.push_back(std::move(w));
   }
 
-  Checker checker(options);
+  KeyChecker checker(options);
   out.keys = static_cast<int64_t>(keys.size());
   const bool one_key = keys.size() == 1;
   for (auto& [key, k] : keys) checker.CheckKey(one_key ? std::string() : key.ToEdn(), k, out);
@@ -606,4 +607,57 @@ std::string RevisionCheckResultToJson(const RevisionCheckResult& result) {
   return j.dump();
 }
 
-}  // namespace faultline::runner
+namespace {
+
+Result<Verdict> RevisionOrderVerdict(const History& h, const RevisionCheckerOptions& options) {
+  Result<RevisionCheckResult> r = CheckRevisionOrder(h, options.check);
+  if (!r) return std::move(r).error();
+  Verdict v;
+  v.name = "revision-order";
+  v.validity = r->validity;
+  v.summary = fmt::format("{} ({} reads, {} writes, {} keys, {:.0f} ms)", ValidityName(r->validity),
+                          r->reads, r->writes, r->keys, r->check_ms);
+  v.detail = r->explanation + "\n";
+  for (const RevisionViolation& violation : r->violations) {
+    v.detail += fmt::format("{} {}: {}\n", violation.count, violation.kind,
+                            fmt::join(violation.examples, "; "));
+    v.anomalies[violation.kind] = violation.count;
+    v.examples.insert(v.examples.end(), violation.examples.begin(), violation.examples.end());
+  }
+  v.json = RevisionCheckResultToJson(*r);
+  return v;
+}
+
+std::string RevisionOrderDisagreement(const Verdict& first, const Verdict& mine,
+                                      const RevisionCheckerOptions& options) {
+  const bool disagree =
+      (mine.validity == Validity::kValid && first.validity == Validity::kInvalid) ||
+      (mine.validity == Validity::kInvalid && first.validity == Validity::kValid);
+  if (!disagree) return {};
+  return fmt::format(
+      "!!! checkers disagree: {} says {}, revision-order says {} ({})\n", first.name,
+      ValidityName(first.validity), ValidityName(mine.validity),
+      mine.validity == Validity::kValid
+          ? "a linearization in revision order exists, so the search is wrong: a checker bug"
+      : options.serializable_reads
+          ? "the values fit some order, but not etcd's revision order: serializable reads "
+            "may be stale or go back in time, and equal values hid it from the search"
+          : "the values fit some order, but not etcd's revision order: a bug of etcd or of "
+            "the recording");
+}
+
+}  // namespace
+
+std::unique_ptr<Checker> MakeRevisionOrderChecker(RevisionCheckerOptions options) {
+  return internal::MakeChecker(
+      "revision-order",
+      {.check = [options = std::move(options)](
+                    const History& h) { return RevisionOrderVerdict(h, options); },
+       .applies = [](const History& h) { return HasRevisions(h); },
+       .disagreement =
+           [options](const Verdict& first, const Verdict& mine) {
+             return RevisionOrderDisagreement(first, mine, options);
+           }});
+}
+
+}  // namespace faultline::checker

@@ -1,15 +1,16 @@
-#include "runner/set_checker.h"
+#include "checker/set_checker.h"
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
-#include "runner/generator.h"
+#include "history/fields.h"
 
-namespace faultline::runner {
+namespace faultline::checker {
 namespace {
 
-using checker::Validity;
 using history::Op;
 using history::OpType;
 using history::Process;
@@ -29,7 +30,7 @@ class Script {
           .error = std::nullopt,
           .extras = {}};
     if (final) {
-      op.extras.push_back(history::Field{.key = Value::Keyword(std::string(kFinalField)),
+      op.extras.push_back(history::Field{.key = Value::Keyword(std::string(history::field::kFinal)),
                                          .value = Value::Bool(true)});
     }
     open_[p] = op;
@@ -58,6 +59,8 @@ class Script {
     EXPECT_TRUE(r) << r.error().message();
     return *r;
   }
+
+  const std::vector<Op>& ops() const { return ops_; }
 
  private:
   std::vector<Op> ops_;
@@ -132,5 +135,31 @@ TEST(SetCheckerTest, ReadThatIsNotACollectionIsAnError) {
   EXPECT_NE(r.error().message().find("vector or set"), std::string::npos) << r.error().message();
 }
 
+// results.json's checkers.set holds these fields, in this order (readers key on the names).
+TEST(SetCheckerTest, JsonKeepsItsFieldNamesInOrder) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(
+      SetCheckResultToJson(Script().Add(0, 1).Read(1, {1}, true).Check()));
+  std::vector<std::string> keys;
+  for (const auto& [k, unused] : j.items()) keys.push_back(k);
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{
+                "valid", "attempted", "acknowledged", "failed", "indeterminate", "reads",
+                "final_reads", "lost_count", "unexpected_count", "stale_count", "recovered_count",
+                "never_read_count", "lost", "unexpected", "stale", "recovered", "explanation"}));
+}
+
+TEST(SetCheckerTest, CheckerVerdictNamesItsAnomalies) {
+  Script s;
+  s.Add(0, 1).Add(0, 2).Read(1, {1}, true);
+  Result<history::History> h = history::History::Build(s.ops());
+  ASSERT_TRUE(h) << h.error().message();
+  Result<Verdict> v = MakeSetChecker()->Check(*h);
+  ASSERT_TRUE(v) << v.error().message();
+  EXPECT_EQ(v->name, "set");
+  EXPECT_EQ(v->validity, Validity::kInvalid);
+  EXPECT_EQ(v->anomalies.at("lost"), 1);
+  EXPECT_EQ(v->json, SetCheckResultToJson(*CheckSet(*h)));
+}
+
 }  // namespace
-}  // namespace faultline::runner
+}  // namespace faultline::checker

@@ -1,4 +1,4 @@
-#include "runner/set_checker.h"
+#include "checker/set_checker.h"
 
 #include <fmt/format.h>
 
@@ -8,12 +8,14 @@
 #include <unordered_set>
 #include <utility>
 
-namespace faultline::runner {
+#include "checker/internal/ops.h"
+#include "history/fields.h"
+
+namespace faultline::checker {
 namespace {
 
 using history::History;
 using history::Op;
-using history::OpType;
 using history::Value;
 
 struct ElementKey {
@@ -31,9 +33,9 @@ struct ElementLess {
 
 struct Add {
   size_t invoke = 0;
-  std::optional<size_t> complete;  // set for an ok completion
-  OpType outcome = OpType::kInfo;  // kInfo also for an add that never completed
-  bool seen = false;               // contained in some ok read
+  std::optional<size_t> complete;                    // set for an ok completion
+  history::OpType outcome = history::OpType::kInfo;  // kInfo also for an add that never completed
+  bool seen = false;                                 // contained in some ok read
 };
 
 struct Read {
@@ -42,9 +44,28 @@ struct Read {
   std::unordered_set<Value, history::ValueHash> elements;
 };
 
-bool IsFinal(const Op& invoke) {
-  const Value* v = invoke.FindExtra("final");
-  return v != nullptr && v->kind() == history::ValueKind::kBool && v->as_bool();
+Result<Verdict> SetVerdict(const History& h, const SetCheckOptions& options) {
+  FAULTLINE_ASSIGN_OR_RETURN(SetCheckResult r, CheckSet(h, options));
+  Verdict v{
+      .name = "set",
+      .validity = r.validity,
+      .summary = fmt::format("{} ({} adds, {} acknowledged, {} lost, {} unexpected, {} stale, {} "
+                             "recovered; {} final reads)",
+                             ValidityName(r.validity), r.attempted, r.acknowledged, r.lost,
+                             r.unexpected, r.stale, r.recovered, r.final_reads),
+      .detail = r.explanation + "\n",
+      .json = SetCheckResultToJson(r),
+      .anomalies = {},
+      .examples = {}};
+  for (const auto& [kind, n] : {std::pair<const char*, int64_t>{"lost", r.lost},
+                                {"unexpected", r.unexpected},
+                                {"stale", r.stale}}) {
+    if (n > 0) v.anomalies[kind] = n;
+  }
+  for (const auto* examples : {&r.lost_examples, &r.unexpected_examples, &r.stale_examples}) {
+    v.examples.insert(v.examples.end(), examples->begin(), examples->end());
+  }
+  return v;
 }
 
 }  // namespace
@@ -65,10 +86,10 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
       ++r.attempted;
       Add& add = adds[ElementKey{.set = set, .element = inv.value}];
       add.invoke = i;
-      add.outcome = comp == nullptr ? OpType::kInfo : comp->type;
-      if (add.outcome == OpType::kOk) add.complete = p;
+      add.outcome = comp == nullptr ? history::OpType::kInfo : comp->type;
+      if (add.outcome == history::OpType::kOk) add.complete = p;
     } else if (inv.f == "read") {
-      if (comp == nullptr || comp->type != OpType::kOk) continue;
+      if (comp == nullptr || comp->type != history::OpType::kOk) continue;
       const Value& v = comp->value;
       if (!v.is_collection() || v.kind() == history::ValueKind::kMap) {
         return MakeError(ErrorCode::kInvalidArgument,
@@ -76,7 +97,8 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
                                      "elements, got {}",
                                      comp->index, v.ToEdn()));
       }
-      Read read{.invoke = i, .final = IsFinal(inv), .elements = {}};
+      Read read{
+          .invoke = i, .final = internal::ExtraIsTrue(inv, history::field::kFinal), .elements = {}};
       read.elements.insert(v.items().begin(), v.items().end());
       ++r.reads;
       if (read.final) ++r.final_reads;
@@ -101,7 +123,7 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
     for (const Read& read : list) {
       for (const Value& e : read.elements) {
         auto it = adds.find(ElementKey{.set = set, .element = e});
-        if (it == adds.end() || it->second.outcome == OpType::kFail) {
+        if (it == adds.end() || it->second.outcome == history::OpType::kFail) {
           unexpected[ElementKey{.set = set, .element = e}] = true;
         } else {
           it->second.seen = true;
@@ -116,11 +138,11 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
 
   bool undecided = false;
   for (const auto& [k, add] : adds) {
-    if (add.outcome == OpType::kFail) {
+    if (add.outcome == history::OpType::kFail) {
       ++r.failed;
       continue;
     }
-    if (add.outcome != OpType::kOk) {
+    if (add.outcome != history::OpType::kOk) {
       ++r.indeterminate;
       if (add.seen) {
         ++r.recovered;
@@ -202,14 +224,7 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
 }
 
 std::string SetCheckResultToJson(const SetCheckResult& r) {
-  nlohmann::ordered_json j;
-  j["valid"] = std::string(checker::ValidityName(r.validity));
-  j["attempted"] = r.attempted;
-  j["acknowledged"] = r.acknowledged;
-  j["failed"] = r.failed;
-  j["indeterminate"] = r.indeterminate;
-  j["reads"] = r.reads;
-  j["final_reads"] = r.final_reads;
+  nlohmann::ordered_json j = internal::AddReadCountsJson(r, std::nullopt);
   j["lost_count"] = r.lost;
   j["unexpected_count"] = r.unexpected;
   j["stale_count"] = r.stale;
@@ -223,4 +238,12 @@ std::string SetCheckResultToJson(const SetCheckResult& r) {
   return j.dump();
 }
 
-}  // namespace faultline::runner
+std::unique_ptr<Checker> MakeSetChecker(SetCheckOptions options) {
+  return internal::MakeChecker(
+      "set",
+      {.check = [options = std::move(options)](const History& h) { return SetVerdict(h, options); },
+       .applies = {},
+       .disagreement = {}});
+}
+
+}  // namespace faultline::checker

@@ -2,7 +2,7 @@
 // independent/cas-register) on the same simulated etcd register history: ops in total, keys,
 // processes.
 // Run from the release preset:
-//   build/release/runner/runner_revision_checker_bench
+//   build/release/checker/checker_revision_checker_bench
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "checker/checker.h"
-#include "runner/revision_checker.h"
-#include "runner/testing/revision_sim.h"
+#include "checker/revision_checker.h"
+#include "checker/testing/revision_sim.h"
 
-namespace faultline::runner {
+namespace faultline::checker {
 namespace {
 
 using history::History;
@@ -115,4 +115,4 @@ BENCHMARK(BM_RevisionOrder)->FAULTLINE_SIZES->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Search)->FAULTLINE_SIZES->Unit(benchmark::kMillisecond);
 
 }  // namespace
-}  // namespace faultline::runner
+}  // namespace faultline::checker

@@ -13,18 +13,20 @@
 // with any error, valid otherwise (sanity checks elsewhere make sure reads happened at all).
 //
 // Thread-safety: a pure function.
-#ifndef FAULTLINE_RUNNER_COUNTER_CHECKER_H_
-#define FAULTLINE_RUNNER_COUNTER_CHECKER_H_
+#ifndef FAULTLINE_CHECKER_COUNTER_CHECKER_H_
+#define FAULTLINE_CHECKER_COUNTER_CHECKER_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "checker/checker.h"
+#include "checker/verdict.h"
 #include "history/history.h"
 
-namespace faultline::runner {
+namespace faultline::checker {
 
 struct CounterCheckOptions {
   size_t max_examples = 10;
@@ -62,6 +64,9 @@ struct CounterCheckResult {
 // The result as one JSON object.
 std::string CounterCheckResultToJson(const CounterCheckResult& result);
 
-}  // namespace faultline::runner
+// CheckCounter as a Checker: verdict "counter"; anomaly "out-of-bounds".
+std::unique_ptr<Checker> MakeCounterChecker(CounterCheckOptions options = {});
 
-#endif  // FAULTLINE_RUNNER_COUNTER_CHECKER_H_
+}  // namespace faultline::checker
+
+#endif  // FAULTLINE_CHECKER_COUNTER_CHECKER_H_

@@ -5,8 +5,8 @@
 // linearizability search decides "linearizable in revision order" — an independent oracle.
 //
 // Thread-safety: pure functions; every random choice comes from SimOptions::seed.
-#ifndef FAULTLINE_RUNNER_TESTING_REVISION_SIM_H_
-#define FAULTLINE_RUNNER_TESTING_REVISION_SIM_H_
+#ifndef FAULTLINE_CHECKER_TESTING_REVISION_SIM_H_
+#define FAULTLINE_CHECKER_TESTING_REVISION_SIM_H_
 
 #include <fmt/format.h>
 
@@ -20,9 +20,10 @@
 #include <vector>
 
 #include "common/result.h"
+#include "history/fields.h"
 #include "history/history.h"
 
-namespace faultline::runner::testing {
+namespace faultline::checker::testing {
 
 enum class Mutation {
   kNone,
@@ -146,19 +147,20 @@ inline Result<history::History> Simulate(const SimOptions& o) {
       pend.applied = true;
       if (inv.f == "read") {
         pend.done = inv.Complete(OpType::kOk, vs.back().value);
-        pend.done.extras = {Extra("revision", revision), Extra("mod_revision", vs.back().revision)};
+        pend.done.extras = {Extra(history::field::kRevision, revision),
+                            Extra(history::field::kModRevision, vs.back().revision)};
         return;
       }
       const bool cas = inv.f == "cas";
       if (cas && inv.value.items()[0] != vs.back().value) {
         pend.done = inv.Complete(OpType::kFail, inv.value);
-        pend.done.extras = {Extra("revision", revision)};
+        pend.done.extras = {Extra(history::field::kRevision, revision)};
         return;
       }
       revision += 1 + below(2);  // other keys' writes take revisions too
       vs.push_back(Version{revision, cas ? inv.value.items()[1] : inv.value});
       pend.done = inv.Complete(OpType::kOk, inv.value);
-      pend.done.extras = {Extra("revision", revision)};
+      pend.done.extras = {Extra(history::field::kRevision, revision)};
     };
     const bool may_info = slot->invoke.f == "read" || o.info_writes;
     if (may_info && chance(o.info_share)) {
@@ -198,7 +200,7 @@ inline Result<history::History> Simulate(const SimOptions& o) {
     case Mutation::kFutureRead: {
       if (reads.empty()) break;
       Op& read = ops[reads[static_cast<size_t>(below(static_cast<int>(reads.size())))]];
-      const int64_t mod = internal::GetExtra(read, "mod_revision");
+      const int64_t mod = internal::GetExtra(read, history::field::kModRevision);
       std::vector<const Version*> pick;
       for (const Version& v : versions[key_of(read)]) {
         if (o.mutation == Mutation::kStaleRead ? v.revision < mod : v.revision > mod) {
@@ -208,7 +210,7 @@ inline Result<history::History> Simulate(const SimOptions& o) {
       if (pick.empty()) break;
       const Version& v = *pick[static_cast<size_t>(below(static_cast<int>(pick.size())))];
       read.value = v.value;
-      internal::SetExtra(read, "mod_revision", v.revision);
+      internal::SetExtra(read, history::field::kModRevision, v.revision);
       break;
     }
     case Mutation::kWrongValue: {
@@ -233,9 +235,10 @@ inline Result<history::History> Simulate(const SimOptions& o) {
       if (ib >= ia) ++ib;
       const size_t a = list[static_cast<size_t>(ia)];
       const size_t b = list[static_cast<size_t>(ib)];
-      const int64_t ra = internal::GetExtra(ops[a], "revision");
-      internal::SetExtra(ops[a], "revision", internal::GetExtra(ops[b], "revision"));
-      internal::SetExtra(ops[b], "revision", ra);
+      const int64_t ra = internal::GetExtra(ops[a], history::field::kRevision);
+      internal::SetExtra(ops[a], history::field::kRevision,
+                         internal::GetExtra(ops[b], history::field::kRevision));
+      internal::SetExtra(ops[b], history::field::kRevision, ra);
       break;
     }
   }
@@ -263,7 +266,7 @@ inline Result<history::History> ForceRevisionOrder(const history::History& h) {
                        fmt::format("force revision order: op {} {} ended info", op.index, op.f));
     }
     if (op.type != OpType::kOk) continue;
-    created[internal::GetExtra(op, "revision")] =
+    created[internal::GetExtra(op, history::field::kRevision)] =
         op.f == "cas" ? h[p].value.items()[1] : h[p].value;
   }
   std::vector<Op> out;
@@ -274,14 +277,15 @@ inline Result<history::History> ForceRevisionOrder(const history::History& h) {
     const Op& done = op.is_invoke() ? h[p == history::History::kNone ? i : p] : op;
     if (op.f == "read") {
       if (op.type == OpType::kOk) {
-        op.value = Value::Vector({op.value, Value::Int(internal::GetExtra(op, "mod_revision"))});
+        op.value = Value::Vector(
+            {op.value, Value::Int(internal::GetExtra(op, history::field::kModRevision))});
       }
       out.push_back(std::move(op));
       continue;
     }
     if (done.type != OpType::kOk) continue;
     const Op& inv = op.is_invoke() ? op : h[p];
-    const int64_t r = internal::GetExtra(done, "revision");
+    const int64_t r = internal::GetExtra(done, history::field::kRevision);
     auto it = created.find(r);
     const auto prev = std::prev(it);
     const bool cas = inv.f == "cas";
@@ -295,6 +299,6 @@ inline Result<history::History> ForceRevisionOrder(const history::History& h) {
   return history::History::Build(std::move(out), history::Source{.name = "forced", .lines = {}});
 }
 
-}  // namespace faultline::runner::testing
+}  // namespace faultline::checker::testing
 
-#endif  // FAULTLINE_RUNNER_TESTING_REVISION_SIM_H_
+#endif  // FAULTLINE_CHECKER_TESTING_REVISION_SIM_H_

@@ -1,4 +1,4 @@
-#include "runner/counter_checker.h"
+#include "checker/counter_checker.h"
 
 #include <fmt/format.h>
 
@@ -8,18 +8,15 @@
 #include <string>
 #include <utility>
 
-namespace faultline::runner {
+#include "checker/internal/ops.h"
+#include "history/fields.h"
+
+namespace faultline::checker {
 namespace {
 
 using history::History;
 using history::Op;
-using history::OpType;
 using history::Value;
-
-bool IsFinal(const Op& invoke) {
-  const Value* v = invoke.FindExtra("final");
-  return v != nullptr && v->kind() == history::ValueKind::kBool && v->as_bool();
-}
 
 struct Sums {
   int64_t lower = 0;  // ok adds completed so far
@@ -56,12 +53,12 @@ Result<CounterCheckResult> CheckCounter(const History& h, const CounterCheckOpti
                                      op.index, op.value.ToEdn()));
       }
       ++r.attempted;
-      const OpType outcome = p == History::kNone ? OpType::kInfo : h[p].type;
+      const history::OpType outcome = p == History::kNone ? history::OpType::kInfo : h[p].type;
       switch (outcome) {
-        case OpType::kOk:
+        case history::OpType::kOk:
           ++r.acknowledged;
           break;
-        case OpType::kFail:
+        case history::OpType::kFail:
           ++r.failed;
           continue;  // certainly never happened: in neither bound
         default:
@@ -71,13 +68,13 @@ Result<CounterCheckResult> CheckCounter(const History& h, const CounterCheckOpti
       s.upper += op.value.as_int();
       continue;
     }
-    if (op.type != OpType::kOk || p == History::kNone) continue;
+    if (op.type != history::OpType::kOk || p == History::kNone) continue;
     if (op.f == "add") {
       s.lower += h[p].value.as_int();
       continue;
     }
     // An ok read: check it against the bounds of its invocation and of now.
-    const bool final = IsFinal(h[p]);
+    const bool final = internal::ExtraIsTrue(h[p], history::field::kFinal);
     ++r.reads;
     if (final) ++r.final_reads;
     const int64_t lower = lower_at_invoke[p];
@@ -108,15 +105,7 @@ Result<CounterCheckResult> CheckCounter(const History& h, const CounterCheckOpti
 }
 
 std::string CounterCheckResultToJson(const CounterCheckResult& r) {
-  nlohmann::ordered_json j;
-  j["valid"] = std::string(checker::ValidityName(r.validity));
-  j["keys"] = r.keys;
-  j["attempted"] = r.attempted;
-  j["acknowledged"] = r.acknowledged;
-  j["failed"] = r.failed;
-  j["indeterminate"] = r.indeterminate;
-  j["reads"] = r.reads;
-  j["final_reads"] = r.final_reads;
+  nlohmann::ordered_json j = internal::AddReadCountsJson(r, r.keys);
   j["errors"] = r.errors;
   nlohmann::ordered_json examples = nlohmann::ordered_json::array();
   for (const CounterReadError& e : r.examples) {
@@ -132,4 +121,35 @@ std::string CounterCheckResultToJson(const CounterCheckResult& r) {
   return j.dump();
 }
 
-}  // namespace faultline::runner
+namespace {
+
+Result<Verdict> CounterVerdict(const History& h, const CounterCheckOptions& options) {
+  FAULTLINE_ASSIGN_OR_RETURN(CounterCheckResult r, CheckCounter(h, options));
+  std::string summary = fmt::format(
+      "{} ({} keys, {} adds: {} acknowledged, {} failed, {} indeterminate; {} reads checked, "
+      "{} final; {} out of bounds)",
+      ValidityName(r.validity), r.keys, r.attempted, r.acknowledged, r.failed, r.indeterminate,
+      r.reads, r.final_reads, r.errors);
+  Verdict v{.name = "counter",
+            .validity = r.validity,
+            .summary = std::move(summary),
+            .detail = r.explanation + "\n",
+            .json = CounterCheckResultToJson(r),
+            .anomalies = {},
+            .examples = {}};
+  if (r.errors > 0) v.anomalies["out-of-bounds"] = r.errors;
+  for (const CounterReadError& e : r.examples) v.examples.push_back(Describe(e));
+  return v;
+}
+
+}  // namespace
+
+std::unique_ptr<Checker> MakeCounterChecker(CounterCheckOptions options) {
+  return internal::MakeChecker(
+      "counter", {.check = [options = std::move(options)](
+                               const History& h) { return CounterVerdict(h, options); },
+                  .applies = {},
+                  .disagreement = {}});
+}
+
+}  // namespace faultline::checker

@@ -1,4 +1,4 @@
-#include "runner/counter_checker.h"
+#include "checker/counter_checker.h"
 
 #include <gtest/gtest.h>
 
@@ -6,12 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "runner/generator.h"
+#include "history/fields.h"
 
-namespace faultline::runner {
+namespace faultline::checker {
 namespace {
 
-using checker::Validity;
 using history::Op;
 using history::OpType;
 using history::Process;
@@ -31,7 +30,7 @@ class Script {
           .error = std::nullopt,
           .extras = {}};
     if (final) {
-      op.extras.push_back(history::Field{.key = Value::Keyword(std::string(kFinalField)),
+      op.extras.push_back(history::Field{.key = Value::Keyword(std::string(history::field::kFinal)),
                                          .value = Value::Bool(true)});
     }
     open_[p] = op;
@@ -191,4 +190,4 @@ TEST(CounterCheckerTest, ExamplesAreCappedAndJsonHasTheCounts) {
 }
 
 }  // namespace
-}  // namespace faultline::runner
+}  // namespace faultline::checker

@@ -15,18 +15,20 @@
 // valid otherwise.
 //
 // Thread-safety: a pure function.
-#ifndef FAULTLINE_RUNNER_SET_CHECKER_H_
-#define FAULTLINE_RUNNER_SET_CHECKER_H_
+#ifndef FAULTLINE_CHECKER_SET_CHECKER_H_
+#define FAULTLINE_CHECKER_SET_CHECKER_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "checker/checker.h"
+#include "checker/verdict.h"
 #include "history/history.h"
 
-namespace faultline::runner {
+namespace faultline::checker {
 
 struct SetCheckOptions {
   bool stale_is_invalid = true;  // false under serializable reads, where stale reads are allowed
@@ -61,6 +63,9 @@ struct SetCheckResult {
 // The result as one JSON object.
 std::string SetCheckResultToJson(const SetCheckResult& result);
 
-}  // namespace faultline::runner
+// CheckSet as a Checker: verdict "set"; anomalies "lost", "unexpected", "stale".
+std::unique_ptr<Checker> MakeSetChecker(SetCheckOptions options = {});
 
-#endif  // FAULTLINE_RUNNER_SET_CHECKER_H_
+}  // namespace faultline::checker
+
+#endif  // FAULTLINE_CHECKER_SET_CHECKER_H_

@@ -57,19 +57,21 @@
 // info writes; both are few in a campaign).
 //
 // Thread-safety: pure functions.
-#ifndef FAULTLINE_RUNNER_REVISION_CHECKER_H_
-#define FAULTLINE_RUNNER_REVISION_CHECKER_H_
+#ifndef FAULTLINE_CHECKER_REVISION_CHECKER_H_
+#define FAULTLINE_CHECKER_REVISION_CHECKER_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "checker/checker.h"
+#include "checker/verdict.h"
 #include "common/result.h"
 #include "history/history.h"
 
-namespace faultline::runner {
+namespace faultline::checker {
 
 struct RevisionViolation {
   std::string kind;  // "stale-read", "wrong-value", ... (see the header comment)
@@ -117,6 +119,20 @@ bool HasRevisions(const history::History& history);
 // The result as one JSON object.
 std::string RevisionCheckResultToJson(const RevisionCheckResult& result);
 
-}  // namespace faultline::runner
+struct RevisionCheckerOptions {
+  RevisionCheckOptions check;
+  // The campaign read with serializable reads (they may be stale): said when the search and this
+  // checker disagree.
+  bool serializable_reads = false;
+};
 
-#endif  // FAULTLINE_RUNNER_REVISION_CHECKER_H_
+// CheckRevisionOrder as a Checker, meant as the second opinion beside the linearizability search
+// (ComposeChecker::AddSecondOpinion): verdict "revision-order", anomalies by violation kind. It
+// applies to histories with revisions (HasRevisions). Both verdicts are reported and neither
+// overrides the other; when one says valid and the other invalid, Disagreement says so loudly:
+// that is a bug to find (in etcd, the recording or a checker).
+std::unique_ptr<Checker> MakeRevisionOrderChecker(RevisionCheckerOptions options = {});
+
+}  // namespace faultline::checker
+
+#endif  // FAULTLINE_CHECKER_REVISION_CHECKER_H_

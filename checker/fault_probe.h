@@ -1,0 +1,70 @@
+// Judging a fault probe: what an independent probe saw right after a fault was applied, turned
+// into confirmed (the fault took effect), not confirmed (it did not), or inconclusive. The probing
+// itself (connects between nodes, the process table) is done by the runner's nemesis adapter;
+// these functions only judge what it saw, so they are tested without root. The sanity checker
+// (sanity_checker.h) then reads the finding from the fault's completion (:confirmed, :probe).
+//
+// Thread-safety: pure functions.
+#ifndef FAULTLINE_CHECKER_FAULT_PROBE_H_
+#define FAULTLINE_CHECKER_FAULT_PROBE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace faultline::checker {
+
+struct ProbeFinding {
+  std::optional<bool> confirmed;  // nullopt: not probed (e.g. loss too rare) or inconclusive
+  std::string evidence;           // one line: what was tried and what came back
+};
+
+// A TCP connect from one node to another's peer port and what came back: "timeout" (no answer),
+// "connected", "refused" (packets flowed: a reset came back), or "error: ..." ("error: exit N
+// (...)" when the connect itself failed, e.g. an unreachable route, which counts as cut).
+struct ConnectSeen {
+  std::string from;
+  std::string to;
+  std::string seen;
+};
+
+// Whether a connect across a pair that must be cut got no answer.
+bool ConnectWasCut(std::string_view seen);
+
+// A partition: `cut` across a pair the grudge cuts, `kept` (when one was tried, after a cut
+// connect that got no answer) across a pair it leaves connected. Confirmed when the cut pair got
+// no answer and the kept one did; not confirmed when the cut pair answered; inconclusive when the
+// probe itself failed or the kept pair failed too.
+ProbeFinding JudgePartitionProbe(const ConnectSeen& cut, const std::optional<ConnectSeen>& kept,
+                                 int port);
+
+// Packet loss: `tries` short connects from `from` to `to`, `lost` of which got no answer, under a
+// loss `probability`. Confirmed when some were lost; inconclusive when every one was (the peer may
+// be down).
+struct LossProbeSeen {
+  std::string from;
+  std::string to;
+  int port = 0;
+  int tries = 0;
+  int lost = 0;
+  double probability = 0;
+};
+ProbeFinding JudgeLossProbe(const LossProbeSeen& seen);
+
+// A kill or a pause: each target as the process table shows it.
+struct ProcessSeen {
+  std::string node;
+  bool found = false;  // the node is in the process table
+  bool alive = false;
+  bool paused = false;
+  std::string state;  // as the node controller reads it ("running", "stopped", "gone")
+  int64_t pid = 0;
+};
+// Confirmed when every target is dead (kill) or paused (pause).
+ProbeFinding JudgeProcessProbe(bool kill, const std::vector<ProcessSeen>& targets);
+
+}  // namespace faultline::checker
+
+#endif  // FAULTLINE_CHECKER_FAULT_PROBE_H_

@@ -12,13 +12,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string KindsToString(const std::vector<FaultKind>& kinds) {
-  if (kinds.empty()) return "none";
-  std::vector<std::string_view> names;
-  for (FaultKind k : kinds) names.push_back(FaultKindName(k));
-  return fmt::format("{}", fmt::join(names, ","));
-}
-
 }  // namespace
 
 std::string ConfigToJson(const CampaignConfig& c) {
@@ -28,7 +21,7 @@ std::string ConfigToJson(const CampaignConfig& c) {
   j["cluster"] = c.cluster;
   j["name"] = c.name;
   j["workload"] = std::string(WorkloadName(c.workload));
-  j["nemesis"] = KindsToString(c.nemesis);
+  j["nemesis"] = nemesis::FormatFaultKindList(c.nemesis);
   j["isolate_node"] = c.isolate_node;
   j["time_limit"] = c.time_limit_s;
   j["concurrency"] = c.concurrency;
@@ -78,7 +71,7 @@ Result<CampaignConfig> ConfigFromJson(std::string_view text) {
         } else {
           list = v.get<std::string>();
         }
-        FAULTLINE_ASSIGN_OR_RETURN(c.nemesis, ParseFaultKinds(list));
+        FAULTLINE_ASSIGN_OR_RETURN(c.nemesis, ParseScheduleKinds(list));
       } else if (key == "isolate_node") {
         c.isolate_node = v.get<std::string>();
       } else if (key == "time_limit") {

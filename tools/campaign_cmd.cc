@@ -63,7 +63,7 @@ Result<runner::CampaignConfig> MakeConfig(const CampaignArgs& a) {
     FAULTLINE_ASSIGN_OR_RETURN(c.workload, runner::ParseWorkload(a.workload));
   }
   if (take("--nemesis")) {
-    FAULTLINE_ASSIGN_OR_RETURN(c.nemesis, runner::ParseFaultKinds(a.nemesis));
+    FAULTLINE_ASSIGN_OR_RETURN(c.nemesis, runner::ParseScheduleKinds(a.nemesis));
     // Packet loss cannot be injected over ssh: the default fault list leaves it out there (asked
     // for by name, the campaign refuses it).
     if (runner::SshNodesFilePath(c.cluster) && !Given(app, "--nemesis")) {

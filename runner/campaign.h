@@ -156,7 +156,9 @@ using ProgressFn = std::function<void(const ProgressInfo&)>;
 // (nemesis::FaultF), "plan" (nemesis::DescribeFault) and "spec" (nemesis::FormatFaultSpec) of
 // `spec`, and the fields below.
 struct FaultInterval {
-  nemesis::FaultSpec spec;  // as the schedule made it
+  nemesis::FaultSpec spec;                                           // as the schedule made it
+  std::string_view f() const { return nemesis::FaultF(spec.kind); }  // "partition", "kill", ...
+  std::string plan() const { return nemesis::DescribeFault(spec); }  // "partition halves", ...
   std::string description;  // the report's description, or the error
   bool ok = false;
   std::vector<std::string> nodes;

@@ -54,8 +54,8 @@ std::string NemesisJson(const RunStats& stats) {
   Json faults = Json::array();
   for (const FaultInterval& f : stats.faults) {
     Json j;
-    j["f"] = std::string(nemesis::FaultF(f.spec.kind));
-    j["plan"] = nemesis::DescribeFault(f.spec);
+    j["f"] = std::string(f.f());
+    j["plan"] = f.plan();
     j["spec"] = nemesis::FormatFaultSpec(f.spec);
     j["description"] = f.description;
     j["ok"] = f.ok;

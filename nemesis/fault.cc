@@ -246,6 +246,12 @@ Error NotTaken(FaultKind kind, std::string_view name) {
                              FaultKindName(kind)));
 }
 
+std::vector<std::string_view> Names(std::span<const FaultKind> kinds) {
+  std::vector<std::string_view> names;
+  for (FaultKind k : kinds) names.push_back(FaultKindName(k));
+  return names;
+}
+
 std::vector<FaultKind> AllKinds() {
   std::vector<FaultKind> all;
   for (const FaultKindInfo& k : kFaultKinds) all.push_back(k.kind);
@@ -291,8 +297,13 @@ Result<std::vector<FaultKind>> ParseFaultKindList(std::string_view list,
   while (start <= list.size()) {
     size_t comma = list.find(',', start);
     if (comma == std::string_view::npos) comma = list.size();
-    FAULTLINE_ASSIGN_OR_RETURN(FaultKind kind,
-                               ParseFaultKind(list.substr(start, comma - start), allowed));
+    const std::string_view name = list.substr(start, comma - start);
+    Result<FaultKind> parsed = ParseFaultKind(name, allowed);
+    if (!parsed) {
+      return Invalid(fmt::format("unknown fault '{}' (expected {}{}none)", name,
+                                 fmt::join(Names(allowed), ", "), allowed.empty() ? "" : " or "));
+    }
+    const FaultKind kind = *parsed;
     if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
     start = comma + 1;
   }
@@ -301,9 +312,7 @@ Result<std::vector<FaultKind>> ParseFaultKindList(std::string_view list,
 
 std::string FormatFaultKindList(std::span<const FaultKind> kinds) {
   if (kinds.empty()) return "none";
-  std::vector<std::string_view> names;
-  for (FaultKind k : kinds) names.push_back(FaultKindName(k));
-  return fmt::format("{}", fmt::join(names, ","));
+  return fmt::format("{}", fmt::join(Names(kinds), ","));
 }
 
 Status ValidateFaultSpec(const FaultSpec& s) {

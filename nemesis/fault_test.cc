@@ -62,7 +62,10 @@ TEST(FaultKindTest, Lists) {
   EXPECT_EQ(*k, allowed);
   EXPECT_TRUE(ParseFaultKindList("none", allowed)->empty());
   EXPECT_TRUE(ParseFaultKindList("", allowed)->empty());
-  EXPECT_FALSE(ParseFaultKindList("partition,flood", allowed));
+  Result<std::vector<FaultKind>> flood = ParseFaultKindList("partition,flood", allowed);
+  ASSERT_FALSE(flood);
+  EXPECT_EQ(flood.error().message(),
+            "unknown fault 'flood' (expected partition, kill, loss or none)");
   EXPECT_FALSE(ParseFaultKindList("partition,", allowed));
   EXPECT_EQ(FormatFaultKindList(*k), "partition,kill,loss");
   EXPECT_EQ(FormatFaultKindList(std::vector<FaultKind>{}), "none");

@@ -283,7 +283,7 @@ TEST(NemesisScheduleTest, ParseScheduleKinds) {
   ASSERT_FALSE(siege);
   EXPECT_EQ(siege.error().message(),
             "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
-            "pause or loss)");
+            "pause, loss or none)");
   EXPECT_EQ(nemesis::FaultF(FaultKind::kIsolateLeader), "partition");
 }
 

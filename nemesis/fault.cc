@@ -488,12 +488,22 @@ Result<Grudge> FaultGrudge(const FaultSpec& spec, const std::vector<std::string>
     return Invalid(fmt::format("a {} fault is not a partition", FaultKindName(spec.kind)));
   }
   FAULTLINE_ASSIGN_OR_RETURN(std::vector<std::string> cut, FaultTargets(spec, nodes, leader));
-  if (cut.size() != 1) {
-    return Invalid(fmt::format("{} {}: isolates one node at a time (got {})",
-                               FaultKindName(spec.kind), spec.targets, fmt::join(cut, ",")));
+  if (cut.empty()) {
+    return Invalid(fmt::format("{}: no node to isolate", FaultKindName(spec.kind)));
   }
-  return MakeGrudge(GrudgeSpec{.kind = GrudgeKind::kIsolate, .node = cut.front(), .to = ""}, nodes,
-                    spec.seed);
+  if (cut.size() == 1) {
+    return MakeGrudge(GrudgeSpec{.kind = GrudgeKind::kIsolate, .node = cut.front(), .to = ""},
+                      nodes, spec.seed);
+  }
+  // Several targets: each is cut off from every other node, the targets from each other too.
+  std::vector<NodeSet> parts;
+  NodeSet rest(nodes.begin(), nodes.end());
+  for (const std::string& n : cut) {
+    parts.push_back({n});
+    rest.erase(n);
+  }
+  if (!rest.empty()) parts.push_back(std::move(rest));
+  return CompleteGrudge(parts);
 }
 
 std::string FaultSpecToJson(const FaultSpec& s) {

@@ -124,6 +124,10 @@ constexpr std::string_view FaultKindName(FaultKind kind) { return KindInfo(kind)
 // The f a fault is recorded under in histories and nemesis.json: its kind's name, except that the
 // isolate kinds are partitions ("partition").
 constexpr std::string_view FaultF(FaultKind kind) { return KindInfo(kind).f; }
+// The kinds recorded as partitions: kPartition, kIsolate, kIsolateLeader (FaultGrudge applies).
+constexpr bool IsPartitionKind(FaultKind kind) {
+  return FaultF(kind) == FaultF(FaultKind::kPartition);
+}
 
 // The kind of a process fault, and the action of a process kind (nullopt for other kinds and for
 // kCrash, which signals the process directly instead of going through the node controller).
@@ -221,9 +225,9 @@ using LeaderFn = std::function<std::optional<std::string>()>;
 [[nodiscard]] Result<std::vector<std::string>> FaultTargets(const FaultSpec& spec,
                                                             const std::vector<std::string>& nodes,
                                                             const LeaderFn& leader);
-// The grudge a partition kind installs (kPartition: its grudge; kIsolate / kIsolateLeader: the
-// one target cut off). Random grudges are drawn with the spec's seed, so the same spec gives the
-// same grudge. InvalidArgument for other kinds, or an isolate of more than one node.
+// The grudge a partition kind installs (kPartition: its grudge; kIsolate / kIsolateLeader: each
+// target cut off from every other node, as DiRT's isolate steps do). Random grudges are drawn
+// with the spec's seed, so the same spec gives the same grudge. InvalidArgument for other kinds.
 [[nodiscard]] Result<Grudge> FaultGrudge(const FaultSpec& spec,
                                          const std::vector<std::string>& nodes,
                                          const LeaderFn& leader);

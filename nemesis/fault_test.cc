@@ -259,7 +259,11 @@ TEST(FaultSpecTest, TargetsAndGrudges) {
   FaultSpec halves = Spec(FaultKind::kPartition);
   halves.seed = 3;
   EXPECT_EQ(*FaultGrudge(halves, nodes, none), *MakeGrudge(halves.grudge, nodes, 3));
-  EXPECT_FALSE(FaultGrudge(Spec(FaultKind::kIsolate, "n1,n2"), nodes, none));
+  // Several isolated nodes: each one alone, as a drill's isolate step cuts them.
+  EXPECT_EQ(*FaultGrudge(Spec(FaultKind::kIsolate, "n1,n2"), nodes, none),
+            CompleteGrudge({{"n1"}, {"n2"}, {"n3", "n4", "n5"}}));
+  EXPECT_EQ(*FaultGrudge(Spec(FaultKind::kIsolate, "n2"), nodes, none),
+            CompleteGrudge({{"n2"}, {"n1", "n3", "n4", "n5"}}));
   EXPECT_FALSE(FaultGrudge(Spec(FaultKind::kKill, "n1"), nodes, none));
 }
 

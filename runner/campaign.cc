@@ -55,7 +55,7 @@ class NemesisInjector final : public FaultInjector {
       if (!asked) asked = leader_ ? leader_() : std::nullopt;
       return *asked;
     };
-    if (nemesis::FaultF(spec.kind) == "partition") {
+    if (nemesis::IsPartitionKind(spec.kind)) {
       Result<nemesis::Grudge> grudge = nemesis::FaultGrudge(spec, nodes_, leader);
       if (!grudge) return std::move(grudge).error().WithContext("nemesis");
       last_grudge_ = std::move(*grudge);
@@ -437,9 +437,10 @@ double SecondsSinceLogStart(const history::LogWriter& log) {
 // Heals everything and records it as a heal pair. Returns the report's line.
 std::string Heal(Context& ctx, FaultInjector& injector) {
   ctx.SetFault("healing");
-  ctx.Append(NemesisOp("heal", "heal all"));
+  const std::string_view f = nemesis::FaultF(FaultKind::kHeal);
+  ctx.Append(NemesisOp(f, "heal all"));
   nemesis::FaultReport r = injector.HealAll();
-  Op done = NemesisOp("heal", r.description.empty() ? std::string("healed") : r.description);
+  Op done = NemesisOp(f, r.description.empty() ? std::string("healed") : r.description);
   done.AddExtra("ok", Value::Bool(r.ok));
   if (!r.failed.empty()) done.AddExtra("failed", Value::Strings(r.failed));
   ctx.Append(done);

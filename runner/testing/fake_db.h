@@ -236,7 +236,7 @@ class FakeInjector final : public FaultInjector {
   std::vector<std::string> Nodes() const override { return nodes_; }
   Result<nemesis::FaultReport> Apply(const nemesis::FaultSpec& spec) override {
     ++applied_;
-    const bool partition = nemesis::FaultF(spec.kind) == "partition";
+    const bool partition = nemesis::IsPartitionKind(spec.kind);
     if (partition) db_.Partition();
     nemesis::FaultReport r;
     // As the real nemesis reports it: the isolate kinds are partitions.

@@ -1,11 +1,12 @@
 // The fault vocabulary: one type that names a fault (its kind, targets, parameters and duration),
 // parsed and printed here and nowhere else. The campaign schedule, DiRT scenarios, the `nemesis`
-// command, FaultReport, nemesis.json, results.json and the event logs all use it, so a kind's name
-// and the history `f` it is recorded under cannot disagree between modules.
+// command, FaultReport, nemesis.json and results.json use it, so a kind's name and the history
+// `f` it is recorded under cannot disagree between modules.
 //
-// Adding a kind is a change to this header only: an enumerator in FaultKind and its row in
-// kFaultKinds (name, history f, the parameters it takes). Parsing, printing, JSON and validation
-// follow the table.
+// Adding a kind starts here: an enumerator in FaultKind and its row in kFaultKinds (name, history
+// f, the parameters it takes); parsing, printing, JSON and validation follow the table. -Wswitch
+// then names the two switches that must say how to describe and apply it (DescribeFault in
+// fault.cc, ApplyFault in nemesis.cc). A new parameter is one entry of Params() in fault.cc.
 //
 // Two printed forms:
 // - the spec string, in the `faultline nemesis` command's syntax (FormatFaultSpec /

@@ -121,79 +121,70 @@ Result<Step> ParseStep(const json& j, size_t index, const std::string& source) {
   FAULTLINE_RETURN_IF_ERROR(
       f.NoUnknown({"at_ms", "fault", "targets", "duration_ms", "files", "mode", "count", "offset",
                    "cpu_percent", "memory_mb", "disk_ops", "note"}));
-  Step s;
+  nemesis::FaultSpec spec;
   FAULTLINE_ASSIGN_OR_RETURN(std::int64_t at, f.Int("at_ms", true, 0, 0, kHour));
-  s.at = std::chrono::milliseconds(at);
   FAULTLINE_ASSIGN_OR_RETURN(std::string fault, f.String("fault", true));
-  auto kind = ParseFaultKind(fault);
-  if (!kind) return f.Bad("fault", kind.error().message());
-  s.fault = *kind;
-  FAULTLINE_ASSIGN_OR_RETURN(s.targets, f.String("targets", true));
-  if (s.targets.empty()) return f.Bad("targets", "empty (name nodes, or one/minority/...)");
+  auto kind = nemesis::ParseFaultKind(fault, kScenarioFaultKinds);
+  if (!kind) {
+    return f.Bad("fault", fmt::format("\"{}\" is not a fault (use {})", fault,
+                                      nemesis::FaultKindList(kScenarioFaultKinds)));
+  }
+  spec.kind = *kind;
+  FAULTLINE_ASSIGN_OR_RETURN(spec.targets, f.String("targets", true));
+  if (spec.targets.empty()) return f.Bad("targets", "empty (name nodes, or one/minority/...)");
   FAULTLINE_ASSIGN_OR_RETURN(std::int64_t dur, f.Int("duration_ms", false, 0, 0, kHour));
-  s.duration = std::chrono::milliseconds(dur);
-  FAULTLINE_ASSIGN_OR_RETURN(s.files, f.Strings("files"));
-  FAULTLINE_ASSIGN_OR_RETURN(s.mode, f.String("mode", false, "overwrite"));
-  FAULTLINE_ASSIGN_OR_RETURN(s.count, f.Int("count", false, 0, 0, 1ll << 40));
-  FAULTLINE_ASSIGN_OR_RETURN(s.offset, f.Int("offset", false, 0, -(1ll << 40), 1ll << 40));
-  if (s.fault == FaultKind::kCorrupt) {
-    if (s.files.empty()) return f.Bad("files", "a corrupt step needs file globs");
-    if (s.mode != "bitflip" && s.mode != "overwrite" && s.mode != "truncate") {
-      return f.Bad("mode", "\"" + s.mode + "\" is not bitflip, overwrite or truncate");
+  spec.duration = std::chrono::milliseconds(dur);
+  FAULTLINE_ASSIGN_OR_RETURN(spec.corrupt.files, f.Strings("files"));
+  FAULTLINE_ASSIGN_OR_RETURN(std::string mode, f.String("mode", false, "overwrite"));
+  FAULTLINE_ASSIGN_OR_RETURN(spec.corrupt.count, f.Int("count", false, 0, 0, 1ll << 40));
+  FAULTLINE_ASSIGN_OR_RETURN(spec.corrupt.offset,
+                             f.Int("offset", false, 0, -(1ll << 40), 1ll << 40));
+  if (spec.kind == FaultKind::kCorrupt) {
+    if (spec.corrupt.files.empty()) return f.Bad("files", "a corrupt step needs file globs");
+    auto corrupt_mode = nemesis::ParseCorruptMode(mode);
+    if (!corrupt_mode) {
+      return f.Bad("mode", "\"" + mode + "\" is not bitflip, overwrite or truncate");
     }
+    spec.corrupt.mode = *corrupt_mode;
   }
   if (f.Has("cpu_percent")) {
     FAULTLINE_ASSIGN_OR_RETURN(double v, f.Number("cpu_percent", 0, 1, 6400));
-    s.cpu_percent = v;
+    spec.siege.cpu_percent = v;
   }
   if (f.Has("memory_mb")) {
     FAULTLINE_ASSIGN_OR_RETURN(std::int64_t v, f.Int("memory_mb", false, 0, 1, 1 << 20));
-    s.memory_mb = v;
+    spec.siege.memory_mb = v;
   }
   if (f.Has("disk_ops")) {
     FAULTLINE_ASSIGN_OR_RETURN(double v, f.Number("disk_ops", 0, 1, 1e6));
-    s.disk_ops = v;
+    spec.siege.disk_ops = v;
   }
-  if (s.fault == FaultKind::kSiege && !s.cpu_percent && !s.memory_mb && !s.disk_ops) {
+  if (spec.kind == FaultKind::kSiege && spec.siege.empty()) {
     return f.Bad("fault", "a siege step needs cpu_percent, memory_mb or disk_ops");
   }
-  if (s.fault != FaultKind::kSiege && (s.cpu_percent || s.memory_mb || s.disk_ops)) {
+  if (spec.kind != FaultKind::kSiege && !spec.siege.empty()) {
     return f.Bad("cpu_percent", "only a siege step takes cpu_percent, memory_mb or disk_ops");
   }
-  return s;
+  return MakeStep(std::chrono::milliseconds(at), std::move(spec));
 }
 
 }  // namespace
 
-std::string_view FaultKindName(FaultKind kind) {
-  switch (kind) {
-    case FaultKind::kCrash:
-      return "crash";
-    case FaultKind::kKill:
-      return "kill";
-    case FaultKind::kStart:
-      return "start";
-    case FaultKind::kPause:
-      return "pause";
-    case FaultKind::kIsolate:
-      return "isolate";
-    case FaultKind::kCorrupt:
-      return "corrupt";
-    case FaultKind::kSiege:
-      return "siege";
-  }
-  return "unknown";
-}
-
-Result<FaultKind> ParseFaultKind(std::string_view name) {
-  for (FaultKind k : {FaultKind::kCrash, FaultKind::kKill, FaultKind::kStart, FaultKind::kPause,
-                      FaultKind::kIsolate, FaultKind::kCorrupt, FaultKind::kSiege}) {
-    if (FaultKindName(k) == name) return k;
-  }
-  return Error(ErrorCode::kInvalidArgument,
-               fmt::format("\"{}\" is not a fault (use crash, kill, start, pause, isolate, corrupt "
-                           "or siege)",
-                           name));
+Step MakeStep(std::chrono::milliseconds at, nemesis::FaultSpec spec) {
+  Step s;
+  s.at = at;
+  s.fault = spec.kind;
+  s.targets = spec.targets;
+  s.duration = spec.duration;
+  s.files = spec.corrupt.files;
+  s.mode = std::string(nemesis::CorruptModeName(spec.corrupt.mode));
+  s.count = spec.corrupt.count;
+  s.offset = spec.corrupt.offset;
+  s.cpu_percent = spec.siege.cpu_percent;
+  s.memory_mb = spec.siege.memory_mb;
+  s.disk_ops = spec.siege.disk_ops;
+  s.spec = std::move(spec);
+  return s;
 }
 
 Result<Scenario> ParseScenario(std::string_view json_text, std::string_view source_view) {

@@ -6,6 +6,7 @@
 #ifndef FAULTLINE_DIRT_SCENARIO_H_
 #define FAULTLINE_DIRT_SCENARIO_H_
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -14,36 +15,50 @@
 #include <vector>
 
 #include "common/result.h"
+#include "nemesis/fault.h"
 
 namespace faultline::dirt {
 
-enum class FaultKind {
-  kCrash,    // SIGKILL sent straight to the process, as a crash: the supervisor sees it exit
-  kKill,     // kill through the node controller: the process stays down until a start
-  kStart,    // start a stopped database process
-  kPause,    // SIGSTOP for duration_ms (revokes its heartbeats), then resume
-  kIsolate,  // cut the node's peer traffic for duration_ms (revokes its heartbeats), then heal
-  kCorrupt,  // damage data files (bitflip / overwrite / truncate), then restart the process
-  kSiege,    // CPU / memory / disk pressure in the node's cgroups for duration_ms
-};
-std::string_view FaultKindName(FaultKind kind);
-[[nodiscard]] Result<FaultKind> ParseFaultKind(std::string_view name);
+// A step's fault is a nemesis::FaultSpec (nemesis/fault.h); dirt::FaultKind is the nemesis's kind.
+using nemesis::FaultKind;
+using nemesis::FaultKindName;
 
+// The kinds a scenario step may name, in the order its error message lists them.
+inline constexpr std::array kScenarioFaultKinds = {
+    FaultKind::kCrash,   FaultKind::kKill,    FaultKind::kStart, FaultKind::kPause,
+    FaultKind::kIsolate, FaultKind::kCorrupt, FaultKind::kSiege};
+
+// What a scenario's kinds do in a drill:
+//   crash    SIGKILL sent straight to the process, as a crash: the supervisor sees it exit
+//   kill     kill through the node controller: the process stays down until a start
+//   start    start a stopped database process
+//   pause    SIGSTOP for duration (revokes its heartbeats), then resume
+//   isolate  cut the node's peer traffic for duration (revokes its heartbeats), then heal
+//   corrupt  damage data files (bitflip / overwrite / truncate), then restart the process
+//   siege    CPU / memory / disk pressure in the node's cgroups for duration
 struct Step {
   std::chrono::milliseconds at{0};  // after the drill's fault phase began
+  // The fault: kind, targets ("n1,n3", "one", "minority", "majority", "all", "leader";
+  // ResolveTarget), duration (pause, isolate, siege; 0 = until rollback), corrupt and siege
+  // parameters.
+  nemesis::FaultSpec spec;
+
+  // The same fault under the field names dirt/drill.cc reads, filled from `spec` by MakeStep.
+  // They go once the drill reads `spec` (issue 12); nothing else should use them.
   FaultKind fault = FaultKind::kCrash;
-  std::string targets;  // "n1,n3", "one", "minority", "majority", "all", "leader" (ResolveTarget)
-  std::chrono::milliseconds duration{0};  // pause, isolate, siege (0 = until rollback)
-  // corrupt
-  std::vector<std::string> files;  // globs in the data dir
+  std::string targets;
+  std::chrono::milliseconds duration{0};
+  std::vector<std::string> files;
   std::string mode = "overwrite";
-  std::int64_t count = 0;  // bits (bitflip) or bytes (overwrite, 0 = whole file)
+  std::int64_t count = 0;
   std::int64_t offset = 0;
-  // siege
-  std::optional<double> cpu_percent;  // of one CPU, the node's cgroup total
+  std::optional<double> cpu_percent;
   std::optional<std::int64_t> memory_mb;
-  std::optional<double> disk_ops;  // fsync'd 4 KiB writes per second in the node's data dir
+  std::optional<double> disk_ops;
 };
+
+// A step at `at` doing `spec`, its mirrored fields filled in.
+Step MakeStep(std::chrono::milliseconds at, nemesis::FaultSpec spec);
 
 struct SteadyState {
   // Every member's /health says true and a linearizable read through it succeeds (an isolated

@@ -123,10 +123,37 @@ TEST(ScenarioTest, ShippedScenariosParse) {
   for (const auto& e : fs::directory_iterator(dir)) {
     if (e.path().extension() != ".json") continue;
     auto s = LoadScenario(e.path().string());
-    EXPECT_TRUE(s) << s.error().message();
+    ASSERT_TRUE(s) << s.error().message();
+    // Each step is a fault of the one vocabulary: its spec string reads back as the same spec,
+    // and the fields dirt/drill.cc reads agree with it.
+    for (const Step& step : s->steps) {
+      const std::string text = nemesis::FormatFaultSpec(step.spec);
+      auto back = nemesis::ParseFaultSpec(text);
+      ASSERT_TRUE(back) << e.path() << ": " << text << ": " << back.error().message();
+      EXPECT_EQ(*back, step.spec) << text;
+      EXPECT_EQ(step.fault, step.spec.kind);
+      EXPECT_EQ(step.targets, step.spec.targets);
+      EXPECT_EQ(step.duration, step.spec.duration);
+      if (step.fault == FaultKind::kCorrupt) {
+        EXPECT_EQ(step.files, step.spec.corrupt.files);
+        EXPECT_EQ(step.mode, nemesis::CorruptModeName(step.spec.corrupt.mode));
+      }
+      EXPECT_EQ(step.cpu_percent, step.spec.siege.cpu_percent);
+    }
     ++n;
   }
   EXPECT_GE(n, 4);
+}
+
+// The scenario format's error for an unknown fault is the one it always gave.
+TEST(ScenarioTest, UnknownFaultNamesTheScenarioKinds) {
+  std::string text = kGood;
+  text.replace(text.find("\"pause\""), 7, "\"loss\"");
+  auto s = ParseScenario(text, "bad.json");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message(),
+            "scenario: bad.json: field \"steps[0].fault\": \"loss\" is not a fault (use crash, "
+            "kill, start, pause, isolate, corrupt or siege)");
 }
 
 }  // namespace

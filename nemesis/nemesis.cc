@@ -66,7 +66,7 @@ class NemesisImpl final : public Nemesis {
           CheckNodes("partition", std::vector<std::string>(peers.begin(), peers.end())));
     }
     FAULTLINE_ASSIGN_OR_RETURN(Net * net, PartitionNet(mode));
-    LedgerEntry entry = BaseEntry("partition");
+    LedgerEntry entry = BaseEntry(FaultKind::kPartition);
     entry.description = fmt::format("{} ({})", DescribeGrudge(grudge), PartitionModeName(mode));
     for (const auto& [node, peers] : grudge) {
       if (!peers.empty()) entry.nodes.push_back(node);
@@ -89,7 +89,7 @@ class NemesisImpl final : public Nemesis {
       internal::MaybeCrash("between-nodes");
     }
     auto applied = net->Apply(grudge, mode);
-    FaultReport report = Begin(entry, start);
+    FaultReport report = Begin(FaultKind::kPartition, entry, start);
     if (!applied) {
       // Apply refuses before touching any node: nothing to heal.
       (void)ledger_.Close(entry.id, "not applied: " + applied.error().message());
@@ -105,8 +105,9 @@ class NemesisImpl final : public Nemesis {
     if (report.ok) {
       // The backend replaced any earlier partition of its own under this run id.
       CloseReplaced(entry, [&](const LedgerEntry& e) {
-        return e.kind == "partition" && e.run_id == entry.run_id && !e.objects.empty() &&
-               e.objects[0].type == "partition" && e.objects[0].name == net->Name();
+        return e.kind == FaultKindName(FaultKind::kPartition) && e.run_id == entry.run_id &&
+               !e.objects.empty() && e.objects[0].type == "partition" &&
+               e.objects[0].name == net->Name();
       });
     }
     report.end_mono_ns = internal::MonoNanos();
@@ -124,10 +125,10 @@ class NemesisImpl final : public Nemesis {
     if (nodes.empty()) {
       return MakeError(ErrorCode::kInvalidArgument, "nemesis: process fault: no nodes given");
     }
-    const std::string kind(ProcessActionName(action));
+    const FaultKind kind = ProcessFaultKind(action);
     LedgerEntry entry = BaseEntry(kind);
     entry.nodes = nodes;
-    entry.description = fmt::format("{} {}", kind, fmt::join(nodes, ","));
+    entry.description = fmt::format("{} {}", FaultKindName(kind), fmt::join(nodes, ","));
     const bool records = action == ProcessAction::kPause || action == ProcessAction::kKill ||
                          action == ProcessAction::kRestart;
     if (records) {
@@ -146,15 +147,14 @@ class NemesisImpl final : public Nemesis {
           entry.objects.push_back(o);
         }
       } else {
-        entry.kind = "kill";
+        entry.kind = FaultKindName(FaultKind::kKill);
         for (const auto& node : nodes) {
           entry.objects.push_back(Obj("killed", node));
         }
       }
       FAULTLINE_ASSIGN_OR_RETURN(entry, Record(std::move(entry)));
     }
-    FaultReport report = Begin(entry, start);
-    report.kind = kind;
+    FaultReport report = Begin(kind, entry, start);
     std::vector<ProcessReport> done;
     if (CrashAt("between-nodes") && nodes.size() > 1) {
       done = control->Process({nodes[0]}, action);
@@ -179,8 +179,8 @@ class NemesisImpl final : public Nemesis {
     // Resuming or starting by hand closes the pauses or kills it undid.
     if (action == ProcessAction::kResume || action == ProcessAction::kStart ||
         action == ProcessAction::kRestart) {
-      const std::string undone =
-          action == ProcessAction::kResume ? std::string("pause") : std::string("kill");
+      const std::string_view undone =
+          FaultKindName(action == ProcessAction::kResume ? FaultKind::kPause : FaultKind::kKill);
       if (auto state = ledger_.Read()) {
         for (const auto& e : state->open) {
           if (e.kind != undone || e.id == entry.id) continue;
@@ -188,7 +188,7 @@ class NemesisImpl final : public Nemesis {
                                        [&](const std::string& n) { return ok_nodes.contains(n); });
           if (all) {
             EndWatchdogs(e);
-            (void)ledger_.Close(e.id, fmt::format("undone by {}", kind));
+            (void)ledger_.Close(e.id, fmt::format("undone by {}", FaultKindName(kind)));
             report.notes.push_back(fmt::format("closed ledger entry #{} ({})", e.id, e.kind));
           }
         }
@@ -208,7 +208,7 @@ class NemesisImpl final : public Nemesis {
     }
     FAULTLINE_RETURN_IF_ERROR(CheckLocal("loss"));
     FAULTLINE_ASSIGN_OR_RETURN(auto targets, Targets("loss", nodes, peers, include_control));
-    LedgerEntry entry = BaseEntry("loss");
+    LedgerEntry entry = BaseEntry(FaultKind::kLoss);
     entry.nodes = nodes;
     entry.description = fmt::format("loss {:.1f}% from {}{}", probability * 100,
                                     fmt::join(nodes, ","), PeersNote(peers, include_control));
@@ -219,7 +219,7 @@ class NemesisImpl final : public Nemesis {
                                  }
                                }));
     const std::string table = entry.objects.front().name;
-    FaultReport report = Begin(entry, start);
+    FaultReport report = Begin(FaultKind::kLoss, entry, start);
     std::vector<std::string> netns;
     for (const auto& t : targets) netns.push_back(t.node->netns);
     const auto statuses = ForNodes(netns, [&](size_t i) {
@@ -261,7 +261,7 @@ class NemesisImpl final : public Nemesis {
             fmt::format("nemesis: delay: on {}", targets[i].node->name));
       }
     }
-    LedgerEntry entry = BaseEntry("delay");
+    LedgerEntry entry = BaseEntry(FaultKind::kDelay);
     entry.nodes = nodes;
     entry.description = fmt::format("delay {} ms ± {} ms from {}{}", delay.count(), jitter.count(),
                                     fmt::join(nodes, ","), PeersNote(peers, include_control));
@@ -277,7 +277,7 @@ class NemesisImpl final : public Nemesis {
                                }));
     const std::string chain = entry.objects.front().name;
     const int queue = 10000 + static_cast<int>(entry.id % 50000);
-    FaultReport report = Begin(entry, start);
+    FaultReport report = Begin(FaultKind::kDelay, entry, start);
     std::vector<std::string> argv = {helper,        "delay",
                                      "--delay-ms",  std::to_string(delay.count()),
                                      "--jitter-ms", std::to_string(jitter.count()),
@@ -323,7 +323,7 @@ class NemesisImpl final : public Nemesis {
     }
     FAULTLINE_RETURN_IF_ERROR(CheckLocal("bandwidth"));
     FAULTLINE_ASSIGN_OR_RETURN(auto targets, Targets("bandwidth", nodes, {}, false));
-    LedgerEntry entry = BaseEntry("bandwidth");
+    LedgerEntry entry = BaseEntry(FaultKind::kBandwidth);
     entry.nodes = nodes;
     entry.description = fmt::format("bandwidth {} kbit/s out of {} ({})", kbit_per_s,
                                     fmt::join(nodes, ","), options_.device);
@@ -333,7 +333,7 @@ class NemesisImpl final : public Nemesis {
       entry.objects.push_back(o);
     }
     FAULTLINE_ASSIGN_OR_RETURN(entry, Record(std::move(entry)));
-    FaultReport report = Begin(entry, start);
+    FaultReport report = Begin(FaultKind::kBandwidth, entry, start);
     std::vector<std::string> netns;
     for (const auto& t : targets) netns.push_back(t.node->netns);
     const auto statuses =
@@ -464,9 +464,9 @@ class NemesisImpl final : public Nemesis {
     return out;
   }
 
-  LedgerEntry BaseEntry(std::string kind) const {
+  LedgerEntry BaseEntry(FaultKind kind) const {
     LedgerEntry e;
-    e.kind = std::move(kind);
+    e.kind = std::string(FaultKindName(kind));
     e.run_id = options_.net.run_id;
     e.owner_pid = internal::SelfPid();
     e.owner_start_time = internal::SelfStartTime();
@@ -501,10 +501,10 @@ class NemesisImpl final : public Nemesis {
     return recorded;
   }
 
-  FaultReport Begin(const LedgerEntry& entry, std::int64_t start) const {
+  FaultReport Begin(FaultKind kind, const LedgerEntry& entry, std::int64_t start) const {
     FaultReport r;
     r.ledger_id = entry.id;
-    r.kind = entry.kind;
+    r.kind = kind;
     r.description = entry.description;
     r.nodes = entry.nodes;
     SortByCluster(r.nodes);
@@ -615,12 +615,60 @@ class NemesisImpl final : public Nemesis {
 }  // namespace
 
 std::string FaultReport::Describe() const {
-  std::string out = fmt::format("{} {}{}: {} ({:.1f} ms)", kind, ok ? "ok" : "FAILED",
-                                ledger_id != 0 ? fmt::format(" #{}", ledger_id) : std::string(),
-                                description, (end_mono_ns - start_mono_ns) / 1e6);
+  std::string out =
+      fmt::format("{} {}{}: {} ({:.1f} ms)", FaultKindName(kind), ok ? "ok" : "FAILED",
+                  ledger_id != 0 ? fmt::format(" #{}", ledger_id) : std::string(), description,
+                  (end_mono_ns - start_mono_ns) / 1e6);
   for (const auto& d : details) out += "\n  " + d;
   for (const auto& n : notes) out += "\n  note: " + n;
   return out;
+}
+
+Result<FaultReport> ApplyFault(Nemesis& nemesis, const FaultSpec& spec,
+                               const std::vector<std::string>& nodes, const LeaderFn& leader) {
+  auto in_context = [](Error e) { return std::move(e).WithContext("nemesis"); };
+  if (Status valid = ValidateFaultSpec(spec); !valid) return in_context(std::move(valid).error());
+  const unsigned params = KindInfo(spec.kind).params;
+  std::vector<std::string> targets;
+  if (params & kParamTargets || spec.kind == FaultKind::kIsolateLeader) {
+    Result<std::vector<std::string>> resolved = FaultTargets(spec, nodes, leader);
+    if (!resolved) return in_context(std::move(resolved).error());
+    targets = std::move(*resolved);
+  }
+  switch (spec.kind) {
+    case FaultKind::kPartition:
+    case FaultKind::kIsolate:
+    case FaultKind::kIsolateLeader: {
+      // The targets are resolved already: the leader is asked once per fault.
+      const std::optional<std::string> resolved_leader =
+          targets.empty() ? std::nullopt : std::optional<std::string>(targets.front());
+      Result<Grudge> grudge =
+          FaultGrudge(spec, nodes, [&resolved_leader] { return resolved_leader; });
+      if (!grudge) return in_context(std::move(grudge).error());
+      return nemesis.Partition(*grudge, spec.partition_mode);
+    }
+    case FaultKind::kKill:
+    case FaultKind::kPause:
+    case FaultKind::kResume:
+    case FaultKind::kStart:
+    case FaultKind::kRestart:
+      return nemesis.Process(targets, *ProcessActionOf(spec.kind));
+    case FaultKind::kLoss:
+      return nemesis.Loss(targets, spec.peers, spec.probability, spec.include_control);
+    case FaultKind::kDelay:
+      return nemesis.Delay(targets, spec.peers, spec.delay, spec.jitter, spec.include_control);
+    case FaultKind::kBandwidth:
+      return nemesis.Bandwidth(targets, spec.kbit);
+    case FaultKind::kHeal:
+      return nemesis.HealAll();
+    case FaultKind::kCrash:
+    case FaultKind::kCorrupt:
+    case FaultKind::kSiege:
+      break;
+  }
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("nemesis: {} faults are applied by drills, not through the nemesis",
+                               FaultKindName(spec.kind)));
 }
 
 Result<std::unique_ptr<Nemesis>> Nemesis::Open(const NemesisOptions& options) {

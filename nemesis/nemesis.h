@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "nemesis/fault.h"
 #include "nemesis/grudge.h"
 #include "nemesis/net.h"
 #include "nemesis/node_control.h"
@@ -30,9 +31,9 @@ namespace faultline::nemesis {
 // What one fault (or heal) did; the runner records it as an :info op of process `nemesis`.
 struct FaultReport {
   std::uint64_t ledger_id = 0;  // 0 for reports without a ledger record (status, heal)
-  // "partition", "kill", "pause", "resume", "start", "restart", "loss", "delay", "bandwidth",
-  // "heal"
-  std::string kind;
+  // kPartition, kKill, kPause, kResume, kStart, kRestart, kLoss, kDelay, kBandwidth or kHeal;
+  // printed by its name (FaultKindName).
+  FaultKind kind = FaultKind::kHeal;
   std::string description;           // e.g. "halves n1,n2 | n3,n4,n5 (drop)"
   std::vector<std::string> nodes;    // nodes acted on, in cluster order
   bool ok = false;                   // every node done
@@ -100,6 +101,15 @@ class Nemesis {
   // Added (additive): the result of Open had no other place to say it.
   virtual std::optional<FaultReport> recovered() const { return std::nullopt; }
 };
+
+// Applies one fault through `nemesis`, the path every caller with a FaultSpec takes: partitions
+// (FaultGrudge over `nodes`, in the spec's partition mode), process faults through the node
+// controller (kill, pause, resume, start, restart), packet faults (loss, delay, bandwidth) and
+// heal. Targets are resolved by FaultTargets (`leader` is asked only for "leader"). The spec is
+// validated first. kCrash, kCorrupt and kSiege are not applied here (InvalidArgument).
+[[nodiscard]] Result<FaultReport> ApplyFault(Nemesis& nemesis, const FaultSpec& spec,
+                                             const std::vector<std::string>& nodes,
+                                             const LeaderFn& leader);
 
 }  // namespace faultline::nemesis
 

@@ -51,52 +51,43 @@ class NemesisInjector final : public FaultInjector {
 
   std::vector<std::string> Nodes() const override { return nodes_; }
 
-  Result<nemesis::FaultReport> Apply(const FaultPlan& plan) override {
-    switch (plan.kind) {
-      case FaultKind::kPartition:
-      case FaultKind::kIsolate:
-      case FaultKind::kIsolateLeader: {
-        std::string spec = plan.grudge_spec;
-        if (plan.kind == FaultKind::kIsolateLeader) {
-          std::optional<std::string> leader = leader_ ? leader_() : std::nullopt;
-          if (!leader) {
-            return MakeError(ErrorCode::kUnavailable,
-                             "nemesis: isolate the leader: no leader is known now");
-          }
-          spec = "isolate:" + *leader;
-        }
-        FAULTLINE_ASSIGN_OR_RETURN(nemesis::GrudgeSpec parsed, nemesis::ParseGrudgeSpec(spec));
-        FAULTLINE_ASSIGN_OR_RETURN(nemesis::Grudge grudge,
-                                   nemesis::MakeGrudge(parsed, nodes_, plan.seed));
-        last_grudge_ = grudge;
-        return nemesis_.Partition(grudge, nemesis::PartitionMode::kDrop);
-      }
-      case FaultKind::kKill:
-        return nemesis_.Process(plan.nodes, nemesis::ProcessAction::kKill);
-      case FaultKind::kPause:
-        return nemesis_.Process(plan.nodes, nemesis::ProcessAction::kPause);
-      case FaultKind::kLoss:
-        return nemesis_.Loss(plan.nodes, {}, plan.loss_probability, false);
+  Result<nemesis::FaultReport> Apply(const nemesis::FaultSpec& spec) override {
+    // The leader is asked at most once per fault, so the probe's grudge is the applied one.
+    std::optional<std::optional<std::string>> asked;
+    const nemesis::LeaderFn leader = [&] {
+      if (!asked) asked = leader_ ? leader_() : std::nullopt;
+      return *asked;
+    };
+    if (nemesis::IsPartitionKind(spec.kind)) {
+      Result<nemesis::Grudge> grudge = nemesis::FaultGrudge(spec, nodes_, leader);
+      if (!grudge) return std::move(grudge).error().WithContext("nemesis");
+      last_grudge_ = std::move(*grudge);
     }
-    return MakeError(ErrorCode::kInternal, "nemesis: unknown fault kind");
+    return nemesis::ApplyFault(nemesis_, spec, nodes_, leader);
   }
 
   nemesis::FaultReport HealAll() override { return nemesis_.HealAll(); }
 
-  FaultProbe Probe(const FaultPlan& plan, const nemesis::FaultReport& report) override {
+  FaultProbe Probe(const nemesis::FaultSpec& spec, const nemesis::FaultReport& report) override {
     if (probes_.control == nullptr) return {};
-    switch (plan.kind) {
+    auto targets = [&] {
+      if (!report.nodes.empty()) return report.nodes;
+      Result<std::vector<std::string>> resolved = nemesis::FaultTargets(spec, nodes_, leader_);
+      return resolved ? *resolved : std::vector<std::string>{};
+    };
+    switch (spec.kind) {
       case FaultKind::kPartition:
       case FaultKind::kIsolate:
       case FaultKind::kIsolateLeader:
         return ProbePartition(last_grudge_);
       case FaultKind::kKill:
       case FaultKind::kPause:
-        return ProbeProcesses(plan.kind, report.nodes.empty() ? plan.nodes : report.nodes);
+        return ProbeProcesses(spec.kind, targets());
       case FaultKind::kLoss:
-        return ProbeLoss(report.nodes.empty() ? plan.nodes : report.nodes, plan.loss_probability);
+        return ProbeLoss(targets(), spec.probability);
+      default:
+        return {};
     }
-    return {};
   }
 
  private:
@@ -435,9 +426,10 @@ double SecondsSinceLogStart(const history::LogWriter& log) {
 // Heals everything and records it as a heal pair. Returns the report's line.
 std::string Heal(Context& ctx, FaultInjector& injector) {
   ctx.SetFault("healing");
-  ctx.Append(NemesisOp("heal", "heal all"));
+  const std::string_view f = nemesis::FaultF(FaultKind::kHeal);
+  ctx.Append(NemesisOp(f, "heal all"));
   nemesis::FaultReport r = injector.HealAll();
-  Op done = NemesisOp("heal", r.description.empty() ? std::string("healed") : r.description);
+  Op done = NemesisOp(f, r.description.empty() ? std::string("healed") : r.description);
   done.AddExtra(history::field::kOk, Value::Bool(r.ok));
   if (!r.failed.empty()) done.AddExtra(history::field::kFailed, Value::Strings(r.failed));
   ctx.Append(done);
@@ -464,19 +456,19 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
     return !token.stop_requested();
   };
   while (sleep(ctx.config.heal_s)) {
-    Result<FaultPlan> plan = schedule.Next();
-    if (!plan) {
-      ctx.Warn(plan.error().WithContext("nemesis schedule").message());
+    Result<nemesis::FaultSpec> spec = schedule.Next();
+    if (!spec) {
+      ctx.Warn(spec.error().WithContext("nemesis schedule").message());
       return;
     }
-    const std::string_view f = FaultF(plan->kind);
+    const std::string_view f = nemesis::FaultF(spec->kind);
+    const std::string described = nemesis::DescribeFault(*spec);
     FaultInterval interval;
-    interval.f = std::string(f);
-    interval.plan = plan->Describe();
+    interval.spec = *spec;
     interval.start_s = SecondsSinceLogStart(ctx.log);
-    if (!ctx.Append(NemesisOp(f, interval.plan))) return;
-    ctx.SetFault(interval.plan);
-    Result<nemesis::FaultReport> report = injector.Apply(*plan);
+    if (!ctx.Append(NemesisOp(f, described))) return;
+    ctx.SetFault(described);
+    Result<nemesis::FaultReport> report = injector.Apply(*spec);
     Op done = NemesisOp(f, "");
     if (report) {
       interval.description = report->description;
@@ -496,7 +488,7 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
     double probe_s = 0;
     if (report && report->ok) {
       const auto probe_start = Clock::now();
-      interval.probe = injector.Probe(*plan, *report);
+      interval.probe = injector.Probe(*spec, *report);
       probe_s = std::chrono::duration<double>(Clock::now() - probe_start).count();
       if (interval.probe.confirmed) {
         done.AddExtra(history::field::kConfirmed, Value::Bool(*interval.probe.confirmed));

@@ -104,13 +104,14 @@ class FaultInjector {
   FaultInjector& operator=(const FaultInjector&) = delete;
 
   virtual std::vector<std::string> Nodes() const = 0;
-  // Applies a planned fault. An error only when nothing could be attempted; partial failure is a
-  // report with ok false.
-  [[nodiscard]] virtual Result<nemesis::FaultReport> Apply(const FaultPlan& plan) = 0;
+  // Applies a fault. An error only when nothing could be attempted; partial failure is a report
+  // with ok false.
+  [[nodiscard]] virtual Result<nemesis::FaultReport> Apply(const nemesis::FaultSpec& spec) = 0;
   // Heals every fault (idempotent).
   virtual nemesis::FaultReport HealAll() = 0;
-  // Probes whether the fault just applied by Apply(plan) took effect. The default probes nothing.
-  virtual FaultProbe Probe(const FaultPlan& /*plan*/, const nemesis::FaultReport& /*report*/) {
+  // Probes whether the fault just applied by Apply(spec) took effect. The default probes nothing.
+  virtual FaultProbe Probe(const nemesis::FaultSpec& /*spec*/,
+                           const nemesis::FaultReport& /*report*/) {
     return {};
   }
 };
@@ -125,7 +126,9 @@ struct ProbeTargets {
 };
 
 // Borrows nemesis (which must outlive the injector). leader(): the current leader's node name, or
-// nullopt; used for kIsolateLeader.
+// nullopt; used for kIsolateLeader and "leader" targets. Applies partitions (kPartition, kIsolate,
+// kIsolateLeader), the process kinds that go through the node controller (kill, pause, resume,
+// start, restart) and packet faults (loss, delay, bandwidth); other kinds are an error.
 std::unique_ptr<FaultInjector> MakeNemesisInjector(
     nemesis::Nemesis& nemesis, std::vector<std::string> nodes,
     std::function<std::optional<std::string>()> leader, ProbeTargets probes = {});
@@ -152,10 +155,13 @@ struct ProgressInfo {
 };
 using ProgressFn = std::function<void(const ProgressInfo&)>;
 
-// A fault as it happened, for nemesis.json.
+// A fault as it happened, for nemesis.json: an entry of its `faults` array has "f"
+// (nemesis::FaultF), "plan" (nemesis::DescribeFault) and "spec" (nemesis::FormatFaultSpec) of
+// `spec`, and the fields below.
 struct FaultInterval {
-  std::string f;            // "partition", "kill", ...
-  std::string plan;         // FaultPlan::Describe()
+  nemesis::FaultSpec spec;                                           // as the schedule made it
+  std::string_view f() const { return nemesis::FaultF(spec.kind); }  // "partition", "kill", ...
+  std::string plan() const { return nemesis::DescribeFault(spec); }  // "partition halves", ...
   std::string description;  // the report's description, or the error
   bool ok = false;
   std::vector<std::string> nodes;

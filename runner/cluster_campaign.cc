@@ -21,9 +21,9 @@ class TimedInjector final : public FaultInjector {
   explicit TimedInjector(std::unique_ptr<FaultInjector> inner) : inner_(std::move(inner)) {}
 
   std::vector<std::string> Nodes() const override { return inner_->Nodes(); }
-  Result<nemesis::FaultReport> Apply(const FaultPlan& plan) override {
-    Result<nemesis::FaultReport> r = inner_->Apply(plan);
-    if (r) applied_.push_back(fmt::format("{} {}", FaultKindName(plan.kind), Ms(*r)));
+  Result<nemesis::FaultReport> Apply(const nemesis::FaultSpec& spec) override {
+    Result<nemesis::FaultReport> r = inner_->Apply(spec);
+    if (r) applied_.push_back(fmt::format("{} {}", nemesis::FaultKindName(spec.kind), Ms(*r)));
     return r;
   }
   nemesis::FaultReport HealAll() override {
@@ -31,8 +31,8 @@ class TimedInjector final : public FaultInjector {
     healed_.push_back(Ms(r));
     return r;
   }
-  FaultProbe Probe(const FaultPlan& plan, const nemesis::FaultReport& report) override {
-    return inner_->Probe(plan, report);
+  FaultProbe Probe(const nemesis::FaultSpec& spec, const nemesis::FaultReport& report) override {
+    return inner_->Probe(spec, report);
   }
 
   std::string Summary() const {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "nemesis/fault.h"
 #include "runner/campaign.h"
 
 namespace faultline::runner {
@@ -16,13 +17,6 @@ namespace {
 using Json = nlohmann::ordered_json;
 using C = CampaignConfig;
 
-std::string KindsToString(const std::vector<FaultKind>& kinds) {
-  if (kinds.empty()) return "none";
-  std::vector<std::string_view> names;
-  for (FaultKind k : kinds) names.push_back(FaultKindName(k));
-  return fmt::format("{}", fmt::join(names, ","));
-}
-
 Status ParseWorkloadField(C& c, std::string_view text) {
   FAULTLINE_ASSIGN_OR_RETURN(c.workload, ParseWorkload(text));
   return OkStatus();
@@ -30,10 +24,10 @@ Status ParseWorkloadField(C& c, std::string_view text) {
 std::string PrintWorkloadField(const C& c) { return std::string(WorkloadName(c.workload)); }
 
 Status ParseNemesisField(C& c, std::string_view text) {
-  FAULTLINE_ASSIGN_OR_RETURN(c.nemesis, ParseFaultKinds(text));
+  FAULTLINE_ASSIGN_OR_RETURN(c.nemesis, ParseScheduleKinds(text));
   return OkStatus();
 }
-std::string PrintNemesisField(const C& c) { return KindsToString(c.nemesis); }
+std::string PrintNemesisField(const C& c) { return nemesis::FormatFaultKindList(c.nemesis); }
 
 // The rules. Each names its field, so the first broken rule in table order is the one reported.
 std::string CheckDb(const C& c) {

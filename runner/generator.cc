@@ -189,92 +189,33 @@ std::chrono::nanoseconds Generator::Delay(int worker) {
 
 // ---- nemesis schedule ----
 
-std::string_view FaultKindName(FaultKind kind) {
-  switch (kind) {
-    case FaultKind::kPartition:
-      return "partition";
-    case FaultKind::kIsolate:
-      return "isolate";
-    case FaultKind::kIsolateLeader:
-      return "isolate-leader";
-    case FaultKind::kKill:
-      return "kill";
-    case FaultKind::kPause:
-      return "pause";
-    case FaultKind::kLoss:
-      return "loss";
-  }
-  return "partition";
-}
-
-Result<FaultKind> ParseFaultKind(std::string_view name) {
-  for (FaultKind k : {FaultKind::kPartition, FaultKind::kIsolate, FaultKind::kIsolateLeader,
-                      FaultKind::kKill, FaultKind::kPause, FaultKind::kLoss}) {
-    if (FaultKindName(k) == name) return k;
-  }
-  return MakeError(ErrorCode::kInvalidArgument,
-                   fmt::format("nemesis: unknown fault '{}' (expected partition, isolate, "
-                               "isolate-leader, kill, pause, loss or none)",
-                               name));
-}
-
-Result<std::vector<FaultKind>> ParseFaultKinds(std::string_view list) {
-  std::vector<FaultKind> kinds;
-  if (list.empty() || list == "none") return kinds;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    if (comma == std::string_view::npos) comma = list.size();
-    std::string_view name = list.substr(start, comma - start);
-    FAULTLINE_ASSIGN_OR_RETURN(FaultKind kind, ParseFaultKind(name));
-    if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
-    start = comma + 1;
-  }
+Result<std::vector<FaultKind>> ParseScheduleKinds(std::string_view list) {
+  Result<std::vector<FaultKind>> kinds = nemesis::ParseFaultKindList(list, kScheduleFaultKinds);
+  if (!kinds) return std::move(kinds).error().WithContext("nemesis");
   return kinds;
-}
-
-std::string_view FaultF(FaultKind kind) {
-  if (kind == FaultKind::kIsolate || kind == FaultKind::kIsolateLeader) return "partition";
-  return FaultKindName(kind);
-}
-
-std::string FaultPlan::Describe() const {
-  switch (kind) {
-    case FaultKind::kPartition:
-    case FaultKind::kIsolate:
-      return fmt::format("partition {}", grudge_spec);
-    case FaultKind::kIsolateLeader:
-      return grudge_spec == "isolate:leader" ? std::string("partition isolate:leader")
-                                             : fmt::format("partition {} (leader)", grudge_spec);
-    case FaultKind::kKill:
-      return fmt::format("kill {}", fmt::join(nodes, ","));
-    case FaultKind::kPause:
-      return fmt::format("pause {}", fmt::join(nodes, ","));
-    case FaultKind::kLoss:
-      return fmt::format("loss {:.0f}% from {}", loss_probability * 100, fmt::join(nodes, ","));
-  }
-  return "";
 }
 
 NemesisSchedule::NemesisSchedule(NemesisScheduleOptions options)
     : options_(std::move(options)), rng_(Mix(options_.seed ^ 0x6e656d65736973ULL)) {}
 
-Result<FaultPlan> NemesisSchedule::Next() {
+Result<FaultSpec> NemesisSchedule::Next() {
   assert(!options_.kinds.empty() && !options_.nodes.empty());
   const auto& kinds = options_.kinds;
-  FaultPlan plan;
-  plan.kind = kinds[static_cast<size_t>(Below(rng_, static_cast<int64_t>(kinds.size())))];
-  plan.seed = rng_();
+  FaultSpec spec;
+  spec.kind = kinds[static_cast<size_t>(Below(rng_, static_cast<int64_t>(kinds.size())))];
+  spec.seed = rng_();
   const std::vector<std::string>& nodes = options_.nodes;
-  switch (plan.kind) {
+  switch (spec.kind) {
     case FaultKind::kPartition: {
       // Kinds that need more nodes than the cluster has are left out.
       std::vector<std::string> specs = {"halves"};
       if (nodes.size() >= 3) specs.insert(specs.end(), {"majority", "bridge"});
       if (nodes.size() >= 4) specs.push_back("majorities-ring");
       if (nodes.size() >= 2) specs.push_back("minority-third");
-      plan.grudge_spec =
-          specs[static_cast<size_t>(Below(rng_, static_cast<int64_t>(specs.size())))];
+      FAULTLINE_ASSIGN_OR_RETURN(
+          spec.grudge,
+          nemesis::ParseGrudgeSpec(
+              specs[static_cast<size_t>(Below(rng_, static_cast<int64_t>(specs.size())))]));
       break;
     }
     case FaultKind::kIsolate: {
@@ -282,23 +223,29 @@ Result<FaultPlan> NemesisSchedule::Next() {
       if (node.empty()) {
         node = nodes[static_cast<size_t>(Below(rng_, static_cast<int64_t>(nodes.size())))];
       }
-      plan.grudge_spec = "isolate:" + node;
+      spec.targets = node;
       break;
     }
     case FaultKind::kIsolateLeader:
-      plan.grudge_spec = "isolate:leader";
       break;
     case FaultKind::kKill:
     case FaultKind::kPause:
     case FaultKind::kLoss: {
       // One node or a minority, at random; a minority needs at least 3 nodes.
       const bool minority = nodes.size() >= 3 && Below(rng_, 2) == 1;
-      FAULTLINE_ASSIGN_OR_RETURN(plan.nodes, nemesis::ResolveTarget(minority ? "minority" : "one",
-                                                                    nodes, std::nullopt, rng_()));
+      FAULTLINE_ASSIGN_OR_RETURN(
+          std::vector<std::string> targets,
+          nemesis::ResolveTarget(minority ? "minority" : "one", nodes, std::nullopt, rng_()));
+      spec.targets = fmt::format("{}", fmt::join(targets, ","));
       break;
     }
+    default:
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("nemesis: a campaign does not schedule {} faults (expected {})",
+                                   nemesis::FaultKindName(spec.kind),
+                                   nemesis::FaultKindList(kScheduleFaultKinds)));
   }
-  return plan;
+  return spec;
 }
 
 }  // namespace faultline::runner

@@ -18,6 +18,7 @@
 #ifndef FAULTLINE_RUNNER_GENERATOR_H_
 #define FAULTLINE_RUNNER_GENERATOR_H_
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -29,6 +30,7 @@
 #include "common/result.h"
 #include "history/fields.h"
 #include "history/op.h"
+#include "nemesis/fault.h"
 
 namespace faultline::runner {
 
@@ -126,36 +128,17 @@ class Generator {
 
 // ---- the nemesis schedule ----
 
-enum class FaultKind {
-  kPartition,      // a random grudge: halves, majority, majorities-ring, bridge or minority-third
-  kIsolate,        // one random node cut off from the others
-  kIsolateLeader,  // the current leader cut off (targeted; resolved when applied)
-  kKill,           // SIGKILL one node or a minority; healed by starting them again
-  kPause,          // SIGSTOP one node or a minority; healed by SIGCONT
-  kLoss,           // random packet loss on a minority's outgoing peer traffic
-};
-// "partition", "isolate", "isolate-leader", "kill", "pause", "loss".
-std::string_view FaultKindName(FaultKind kind);
-[[nodiscard]] Result<FaultKind> ParseFaultKind(std::string_view name);
-// Parses a comma-separated list such as "partition,kill,pause,loss"; "none" or "" means no faults.
-// Kept in the order given, duplicates removed.
-[[nodiscard]] Result<std::vector<FaultKind>> ParseFaultKinds(std::string_view list);
-// The f a fault is recorded under in the history: its kind's name, except that the isolate kinds
-// are partitions ("partition").
-std::string_view FaultF(FaultKind kind);
+// The schedule speaks the nemesis's fault vocabulary (nemesis/fault.h): it produces FaultSpecs.
+using nemesis::FaultKind;
+using nemesis::FaultSpec;
 
-// One planned fault, concrete except for the leader, which is looked up when it is applied.
-struct FaultPlan {
-  FaultKind kind = FaultKind::kPartition;
-  // kPartition / kIsolate: a grudge spec for nemesis::ParseGrudgeSpec ("halves", "isolate:n3");
-  // kIsolateLeader: "isolate:leader" until applied.
-  std::string grudge_spec;
-  std::vector<std::string> nodes;  // kKill, kPause, kLoss: the target nodes, in cluster order
-  double loss_probability = 0.3;   // kLoss
-  std::uint64_t seed = 0;          // for random grudges
-  // "partition halves", "kill n2", "loss 30% from n1,n4", "isolate leader".
-  std::string Describe() const;
-};
+// The kinds a campaign's schedule chooses from (the --nemesis list).
+inline constexpr std::array kScheduleFaultKinds = {FaultKind::kPartition,     FaultKind::kIsolate,
+                                                   FaultKind::kIsolateLeader, FaultKind::kKill,
+                                                   FaultKind::kPause,         FaultKind::kLoss};
+// Parses a comma-separated list of those kinds such as "partition,kill,pause,loss"; "none" or ""
+// means no faults. Kept in the order given, duplicates removed.
+[[nodiscard]] Result<std::vector<FaultKind>> ParseScheduleKinds(std::string_view list);
 
 struct NemesisScheduleOptions {
   std::vector<FaultKind> kinds;    // chosen at random (seeded) for each cycle
@@ -165,11 +148,15 @@ struct NemesisScheduleOptions {
   std::uint64_t seed = 0;
 };
 
+// Each fault the schedule makes is concrete except for the leader, which is looked up when it is
+// applied: kPartition names a grudge (random ones are drawn with the spec's seed), kIsolate one
+// node, kIsolateLeader nothing; kKill, kPause and kLoss name one node or a minority, in cluster
+// order; loss keeps FaultSpec's default probability (30%).
 class NemesisSchedule {
  public:
   explicit NemesisSchedule(NemesisScheduleOptions options);
   // The next fault to apply. REQUIRES: !options.kinds.empty() and nodes not empty.
-  [[nodiscard]] Result<FaultPlan> Next();
+  [[nodiscard]] Result<FaultSpec> Next();
 
  private:
   NemesisScheduleOptions options_;

@@ -239,16 +239,22 @@ TEST(NemesisScheduleTest, SeededAndWithinKinds) {
   NemesisSchedule b(o);
   std::set<FaultKind> seen;
   for (int i = 0; i < 50; ++i) {
-    Result<FaultPlan> x = a.Next();
-    Result<FaultPlan> y = b.Next();
+    Result<FaultSpec> x = a.Next();
+    Result<FaultSpec> y = b.Next();
     ASSERT_TRUE(x && y);
-    EXPECT_EQ(x->Describe(), y->Describe());
+    EXPECT_EQ(*x, *y);
+    EXPECT_EQ(nemesis::DescribeFault(*x), nemesis::DescribeFault(*y));
+    EXPECT_TRUE(nemesis::ValidateFaultSpec(*x)) << nemesis::FormatFaultSpec(*x);
     seen.insert(x->kind);
     if (x->kind == FaultKind::kKill || x->kind == FaultKind::kLoss) {
-      EXPECT_GE(x->nodes.size(), 1u);
-      EXPECT_LE(x->nodes.size(), 2u);
+      Result<std::vector<std::string>> nodes =
+          nemesis::ResolveTarget(x->targets, o.nodes, std::nullopt, 0);
+      ASSERT_TRUE(nodes) << x->targets;
+      EXPECT_GE(nodes->size(), 1u);
+      EXPECT_LE(nodes->size(), 2u);
     } else {
-      EXPECT_FALSE(x->grudge_spec.empty());
+      EXPECT_TRUE(x->targets.empty());
+      EXPECT_TRUE(nemesis::DescribeFault(*x).starts_with("partition "));
     }
   }
   EXPECT_EQ(seen.size(), 3u);
@@ -259,20 +265,52 @@ TEST(NemesisScheduleTest, TargetedIsolation) {
                                            .nodes = {"n1", "n2", "n3"},
                                            .isolate_node = "n2",
                                            .seed = 1});
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(s.Next()->grudge_spec, "isolate:n2");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(nemesis::DescribeFault(*s.Next()), "partition isolate:n2");
   NemesisSchedule leader(NemesisScheduleOptions{
       .kinds = {FaultKind::kIsolateLeader}, .nodes = {"n1"}, .isolate_node = "", .seed = 1});
-  EXPECT_EQ(leader.Next()->grudge_spec, "isolate:leader");
+  EXPECT_EQ(nemesis::DescribeFault(*leader.Next()), "partition isolate:leader");
 }
 
-TEST(NemesisScheduleTest, ParseFaultKinds) {
-  Result<std::vector<FaultKind>> k = ParseFaultKinds("partition,kill,partition,loss");
+TEST(NemesisScheduleTest, ParseScheduleKinds) {
+  Result<std::vector<FaultKind>> k = ParseScheduleKinds("partition,kill,partition,loss");
   ASSERT_TRUE(k);
   EXPECT_EQ(*k,
             (std::vector<FaultKind>{FaultKind::kPartition, FaultKind::kKill, FaultKind::kLoss}));
-  EXPECT_TRUE(ParseFaultKinds("none")->empty());
-  EXPECT_FALSE(ParseFaultKinds("partition,flood"));
-  EXPECT_EQ(FaultF(FaultKind::kIsolateLeader), "partition");
+  EXPECT_TRUE(ParseScheduleKinds("none")->empty());
+  EXPECT_FALSE(ParseScheduleKinds("partition,flood"));
+  // A fault kind the schedule does not choose from.
+  Result<std::vector<FaultKind>> siege = ParseScheduleKinds("kill,siege");
+  ASSERT_FALSE(siege);
+  EXPECT_EQ(siege.error().message(),
+            "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
+            "pause, loss or none)");
+  EXPECT_EQ(nemesis::FaultF(FaultKind::kIsolateLeader), "partition");
+}
+
+// What the schedule drew for seed 1 before it made nemesis::FaultSpecs (FaultPlan::Describe of
+// the earlier code): the same seed must keep giving the same run.
+const std::vector<std::string> kSeedOneFaults = {
+    "loss 30% from n5",         "partition isolate:n1",
+    "partition bridge",         "partition isolate:n2",
+    "partition isolate:n4",     "loss 30% from n1,n5",
+    "partition bridge",         "partition majority",
+    "partition halves",         "partition isolate:n1",
+    "loss 30% from n2",         "partition majorities-ring",
+    "partition minority-third", "pause n3",
+    "loss 30% from n5",         "partition bridge"};
+
+TEST(NemesisScheduleTest, SameFaultsOnTheSameSeed) {
+  NemesisSchedule s(
+      NemesisScheduleOptions{.kinds = {FaultKind::kPartition, FaultKind::kIsolate, FaultKind::kKill,
+                                       FaultKind::kPause, FaultKind::kLoss},
+                             .nodes = {"n1", "n2", "n3", "n4", "n5"},
+                             .isolate_node = "",
+                             .seed = 1});
+  std::vector<std::string> got;
+  for (size_t i = 0; i < kSeedOneFaults.size(); ++i) {
+    got.push_back(nemesis::DescribeFault(*s.Next()));
+  }
+  EXPECT_EQ(got, kSeedOneFaults);
 }
 
 }  // namespace

@@ -54,8 +54,9 @@ std::string NemesisJson(const RunStats& stats) {
   Json faults = Json::array();
   for (const FaultInterval& f : stats.faults) {
     Json j;
-    j["f"] = f.f;
-    j["plan"] = f.plan;
+    j["f"] = std::string(f.f());
+    j["plan"] = f.plan();
+    j["spec"] = nemesis::FormatFaultSpec(f.spec);
     j["description"] = f.description;
     j["ok"] = f.ok;
     j["nodes"] = f.nodes;
@@ -73,13 +74,6 @@ std::string NemesisJson(const RunStats& stats) {
   j["faults"] = std::move(faults);
   j["heals"] = stats.heal_reports;
   return j.dump(2);
-}
-
-std::string KindsText(const std::vector<FaultKind>& kinds) {
-  if (kinds.empty()) return "none";
-  std::vector<std::string_view> names;
-  for (FaultKind k : kinds) names.push_back(FaultKindName(k));
-  return fmt::format("{}", fmt::join(names, ","));
 }
 
 }  // namespace
@@ -164,8 +158,9 @@ Result<RunReport> AnalyzeRunDir(const std::string& dir) {
 std::string RenderSummary(const RunReport& r, const CampaignConfig& c) {
   std::string out = fmt::format(
       "campaign: {} on {} {}-node {}, nemesis {}, {} reads, concurrency {}, seed {}, {:.1f} s{}\n",
-      WorkloadName(c.workload), c.db, c.nodes, c.cluster, KindsText(c.nemesis), c.read_mode,
-      c.concurrency, c.seed, r.stats.duration_s, r.stats.interrupted ? " (interrupted)" : "");
+      WorkloadName(c.workload), c.db, c.nodes, c.cluster, nemesis::FormatFaultKindList(c.nemesis),
+      c.read_mode, c.concurrency, c.seed, r.stats.duration_s,
+      r.stats.interrupted ? " (interrupted)" : "");
   for (const CheckerVerdict& v : r.verdict.checkers) {
     out += fmt::format("  {:<13} {}\n", v.name + ":", v.summary);
   }

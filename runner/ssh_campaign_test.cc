@@ -121,7 +121,7 @@ class SshCampaignTest : public ::testing::Test {
   static void Print(const RunReport& r) {
     std::printf("%s", r.text.c_str());
     for (const FaultInterval& f : r.stats.faults) {
-      std::printf("fault %s: %s\n  %s\n", f.plan.c_str(), f.description.c_str(),
+      std::printf("fault %s: %s\n  %s\n", f.plan().c_str(), f.description.c_str(),
                   fmt::format("{}", fmt::join(f.details, "\n  ")).c_str());
     }
   }
@@ -148,11 +148,11 @@ TEST_F(SshCampaignTest, RegisterUnderPartitionsAndKillsOverSshIsValidAndHealed) 
   int kills = 0;
   for (const FaultInterval& f : r->stats.faults) {
     const std::string all = f.description + " | " + fmt::format("{}", fmt::join(f.details, " | "));
-    EXPECT_TRUE(f.ok) << f.plan << ": " << all;
-    if (f.f == "partition") {
+    EXPECT_TRUE(f.ok) << f.plan() << ": " << all;
+    if (f.f() == "partition") {
       ++partitions;
       EXPECT_NE(all.find("iptables-restore over ssh"), std::string::npos) << all;
-    } else if (f.f == "kill") {
+    } else if (f.f() == "kill") {
       ++kills;
       EXPECT_NE(all.find("db.kill over ssh"), std::string::npos) << all;
     }
@@ -189,8 +189,8 @@ TEST_F(SshCampaignTest, IsolateLeaderCutsOffTheLeaderTheMembersName) {
   ExpectValid(*r);
   ASSERT_FALSE(r->stats.faults.empty()) << r->text;
   for (const FaultInterval& f : r->stats.faults) {
-    EXPECT_TRUE(f.ok) << f.plan << ": " << f.description;
-    EXPECT_EQ(f.f, "partition");
+    EXPECT_TRUE(f.ok) << f.plan() << ": " << f.description;
+    EXPECT_EQ(f.f(), "partition");
     EXPECT_NE(
         f.details.empty() ? std::string::npos : f.details[0].find("iptables-restore over ssh"),
         std::string::npos);

@@ -14,6 +14,7 @@
 
 #include "cluster/cluster.h"
 #include "cluster/ssh_nemesis.h"
+#include "nemesis/fault.h"
 #include "nemesis/grudge.h"
 #include "nemesis/nemesis.h"
 #include "nemesis/node_control.h"
@@ -139,18 +140,17 @@ Result<Session> OpenSession(const Common& c) {
   return s;
 }
 
-Result<std::vector<std::string>> Resolve(Session& s, const std::string& target) {
-  std::optional<std::string> leader;
-  if (target == "leader") {
-    if (s.state) {
-      FAULTLINE_ASSIGN_OR_RETURN(cluster::ClusterStatus status, cluster::ProbeStatus(*s.state));
-      leader = status.leader;
-    } else if (s.nodes_file) {
-      // Over ssh: the members' own status replies at <address>:2379.
-      leader = runner::SshClusterLeader(*s.nodes_file);
-    }
+// The current leader, asked only when a fault targets it.
+Result<std::optional<std::string>> Leader(Session& s) {
+  if (s.state) {
+    FAULTLINE_ASSIGN_OR_RETURN(cluster::ClusterStatus status, cluster::ProbeStatus(*s.state));
+    return status.leader;
   }
-  return nemesis::ResolveTarget(target, s.nodes, leader, s.seed);
+  if (s.nodes_file) {
+    // Over ssh: the members' own status replies at <address>:2379.
+    return runner::SshClusterLeader(*s.nodes_file);
+  }
+  return std::optional<std::string>();
 }
 
 // Prints a fault's report, then holds it (--for) and heals, healing at once on SIGINT/SIGTERM.
@@ -189,6 +189,24 @@ int Finish(Session& s, const Common& c, const Result<nemesis::FaultReport>& repo
                 static_cast<unsigned long long>(report->ledger_id), where.c_str());
   }
   return report->ok ? kExitOk : kExitError;
+}
+
+// Applies a fault given by a subcommand's flags through nemesis::ApplyFault, the path campaigns
+// take too; then as Finish.
+int ApplySpec(Session& s, const Common& c, nemesis::FaultSpec spec) {
+  spec.seed = s.seed;
+  std::optional<std::string> leader;
+  if (spec.kind == nemesis::FaultKind::kIsolateLeader ||
+      spec.targets.find("leader") != std::string::npos) {
+    auto known = Leader(s);
+    if (!known) {
+      PrintError(fmt::format("nemesis {}: {}", nemesis::FaultKindName(spec.kind),
+                             known.error().message()));
+      return kExitError;
+    }
+    leader = *known;
+  }
+  return Finish(s, c, nemesis::ApplyFault(*s.nemesis, spec, s.nodes, [&leader] { return leader; }));
 }
 
 template <typename Fn>
@@ -293,12 +311,11 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
       // The backend is an option of the Nemesis, so it is chosen before the session opens.
       common->backend = *backend;
       return WithSession(*common, [&](Session& s) {
-        auto grudge = nemesis::MakeGrudge(*spec, s.nodes, s.seed);
-        if (!grudge) {
-          PrintError("nemesis partition: " + grudge.error().message());
-          return kExitError;
-        }
-        return Finish(s, *common, s.nemesis->Partition(*grudge, *mode));
+        nemesis::FaultSpec fault;
+        fault.kind = nemesis::FaultKind::kPartition;
+        fault.grudge = *spec;
+        fault.partition_mode = *mode;
+        return ApplySpec(s, *common, fault);
       });
     };
   });
@@ -327,18 +344,16 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
         ->required();
     sub->callback([&run, common, args, name] {
       run = [common, args, name]() -> int {
-        auto action = nemesis::ParseProcessAction(name);
-        if (!action) {
-          PrintError(action.error().message());
+        auto kind = nemesis::ParseFaultKind(name);
+        if (!kind) {
+          PrintError(kind.error().message());
           return kExitError;
         }
         return WithSession(*common, [&](Session& s) {
-          auto nodes = Resolve(s, args->target);
-          if (!nodes) {
-            PrintError("nemesis " + name + ": " + nodes.error().message());
-            return kExitError;
-          }
-          return Finish(s, *common, s.nemesis->Process(*nodes, *action));
+          nemesis::FaultSpec fault;
+          fault.kind = *kind;
+          fault.targets = args->target;
+          return ApplySpec(s, *common, fault);
         });
       };
     });
@@ -357,14 +372,13 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
   loss->callback([&run, common, args] {
     run = [common, args]() -> int {
       return WithSession(*common, [&](Session& s) {
-        auto nodes = Resolve(s, args->nodes);
-        if (!nodes) {
-          PrintError("nemesis loss: " + nodes.error().message());
-          return kExitError;
-        }
-        return Finish(
-            s, *common,
-            s.nemesis->Loss(*nodes, PeersOf(*args), args->probability, args->include_control));
+        nemesis::FaultSpec fault;
+        fault.kind = nemesis::FaultKind::kLoss;
+        fault.targets = args->nodes;
+        fault.peers = PeersOf(*args);
+        fault.include_control = args->include_control;
+        fault.probability = args->probability;
+        return ApplySpec(s, *common, fault);
       });
     };
   });
@@ -384,15 +398,14 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
   delay->callback([&run, common, args] {
     run = [common, args]() -> int {
       return WithSession(*common, [&](Session& s) {
-        auto nodes = Resolve(s, args->nodes);
-        if (!nodes) {
-          PrintError("nemesis delay: " + nodes.error().message());
-          return kExitError;
-        }
-        return Finish(
-            s, *common,
-            s.nemesis->Delay(*nodes, PeersOf(*args), std::chrono::milliseconds(args->ms),
-                             std::chrono::milliseconds(args->jitter_ms), args->include_control));
+        nemesis::FaultSpec fault;
+        fault.kind = nemesis::FaultKind::kDelay;
+        fault.targets = args->nodes;
+        fault.peers = PeersOf(*args);
+        fault.include_control = args->include_control;
+        fault.delay = std::chrono::milliseconds(args->ms);
+        fault.jitter = std::chrono::milliseconds(args->jitter_ms);
+        return ApplySpec(s, *common, fault);
       });
     };
   });
@@ -408,12 +421,11 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
   bw->callback([&run, common, args] {
     run = [common, args]() -> int {
       return WithSession(*common, [&](Session& s) {
-        auto nodes = Resolve(s, args->nodes);
-        if (!nodes) {
-          PrintError("nemesis bandwidth: " + nodes.error().message());
-          return kExitError;
-        }
-        return Finish(s, *common, s.nemesis->Bandwidth(*nodes, args->kbit));
+        nemesis::FaultSpec fault;
+        fault.kind = nemesis::FaultKind::kBandwidth;
+        fault.targets = args->nodes;
+        fault.kbit = args->kbit;
+        return ApplySpec(s, *common, fault);
       });
     };
   });

@@ -288,7 +288,7 @@ EntryHeal HealEntry(const LedgerEntry& entry, NodeControl* control, const NetFor
 FaultReport HealEntries(const Ledger& ledger, NodeControl* control, const NetFor& net_for,
                         const std::function<bool(const LedgerEntry&)>& select) {
   FaultReport report;
-  report.kind = "heal";
+  report.kind = FaultKind::kHeal;
   report.start_mono_ns = MonoNanos();
   report.ok = true;
   auto state = ledger.Read();

@@ -234,16 +234,19 @@ class FakeInjector final : public FaultInjector {
     for (int i = 1; i <= nodes; ++i) nodes_.push_back(fmt::format("n{}", i));
   }
   std::vector<std::string> Nodes() const override { return nodes_; }
-  Result<nemesis::FaultReport> Apply(const FaultPlan& plan) override {
+  Result<nemesis::FaultReport> Apply(const nemesis::FaultSpec& spec) override {
     ++applied_;
-    if (plan.kind == FaultKind::kPartition || plan.kind == FaultKind::kIsolate ||
-        plan.kind == FaultKind::kIsolateLeader) {
-      db_.Partition();
-    }
+    const bool partition = nemesis::IsPartitionKind(spec.kind);
+    if (partition) db_.Partition();
     nemesis::FaultReport r;
-    r.kind = std::string(FaultF(plan.kind));
-    r.description = plan.Describe();
-    r.nodes = plan.nodes;
+    // As the real nemesis reports it: the isolate kinds are partitions.
+    r.kind = partition ? FaultKind::kPartition : spec.kind;
+    r.description = nemesis::DescribeFault(spec);
+    if (!partition && !spec.targets.empty()) {
+      Result<std::vector<std::string>> nodes =
+          nemesis::ResolveTarget(spec.targets, nodes_, std::nullopt, spec.seed);
+      if (nodes) r.nodes = *nodes;
+    }
     r.ok = !fail_faults_;
     if (fail_faults_) r.failed = {"n2"};
     return r;
@@ -252,12 +255,13 @@ class FakeInjector final : public FaultInjector {
     ++heals_;
     db_.Heal();
     nemesis::FaultReport r;
-    r.kind = "heal";
+    r.kind = FaultKind::kHeal;
     r.description = "healed";
     r.ok = true;
     return r;
   }
-  FaultProbe Probe(const FaultPlan& /*plan*/, const nemesis::FaultReport& /*report*/) override {
+  FaultProbe Probe(const nemesis::FaultSpec& /*spec*/,
+                   const nemesis::FaultReport& /*report*/) override {
     if (!probe_says_) return {};
     return FaultProbe{.confirmed = *probe_says_,
                       .evidence = *probe_says_ ? "fake probe: cut seen" : "fake probe: no cut"};

@@ -1,0 +1,271 @@
+#include "nemesis/fault.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace faultline::nemesis {
+namespace {
+
+TEST(FaultKindTest, NamesRoundTrip) {
+  for (const FaultKindInfo& info : kFaultKinds) {
+    Result<FaultKind> k = ParseFaultKind(info.name);
+    ASSERT_TRUE(k) << info.name;
+    EXPECT_EQ(*k, info.kind);
+    EXPECT_EQ(FaultKindName(info.kind), info.name);
+  }
+}
+
+// The strings histories, nemesis.json and FaultReport have always carried.
+TEST(FaultKindTest, NamesAndFsAreTheRecordedOnes) {
+  const std::vector<std::pair<FaultKind, std::string>> names = {
+      {FaultKind::kPartition, "partition"},
+      {FaultKind::kIsolate, "isolate"},
+      {FaultKind::kIsolateLeader, "isolate-leader"},
+      {FaultKind::kKill, "kill"},
+      {FaultKind::kCrash, "crash"},
+      {FaultKind::kStart, "start"},
+      {FaultKind::kRestart, "restart"},
+      {FaultKind::kPause, "pause"},
+      {FaultKind::kResume, "resume"},
+      {FaultKind::kLoss, "loss"},
+      {FaultKind::kDelay, "delay"},
+      {FaultKind::kBandwidth, "bandwidth"},
+      {FaultKind::kCorrupt, "corrupt"},
+      {FaultKind::kSiege, "siege"},
+      {FaultKind::kHeal, "heal"}};
+  ASSERT_EQ(names.size(), kFaultKinds.size());
+  for (const auto& [kind, name] : names) EXPECT_EQ(FaultKindName(kind), name);
+  EXPECT_EQ(FaultF(FaultKind::kIsolate), "partition");
+  EXPECT_EQ(FaultF(FaultKind::kIsolateLeader), "partition");
+  EXPECT_EQ(FaultF(FaultKind::kKill), "kill");
+  EXPECT_EQ(FaultF(FaultKind::kLoss), "loss");
+}
+
+TEST(FaultKindTest, ParseAmongAllowed) {
+  const std::vector<FaultKind> allowed = {FaultKind::kKill, FaultKind::kPause, FaultKind::kLoss};
+  EXPECT_EQ(*ParseFaultKind("pause", allowed), FaultKind::kPause);
+  Result<FaultKind> bad = ParseFaultKind("siege", allowed);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad.error().message(), "unknown fault 'siege' (expected kill, pause or loss)");
+  EXPECT_FALSE(ParseFaultKind("flood"));
+  EXPECT_FALSE(ParseFaultKind(""));
+}
+
+TEST(FaultKindTest, Lists) {
+  const std::vector<FaultKind> allowed = {FaultKind::kPartition, FaultKind::kKill,
+                                          FaultKind::kLoss};
+  Result<std::vector<FaultKind>> k = ParseFaultKindList("partition,kill,partition,loss", allowed);
+  ASSERT_TRUE(k) << k.error().message();
+  EXPECT_EQ(*k, allowed);
+  EXPECT_TRUE(ParseFaultKindList("none", allowed)->empty());
+  EXPECT_TRUE(ParseFaultKindList("", allowed)->empty());
+  Result<std::vector<FaultKind>> flood = ParseFaultKindList("partition,flood", allowed);
+  ASSERT_FALSE(flood);
+  EXPECT_EQ(flood.error().message(),
+            "unknown fault 'flood' (expected partition, kill, loss or none)");
+  EXPECT_FALSE(ParseFaultKindList("partition,", allowed));
+  EXPECT_EQ(FormatFaultKindList(*k), "partition,kill,loss");
+  EXPECT_EQ(FormatFaultKindList(std::vector<FaultKind>{}), "none");
+  EXPECT_EQ(FaultKindList(allowed), "partition, kill or loss");
+}
+
+FaultSpec Spec(FaultKind kind, std::string targets = "") {
+  FaultSpec s;
+  s.kind = kind;
+  s.targets = std::move(targets);
+  return s;
+}
+
+GrudgeSpec GSpec(GrudgeKind kind, std::string node = "", std::string to = "") {
+  return GrudgeSpec{.kind = kind, .node = std::move(node), .to = std::move(to)};
+}
+
+// One valid spec of every kind, with parameters away from their defaults.
+std::vector<FaultSpec> Examples() {
+  std::vector<FaultSpec> out;
+  FaultSpec oneway = Spec(FaultKind::kPartition);
+  oneway.grudge = GSpec(GrudgeKind::kOneWay, "n1", "n2");
+  oneway.partition_mode = PartitionMode::kNewOnly;
+  oneway.duration = std::chrono::milliseconds(5000);
+  oneway.seed = 7;
+  out.push_back(oneway);
+  out.push_back(Spec(FaultKind::kPartition));
+  out.push_back(Spec(FaultKind::kIsolate, "n3"));
+  FaultSpec leader = Spec(FaultKind::kIsolateLeader);
+  leader.partition_mode = PartitionMode::kReject;
+  out.push_back(leader);
+  for (FaultKind k : {FaultKind::kKill, FaultKind::kCrash, FaultKind::kStart, FaultKind::kRestart,
+                      FaultKind::kPause, FaultKind::kResume}) {
+    out.push_back(Spec(k, "n1,n3"));
+  }
+  FaultSpec pause = Spec(FaultKind::kPause, "leader");
+  pause.duration = std::chrono::milliseconds(1500);
+  pause.seed = 18446744073709551615ull;
+  out.push_back(pause);
+  FaultSpec loss = Spec(FaultKind::kLoss, "minority");
+  loss.peers = {"n2", "n4"};
+  loss.include_control = true;
+  loss.probability = 0.125;
+  out.push_back(loss);
+  out.push_back(Spec(FaultKind::kLoss));
+  FaultSpec delay = Spec(FaultKind::kDelay, "n1");
+  delay.delay = std::chrono::milliseconds(50);
+  delay.jitter = std::chrono::milliseconds(10);
+  out.push_back(delay);
+  FaultSpec bandwidth = Spec(FaultKind::kBandwidth, "n5");
+  bandwidth.kbit = 1000;
+  out.push_back(bandwidth);
+  FaultSpec corrupt = Spec(FaultKind::kCorrupt, "n2");
+  corrupt.corrupt.files = {"member/snap/db", "member/wal/*.wal"};
+  corrupt.corrupt.mode = CorruptMode::kBitFlip;
+  corrupt.corrupt.count = 8;
+  corrupt.corrupt.offset = -4096;
+  out.push_back(corrupt);
+  FaultSpec siege = Spec(FaultKind::kSiege, "one");
+  siege.siege.cpu_percent = 80.5;
+  siege.siege.memory_mb = 512;
+  siege.duration = std::chrono::milliseconds(5000);
+  out.push_back(siege);
+  out.push_back(Spec(FaultKind::kHeal));
+  return out;
+}
+
+TEST(FaultSpecTest, SpecStringRoundTrips) {
+  for (const FaultSpec& s : Examples()) {
+    ASSERT_TRUE(ValidateFaultSpec(s)) << FormatFaultSpec(s);
+    const std::string text = FormatFaultSpec(s);
+    Result<FaultSpec> back = ParseFaultSpec(text);
+    ASSERT_TRUE(back) << text << ": " << back.error().message();
+    EXPECT_EQ(*back, s) << text;
+  }
+}
+
+TEST(FaultSpecTest, JsonRoundTrips) {
+  for (const FaultSpec& s : Examples()) {
+    const std::string json = FaultSpecToJson(s);
+    Result<FaultSpec> back = FaultSpecFromJson(json);
+    ASSERT_TRUE(back) << json << ": " << back.error().message();
+    EXPECT_EQ(*back, s) << json;
+  }
+}
+
+TEST(FaultSpecTest, SpecStringsReadAsTheCli) {
+  EXPECT_EQ(FormatFaultSpec(Spec(FaultKind::kPartition)), "partition --grudge halves");
+  EXPECT_EQ(FormatFaultSpec(Spec(FaultKind::kKill, "n1,n3")), "kill n1,n3");
+  FaultSpec loss = Spec(FaultKind::kLoss, "minority");
+  loss.probability = 0.2;
+  EXPECT_EQ(FormatFaultSpec(loss), "loss minority --probability 0.2");
+  Result<FaultSpec> s = ParseFaultSpec("  delay --ms 50 --jitter-ms 10 --nodes n1 --peers n2,n3 ");
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->kind, FaultKind::kDelay);
+  EXPECT_EQ(s->targets, "n1");
+  EXPECT_EQ(s->peers, (std::vector<std::string>{"n2", "n3"}));
+  EXPECT_EQ(s->delay, std::chrono::milliseconds(50));
+  EXPECT_EQ(s->jitter, std::chrono::milliseconds(10));
+  Result<FaultSpec> p = ParseFaultSpec("partition --grudge isolate:n2 --mode reject");
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(p->grudge, GSpec(GrudgeKind::kIsolate, "n2"));
+  EXPECT_EQ(p->partition_mode, PartitionMode::kReject);
+  Result<FaultSpec> c = ParseFaultSpec("corrupt n1 --files member/snap/db --mode truncate");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->corrupt.mode, CorruptMode::kTruncate);
+}
+
+TEST(FaultSpecTest, BadSpecsAreRejectedWithTheReason) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "empty spec"},
+      {"flood n1", "unknown fault 'flood'"},
+      {"kill", "no targets"},
+      {"kill n1 n2", "targets given twice"},
+      {"kill n1 --probability 0.5", "--probability does not apply to a kill fault"},
+      {"loss --probability 1.5", "--probability 1.5: not in 0..1"},
+      {"loss --probability", "--probability needs a value"},
+      {"loss --probability x", "--probability x: not a number"},
+      {"loss --bogus 1", "unknown flag --bogus"},
+      {"delay n1", "--ms 0: must be > 0"},
+      {"delay n1 --ms 10 --jitter-ms 20", "--jitter-ms 20: must be in 0..--ms"},
+      {"bandwidth n1", "--kbit 0: must be > 0"},
+      {"corrupt n1", "needs file globs"},
+      {"corrupt n1 --files db --mode melt", "melt"},
+      {"siege n1", "needs --cpu-percent, --memory-mb or --disk-ops"},
+      {"partition --grudge thirds", "thirds"},
+      {"partition n1", "takes no targets"},
+      {"isolate-leader n2", "takes no targets"},
+      {"heal --seed 1", "--seed does not apply to a heal fault"},
+  };
+  for (const auto& [text, want] : cases) {
+    Result<FaultSpec> s = ParseFaultSpec(text);
+    ASSERT_FALSE(s) << text;
+    EXPECT_EQ(s.error().code(), ErrorCode::kInvalidArgument) << text;
+    EXPECT_NE(s.error().message().find(want), std::string::npos)
+        << text << ": " << s.error().message();
+  }
+}
+
+TEST(FaultSpecTest, BadJsonIsRejectedWithTheReason) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[1]", "expected a JSON object"},
+      {"{", "not JSON"},
+      {R"({"targets": "n1"})", "\"fault\" missing"},
+      {R"({"fault": "kill", "targets": "n1", "colour": 1})", "unknown key \"colour\""},
+      {R"({"fault": "kill", "targets": 3})", "\"targets\": expected a string"},
+      {R"({"fault": "kill", "targets": "n1", "kbit": 3})", "\"kbit\" does not apply"},
+      {R"({"fault": "corrupt", "targets": "n1", "files": "db"})", "an array of strings"},
+      {R"({"fault": "loss", "include_control": 1})", "expected true or false"},
+  };
+  for (const auto& [text, want] : cases) {
+    Result<FaultSpec> s = FaultSpecFromJson(text);
+    ASSERT_FALSE(s) << text;
+    EXPECT_NE(s.error().message().find(want), std::string::npos)
+        << text << ": " << s.error().message();
+  }
+}
+
+// DescribeFault gives the strings campaigns have always written into histories and nemesis.json.
+TEST(FaultSpecTest, DescriptionsAreTheRecordedOnes) {
+  FaultSpec ring = Spec(FaultKind::kPartition);
+  ring.grudge = GSpec(GrudgeKind::kMajoritiesRing);
+  EXPECT_EQ(DescribeFault(ring), "partition majorities-ring");
+  EXPECT_EQ(DescribeFault(Spec(FaultKind::kIsolate, "n3")), "partition isolate:n3");
+  EXPECT_EQ(DescribeFault(Spec(FaultKind::kIsolateLeader)), "partition isolate:leader");
+  EXPECT_EQ(DescribeFault(Spec(FaultKind::kKill, "n2")), "kill n2");
+  EXPECT_EQ(DescribeFault(Spec(FaultKind::kPause, "n1,n4")), "pause n1,n4");
+  EXPECT_EQ(DescribeFault(Spec(FaultKind::kLoss, "n1,n4")), "loss 30% from n1,n4");
+  EXPECT_EQ(DescribeFault(Spec(FaultKind::kHeal)), "heal");
+}
+
+TEST(FaultSpecTest, TargetsAndGrudges) {
+  const std::vector<std::string> nodes = {"n1", "n2", "n3", "n4", "n5"};
+  const LeaderFn leader = [] { return std::optional<std::string>("n4"); };
+  const LeaderFn none = [] { return std::optional<std::string>(); };
+  EXPECT_EQ(*FaultTargets(Spec(FaultKind::kKill, "n3,n1"), nodes, none),
+            (std::vector<std::string>{"n1", "n3"}));
+  EXPECT_EQ(*FaultTargets(Spec(FaultKind::kLoss), nodes, none), nodes);
+  EXPECT_EQ(*FaultTargets(Spec(FaultKind::kPause, "leader"), nodes, leader),
+            (std::vector<std::string>{"n4"}));
+  Result<std::vector<std::string>> unknown =
+      FaultTargets(Spec(FaultKind::kIsolateLeader), nodes, none);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(unknown.error().message(), "isolate the leader: no leader is known now");
+  EXPECT_TRUE(FaultTargets(Spec(FaultKind::kHeal), nodes, none)->empty());
+
+  Result<Grudge> isolated = FaultGrudge(Spec(FaultKind::kIsolateLeader), nodes, leader);
+  ASSERT_TRUE(isolated) << isolated.error().message();
+  EXPECT_EQ(*isolated, *MakeGrudge(GSpec(GrudgeKind::kIsolate, "n4"), nodes, 0));
+  FaultSpec halves = Spec(FaultKind::kPartition);
+  halves.seed = 3;
+  EXPECT_EQ(*FaultGrudge(halves, nodes, none), *MakeGrudge(halves.grudge, nodes, 3));
+  // Several isolated nodes: each one alone, as a drill's isolate step cuts them.
+  EXPECT_EQ(*FaultGrudge(Spec(FaultKind::kIsolate, "n1,n2"), nodes, none),
+            CompleteGrudge({{"n1"}, {"n2"}, {"n3", "n4", "n5"}}));
+  EXPECT_EQ(*FaultGrudge(Spec(FaultKind::kIsolate, "n2"), nodes, none),
+            CompleteGrudge({{"n2"}, {"n1", "n3", "n4", "n5"}}));
+  EXPECT_FALSE(FaultGrudge(Spec(FaultKind::kKill, "n1"), nodes, none));
+}
+
+}  // namespace
+}  // namespace faultline::nemesis

@@ -13,6 +13,7 @@
 #include <memory>
 #include <sstream>
 
+#include "common/process.h"
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/nft.h"
 #include "nemesis/internal/nl.h"
@@ -162,10 +163,10 @@ Status ApplyQueueChain(const std::string& chain, const std::vector<std::string>&
     input += fmt::format("-A {} -d {}/32 -j NFQUEUE --queue-num {} --queue-bypass\n", chain,
                          address, queue_num);
   }
-  FAULTLINE_ASSIGN_OR_RETURN(std::string save, internal::ExecOk({"iptables-save", "-t", "filter"}));
+  FAULTLINE_ASSIGN_OR_RETURN(std::string save, RunProcessOk({"iptables-save", "-t", "filter"}));
   if (ParseSave(save, chain).jumps == 0) input += fmt::format("-I OUTPUT 1 -j {}\n", chain);
   input += "COMMIT\n";
-  auto done = internal::ExecOk({"iptables-restore", "--noflush"}, input);
+  auto done = RunProcessOk({"iptables-restore", "--noflush"}, {.input = input});
   if (!done) return std::move(done).error();
   return OkStatus();
 }
@@ -173,18 +174,17 @@ Status ApplyQueueChain(const std::string& chain, const std::vector<std::string>&
 Result<bool> HealQueueChain(const std::string& chain, bool made_filter_table) {
   FAULTLINE_ASSIGN_OR_RETURN(bool table, FilterTableExists());
   if (!table) return false;
-  FAULTLINE_ASSIGN_OR_RETURN(std::string save, internal::ExecOk({"iptables-save", "-t", "filter"}));
+  FAULTLINE_ASSIGN_OR_RETURN(std::string save, RunProcessOk({"iptables-save", "-t", "filter"}));
   const FilterTable before = ParseSave(save, chain);
   if (before.has_chain || before.jumps > 0) {
     std::string input = "*filter\n";
     for (int i = 0; i < before.jumps; ++i) input += fmt::format("-D OUTPUT -j {}\n", chain);
     if (before.has_chain) input += fmt::format(":{0} - [0:0]\n-X {0}\n", chain);
     input += "COMMIT\n";
-    FAULTLINE_RETURN_IF_ERROR(internal::ExecOk({"iptables-restore", "--noflush"}, input));
+    FAULTLINE_RETURN_IF_ERROR(RunProcessOk({"iptables-restore", "--noflush"}, {.input = input}));
   }
   if (made_filter_table) {
-    FAULTLINE_ASSIGN_OR_RETURN(std::string after,
-                               internal::ExecOk({"iptables-save", "-t", "filter"}));
+    FAULTLINE_ASSIGN_OR_RETURN(std::string after, RunProcessOk({"iptables-save", "-t", "filter"}));
     const FilterTable left = ParseSave(after, chain);
     if (!left.foreign && !left.has_chain && left.jumps == 0) {
       FAULTLINE_ASSIGN_OR_RETURN(internal::NftContext * ctx, internal::ThreadNftContext());

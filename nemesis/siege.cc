@@ -20,6 +20,8 @@
 #include <sstream>
 #include <thread>
 
+#include "common/clock.h"
+
 namespace faultline::nemesis {
 namespace {
 
@@ -57,24 +59,6 @@ bool Exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-std::int64_t MonoNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-std::int64_t ThreadCpuNs() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-void SleepUntilMono(std::int64_t ns) {
-  timespec ts{.tv_sec = static_cast<time_t>(ns / 1000000000), .tv_nsec = ns % 1000000000};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-  }
-}
-
 // State shared between the controller and its forked workers (MAP_SHARED, so it survives fork).
 // Only lock-free atomics live here: workers never take a lock or allocate.
 struct Shared {
@@ -92,18 +76,18 @@ struct Shared {
 static_assert(std::atomic<std::int64_t>::is_always_lock_free);
 
 [[noreturn]] void CpuWorker(Shared* s) {
-  std::int64_t start = MonoNs();
+  std::int64_t start = MonotonicNow().count();
   while (!s->stop.load(std::memory_order_relaxed)) {
     std::int64_t period = s->cpu_period_ns.load(std::memory_order_relaxed);
     std::int64_t busy = s->cpu_busy_ns_per_period.load(std::memory_order_relaxed);
     // Busy is counted in this thread's CPU time, so being preempted does not count as burning.
-    std::int64_t cpu0 = ThreadCpuNs();
+    std::int64_t cpu0 = ThreadCpuNow().count();
     std::int64_t end = start + period;
-    while (ThreadCpuNs() - cpu0 < busy && MonoNs() < end) {
+    while (ThreadCpuNow().count() - cpu0 < busy && MonotonicNow().count() < end) {
     }
-    std::int64_t now = MonoNs();
+    std::int64_t now = MonotonicNow().count();
     if (now < end) {
-      SleepUntilMono(end);
+      SleepUntilMonotonic(std::chrono::nanoseconds(end));
       start = end;
     } else {
       start = now;  // fell behind (preempted): resynchronise instead of bursting to catch up
@@ -164,13 +148,13 @@ static_assert(std::atomic<std::int64_t>::is_always_lock_free);
   while (!s->stop.load(std::memory_order_relaxed)) {
     std::int64_t ticket = s->disk_next_ticket.fetch_add(1);
     std::int64_t due = s->disk_start_ns.load() + ticket * s->disk_interval_ns.load();
-    std::int64_t now = MonoNs();
+    std::int64_t now = MonotonicNow().count();
     // Far behind schedule (slow disk): skip the backlog rather than bursting later.
     if (now - due > 1000000000) {
       s->disk_next_ticket.store((now - s->disk_start_ns.load()) / s->disk_interval_ns.load());
       continue;
     }
-    if (due > now) SleepUntilMono(due);
+    if (due > now) SleepUntilMonotonic(std::chrono::nanoseconds(due));
     if (s->stop.load(std::memory_order_relaxed)) break;
     if (pwrite(fd, buf, sizeof buf, (ticket % 256) * 4096) != sizeof buf || fsync(fd) != 0) {
       s->disk_errors.fetch_add(1);
@@ -197,11 +181,11 @@ class SiegeImpl final : public Siege {
         mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) return Errno(errno, "siege: map shared state");
     shared_ = new (mem) Shared();
-    start_ns_ = MonoNs();
+    start_ns_ = MonotonicNow().count();
     if (spec_.cpu) FAULTLINE_RETURN_IF_ERROR(StartCpu(*spec_.cpu));
     if (spec_.memory) FAULTLINE_RETURN_IF_ERROR(StartMemory(*spec_.memory));
     if (spec_.disk) FAULTLINE_RETURN_IF_ERROR(StartDisk(*spec_.disk));
-    start_ns_ = MonoNs();
+    start_ns_ = MonotonicNow().count();
     auto cpu0 = ReadCpuUsageNs(target_);
     last_cpu_ns_ = cpu0 ? *cpu0 : 0;
     last_ns_ = start_ns_;
@@ -369,7 +353,7 @@ class SiegeImpl final : public Siege {
       return Error(ErrorCode::kInvalidArgument, "siege: disk: target ops/s must be positive");
     }
     shared_->disk_interval_ns = static_cast<std::int64_t>(1e9 / d.target_ops_per_s);
-    shared_->disk_start_ns = MonoNs();
+    shared_->disk_start_ns = MonotonicNow().count();
     int workers = std::max(1, d.workers);
     for (int i = 0; i < workers; ++i) {
       disk_files_.push_back(fmt::format("{}/.faultline-siege-{}-{}", d.directory, getpid(), i));
@@ -394,9 +378,9 @@ class SiegeImpl final : public Siege {
     std::int64_t warmup_end = start_ns_ + std::chrono::nanoseconds(spec_.warmup).count();
     std::int64_t next = start_ns_ + interval;
     while (!stop_control_) {
-      SleepUntilMono(next);
+      SleepUntilMonotonic(std::chrono::nanoseconds(next));
       next += interval;
-      std::int64_t now = MonoNs();
+      std::int64_t now = MonotonicNow().count();
       auto cpu = ReadCpuUsageNs(target_);
       auto mem = ReadMemoryBytes(target_);
       std::lock_guard lock(mu_);

@@ -1,0 +1,103 @@
+// Spawning and waiting without root: output capture, input, exit codes, deadlines, lookup.
+#include "common/process.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+
+namespace faultline {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(RunProcessTest, CapturesStdoutStderrAndExitCode) {
+  auto r = RunProcess({"sh", "-c", "echo out; echo err >&2; exit 3"});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_EQ(r->out, "out\n");
+  EXPECT_EQ(r->err, "err\n");
+}
+
+TEST(RunProcessTest, FeedsInputLargerThanAPipe) {
+  const std::string input(1 << 20, 'z');
+  auto r = RunProcess({"wc", "-c"}, {.input = input});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(std::stoul(r->out), input.size());
+}
+
+TEST(RunProcessTest, AChildThatIgnoresItsInputDoesNotKillUs) {
+  const std::string input(1 << 20, 'z');
+  auto r = RunProcess({"true"}, {.input = input});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->exit_code, 0);
+}
+
+TEST(RunProcessTest, SignalExitIs128PlusTheSignal) {
+  auto r = RunProcess({"sh", "-c", "kill -TERM $$"});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->exit_code, 128 + SIGTERM);
+}
+
+TEST(RunProcessTest, KillsAndReapsPastTheTimeout) {
+  const auto start = std::chrono::steady_clock::now();
+  auto r = RunProcess({"sleep", "30"}, {.timeout = milliseconds(200)});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kDeadlineExceeded);
+  EXPECT_NE(r.error().message().find("sleep"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST(RunProcessTest, DetachedOutputDoesNotWaitForAGrandchild) {
+  // The grandchild keeps the child's stdout; only the child's exit counts.
+  const auto start = std::chrono::steady_clock::now();
+  auto r = RunProcess({"sh", "-c", "sleep 5 & exit 4"},
+                      {.timeout = milliseconds(3000), .detach_output = true});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->exit_code, 4);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+TEST(RunProcessTest, MissingProgramIsNotFound) {
+  auto r = RunProcess({"faultline-no-such-program"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_FALSE(RunProcess({}));
+}
+
+TEST(RunProcessTest, UnreadableNetnsIsAnErrorBeforeStarting) {
+  auto r = RunProcess({"true"}, {.netns_path = "/nonexistent/netns"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+}
+
+TEST(RunProcessOkTest, NamesTheCommandAndItsStderr) {
+  auto ok = RunProcessOk({"echo", "hi"});
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(*ok, "hi\n");
+  auto bad = RunProcessOk({"sh", "-c", "echo one >&2; echo two >&2; exit 2"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(), "sh -c echo one >&2; echo two >&2; exit 2: exit 2: one;two");
+}
+
+TEST(ResolveProgramTest, SearchesSystemDirectories) {
+  EXPECT_EQ(ResolveProgram("/x/y"), "/x/y");
+  EXPECT_FALSE(ResolveProgram("sh").empty());
+  EXPECT_EQ(ResolveProgram("faultline-no-such-program"), "");
+}
+
+TEST(SpawnTest, WaitExitForKillsAChildPastItsTime) {
+  auto child =
+      Spawn({"sleep", "30"}, {.in = Stdio::kNull, .out = Stdio::kNull, .err = Stdio::kNull});
+  ASSERT_TRUE(child) << child.error().message();
+  EXPECT_FALSE(child->in.valid());
+  EXPECT_EQ(WaitExitFor(*child, milliseconds(50)), std::nullopt);
+  auto quick = Spawn({"true"});
+  ASSERT_TRUE(quick) << quick.error().message();
+  EXPECT_EQ(WaitExitFor(*quick, milliseconds(5000)), 0);
+}
+
+}  // namespace
+}  // namespace faultline

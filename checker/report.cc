@@ -235,19 +235,10 @@ std::string KeyOf(const Op& op) {
 
 std::string ClassFor(const History& h, size_t pos) {
   if (!h[pos].is_client()) return "nemesis";
-  size_t done = h.partner(pos);
-  if (done == History::kNone) return "open";
-  switch (h[done].type) {
-    case OpType::kOk:
-      return "ok";
-    case OpType::kFail:
-      return "fail";
-    case OpType::kInfo:
-      return "info";
-    case OpType::kInvoke:
-      break;
-  }
-  return "open";
+  const size_t done = h.partner(pos);
+  // An invocation without a completion is drawn as "open"; a completion by its type's name.
+  if (done == History::kNone || h[done].type == OpType::kInvoke) return "open";
+  return std::string(OpTypeName(h[done].type));
 }
 
 // Fits a label into `width` pixels, or returns "" when not even a few characters fit.

@@ -21,8 +21,8 @@ extern "C" {
 #include <set>
 #include <thread>
 
+#include "cluster/http.h"
 #include "cluster/internal/cgroups.h"
-#include "cluster/internal/http.h"
 #include "cluster/internal/state.h"
 #include "cluster/internal/supervisor.h"
 #include "cluster/internal/util.h"
@@ -535,7 +535,7 @@ std::uint64_t U64(const json& j, const char* key) {
 
 NodeProbe ProbeNode(const NodeState& n, std::chrono::milliseconds timeout) {
   NodeProbe p;
-  internal::HttpClient http(n.address, 2379);
+  HttpClient http(n.address, 2379);
   const std::int64_t t0 = MonotonicNow().count();
   try {
     auto h = http.Request("GET", "/health", "", timeout);

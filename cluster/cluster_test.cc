@@ -13,7 +13,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "cluster/internal/http.h"
+#include "cluster/http.h"
 #include "cluster/internal/util.h"
 
 namespace faultline::cluster {
@@ -120,9 +120,9 @@ const NodeState& Node(const ClusterState& s, const std::string& name) {
   return s.nodes.front();
 }
 
-Result<internal::HttpResponse> Post(const NodeState& n, const std::string& target,
-                                    const std::string& body, milliseconds timeout) {
-  internal::HttpClient c(n.address, 2379);
+Result<HttpResponse> Post(const NodeState& n, const std::string& target, const std::string& body,
+                          milliseconds timeout) {
+  HttpClient c(n.address, 2379);
   return c.Request("POST", target, body, timeout);
 }
 

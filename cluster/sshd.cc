@@ -155,6 +155,18 @@ Result<std::vector<std::string>> PrepareSshd(const std::string& node_dir,
   return std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", conf};
 }
 
+SshNode SshNodeFor(const std::string& name, const std::string& address, const SshClientKey& key) {
+  return SshNode{.name = name,
+                 .host = address,
+                 .port = 22,
+                 .user = "root",
+                 .identity_file = key.private_key,
+                 .known_hosts = key.known_hosts,
+                 .address = address,
+                 .ssh_options = {},
+                 .db = {}};
+}
+
 Status WriteNodesFile(const ClusterState& state, const SshClientKey& key) {
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
@@ -183,15 +195,7 @@ Status WriteNodesFile(const ClusterState& state, const SshClientKey& key,
   NodesFile file;
   file.cluster = state.name;
   for (const auto& n : state.nodes) {
-    SshNode node{.name = n.name,
-                 .host = n.address,
-                 .port = 22,
-                 .user = "root",
-                 .identity_file = key.private_key,
-                 .known_hosts = key.known_hosts,
-                 .address = n.address,
-                 .ssh_options = {},
-                 .db = {}};
+    SshNode node = SshNodeFor(n.name, n.address, key);
     const auto ctl = [&](std::string_view action) {
       return fmt::format("{}{} cluster ctl {} {} --name {}", env, bin, n.name, action, state.name);
     };

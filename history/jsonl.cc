@@ -478,36 +478,16 @@ bool Parser::ParseEscape(std::string& out) {
   ++p_;
   if (p_ >= end_) return Expected("an escape character");
   const char c = *p_++;
-  switch (c) {
-    case '"':
-      out.push_back('"');
-      return true;
-    case '\\':
-      out.push_back('\\');
-      return true;
-    case '/':
-      out.push_back('/');
-      return true;
-    case 'b':
-      out.push_back('\b');
-      return true;
-    case 'f':
-      out.push_back('\f');
-      return true;
-    case 'n':
-      out.push_back('\n');
-      return true;
-    case 'r':
-      out.push_back('\r');
-      return true;
-    case 't':
-      out.push_back('\t');
-      return true;
-    case 'u':
-      break;
-    default:
-      --p_;
-      return Expected("one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u after '\\'");
+  // The single-character escapes of RFC 8259 and what each stands for; \u is handled below.
+  static constexpr std::string_view kEscaped = "\"\\/bfnrt";
+  static constexpr std::string_view kMeaning = "\"\\/\b\f\n\r\t";
+  if (const size_t at = kEscaped.find(c); at != std::string_view::npos) {
+    out.push_back(kMeaning[at]);
+    return true;
+  }
+  if (c != 'u') {
+    --p_;
+    return Expected("one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u after '\\'");
   }
   auto read4 = [this](uint32_t& cp) {
     cp = 0;

@@ -54,11 +54,7 @@ class CommandNet final : public Net {
 
   Result<NetReport> Apply(const Grudge& grudge, PartitionMode mode) override {
     FAULTLINE_ASSIGN_OR_RETURN(Grudge g, internal::ValidateGrudge(name_, config_, grudge));
-    std::vector<NodeReport> nodes(config_.nodes.size());
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      nodes[i].peers = g[config_.nodes[i].name];
-      nodes[i].needs_heal = true;
-    }
+    std::vector<NodeReport> nodes = internal::PendingReports(config_, g);
     std::vector<internal::ConntrackOutcome> conntrack(config_.nodes.size());
     const auto statuses = ParallelFor(config_.nodes.size(), [&](size_t i) -> Status {
       NodeReport& r = nodes[i];

@@ -15,12 +15,12 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "common/clock.h"
+#include "common/file.h"
 
 namespace faultline::nemesis {
 namespace {
@@ -34,14 +34,6 @@ Error Errno(int err, std::string_view what) {
   m += std::strerror(err);
   if (code == ErrorCode::kPermissionDenied) m += " (run as root)";
   return Error(code, std::move(m));
-}
-
-Result<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Errno(errno, "read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 Status WriteText(const std::string& path, const std::string& text) {
@@ -222,7 +214,7 @@ class SiegeImpl final : public Siege {
     }
     // Restored only where the weight is still ours (a concurrent siege may have changed it).
     for (const auto& [dir, old] : saved_shares_) {
-      auto now = ReadText(dir + "/cpu.shares");
+      auto now = ReadFile(dir + "/cpu.shares");
       if (!now || Trim(*now) != std::to_string(spec_.cpu->shares.value_or(0))) continue;
       Status st = WriteText(dir + "/cpu.shares", old);
       if (!st) final_.notes.push_back("restore shares: " + st.error().message());
@@ -300,9 +292,9 @@ class SiegeImpl final : public Siege {
     duty_percent_ = c.target_percent;  // initial guess: nothing else runs in the group
     ApplyDuty();
     if (c.quota_percent) {
-      auto old = ReadText(target_.cpu + "/cpu.cfs_quota_us");
+      auto old = ReadFile(target_.cpu + "/cpu.cfs_quota_us");
       if (!old) return old.error().WithContext("siege: cpu quota on " + target_.name);
-      auto period = ReadText(target_.cpu + "/cpu.cfs_period_us");
+      auto period = ReadFile(target_.cpu + "/cpu.cfs_period_us");
       if (!period) return period.error().WithContext("siege: cpu quota on " + target_.name);
       long p = std::stol(*period);
       long q = static_cast<long>(*c.quota_percent / 100.0 * static_cast<double>(p));
@@ -320,7 +312,7 @@ class SiegeImpl final : public Siege {
           own == std::string::npos ? target_.cpu : target_.cpu.substr(0, own + 10);
       for (std::string dir = target_.cpu; dir.size() >= top.size() && dir.rfind(top, 0) == 0;
            dir = dir.substr(0, dir.rfind('/'))) {
-        auto old = ReadText(dir + "/cpu.shares");
+        auto old = ReadFile(dir + "/cpu.shares");
         if (!old) return old.error().WithContext("siege: cpu shares on " + target_.name);
         if (std::stol(*old) >= *c.shares) continue;
         FAULTLINE_RETURN_IF_ERROR(WriteText(dir + "/cpu.shares", std::to_string(*c.shares)));
@@ -530,7 +522,7 @@ std::string CgroupMounts::Describe() const {
 }
 
 Result<CgroupMounts> DetectCgroups() {
-  auto mounts = ReadText("/proc/self/mounts");
+  auto mounts = ReadFile("/proc/self/mounts");
   if (!mounts) return mounts.error().WithContext("siege: detect cgroups");
   CgroupMounts out;
   std::istringstream in(*mounts);
@@ -556,7 +548,7 @@ Result<CgroupMounts> DetectCgroups() {
     }
   }
   if (!out.unified.empty()) {
-    auto ctl = ReadText(out.unified + "/cgroup.controllers");
+    auto ctl = ReadFile(out.unified + "/cgroup.controllers");
     if (ctl) {
       std::istringstream cs(*ctl);
       std::string c;
@@ -565,7 +557,7 @@ Result<CgroupMounts> DetectCgroups() {
       }
     }
   }
-  auto self = ReadText("/proc/self/cgroup");
+  auto self = ReadFile("/proc/self/cgroup");
   if (self) {
     std::istringstream ss(*self);
     while (std::getline(ss, line)) {
@@ -704,7 +696,7 @@ Result<std::uint64_t> ReadCpuUsageNs(const SiegeTarget& target) {
     return Error(ErrorCode::kNotFound, "siege: cpu usage of " + target.name + ": no cpuacct group");
   }
   if (target.cpu_v2) {
-    auto text = ReadText(target.cpuacct + "/cpu.stat");
+    auto text = ReadFile(target.cpuacct + "/cpu.stat");
     if (!text) return text.error();
     std::istringstream in(*text);
     std::string k;
@@ -714,7 +706,7 @@ Result<std::uint64_t> ReadCpuUsageNs(const SiegeTarget& target) {
     }
     return Error(ErrorCode::kInternal, "siege: " + target.cpuacct + "/cpu.stat: no usage_usec");
   }
-  auto text = ReadText(target.cpuacct + "/cpuacct.usage");
+  auto text = ReadFile(target.cpuacct + "/cpuacct.usage");
   if (!text) return text.error();
   return static_cast<std::uint64_t>(std::stoull(*text));
 }
@@ -724,7 +716,7 @@ Result<std::int64_t> ReadMemoryBytes(const SiegeTarget& target) {
     return Error(ErrorCode::kNotFound, "siege: memory of " + target.name + ": no memory group");
   }
   auto text =
-      ReadText(target.memory + (target.memory_v2 ? "/memory.current" : "/memory.usage_in_bytes"));
+      ReadFile(target.memory + (target.memory_v2 ? "/memory.current" : "/memory.usage_in_bytes"));
   if (!text) return text.error();
   return static_cast<std::int64_t>(std::stoll(*text));
 }

@@ -23,6 +23,10 @@ namespace faultline::nemesis::internal {
 [[nodiscard]] Result<Grudge> ValidateGrudge(std::string_view backend, const NetConfig& config,
                                             const Grudge& grudge);
 
+// The per-node reports an apply starts from: node i's peers are by_node[config.nodes[i].name], and
+// every node needs healing until it reports success (it may hold a half-applied partition).
+std::vector<NodeReport> PendingReports(const NetConfig& config, const Grudge& by_node);
+
 // The network namespace of each node, in config order.
 std::vector<std::string> NetnsOf(const NetConfig& config);
 

@@ -15,22 +15,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "common/file.h"
 #include "nemesis/internal/netns.h"
 
 namespace faultline::nemesis::internal {
 namespace {
-
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 bool GoneOrZombie(int pid) {
   const auto st = ReadProcStat(pid);
@@ -41,7 +33,7 @@ bool GoneOrZombie(int pid) {
 
 std::optional<ProcStat> ReadProcStat(int pid) {
   if (pid <= 0) return std::nullopt;
-  const std::string stat = ReadSmallFile(fmt::format("/proc/{}/stat", pid));
+  const std::string stat = ReadFile(fmt::format("/proc/{}/stat", pid)).value_or("");
   // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
   const auto close = stat.rfind(')');
   if (close == std::string::npos) return std::nullopt;
@@ -113,7 +105,7 @@ std::vector<int> FindProcesses(const std::vector<std::string>& needles) {
     char* end = nullptr;
     const long pid = std::strtol(e->d_name, &end, 10);
     if (pid <= 0 || *end != '\0') continue;
-    std::string cmdline = ReadSmallFile(fmt::format("/proc/{}/cmdline", pid));
+    std::string cmdline = ReadFile(fmt::format("/proc/{}/cmdline", pid)).value_or("");
     for (char& c : cmdline) {
       if (c == '\0') c = ' ';
     }

@@ -15,6 +15,7 @@
 
 #include "cluster/http.h"
 #include "cluster/internal/util.h"
+#include "common/file.h"
 
 namespace faultline::cluster {
 namespace {
@@ -158,7 +159,7 @@ TEST(ClusterTest, UpStatusKvRunAndDownFromFreshState) {
     EXPECT_TRUE(internal::ProcessAlive(n.db_pid, n.db_start_time)) << n.name;
     EXPECT_FALSE(n.cgroups.empty()) << n.name;
     for (const auto& [ctl, path] : n.cgroups) {
-      auto procs = internal::ReadFile(path + "/cgroup.procs");
+      auto procs = ReadFile(path + "/cgroup.procs");
       ASSERT_TRUE(procs) << path;
       EXPECT_NE(procs->find(std::to_string(n.db_pid)), std::string::npos)
           << n.name << " etcd not in " << path;

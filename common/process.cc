@@ -15,6 +15,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
+
+#include "common/file.h"
 
 extern char** environ;
 
@@ -187,6 +190,28 @@ Result<Child> Spawn(const std::vector<std::string>& argv, const SpawnOptions& op
   child.out = std::move(parent_ends[1]);
   child.err = std::move(parent_ends[2]);
   return child;
+}
+
+std::optional<ProcStat> ReadProcStat(int pid) {
+  if (pid <= 0) return std::nullopt;
+  const std::string stat = ReadFile(fmt::format("/proc/{}/stat", pid)).value_or("");
+  // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream in(stat.substr(close + 1));
+  ProcStat out;
+  std::string field;
+  in >> out.state;
+  // Fields 4..21 come before the start time (field 22).
+  for (int i = 4; i <= 21; ++i) in >> field;
+  in >> out.start_time;
+  if (!in) return std::nullopt;
+  return out;
+}
+
+bool IsSameProcess(int pid, std::uint64_t start_time) {
+  const auto st = ReadProcStat(pid);
+  return st.has_value() && st->start_time == start_time && st->state != 'Z' && st->state != 'X';
 }
 
 int WaitExit(pid_t pid) {

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +64,19 @@ int WaitExit(pid_t pid);
 // Waits up to `timeout` for the child to exit and reaps it; otherwise SIGKILLs and reaps it and
 // returns nullopt.
 std::optional<int> WaitExitFor(Child& child, std::chrono::milliseconds timeout);
+
+// What /proc/PID/stat says of a process that matters for telling it apart from a later one with
+// the same PID: its state and its start time (clock ticks after boot, field 22).
+struct ProcStat {
+  char state = '?';  // R, S, D, T (stopped), t, Z (zombie), X
+  std::uint64_t start_time = 0;
+};
+
+// /proc/PID/stat of a process, or nullopt if there is none.
+std::optional<ProcStat> ReadProcStat(int pid);
+
+// True if PID exists, is not a zombie, and started at start_time.
+bool IsSameProcess(int pid, std::uint64_t start_time);
 
 struct ProcessOutput {
   int exit_code = -1;  // 128+N if killed by signal N

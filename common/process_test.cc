@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -97,6 +98,21 @@ TEST(SpawnTest, WaitExitForKillsAChildPastItsTime) {
   auto quick = Spawn({"true"});
   ASSERT_TRUE(quick) << quick.error().message();
   EXPECT_EQ(WaitExitFor(*quick, milliseconds(5000)), 0);
+}
+
+TEST(ProcStatTest, TellsALiveProcessFromAGoneOne) {
+  const auto self = ReadProcStat(static_cast<int>(::getpid()));
+  ASSERT_TRUE(self.has_value());
+  EXPECT_EQ(self->state, 'R');
+  EXPECT_GT(self->start_time, 0u);
+  EXPECT_TRUE(IsSameProcess(static_cast<int>(::getpid()), self->start_time));
+  EXPECT_FALSE(IsSameProcess(static_cast<int>(::getpid()), self->start_time + 1));
+  EXPECT_EQ(ReadProcStat(0), std::nullopt);
+  auto child = Spawn({"true"});
+  ASSERT_TRUE(child) << child.error().message();
+  const pid_t pid = child->pid;
+  EXPECT_EQ(WaitExitFor(*child, milliseconds(5000)), 0);
+  EXPECT_EQ(ReadProcStat(static_cast<int>(pid)), std::nullopt);  // reaped: gone
 }
 
 }  // namespace

@@ -948,9 +948,33 @@ bool Parser::ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
   return true;
 }
 
+// The "~tag" a kind whose value is text is written under in JSON, or "" for other kinds.
+std::string_view TildeTag(ValueKind kind) {
+  switch (kind) {
+    case ValueKind::kBigInt:
+      return "~big";
+    case ValueKind::kDecimal:
+      return "~dec";
+    case ValueKind::kRatio:
+      return "~ratio";
+    case ValueKind::kKeyword:
+      return "~kw";
+    case ValueKind::kSymbol:
+      return "~sym";
+    case ValueKind::kChar:
+      return "~char";
+    default:
+      return "";
+  }
+}
+
 }  // namespace
 
 void AppendJsonValue(std::string& out, const Value& value) {
+  if (const std::string_view tag = TildeTag(value.kind()); !tag.empty()) {
+    AppendTildeText(out, tag, value.text());
+    return;
+  }
   switch (value.kind()) {
     case ValueKind::kNil:
       out.append("null");
@@ -961,30 +985,19 @@ void AppendJsonValue(std::string& out, const Value& value) {
     case ValueKind::kInt:
       AppendInt(out, value.as_int());
       return;
-    case ValueKind::kBigInt:
-      AppendTildeText(out, "~big", value.text());
-      return;
     case ValueKind::kDouble:
       AppendDouble(out, value.as_double());
-      return;
-    case ValueKind::kDecimal:
-      AppendTildeText(out, "~dec", value.text());
-      return;
-    case ValueKind::kRatio:
-      AppendTildeText(out, "~ratio", value.text());
       return;
     case ValueKind::kString:
       AppendJsonString(out, value.text());
       return;
+    case ValueKind::kBigInt:
+    case ValueKind::kDecimal:
+    case ValueKind::kRatio:
     case ValueKind::kKeyword:
-      AppendTildeText(out, "~kw", value.text());
-      return;
     case ValueKind::kSymbol:
-      AppendTildeText(out, "~sym", value.text());
-      return;
     case ValueKind::kChar:
-      AppendTildeText(out, "~char", value.text());
-      return;
+      return;  // written above
     case ValueKind::kList:
       out.append("{\"~list\":");
       AppendItems(out, value.items());

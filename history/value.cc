@@ -140,16 +140,13 @@ void Value::AppendEdn(std::string& out) const {
     case ValueKind::kInt:
       fmt::format_to(std::back_inserter(out), "{}", as_int());
       return;
-    case ValueKind::kBigInt:
-      out += text();
-      out += 'N';
-      return;
     case ValueKind::kDouble:
       AppendDouble(out, as_double());
       return;
+    case ValueKind::kBigInt:
     case ValueKind::kDecimal:
       out += text();
-      out += 'M';
+      out += kind() == ValueKind::kBigInt ? 'N' : 'M';  // EDN's suffixes for exact numbers
       return;
     case ValueKind::kRatio:
     case ValueKind::kSymbol:

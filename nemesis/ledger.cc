@@ -14,6 +14,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/fd.h"
 #include "nemesis/internal/proc.h"
 
@@ -186,9 +187,7 @@ bool LedgerEntry::operator==(const LedgerEntry& o) const {
 }
 
 std::int64_t UnixMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(WallNow()).count();
 }
 
 Result<Ledger> Ledger::Open(std::string path) {

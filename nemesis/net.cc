@@ -199,6 +199,15 @@ NetReport MakeReport(std::string_view backend, std::string_view action, Partitio
   return MakeReport(backend, action, mode, config, std::move(nodes));
 }
 
+NetReport ApplyReport(std::string_view backend, PartitionMode mode, const NetConfig& config,
+                      std::vector<NodeReport> nodes, const std::vector<Status>& statuses,
+                      const Grudge& grudge, const std::vector<ConntrackOutcome>& conntrack) {
+  NetReport report = MakeReport(backend, "apply", mode, config, std::move(nodes), statuses);
+  report.grudge = DescribeGrudge(grudge);
+  if (mode == PartitionMode::kNewOnly) report.notes.push_back(ConntrackNote(config, conntrack));
+  return report;
+}
+
 ConntrackOutcome CutEstablishedFlows(const NetConfig& config, const NodeSet& peers) {
   ConntrackOutcome out;
   out.ran = true;

@@ -75,13 +75,7 @@ class NftNet final : public Net {
       r.needs_heal = !r.peers.empty();
       return OkStatus();
     });
-    NetReport report =
-        internal::MakeReport(kName, "apply", mode, config_, std::move(nodes), statuses);
-    report.grudge = DescribeGrudge(g);
-    if (mode == PartitionMode::kNewOnly) {
-      report.notes.push_back(internal::ConntrackNote(config_, conntrack));
-    }
-    return report;
+    return internal::ApplyReport(kName, mode, config_, std::move(nodes), statuses, g, conntrack);
   }
 
   NetReport Heal() override {

@@ -60,6 +60,12 @@ ConntrackOutcome CutEstablishedFlows(const NetConfig& config, const NodeSet& pee
 // The report note on established flows, naming per node what was deleted or what failed.
 std::string ConntrackNote(const NetConfig& config, const std::vector<ConntrackOutcome>& outcomes);
 
+// The report of a partition apply by a backend that cuts established flows itself on new-only:
+// MakeReport with the statuses, the grudge described, and for new-only the note on those flows.
+NetReport ApplyReport(std::string_view backend, PartitionMode mode, const NetConfig& config,
+                      std::vector<NodeReport> nodes, const std::vector<Status>& statuses,
+                      const Grudge& grudge, const std::vector<ConntrackOutcome>& conntrack);
+
 }  // namespace faultline::nemesis::internal
 
 #endif  // FAULTLINE_NEMESIS_INTERNAL_BACKEND_H_

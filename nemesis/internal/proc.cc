@@ -15,7 +15,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <sstream>
 #include <thread>
 
 #include "common/file.h"
@@ -30,28 +29,6 @@ bool GoneOrZombie(int pid) {
 }
 
 }  // namespace
-
-std::optional<ProcStat> ReadProcStat(int pid) {
-  if (pid <= 0) return std::nullopt;
-  const std::string stat = ReadFile(fmt::format("/proc/{}/stat", pid)).value_or("");
-  // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream in(stat.substr(close + 1));
-  ProcStat out;
-  std::string field;
-  in >> out.state;
-  // Fields 4..21 come before the start time (field 22).
-  for (int i = 4; i <= 21; ++i) in >> field;
-  in >> out.start_time;
-  if (!in) return std::nullopt;
-  return out;
-}
-
-bool IsSameProcess(int pid, std::uint64_t start_time) {
-  const auto st = ReadProcStat(pid);
-  return st.has_value() && st->start_time == start_time && st->state != 'Z' && st->state != 'X';
-}
 
 bool SignalIfSame(int pid, std::uint64_t start_time, int sig) {
   if (!IsSameProcess(pid, start_time)) return false;

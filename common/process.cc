@@ -78,10 +78,12 @@ std::string CommandLine(const std::vector<std::string>& argv) {
 }
 
 // The child side of a fork: only async-signal-safe calls, as the parent may have other threads.
-[[noreturn]] void ExecChild(int netns_fd, const std::array<int, 3>& stdio, const char* program,
-                            char* const* args) {
+[[noreturn]] void ExecChild(int netns_fd, bool new_session, const std::array<int, 3>& stdio,
+                            const char* program, char* const* args) {
   if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) ::_exit(126);
+  if (new_session) ::setsid();
   for (int i = 0; i < 3; ++i) ::dup2(stdio[static_cast<size_t>(i)], i);
+  ::syscall(SYS_close_range, 3U, ~0U, 0U);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
@@ -152,7 +154,9 @@ Result<Child> Spawn(const std::vector<std::string>& argv, const SpawnOptions& op
     // posix_spawn cannot setns in the child, so this path forks.
     pid = ::fork();
     if (pid < 0) return ErrnoError(errno, what + ": fork");
-    if (pid == 0) ExecChild(netns.get(), stdio, program.c_str(), args.data());
+    if (pid == 0) {
+      ExecChild(netns.get(), options.new_session, stdio, program.c_str(), args.data());
+    }
   } else {
     // posix_spawn (vfork-like) is cheap even from a large process, and the child starts in the
     // calling thread's namespaces.
@@ -168,7 +172,11 @@ Result<Child> Spawn(const std::vector<std::string>& argv, const SpawnOptions& op
     sigfillset(&all);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    // Descriptors a library opened without O_CLOEXEC must not leak into a long-lived child.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (options.new_session) flags |= POSIX_SPAWN_SETSID;
+    posix_spawnattr_setflags(&attr, flags);
     const int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);

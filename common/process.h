@@ -40,6 +40,9 @@ struct SpawnOptions {
   // Path of a network namespace file (/var/run/netns/NAME) the child enters before exec; "" keeps
   // the namespace of the calling thread. A child that cannot enter it exits 126.
   std::string netns_path{};
+  // Start the child in a session of its own (setsid), so that it outlives this process's
+  // terminal and process group: for helpers that must survive a SIGKILL of their parent.
+  bool new_session = false;
 };
 
 // A started child. The parent's pipe ends are non-blocking; an unused one is invalid.
@@ -51,9 +54,9 @@ struct Child {
   UniqueFd err;    // the child's stderr
 };
 
-// Starts argv (argv[0] resolved by ResolveProgram) with default signal dispositions and an empty
-// signal mask, whatever the caller set. NotFound if the program does not exist. The caller must
-// reap the child (WaitExit, or RunProcess does it).
+// Starts argv (argv[0] resolved by ResolveProgram) with default signal dispositions, an empty
+// signal mask, and no descriptors but 0, 1 and 2, whatever the caller set or leaked. NotFound if
+// the program does not exist. The caller must reap the child (WaitExit, or RunProcess does it).
 [[nodiscard]] Result<Child> Spawn(const std::vector<std::string>& argv,
                                   const SpawnOptions& options = {});
 

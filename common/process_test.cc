@@ -1,10 +1,13 @@
 // Spawning and waiting without root: output capture, input, exit codes, deadlines, lookup.
 #include "common/process.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 
@@ -98,6 +101,42 @@ TEST(SpawnTest, WaitExitForKillsAChildPastItsTime) {
   auto quick = Spawn({"true"});
   ASSERT_TRUE(quick) << quick.error().message();
   EXPECT_EQ(WaitExitFor(*quick, milliseconds(5000)), 0);
+}
+
+// Reads a spawned child's stdout to its end (the pipe is non-blocking).
+std::string ReadAll(Child& child) {
+  std::string out;
+  char buf[4096];
+  while (true) {
+    pollfd p{.fd = child.out.get(), .events = POLLIN, .revents = 0};
+    if (::poll(&p, 1, 5000) <= 0) break;
+    const ssize_t n = ::read(child.out.get(), buf, sizeof(buf));
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+TEST(SpawnTest, NewSessionMakesTheChildASessionLeader) {
+  // Field 6 of /proc/PID/stat is the session id; a session leader's is its own pid.
+  auto child = Spawn({"sh", "-c", "echo $$; cut -d' ' -f6 /proc/$$/stat"},
+                     {.in = Stdio::kNull, .err = Stdio::kNull, .new_session = true});
+  ASSERT_TRUE(child) << child.error().message();
+  const std::string out = ReadAll(*child);
+  EXPECT_EQ(WaitExit(child->pid), 0);
+  const auto nl = out.find('\n');
+  ASSERT_NE(nl, std::string::npos) << out;
+  EXPECT_EQ(out.substr(0, nl) + "\n", out.substr(nl + 1));
+}
+
+TEST(SpawnTest, TheChildGetsNoLeakedDescriptors) {
+  const int leaked = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC on purpose
+  ASSERT_GE(leaked, 3);
+  auto out = RunProcess({"sh", "-c", "ls /proc/self/fd"});
+  ::close(leaked);
+  ASSERT_TRUE(out) << out.error().message();
+  // ls sees 0, 1, 2 and the directory it is reading, nothing of ours.
+  EXPECT_EQ(std::count(out->out.begin(), out->out.end(), '\n'), 4) << out->out;
 }
 
 TEST(ProcStatTest, TellsALiveProcessFromAGoneOne) {

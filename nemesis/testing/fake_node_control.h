@@ -90,8 +90,8 @@ class FakeNodeControl final : public NodeControl {
       if (n.name != node) continue;
       CommandOutput out;
       auto done = internal::RunInNetns(n.netns, [&]() -> Status {
-        FAULTLINE_ASSIGN_OR_RETURN(ProcessOutput r,
-                                   RunProcess({"/bin/sh", "-c", std::string(command)}, input));
+        FAULTLINE_ASSIGN_OR_RETURN(
+            ProcessOutput r, RunProcess({"/bin/sh", "-c", std::string(command)}, {.input = input}));
         out.exit_code = r.exit_code;
         out.out = std::move(r.out);
         out.err = std::move(r.err);

@@ -28,6 +28,11 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
+// JSON's single-letter escapes (RFC 8259): kEscapeLetters[i] after a '\\' stands for
+// kEscapedBytes[i]. Writing uses them for the bytes that must be escaped, reading for all of them.
+constexpr std::string_view kEscapeLetters = "\"\\/bfnrt";
+constexpr std::string_view kEscapedBytes = "\"\\/\b\f\n\r\t";
+
 // Bytes that JSON requires to be escaped inside a string: '"', '\\' and the controls below 0x20.
 constexpr std::array<bool, 256> kNeedsEscape = [] {
   std::array<bool, 256> t{};
@@ -46,33 +51,13 @@ void AppendJsonString(std::string& out, std::string_view s) {
     if (!NeedsEscape(c)) continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      default:
-        out.append("\\u00");
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 0xf]);
-        break;
+    if (const size_t at = kEscapedBytes.find(static_cast<char>(c)); at != std::string_view::npos) {
+      out.push_back('\\');
+      out.push_back(kEscapeLetters[at]);
+    } else {
+      out.append("\\u00");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
     }
   }
   out.append(s.data() + run, s.size() - run);
@@ -478,11 +463,8 @@ bool Parser::ParseEscape(std::string& out) {
   ++p_;
   if (p_ >= end_) return Expected("an escape character");
   const char c = *p_++;
-  // The single-character escapes of RFC 8259 and what each stands for; \u is handled below.
-  static constexpr std::string_view kEscaped = "\"\\/bfnrt";
-  static constexpr std::string_view kMeaning = "\"\\/\b\f\n\r\t";
-  if (const size_t at = kEscaped.find(c); at != std::string_view::npos) {
-    out.push_back(kMeaning[at]);
+  if (const size_t at = kEscapeLetters.find(c); at != std::string_view::npos) {
+    out.push_back(kEscapedBytes[at]);
     return true;
   }
   if (c != 'u') {

@@ -67,15 +67,6 @@ std::vector<R> ParallelFor(std::size_t n, F&& fn) {
   return out;
 }
 
-// The first error of `results` with the index's context added by `name(i)`, or OK.
-template <typename R, typename N>
-Status FirstError(const std::vector<R>& results, N&& name) {
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    if (!results[i]) return results[i].error().WithContext(name(i));
-  }
-  return OkStatus();
-}
-
 }  // namespace faultline
 
 #endif  // FAULTLINE_COMMON_PARALLEL_H_

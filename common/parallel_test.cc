@@ -48,14 +48,5 @@ TEST(ParallelForTest, ZeroAndOneTasks) {
   EXPECT_TRUE(one[0].value());
 }
 
-TEST(FirstErrorTest, NamesTheFailingIndex) {
-  std::vector<Status> results = {OkStatus(), MakeError(ErrorCode::kUnavailable, "down"),
-                                 MakeError(ErrorCode::kInternal, "later")};
-  Status s = FirstError(results, [](size_t i) { return "n" + std::to_string(i + 1); });
-  ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().message(), "n2: down");
-  EXPECT_EQ(s.error().code(), ErrorCode::kUnavailable);
-}
-
 }  // namespace
 }  // namespace faultline

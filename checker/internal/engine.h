@@ -134,13 +134,107 @@ struct SearchResult {
   std::string detail;  // why, when a detector rather than the search found the violation
 };
 
+// The states a search has reached and the transitions between them: each state interned once
+// under an int32 id, and (state id, call index) -> next state id memoized. Memory is accounted
+// through the caller's grow(bytes), which returns false past the budget.
+//
+// Thread-safety: one search's; not thread-safe.
+template <Model M>
+class StateGraph {
+ public:
+  using State = typename M::State;
+
+  StateGraph(const M& model, const std::vector<Call<M>>& calls) : model_(model), calls_(calls) {}
+
+  // REQUIRES: id was returned by Intern or Transition.
+  const State& state(int32_t id) const { return states_[static_cast<size_t>(id)]; }
+
+  // The interned id of a state, or -1 when out of memory. States live in a deque (stable
+  // addresses, no node per state) and are found through an open-addressing table of
+  // (hash, id) pairs, so equality is only tested on a full 64-bit hash match.
+  template <typename Grow>
+  int32_t Intern(State s, Grow&& grow) {
+    if ((interned_ + 1) * 4 > ids_.size() * 3) {
+      const size_t capacity = ids_.empty() ? 256 : ids_.size() * 2;
+      if (!grow((capacity - ids_.size()) * sizeof(IdSlot))) return -1;
+      std::vector<IdSlot> old(capacity);
+      old.swap(ids_);
+      for (const IdSlot& slot : old) {
+        if (slot.id < 0) continue;
+        size_t i = slot.hash & (capacity - 1);
+        while (ids_[i].id >= 0) i = (i + 1) & (capacity - 1);
+        ids_[i] = slot;
+      }
+    }
+    const uint64_t h = Mix64(model_.HashState(s));
+    const size_t mask = ids_.size() - 1;
+    size_t i = h & mask;
+    for (;; i = (i + 1) & mask) {
+      const IdSlot& slot = ids_[i];
+      if (slot.id < 0) break;
+      if (slot.hash == h && states_[static_cast<size_t>(slot.id)] == s) return slot.id;
+    }
+    size_t bytes = sizeof(State);
+    if constexpr (HasStateBytes<M>) bytes += model_.StateBytes(s);
+    if (!grow(bytes)) return -1;
+    const auto id = static_cast<int32_t>(states_.size());
+    states_.push_back(std::move(s));
+    ids_[i] = IdSlot{.hash = h, .id = id};
+    ++interned_;
+    return id;
+  }
+
+  // The state after call k from state id s: an id, -1 if the model refuses, -2 out of memory.
+  template <typename Grow>
+  int32_t Transition(int32_t s, size_t k, Grow&& grow) {
+    if constexpr (HasReadOnly<M>) {
+      // Accepts is cheap (the hooks' models compare a value or a hash first), cheaper than the
+      // cache miss of a lookup in a table of every (state, op) pair: read-only ops skip it.
+      if (model_.ReadOnly(calls_[k].in)) {
+        return model_.Accepts(states_[static_cast<size_t>(s)], calls_[k].in, calls_[k].out) ? s
+                                                                                            : -1;
+      }
+    }
+    const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(s)) << 32) | k;
+    if (const int32_t* hit = transitions_.Find(key)) return *hit;
+    const size_t before = transitions_.bytes();
+    const size_t after = transitions_.bytes_after_insert();
+    if (after > before && !grow(after - before)) return -2;
+    std::optional<State> next =
+        model_.Step(states_[static_cast<size_t>(s)], calls_[k].in, calls_[k].out);
+    int32_t id = -1;
+    if (next) {
+      id = Intern(std::move(*next), grow);
+      if (id < 0) return -2;
+    }
+    transitions_.Insert(key, id);
+    return id;
+  }
+
+ private:
+  const M& model_;
+  const std::vector<Call<M>>& calls_;
+  struct IdSlot {
+    uint64_t hash = 0;  // Mix64 of the state's hash
+    int32_t id = -1;    // -1: empty
+  };
+  std::deque<State> states_;
+  std::vector<IdSlot> ids_;
+  size_t interned_ = 0;
+  FlatMap transitions_;
+};
+
 template <Model M>
 class Search {
  public:
   using State = typename M::State;
 
   Search(const M& model, const std::vector<Call<M>>& calls, const SearchControl& control)
-      : model_(model), calls_(calls), control_(control), account_(*control.budget) {}
+      : model_(model),
+        calls_(calls),
+        control_(control),
+        account_(*control.budget),
+        graph_(model, calls) {}
 
   // Searches until a verdict, a limit, or max_configurations configurations in all (kBudget).
   // After kBudget, Run may be called again with a larger bound: the walk resumes where it
@@ -162,64 +256,11 @@ class Search {
     bool forced;  // a stuttering op, linearized without alternatives (see RunSearch)
   };
 
-  // The interned id of a state, or -1 when out of memory. States live in a deque (stable
-  // addresses, no node per state) and are found through an open-addressing table of
-  // (hash, id) pairs, so equality is only tested on a full 64-bit hash match.
   int32_t Intern(State s) {
-    if ((interned_ + 1) * 4 > ids_.size() * 3) {
-      const size_t capacity = ids_.empty() ? 256 : ids_.size() * 2;
-      if (!account_.Grow((capacity - ids_.size()) * sizeof(IdSlot))) return -1;
-      std::vector<IdSlot> old(capacity);
-      old.swap(ids_);
-      for (const IdSlot& slot : old) {
-        if (slot.id < 0) continue;
-        size_t i = slot.hash & (capacity - 1);
-        while (ids_[i].id >= 0) i = (i + 1) & (capacity - 1);
-        ids_[i] = slot;
-      }
-    }
-    const uint64_t h = Mix64(model_.HashState(s));
-    const size_t mask = ids_.size() - 1;
-    size_t i = h & mask;
-    for (;; i = (i + 1) & mask) {
-      const IdSlot& slot = ids_[i];
-      if (slot.id < 0) break;
-      if (slot.hash == h && states_[static_cast<size_t>(slot.id)] == s) return slot.id;
-    }
-    size_t bytes = sizeof(State);
-    if constexpr (HasStateBytes<M>) bytes += model_.StateBytes(s);
-    if (!account_.Grow(bytes)) return -1;
-    const auto id = static_cast<int32_t>(states_.size());
-    states_.push_back(std::move(s));
-    ids_[i] = IdSlot{.hash = h, .id = id};
-    ++interned_;
-    return id;
+    return graph_.Intern(std::move(s), [this](size_t bytes) { return account_.Grow(bytes); });
   }
-
-  // The state after call k from state id s: an id, -1 if the model refuses, -2 out of memory.
   int32_t Transition(int32_t s, size_t k) {
-    if constexpr (HasReadOnly<M>) {
-      // Accepts is cheap (the hooks' models compare a value or a hash first), cheaper than the
-      // cache miss of a lookup in a table of every (state, op) pair: read-only ops skip it.
-      if (model_.ReadOnly(calls_[k].in)) {
-        return model_.Accepts(states_[static_cast<size_t>(s)], calls_[k].in, calls_[k].out) ? s
-                                                                                            : -1;
-      }
-    }
-    const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(s)) << 32) | k;
-    if (const int32_t* hit = transitions_.Find(key)) return *hit;
-    const size_t before = transitions_.bytes();
-    const size_t after = transitions_.bytes_after_insert();
-    if (after > before && !account_.Grow(after - before)) return -2;
-    std::optional<State> next =
-        model_.Step(states_[static_cast<size_t>(s)], calls_[k].in, calls_[k].out);
-    int32_t id = -1;
-    if (next) {
-      id = Intern(std::move(*next));
-      if (id < 0) return -2;
-    }
-    transitions_.Insert(key, id);
-    return id;
+    return graph_.Transition(s, k, [this](size_t bytes) { return account_.Grow(bytes); });
   }
 
   uint64_t Resets(size_t k) const {
@@ -251,7 +292,7 @@ class Search {
           continue;
         }
         if (w.reads[k] == 0 || (w.reads[k] & resets) != 0) continue;
-        if (!model_.CanReach(states_[static_cast<size_t>(state)], calls_[k].in, calls_[k].out)) {
+        if (!model_.CanReach(graph_.state(state), calls_[k].in, calls_[k].out)) {
           return true;
         }
         if (++reads == kMaxReads) break;
@@ -617,7 +658,7 @@ class Search {
           result.prefixes = std::move(w.best_prefixes);
           std::vector<std::string> described;
           for (int32_t s : w.best_states) {
-            described.push_back(model_.DescribeState(states_[static_cast<size_t>(s)]));
+            described.push_back(model_.DescribeState(graph_.state(s)));
           }
           std::sort(described.begin(), described.end());
           described.erase(std::unique(described.begin(), described.end()), described.end());
@@ -654,14 +695,7 @@ class Search {
   const std::vector<Call<M>>& calls_;
   SearchControl control_;
   Account account_;
-  struct IdSlot {
-    uint64_t hash = 0;  // Mix64 of the state's hash
-    int32_t id = -1;    // -1: empty
-  };
-  std::deque<State> states_;
-  std::vector<IdSlot> ids_;
-  size_t interned_ = 0;
-  FlatMap transitions_;
+  StateGraph<M> graph_;
   uint64_t configurations_ = 0;
   Walk walk_;
   bool started_ = false;

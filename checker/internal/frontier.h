@@ -62,7 +62,11 @@ class Frontier {
   static constexpr size_t kMaxConfigs = size_t{1} << 20;
 
   Frontier(const M& model, const std::vector<Call<M>>& calls, const SearchControl& control)
-      : model_(model), calls_(calls), control_(control), account_(*control.budget) {}
+      : model_(model),
+        calls_(calls),
+        control_(control),
+        account_(*control.budget),
+        graph_(model, calls) {}
 
   // Whether the frontier search can check these calls (see Limits above).
   static bool Applies(const std::vector<Call<M>>& calls) {
@@ -259,36 +263,8 @@ class Frontier {
     return id;
   }
 
-  // Interned states, as in engine.h.
   int32_t Intern(State s) {
-    if ((interned_ + 1) * 4 > ids_.size() * 3) {
-      const size_t capacity = ids_.empty() ? 256 : ids_.size() * 2;
-      if (!Grow((capacity - ids_.size()) * sizeof(IdSlot))) return -1;
-      std::vector<IdSlot> old(capacity);
-      old.swap(ids_);
-      for (const IdSlot& slot : old) {
-        if (slot.id < 0) continue;
-        size_t i = slot.hash & (capacity - 1);
-        while (ids_[i].id >= 0) i = (i + 1) & (capacity - 1);
-        ids_[i] = slot;
-      }
-    }
-    const uint64_t h = Mix64(model_.HashState(s));
-    const size_t mask = ids_.size() - 1;
-    size_t i = h & mask;
-    for (;; i = (i + 1) & mask) {
-      const IdSlot& slot = ids_[i];
-      if (slot.id < 0) break;
-      if (slot.hash == h && states_[static_cast<size_t>(slot.id)] == s) return slot.id;
-    }
-    size_t bytes = sizeof(State);
-    if constexpr (HasStateBytes<M>) bytes += model_.StateBytes(s);
-    if (!Grow(bytes)) return -1;
-    const auto id = static_cast<int32_t>(states_.size());
-    states_.push_back(std::move(s));
-    ids_[i] = IdSlot{.hash = h, .id = id};
-    ++interned_;
-    return id;
+    return graph_.Intern(std::move(s), [this](size_t bytes) { return Grow(bytes); });
   }
 
   bool IsReadOnly(size_t k) const {
@@ -299,28 +275,8 @@ class Frontier {
     }
   }
 
-  // The state after call k from state id s: an id, -1 if the model refuses, -2 out of memory.
   int32_t Transition(int32_t s, size_t k) {
-    if constexpr (HasReadOnly<M>) {
-      if (model_.ReadOnly(calls_[k].in)) {
-        return model_.Accepts(states_[static_cast<size_t>(s)], calls_[k].in, calls_[k].out) ? s
-                                                                                            : -1;
-      }
-    }
-    const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(s)) << 32) | k;
-    if (const int32_t* hit = transitions_.Find(key)) return *hit;
-    const size_t before = transitions_.bytes();
-    const size_t after = transitions_.bytes_after_insert();
-    if (after > before && !Grow(after - before)) return -2;
-    std::optional<State> next =
-        model_.Step(states_[static_cast<size_t>(s)], calls_[k].in, calls_[k].out);
-    int32_t id = -1;
-    if (next) {
-      id = Intern(std::move(*next));
-      if (id < 0) return -2;
-    }
-    transitions_.Insert(key, id);
-    return id;
+    return graph_.Transition(s, k, [this](size_t bytes) { return Grow(bytes); });
   }
 
   bool Grow(size_t bytes) {
@@ -587,7 +543,7 @@ class Frontier {
         }
         std::vector<std::string> described;
         for (int32_t s : best_states_) {
-          described.push_back(model_.DescribeState(states_[static_cast<size_t>(s)]));
+          described.push_back(model_.DescribeState(graph_.state(s)));
         }
         std::sort(described.begin(), described.end());
         described.erase(std::unique(described.begin(), described.end()), described.end());
@@ -615,14 +571,7 @@ class Frontier {
   size_t peak_held_ = 0;
   size_t tables_bytes_ = 0;
 
-  struct IdSlot {
-    uint64_t hash = 0;
-    int32_t id = -1;
-  };
-  std::deque<State> states_;
-  std::vector<IdSlot> ids_;
-  size_t interned_ = 0;
-  FlatMap transitions_;
+  StateGraph<M> graph_;
 
   std::vector<Event> events_;
   size_t event_ = 0;

@@ -547,22 +547,17 @@ bool Parser::ParseStringValue(std::string& out, std::string_view what) {
 
 bool Parser::ParseArrayItems(std::vector<Value>& items, int depth) {
   // REQUIRES: the '[' was consumed.
-  SkipWs();
-  if (p_ < end_ && *p_ == ']') {
-    ++p_;
+  if (Consume(']')) {
     return true;
   }
   items.reserve(2);  // pairs such as [old new] and [key value] are the common case
   for (;;) {
     items.emplace_back();
     if (!ParseValue(items.back(), depth + 1)) return false;
-    SkipWs();
-    if (p_ < end_ && *p_ == ',') {
-      ++p_;
+    if (Consume(',')) {
       continue;
     }
-    if (p_ < end_ && *p_ == ']') {
-      ++p_;
+    if (Consume(']')) {
       return true;
     }
     return Expected("',' or ']' in an array");
@@ -575,9 +570,7 @@ bool Parser::ParsePairs(std::vector<Value>& out, int depth, std::string_view wha
   if (p_ >= end_ || *p_ != '[')
     return Expected(fmt::format("an array of [key, value] pairs {}", what));
   ++p_;
-  SkipWs();
-  if (p_ < end_ && *p_ == ']') {
-    ++p_;
+  if (Consume(']')) {
     return true;
   }
   for (;;) {
@@ -695,8 +688,7 @@ bool Parser::ParseObject(Value& out, int depth) {
   ++p_;
   SkipWs();
   std::vector<Value> kv;
-  if (p_ < end_ && *p_ == '}') {
-    ++p_;
+  if (Consume('}')) {
     out = Value::Map(std::move(kv));
     return true;
   }
@@ -727,13 +719,10 @@ bool Parser::ParseObject(Value& out, int depth) {
     kv.push_back(Value::Keyword(std::string(key)));
     kv.emplace_back();
     if (!ParseValue(kv.back(), depth + 1)) return false;
-    SkipWs();
-    if (p_ < end_ && *p_ == ',') {
-      ++p_;
+    if (Consume(',')) {
       continue;
     }
-    if (p_ < end_ && *p_ == '}') {
-      ++p_;
+    if (Consume('}')) {
       out = Value::Map(std::move(kv));
       return true;
     }
@@ -768,10 +757,7 @@ bool Parser::ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
     if (!ParseValue(v, 1)) return false;
     return WrongValue(what, v, at);
   };
-  SkipWs();
-  if (p_ < end_ && *p_ == '}') {
-    ++p_;
-  } else {
+  if (!Consume('}')) {
     for (;;) {
       SkipWs();
       if (p_ >= end_ || *p_ != '"') return Expected("'\"' to start a field name");
@@ -900,13 +886,10 @@ bool Parser::ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
         }
       }
       if (!ok) return false;
-      SkipWs();
-      if (p_ < end_ && *p_ == ',') {
-        ++p_;
+      if (Consume(',')) {
         continue;
       }
-      if (p_ < end_ && *p_ == '}') {
-        ++p_;
+      if (Consume('}')) {
         break;
       }
       return Expected("',' or '}' after an op field");

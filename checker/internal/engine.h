@@ -105,6 +105,10 @@ struct Call {
   int32_t group = -1;
 };
 
+// kGaveUp: the frontier search (frontier.h) grew past its own bounds; the depth-first search goes
+// on.
+enum class Outcome { kValid, kInvalid, kTimeLimit, kMemoryLimit, kCancelled, kBudget, kGaveUp };
+
 struct SearchControl {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   MemoryBudget* budget = nullptr;
@@ -115,11 +119,18 @@ struct SearchControl {
   // Configurations after which the search gives up with kBudget (0: no bound). Deterministic,
   // unlike the time limit, so Check can use it to schedule partitions reproducibly.
   uint64_t max_configurations = 0;
-};
 
-// kGaveUp: the frontier search (frontier.h) grew past its own bounds; the depth-first search goes
-// on.
-enum class Outcome { kValid, kInvalid, kTimeLimit, kMemoryLimit, kCancelled, kBudget, kGaveUp };
+  // kTimeLimit or kCancelled when the search should end now; a search checks every few thousand
+  // steps.
+  std::optional<Outcome> Interrupted() const {
+    if (stop != nullptr && stop->load(std::memory_order_relaxed)) return Outcome::kTimeLimit;
+    if (min_invalid != nullptr && min_invalid->load(std::memory_order_relaxed) < partition) {
+      return Outcome::kCancelled;
+    }
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) return Outcome::kTimeLimit;
+    return std::nullopt;
+  }
+};
 
 struct SearchResult {
   Outcome outcome = Outcome::kValid;
@@ -148,6 +159,15 @@ class StateGraph {
 
   // REQUIRES: id was returned by Intern or Transition.
   const State& state(int32_t id) const { return states_[static_cast<size_t>(id)]; }
+
+  // Whether call k never changes the state (only models with the ReadOnly hook say so).
+  bool IsReadOnly(size_t k) const {
+    if constexpr (HasReadOnly<M>) {
+      return model_.ReadOnly(calls_[k].in);
+    } else {
+      return false;
+    }
+  }
 
   // The interned id of a state, or -1 when out of memory. States live in a deque (stable
   // addresses, no node per state) and are found through an open-addressing table of
@@ -301,28 +321,9 @@ class Search {
     return false;
   }
 
-  bool IsReadOnly(size_t k) const {
-    if constexpr (HasReadOnly<M>) {
-      return model_.ReadOnly(calls_[k].in);
-    } else {
-      return false;
-    }
-  }
+  bool IsReadOnly(size_t k) const { return graph_.IsReadOnly(k); }
 
-  // Checks limits; every few thousand steps.
-  std::optional<Outcome> Interrupted() const {
-    if (control_.stop != nullptr && control_.stop->load(std::memory_order_relaxed)) {
-      return Outcome::kTimeLimit;
-    }
-    if (control_.min_invalid != nullptr &&
-        control_.min_invalid->load(std::memory_order_relaxed) < control_.partition) {
-      return Outcome::kCancelled;
-    }
-    if (control_.deadline && std::chrono::steady_clock::now() >= *control_.deadline) {
-      return Outcome::kTimeLimit;
-    }
-    return std::nullopt;
-  }
+  std::optional<Outcome> Interrupted() const { return control_.Interrupted(); }
 
   // Everything the walk keeps between rounds (see Run).
   struct Entry {

@@ -267,13 +267,7 @@ class Frontier {
     return graph_.Intern(std::move(s), [this](size_t bytes) { return Grow(bytes); });
   }
 
-  bool IsReadOnly(size_t k) const {
-    if constexpr (HasReadOnly<M>) {
-      return model_.ReadOnly(calls_[k].in);
-    } else {
-      return false;
-    }
-  }
+  bool IsReadOnly(size_t k) const { return graph_.IsReadOnly(k); }
 
   int32_t Transition(int32_t s, size_t k) {
     return graph_.Transition(s, k, [this](size_t bytes) { return Grow(bytes); });
@@ -355,19 +349,7 @@ class Frontier {
     return true;
   }
 
-  std::optional<Outcome> Interrupted() const {
-    if (control_.stop != nullptr && control_.stop->load(std::memory_order_relaxed)) {
-      return Outcome::kTimeLimit;
-    }
-    if (control_.min_invalid != nullptr &&
-        control_.min_invalid->load(std::memory_order_relaxed) < control_.partition) {
-      return Outcome::kCancelled;
-    }
-    if (control_.deadline && std::chrono::steady_clock::now() >= *control_.deadline) {
-      return Outcome::kTimeLimit;
-    }
-    return std::nullopt;
-  }
+  std::optional<Outcome> Interrupted() const { return control_.Interrupted(); }
 
   int32_t NewNode(int32_t call, int32_t parent) {
     nodes_.push_back(Node{.call = call, .parent = parent});

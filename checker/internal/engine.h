@@ -145,6 +145,40 @@ struct SearchResult {
   std::string detail;  // why, when a detector rather than the search found the violation
 };
 
+// Where a resumable search stands between calls to its Run: not started, stopped at kBudget with
+// more to do, or ended with a final outcome that every later call repeats.
+class RunLifecycle {
+ public:
+  // Runs setup() once (false: out of memory, which is final), then loop(); an outcome other than
+  // kBudget is final, and on_final() runs when it is reached.
+  template <typename Setup, typename Loop, typename OnFinal>
+  SearchResult Run(Setup&& setup, Loop&& loop, OnFinal&& on_final) {
+    SearchResult result;
+    if (done_) {
+      result.outcome = *done_;
+      return result;
+    }
+    if (!started_) {
+      started_ = true;
+      if (!setup()) {
+        done_ = Outcome::kMemoryLimit;
+        result.outcome = *done_;
+        return result;
+      }
+    }
+    result = loop();
+    if (result.outcome != Outcome::kBudget) {
+      done_ = result.outcome;
+      on_final();
+    }
+    return result;
+  }
+
+ private:
+  bool started_ = false;
+  std::optional<Outcome> done_;  // set once the search has ended for good
+};
+
 // The states a search has reached and the transitions between them: each state interned once
 // under an int32 id, and (state id, call index) -> next state id memoized. Memory is accounted
 // through the caller's grow(bytes), which returns false past the budget.
@@ -467,22 +501,7 @@ class Search {
   }
 
   SearchResult RunSearch() {
-    SearchResult result;
-    if (done_) {
-      result.outcome = *done_;
-      return result;
-    }
-    if (!started_) {
-      started_ = true;
-      if (!Setup()) {
-        done_ = Outcome::kMemoryLimit;
-        result.outcome = Outcome::kMemoryLimit;
-        return result;
-      }
-    }
-    result = Loop();
-    if (result.outcome != Outcome::kBudget) done_ = result.outcome;
-    return result;
+    return lifecycle_.Run([this] { return Setup(); }, [this] { return Loop(); }, [] {});
   }
 
   SearchResult Loop() {
@@ -699,8 +718,7 @@ class Search {
   StateGraph<M> graph_;
   uint64_t configurations_ = 0;
   Walk walk_;
-  bool started_ = false;
-  std::optional<Outcome> done_;  // set once the search has ended for good
+  RunLifecycle lifecycle_;
 };
 
 }  // namespace faultline::checker::internal

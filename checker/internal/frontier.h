@@ -107,24 +107,8 @@ class Frontier {
   // between events. Resumable like Search::Run.
   SearchResult Run() {
     const uint64_t before = configurations_;
-    SearchResult result;
-    if (done_) {
-      result.outcome = *done_;
-    } else {
-      if (!started_) {
-        started_ = true;
-        if (!Setup()) {
-          done_ = Outcome::kMemoryLimit;
-          result.outcome = Outcome::kMemoryLimit;
-          return result;
-        }
-      }
-      result = Loop();
-      if (result.outcome != Outcome::kBudget) {
-        done_ = result.outcome;
-        Release();
-      }
-    }
+    SearchResult result = lifecycle_.Run([this] { return Setup(); }, [this] { return Loop(); },
+                                         [this] { Release(); });
     result.configurations = configurations_ - before;
     result.peak_bytes = peak_held_;
     return result;
@@ -578,8 +562,7 @@ class Frontier {
 
   uint64_t configurations_ = 0;
   uint64_t steps_ = 0;
-  bool started_ = false;
-  std::optional<Outcome> done_;
+  RunLifecycle lifecycle_;
 };
 
 }  // namespace faultline::checker::internal

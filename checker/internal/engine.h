@@ -150,9 +150,19 @@ struct SearchResult {
 class RunLifecycle {
  public:
   // Runs setup() once (false: out of memory, which is final), then loop(); an outcome other than
-  // kBudget is final, and on_final() runs when it is reached.
+  // kBudget is final, and on_final() runs when it is reached. `configurations` is the search's
+  // running count: the result counts what this call added to it.
   template <typename Setup, typename Loop, typename OnFinal>
-  SearchResult Run(Setup&& setup, Loop&& loop, OnFinal&& on_final) {
+  SearchResult Run(Setup&& setup, Loop&& loop, OnFinal&& on_final, const uint64_t& configurations) {
+    const uint64_t before = configurations;
+    SearchResult result = Step(setup, loop, on_final);
+    result.configurations = configurations - before;
+    return result;
+  }
+
+ private:
+  template <typename Setup, typename Loop, typename OnFinal>
+  SearchResult Step(Setup& setup, Loop& loop, OnFinal& on_final) {
     SearchResult result;
     if (done_) {
       result.outcome = *done_;
@@ -174,7 +184,6 @@ class RunLifecycle {
     return result;
   }
 
- private:
   bool started_ = false;
   std::optional<Outcome> done_;  // set once the search has ended for good
 };
@@ -295,9 +304,8 @@ class Search {
   // stopped, exactly as one run with the larger bound would have gone on. `configurations` in
   // the result counts only this call's configurations.
   SearchResult Run() {
-    const uint64_t before = configurations_;
-    SearchResult result = RunSearch();
-    result.configurations = configurations_ - before;
+    SearchResult result = lifecycle_.Run([this] { return Setup(); }, [this] { return Loop(); },
+                                         [] {}, configurations_);
     result.peak_bytes = account_.held();
     return result;
   }
@@ -307,7 +315,7 @@ class Search {
   struct Frame {
     int32_t call;
     int32_t prev_state;
-    bool forced;  // a stuttering op, linearized without alternatives (see RunSearch)
+    bool forced;  // a stuttering op, linearized without alternatives (see Loop)
   };
 
   int32_t Intern(State s) {
@@ -498,10 +506,6 @@ class Search {
     w.remaining = w.nreq;
     w.entry = w.next[static_cast<size_t>(head)];
     return true;
-  }
-
-  SearchResult RunSearch() {
-    return lifecycle_.Run([this] { return Setup(); }, [this] { return Loop(); }, [] {});
   }
 
   SearchResult Loop() {

@@ -106,10 +106,8 @@ class Frontier {
   // Walks until a verdict, a limit, or max_configurations closure steps in all (kBudget), checked
   // between events. Resumable like Search::Run.
   SearchResult Run() {
-    const uint64_t before = configurations_;
     SearchResult result = lifecycle_.Run([this] { return Setup(); }, [this] { return Loop(); },
-                                         [this] { Release(); });
-    result.configurations = configurations_ - before;
+                                         [this] { Release(); }, configurations_);
     result.peak_bytes = peak_held_;
     return result;
   }

@@ -236,8 +236,9 @@ std::string KeyOf(const Op& op) {
 std::string ClassFor(const History& h, size_t pos) {
   if (!h[pos].is_client()) return "nemesis";
   const size_t done = h.partner(pos);
+  // An invocation without a completion is drawn as "open"; a completion by its type's name.
   if (done == History::kNone || h[done].type == OpType::kInvoke) return "open";
-  return std::string(history::OpTypeName(h[done].type));
+  return std::string(OpTypeName(h[done].type));
 }
 
 // Fits a label into `width` pixels, or returns "" when not even a few characters fit.

@@ -155,6 +155,16 @@ class EtcdClient final : public Client {
     c.raft_term = reply.header.raft_term;
   }
 
+  // :info for a read whose first value is not an integer (`what` names it in the message): the
+  // read happened, but what it saw cannot be recorded as a value.
+  static Completion NotAnInteger(const history::Op& invoke, const EtcdReply& reply,
+                                 std::string_view what) {
+    Completion c = Info(invoke, fmt::format("read: {} {:?} is not an integer", what,
+                                            reply.kvs.front().value.substr(0, 64)));
+    Stamp(c, reply);
+    return c;
+  }
+
   static Completion Done(const history::Op& invoke, OpType type, Value value,
                          const EtcdReply& reply) {
     Completion c;
@@ -221,12 +231,7 @@ class EtcdClient final : public Client {
     CounterState state;
     if (!reply.kvs.empty()) {
       auto v = ParseInt(reply.kvs.front().value);
-      if (!v) {
-        Completion c = Info(invoke, fmt::format("read: counter value {:?} is not an integer",
-                                                reply.kvs.front().value.substr(0, 64)));
-        Stamp(c, reply);
-        co_return c;
-      }
+      if (!v) co_return NotAnInteger(invoke, reply, "counter value");
       state.value = *v;
       state.mod_revision = reply.kvs.front().mod_revision;
     }
@@ -443,12 +448,7 @@ class EtcdClient final : public Client {
       co_return with_mod_revision(Done(invoke, OpType::kOk, Value::Nil(), reply), 0);
     }
     auto v = ParseInt(reply.kvs.front().value);
-    if (!v) {
-      Completion c = Info(invoke, fmt::format("read: value {:?} is not an integer",
-                                              reply.kvs.front().value.substr(0, 64)));
-      Stamp(c, reply);
-      co_return c;
-    }
+    if (!v) co_return NotAnInteger(invoke, reply, "value");
     co_return with_mod_revision(Done(invoke, OpType::kOk, Value::Int(*v), reply),
                                 reply.kvs.front().mod_revision);
   }

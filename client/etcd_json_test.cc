@@ -15,22 +15,6 @@ namespace {
 namespace asio = boost::asio;
 using history::Process;
 
-TEST(EtcdJsonTest, Base64MatchesKnownVectors) {
-  EXPECT_EQ(internal::Base64Encode("foo"), "Zm9v");
-  EXPECT_EQ(internal::Base64Encode("a"), "YQ==");
-  EXPECT_EQ(internal::Base64Encode("ab"), "YWI=");
-  EXPECT_EQ(internal::Base64Encode(""), "");
-  EXPECT_EQ(internal::Base64Decode("YmF6"), "baz");
-  EXPECT_EQ(internal::Base64Decode("YQ=="), "a");
-  EXPECT_EQ(internal::Base64Decode("YWI="), "ab");
-  EXPECT_EQ(internal::Base64Decode("YQ"), std::nullopt);
-  EXPECT_EQ(internal::Base64Decode("Y=Q="), std::nullopt);
-  EXPECT_EQ(internal::Base64Decode("Y!Q="), std::nullopt);
-  std::string all;
-  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
-  EXPECT_EQ(internal::Base64Decode(internal::Base64Encode(all)), all);
-}
-
 TEST(EtcdJsonTest, PrefixEndIncrementsTheLastByte) {
   EXPECT_EQ(internal::PrefixEnd("a/s/"), "a/s0");
   EXPECT_EQ(internal::PrefixEnd(std::string("a\xff", 2)), "b");

@@ -21,13 +21,16 @@ extern "C" {
 #include <set>
 #include <thread>
 
+#include "cluster/http.h"
 #include "cluster/internal/cgroups.h"
-#include "cluster/internal/http.h"
 #include "cluster/internal/state.h"
 #include "cluster/internal/supervisor.h"
 #include "cluster/internal/util.h"
 #include "cluster/sshd.h"
+#include "common/clock.h"
+#include "common/fd.h"
 #include "common/ports.h"
+#include "common/process.h"
 
 namespace faultline::cluster {
 
@@ -93,19 +96,19 @@ class MachineLock {
   static Result<MachineLock> Take() {
     MachineLock l;
     l.fd_.Reset(::open("/run/lock/faultline-cluster.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (!l.fd_.valid()) return internal::ErrnoError(errno, "cluster: open lock file");
+    if (!l.fd_.valid()) return ErrnoError(errno, "cluster: open lock file");
     while (::flock(l.fd_.get(), LOCK_EX) != 0) {
-      if (errno != EINTR) return internal::ErrnoError(errno, "cluster: lock");
+      if (errno != EINTR) return ErrnoError(errno, "cluster: lock");
     }
     return l;
   }
   void Release() { fd_.Reset(); }
 
  private:
-  internal::Fd fd_;
+  UniqueFd fd_;
 };
 
-std::int64_t NowUnixMs() { return internal::WallNs() / 1000000; }
+std::int64_t NowUnixMs() { return WallNow().count() / 1000000; }
 
 std::string Ms(std::int64_t ns) { return fmt::format("{} ms", ns / 1000000); }
 
@@ -114,7 +117,7 @@ Status Ip(const std::vector<std::string>& prefix, const std::string& batch) {
   argv.insert(argv.end(), prefix.begin(), prefix.end());
   argv.push_back("-batch");
   argv.push_back("-");
-  auto r = internal::ExecOk(argv, batch);
+  auto r = RunProcessOk(argv, {.input = batch});
   if (!r) return r.error();
   return OkStatus();
 }
@@ -159,7 +162,7 @@ std::set<int> TakenOctets(const std::string& root) {
   for (const std::vector<std::string>& argv :
        {std::vector<std::string>{"ip", "-4", "-o", "addr"},
         std::vector<std::string>{"ip", "-4", "route", "show", "table", "all"}}) {
-    if (auto out = internal::ExecOk(argv)) {
+    if (auto out = RunProcessOk(argv)) {
       const auto o = internal::OctetsInText(*out);
       taken.insert(o.begin(), o.end());
     }
@@ -178,7 +181,7 @@ void EndProcess(const std::string& what, int pid, std::uint64_t start_time, Down
                     *st, start_time));
     return;
   }
-  internal::Fd pfd(static_cast<int>(::pidfd_open(pid, 0)));
+  UniqueFd pfd(static_cast<int>(::pidfd_open(pid, 0)));
   if (!pfd.valid()) return;
   // Re-check through the pidfd's process: the pid cannot be reused while we hold it.
   if (internal::ProcessStartTime(pid).value_or(0) != start_time) return;
@@ -291,7 +294,7 @@ DownReport DownState(const ClusterState& s, const std::string& root, bool by_sup
   const auto present = internal::ListNetns();
   for (const auto& ns : ours) {
     if (std::find(present.begin(), present.end(), ns) == present.end()) continue;
-    auto r = internal::ExecOk({"ip", "netns", "del", ns});
+    auto r = RunProcessOk({"ip", "netns", "del", ns});
     if (r) {
       report.removed.push_back("netns " + ns);
     } else {
@@ -300,7 +303,7 @@ DownReport DownState(const ClusterState& s, const std::string& root, bool by_sup
   }
   const auto links = internal::ListRootLinks();
   if (!s.host_link.empty() && std::find(links.begin(), links.end(), s.host_link) != links.end()) {
-    auto r = internal::ExecOk({"ip", "link", "del", s.host_link});
+    auto r = RunProcessOk({"ip", "link", "del", s.host_link});
     if (r) {
       report.removed.push_back("link " + s.host_link);
     } else if (fs::exists("/sys/class/net/" + s.host_link)) {
@@ -392,11 +395,11 @@ Result<ClusterState> Up(const ClusterSpec& spec, const Progress& progress) {
     return MakeError(ErrorCode::kPermissionDenied,
                      fmt::format("{}: building namespaces needs root (run as root)", ctx));
   }
-  if (spec.db == Db::kEtcd && internal::ResolveProgram("etcd").empty()) {
+  if (spec.db == Db::kEtcd && ResolveProgram("etcd").empty()) {
     return MakeError(ErrorCode::kNotFound,
                      fmt::format("{}: etcd not found (apt-get install etcd-server)", ctx));
   }
-  const std::int64_t t0 = internal::MonoNs();
+  const std::int64_t t0 = MonotonicNow().count();
   const std::string root = Root(spec.state_root);
 
   FAULTLINE_ASSIGN_OR_RETURN(MachineLock lock, MachineLock::Take());
@@ -471,11 +474,12 @@ Result<ClusterState> Up(const ClusterSpec& spec, const Progress& progress) {
   };
   if (Status st = internal::SaveState(s); !st) return cleanup(st.error());
 
-  const std::int64_t t_net = internal::MonoNs();
+  const std::int64_t t_net = MonotonicNow().count();
   if (Status st = BuildTopology(s); !st) return cleanup(st.error());
   lock.Release();  // the subnet is now visible on this machine (the .254 address)
   say(fmt::format("network: {} node namespaces, bridge {}, link {} ({}/24) in {}", s.nodes.size(),
-                  s.bridge_netns, s.host_link, s.control_address, Ms(internal::MonoNs() - t_net)));
+                  s.bridge_netns, s.host_link, s.control_address,
+                  Ms(MonotonicNow().count() - t_net)));
   internal::MaybeCrashAt("cluster-up:after-netns");
 
   std::vector<std::string> notes;
@@ -506,17 +510,17 @@ Result<ClusterState> Up(const ClusterSpec& spec, const Progress& progress) {
   if (Status st = internal::SaveState(s); !st) return cleanup(st.error());
   internal::MaybeCrashAt("cluster-up:after-state");
 
-  const std::int64_t t_sup = internal::MonoNs();
+  const std::int64_t t_sup = MonotonicNow().count();
   auto sup = internal::SpawnSupervisor(s, std::chrono::milliseconds(20000));
   if (!sup) return cleanup(sup.error());
   say(fmt::format("supervisor pid {} started {} in {}", sup->pid,
                   s.db == Db::kEtcd ? fmt::format("etcd on {} nodes", s.nodes.size())
                                     : std::string("no database"),
-                  Ms(internal::MonoNs() - t_sup)));
+                  Ms(MonotonicNow().count() - t_sup)));
   internal::MaybeCrashAt("cluster-up:after-supervisor");
 
   if (s.db == Db::kEtcd) {
-    const std::int64_t t_wait = internal::MonoNs();
+    const std::int64_t t_wait = MonotonicNow().count();
     const std::int64_t deadline = t_wait + std::int64_t{30} * 1000000000;
     std::string last;
     for (;;) {
@@ -526,8 +530,8 @@ Result<ClusterState> Up(const ClusterSpec& spec, const Progress& progress) {
         for (const auto& n : st->nodes) all = all && n.healthy && n.leader_claim == st->leader;
         if (all) {
           say(fmt::format("healthy: {} members, leader {}, after {} ({} since start)",
-                          st->nodes.size(), *st->leader, Ms(internal::MonoNs() - t_wait),
-                          Ms(internal::MonoNs() - t0)));
+                          st->nodes.size(), *st->leader, Ms(MonotonicNow().count() - t_wait),
+                          Ms(MonotonicNow().count() - t0)));
           break;
         }
         last.clear();
@@ -541,7 +545,7 @@ Result<ClusterState> Up(const ClusterSpec& spec, const Progress& progress) {
       } else {
         last = st.error().message();
       }
-      if (internal::MonoNs() > deadline) {
+      if (MonotonicNow().count() > deadline) {
         return cleanup(Error(
             ErrorCode::kDeadlineExceeded,
             fmt::format("not healthy within 30 s: {} (see {}/n*/etcd.log)", last, s.run_dir)));
@@ -579,15 +583,15 @@ std::uint64_t U64(const json& j, const char* key) {
 
 NodeProbe ProbeNode(const NodeState& n, std::chrono::milliseconds timeout) {
   NodeProbe p;
-  internal::HttpClient http(n.address, kEtcdClientPort);
-  const std::int64_t t0 = internal::MonoNs();
+  HttpClient http(n.address, kEtcdClientPort);
+  const std::int64_t t0 = MonotonicNow().count();
   try {
     auto h = http.Request("GET", "/health", "", timeout);
     if (!h) {
       p.error = h.error().message();
       return p;
     }
-    p.latency = std::chrono::microseconds((internal::MonoNs() - t0) / 1000);
+    p.latency = std::chrono::microseconds((MonotonicNow().count() - t0) / 1000);
     const json hj = json::parse(h->body, nullptr, false);
     p.healthy = hj.is_object() && hj.value("health", "") == "true";
     if (!p.healthy) p.error = fmt::format("/health: {}", h->body);

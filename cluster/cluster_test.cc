@@ -14,9 +14,10 @@
 #include <fstream>
 #include <thread>
 
-#include "cluster/internal/http.h"
+#include "cluster/http.h"
 #include "cluster/internal/util.h"
 #include "cluster/session.h"
+#include "common/file.h"
 #include "common/ports.h"
 
 namespace faultline::cluster {
@@ -151,9 +152,9 @@ const NodeState& Node(const ClusterState& s, const std::string& name) {
   return s.nodes.front();
 }
 
-Result<internal::HttpResponse> Post(const NodeState& n, const std::string& target,
-                                    const std::string& body, milliseconds timeout) {
-  internal::HttpClient c(n.address, kEtcdClientPort);
+Result<HttpResponse> Post(const NodeState& n, const std::string& target, const std::string& body,
+                          milliseconds timeout) {
+  HttpClient c(n.address, kEtcdClientPort);
   return c.Request("POST", target, body, timeout);
 }
 
@@ -189,7 +190,7 @@ TEST(ClusterTest, UpStatusKvRunAndDownFromFreshState) {
     EXPECT_TRUE(internal::ProcessAlive(n.db_pid, n.db_start_time)) << n.name;
     EXPECT_FALSE(n.cgroups.empty()) << n.name;
     for (const auto& [ctl, path] : n.cgroups) {
-      auto procs = internal::ReadFile(path + "/cgroup.procs");
+      auto procs = ReadFile(path + "/cgroup.procs");
       ASSERT_TRUE(procs) << path;
       EXPECT_NE(procs->find(std::to_string(n.db_pid)), std::string::npos)
           << n.name << " etcd not in " << path;

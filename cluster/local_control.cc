@@ -7,6 +7,7 @@
 #include "cluster/cluster.h"
 #include "cluster/internal/supervisor.h"
 #include "cluster/internal/util.h"
+#include "common/process.h"
 
 namespace faultline::cluster {
 namespace {
@@ -89,7 +90,9 @@ class LocalControl final : public nemesis::NodeControl {
       return MakeError(ErrorCode::kNotFound,
                        fmt::format("run on {}: no such node in cluster {}", node, state_.name));
     }
-    auto r = internal::Exec({"/bin/sh", "-c", std::string(command)}, input, n->netns);
+    auto r = RunProcess(
+        {"/bin/sh", "-c", std::string(command)},
+        {.input = input, .netns_path = n->netns.empty() ? "" : "/var/run/netns/" + n->netns});
     if (!r) return r.error().WithContext(fmt::format("run on {}", node));
     return nemesis::CommandOutput{
         .exit_code = r->exit_code, .out = std::move(r->out), .err = std::move(r->err)};

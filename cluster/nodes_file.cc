@@ -3,10 +3,10 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
+
+#include "common/file.h"
 
 namespace faultline::cluster {
 namespace {
@@ -140,14 +140,12 @@ Result<NodesFile> ParseNodesFile(std::string_view json_text, std::string_view so
 }
 
 Result<NodesFile> ReadNodesFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return MakeError(ErrorCode::kNotFound,
+  auto text = ReadFile(path);
+  if (!text) {
+    return MakeError(text.error().code(),
                      fmt::format("nodes file {}: cannot open (does it exist?)", path));
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseNodesFile(text.str(), path);
+  return ParseNodesFile(*text, path);
 }
 
 std::string FormatNodesFile(const NodesFile& file) {

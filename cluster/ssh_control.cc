@@ -10,16 +10,15 @@
 #include <filesystem>
 #include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "cluster/internal/ssh_exec.h"
+#include "common/parallel.h"
+#include "common/process.h"
+#include "common/shell.h"
 
 namespace faultline::cluster {
 namespace {
 
-using internal::ProgramOptions;
-using internal::RunProgram;
-using internal::ShellQuote;
 using nemesis::ProcessAction;
 
 // Markers the process scripts print, so their output can be told from the commands' own.
@@ -149,9 +148,8 @@ Status SshControl::EnsureMaster(size_t i) {
   argv.insert(argv.end(), {"--", n.user + "@" + n.host});
   // -f leaves a daemon holding whatever stdio it was given: give it /dev/null, wait for the exit.
   FAULTLINE_ASSIGN_OR_RETURN(
-      internal::ProgramOutput out,
-      RunProgram(argv, "",
-                 ProgramOptions{.timeout = options_.command_timeout, .detach_output = true}));
+      ProcessOutput out,
+      RunProcess(argv, {.timeout = options_.command_timeout, .detach_output = true}));
   if (out.exit_code != 0) {
     return MakeError(ErrorCode::kUnavailable,
                      fmt::format("ssh control: start master for {}@{}:{}: exit {}", n.user, n.host,
@@ -195,7 +193,7 @@ Result<nemesis::CommandOutput> SshControl::Run(std::string_view node, std::strin
   argv.push_back("--");
   argv.push_back(n.user + "@" + n.host);
   argv.push_back("sh -c " + ShellQuote(command));
-  auto out = RunProgram(argv, input, ProgramOptions{.timeout = options_.command_timeout});
+  auto out = RunProcess(argv, {.input = input, .timeout = options_.command_timeout});
   if (!out) {
     return std::move(out).error().WithContext(
         fmt::format("ssh control: run on {} ({}@{}:{})", node, n.user, n.host, n.port));
@@ -328,19 +326,21 @@ nemesis::ProcessReport SshControl::ProcessOne(size_t i, ProcessAction action) {
 
 std::vector<nemesis::ProcessReport> SshControl::Process(const std::vector<std::string>& nodes,
                                                         ProcessAction action) {
+  std::vector<Result<nemesis::ProcessReport>> got =
+      ParallelFor(nodes.size(), [&](size_t k) -> Result<nemesis::ProcessReport> {
+        FAULTLINE_ASSIGN_OR_RETURN(size_t i, Find(nodes[k]));
+        return ProcessOne(i, action);
+      });
   std::vector<nemesis::ProcessReport> reports(nodes.size());
-  std::vector<std::thread> threads;
   for (size_t k = 0; k < nodes.size(); ++k) {
-    auto i = Find(nodes[k]);
-    if (!i) {
-      reports[k].node = nodes[k];
-      reports[k].action = action;
-      reports[k].error = i.error();
+    if (got[k]) {
+      reports[k] = std::move(got[k]).value();
       continue;
     }
-    threads.emplace_back([&, k, i = *i] { reports[k] = ProcessOne(i, action); });
+    reports[k].node = nodes[k];
+    reports[k].action = action;
+    reports[k].error = got[k].error();
   }
-  for (auto& t : threads) t.join();
   return reports;
 }
 
@@ -383,16 +383,12 @@ Result<nemesis::DbProcess> SshControl::Database(size_t i) {
 }
 
 Result<std::vector<nemesis::DbProcess>> SshControl::Databases() {
-  std::vector<std::optional<Result<nemesis::DbProcess>>> got(file_.nodes.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < file_.nodes.size(); ++i) {
-    threads.emplace_back([&, i] { got[i].emplace(Database(i)); });
-  }
-  for (auto& t : threads) t.join();
+  std::vector<Result<nemesis::DbProcess>> got =
+      ParallelFor(file_.nodes.size(), [this](size_t i) { return Database(i); });
   std::vector<nemesis::DbProcess> out;
   for (auto& g : got) {
-    if (!*g) return std::move(*g).error().WithContext("ssh control: databases");
-    out.push_back(std::move(**g));
+    if (!g) return std::move(g).error().WithContext("ssh control: databases");
+    out.push_back(std::move(g).value());
   }
   return out;
 }
@@ -413,7 +409,7 @@ void SshControl::Close() {
       argv.insert(argv.end(),
                   {"-O", "exit", "--", file_.nodes[i].user + "@" + file_.nodes[i].host});
       // Best effort: a master that is already gone needs nothing.
-      (void)RunProgram(argv, "", ProgramOptions{.timeout = std::chrono::seconds(5)});
+      (void)RunProcess(argv, {.timeout = std::chrono::seconds(5)});
     }
     node.master_up = false;
     node.control_path.clear();

@@ -103,15 +103,9 @@ Result<std::unique_ptr<SshTestCluster>> SshTestCluster::Create(
                        fmt::format("start sshd on {}: {}", n.name, std::strerror(rc)));
     }
     c->sshd_pids_.push_back(pid);
-    c->file_.nodes.push_back({.name = n.name,
-                              .host = n.address,
-                              .port = 22,
-                              .user = "root",
-                              .identity_file = key.private_key,
-                              .known_hosts = key.known_hosts,
-                              .address = n.address,
-                              .ssh_options = {},
-                              .db = db(n.name)});
+    SshNode node = SshNodeFor(n.name, n.address, key);
+    node.db = db(n.name);
+    c->file_.nodes.push_back(std::move(node));
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   for (size_t i = 0; i < c->netns_->nodes().size(); ++i) {

@@ -14,6 +14,9 @@
 #include "cluster/cluster.h"
 #include "cluster/internal/ssh_exec.h"
 #include "cluster/nodes_file.h"
+#include "common/file.h"
+#include "common/process.h"
+#include "common/shell.h"
 
 namespace faultline::cluster {
 namespace {
@@ -30,42 +33,10 @@ Status MakeDirs(const std::string& dir, fs::perms perms) {
   return OkStatus();
 }
 
-// Writes through a temporary file and a rename, so a reader never sees half a file.
-Status WriteFile(const std::string& path, const std::string& text, mode_t mode) {
-  const std::string tmp = path + ".tmp";
-  {
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) {
-      return MakeError(ErrorCode::kInternal,
-                       fmt::format("write {}: {}", tmp, std::strerror(errno)));
-    }
-    size_t done = 0;
-    while (done < text.size()) {
-      const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        const int err = errno;
-        ::close(fd);
-        return MakeError(ErrorCode::kInternal,
-                         fmt::format("write {}: {}", tmp, std::strerror(err)));
-      }
-      done += static_cast<size_t>(w);
-    }
-    ::fchmod(fd, mode);
-    ::close(fd);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return MakeError(ErrorCode::kInternal,
-                     fmt::format("rename {} to {}: {}", tmp, path, std::strerror(errno)));
-  }
-  return OkStatus();
-}
-
 Status KeyGen(const std::string& path, const std::string& comment) {
-  FAULTLINE_ASSIGN_OR_RETURN(
-      internal::ProgramOutput out,
-      internal::RunProgram(
-          {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path}, ""));
+  FAULTLINE_ASSIGN_OR_RETURN(ProcessOutput out, RunProcess({"ssh-keygen", "-q", "-t", "ed25519",
+                                                            "-N", "", "-C", comment, "-f", path},
+                                                           {.timeout = std::chrono::seconds(30)}));
   if (out.exit_code != 0) {
     return MakeError(ErrorCode::kInternal, fmt::format("ssh-keygen -t ed25519 -f {}: exit {}: {}",
                                                        path, out.exit_code, out.err));
@@ -98,7 +69,7 @@ Result<SshClientKey> EnsureClientKey(const std::string& dir) {
     if (!made) return std::move(made).error().WithContext("ssh client key");
   }
   if (!fs::exists(key.known_hosts)) {
-    FAULTLINE_RETURN_IF_ERROR(WriteFile(key.known_hosts, "", 0600));
+    FAULTLINE_RETURN_IF_ERROR(WriteFileAtomic(key.known_hosts, "", 0600));
   }
   return key;
 }
@@ -107,7 +78,8 @@ Result<bool> EnsureRunSshdDir() {
   if (::mkdir(kRunSshdDir, 0755) == 0) {
     // sshd refuses a privilege separation directory writable by group or others.
     ::chmod(kRunSshdDir, 0755);
-    FAULTLINE_RETURN_IF_ERROR(WriteFile(kRunSshdMarker, "made by faultline for sshd\n", 0644));
+    FAULTLINE_RETURN_IF_ERROR(
+        WriteFileAtomic(kRunSshdMarker, "made by faultline for sshd\n", 0644));
     return true;
   }
   if (errno == EEXIST) return false;
@@ -152,7 +124,8 @@ Result<std::vector<std::string>> PrepareSshd(const std::string& node_dir,
   std::string line;
   std::getline(pub, line);
   const std::string authorized = node_dir + "/authorized_keys";
-  if (auto s = WriteFile(authorized, line + "\n", 0600); !s) return context(std::move(s).error());
+  if (auto s = WriteFileAtomic(authorized, line + "\n", 0600); !s)
+    return context(std::move(s).error());
   const std::string conf = node_dir + "/sshd_config";
   const std::string text = fmt::format(
       "# Written by faultline: sshd for one node of a local cluster (PLATFORM.md section 9).\n"
@@ -177,9 +150,21 @@ Result<std::vector<std::string>> PrepareSshd(const std::string& node_dir,
       "# Debian's bash sources ~/.bashrc for ssh commands when SHLVL < 2 (about 250 ms here).\n"
       "SetEnv SHLVL=1\n",
       address, host_key, authorized);
-  if (auto s = WriteFile(conf, text, 0600); !s) return context(std::move(s).error());
+  if (auto s = WriteFileAtomic(conf, text, 0600); !s) return context(std::move(s).error());
   if (auto made = EnsureRunSshdDir(); !made) return context(std::move(made).error());
   return std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", conf};
+}
+
+SshNode SshNodeFor(const std::string& name, const std::string& address, const SshClientKey& key) {
+  return SshNode{.name = name,
+                 .host = address,
+                 .port = 22,
+                 .user = "root",
+                 .identity_file = key.private_key,
+                 .known_hosts = key.known_hosts,
+                 .address = address,
+                 .ssh_options = {},
+                 .db = {}};
 }
 
 Status WriteNodesFile(const ClusterState& state, const SshClientKey& key) {
@@ -204,21 +189,13 @@ Status WriteNodesFile(const ClusterState& state, const SshClientKey& key,
   const fs::path run_dir(state.run_dir);
   if (run_dir.filename() == state.name && run_dir.parent_path().filename() == "clusters") {
     env = fmt::format("FAULTLINE_STATE_DIR={} ",
-                      internal::ShellQuote(run_dir.parent_path().parent_path().string()));
+                      ShellQuote(run_dir.parent_path().parent_path().string()));
   }
-  const std::string bin = internal::ShellQuote(faultline_binary);
+  const std::string bin = ShellQuote(faultline_binary);
   NodesFile file;
   file.cluster = state.name;
   for (const auto& n : state.nodes) {
-    SshNode node{.name = n.name,
-                 .host = n.address,
-                 .port = 22,
-                 .user = "root",
-                 .identity_file = key.private_key,
-                 .known_hosts = key.known_hosts,
-                 .address = n.address,
-                 .ssh_options = {},
-                 .db = {}};
+    SshNode node = SshNodeFor(n.name, n.address, key);
     const auto ctl = [&](std::string_view action) {
       return fmt::format("{}{} cluster ctl {} {} --name {}", env, bin, n.name, action, state.name);
     };
@@ -227,16 +204,15 @@ Status WriteNodesFile(const ClusterState& state, const SshClientKey& key,
     if (state.db == Db::kEtcd && !n.data_dir.empty()) {
       // pgrep -f matches the full command line; the bracket keeps the pattern from matching the
       // shell that runs it (whose command line holds "[= ]", not "=" or " ").
-      node.db.pid = fmt::format(
-          "pgrep -o -f -- {}",
-          internal::ShellQuote("etcd.*--data-dir[= ]" + RegexEscape(n.data_dir) + "( |$)"));
+      node.db.pid = fmt::format("pgrep -o -f -- {}", ShellQuote("etcd.*--data-dir[= ]" +
+                                                                RegexEscape(n.data_dir) + "( |$)"));
       node.db.data_dir = n.data_dir;
     } else {
       node.db.pid = "true";  // no database process: prints no pid
     }
     file.nodes.push_back(std::move(node));
   }
-  return WriteFile(state.ssh_nodes_file, FormatNodesFile(file), 0644);
+  return WriteFileAtomic(state.ssh_nodes_file, FormatNodesFile(file), 0644);
 }
 
 }  // namespace faultline::cluster

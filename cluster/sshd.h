@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/nodes_file.h"
 #include "common/result.h"
 
 namespace faultline::cluster {
@@ -30,6 +31,10 @@ struct SshClientKey {
 [[nodiscard]] Result<std::vector<std::string>> PrepareSshd(const std::string& node_dir,
                                                            const std::string& address,
                                                            const SshClientKey& key);
+
+// The nodes-file entry for a node reached through the sshd PrepareSshd configured: root@address:22
+// with the cluster's key and known_hosts, no database commands (the caller sets db).
+SshNode SshNodeFor(const std::string& name, const std::string& address, const SshClientKey& key);
 
 // Writes state.ssh_nodes_file: a nodes file (cluster/nodes_file.h) describing this local
 // cluster's nodes as SSH hosts (root@<node address>:22, the cluster's key and known_hosts), with

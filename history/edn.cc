@@ -866,20 +866,6 @@ void AppendName(std::string& out, std::string_view name) {
   }
 }
 
-std::string_view TypeName(OpType type) {
-  switch (type) {
-    case OpType::kInvoke:
-      return "invoke";
-    case OpType::kOk:
-      return "ok";
-    case OpType::kFail:
-      return "fail";
-    case OpType::kInfo:
-      return "info";
-  }
-  return "invoke";
-}
-
 }  // namespace
 
 Result<std::vector<EdnForm>> ParseEdnForms(std::string_view text, std::string_view source) {
@@ -980,7 +966,7 @@ void AppendEdnOp(std::string& out, const Op& op) {
     out += ", ";
   }
   out += ":type :";
-  out += TypeName(op.type);
+  out += OpTypeName(op.type);
   out += ", :process ";
   if (op.process.is_client()) {
     AppendInt(out, op.process.number);

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/file.h"
 #include "history/edn.h"
 #include "history/jsonl.h"
 #include "history/log.h"
@@ -21,17 +22,12 @@ constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
-
 Unexpected ErrnoError(std::string_view what, std::string_view path, int err) {
   return MakeError(ErrorCodeFromErrno(err),
                    fmt::format("{} {}: {}", what, path, std::strerror(err)));
 }
 
-// Reads a stream to its end.
+// Reads standard input to its end (files go through common/file.h).
 Result<std::string> ReadAll(std::FILE* f, std::string_view path) {
   std::string out;
   char buf[1 << 16];
@@ -123,9 +119,7 @@ Result<History> ReadHistory(std::string_view content, std::string_view source,
 
 Result<std::string> ReadFileToString(const std::string& path) {
   if (path == "-") return ReadAll(stdin, "<stdin>");
-  FilePtr f(std::fopen(path.c_str(), "rb"));
-  if (f == nullptr) return ErrnoError("open", path, errno);
-  return ReadAll(f.get(), path);
+  return ReadFile(path);
 }
 
 Result<History> ReadHistoryFile(const std::string& path, const ReadOptions& options,

@@ -44,7 +44,7 @@ Result<History> ReadHistoryFile(const std::string& path, const ReadOptions& opti
 Result<History> ReadHistory(std::string_view content, std::string_view source,
                             const ReadOptions& options = {}, ReadReport* report = nullptr);
 
-// Reads a file into memory. Errors name the path and errno's text.
+// Reads a file ("-": standard input) into memory. Errors name the path and errno's text.
 Result<std::string> ReadFileToString(const std::string& path);
 
 }  // namespace faultline::history

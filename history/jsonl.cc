@@ -28,6 +28,11 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
+// JSON's single-letter escapes (RFC 8259): kEscapeLetters[i] after a '\\' stands for
+// kEscapedBytes[i]. Writing uses them for the bytes that must be escaped, reading for all of them.
+constexpr std::string_view kEscapeLetters = "\"\\/bfnrt";
+constexpr std::string_view kEscapedBytes = "\"\\/\b\f\n\r\t";
+
 // Bytes that JSON requires to be escaped inside a string: '"', '\\' and the controls below 0x20.
 constexpr std::array<bool, 256> kNeedsEscape = [] {
   std::array<bool, 256> t{};
@@ -46,33 +51,13 @@ void AppendJsonString(std::string& out, std::string_view s) {
     if (!NeedsEscape(c)) continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      default:
-        out.append("\\u00");
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 0xf]);
-        break;
+    if (const size_t at = kEscapedBytes.find(static_cast<char>(c)); at != std::string_view::npos) {
+      out.push_back('\\');
+      out.push_back(kEscapeLetters[at]);
+    } else {
+      out.append("\\u00");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
     }
   }
   out.append(s.data() + run, s.size() - run);
@@ -478,36 +463,13 @@ bool Parser::ParseEscape(std::string& out) {
   ++p_;
   if (p_ >= end_) return Expected("an escape character");
   const char c = *p_++;
-  switch (c) {
-    case '"':
-      out.push_back('"');
-      return true;
-    case '\\':
-      out.push_back('\\');
-      return true;
-    case '/':
-      out.push_back('/');
-      return true;
-    case 'b':
-      out.push_back('\b');
-      return true;
-    case 'f':
-      out.push_back('\f');
-      return true;
-    case 'n':
-      out.push_back('\n');
-      return true;
-    case 'r':
-      out.push_back('\r');
-      return true;
-    case 't':
-      out.push_back('\t');
-      return true;
-    case 'u':
-      break;
-    default:
-      --p_;
-      return Expected("one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u after '\\'");
+  if (const size_t at = kEscapeLetters.find(c); at != std::string_view::npos) {
+    out.push_back(kEscapedBytes[at]);
+    return true;
+  }
+  if (c != 'u') {
+    --p_;
+    return Expected("one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u after '\\'");
   }
   auto read4 = [this](uint32_t& cp) {
     cp = 0;
@@ -585,22 +547,17 @@ bool Parser::ParseStringValue(std::string& out, std::string_view what) {
 
 bool Parser::ParseArrayItems(std::vector<Value>& items, int depth) {
   // REQUIRES: the '[' was consumed.
-  SkipWs();
-  if (p_ < end_ && *p_ == ']') {
-    ++p_;
+  if (Consume(']')) {
     return true;
   }
   items.reserve(2);  // pairs such as [old new] and [key value] are the common case
   for (;;) {
     items.emplace_back();
     if (!ParseValue(items.back(), depth + 1)) return false;
-    SkipWs();
-    if (p_ < end_ && *p_ == ',') {
-      ++p_;
+    if (Consume(',')) {
       continue;
     }
-    if (p_ < end_ && *p_ == ']') {
-      ++p_;
+    if (Consume(']')) {
       return true;
     }
     return Expected("',' or ']' in an array");
@@ -613,9 +570,7 @@ bool Parser::ParsePairs(std::vector<Value>& out, int depth, std::string_view wha
   if (p_ >= end_ || *p_ != '[')
     return Expected(fmt::format("an array of [key, value] pairs {}", what));
   ++p_;
-  SkipWs();
-  if (p_ < end_ && *p_ == ']') {
-    ++p_;
+  if (Consume(']')) {
     return true;
   }
   for (;;) {
@@ -733,8 +688,7 @@ bool Parser::ParseObject(Value& out, int depth) {
   ++p_;
   SkipWs();
   std::vector<Value> kv;
-  if (p_ < end_ && *p_ == '}') {
-    ++p_;
+  if (Consume('}')) {
     out = Value::Map(std::move(kv));
     return true;
   }
@@ -765,13 +719,10 @@ bool Parser::ParseObject(Value& out, int depth) {
     kv.push_back(Value::Keyword(std::string(key)));
     kv.emplace_back();
     if (!ParseValue(kv.back(), depth + 1)) return false;
-    SkipWs();
-    if (p_ < end_ && *p_ == ',') {
-      ++p_;
+    if (Consume(',')) {
       continue;
     }
-    if (p_ < end_ && *p_ == '}') {
-      ++p_;
+    if (Consume('}')) {
       out = Value::Map(std::move(kv));
       return true;
     }
@@ -806,10 +757,7 @@ bool Parser::ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
     if (!ParseValue(v, 1)) return false;
     return WrongValue(what, v, at);
   };
-  SkipWs();
-  if (p_ < end_ && *p_ == '}') {
-    ++p_;
-  } else {
+  if (!Consume('}')) {
     for (;;) {
       SkipWs();
       if (p_ >= end_ || *p_ != '"') return Expected("'\"' to start a field name");
@@ -938,13 +886,10 @@ bool Parser::ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
         }
       }
       if (!ok) return false;
-      SkipWs();
-      if (p_ < end_ && *p_ == ',') {
-        ++p_;
+      if (Consume(',')) {
         continue;
       }
-      if (p_ < end_ && *p_ == '}') {
-        ++p_;
+      if (Consume('}')) {
         break;
       }
       return Expected("',' or '}' after an op field");
@@ -968,9 +913,33 @@ bool Parser::ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
   return true;
 }
 
+// The "~tag" a kind whose value is text is written under in JSON, or "" for other kinds.
+std::string_view TildeTag(ValueKind kind) {
+  switch (kind) {
+    case ValueKind::kBigInt:
+      return "~big";
+    case ValueKind::kDecimal:
+      return "~dec";
+    case ValueKind::kRatio:
+      return "~ratio";
+    case ValueKind::kKeyword:
+      return "~kw";
+    case ValueKind::kSymbol:
+      return "~sym";
+    case ValueKind::kChar:
+      return "~char";
+    default:
+      return "";
+  }
+}
+
 }  // namespace
 
 void AppendJsonValue(std::string& out, const Value& value) {
+  if (const std::string_view tag = TildeTag(value.kind()); !tag.empty()) {
+    AppendTildeText(out, tag, value.text());
+    return;
+  }
   switch (value.kind()) {
     case ValueKind::kNil:
       out.append("null");
@@ -981,30 +950,19 @@ void AppendJsonValue(std::string& out, const Value& value) {
     case ValueKind::kInt:
       AppendInt(out, value.as_int());
       return;
-    case ValueKind::kBigInt:
-      AppendTildeText(out, "~big", value.text());
-      return;
     case ValueKind::kDouble:
       AppendDouble(out, value.as_double());
-      return;
-    case ValueKind::kDecimal:
-      AppendTildeText(out, "~dec", value.text());
-      return;
-    case ValueKind::kRatio:
-      AppendTildeText(out, "~ratio", value.text());
       return;
     case ValueKind::kString:
       AppendJsonString(out, value.text());
       return;
+    case ValueKind::kBigInt:
+    case ValueKind::kDecimal:
+    case ValueKind::kRatio:
     case ValueKind::kKeyword:
-      AppendTildeText(out, "~kw", value.text());
-      return;
     case ValueKind::kSymbol:
-      AppendTildeText(out, "~sym", value.text());
-      return;
     case ValueKind::kChar:
-      AppendTildeText(out, "~char", value.text());
-      return;
+      return;  // written above
     case ValueKind::kList:
       out.append("{\"~list\":");
       AppendItems(out, value.items());

@@ -16,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/clock.h"
 #include "fmt/core.h"
 #include "history/audit.h"
 #include "history/jsonl.h"
@@ -83,11 +84,7 @@ std::string_view FsyncPolicyName(FsyncPolicy policy) {
   return "unknown";
 }
 
-int64_t MonotonicNowNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+int64_t MonotonicNowNs() { return MonotonicNow().count(); }
 
 struct LogWriter::Impl {
   // A record queued by a caller: its payload is queue_bytes[offset, offset + size).

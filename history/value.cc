@@ -55,6 +55,20 @@ uint64_t HashBytes(std::string_view s) {
 
 int KindRank(ValueKind k) { return static_cast<int>(k); }
 
+// The opening and closing brackets of a collection kind in EDN.
+std::pair<const char*, const char*> EdnBrackets(ValueKind k) {
+  switch (k) {
+    case ValueKind::kList:
+      return {"(", ")"};
+    case ValueKind::kVector:
+      return {"[", "]"};
+    case ValueKind::kMap:
+      return {"{", "}"};
+    default:
+      return {"#{", "}"};
+  }
+}
+
 }  // namespace
 
 bool Value::is_collection() const {
@@ -126,16 +140,13 @@ void Value::AppendEdn(std::string& out) const {
     case ValueKind::kInt:
       fmt::format_to(std::back_inserter(out), "{}", as_int());
       return;
-    case ValueKind::kBigInt:
-      out += text();
-      out += 'N';
-      return;
     case ValueKind::kDouble:
       AppendDouble(out, as_double());
       return;
+    case ValueKind::kBigInt:
     case ValueKind::kDecimal:
       out += text();
-      out += 'M';
+      out += kind() == ValueKind::kBigInt ? 'N' : 'M';  // EDN's suffixes for exact numbers
       return;
     case ValueKind::kRatio:
     case ValueKind::kSymbol:
@@ -169,17 +180,13 @@ void Value::AppendEdn(std::string& out) const {
       return;
     }
     case ValueKind::kList:
-      AppendItems(out, items(), "(", ")", false);
-      return;
     case ValueKind::kVector:
-      AppendItems(out, items(), "[", "]", false);
-      return;
     case ValueKind::kMap:
-      AppendItems(out, items(), "{", "}", true);
+    case ValueKind::kSet: {
+      const auto [open, close] = EdnBrackets(kind());
+      AppendItems(out, items(), open, close, kind() == ValueKind::kMap);
       return;
-    case ValueKind::kSet:
-      AppendItems(out, items(), "#{", "}", false);
-      return;
+    }
     case ValueKind::kTagged:
       out += '#';
       out += tag();

@@ -4,11 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <functional>
 #include <optional>
 #include <sstream>
-#include <thread>
 
+#include "common/parallel.h"
 #include "nemesis/internal/backend.h"
 #include "nemesis/internal/iptables_rules.h"
 
@@ -19,16 +18,6 @@ namespace {
 // (conntrack) is not mistaken for rules that are absent.
 constexpr std::string_view kRestored = "faultline-restored";
 constexpr std::string_view kConntrack = "faultline-conntrack ";
-
-// Runs fn(i) for every node on its own thread and waits; a command round trip is mostly waiting.
-std::vector<Status> ForEachParallel(size_t n, const std::function<Status(size_t)>& fn) {
-  std::vector<Status> out(n);
-  std::vector<std::thread> threads;
-  threads.reserve(n);
-  for (size_t i = 0; i < n; ++i) threads.emplace_back([&, i] { out[i] = fn(i); });
-  for (auto& t : threads) t.join();
-  return out;
-}
 
 Error CommandError(std::string_view what, const CommandOutput& out) {
   std::string err = out.err;
@@ -65,13 +54,9 @@ class CommandNet final : public Net {
 
   Result<NetReport> Apply(const Grudge& grudge, PartitionMode mode) override {
     FAULTLINE_ASSIGN_OR_RETURN(Grudge g, internal::ValidateGrudge(name_, config_, grudge));
-    std::vector<NodeReport> nodes(config_.nodes.size());
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      nodes[i].peers = g[config_.nodes[i].name];
-      nodes[i].needs_heal = true;
-    }
+    std::vector<NodeReport> nodes = internal::PendingReports(config_, g);
     std::vector<internal::ConntrackOutcome> conntrack(config_.nodes.size());
-    const auto statuses = ForEachParallel(config_.nodes.size(), [&](size_t i) -> Status {
+    const auto statuses = ParallelFor(config_.nodes.size(), [&](size_t i) -> Status {
       NodeReport& r = nodes[i];
       if (r.peers.empty()) {
         r.mechanism = fmt::format("{}: no chain (drops nothing)", via_);
@@ -119,7 +104,7 @@ class CommandNet final : public Net {
 
   NetReport Heal() override {
     std::vector<NodeReport> nodes(config_.nodes.size());
-    const auto statuses = ForEachParallel(config_.nodes.size(), [&](size_t i) -> Status {
+    const auto statuses = ParallelFor(config_.nodes.size(), [&](size_t i) -> Status {
       nodes[i].mechanism = fmt::format("{}: delete jump, flush and delete chain {}", via_, chain_);
       return HealNode(i);
     });

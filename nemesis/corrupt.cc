@@ -12,6 +12,8 @@
 #include <random>
 #include <set>
 
+#include "common/fd.h"
+
 namespace faultline::nemesis {
 namespace {
 
@@ -21,20 +23,6 @@ Error Errno(int err, const std::string& what) {
   if (err == ENOENT) code = ErrorCode::kNotFound;
   return Error(code, what + ": " + std::strerror(err));
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Result<std::string> ReadAll(int fd, std::int64_t size) {
   std::string data(static_cast<size_t>(size), '\0');
@@ -62,7 +50,7 @@ Status WriteAll(int fd, const std::string& data, std::int64_t off) {
 
 Result<CorruptedFile> CorruptOne(const std::string& path, const CorruptSpec& spec,
                                  std::mt19937_64& rng) {
-  Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (fd.get() < 0) return Errno(errno, "corrupt: open " + path);
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return Errno(errno, "corrupt: stat " + path);

@@ -11,6 +11,7 @@
 
 #include <mutex>
 
+#include "common/process.h"
 #include "nemesis/internal/backend.h"
 #include "nemesis/internal/iptables_rules.h"
 #include "nemesis/internal/netns.h"
@@ -38,12 +39,7 @@ class IptablesNet final : public Net {
 
   Result<NetReport> Apply(const Grudge& grudge, PartitionMode mode) override {
     FAULTLINE_ASSIGN_OR_RETURN(Grudge g, internal::ValidateGrudge(kName, config_, grudge));
-    std::vector<NodeReport> nodes(config_.nodes.size());
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      // Until a node reports success, assume it may hold a half-applied partition.
-      nodes[i].peers = g[config_.nodes[i].name];
-      nodes[i].needs_heal = true;
-    }
+    std::vector<NodeReport> nodes = internal::PendingReports(config_, g);
     std::vector<internal::ConntrackOutcome> conntrack(config_.nodes.size());
     const auto statuses = workers_.ForEach([&](size_t i) -> Status {
       NodeReport& r = nodes[i];
@@ -61,20 +57,14 @@ class IptablesNet final : public Net {
       NoteFilterTable(i);
       const std::string input = internal::IptablesApplyInput(
           mode, chain_, internal::PeerAddresses(config_, r.peers), jumped_[i] != 0);
-      FAULTLINE_RETURN_IF_ERROR(internal::ExecOk({"iptables-restore", "--noflush"}, input));
+      FAULTLINE_RETURN_IF_ERROR(RunProcessOk({"iptables-restore", "--noflush"}, {.input = input}));
       jumped_[i] = true;
       if (mode == PartitionMode::kNewOnly) {
         conntrack[i] = internal::CutEstablishedFlows(config_, r.peers);
       }
       return OkStatus();
     });
-    NetReport report =
-        internal::MakeReport(kName, "apply", mode, config_, std::move(nodes), statuses);
-    report.grudge = DescribeGrudge(g);
-    if (mode == PartitionMode::kNewOnly) {
-      report.notes.push_back(internal::ConntrackNote(config_, conntrack));
-    }
-    return report;
+    return internal::ApplyReport(kName, mode, config_, std::move(nodes), statuses, g, conntrack);
   }
 
   NetReport Heal() override {
@@ -101,15 +91,14 @@ class IptablesNet final : public Net {
 
   // Runs on a thread inside node i's namespace.
   Status HealNode(size_t i) {
-    FAULTLINE_ASSIGN_OR_RETURN(internal::ExecResult save,
-                               internal::Exec({"iptables-save", "-t", "filter"}, ""));
+    FAULTLINE_ASSIGN_OR_RETURN(ProcessOutput save, RunProcess({"iptables-save", "-t", "filter"}));
     // A namespace where the filter table was never created has nothing of ours.
     const internal::IptablesFilterTable t = save.exit_code == 0
                                                 ? internal::ParseIptablesSave(save.out, chain_)
                                                 : internal::IptablesFilterTable{};
     const std::string input = internal::IptablesHealInput(t, chain_);
     if (!input.empty()) {
-      FAULTLINE_RETURN_IF_ERROR(internal::ExecOk({"iptables-restore", "--noflush"}, input));
+      FAULTLINE_RETURN_IF_ERROR(RunProcessOk({"iptables-restore", "--noflush"}, {.input = input}));
     }
     jumped_[i] = false;
     if (made_filter_table_[i] && !t.foreign) {
@@ -140,8 +129,7 @@ class IptablesNet final : public Net {
 
 Result<std::unique_ptr<Net>> MakeIptablesNet(const NetConfig& config) {
   FAULTLINE_RETURN_IF_ERROR(internal::ValidateConfig(kName, config));
-  FAULTLINE_ASSIGN_OR_RETURN(internal::ExecResult version,
-                             internal::Exec({"iptables-restore", "--version"}, ""));
+  FAULTLINE_ASSIGN_OR_RETURN(ProcessOutput version, RunProcess({"iptables-restore", "--version"}));
   if (version.exit_code != 0) {
     return MakeError(ErrorCode::kUnavailable,
                      fmt::format("nemesis: iptables net: iptables-restore --version: exit {}",

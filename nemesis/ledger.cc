@@ -14,6 +14,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
+#include "common/fd.h"
 #include "nemesis/internal/proc.h"
 
 namespace faultline::nemesis {
@@ -27,21 +29,6 @@ Error FileError(int err, std::string_view what, const std::string& path) {
                                              : ErrorCode::kUnavailable,
                fmt::format("nemesis ledger: {} {}: {}", what, path, std::strerror(err)));
 }
-
-// An fd that closes itself (and so drops its flock).
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Result<std::string> ReadAll(int fd, const std::string& path) {
   std::string out;
@@ -204,9 +191,7 @@ bool LedgerEntry::operator==(const LedgerEntry& o) const {
 }
 
 std::int64_t UnixMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(WallNow()).count();
 }
 
 Result<Ledger> Ledger::Open(std::string path) {
@@ -216,24 +201,24 @@ Result<Ledger> Ledger::Open(std::string path) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd >= 0) {
     // A new file: make its directory entry durable too.
-    Fd file(fd);
+    UniqueFd file(fd);
     if (::fsync(file.get()) != 0) return FileError(errno, "fsync", path);
     const std::filesystem::path parent = std::filesystem::path(path).parent_path();
     const std::string dir =
         parent.empty() ? std::filesystem::current_path().string() : parent.string();
-    Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (d.get() < 0) return FileError(errno, "open directory", dir);
     if (::fsync(d.get()) != 0) return FileError(errno, "fsync directory", dir);
   } else if (errno != EEXIST) {
     return FileError(errno, "create", path);
   }
-  Fd check(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  UniqueFd check(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (check.get() < 0) return FileError(errno, "open", path);
   return Ledger(std::move(path));
 }
 
 Result<LedgerState> Ledger::Read() const {
-  Fd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return FileError(errno, "open", path_);
   if (::flock(fd.get(), LOCK_SH) != 0) return FileError(errno, "lock", path_);
   FAULTLINE_ASSIGN_OR_RETURN(std::string content, ReadAll(fd.get(), path_));
@@ -246,7 +231,7 @@ namespace {
 // a torn line, then fsyncs.
 template <typename Make>
 Status LockedAppend(const std::string& path, Make make) {
-  Fd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
   if (fd.get() < 0) return FileError(errno, "open", path);
   if (::flock(fd.get(), LOCK_EX) != 0) return FileError(errno, "lock", path);
   FAULTLINE_ASSIGN_OR_RETURN(std::string content, ReadAll(fd.get(), path));

@@ -142,6 +142,16 @@ Result<Grudge> ValidateGrudge(std::string_view backend, const NetConfig& config,
   return g;
 }
 
+std::vector<NodeReport> PendingReports(const NetConfig& config, const Grudge& by_node) {
+  std::vector<NodeReport> nodes(config.nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const auto it = by_node.find(config.nodes[i].name);
+    if (it != by_node.end()) nodes[i].peers = it->second;
+    nodes[i].needs_heal = true;
+  }
+  return nodes;
+}
+
 std::vector<std::string> NetnsOf(const NetConfig& config) {
   std::vector<std::string> out;
   for (const auto& n : config.nodes) out.push_back(n.netns);
@@ -187,6 +197,15 @@ NetReport MakeReport(std::string_view backend, std::string_view action, Partitio
     }
   }
   return MakeReport(backend, action, mode, config, std::move(nodes));
+}
+
+NetReport ApplyReport(std::string_view backend, PartitionMode mode, const NetConfig& config,
+                      std::vector<NodeReport> nodes, const std::vector<Status>& statuses,
+                      const Grudge& grudge, const std::vector<ConntrackOutcome>& conntrack) {
+  NetReport report = MakeReport(backend, "apply", mode, config, std::move(nodes), statuses);
+  report.grudge = DescribeGrudge(grudge);
+  if (mode == PartitionMode::kNewOnly) report.notes.push_back(ConntrackNote(config, conntrack));
+  return report;
 }
 
 ConntrackOutcome CutEstablishedFlows(const NetConfig& config, const NodeSet& peers) {

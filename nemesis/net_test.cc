@@ -27,6 +27,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/process.h"
 #include "nemesis/grudge.h"
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/nft.h"
@@ -251,7 +252,7 @@ std::map<std::string, std::string> Snapshot(const NetnsCluster& cluster) {
       FAULTLINE_ASSIGN_OR_RETURN(ruleset, ctx.Run("list ruleset"));
       return OkStatus();
     });
-    auto routes = internal::ExecOk({"ip", "-n", n.netns, "-4", "route", "show", "table", "all"});
+    auto routes = RunProcessOk({"ip", "-n", n.netns, "-4", "route", "show", "table", "all"});
     out[n.name] = fmt::format("ruleset:\n{}{}\nroutes:\n{}", ruleset, s ? "" : s.error().message(),
                               routes ? *routes : routes.error().message());
   }
@@ -625,14 +626,14 @@ TEST(NetnsClusterFixture, TeardownRemovesEverything) {
     auto cluster = NetnsCluster::Create(2);
     ASSERT_TRUE(cluster) << cluster.error().message();
     prefix = (*cluster)->prefix();
-    auto listed = internal::ExecOk({"ip", "netns", "list"});
+    auto listed = RunProcessOk({"ip", "netns", "list"});
     ASSERT_TRUE(listed);
     EXPECT_THAT(*listed, ::testing::HasSubstr(prefix + "n1"));
   }
-  auto listed = internal::ExecOk({"ip", "netns", "list"});
+  auto listed = RunProcessOk({"ip", "netns", "list"});
   ASSERT_TRUE(listed);
   EXPECT_THAT(*listed, ::testing::Not(::testing::HasSubstr(prefix)));
-  auto links = internal::ExecOk({"ip", "-o", "link", "show"});
+  auto links = RunProcessOk({"ip", "-o", "link", "show"});
   ASSERT_TRUE(links);
   EXPECT_THAT(*links, ::testing::Not(::testing::HasSubstr(prefix)));
 }

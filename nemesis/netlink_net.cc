@@ -40,8 +40,6 @@ Error NlError(int err, std::string_view context) {
                             .unsupported = " (not supported by this kernel)"});
 }
 
-Result<SockPtr> Connect() { return internal::ConnectRoute(); }
-
 Result<RoutePtr> HostRoute(const std::string& address, uint8_t type) {
   nl_addr* raw = nullptr;
   const std::string prefix = address + "/32";
@@ -114,12 +112,7 @@ class NetlinkNet final : public Net {
     Grudge sends = Invert(g);
     const uint8_t type = mode == PartitionMode::kDrop ? RTN_BLACKHOLE : RTN_PROHIBIT;
     const std::string_view type_name = mode == PartitionMode::kDrop ? "blackhole" : "prohibit";
-    std::vector<NodeReport> nodes(config_.nodes.size());
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      // Until a node reports success, assume it may hold a half-applied partition.
-      nodes[i].peers = sends[config_.nodes[i].name];
-      nodes[i].needs_heal = true;
-    }
+    std::vector<NodeReport> nodes = internal::PendingReports(config_, sends);
     const auto statuses = ForEachNode([&](size_t i, nl_sock* sock) -> Status {
       NodeReport& r = nodes[i];
       r.mechanism = r.peers.empty()
@@ -190,7 +183,7 @@ class NetlinkNet final : public Net {
       std::vector<std::string> netns;
       for (size_t i : missing) netns.push_back(netns_[i]);
       const auto made = internal::RunInNetnsParallel(netns, [&](size_t k) -> Status {
-        FAULTLINE_ASSIGN_OR_RETURN(socks_[missing[k]].sock, Connect());
+        FAULTLINE_ASSIGN_OR_RETURN(socks_[missing[k]].sock, internal::ConnectRoute());
         return OkStatus();
       });
       for (size_t k = 0; k < missing.size(); ++k) {

@@ -37,12 +37,7 @@ class NftNet final : public Net {
 
   Result<NetReport> Apply(const Grudge& grudge, PartitionMode mode) override {
     FAULTLINE_ASSIGN_OR_RETURN(Grudge g, internal::ValidateGrudge(kName, config_, grudge));
-    std::vector<NodeReport> nodes(config_.nodes.size());
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      // Until a node reports success, assume it may hold a half-applied partition.
-      nodes[i].peers = g[config_.nodes[i].name];
-      nodes[i].needs_heal = true;
-    }
+    std::vector<NodeReport> nodes = internal::PendingReports(config_, g);
     std::vector<internal::ConntrackOutcome> conntrack(config_.nodes.size());
     const auto statuses = workers_.ForEach([&](size_t i) -> Status {
       NodeReport& r = nodes[i];
@@ -80,13 +75,7 @@ class NftNet final : public Net {
       r.needs_heal = !r.peers.empty();
       return OkStatus();
     });
-    NetReport report =
-        internal::MakeReport(kName, "apply", mode, config_, std::move(nodes), statuses);
-    report.grudge = DescribeGrudge(g);
-    if (mode == PartitionMode::kNewOnly) {
-      report.notes.push_back(internal::ConntrackNote(config_, conntrack));
-    }
-    return report;
+    return internal::ApplyReport(kName, mode, config_, std::move(nodes), statuses, g, conntrack);
   }
 
   NetReport Heal() override {

@@ -13,6 +13,8 @@
 #include <memory>
 #include <sstream>
 
+#include "common/process.h"
+#include "nemesis/internal/iptables_rules.h"
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/nft.h"
 #include "nemesis/internal/nl.h"
@@ -29,8 +31,6 @@ Error NlError(int err, std::string_view context) {
   return internal::NlError(err, context,
                            {.exists = "", .unsupported = " (tbf is not supported by this kernel)"});
 }
-
-Result<SockPtr> Connect() { return internal::ConnectRoute(); }
 
 Result<int> IfIndex(nl_sock* sock, const std::string& device) {
   rtnl_link* raw = nullptr;
@@ -65,38 +65,6 @@ Result<RootQdisc> GetRoot(nl_sock* sock, int ifindex) {
     out.kind = kind != nullptr ? kind : "";
   }
   return out;
-}
-
-// What `iptables-save -t filter` says about our chain and everybody else's objects.
-struct FilterTable {
-  bool has_chain = false;
-  int jumps = 0;
-  bool foreign = false;
-};
-
-FilterTable ParseSave(const std::string& save, const std::string& chain) {
-  FilterTable t;
-  std::istringstream in(save);
-  std::string line;
-  const std::string jump = "-A OUTPUT -j " + chain;
-  const std::string own_rule = "-A " + chain + " ";
-  while (std::getline(in, line)) {
-    if (line.rfind(':', 0) == 0) {
-      const std::string name = line.substr(1, line.find(' ') - 1);
-      if (name == chain) {
-        t.has_chain = true;
-      } else if (name != "INPUT" && name != "FORWARD" && name != "OUTPUT") {
-        t.foreign = true;
-      } else if (line.find(" ACCEPT ") == std::string::npos) {
-        t.foreign = true;
-      }
-    } else if (line == jump) {
-      ++t.jumps;
-    } else if (line.rfind("-A ", 0) == 0 && line.rfind(own_rule, 0) != 0) {
-      t.foreign = true;
-    }
-  }
-  return t;
 }
 
 }  // namespace
@@ -162,10 +130,11 @@ Status ApplyQueueChain(const std::string& chain, const std::vector<std::string>&
     input += fmt::format("-A {} -d {}/32 -j NFQUEUE --queue-num {} --queue-bypass\n", chain,
                          address, queue_num);
   }
-  FAULTLINE_ASSIGN_OR_RETURN(std::string save, internal::ExecOk({"iptables-save", "-t", "filter"}));
-  if (ParseSave(save, chain).jumps == 0) input += fmt::format("-I OUTPUT 1 -j {}\n", chain);
+  FAULTLINE_ASSIGN_OR_RETURN(std::string save, RunProcessOk({"iptables-save", "-t", "filter"}));
+  if (internal::ParseIptablesSave(save, chain, "OUTPUT").jumps == 0)
+    input += fmt::format("-I OUTPUT 1 -j {}\n", chain);
   input += "COMMIT\n";
-  auto done = internal::ExecOk({"iptables-restore", "--noflush"}, input);
+  auto done = RunProcessOk({"iptables-restore", "--noflush"}, {.input = input});
   if (!done) return std::move(done).error();
   return OkStatus();
 }
@@ -173,19 +142,18 @@ Status ApplyQueueChain(const std::string& chain, const std::vector<std::string>&
 Result<bool> HealQueueChain(const std::string& chain, bool made_filter_table) {
   FAULTLINE_ASSIGN_OR_RETURN(bool table, FilterTableExists());
   if (!table) return false;
-  FAULTLINE_ASSIGN_OR_RETURN(std::string save, internal::ExecOk({"iptables-save", "-t", "filter"}));
-  const FilterTable before = ParseSave(save, chain);
+  FAULTLINE_ASSIGN_OR_RETURN(std::string save, RunProcessOk({"iptables-save", "-t", "filter"}));
+  const internal::IptablesFilterTable before = internal::ParseIptablesSave(save, chain, "OUTPUT");
   if (before.has_chain || before.jumps > 0) {
     std::string input = "*filter\n";
     for (int i = 0; i < before.jumps; ++i) input += fmt::format("-D OUTPUT -j {}\n", chain);
     if (before.has_chain) input += fmt::format(":{0} - [0:0]\n-X {0}\n", chain);
     input += "COMMIT\n";
-    FAULTLINE_RETURN_IF_ERROR(internal::ExecOk({"iptables-restore", "--noflush"}, input));
+    FAULTLINE_RETURN_IF_ERROR(RunProcessOk({"iptables-restore", "--noflush"}, {.input = input}));
   }
   if (made_filter_table) {
-    FAULTLINE_ASSIGN_OR_RETURN(std::string after,
-                               internal::ExecOk({"iptables-save", "-t", "filter"}));
-    const FilterTable left = ParseSave(after, chain);
+    FAULTLINE_ASSIGN_OR_RETURN(std::string after, RunProcessOk({"iptables-save", "-t", "filter"}));
+    const internal::IptablesFilterTable left = internal::ParseIptablesSave(after, chain, "OUTPUT");
     if (!left.foreign && !left.has_chain && left.jumps == 0) {
       FAULTLINE_ASSIGN_OR_RETURN(internal::NftContext * ctx, internal::ThreadNftContext());
       auto done = ctx->Run("delete table ip filter");
@@ -202,7 +170,7 @@ Status ApplyTbf(const std::string& device, std::int64_t kbit_per_s) {
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("tbf: rate {} kbit/s is out of range (1..10000000)", kbit_per_s));
   }
-  FAULTLINE_ASSIGN_OR_RETURN(SockPtr sock, Connect());
+  FAULTLINE_ASSIGN_OR_RETURN(SockPtr sock, internal::ConnectRoute());
   FAULTLINE_ASSIGN_OR_RETURN(int ifindex, IfIndex(sock.get(), device));
   FAULTLINE_ASSIGN_OR_RETURN(RootQdisc root, GetRoot(sock.get(), ifindex));
   // The kernel's default root (noqueue on veth, pfifo_fast, mq) has handle 0: nobody made it.
@@ -234,7 +202,7 @@ Status ApplyTbf(const std::string& device, std::int64_t kbit_per_s) {
 }
 
 Result<bool> HealTbf(const std::string& device) {
-  FAULTLINE_ASSIGN_OR_RETURN(SockPtr sock, Connect());
+  FAULTLINE_ASSIGN_OR_RETURN(SockPtr sock, internal::ConnectRoute());
   auto ifindex = IfIndex(sock.get(), device);
   if (!ifindex && ifindex.error().code() == ErrorCode::kNotFound) return false;
   if (!ifindex) return std::move(ifindex).error();

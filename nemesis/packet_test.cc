@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/process.h"
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/proc.h"
 #include "nemesis/nemesis.h"
@@ -308,8 +309,8 @@ TEST_F(PacketFaultTest, BandwidthCapsTcpGoodputAndHealRemovesTheQdisc) {
 
 TEST_F(PacketFaultTest, BandwidthLeavesAForeignRootQdiscAlone) {
   ASSERT_TRUE(internal::RunInNetns(Node(2).netns, [] {
-    return internal::ExecOk({"tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "tbf",
-                             "rate", "100mbit", "burst", "64kb", "latency", "50ms"})
+    return RunProcessOk({"tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "tbf", "rate",
+                         "100mbit", "burst", "64kb", "latency", "50ms"})
                    .has_value()
                ? OkStatus()
                : Status(MakeError(ErrorCode::kInternal, "tc add failed"));
@@ -322,7 +323,7 @@ TEST_F(PacketFaultTest, BandwidthLeavesAForeignRootQdiscAlone) {
   EXPECT_TRUE(healed.ok) << healed.Describe();
   std::string qdiscs;
   ASSERT_TRUE(internal::RunInNetns(Node(2).netns, [&]() -> Status {
-    FAULTLINE_ASSIGN_OR_RETURN(qdiscs, internal::ExecOk({"tc", "qdisc", "show", "dev", "eth0"}));
+    FAULTLINE_ASSIGN_OR_RETURN(qdiscs, RunProcessOk({"tc", "qdisc", "show", "dev", "eth0"}));
     return OkStatus();
   }));
   EXPECT_NE(qdiscs.find("qdisc tbf 1: root"), std::string::npos) << qdiscs;

@@ -15,12 +15,13 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "nemesis/internal/proc.h"
+#include "common/clock.h"
+#include "common/file.h"
 
 namespace faultline::nemesis {
 namespace {
@@ -36,14 +37,6 @@ Error Errno(int err, std::string_view what) {
   return Error(code, std::move(m));
 }
 
-Result<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Errno(errno, "read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Status WriteText(const std::string& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return Errno(errno, "open " + path);
@@ -57,24 +50,6 @@ Status WriteText(const std::string& path, const std::string& text) {
 bool Exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
-}
-
-std::int64_t MonoNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-std::int64_t ThreadCpuNs() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-void SleepUntilMono(std::int64_t ns) {
-  timespec ts{.tv_sec = static_cast<time_t>(ns / 1000000000), .tv_nsec = ns % 1000000000};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-  }
 }
 
 // State shared between the controller and its forked workers (MAP_SHARED, so it survives fork).
@@ -94,18 +69,18 @@ struct Shared {
 static_assert(std::atomic<std::int64_t>::is_always_lock_free);
 
 [[noreturn]] void CpuWorker(Shared* s) {
-  std::int64_t start = MonoNs();
+  std::int64_t start = MonotonicNow().count();
   while (!s->stop.load(std::memory_order_relaxed)) {
     std::int64_t period = s->cpu_period_ns.load(std::memory_order_relaxed);
     std::int64_t busy = s->cpu_busy_ns_per_period.load(std::memory_order_relaxed);
     // Busy is counted in this thread's CPU time, so being preempted does not count as burning.
-    std::int64_t cpu0 = ThreadCpuNs();
+    std::int64_t cpu0 = ThreadCpuNow().count();
     std::int64_t end = start + period;
-    while (ThreadCpuNs() - cpu0 < busy && MonoNs() < end) {
+    while (ThreadCpuNow().count() - cpu0 < busy && MonotonicNow().count() < end) {
     }
-    std::int64_t now = MonoNs();
+    std::int64_t now = MonotonicNow().count();
     if (now < end) {
-      SleepUntilMono(end);
+      SleepUntilMonotonic(std::chrono::nanoseconds(end));
       start = end;
     } else {
       start = now;  // fell behind (preempted): resynchronise instead of bursting to catch up
@@ -166,13 +141,13 @@ static_assert(std::atomic<std::int64_t>::is_always_lock_free);
   while (!s->stop.load(std::memory_order_relaxed)) {
     std::int64_t ticket = s->disk_next_ticket.fetch_add(1);
     std::int64_t due = s->disk_start_ns.load() + ticket * s->disk_interval_ns.load();
-    std::int64_t now = MonoNs();
+    std::int64_t now = MonotonicNow().count();
     // Far behind schedule (slow disk): skip the backlog rather than bursting later.
     if (now - due > 1000000000) {
       s->disk_next_ticket.store((now - s->disk_start_ns.load()) / s->disk_interval_ns.load());
       continue;
     }
-    if (due > now) SleepUntilMono(due);
+    if (due > now) SleepUntilMonotonic(std::chrono::nanoseconds(due));
     if (s->stop.load(std::memory_order_relaxed)) break;
     if (pwrite(fd, buf, sizeof buf, (ticket % 256) * 4096) != sizeof buf || fsync(fd) != 0) {
       s->disk_errors.fetch_add(1);
@@ -199,11 +174,11 @@ class SiegeImpl final : public Siege {
         mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) return Errno(errno, "siege: map shared state");
     shared_ = new (mem) Shared();
-    start_ns_ = MonoNs();
+    start_ns_ = MonotonicNow().count();
     if (spec_.cpu) FAULTLINE_RETURN_IF_ERROR(StartCpu(*spec_.cpu));
     if (spec_.memory) FAULTLINE_RETURN_IF_ERROR(StartMemory(*spec_.memory));
     if (spec_.disk) FAULTLINE_RETURN_IF_ERROR(StartDisk(*spec_.disk));
-    start_ns_ = MonoNs();
+    start_ns_ = MonotonicNow().count();
     auto cpu0 = ReadCpuUsageNs(target_);
     last_cpu_ns_ = cpu0 ? *cpu0 : 0;
     last_ns_ = start_ns_;
@@ -240,7 +215,7 @@ class SiegeImpl final : public Siege {
     }
     // Restored only where the weight is still ours (a concurrent siege may have changed it).
     for (const auto& [dir, old] : saved_shares_) {
-      auto now = ReadText(dir + "/cpu.shares");
+      auto now = ReadFile(dir + "/cpu.shares");
       if (!now || Trim(*now) != std::to_string(spec_.cpu->shares.value_or(0))) continue;
       Status st = WriteText(dir + "/cpu.shares", old);
       if (!st) final_.notes.push_back("restore shares: " + st.error().message());
@@ -338,9 +313,9 @@ class SiegeImpl final : public Siege {
     duty_percent_ = c.target_percent;  // initial guess: nothing else runs in the group
     ApplyDuty();
     if (c.quota_percent) {
-      auto old = ReadText(target_.cpu + "/cpu.cfs_quota_us");
+      auto old = ReadFile(target_.cpu + "/cpu.cfs_quota_us");
       if (!old) return old.error().WithContext("siege: cpu quota on " + target_.name);
-      auto period = ReadText(target_.cpu + "/cpu.cfs_period_us");
+      auto period = ReadFile(target_.cpu + "/cpu.cfs_period_us");
       if (!period) return period.error().WithContext("siege: cpu quota on " + target_.name);
       long p = std::stol(*period);
       long q = static_cast<long>(*c.quota_percent / 100.0 * static_cast<double>(p));
@@ -360,7 +335,7 @@ class SiegeImpl final : public Siege {
           own == std::string::npos ? target_.cpu : target_.cpu.substr(0, own + 10);
       for (std::string dir = target_.cpu; dir.size() >= top.size() && dir.rfind(top, 0) == 0;
            dir = dir.substr(0, dir.rfind('/'))) {
-        auto old = ReadText(dir + "/cpu.shares");
+        auto old = ReadFile(dir + "/cpu.shares");
         if (!old) return old.error().WithContext("siege: cpu shares on " + target_.name);
         if (std::stol(*old) >= *c.shares) continue;
         FAULTLINE_RETURN_IF_ERROR(
@@ -395,7 +370,7 @@ class SiegeImpl final : public Siege {
       return Error(ErrorCode::kInvalidArgument, "siege: disk: target ops/s must be positive");
     }
     shared_->disk_interval_ns = static_cast<std::int64_t>(1e9 / d.target_ops_per_s);
-    shared_->disk_start_ns = MonoNs();
+    shared_->disk_start_ns = MonotonicNow().count();
     int workers = std::max(1, d.workers);
     for (int i = 0; i < workers; ++i) {
       disk_files_.push_back(fmt::format("{}/.faultline-siege-{}-{}", d.directory, getpid(), i));
@@ -426,9 +401,9 @@ class SiegeImpl final : public Siege {
     std::int64_t warmup_end = start_ns_ + std::chrono::nanoseconds(spec_.warmup).count();
     std::int64_t next = start_ns_ + interval;
     while (!stop_control_) {
-      SleepUntilMono(next);
+      SleepUntilMonotonic(std::chrono::nanoseconds(next));
       next += interval;
-      std::int64_t now = MonoNs();
+      std::int64_t now = MonotonicNow().count();
       auto cpu = ReadCpuUsageNs(target_);
       auto mem = ReadMemoryBytes(target_);
       std::lock_guard lock(mu_);
@@ -578,7 +553,7 @@ std::string CgroupMounts::Describe() const {
 }
 
 Result<CgroupMounts> DetectCgroups() {
-  auto mounts = ReadText("/proc/self/mounts");
+  auto mounts = ReadFile("/proc/self/mounts");
   if (!mounts) return mounts.error().WithContext("siege: detect cgroups");
   CgroupMounts out;
   std::istringstream in(*mounts);
@@ -604,7 +579,7 @@ Result<CgroupMounts> DetectCgroups() {
     }
   }
   if (!out.unified.empty()) {
-    auto ctl = ReadText(out.unified + "/cgroup.controllers");
+    auto ctl = ReadFile(out.unified + "/cgroup.controllers");
     if (ctl) {
       std::istringstream cs(*ctl);
       std::string c;
@@ -613,7 +588,7 @@ Result<CgroupMounts> DetectCgroups() {
       }
     }
   }
-  auto self = ReadText("/proc/self/cgroup");
+  auto self = ReadFile("/proc/self/cgroup");
   if (self) {
     std::istringstream ss(*self);
     while (std::getline(ss, line)) {
@@ -752,7 +727,7 @@ Result<std::uint64_t> ReadCpuUsageNs(const SiegeTarget& target) {
     return Error(ErrorCode::kNotFound, "siege: cpu usage of " + target.name + ": no cpuacct group");
   }
   if (target.cpu_v2) {
-    auto text = ReadText(target.cpuacct + "/cpu.stat");
+    auto text = ReadFile(target.cpuacct + "/cpu.stat");
     if (!text) return text.error();
     std::istringstream in(*text);
     std::string k;
@@ -762,7 +737,7 @@ Result<std::uint64_t> ReadCpuUsageNs(const SiegeTarget& target) {
     }
     return Error(ErrorCode::kInternal, "siege: " + target.cpuacct + "/cpu.stat: no usage_usec");
   }
-  auto text = ReadText(target.cpuacct + "/cpuacct.usage");
+  auto text = ReadFile(target.cpuacct + "/cpuacct.usage");
   if (!text) return text.error();
   return static_cast<std::uint64_t>(std::stoull(*text));
 }
@@ -772,7 +747,7 @@ Result<std::int64_t> ReadMemoryBytes(const SiegeTarget& target) {
     return Error(ErrorCode::kNotFound, "siege: memory of " + target.name + ": no memory group");
   }
   auto text =
-      ReadText(target.memory + (target.memory_v2 ? "/memory.current" : "/memory.usage_in_bytes"));
+      ReadFile(target.memory + (target.memory_v2 ? "/memory.current" : "/memory.usage_in_bytes"));
   if (!text) return text.error();
   return static_cast<std::int64_t>(std::stoll(*text));
 }

@@ -5,11 +5,10 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
+#include "common/file.h"
 #include "runner/campaign.h"
 
 namespace faultline::runner {
@@ -17,27 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
-
-Status WriteFile(const std::string& path, std::string_view content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (out) out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  out.close();
-  if (!out) {
-    return MakeError(ErrorCode::kUnavailable,
-                     fmt::format("write {}: {}", path, std::strerror(errno)));
-  }
-  return OkStatus();
-}
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return MakeError(ErrorCode::kNotFound, fmt::format("read {}: {}", path, std::strerror(errno)));
-  }
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 RunFiles FilesIn(const std::string& dir) {
   const fs::path d(dir);
@@ -108,7 +86,7 @@ Result<RunReport> ExecuteCampaign(const CampaignConfig& config, CampaignDeps dep
                                   const RunFiles& files, const ProgressFn& progress) {
   FAULTLINE_RETURN_IF_ERROR(ValidateConfig(config));
   // The config goes first: a run that crashes still says how to repeat it.
-  FAULTLINE_RETURN_IF_ERROR(WriteFile(files.config, ConfigToJson(config) + "\n"));
+  FAULTLINE_RETURN_IF_ERROR(WriteFileAtomic(files.config, ConfigToJson(config) + "\n"));
   Json meta;
   meta["faultline"]["format"] = 1;
   meta["faultline"]["seed"] = config.seed;
@@ -127,16 +105,17 @@ Result<RunReport> ExecuteCampaign(const CampaignConfig& config, CampaignDeps dep
   RunReport report;
   report.files = files;
   report.stats = std::move(*stats);
-  FAULTLINE_RETURN_IF_ERROR(WriteFile(files.nemesis, NemesisJson(report.stats) + "\n"));
+  FAULTLINE_RETURN_IF_ERROR(WriteFileAtomic(files.nemesis, NemesisJson(report.stats) + "\n"));
   FAULTLINE_ASSIGN_OR_RETURN(std::string content, ReadFile(files.log));
   FAULTLINE_ASSIGN_OR_RETURN(std::string jsonl,
                              history::ExportJsonl(content, files.log, &report.log_note));
-  FAULTLINE_RETURN_IF_ERROR(WriteFile(files.jsonl, jsonl));
+  FAULTLINE_RETURN_IF_ERROR(WriteFileAtomic(files.jsonl, jsonl));
   FAULTLINE_ASSIGN_OR_RETURN(history::History h,
                              history::ReadLogHistory(content, files.log, &report.log_note));
   FAULTLINE_ASSIGN_OR_RETURN(report.verdict, CheckHistory(h, config));
   report.text = RenderSummary(report, config);
-  FAULTLINE_RETURN_IF_ERROR(WriteFile(files.results, RenderResultsJson(report, config) + "\n"));
+  FAULTLINE_RETURN_IF_ERROR(
+      WriteFileAtomic(files.results, RenderResultsJson(report, config) + "\n"));
   return report;
 }
 

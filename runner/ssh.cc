@@ -6,13 +6,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "client/etcd.h"
 #include "cluster/nodes_file.h"
 #include "cluster/ssh_nemesis.h"
+#include "common/parallel.h"
+#include "common/shell.h"
 #include "runner/internal/cluster_campaign.h"
 
 namespace faultline::runner {
@@ -28,18 +29,6 @@ void Note(const SshCampaignOptions& o, std::string_view line) {
   if (o.note) o.note(line);
 }
 
-std::string ShellQuote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
 struct MemberView {
   std::string node;
   std::optional<client::EtcdStatusReply> status;
@@ -49,21 +38,17 @@ struct MemberView {
 // Every member's /v3/maintenance/status, in parallel.
 std::vector<MemberView> ProbeMembers(const std::vector<client::EtcdEndpoint>& endpoints,
                                      std::chrono::milliseconds timeout) {
+  std::vector<Result<client::EtcdStatusReply>> replies = ParallelFor(
+      endpoints.size(), [&](size_t i) { return client::EtcdStatus(endpoints[i], timeout); });
   std::vector<MemberView> views(endpoints.size());
-  std::vector<std::thread> threads;
-  threads.reserve(endpoints.size());
   for (size_t i = 0; i < endpoints.size(); ++i) {
-    threads.emplace_back([&, i] {
-      views[i].node = endpoints[i].node;
-      Result<client::EtcdStatusReply> r = client::EtcdStatus(endpoints[i], timeout);
-      if (r) {
-        views[i].status = *r;
-      } else {
-        views[i].error = r.error().message();
-      }
-    });
+    views[i].node = endpoints[i].node;
+    if (replies[i]) {
+      views[i].status = std::move(replies[i]).value();
+    } else {
+      views[i].error = replies[i].error().message();
+    }
   }
-  for (std::thread& t : threads) t.join();
   return views;
 }
 
@@ -164,37 +149,41 @@ std::vector<std::string> CopyNodeFiles(cluster::SshControl& control, const RunFi
   fs::create_directories(files.nodes, ec);
   if (ec) return {fmt::format("node files: create {}: {}", files.nodes, ec.message())};
   std::ofstream(fs::path(files.nodes) / "nodes.json") << cluster::FormatNodesFile(file);
-  std::vector<std::vector<std::string>> per_node(file.nodes.size());
-  std::vector<std::thread> threads;
-  threads.reserve(file.nodes.size());
-  for (size_t i = 0; i < file.nodes.size(); ++i) {
-    threads.emplace_back([&, i] {
-      const cluster::SshNode& n = file.nodes[i];
-      std::vector<std::string>& w = per_node[i];
-      const fs::path dir = fs::path(files.nodes) / n.name;
-      std::error_code dir_ec;
-      fs::create_directories(dir, dir_ec);
-      Result<nemesis::CommandOutput> log = control.Run(n.name, LogScript(n));
-      if (!log) {
-        w.push_back(fmt::format("copy etcd log of {} over ssh: {}", n.name, log.error().message()));
-      } else if (log->exit_code != 0 || log->out.empty()) {
-        w.push_back(fmt::format("copy etcd log of {} over ssh: {}", n.name,
-                                log->exit_code != 0 ? FirstLine(log->err) : "the log is empty"));
-      } else {
-        std::ofstream(dir / "etcd.log", std::ios::binary) << log->out;
-      }
-      Result<nemesis::CommandOutput> cmdline = control.Run(n.name, CmdlineScript(n));
-      if (!cmdline || cmdline->exit_code != 0) {
-        w.push_back(fmt::format("read etcd flags of {} over ssh: {}", n.name,
-                                cmdline ? FirstLine(cmdline->err) : cmdline.error().message()));
-      } else {
-        std::ofstream(dir / "cmdline.txt") << cmdline->out;
-      }
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  for (auto& w : per_node) {
-    for (std::string& line : w) warnings.push_back(std::move(line));
+  // Each task returns the node's warnings; a task cannot fail as a whole, so the Result is only
+  // for an exception ParallelFor caught.
+  std::vector<Result<std::vector<std::string>>> per_node =
+      ParallelFor(file.nodes.size(), [&](size_t i) -> Result<std::vector<std::string>> {
+        const cluster::SshNode& n = file.nodes[i];
+        std::vector<std::string> w;
+        const fs::path dir = fs::path(files.nodes) / n.name;
+        std::error_code dir_ec;
+        fs::create_directories(dir, dir_ec);
+        Result<nemesis::CommandOutput> log = control.Run(n.name, LogScript(n));
+        if (!log) {
+          w.push_back(
+              fmt::format("copy etcd log of {} over ssh: {}", n.name, log.error().message()));
+        } else if (log->exit_code != 0 || log->out.empty()) {
+          w.push_back(fmt::format("copy etcd log of {} over ssh: {}", n.name,
+                                  log->exit_code != 0 ? FirstLine(log->err) : "the log is empty"));
+        } else {
+          std::ofstream(dir / "etcd.log", std::ios::binary) << log->out;
+        }
+        Result<nemesis::CommandOutput> cmdline = control.Run(n.name, CmdlineScript(n));
+        if (!cmdline || cmdline->exit_code != 0) {
+          w.push_back(fmt::format("read etcd flags of {} over ssh: {}", n.name,
+                                  cmdline ? FirstLine(cmdline->err) : cmdline.error().message()));
+        } else {
+          std::ofstream(dir / "cmdline.txt") << cmdline->out;
+        }
+        return w;
+      });
+  for (size_t i = 0; i < per_node.size(); ++i) {
+    if (!per_node[i]) {
+      warnings.push_back(
+          fmt::format("node files of {}: {}", file.nodes[i].name, per_node[i].error().message()));
+      continue;
+    }
+    for (std::string& line : *per_node[i]) warnings.push_back(std::move(line));
   }
   return warnings;
 }

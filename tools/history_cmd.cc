@@ -2,9 +2,9 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
 #include <string>
 
+#include "common/file.h"
 #include "history/edn.h"
 #include "history/io.h"
 #include "history/jsonl.h"
@@ -37,20 +37,7 @@ Status WriteOutput(const std::string& path, const std::string& text) {
     }
     return OkStatus();
   }
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f)
-      return MakeError(ErrorCode::kPermissionDenied, fmt::format("write {}: cannot open", tmp));
-    f.write(text.data(), static_cast<std::streamsize>(text.size()));
-    if (!f.flush()) return MakeError(ErrorCode::kUnavailable, fmt::format("write {}: failed", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return MakeError(ErrorCode::kPermissionDenied,
-                     fmt::format("rename {} to {}: failed", tmp, path));
-  }
-  return OkStatus();
+  return WriteFileAtomic(path, text);
 }
 
 // The output format: --to, else from OUT's extension.

@@ -105,6 +105,10 @@ struct Call {
   int32_t group = -1;
 };
 
+// kGaveUp: the frontier search (frontier.h) grew past its own bounds; the depth-first search goes
+// on.
+enum class Outcome { kValid, kInvalid, kTimeLimit, kMemoryLimit, kCancelled, kBudget, kGaveUp };
+
 struct SearchControl {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   MemoryBudget* budget = nullptr;
@@ -115,11 +119,18 @@ struct SearchControl {
   // Configurations after which the search gives up with kBudget (0: no bound). Deterministic,
   // unlike the time limit, so Check can use it to schedule partitions reproducibly.
   uint64_t max_configurations = 0;
-};
 
-// kGaveUp: the frontier search (frontier.h) grew past its own bounds; the depth-first search goes
-// on.
-enum class Outcome { kValid, kInvalid, kTimeLimit, kMemoryLimit, kCancelled, kBudget, kGaveUp };
+  // kTimeLimit or kCancelled when the search should end now; a search checks every few thousand
+  // steps.
+  std::optional<Outcome> Interrupted() const {
+    if (stop != nullptr && stop->load(std::memory_order_relaxed)) return Outcome::kTimeLimit;
+    if (min_invalid != nullptr && min_invalid->load(std::memory_order_relaxed) < partition) {
+      return Outcome::kCancelled;
+    }
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) return Outcome::kTimeLimit;
+    return std::nullopt;
+  }
+};
 
 struct SearchResult {
   Outcome outcome = Outcome::kValid;
@@ -134,41 +145,81 @@ struct SearchResult {
   std::string detail;  // why, when a detector rather than the search found the violation
 };
 
+// Where a resumable search stands between calls to its Run: not started, stopped at kBudget with
+// more to do, or ended with a final outcome that every later call repeats.
+class RunLifecycle {
+ public:
+  // Runs setup() once (false: out of memory, which is final), then loop(); an outcome other than
+  // kBudget is final, and on_final() runs when it is reached. `configurations` is the search's
+  // running count: the result counts what this call added to it.
+  template <typename Setup, typename Loop, typename OnFinal>
+  SearchResult Run(Setup&& setup, Loop&& loop, OnFinal&& on_final, const uint64_t& configurations) {
+    const uint64_t before = configurations;
+    SearchResult result = Step(setup, loop, on_final);
+    result.configurations = configurations - before;
+    return result;
+  }
+
+ private:
+  template <typename Setup, typename Loop, typename OnFinal>
+  SearchResult Step(Setup& setup, Loop& loop, OnFinal& on_final) {
+    SearchResult result;
+    if (done_) {
+      result.outcome = *done_;
+      return result;
+    }
+    if (!started_) {
+      started_ = true;
+      if (!setup()) {
+        done_ = Outcome::kMemoryLimit;
+        result.outcome = *done_;
+        return result;
+      }
+    }
+    result = loop();
+    if (result.outcome != Outcome::kBudget) {
+      done_ = result.outcome;
+      on_final();
+    }
+    return result;
+  }
+
+  bool started_ = false;
+  std::optional<Outcome> done_;  // set once the search has ended for good
+};
+
+// The states a search has reached and the transitions between them: each state interned once
+// under an int32 id, and (state id, call index) -> next state id memoized. Memory is accounted
+// through the caller's grow(bytes), which returns false past the budget.
+//
+// Thread-safety: one search's; not thread-safe.
 template <Model M>
-class Search {
+class StateGraph {
  public:
   using State = typename M::State;
 
-  Search(const M& model, const std::vector<Call<M>>& calls, const SearchControl& control)
-      : model_(model), calls_(calls), control_(control), account_(*control.budget) {}
+  StateGraph(const M& model, const std::vector<Call<M>>& calls) : model_(model), calls_(calls) {}
 
-  // Searches until a verdict, a limit, or max_configurations configurations in all (kBudget).
-  // After kBudget, Run may be called again with a larger bound: the walk resumes where it
-  // stopped, exactly as one run with the larger bound would have gone on. `configurations` in
-  // the result counts only this call's configurations.
-  SearchResult Run() {
-    const uint64_t before = configurations_;
-    SearchResult result = RunSearch();
-    result.configurations = configurations_ - before;
-    result.peak_bytes = account_.held();
-    return result;
+  // REQUIRES: id was returned by Intern or Transition.
+  const State& state(int32_t id) const { return states_[static_cast<size_t>(id)]; }
+
+  // Whether call k never changes the state (only models with the ReadOnly hook say so).
+  bool IsReadOnly(size_t k) const {
+    if constexpr (HasReadOnly<M>) {
+      return model_.ReadOnly(calls_[k].in);
+    } else {
+      return false;
+    }
   }
-  void set_max_configurations(uint64_t bound) { control_.max_configurations = bound; }
-
- private:
-  struct Frame {
-    int32_t call;
-    int32_t prev_state;
-    bool forced;  // a stuttering op, linearized without alternatives (see RunSearch)
-  };
 
   // The interned id of a state, or -1 when out of memory. States live in a deque (stable
   // addresses, no node per state) and are found through an open-addressing table of
   // (hash, id) pairs, so equality is only tested on a full 64-bit hash match.
-  int32_t Intern(State s) {
+  template <typename Grow>
+  int32_t Intern(State s, Grow&& grow) {
     if ((interned_ + 1) * 4 > ids_.size() * 3) {
       const size_t capacity = ids_.empty() ? 256 : ids_.size() * 2;
-      if (!account_.Grow((capacity - ids_.size()) * sizeof(IdSlot))) return -1;
+      if (!grow((capacity - ids_.size()) * sizeof(IdSlot))) return -1;
       std::vector<IdSlot> old(capacity);
       old.swap(ids_);
       for (const IdSlot& slot : old) {
@@ -188,7 +239,7 @@ class Search {
     }
     size_t bytes = sizeof(State);
     if constexpr (HasStateBytes<M>) bytes += model_.StateBytes(s);
-    if (!account_.Grow(bytes)) return -1;
+    if (!grow(bytes)) return -1;
     const auto id = static_cast<int32_t>(states_.size());
     states_.push_back(std::move(s));
     ids_[i] = IdSlot{.hash = h, .id = id};
@@ -197,7 +248,8 @@ class Search {
   }
 
   // The state after call k from state id s: an id, -1 if the model refuses, -2 out of memory.
-  int32_t Transition(int32_t s, size_t k) {
+  template <typename Grow>
+  int32_t Transition(int32_t s, size_t k, Grow&& grow) {
     if constexpr (HasReadOnly<M>) {
       // Accepts is cheap (the hooks' models compare a value or a hash first), cheaper than the
       // cache miss of a lookup in a table of every (state, op) pair: read-only ops skip it.
@@ -210,16 +262,67 @@ class Search {
     if (const int32_t* hit = transitions_.Find(key)) return *hit;
     const size_t before = transitions_.bytes();
     const size_t after = transitions_.bytes_after_insert();
-    if (after > before && !account_.Grow(after - before)) return -2;
+    if (after > before && !grow(after - before)) return -2;
     std::optional<State> next =
         model_.Step(states_[static_cast<size_t>(s)], calls_[k].in, calls_[k].out);
     int32_t id = -1;
     if (next) {
-      id = Intern(std::move(*next));
+      id = Intern(std::move(*next), grow);
       if (id < 0) return -2;
     }
     transitions_.Insert(key, id);
     return id;
+  }
+
+ private:
+  const M& model_;
+  const std::vector<Call<M>>& calls_;
+  struct IdSlot {
+    uint64_t hash = 0;  // Mix64 of the state's hash
+    int32_t id = -1;    // -1: empty
+  };
+  std::deque<State> states_;
+  std::vector<IdSlot> ids_;
+  size_t interned_ = 0;
+  FlatMap transitions_;
+};
+
+template <Model M>
+class Search {
+ public:
+  using State = typename M::State;
+
+  Search(const M& model, const std::vector<Call<M>>& calls, const SearchControl& control)
+      : model_(model),
+        calls_(calls),
+        control_(control),
+        account_(*control.budget),
+        graph_(model, calls) {}
+
+  // Searches until a verdict, a limit, or max_configurations configurations in all (kBudget).
+  // After kBudget, Run may be called again with a larger bound: the walk resumes where it
+  // stopped, exactly as one run with the larger bound would have gone on. `configurations` in
+  // the result counts only this call's configurations.
+  SearchResult Run() {
+    SearchResult result = lifecycle_.Run([this] { return Setup(); }, [this] { return Loop(); },
+                                         [] {}, configurations_);
+    result.peak_bytes = account_.held();
+    return result;
+  }
+  void set_max_configurations(uint64_t bound) { control_.max_configurations = bound; }
+
+ private:
+  struct Frame {
+    int32_t call;
+    int32_t prev_state;
+    bool forced;  // a stuttering op, linearized without alternatives (see Loop)
+  };
+
+  int32_t Intern(State s) {
+    return graph_.Intern(std::move(s), [this](size_t bytes) { return account_.Grow(bytes); });
+  }
+  int32_t Transition(int32_t s, size_t k) {
+    return graph_.Transition(s, k, [this](size_t bytes) { return account_.Grow(bytes); });
   }
 
   uint64_t Resets(size_t k) const {
@@ -251,7 +354,7 @@ class Search {
           continue;
         }
         if (w.reads[k] == 0 || (w.reads[k] & resets) != 0) continue;
-        if (!model_.CanReach(states_[static_cast<size_t>(state)], calls_[k].in, calls_[k].out)) {
+        if (!model_.CanReach(graph_.state(state), calls_[k].in, calls_[k].out)) {
           return true;
         }
         if (++reads == kMaxReads) break;
@@ -260,28 +363,9 @@ class Search {
     return false;
   }
 
-  bool IsReadOnly(size_t k) const {
-    if constexpr (HasReadOnly<M>) {
-      return model_.ReadOnly(calls_[k].in);
-    } else {
-      return false;
-    }
-  }
+  bool IsReadOnly(size_t k) const { return graph_.IsReadOnly(k); }
 
-  // Checks limits; every few thousand steps.
-  std::optional<Outcome> Interrupted() const {
-    if (control_.stop != nullptr && control_.stop->load(std::memory_order_relaxed)) {
-      return Outcome::kTimeLimit;
-    }
-    if (control_.min_invalid != nullptr &&
-        control_.min_invalid->load(std::memory_order_relaxed) < control_.partition) {
-      return Outcome::kCancelled;
-    }
-    if (control_.deadline && std::chrono::steady_clock::now() >= *control_.deadline) {
-      return Outcome::kTimeLimit;
-    }
-    return std::nullopt;
-  }
+  std::optional<Outcome> Interrupted() const { return control_.Interrupted(); }
 
   // Everything the walk keeps between rounds (see Run).
   struct Entry {
@@ -422,25 +506,6 @@ class Search {
     w.remaining = w.nreq;
     w.entry = w.next[static_cast<size_t>(head)];
     return true;
-  }
-
-  SearchResult RunSearch() {
-    SearchResult result;
-    if (done_) {
-      result.outcome = *done_;
-      return result;
-    }
-    if (!started_) {
-      started_ = true;
-      if (!Setup()) {
-        done_ = Outcome::kMemoryLimit;
-        result.outcome = Outcome::kMemoryLimit;
-        return result;
-      }
-    }
-    result = Loop();
-    if (result.outcome != Outcome::kBudget) done_ = result.outcome;
-    return result;
   }
 
   SearchResult Loop() {
@@ -617,7 +682,7 @@ class Search {
           result.prefixes = std::move(w.best_prefixes);
           std::vector<std::string> described;
           for (int32_t s : w.best_states) {
-            described.push_back(model_.DescribeState(states_[static_cast<size_t>(s)]));
+            described.push_back(model_.DescribeState(graph_.state(s)));
           }
           std::sort(described.begin(), described.end());
           described.erase(std::unique(described.begin(), described.end()), described.end());
@@ -654,18 +719,10 @@ class Search {
   const std::vector<Call<M>>& calls_;
   SearchControl control_;
   Account account_;
-  struct IdSlot {
-    uint64_t hash = 0;  // Mix64 of the state's hash
-    int32_t id = -1;    // -1: empty
-  };
-  std::deque<State> states_;
-  std::vector<IdSlot> ids_;
-  size_t interned_ = 0;
-  FlatMap transitions_;
+  StateGraph<M> graph_;
   uint64_t configurations_ = 0;
   Walk walk_;
-  bool started_ = false;
-  std::optional<Outcome> done_;  // set once the search has ended for good
+  RunLifecycle lifecycle_;
 };
 
 }  // namespace faultline::checker::internal

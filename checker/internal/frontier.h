@@ -62,7 +62,11 @@ class Frontier {
   static constexpr size_t kMaxConfigs = size_t{1} << 20;
 
   Frontier(const M& model, const std::vector<Call<M>>& calls, const SearchControl& control)
-      : model_(model), calls_(calls), control_(control), account_(*control.budget) {}
+      : model_(model),
+        calls_(calls),
+        control_(control),
+        account_(*control.budget),
+        graph_(model, calls) {}
 
   // Whether the frontier search can check these calls (see Limits above).
   static bool Applies(const std::vector<Call<M>>& calls) {
@@ -102,26 +106,8 @@ class Frontier {
   // Walks until a verdict, a limit, or max_configurations closure steps in all (kBudget), checked
   // between events. Resumable like Search::Run.
   SearchResult Run() {
-    const uint64_t before = configurations_;
-    SearchResult result;
-    if (done_) {
-      result.outcome = *done_;
-    } else {
-      if (!started_) {
-        started_ = true;
-        if (!Setup()) {
-          done_ = Outcome::kMemoryLimit;
-          result.outcome = Outcome::kMemoryLimit;
-          return result;
-        }
-      }
-      result = Loop();
-      if (result.outcome != Outcome::kBudget) {
-        done_ = result.outcome;
-        Release();
-      }
-    }
-    result.configurations = configurations_ - before;
+    SearchResult result = lifecycle_.Run([this] { return Setup(); }, [this] { return Loop(); },
+                                         [this] { Release(); }, configurations_);
     result.peak_bytes = peak_held_;
     return result;
   }
@@ -259,68 +245,14 @@ class Frontier {
     return id;
   }
 
-  // Interned states, as in engine.h.
   int32_t Intern(State s) {
-    if ((interned_ + 1) * 4 > ids_.size() * 3) {
-      const size_t capacity = ids_.empty() ? 256 : ids_.size() * 2;
-      if (!Grow((capacity - ids_.size()) * sizeof(IdSlot))) return -1;
-      std::vector<IdSlot> old(capacity);
-      old.swap(ids_);
-      for (const IdSlot& slot : old) {
-        if (slot.id < 0) continue;
-        size_t i = slot.hash & (capacity - 1);
-        while (ids_[i].id >= 0) i = (i + 1) & (capacity - 1);
-        ids_[i] = slot;
-      }
-    }
-    const uint64_t h = Mix64(model_.HashState(s));
-    const size_t mask = ids_.size() - 1;
-    size_t i = h & mask;
-    for (;; i = (i + 1) & mask) {
-      const IdSlot& slot = ids_[i];
-      if (slot.id < 0) break;
-      if (slot.hash == h && states_[static_cast<size_t>(slot.id)] == s) return slot.id;
-    }
-    size_t bytes = sizeof(State);
-    if constexpr (HasStateBytes<M>) bytes += model_.StateBytes(s);
-    if (!Grow(bytes)) return -1;
-    const auto id = static_cast<int32_t>(states_.size());
-    states_.push_back(std::move(s));
-    ids_[i] = IdSlot{.hash = h, .id = id};
-    ++interned_;
-    return id;
+    return graph_.Intern(std::move(s), [this](size_t bytes) { return Grow(bytes); });
   }
 
-  bool IsReadOnly(size_t k) const {
-    if constexpr (HasReadOnly<M>) {
-      return model_.ReadOnly(calls_[k].in);
-    } else {
-      return false;
-    }
-  }
+  bool IsReadOnly(size_t k) const { return graph_.IsReadOnly(k); }
 
-  // The state after call k from state id s: an id, -1 if the model refuses, -2 out of memory.
   int32_t Transition(int32_t s, size_t k) {
-    if constexpr (HasReadOnly<M>) {
-      if (model_.ReadOnly(calls_[k].in)) {
-        return model_.Accepts(states_[static_cast<size_t>(s)], calls_[k].in, calls_[k].out) ? s
-                                                                                            : -1;
-      }
-    }
-    const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(s)) << 32) | k;
-    if (const int32_t* hit = transitions_.Find(key)) return *hit;
-    const size_t before = transitions_.bytes();
-    const size_t after = transitions_.bytes_after_insert();
-    if (after > before && !Grow(after - before)) return -2;
-    std::optional<State> next =
-        model_.Step(states_[static_cast<size_t>(s)], calls_[k].in, calls_[k].out);
-    int32_t id = -1;
-    if (next) {
-      id = Intern(std::move(*next));
-      if (id < 0) return -2;
-    }
-    transitions_.Insert(key, id);
-    return id;
+    return graph_.Transition(s, k, [this](size_t bytes) { return Grow(bytes); });
   }
 
   bool Grow(size_t bytes) {
@@ -399,19 +331,7 @@ class Frontier {
     return true;
   }
 
-  std::optional<Outcome> Interrupted() const {
-    if (control_.stop != nullptr && control_.stop->load(std::memory_order_relaxed)) {
-      return Outcome::kTimeLimit;
-    }
-    if (control_.min_invalid != nullptr &&
-        control_.min_invalid->load(std::memory_order_relaxed) < control_.partition) {
-      return Outcome::kCancelled;
-    }
-    if (control_.deadline && std::chrono::steady_clock::now() >= *control_.deadline) {
-      return Outcome::kTimeLimit;
-    }
-    return std::nullopt;
-  }
+  std::optional<Outcome> Interrupted() const { return control_.Interrupted(); }
 
   int32_t NewNode(int32_t call, int32_t parent) {
     nodes_.push_back(Node{.call = call, .parent = parent});
@@ -587,7 +507,7 @@ class Frontier {
         }
         std::vector<std::string> described;
         for (int32_t s : best_states_) {
-          described.push_back(model_.DescribeState(states_[static_cast<size_t>(s)]));
+          described.push_back(model_.DescribeState(graph_.state(s)));
         }
         std::sort(described.begin(), described.end());
         described.erase(std::unique(described.begin(), described.end()), described.end());
@@ -615,14 +535,7 @@ class Frontier {
   size_t peak_held_ = 0;
   size_t tables_bytes_ = 0;
 
-  struct IdSlot {
-    uint64_t hash = 0;
-    int32_t id = -1;
-  };
-  std::deque<State> states_;
-  std::vector<IdSlot> ids_;
-  size_t interned_ = 0;
-  FlatMap transitions_;
+  StateGraph<M> graph_;
 
   std::vector<Event> events_;
   size_t event_ = 0;
@@ -647,8 +560,7 @@ class Frontier {
 
   uint64_t configurations_ = 0;
   uint64_t steps_ = 0;
-  bool started_ = false;
-  std::optional<Outcome> done_;
+  RunLifecycle lifecycle_;
 };
 
 }  // namespace faultline::checker::internal

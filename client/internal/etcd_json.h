@@ -16,13 +16,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/base64.h"
 #include "common/result.h"
 
 namespace faultline::client::internal {
-
-std::string Base64Encode(std::string_view raw);
-// nullopt on a character outside the standard alphabet or bad padding.
-std::optional<std::string> Base64Decode(std::string_view text);
 
 // The smallest key greater than every key starting with prefix (etcd's "prefix end"); "\0" when
 // prefix is empty or all 0xff (etcd reads that as "to the end of the keyspace").

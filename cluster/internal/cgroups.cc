@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cluster/internal/util.h"
+#include "common/file.h"
 
 namespace faultline::cluster::internal {
 namespace {

@@ -1,8 +1,5 @@
-// Running a program with input and a deadline, for the SSH control path (ssh, ssh-keygen). Not
-// part of the public API.
-//
-// Thread-safety: RunProgram may be called from several threads at once (every descriptor it makes
-// is close-on-exec, so concurrent children do not hold each other's pipes open).
+// A remote shell kept open over ssh, for the SSH control path. One-shot programs (ssh, ssh-keygen)
+// run through common/process.h. Not part of the public API.
 #ifndef FAULTLINE_CLUSTER_INTERNAL_SSH_EXEC_H_
 #define FAULTLINE_CLUSTER_INTERNAL_SSH_EXEC_H_
 
@@ -12,29 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/process.h"
 #include "common/result.h"
 
 namespace faultline::cluster::internal {
-
-struct ProgramOutput {
-  int exit_code = -1;  // 128+N if killed by signal N
-  std::string out;
-  std::string err;
-};
-
-struct ProgramOptions {
-  std::chrono::milliseconds timeout{30000};
-  // Give the child /dev/null as stdout and stderr and wait only for its exit, not for end of
-  // output: for programs that leave a daemon holding their stdio (ssh -f with ControlPersist).
-  bool detach_output = false;
-};
-
-// Runs argv (argv[0] an absolute path, or searched in PATH) with `input` on its stdin. An error
-// only if it cannot be started (NotFound, PermissionDenied) or runs past the timeout
-// (DeadlineExceeded; it is then killed with SIGKILL and reaped).
-[[nodiscard]] Result<ProgramOutput> RunProgram(const std::vector<std::string>& argv,
-                                               std::string_view input,
-                                               const ProgramOptions& options = {});
 
 // A long-lived child with pipes on its stdin and stdout (stderr goes to /dev/null): a remote shell
 // kept open over ssh, fed one framed command at a time. The destructor closes its stdin, gives it
@@ -53,18 +31,13 @@ class Session {
   // for the next read. Unavailable if the child closed its stdout first.
   [[nodiscard]] Result<std::string> ReadUntil(std::string_view terminator,
                                               std::chrono::steady_clock::time_point deadline);
-  bool alive() const { return pid_ > 0 && in_ >= 0 && out_ >= 0; }
+  bool alive() const { return child_.pid > 0 && child_.in.valid() && child_.out.valid(); }
 
  private:
-  Session() = default;
-  int pid_ = -1;
-  int in_ = -1;
-  int out_ = -1;
+  explicit Session(Child child) : child_(std::move(child)) {}
+  Child child_;
   std::string buffer_;
 };
-
-// "'...'" with embedded single quotes escaped, for /bin/sh.
-std::string ShellQuote(std::string_view s);
 
 }  // namespace faultline::cluster::internal
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster/internal/util.h"
+#include "common/file.h"
 
 namespace faultline::cluster::internal {
 

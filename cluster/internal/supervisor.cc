@@ -28,7 +28,11 @@ extern "C" {
 
 #include "cluster/internal/state.h"
 #include "cluster/internal/util.h"
+#include "common/clock.h"
+#include "common/fd.h"
+#include "common/file.h"
 #include "common/ports.h"
+#include "common/process.h"
 
 extern char** environ;
 
@@ -42,7 +46,7 @@ constexpr const char* kEnvRunDir = "FAULTLINE_CLUSTER_SUPERVISOR";
 constexpr const char* kEnvReadyFd = "FAULTLINE_CLUSTER_SUPERVISOR_FD";
 
 void Log(const std::string& line) {
-  const std::string text = fmt::format("{} {}\n", WallNs() / 1000000, line);
+  const std::string text = fmt::format("{} {}\n", WallNow().count() / 1000000, line);
   (void)!::write(2, text.data(), text.size());
 }
 
@@ -110,7 +114,7 @@ Result<json> SupervisorCall(const std::string& socket_path, const json& request,
     return MakeError(ErrorCode::kInvalidArgument, ctx + ": socket path too long");
   }
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return ErrnoError(errno, ctx + ": socket");
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     const int e = errno;
@@ -174,7 +178,7 @@ Result<SupervisorIdentity> SpawnSupervisor(const ClusterState& state,
   const std::string log_path = state.run_dir + "/supervisor.log";
   std::array<int, 2> p{-1, -1};
   if (::pipe2(p.data(), O_CLOEXEC) != 0) return ErrnoError(errno, "supervisor: pipe");
-  Fd ready_r(p[0]), ready_w(p[1]);
+  UniqueFd ready_r(p[0]), ready_w(p[1]);
 
   // Everything the children need is prepared before fork: they may only make async-signal-safe
   // calls, as the caller may have threads.
@@ -259,7 +263,7 @@ namespace {
 struct Child {
   int pid = 0;
   std::uint64_t start_time = 0;
-  Fd pidfd;
+  UniqueFd pidfd;
   bool running() const { return pid > 0; }
 };
 
@@ -278,7 +282,7 @@ struct Node {
 };
 
 struct Conn {
-  Fd fd;
+  UniqueFd fd;
   std::string in;
 };
 
@@ -312,7 +316,7 @@ class Supervisor {
   ClusterState state_;
   SupervisorConfig config_;
   std::vector<Node> nodes_;
-  Fd listen_;
+  UniqueFd listen_;
   std::vector<std::unique_ptr<Conn>> conns_;
   std::deque<json> events_;
   std::uint64_t next_seq_ = 1;
@@ -332,10 +336,14 @@ Node* Supervisor::Find(const std::string& name) {
 
 void Supervisor::Event(const std::string& node, const std::string& kind, const std::string& detail,
                        int pid, bool by_safeguard) {
-  json e = {{"seq", next_seq_++},  {"mono_ns", MonoNs()},
-            {"wall_ns", WallNs()}, {"node", node},
-            {"kind", kind},        {"detail", detail},
-            {"pid", pid},          {"by_safeguard", by_safeguard}};
+  json e = {{"seq", next_seq_++},
+            {"mono_ns", MonotonicNow().count()},
+            {"wall_ns", WallNow().count()},
+            {"node", node},
+            {"kind", kind},
+            {"detail", detail},
+            {"pid", pid},
+            {"by_safeguard", by_safeguard}};
   Log(fmt::format("event {} {} {} pid {}{}", node, kind, detail, pid,
                   by_safeguard ? " (safeguard)" : ""));
   events_.push_back(std::move(e));
@@ -363,23 +371,23 @@ Result<Child> Supervisor::Spawn(const std::vector<std::string>& argv, const Node
                                  "openssh-server)",
                                  argv[0], ns.name, argv[0]));
   }
-  Fd netns(::open(fmt::format("/var/run/netns/{}", ns.netns).c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd netns(::open(fmt::format("/var/run/netns/{}", ns.netns).c_str(), O_RDONLY | O_CLOEXEC));
   if (!netns.valid()) return ErrnoError(errno, fmt::format("start {}: open netns", ns.name));
-  std::vector<Fd> procs;
+  std::vector<UniqueFd> procs;
   if (in_cgroups) {
     for (const auto& [ctl, path] : ns.cgroups) {
-      Fd f(::open((path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+      UniqueFd f(::open((path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
       if (!f.valid()) {
         return ErrnoError(errno, fmt::format("start {}: open {}/cgroup.procs", ns.name, path));
       }
       procs.push_back(std::move(f));
     }
   }
-  Fd out(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  UniqueFd out(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!out.valid()) return ErrnoError(errno, fmt::format("start {}: open {}", ns.name, out_path));
   std::array<int, 2> p{-1, -1};
   if (::pipe2(p.data(), O_CLOEXEC) != 0) return ErrnoError(errno, "start: pipe");
-  Fd err_r(p[0]), err_w(p[1]);
+  UniqueFd err_r(p[0]), err_w(p[1]);
   std::vector<std::string> args_store = argv;
   std::vector<char*> args;
   for (auto& a : args_store) args.push_back(a.data());
@@ -398,7 +406,7 @@ Result<Child> Supervisor::Spawn(const std::vector<std::string>& argv, const Node
     if (::getppid() != parent) _exit(1);
     ::setpgid(0, 0);
     if (::setns(netns.get(), CLONE_NEWNET) != 0) fail(1);
-    for (const Fd& f : procs) {
+    for (const UniqueFd& f : procs) {
       if (::write(f.get(), "0", 1) < 0) fail(2);
     }
     const int null = ::open("/dev/null", O_RDONLY);
@@ -479,7 +487,7 @@ void Supervisor::Reap(Node& n, bool by_command) {
 // The safeguard: schedule a restart with backoff, or escalate after max_restarts in the window.
 void Supervisor::AfterExit(Node& n) {
   if (!policy_.enabled || n.failed || stop_) return;
-  const std::int64_t now = MonoNs();
+  const std::int64_t now = MonotonicNow().count();
   const std::int64_t window_ns = static_cast<std::int64_t>(policy_.window.count()) * 1000000;
   while (!n.safeguard_restarts.empty() && now - n.safeguard_restarts.front() > window_ns) {
     n.safeguard_restarts.pop_front();
@@ -504,9 +512,10 @@ void Supervisor::AfterExit(Node& n) {
 
 bool Supervisor::WaitExit(Node& n, int timeout_ms) {
   pollfd p{.fd = n.db.pidfd.get(), .events = POLLIN, .revents = 0};
-  const std::int64_t deadline = MonoNs() + static_cast<std::int64_t>(timeout_ms) * 1000000;
+  const std::int64_t deadline =
+      MonotonicNow().count() + static_cast<std::int64_t>(timeout_ms) * 1000000;
   for (;;) {
-    const std::int64_t left = (deadline - MonoNs()) / 1000000;
+    const std::int64_t left = (deadline - MonotonicNow().count()) / 1000000;
     if (left <= 0) return false;
     const int r = ::poll(&p, 1, static_cast<int>(left));
     if (r > 0) return true;
@@ -517,7 +526,7 @@ bool Supervisor::WaitExit(Node& n, int timeout_ms) {
 json Supervisor::ProcessOne(Node& n, const std::string& action) {
   const NodeState& ns = state_.nodes[n.index];
   json rep = {{"node", ns.name}, {"ok", true}, {"pid_before", n.db.pid}};
-  const std::int64_t t0 = MonoNs();
+  const std::int64_t t0 = MonotonicNow().count();
   auto fail = [&](const std::string& msg) {
     rep["ok"] = false;
     rep["error"] = fmt::format("{} {}: {}", action, ns.name, msg);
@@ -599,7 +608,7 @@ json Supervisor::ProcessOne(Node& n, const std::string& action) {
     fail("unknown action");
   }
   rep["pid_after"] = n.db.pid;
-  rep["took_ns"] = MonoNs() - t0;
+  rep["took_ns"] = MonotonicNow().count() - t0;
   return rep;
 }
 
@@ -832,7 +841,7 @@ int Supervisor::Run(int ready_fd) {
     if (owner_.valid()) fds.push_back({.fd = owner_.get(), .events = POLLIN, .revents = 0});
     // Wake for the next due restart, and at least every 200 ms to notice SIGTERM.
     std::int64_t timeout_ms = 200;
-    const std::int64_t now = MonoNs();
+    const std::int64_t now = MonotonicNow().count();
     for (const Node& n : nodes_) {
       if (n.restart_due_ns != 0) {
         timeout_ms =
@@ -865,9 +874,10 @@ int Supervisor::Run(int ready_fd) {
     }
     // Due restarts.
     for (Node& n : nodes_) {
-      if (n.restart_due_ns == 0 || MonoNs() < n.restart_due_ns || n.db.running()) continue;
+      if (n.restart_due_ns == 0 || MonotonicNow().count() < n.restart_due_ns || n.db.running())
+        continue;
       n.restart_due_ns = 0;
-      n.safeguard_restarts.push_back(MonoNs());
+      n.safeguard_restarts.push_back(MonotonicNow().count());
       if (Status s = StartDb(n, true, "restarted", n.restart_detail); !s) {
         Event(state_.nodes[n.index].name, "restart-failed", s.error().message(), 0, true);
         AfterExit(n);

@@ -2,18 +2,17 @@
 
 #include <fmt/format.h>
 
-#include <cstdio>
-#include <cstring>
 #include <nlohmann/json.hpp>
+
+#include "common/base64.h"
+#include "common/process.h"
 
 namespace faultline::dirt::internal {
 namespace {
 
 using json = nlohmann::json;
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-Result<json> Call(HttpConnection& c, std::string_view path, const json& body,
+Result<json> Call(cluster::HttpClient& c, std::string_view path, const json& body,
                   std::chrono::milliseconds timeout) {
   auto r = c.Request("POST", path, body.dump(), timeout);
   if (!r) return r.error();
@@ -42,52 +41,7 @@ std::uint64_t U64(const json& j, const char* key) {
 
 }  // namespace
 
-std::string Base64(std::string_view in) {
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    unsigned v =
-        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
-std::string Unbase64(std::string_view in) {
-  std::string out;
-  unsigned acc = 0;
-  int bits = 0;
-  for (char ch : in) {
-    const char* p = std::strchr(kAlphabet, ch);
-    if (ch == '=' || ch == '\0' || p == nullptr) continue;
-    acc = (acc << 6) | static_cast<unsigned>(p - kAlphabet);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
-Result<bool> EtcdHealth(HttpConnection& c, std::chrono::milliseconds timeout) {
+Result<bool> EtcdHealth(cluster::HttpClient& c, std::chrono::milliseconds timeout) {
   auto r = c.Request("GET", "/health", "", timeout);
   if (!r) return r.error();
   try {
@@ -98,23 +52,30 @@ Result<bool> EtcdHealth(HttpConnection& c, std::chrono::milliseconds timeout) {
   }
 }
 
-Result<std::int64_t> EtcdPut(HttpConnection& c, std::string_view key, std::string_view value,
+Result<std::int64_t> EtcdPut(cluster::HttpClient& c, std::string_view key, std::string_view value,
                              std::chrono::milliseconds timeout) {
   FAULTLINE_ASSIGN_OR_RETURN(
-      json j, Call(c, "/v3/kv/put", {{"key", Base64(key)}, {"value", Base64(value)}}, timeout));
+      json j,
+      Call(c, "/v3/kv/put", {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}}, timeout));
   return static_cast<std::int64_t>(U64(j.value("header", json::object()), "revision"));
 }
 
-Result<std::string> EtcdGet(HttpConnection& c, std::string_view key,
+Result<std::string> EtcdGet(cluster::HttpClient& c, std::string_view key,
                             std::chrono::milliseconds timeout) {
-  FAULTLINE_ASSIGN_OR_RETURN(json j, Call(c, "/v3/kv/range", {{"key", Base64(key)}}, timeout));
+  FAULTLINE_ASSIGN_OR_RETURN(json j,
+                             Call(c, "/v3/kv/range", {{"key", Base64Encode(key)}}, timeout));
   if (!j.contains("kvs") || j["kvs"].empty()) {
     return Error(ErrorCode::kNotFound, fmt::format("etcd: range {}: no such key", key));
   }
-  return Unbase64(j["kvs"][0].value("value", std::string()));
+  auto value = Base64Decode(j["kvs"][0].value("value", std::string()));
+  if (!value) {
+    return Error(ErrorCode::kUnavailable, fmt::format("etcd: range {}: value is not base64", key));
+  }
+  return std::move(*value);
 }
 
-Result<EtcdStatus> EtcdMaintenanceStatus(HttpConnection& c, std::chrono::milliseconds timeout) {
+Result<EtcdStatus> EtcdMaintenanceStatus(cluster::HttpClient& c,
+                                         std::chrono::milliseconds timeout) {
   FAULTLINE_ASSIGN_OR_RETURN(json j, Call(c, "/v3/maintenance/status", json::object(), timeout));
   EtcdStatus s;
   json h = j.value("header", json::object());
@@ -125,27 +86,21 @@ Result<EtcdStatus> EtcdMaintenanceStatus(HttpConnection& c, std::chrono::millise
   return s;
 }
 
-Result<EtcdHash> EtcdHashKv(HttpConnection& c, std::int64_t revision,
+Result<EtcdHash> EtcdHashKv(cluster::HttpClient& c, std::int64_t revision,
                             std::chrono::milliseconds timeout) {
   // The 3.4 gateway maps HashKV and Hash to the same path (/v3/maintenance/hash) and serves Hash,
   // which ignores the revision; so HashKV goes through etcdctl's gRPC client.
-  std::string cmd = fmt::format(
-      "ETCDCTL_API=3 etcdctl --endpoints={} --dial-timeout={}ms --command-timeout={}ms "
-      "endpoint hashkv --rev={} -w json 2>&1",
-      c.base_url(), timeout.count(), timeout.count(), revision);
-  FILE* f = ::popen(cmd.c_str(), "re");
-  if (f == nullptr) {
-    return Error(ErrorCode::kInternal,
-                 fmt::format("etcd: hashkv: popen: {}", std::strerror(errno)));
-  }
-  std::string out;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  int rc = ::pclose(f);
-  if (rc != 0) {
-    return Error(ErrorCode::kUnavailable,
-                 fmt::format("etcd: hashkv on {}: etcdctl failed: {}", c.base_url(), out));
+  auto run = RunProcess({"env", "ETCDCTL_API=3", "etcdctl", "--endpoints=" + c.base_url(),
+                         fmt::format("--dial-timeout={}ms", timeout.count()),
+                         fmt::format("--command-timeout={}ms", timeout.count()), "endpoint",
+                         "hashkv", fmt::format("--rev={}", revision), "-w", "json"},
+                        // etcdctl's own timeouts bound it; this one catches a hung etcdctl.
+                        {.timeout = timeout + std::chrono::seconds(5)});
+  if (!run) return run.error().WithContext("etcd: hashkv");
+  const std::string& out = run->out;
+  if (run->exit_code != 0) {
+    return Error(ErrorCode::kUnavailable, fmt::format("etcd: hashkv on {}: etcdctl failed: {}{}",
+                                                      c.base_url(), run->err, run->out));
   }
   try {
     json j = json::parse(out);
@@ -160,7 +115,7 @@ Result<EtcdHash> EtcdHashKv(HttpConnection& c, std::int64_t revision,
   }
 }
 
-Result<std::vector<EtcdMember>> EtcdMemberList(HttpConnection& c,
+Result<std::vector<EtcdMember>> EtcdMemberList(cluster::HttpClient& c,
                                                std::chrono::milliseconds timeout) {
   FAULTLINE_ASSIGN_OR_RETURN(json j, Call(c, "/v3/cluster/member/list", json::object(), timeout));
   std::vector<EtcdMember> out;
@@ -175,13 +130,14 @@ Result<std::vector<EtcdMember>> EtcdMemberList(HttpConnection& c,
   return out;
 }
 
-Status EtcdMemberRemove(HttpConnection& c, std::uint64_t id, std::chrono::milliseconds timeout) {
+Status EtcdMemberRemove(cluster::HttpClient& c, std::uint64_t id,
+                        std::chrono::milliseconds timeout) {
   auto j = Call(c, "/v3/cluster/member/remove", {{"ID", std::to_string(id)}}, timeout);
   if (!j) return j.error();
   return OkStatus();
 }
 
-Result<std::uint64_t> EtcdMemberAdd(HttpConnection& c, const std::string& peer_url,
+Result<std::uint64_t> EtcdMemberAdd(cluster::HttpClient& c, const std::string& peer_url,
                                     std::chrono::milliseconds timeout) {
   FAULTLINE_ASSIGN_OR_RETURN(
       json j, Call(c, "/v3/cluster/member/add", {{"peerURLs", json::array({peer_url})}}, timeout));

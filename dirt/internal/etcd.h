@@ -1,5 +1,5 @@
 // The few etcd v3 gRPC-gateway calls a drill needs (health, put, range, status, hashkv, member
-// list/add/remove), over dirt/internal/http.h. Keys and values are base64 on the wire; 64-bit
+// list/add/remove), over cluster/http.h. Keys and values are base64 on the wire; 64-bit
 // integers arrive as strings (PLATFORM §4). Not part of the public API.
 //
 // Thread-safety: functions use the connection they are given; one connection per thread.
@@ -12,22 +12,19 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/http.h"
 #include "common/result.h"
-#include "dirt/internal/http.h"
 
 namespace faultline::dirt::internal {
 
-std::string Base64(std::string_view in);
-std::string Unbase64(std::string_view in);
-
 // GET /health: true when {"health":"true"}.
-[[nodiscard]] Result<bool> EtcdHealth(HttpConnection& c, std::chrono::milliseconds timeout);
+[[nodiscard]] Result<bool> EtcdHealth(cluster::HttpClient& c, std::chrono::milliseconds timeout);
 // Returns the revision of the put.
-[[nodiscard]] Result<std::int64_t> EtcdPut(HttpConnection& c, std::string_view key,
+[[nodiscard]] Result<std::int64_t> EtcdPut(cluster::HttpClient& c, std::string_view key,
                                            std::string_view value,
                                            std::chrono::milliseconds timeout);
 // Linearizable range of one key; NotFound when absent.
-[[nodiscard]] Result<std::string> EtcdGet(HttpConnection& c, std::string_view key,
+[[nodiscard]] Result<std::string> EtcdGet(cluster::HttpClient& c, std::string_view key,
                                           std::chrono::milliseconds timeout);
 
 struct EtcdStatus {
@@ -36,7 +33,7 @@ struct EtcdStatus {
   std::uint64_t raft_term = 0;
   std::int64_t revision = 0;
 };
-[[nodiscard]] Result<EtcdStatus> EtcdMaintenanceStatus(HttpConnection& c,
+[[nodiscard]] Result<EtcdStatus> EtcdMaintenanceStatus(cluster::HttpClient& c,
                                                        std::chrono::milliseconds timeout);
 
 struct EtcdHash {
@@ -44,7 +41,7 @@ struct EtcdHash {
   std::int64_t revision = 0;  // the revision it was computed at
 };
 // HashKV at `revision` (0 = current), through etcdctl (the 3.4 gateway serves Hash instead).
-[[nodiscard]] Result<EtcdHash> EtcdHashKv(HttpConnection& c, std::int64_t revision,
+[[nodiscard]] Result<EtcdHash> EtcdHashKv(cluster::HttpClient& c, std::int64_t revision,
                                           std::chrono::milliseconds timeout);
 
 struct EtcdMember {
@@ -53,12 +50,13 @@ struct EtcdMember {
   std::vector<std::string> peer_urls;
   std::vector<std::string> client_urls;
 };
-[[nodiscard]] Result<std::vector<EtcdMember>> EtcdMemberList(HttpConnection& c,
+[[nodiscard]] Result<std::vector<EtcdMember>> EtcdMemberList(cluster::HttpClient& c,
                                                              std::chrono::milliseconds timeout);
-[[nodiscard]] Status EtcdMemberRemove(HttpConnection& c, std::uint64_t id,
+[[nodiscard]] Status EtcdMemberRemove(cluster::HttpClient& c, std::uint64_t id,
                                       std::chrono::milliseconds timeout);
 // Returns the new member's id.
-[[nodiscard]] Result<std::uint64_t> EtcdMemberAdd(HttpConnection& c, const std::string& peer_url,
+[[nodiscard]] Result<std::uint64_t> EtcdMemberAdd(cluster::HttpClient& c,
+                                                  const std::string& peer_url,
                                                   std::chrono::milliseconds timeout);
 
 }  // namespace faultline::dirt::internal

@@ -23,6 +23,10 @@ namespace faultline::nemesis::internal {
 [[nodiscard]] Result<Grudge> ValidateGrudge(std::string_view backend, const NetConfig& config,
                                             const Grudge& grudge);
 
+// The per-node reports an apply starts from: node i's peers are by_node[config.nodes[i].name], and
+// every node needs healing until it reports success (it may hold a half-applied partition).
+std::vector<NodeReport> PendingReports(const NetConfig& config, const Grudge& by_node);
+
 // The network namespace of each node, in config order.
 std::vector<std::string> NetnsOf(const NetConfig& config);
 
@@ -55,6 +59,12 @@ ConntrackOutcome CutEstablishedFlows(const NetConfig& config, const NodeSet& pee
 
 // The report note on established flows, naming per node what was deleted or what failed.
 std::string ConntrackNote(const NetConfig& config, const std::vector<ConntrackOutcome>& outcomes);
+
+// The report of a partition apply by a backend that cuts established flows itself on new-only:
+// MakeReport with the statuses, the grudge described, and for new-only the note on those flows.
+NetReport ApplyReport(std::string_view backend, PartitionMode mode, const NetConfig& config,
+                      std::vector<NodeReport> nodes, const std::vector<Status>& statuses,
+                      const Grudge& grudge, const std::vector<ConntrackOutcome>& conntrack);
 
 }  // namespace faultline::nemesis::internal
 

@@ -203,12 +203,6 @@ void HealProcessObject(const LedgerObject& o, NodeControl* control, EntryHeal& o
 
 }  // namespace
 
-std::int64_t MonoNanos() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 NetFor FreshNets(std::vector<std::unique_ptr<Net>>& keep) {
   return [&keep](const std::string& backend, const NetConfig& config) -> Result<Net*> {
     FAULTLINE_ASSIGN_OR_RETURN(BackendKind kind, ParseBackendKind(backend));

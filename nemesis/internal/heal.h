@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "nemesis/ledger.h"
 #include "nemesis/nemesis.h"
 #include "nemesis/net.h"
@@ -41,7 +42,7 @@ FaultReport HealEntries(const Ledger& ledger, NodeControl* control, const NetFor
 NetFor FreshNets(std::vector<std::unique_ptr<Net>>& keep);
 
 // Monotonic nanoseconds (CLOCK_MONOTONIC), for FaultReport times.
-std::int64_t MonoNanos();
+inline std::int64_t MonoNanos() { return MonotonicNow().count(); }
 
 }  // namespace faultline::nemesis::internal
 

@@ -35,11 +35,12 @@ std::string IptablesApplyInput(PartitionMode mode, const std::string& chain,
   return input;
 }
 
-IptablesFilterTable ParseIptablesSave(const std::string& save, const std::string& chain) {
+IptablesFilterTable ParseIptablesSave(const std::string& save, const std::string& chain,
+                                      std::string_view hook) {
   IptablesFilterTable t;
   std::istringstream in(save);
   std::string line;
-  const std::string jump = "-A INPUT -j " + chain;
+  const std::string jump = fmt::format("-A {} -j {}", hook, chain);
   const std::string own_rule = "-A " + chain + " ";
   while (std::getline(in, line)) {
     if (line.rfind(':', 0) == 0) {

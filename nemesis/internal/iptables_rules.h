@@ -11,6 +11,7 @@
 #define FAULTLINE_NEMESIS_INTERNAL_IPTABLES_RULES_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nemesis/net.h"
@@ -33,10 +34,13 @@ std::string IptablesApplyInput(PartitionMode mode, const std::string& chain,
 // What `iptables-save -t filter` says about our objects and everybody else's.
 struct IptablesFilterTable {
   bool has_chain = false;
-  int jumps = 0;         // "-A INPUT -j <chain>" lines
+  int jumps = 0;         // "-A <hook> -j <chain>" lines
   bool foreign = false;  // any rule, user chain or non-ACCEPT policy that is not ours
 };
-IptablesFilterTable ParseIptablesSave(const std::string& save, const std::string& chain);
+// `hook` is the built-in chain ours is jumped to from: INPUT for partitions, OUTPUT for packet
+// faults.
+IptablesFilterTable ParseIptablesSave(const std::string& save, const std::string& chain,
+                                      std::string_view hook = "INPUT");
 
 // The iptables-restore input that removes what `table` shows of ours; empty if nothing is there.
 std::string IptablesHealInput(const IptablesFilterTable& table, const std::string& chain);

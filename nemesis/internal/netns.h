@@ -1,5 +1,5 @@
 // Helpers for the Net backends and their tests: entering network namespaces on dedicated threads,
-// running a program with input, mapping errno. Not part of the public API.
+// mapping errno with hints (programs run through common/process.h). Not part of the public API.
 //
 // Thread-safety: all functions are safe to call from several threads at once.
 #ifndef FAULTLINE_NEMESIS_INTERNAL_NETNS_H_
@@ -59,21 +59,6 @@ class NodeWorkers {
   std::vector<std::string> netns_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
-
-struct ExecResult {
-  int exit_code = -1;  // 128+N if killed by signal N
-  std::string out;
-  std::string err;
-};
-
-// Runs argv (argv[0] searched in /usr/sbin, /sbin, /usr/bin, /bin, then PATH) with `input` on its
-// stdin, in the network namespace of the CALLING THREAD, and collects its output. Errors only if it
-// cannot be started; a non-zero exit is a value in ExecResult.
-[[nodiscard]] Result<ExecResult> Exec(const std::vector<std::string>& argv, std::string_view input);
-
-// Exec, then an error naming the command and its stderr unless it exited 0.
-[[nodiscard]] Result<std::string> ExecOk(const std::vector<std::string>& argv,
-                                         std::string_view input = "");
 
 }  // namespace faultline::nemesis::internal
 

@@ -1,12 +1,9 @@
 #include "nemesis/internal/proc.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,22 +12,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
-#include "nemesis/internal/netns.h"
+#include "common/file.h"
 
 namespace faultline::nemesis::internal {
 namespace {
-
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 bool GoneOrZombie(int pid) {
   const auto st = ReadProcStat(pid);
@@ -38,28 +25,6 @@ bool GoneOrZombie(int pid) {
 }
 
 }  // namespace
-
-std::optional<ProcStat> ReadProcStat(int pid) {
-  if (pid <= 0) return std::nullopt;
-  const std::string stat = ReadSmallFile(fmt::format("/proc/{}/stat", pid));
-  // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream in(stat.substr(close + 1));
-  ProcStat out;
-  std::string field;
-  in >> out.state;
-  // Fields 4..21 come before the start time (field 22).
-  for (int i = 4; i <= 21; ++i) in >> field;
-  in >> out.start_time;
-  if (!in) return std::nullopt;
-  return out;
-}
-
-bool IsSameProcess(int pid, std::uint64_t start_time) {
-  const auto st = ReadProcStat(pid);
-  return st.has_value() && st->start_time == start_time && st->state != 'Z' && st->state != 'X';
-}
 
 bool SignalIfSame(int pid, std::uint64_t start_time, int sig) {
   if (!IsSameProcess(pid, start_time)) return false;
@@ -113,7 +78,7 @@ std::vector<int> FindProcesses(const std::vector<std::string>& needles) {
     char* end = nullptr;
     const long pid = std::strtol(e->d_name, &end, 10);
     if (pid <= 0 || *end != '\0') continue;
-    std::string cmdline = ReadSmallFile(fmt::format("/proc/{}/cmdline", pid));
+    std::string cmdline = ReadFile(fmt::format("/proc/{}/cmdline", pid)).value_or("");
     for (char& c : cmdline) {
       if (c == '\0') c = ' ';
     }
@@ -156,42 +121,13 @@ Result<std::string> HelperPath() {
 Result<int> SpawnHelper(const std::vector<std::string>& argv,
                         std::chrono::milliseconds ready_timeout) {
   if (argv.empty()) return MakeError(ErrorCode::kInternal, "spawn: empty command line");
-  std::array<int, 2> pipe_fds{-1, -1};
-  if (::pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
-    return ErrnoError(errno, "spawn " + argv[0] + ": pipe");
-  }
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  // Only async-signal-safe calls between fork and exec: the parent may have other threads.
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int err = errno;
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-    if (devnull >= 0) ::close(devnull);
-    return ErrnoError(err, "spawn " + argv[0] + ": fork");
-  }
-  if (pid == 0) {
-    ::setsid();
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig : {SIGTERM, SIGINT, SIGPIPE, SIGHUP}) ::sigaction(sig, &dfl, nullptr);
-    ::dup2(pipe_fds[1], 1);
-    if (devnull >= 0) {
-      ::dup2(devnull, 0);
-      ::dup2(devnull, 2);
-    }
-    ::syscall(SYS_close_range, 3U, ~0U, 0U);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(pipe_fds[1]);
-  if (devnull >= 0) ::close(devnull);
+  auto started = Spawn(argv, SpawnOptions{.in = Stdio::kNull,
+                                          .out = Stdio::kPipe,
+                                          .err = Stdio::kNull,
+                                          .netns_path = "",
+                                          .new_session = true});
+  if (!started) return std::move(started).error().WithContext("spawn " + argv[0]);
+  Child child = std::move(started).value();
   std::string line;
   const auto deadline = std::chrono::steady_clock::now() + ready_timeout;
   bool eof = false;
@@ -199,25 +135,25 @@ Result<int> SpawnHelper(const std::vector<std::string>& argv,
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
-    pollfd p{.fd = pipe_fds[0], .events = POLLIN, .revents = 0};
+    pollfd p{.fd = child.out.get(), .events = POLLIN, .revents = 0};
     const int rc = ::poll(&p, 1, static_cast<int>(left.count()));
     if (rc < 0 && errno == EINTR) continue;
     if (rc <= 0) break;
     std::array<char, 512> buf{};
-    const ssize_t n = ::read(pipe_fds[0], buf.data(), buf.size());
+    const ssize_t n = ::read(child.out.get(), buf.data(), buf.size());
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n <= 0) {
       eof = true;
     } else {
       line.append(buf.data(), static_cast<size_t>(n));
     }
   }
-  ::close(pipe_fds[0]);
-  const auto nl = line.find('\n');
-  const std::string first = line.substr(0, nl);
-  if (first == "ready") return static_cast<int>(pid);
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  const std::string first = line.substr(0, line.find('\n'));
+  // Not reaped here: EndProcess reaps it when called from this process; if this process exits
+  // first, init does.
+  if (first == "ready") return static_cast<int>(child.pid);
+  ::kill(child.pid, SIGKILL);
+  WaitExit(child.pid);
   if (first.empty()) {
     return MakeError(ErrorCode::kUnavailable,
                      fmt::format("spawn {}: no ready line within {} ms{}", argv[0],

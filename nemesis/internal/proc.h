@@ -13,20 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "common/process.h"
 #include "common/result.h"
 
 namespace faultline::nemesis::internal {
 
-struct ProcStat {
-  char state = '?';  // R, S, D, T (stopped), t, Z (zombie), X
-  std::uint64_t start_time = 0;
-};
-
-// /proc/PID/stat of a process, or nullopt if there is none.
-std::optional<ProcStat> ReadProcStat(int pid);
-
-// True if PID exists, is not a zombie, and started at start_time.
-bool IsSameProcess(int pid, std::uint64_t start_time);
+// /proc/PID/stat is read in common/process.h; nemesis code names these as internal:: too.
+using ::faultline::IsSameProcess;
+using ::faultline::ProcStat;
+using ::faultline::ReadProcStat;
 
 // Sends sig to PID if it is still the process that started at start_time. Returns false if it is
 // gone or another process now (nothing was sent).

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/process.h"
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/proc.h"
 #include "nemesis/net.h"
@@ -100,8 +101,8 @@ class FakeNodeControl final : public NodeControl {
       if (n.name != node) continue;
       CommandOutput out;
       auto done = internal::RunInNetns(n.netns, [&]() -> Status {
-        FAULTLINE_ASSIGN_OR_RETURN(internal::ExecResult r,
-                                   internal::Exec({"/bin/sh", "-c", std::string(command)}, input));
+        FAULTLINE_ASSIGN_OR_RETURN(
+            ProcessOutput r, RunProcess({"/bin/sh", "-c", std::string(command)}, {.input = input}));
         out.exit_code = r.exit_code;
         out.out = std::move(r.out);
         out.err = std::move(r.err);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/process.h"
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/nft.h"
 #include "nemesis/internal/proc.h"
@@ -37,8 +38,7 @@ inline std::vector<std::string> Leftovers(const std::vector<NetNode>& nodes,
         out.push_back(fmt::format("{}: {}", node, line));
       }
     }
-    FAULTLINE_ASSIGN_OR_RETURN(internal::ExecResult save,
-                               internal::Exec({"iptables-save", "-t", "filter"}, ""));
+    FAULTLINE_ASSIGN_OR_RETURN(ProcessOutput save, RunProcess({"iptables-save", "-t", "filter"}));
     std::istringstream s(save.out);
     for (std::string line; std::getline(s, line);) {
       if (line.find("faultline_") != std::string::npos || line.find(" fl_") != std::string::npos ||
@@ -47,12 +47,12 @@ inline std::vector<std::string> Leftovers(const std::vector<NetNode>& nodes,
       }
     }
     FAULTLINE_ASSIGN_OR_RETURN(std::string routes,
-                               internal::ExecOk({"ip", "route", "show", "table", "all", "proto",
-                                                 std::to_string(kRouteProtocol)}));
+                               RunProcessOk({"ip", "route", "show", "table", "all", "proto",
+                                             std::to_string(kRouteProtocol)}));
     if (!routes.empty())
       out.push_back(fmt::format("{}: proto {} routes: {}", node, kRouteProtocol, routes));
     FAULTLINE_ASSIGN_OR_RETURN(std::string qdiscs,
-                               internal::ExecOk({"tc", "qdisc", "show", "dev", device}));
+                               RunProcessOk({"tc", "qdisc", "show", "dev", device}));
     if (qdiscs.find("fa17:") != std::string::npos) {
       out.push_back(fmt::format("{}: qdisc {}", node, qdiscs));
     }

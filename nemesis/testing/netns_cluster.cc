@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "common/process.h"
 #include "nemesis/internal/netns.h"
 
 namespace faultline::nemesis::testing {
@@ -19,7 +20,7 @@ constexpr std::string_view kPrefix = "fnm";
 Status Ip(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"ip"};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = internal::ExecOk(argv);
+  auto r = RunProcessOk(argv);
   if (!r) return std::move(r).error().WithContext("netns cluster");
   return OkStatus();
 }
@@ -52,13 +53,13 @@ std::vector<std::string> FirstWords(const std::string& text, char cut1, char cut
 }
 
 std::vector<std::string> ListNetns() {
-  auto out = internal::ExecOk({"ip", "netns", "list"});
+  auto out = RunProcessOk({"ip", "netns", "list"});
   return out ? FirstWords(*out, ' ', '\n') : std::vector<std::string>{};
 }
 
 std::vector<std::string> ListRootLinks() {
   // "12: fnm123h@if11: <BROADCAST..." -> "fnm123h"
-  auto out = internal::ExecOk({"ip", "-o", "link", "show"});
+  auto out = RunProcessOk({"ip", "-o", "link", "show"});
   std::vector<std::string> names;
   if (!out) return names;
   std::istringstream in(*out);
@@ -106,9 +107,9 @@ Result<std::unique_ptr<NetnsCluster>> NetnsCluster::Create(int nodes) {
   c->host_link_ = c->prefix_ + "h";
 
   // Pick a /24 nobody in the root namespace uses, and hold its lock for the cluster's lifetime.
-  FAULTLINE_ASSIGN_OR_RETURN(std::string root_addrs, internal::ExecOk({"ip", "-4", "-o", "addr"}));
+  FAULTLINE_ASSIGN_OR_RETURN(std::string root_addrs, RunProcessOk({"ip", "-4", "-o", "addr"}));
   FAULTLINE_ASSIGN_OR_RETURN(std::string root_routes,
-                             internal::ExecOk({"ip", "-4", "route", "show", "table", "all"}));
+                             RunProcessOk({"ip", "-4", "route", "show", "table", "all"}));
   std::string subnet;
   for (int x = 64; x < 128 && subnet.empty(); ++x) {
     const std::string candidate = fmt::format("198.19.{}.", x);

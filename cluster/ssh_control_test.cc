@@ -32,6 +32,7 @@
 
 #include "cluster/internal/util.h"
 #include "cluster/ssh_test_cluster.h"
+#include "common/fd.h"
 #include "nemesis/command_net.h"
 #include "nemesis/grudge.h"
 
@@ -126,7 +127,7 @@ Status InNetns(const std::string& netns, const std::function<Status()>& fn) {
     if (!netns.empty()) {
       const int fd = ::open(NetnsFile(netns).c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
-        result = internal::ErrnoError(errno, "enter network namespace " + netns);
+        result = ErrnoError(errno, "enter network namespace " + netns);
         if (fd >= 0) ::close(fd);
         return;
       }
@@ -247,7 +248,7 @@ class Listeners {
     const sockaddr_in t = Endpoint("0.0.0.0", kTcpPort);
     if (::bind(tcp.get(), reinterpret_cast<const sockaddr*>(&t), sizeof(t)) != 0 ||
         ::listen(tcp.get(), 128) != 0) {
-      return internal::ErrnoError(errno, "listen on " + name);
+      return ErrnoError(errno, "listen on " + name);
     }
     {
       std::lock_guard lock(mu_);

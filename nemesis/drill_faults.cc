@@ -70,7 +70,7 @@ Result<FaultReport> DrillFaults::Crash(const std::vector<std::string>& nodes) {
     return MakeError(ErrorCode::kInvalidArgument, "nemesis: crash: no nodes given");
   }
   FaultReport report;
-  report.kind = "crash";
+  report.kind = FaultKind::kCrash;
   report.start_mono_ns = internal::MonoNanos();
   FAULTLINE_ASSIGN_OR_RETURN(std::vector<DbProcess> dbs, control_.Databases());
   LedgerEntry entry = BaseEntry("crash");

@@ -19,9 +19,9 @@
 #include <sstream>
 #include <thread>
 
-#include "nemesis/internal/proc.h"
 #include "common/clock.h"
 #include "common/file.h"
+#include "nemesis/internal/proc.h"
 
 namespace faultline::nemesis {
 namespace {

@@ -323,7 +323,7 @@ class Supervisor {
   RestartPolicy policy_;
   bool stop_ = false;
   // A pidfd on the owner while it is watched; invalid without owner or once disowned.
-  Fd owner_;
+  UniqueFd owner_;
   bool owner_gone_ = false;
 };
 

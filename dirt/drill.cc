@@ -218,15 +218,18 @@ class Drill {
     monitor_.SetFault(at);
   }
 
-  // Resolves the step's targets and applies it.
+  // Resolves the step's targets (nemesis::FaultTargets: the leader is probed only when they name
+  // it; "one", "minority" and "majority" are drawn with the scenario's seed plus the step's index)
+  // and applies it.
   void RunStep(const Step& step, size_t index) {
-    const std::string kind(FaultKindName(step.fault));
-    std::optional<std::string> leader;
-    if (step.targets.find("leader") != std::string::npos) {
+    const std::string kind(FaultKindName(step.spec.kind));
+    nemesis::FaultSpec spec = step.spec;
+    spec.seed = s_.seed + index;
+    auto targets = nemesis::FaultTargets(spec, names_, [this]() -> std::optional<std::string> {
       auto st = cluster::ProbeStatus(state_, milliseconds(500));
-      if (st) leader = st->leader;
-    }
-    auto targets = nemesis::ResolveTarget(step.targets, names_, leader, s_.seed + index);
+      if (!st) return std::nullopt;
+      return st->leader;
+    });
     if (!targets) {
       record_.AddEvent("fault", kind, "", targets.error().message(), false);
       target_failed_ = true;
@@ -342,7 +345,7 @@ class Drill {
     const MonoTime start = MonoNow();
     MonoTime last_step_end = start;
     for (const Step& st : s_.steps) {
-      last_step_end = std::max(last_step_end, start + st.at + st.duration);
+      last_step_end = std::max(last_step_end, start + st.at + st.spec.duration);
     }
     if (s_.steps.empty()) {
       // A no-fault drill: the "fault" is the moment the phase began.

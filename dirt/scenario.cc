@@ -165,27 +165,10 @@ Result<Step> ParseStep(const json& j, size_t index, const std::string& source) {
   if (spec.kind != FaultKind::kSiege && !spec.siege.empty()) {
     return f.Bad("cpu_percent", "only a siege step takes cpu_percent, memory_mb or disk_ops");
   }
-  return MakeStep(std::chrono::milliseconds(at), std::move(spec));
+  return Step{.at = std::chrono::milliseconds(at), .spec = std::move(spec)};
 }
 
 }  // namespace
-
-Step MakeStep(std::chrono::milliseconds at, nemesis::FaultSpec spec) {
-  Step s;
-  s.at = at;
-  s.fault = spec.kind;
-  s.targets = spec.targets;
-  s.duration = spec.duration;
-  s.files = spec.corrupt.files;
-  s.mode = std::string(nemesis::CorruptModeName(spec.corrupt.mode));
-  s.count = spec.corrupt.count;
-  s.offset = spec.corrupt.offset;
-  s.cpu_percent = spec.siege.cpu_percent;
-  s.memory_mb = spec.siege.memory_mb;
-  s.disk_ops = spec.siege.disk_ops;
-  s.spec = std::move(spec);
-  return s;
-}
 
 Result<Scenario> ParseScenario(std::string_view json_text, std::string_view source_view) {
   const std::string source(source_view);

@@ -9,7 +9,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,23 +41,7 @@ struct Step {
   // ResolveTarget), duration (pause, isolate, siege; 0 = until rollback), corrupt and siege
   // parameters.
   nemesis::FaultSpec spec;
-
-  // The same fault under the field names dirt/drill.cc reads, filled from `spec` by MakeStep.
-  // They go once the drill reads `spec` (issue 12); nothing else should use them.
-  FaultKind fault = FaultKind::kCrash;
-  std::string targets;
-  std::chrono::milliseconds duration{0};
-  std::vector<std::string> files;
-  std::string mode = "overwrite";
-  std::int64_t count = 0;
-  std::int64_t offset = 0;
-  std::optional<double> cpu_percent;
-  std::optional<std::int64_t> memory_mb;
-  std::optional<double> disk_ops;
 };
-
-// A step at `at` doing `spec`, its mirrored fields filled in.
-Step MakeStep(std::chrono::milliseconds at, nemesis::FaultSpec spec);
 
 struct SteadyState {
   // Every member's /health says true and a linearizable read through it succeeds (an isolated

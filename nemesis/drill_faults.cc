@@ -73,7 +73,7 @@ Result<FaultReport> DrillFaults::Crash(const std::vector<std::string>& nodes) {
   report.kind = FaultKind::kCrash;
   report.start_mono_ns = internal::MonoNanos();
   FAULTLINE_ASSIGN_OR_RETURN(std::vector<DbProcess> dbs, control_.Databases());
-  LedgerEntry entry = BaseEntry("crash");
+  LedgerEntry entry = BaseEntry(std::string(FaultKindName(FaultKind::kCrash)));
   entry.nodes = nodes;
   entry.description = fmt::format("crash (SIGKILL) {}", fmt::join(nodes, ","));
   for (const auto& n : nodes) entry.objects.push_back(Killed(n));
@@ -114,7 +114,7 @@ Result<FaultReport> DrillFaults::Crash(const std::vector<std::string>& nodes) {
 
 Result<std::uint64_t> DrillFaults::RecordCorruption(const std::string& node,
                                                     const std::string& description) {
-  LedgerEntry entry = BaseEntry("corrupt");
+  LedgerEntry entry = BaseEntry(std::string(FaultKindName(FaultKind::kCorrupt)));
   entry.nodes = {node};
   entry.description = description;
   entry.objects.push_back(Killed(node));
@@ -124,7 +124,7 @@ Result<std::uint64_t> DrillFaults::RecordCorruption(const std::string& node,
 
 Result<DrillFaults::StartedSiege> DrillFaults::StartSiege(const SiegeTarget& target,
                                                           SiegeSpec spec) {
-  LedgerEntry entry = BaseEntry("siege");
+  LedgerEntry entry = BaseEntry(std::string(FaultKindName(FaultKind::kSiege)));
   entry.nodes = {target.name};
   std::vector<std::string> what;
   if (spec.cpu) what.push_back(fmt::format("cpu {}%", spec.cpu->target_percent));

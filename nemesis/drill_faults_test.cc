@@ -91,6 +91,67 @@ TEST_F(DrillFaultsTest, ACrashIsRecordedOwnedAndHealedOnlyOnceTheNodeRuns) {
   EXPECT_EQ(Open().size(), 1u);
 }
 
+// A Nemesis that applies nothing: ApplyFault must not reach it for a crash.
+class NoNemesis : public Nemesis {
+ public:
+  Result<FaultReport> Partition(const Grudge&, PartitionMode) override { return Unused(); }
+  Result<FaultReport> Process(const std::vector<std::string>&, ProcessAction) override {
+    return Unused();
+  }
+  Result<FaultReport> Loss(const std::vector<std::string>&, const std::vector<std::string>&, double,
+                           bool) override {
+    return Unused();
+  }
+  Result<FaultReport> Delay(const std::vector<std::string>&, const std::vector<std::string>&,
+                            std::chrono::milliseconds, std::chrono::milliseconds, bool) override {
+    return Unused();
+  }
+  Result<FaultReport> Bandwidth(const std::vector<std::string>&, std::int64_t) override {
+    return Unused();
+  }
+  FaultReport HealAll() override {
+    ADD_FAILURE() << "HealAll called";
+    return {};
+  }
+  Result<std::vector<std::string>> OpenFaults() const override {
+    return std::vector<std::string>{};
+  }
+
+ private:
+  static Result<FaultReport> Unused() {
+    ADD_FAILURE() << "the nemesis was asked to apply a crash";
+    return Error(ErrorCode::kInternal, "unused");
+  }
+};
+
+// ApplyFault crashes through the DrillFaults its context gives, and refuses a crash without one.
+TEST_F(DrillFaultsTest, ApplyFaultCrashesThroughTheContextsDrillFaults) {
+  auto faults = DrillFaults::Open(ledger_, *control_, "r1");
+  ASSERT_TRUE(faults) << faults.error().message();
+  NoNemesis nemesis;
+  FaultSpec spec;
+  spec.kind = FaultKind::kCrash;
+  spec.targets = "n1";
+  const std::vector<std::string> nodes = {"n1", "n2"};
+  auto refused = ApplyFault(nemesis, spec, nodes, nullptr);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(Open().empty());
+
+  auto crash = ApplyFault(nemesis, spec, nodes, nullptr, {.drill_faults = faults->get()});
+  ASSERT_TRUE(crash) << crash.error().message();
+  EXPECT_TRUE(crash->ok) << crash->Describe();
+  EXPECT_EQ(crash->kind, FaultKind::kCrash);
+  EXPECT_EQ(crash->nodes, std::vector<std::string>{"n1"});
+  int status = 0;
+  ASSERT_EQ(::waitpid(sleeps_[0], &status, 0), sleeps_[0]);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  sleeps_[0] = 0;
+  auto open = Open();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].kind, "crash");
+}
+
 TEST_F(DrillFaultsTest, ACorruptionOfARunningNodeHealsAndCloses) {
   auto faults = DrillFaults::Open(ledger_, *control_, "r1");
   ASSERT_TRUE(faults) << faults.error().message();

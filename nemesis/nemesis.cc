@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "nemesis/drill_faults.h"
 #include "nemesis/internal/heal.h"
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/proc.h"
@@ -625,7 +626,8 @@ std::string FaultReport::Describe() const {
 }
 
 Result<FaultReport> ApplyFault(Nemesis& nemesis, const FaultSpec& spec,
-                               const std::vector<std::string>& nodes, const LeaderFn& leader) {
+                               const std::vector<std::string>& nodes, const LeaderFn& leader,
+                               const FaultContext& context) {
   auto in_context = [](Error e) { return std::move(e).WithContext("nemesis"); };
   if (Status valid = ValidateFaultSpec(spec); !valid) return in_context(std::move(valid).error());
   const unsigned params = KindInfo(spec.kind).params;
@@ -662,10 +664,13 @@ Result<FaultReport> ApplyFault(Nemesis& nemesis, const FaultSpec& spec,
     case FaultKind::kHeal:
       return nemesis.HealAll();
     case FaultKind::kCrash:
+      if (context.drill_faults != nullptr) return context.drill_faults->Crash(targets);
+      break;
     case FaultKind::kCorrupt:
     case FaultKind::kSiege:
       break;
   }
+  // A crash needs DrillFaults to signal with; corruptions and sieges: see nemesis.h.
   return MakeError(ErrorCode::kInvalidArgument,
                    fmt::format("nemesis: {} faults are applied by drills, not through the nemesis",
                                FaultKindName(spec.kind)));

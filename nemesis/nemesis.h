@@ -102,14 +102,33 @@ class Nemesis {
   virtual std::optional<FaultReport> recovered() const { return std::nullopt; }
 };
 
+class DrillFaults;  // nemesis/drill_faults.h
+
+// What ApplyFault needs beyond the Nemesis for the faults that are not the Nemesis's own.
+struct FaultContext {
+  DrillFaults* drill_faults = nullptr;  // borrowed; kCrash
+};
+
 // Applies one fault through `nemesis`, the path every caller with a FaultSpec takes: partitions
 // (FaultGrudge over `nodes`, in the spec's partition mode), process faults through the node
-// controller (kill, pause, resume, start, restart), packet faults (loss, delay, bandwidth) and
-// heal. Targets are resolved by FaultTargets (`leader` is asked only for "leader"). The spec is
-// validated first. kCrash, kCorrupt and kSiege are not applied here (InvalidArgument).
+// controller (kill, pause, resume, start, restart), packet faults (loss, delay, bandwidth), heal,
+// and kCrash through `context.drill_faults` (InvalidArgument without one). Targets are resolved by
+// FaultTargets (`leader` is asked only for "leader"). The spec is validated first.
+//
+// kCorrupt and kSiege are not applied here (InvalidArgument): a drill applies them through
+// DrillFaults (nemesis/drill_faults.h), which records them in the same ledger. They do not fit
+// one call returning a FaultReport without contortions:
+// - a corruption is a sequence around the drill's own state: record, stop the member with the
+//   cluster's restart safeguard held off, damage the files in the node's data dir (which only the
+//   cluster state knows), start it, restore the safeguard; the drill judges detection from what
+//   it altered and when;
+// - a siege is a running thing: Start returns live burners (a Siege) that the caller stops at the
+//   step's end and whose figures it reports, and it needs the node's cgroups from the cluster
+//   state. A FaultReport cannot carry either.
 [[nodiscard]] Result<FaultReport> ApplyFault(Nemesis& nemesis, const FaultSpec& spec,
                                              const std::vector<std::string>& nodes,
-                                             const LeaderFn& leader);
+                                             const LeaderFn& leader,
+                                             const FaultContext& context = {});
 
 }  // namespace faultline::nemesis
 

@@ -5,9 +5,12 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "history/fields.h"
+
 namespace faultline::dirt::internal {
 namespace {
 
+namespace field = history::field;
 using history::Op;
 using history::OpType;
 using history::Process;
@@ -51,15 +54,15 @@ Status EventLog::Record(const DrillEvent& e) {
   const bool nemesis = actor == Process::Nemesis();
   Op invoke = MakeOp(nemesis ? OpType::kInfo : OpType::kInvoke, actor, e.kind,
                      e.node.empty() ? e.kind : e.kind + " " + e.node);
-  if (!e.node.empty()) invoke.AddExtra("node", Value::String(e.node));
+  if (!e.node.empty()) invoke.AddExtra(field::kNode, Value::String(e.node));
   Op done = invoke.Complete(nemesis ? OpType::kInfo : (e.ok ? OpType::kOk : OpType::kFail),
                             Value::String(e.detail));
-  done.AddExtra("ok", Value::Bool(e.ok));
-  done.AddExtra("source", Value::String(e.source));
-  if (!e.node.empty()) done.AddExtra("node", Value::String(e.node));
-  if (e.pid > 0) done.AddExtra("pid", Value::Int(e.pid));
-  done.AddExtra("wall_ns", Value::Int(e.wall_ns));
-  done.AddExtra("offset_ms", Value::Int(e.offset_ms));
+  done.AddExtra(field::kOk, Value::Bool(e.ok));
+  done.AddExtra(field::kSource, Value::String(e.source));
+  if (!e.node.empty()) done.AddExtra(field::kNode, Value::String(e.node));
+  if (e.pid > 0) done.AddExtra(field::kPid, Value::Int(e.pid));
+  done.AddExtra(field::kWallNs, Value::Int(e.wall_ns));
+  done.AddExtra(field::kOffsetMs, Value::Int(e.offset_ms));
   if (!e.ok) done.error = Value::String(e.detail);
   std::lock_guard lock(mu_);
   FAULTLINE_RETURN_IF_ERROR(log_.Append(invoke));
@@ -69,8 +72,8 @@ Status EventLog::Record(const DrillEvent& e) {
 Status EventLog::BeginStep(size_t index, std::string_view f, std::string_view targets,
                            std::string description) {
   Op invoke = MakeOp(OpType::kInfo, Process::Nemesis(), f, std::move(description));
-  invoke.AddExtra("step", Value::Int(static_cast<std::int64_t>(index)));
-  invoke.AddExtra("targets", Value::String(std::string(targets)));
+  invoke.AddExtra(field::kStep, Value::Int(static_cast<std::int64_t>(index)));
+  invoke.AddExtra(field::kTargets, Value::String(std::string(targets)));
   std::lock_guard lock(mu_);
   return log_.Append(invoke);
 }
@@ -81,11 +84,11 @@ Status EventLog::EndStep(size_t index, std::string_view f, bool ok,
   std::string summary;
   for (const std::string& d : details) summary.append(summary.empty() ? "" : "; ").append(d);
   Op done = MakeOp(OpType::kInfo, Process::Nemesis(), f, summary);
-  done.AddExtra("step", Value::Int(static_cast<std::int64_t>(index)));
-  done.AddExtra("ok", Value::Bool(ok));
-  done.AddExtra("source", Value::String("fault"));
-  done.AddExtra("nodes", Value::Strings(nodes));
-  done.AddExtra("details", Value::Strings(details));
+  done.AddExtra(field::kStep, Value::Int(static_cast<std::int64_t>(index)));
+  done.AddExtra(field::kOk, Value::Bool(ok));
+  done.AddExtra(field::kSource, Value::String("fault"));
+  done.AddExtra(field::kNodes, Value::Strings(nodes));
+  done.AddExtra(field::kDetails, Value::Strings(details));
   if (!ok) done.error = Value::String(summary);
   std::lock_guard lock(mu_);
   return log_.Append(done);

@@ -4,10 +4,10 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 #include "nemesis/corrupt.h"
-#include "nemesis/grudge.h"
 
 namespace faultline::dirt::internal {
 namespace {
@@ -42,17 +42,35 @@ void MaybeKill(FaultKind kind) {
 }
 
 std::string StepDescription(const Step& step, size_t index, const std::vector<std::string>& nodes) {
-  std::string d = fmt::format("{} {} (step {} at +{} ms, targets \"{}\"", FaultKindName(step.fault),
-                              Join(nodes), index, step.at.count(), step.targets);
-  if (step.duration.count() > 0) d += fmt::format(", for {} ms", step.duration.count());
-  if (step.fault == FaultKind::kCorrupt) {
-    d += fmt::format(", {} of {}", step.mode, fmt::join(step.files, " "));
+  const nemesis::FaultSpec& spec = step.spec;
+  std::string d = fmt::format("{} {} (step {} at +{} ms, targets \"{}\"", FaultKindName(spec.kind),
+                              Join(nodes), index, step.at.count(), spec.targets);
+  if (spec.duration.count() > 0) d += fmt::format(", for {} ms", spec.duration.count());
+  if (spec.kind == FaultKind::kCorrupt) {
+    d += fmt::format(", {} of {}", nemesis::CorruptModeName(spec.corrupt.mode),
+                     fmt::join(spec.corrupt.files, " "));
   }
-  if (step.cpu_percent) d += fmt::format(", cpu {}%", *step.cpu_percent);
-  if (step.memory_mb) d += fmt::format(", memory {} MiB", *step.memory_mb);
-  if (step.disk_ops) d += fmt::format(", disk {} ops/s", *step.disk_ops);
+  if (spec.siege.cpu_percent) d += fmt::format(", cpu {}%", *spec.siege.cpu_percent);
+  if (spec.siege.memory_mb) d += fmt::format(", memory {} MiB", *spec.siege.memory_mb);
+  if (spec.siege.disk_ops) d += fmt::format(", disk {} ops/s", *spec.siege.disk_ops);
   return d + ")";
 }
+
+// The spec nemesis::ApplyFault gets for a fault of `kind` on `nodes`, already resolved: the drill
+// resolves a step's targets once (dirt/drill.cc), so "leader" or "one" cannot name another node
+// when the nemesis resolves them again. Only what the kind takes is copied (a scenario step may
+// carry parameters its kind ignores, which ValidateFaultSpec would reject).
+nemesis::FaultSpec ResolvedSpec(FaultKind kind, const std::vector<std::string>& nodes,
+                                std::chrono::milliseconds duration = {}) {
+  nemesis::FaultSpec spec;
+  spec.kind = kind;
+  spec.targets = Join(nodes);
+  if (nemesis::KindInfo(kind).params & nemesis::kParamDuration) spec.duration = duration;
+  return spec;
+}
+
+// Kinds an event names.
+std::string KindName(FaultKind kind) { return std::string(FaultKindName(kind)); }
 
 }  // namespace
 
@@ -107,23 +125,26 @@ void FaultApplier::Failed(const std::string& kind, const std::string& node,
 }
 
 void FaultApplier::Apply(const Step& step, size_t index, const std::vector<std::string>& nodes) {
-  const std::string kind(FaultKindName(step.fault));
-  record_.BeginStep(index, kind, step.targets, StepDescription(step, index, nodes));
+  const nemesis::FaultSpec& spec = step.spec;
+  const std::string kind = KindName(spec.kind);
+  record_.BeginStep(index, kind, spec.targets, StepDescription(step, index, nodes));
   const MonoTime now = MonoNow();
-  switch (step.fault) {
+  switch (spec.kind) {
     case FaultKind::kCrash:
       Crash(nodes);
       break;
     case FaultKind::kKill:
-      if (!Process("fault", kind, nodes, nemesis::ProcessAction::kKill)) step_failed_ = true;
-      break;
     case FaultKind::kStart:
-      if (!Process("fault", kind, nodes, nemesis::ProcessAction::kStart)) step_failed_ = true;
+      if (!ApplyProcess("fault", kind, ResolvedSpec(spec.kind, nodes, spec.duration), nodes)) {
+        step_failed_ = true;
+      }
       break;
     case FaultKind::kPause:
-      if (!Process("fault", kind, nodes, nemesis::ProcessAction::kPause)) step_failed_ = true;
-      if (step.duration.count() > 0) {
-        timed_.push_back({.due = now + step.duration,
+      if (!ApplyProcess("fault", kind, ResolvedSpec(spec.kind, nodes, spec.duration), nodes)) {
+        step_failed_ = true;
+      }
+      if (spec.duration.count() > 0) {
+        timed_.push_back({.due = now + spec.duration,
                           .end = Timed::End::kResume,
                           .nodes = nodes,
                           .ledger_id = 0,
@@ -140,17 +161,33 @@ void FaultApplier::Apply(const Step& step, size_t index, const std::vector<std::
     case FaultKind::kSiege:
       for (const auto& n : nodes) StartSiege(step, n);
       break;
+    default:
+      // ParseScenario admits only dirt::kScenarioFaultKinds.
+      Failed(kind, Join(nodes), "not a fault a drill step applies");
+      break;
   }
   record_.EndStep(index, kind);
-  MaybeKill(step.fault);
+  MaybeKill(spec.kind);
+}
+
+Result<nemesis::FaultReport> FaultApplier::ApplyResolved(const nemesis::FaultSpec& spec) {
+  std::lock_guard lock(mu_);
+  // The targets are node names already: no leader is asked for.
+  return nemesis::ApplyFault(*nemesis_, spec, names_, [] { return std::nullopt; },
+                             {.drill_faults = drill_faults_.get()});
 }
 
 bool FaultApplier::Process(const std::string& source, const std::string& kind,
                            const std::vector<std::string>& nodes, nemesis::ProcessAction action) {
-  Result<nemesis::FaultReport> r = [&] {
-    std::lock_guard lock(mu_);
-    return nemesis_->Process(nodes, action);
-  }();
+  return ApplyProcess(source, kind, ResolvedSpec(nemesis::ProcessFaultKind(action), nodes), nodes);
+}
+
+bool FaultApplier::ApplyProcess(const std::string& source, const std::string& kind,
+                                const nemesis::FaultSpec& spec,
+                                const std::vector<std::string>& nodes) {
+  // Empty targets would mean "all" to the nemesis.
+  if (nodes.empty()) return true;
+  Result<nemesis::FaultReport> r = ApplyResolved(spec);
   if (!r) {
     for (const auto& n : nodes) record_.AddEvent(source, kind, n, r.error().message(), false);
     return false;
@@ -165,38 +202,28 @@ bool FaultApplier::Process(const std::string& source, const std::string& kind,
 // SIGKILL straight to the process, as a crash or the OOM killer would: the supervisor sees an
 // unexpected exit, which is what its restart safeguard is for.
 void FaultApplier::Crash(const std::vector<std::string>& nodes) {
-  Result<nemesis::FaultReport> r = [&] {
-    std::lock_guard lock(mu_);
-    return drill_faults_->Crash(nodes);
-  }();
+  Result<nemesis::FaultReport> r = ApplyResolved(ResolvedSpec(FaultKind::kCrash, nodes));
   if (!r) {
-    Failed("crash", Join(nodes), r.error().message());
+    Failed(KindName(FaultKind::kCrash), Join(nodes), r.error().message());
     return;
   }
   for (const auto& n : nodes) {
     const bool ok = std::find(r->failed.begin(), r->failed.end(), n) == r->failed.end();
-    record_.AddEvent("fault", "crash", n, DetailOf(*r, n), ok, {.mono_ns = r->start_mono_ns});
+    record_.AddEvent("fault", KindName(FaultKind::kCrash), n, DetailOf(*r, n), ok,
+                     {.mono_ns = r->start_mono_ns});
     if (!ok) step_failed_ = true;
   }
 }
 
+// Each target cut off from every other node (nemesis::FaultGrudge), packets dropped.
 void FaultApplier::Isolate(const Step& step, const std::vector<std::string>& nodes) {
-  std::vector<nemesis::NodeSet> parts;
-  nemesis::NodeSet rest(names_.begin(), names_.end());
-  for (const auto& n : nodes) {
-    parts.push_back({n});
-    rest.erase(n);
-  }
-  if (!rest.empty()) parts.push_back(rest);
-  Result<nemesis::FaultReport> rep = [&] {
-    std::lock_guard lock(mu_);
-    return nemesis_->Partition(nemesis::CompleteGrudge(parts), nemesis::PartitionMode::kDrop);
-  }();
-  record_.AddEvent("fault", "isolate", Join(nodes), rep ? rep->Describe() : rep.error().message(),
-                   rep && rep->ok);
+  Result<nemesis::FaultReport> rep =
+      ApplyResolved(ResolvedSpec(FaultKind::kIsolate, nodes, step.spec.duration));
+  record_.AddEvent("fault", KindName(FaultKind::kIsolate), Join(nodes),
+                   rep ? rep->Describe() : rep.error().message(), rep && rep->ok);
   if (!rep || !rep->ok) step_failed_ = true;
-  if (rep && step.duration.count() > 0) {
-    timed_.push_back({.due = MonoNow() + step.duration,
+  if (rep && step.spec.duration.count() > 0) {
+    timed_.push_back({.due = MonoNow() + step.spec.duration,
                       .end = Timed::End::kHealPartition,
                       .nodes = nodes,
                       .ledger_id = rep->ledger_id,
@@ -210,7 +237,8 @@ void FaultApplier::HealPartition(std::uint64_t id, const std::string& nodes) {
     std::lock_guard lock(mu_);
     return drill_faults_->Heal([id](const nemesis::LedgerEntry& e) { return e.id == id; });
   }();
-  record_.AddEvent("fault", "heal", r.nodes.empty() ? nodes : Join(r.nodes), r.Describe(), r.ok);
+  record_.AddEvent("fault", KindName(FaultKind::kHeal), r.nodes.empty() ? nodes : Join(r.nodes),
+                   r.Describe(), r.ok);
 }
 
 void FaultApplier::CorruptNode(const Step& step, size_t index, const std::string& name) {
@@ -219,14 +247,16 @@ void FaultApplier::CorruptNode(const Step& step, size_t index, const std::string
     if (node.name == name) n = &node;
   }
   if (n == nullptr) return;
+  const nemesis::CorruptParams& corrupt = step.spec.corrupt;
   Result<std::uint64_t> id = [&] {
     std::lock_guard lock(mu_);
     return drill_faults_->RecordCorruption(
-        name, fmt::format("corrupt {}: {} of {} in {}", name, step.mode, fmt::join(step.files, " "),
-                          n->data_dir));
+        name,
+        fmt::format("corrupt {}: {} of {} in {}", name, nemesis::CorruptModeName(corrupt.mode),
+                    fmt::join(corrupt.files, " "), n->data_dir));
   }();
   if (!id) {
-    Failed("corrupt", name, id.error().message());
+    Failed(KindName(FaultKind::kCorrupt), name, id.error().message());
     return;
   }
   // The files must not be rewritten by a live process or restarted under us mid-way: stop the
@@ -238,10 +268,10 @@ void FaultApplier::CorruptNode(const Step& step, size_t index, const std::string
   }
   nemesis::CorruptSpec spec;
   spec.directory = n->data_dir;
-  spec.patterns = step.files;
-  spec.mode = *nemesis::ParseCorruptMode(step.mode);
-  spec.count = step.count;
-  spec.offset = step.offset;
+  spec.patterns = corrupt.files;
+  spec.mode = corrupt.mode;
+  spec.count = corrupt.count;
+  spec.offset = corrupt.offset;
   spec.seed = s_.seed + index;
   auto rep = nemesis::Corrupt(spec);
   if (rep) {
@@ -249,10 +279,11 @@ void FaultApplier::CorruptNode(const Step& step, size_t index, const std::string
       r.corrupted_bytes += rep->bytes_altered;
       r.corruption.push_back(name + ": " + rep->Describe());
     });
-    record_.AddEvent("fault", "corrupt", name, rep->Describe(), rep->bytes_altered > 0);
+    record_.AddEvent("fault", KindName(FaultKind::kCorrupt), name, rep->Describe(),
+                     rep->bytes_altered > 0);
     corrupted_[name] = MonoNow();
   } else {
-    Failed("corrupt", name, rep.error().message());
+    Failed(KindName(FaultKind::kCorrupt), name, rep.error().message());
   }
   if (s_.restart.enabled) set_policy_(true, "corruption of " + name + " done");
   if (!Process("fault", "start-after-corruption", {name}, nemesis::ProcessAction::kStart)) {
@@ -267,27 +298,28 @@ void FaultApplier::StartSiege(const Step& step, const std::string& name) {
   }
   auto mounts = nemesis::DetectCgroups();
   if (n == nullptr || !mounts) {
-    Failed("siege", name, mounts ? "unknown node" : mounts.error().message());
+    Failed(KindName(FaultKind::kSiege), name, mounts ? "unknown node" : mounts.error().message());
     return;
   }
   auto target = nemesis::TargetFromCgroups(name, n->cgroups, *mounts);
   if (!target) {
-    Failed("siege", name, target.error().message());
+    Failed(KindName(FaultKind::kSiege), name, target.error().message());
     return;
   }
+  const nemesis::SiegeParams& siege = step.spec.siege;
   nemesis::SiegeSpec spec;
-  if (step.cpu_percent) {
+  if (siege.cpu_percent) {
     spec.cpu.emplace();
-    spec.cpu->target_percent = *step.cpu_percent;
+    spec.cpu->target_percent = *siege.cpu_percent;
     if (options_.siege_cpu_shares > 0) spec.cpu->shares = options_.siege_cpu_shares;
   }
-  if (step.memory_mb) {
+  if (siege.memory_mb) {
     spec.memory.emplace();
-    spec.memory->target_bytes = *step.memory_mb << 20;
+    spec.memory->target_bytes = *siege.memory_mb << 20;
   }
-  if (step.disk_ops) {
+  if (siege.disk_ops) {
     spec.disk.emplace();
-    spec.disk->target_ops_per_s = *step.disk_ops;
+    spec.disk->target_ops_per_s = *siege.disk_ops;
     spec.disk->directory = n->data_dir;
   }
   auto started = [&] {
@@ -295,15 +327,15 @@ void FaultApplier::StartSiege(const Step& step, const std::string& name) {
     return drill_faults_->StartSiege(*target, spec);
   }();
   if (!started) {
-    Failed("siege", name, started.error().message());
+    Failed(KindName(FaultKind::kSiege), name, started.error().message());
     return;
   }
-  record_.AddEvent("fault", "siege", name,
+  record_.AddEvent("fault", KindName(FaultKind::kSiege), name,
                    fmt::format("started in {} (mounts: {})", target->cpu, mounts->Describe()),
                    true);
   sieges_.push_back({.ledger_id = started->ledger_id, .siege = std::move(started->siege)});
-  if (step.duration.count() > 0) {
-    timed_.push_back({.due = MonoNow() + step.duration,
+  if (step.spec.duration.count() > 0) {
+    timed_.push_back({.due = MonoNow() + step.spec.duration,
                       .end = Timed::End::kStopSiege,
                       .nodes = {name},
                       .ledger_id = 0,
@@ -336,7 +368,8 @@ void FaultApplier::EndDue() {
     t.done = true;
     switch (t.end) {
       case Timed::End::kResume:
-        (void)Process("fault", "resume", t.nodes, nemesis::ProcessAction::kResume);
+        (void)Process("fault", KindName(FaultKind::kResume), t.nodes,
+                      nemesis::ProcessAction::kResume);
         break;
       case Timed::End::kHealPartition:
         HealPartition(t.ledger_id, Join(t.nodes));
@@ -363,7 +396,7 @@ void FaultApplier::Rollback() {
         return e.id > first && nemesis::OwnedByThisProcess(e);
       });
     }();
-    record_.AddEvent("rollback", "heal", Join(r.nodes), r.Describe(), r.ok);
+    record_.AddEvent("rollback", KindName(FaultKind::kHeal), Join(r.nodes), r.Describe(), r.ok);
   }
   // Any database process not running is started again (a failed node too: start clears it).
   auto dbs = control_.Databases();
@@ -376,7 +409,7 @@ void FaultApplier::Rollback() {
     if (!d.alive) down.push_back(d.node);
   }
   if (!down.empty() && nemesis_) {
-    (void)Process("rollback", "start", down, nemesis::ProcessAction::kStart);
+    (void)Process("rollback", KindName(FaultKind::kStart), down, nemesis::ProcessAction::kStart);
   }
 }
 

@@ -1,6 +1,7 @@
 // FaultApplier: applies a drill's fault steps, every one through the nemesis and its fsync'd
-// ledger BEFORE it takes effect (nemesis/nemesis.h for kills, starts, pauses and partitions;
-// nemesis/drill_faults.h for crashes, corruptions and sieges). The ledger is the cluster's own,
+// ledger BEFORE it takes effect: nemesis::ApplyFault with the step's FaultSpec for kills, starts,
+// pauses, isolations and crashes (the last through nemesis::DrillFaults); DrillFaults directly
+// for corruptions and sieges (nemesis.h says why). The ledger is the cluster's own,
 // <run_dir>/nemesis.ledger, the one `faultline nemesis status` and `heal` read, and the entries
 // are owned by this process: if the drill dies, `faultline nemesis heal` (or the next drill's
 // Open) undoes what it left. The drill's rollback is a heal of the entries it opened; nothing is
@@ -30,6 +31,7 @@
 #include "dirt/internal/record.h"
 #include "dirt/scenario.h"
 #include "nemesis/drill_faults.h"
+#include "nemesis/fault.h"
 #include "nemesis/nemesis.h"
 #include "nemesis/node_control.h"
 #include "nemesis/siege.h"
@@ -63,8 +65,8 @@ class FaultApplier {
   void EndDue();
   // No timed fault is still waiting for its end.
   bool Ended() const;
-  // A process action through the nemesis, one event of `source`/`kind` per node. True when it
-  // succeeded on every node.
+  // A process action on `nodes` through nemesis::ApplyFault, one event of `source`/`kind` per
+  // node. True when it succeeded on every node (and for no nodes).
   bool Process(const std::string& source, const std::string& kind,
                const std::vector<std::string>& nodes, nemesis::ProcessAction action);
   // Stops every siege, heals every ledger entry the drill opened, and starts any database process
@@ -90,6 +92,11 @@ class FaultApplier {
     std::unique_ptr<nemesis::Siege> siege;
   };
 
+  // nemesis::ApplyFault with a spec whose targets are node names already.
+  [[nodiscard]] Result<nemesis::FaultReport> ApplyResolved(const nemesis::FaultSpec& spec);
+  // A process fault (`spec`, targets `nodes`) through ApplyResolved, one event per node.
+  bool ApplyProcess(const std::string& source, const std::string& kind,
+                    const nemesis::FaultSpec& spec, const std::vector<std::string>& nodes);
   void Crash(const std::vector<std::string>& nodes);
   void Isolate(const Step& step, const std::vector<std::string>& nodes);
   void CorruptNode(const Step& step, size_t index, const std::string& name);

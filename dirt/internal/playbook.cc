@@ -92,7 +92,8 @@ bool RepairMember(const cluster::ClusterState& state, const Scenario& s, const s
   }
   if (wiped && !ok) record.AddEvent("playbook", "member-add", name, last_error, false);
   if (ok) {
-    ok = faults.Process("playbook", "start", {name}, nemesis::ProcessAction::kStart);
+    ok = faults.Process("playbook", std::string(FaultKindName(FaultKind::kStart)), {name},
+                        nemesis::ProcessAction::kStart);
   }
   if (s.restart.enabled) set_policy(true, "repair of " + name + " done");
   if (ok) {

@@ -23,8 +23,9 @@ void Judge(const Scenario& s, const JudgeInput& in, DrillResult& res) {
       res.safeguards_missing.push_back(e);
     }
   }
-  bool corrupt_step = std::any_of(s.steps.begin(), s.steps.end(),
-                                  [](const Step& st) { return st.fault == FaultKind::kCorrupt; });
+  bool corrupt_step = std::any_of(s.steps.begin(), s.steps.end(), [](const Step& st) {
+    return st.spec.kind == FaultKind::kCorrupt;
+  });
   // Invalid (not linearizable) fails the drill; unknown makes a drill that otherwise passed
   // INVALID.
   const auto consistency = res.consistency ? ConsistencyVerdict(*res.consistency) : std::nullopt;

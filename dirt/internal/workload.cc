@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "client/etcd.h"
+#include "common/ports.h"
 #include "dirt/internal/consistency.h"
 #include "dirt/internal/os.h"
 
@@ -31,7 +32,8 @@ void DrillWorkload::Start(const cluster::ClusterState& state, const Scenario& s,
   config_.final_phase_s = 0;
   client::EtcdClientOptions o;
   for (const auto& n : state.nodes) {
-    o.endpoints.push_back(client::EtcdEndpoint{.node = n.name, .host = n.address, .port = 2379});
+    o.endpoints.push_back(
+        client::EtcdEndpoint{.node = n.name, .host = n.address, .port = kEtcdClientPort});
   }
   o.timeout = std::chrono::milliseconds(config_.client_timeout_ms);
   o.workload = client::EtcdWorkload::kRegister;

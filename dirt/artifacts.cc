@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/file.h"
 #include "dirt/drill.h"
 
 namespace faultline::dirt {
@@ -138,12 +139,8 @@ json IncidentObject(const DrillResult& r) {
 }
 
 Status WriteFile(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) {
-    return Error(ErrorCode::kInternal, fmt::format("dirt: write {}: failed", path.string()));
-  }
+  Status written = WriteFileAtomic(path.string(), text);
+  if (!written) return written.error().WithContext("dirt");
   return OkStatus();
 }
 

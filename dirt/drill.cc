@@ -13,11 +13,13 @@
 #include <sstream>
 #include <thread>
 
+#include "common/clock.h"
+#include "common/file.h"
 #include "dirt/internal/faults.h"
 #include "dirt/internal/monitor.h"
-#include "dirt/internal/os.h"
 #include "dirt/internal/playbook.h"
 #include "dirt/internal/record.h"
+#include "dirt/internal/time.h"
 #include "dirt/internal/verdict.h"
 #include "dirt/internal/workload.h"
 
@@ -56,14 +58,14 @@ class Drill {
       r.severity = s_.severity;
       r.category = s_.category;
       r.scenario_source = s_.source;
-      r.start_wall_ns = internal::WallNs();
+      r.start_wall_ns = WallNow().count();
     });
     limit_ = options_.max_recovery_override.value_or(s_.max_recovery_time);
     if (std::optional<std::string> why = CheckPinned()) {
       record_.Update([&](DrillResult& r) {
         r.verdict = Verdict::kInvalid;
         r.reason = *why;
-        r.end_wall_ns = internal::WallNs();
+        r.end_wall_ns = WallNow().count();
       });
       return record_.Snapshot();
     }
@@ -78,7 +80,7 @@ class Drill {
       record_.Update([&](DrillResult& r) {
         r.verdict = Verdict::kError;
         r.reason = why;
-        r.end_wall_ns = internal::WallNs();
+        r.end_wall_ns = WallNow().count();
       });
       return record_.Snapshot();
     }
@@ -125,7 +127,7 @@ class Drill {
     std::stable_sort(
         res.events.begin(), res.events.end(),
         [](const DrillEvent& a, const DrillEvent& b) { return a.mono_ns < b.mono_ns; });
-    res.end_wall_ns = internal::WallNs();
+    res.end_wall_ns = WallNow().count();
     record_.Progress(fmt::format("{} {}: {}", s_.id, VerdictName(res.verdict), res.reason));
     return res;
   }
@@ -292,7 +294,7 @@ class Drill {
       if (n.name == name) path = n.log_path;
     }
     if (path.empty()) return "";
-    std::string log = internal::ReadFile(path);
+    std::string log = ReadFile(path).value_or("");
     std::istringstream in(log.size() > 200000 ? log.substr(log.size() - 200000) : log);
     std::string line, last;
     while (std::getline(in, line)) {

@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/file.h"
+
 namespace faultline::dirt {
 namespace {
 
@@ -311,15 +313,13 @@ Result<Scenario> ParseScenario(std::string_view json_text, std::string_view sour
 }
 
 Result<Scenario> LoadScenario(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
+  Result<std::string> text = ReadFile(path);
+  if (!text) {
     return Error(
         ErrorCode::kNotFound,
         fmt::format("scenario: {}: cannot open (give a path to a scenario JSON file)", path));
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseScenario(ss.str(), path);
+  return ParseScenario(*text, path);
 }
 
 }  // namespace faultline::dirt

@@ -18,6 +18,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "common/file.h"
 #include "runner/campaign.h"
 #include "runner/config.h"
 #include "runner/local.h"
@@ -72,14 +73,12 @@ void AddConfigFlags(CLI::App* c, CampaignArgs& a) {
 Result<runner::CampaignConfig> MakeConfig(const CampaignArgs& a) {
   runner::CampaignConfig c;
   if (!a.config_file.empty()) {
-    std::ifstream in(a.config_file);
-    if (!in) {
+    Result<std::string> text = ReadFile(a.config_file);
+    if (!text) {
       return MakeError(ErrorCode::kNotFound,
                        fmt::format("campaign: read config {}: cannot open it", a.config_file));
     }
-    std::stringstream s;
-    s << in.rdbuf();
-    FAULTLINE_ASSIGN_OR_RETURN(c, runner::ConfigFromJson(s.str()));
+    FAULTLINE_ASSIGN_OR_RETURN(c, runner::ConfigFromJson(*text));
   }
   const CLI::App* app = a.app;
   const bool from_file = !a.config_file.empty();
@@ -212,10 +211,8 @@ int RunAnalyze(const AnalyzeArgs& a) {
     return kExitError;
   }
   Result<runner::CampaignConfig> config = [&]() -> Result<runner::CampaignConfig> {
-    std::ifstream in(report->files.config);
-    std::stringstream s;
-    s << in.rdbuf();
-    return runner::ConfigFromJson(s.str());
+    FAULTLINE_ASSIGN_OR_RETURN(std::string text, ReadFile(report->files.config));
+    return runner::ConfigFromJson(text);
   }();
   if (!config) {
     PrintError(config.error().message());

@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/file.h"
 #include "history/history.h"
 #include "history/log.h"
 
@@ -23,15 +24,13 @@ ConsistencyResult CheckLoggedConsistency(const std::string& log_path,
   c.workload = std::string(runner::WorkloadName(config.workload));
   c.validity = checker::Validity::kUnknown;
   for (const std::string& w : warnings) AppendLine(c.detail, "workload: " + w);
-  std::ifstream in(log_path, std::ios::binary);
-  if (!in) {
+  Result<std::string> text = ReadFile(log_path);
+  if (!text) {
     c.summary = "the history log " + log_path + " cannot be opened";
     return c;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
   std::string note;
-  auto h = history::ReadLogHistory(ss.str(), log_path, &note);
+  auto h = history::ReadLogHistory(*text, log_path, &note);
   if (!h) {
     c.summary = "the history log could not be read back: " + h.error().message();
     return c;

@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "cluster/cluster.h"
+#include "common/clock.h"
+#include "common/file.h"
 #include "nemesis/node_control.h"
 #include "nemesis/siege.h"
 
@@ -18,7 +20,7 @@ namespace {
 
 void BlkioTotals(const std::string& dir, ResourceMetrics::Counters& c) {
   auto read_kv = [](const std::string& path, std::uint64_t& r, std::uint64_t& w) {
-    std::istringstream in(ReadFile(path));
+    std::istringstream in(ReadFile(path).value_or(""));
     std::string dev, op;
     std::uint64_t v;
     while (in >> dev) {
@@ -36,7 +38,7 @@ void BlkioTotals(const std::string& dir, ResourceMetrics::Counters& c) {
 }
 
 void NetDev(const std::string& path, ResourceMetrics::Counters& c, bool skip_lo) {
-  std::istringstream in(ReadFile(path));
+  std::istringstream in(ReadFile(path).value_or(""));
   std::string line;
   while (std::getline(in, line)) {
     size_t colon = line.find(':');
@@ -74,7 +76,7 @@ std::optional<std::string> ResourceMetrics::Sample(MonoTime t, std::int64_t offs
   const double dt = prev_t_ ? std::chrono::duration<double>(t - *prev_t_).count() : 0;
   json sample = {{"scenario", scenario_id_},
                  {"mono_ns", NsOf(t)},
-                 {"wall_ns", WallNs()},
+                 {"wall_ns", WallNow().count()},
                  {"offset_ms", offset_ms}};
   json nodes = json::array();
   std::map<std::string, int> pids;
@@ -115,7 +117,7 @@ std::optional<std::string> ResourceMetrics::Sample(MonoTime t, std::int64_t offs
   // Host: /proc/stat, /proc/meminfo, /proc/diskstats, /proc/net/dev.
   json host;
   {
-    std::istringstream in(ReadFile("/proc/stat"));
+    std::istringstream in(ReadFile("/proc/stat").value_or(""));
     std::string cpu;
     std::uint64_t v[10] = {};
     in >> cpu;
@@ -131,7 +133,7 @@ std::optional<std::string> ResourceMetrics::Sample(MonoTime t, std::int64_t offs
     prev_total_ = total;
   }
   {
-    std::istringstream in(ReadFile("/proc/meminfo"));
+    std::istringstream in(ReadFile("/proc/meminfo").value_or(""));
     std::string k, unit;
     std::uint64_t v, mtotal = 0, mavail = 0;
     while (in >> k >> v >> unit) {
@@ -142,7 +144,7 @@ std::optional<std::string> ResourceMetrics::Sample(MonoTime t, std::int64_t offs
   }
   Counters hc;
   {
-    std::istringstream in(ReadFile("/proc/diskstats"));
+    std::istringstream in(ReadFile("/proc/diskstats").value_or(""));
     std::string line;
     while (std::getline(in, line)) {
       std::istringstream f(line);

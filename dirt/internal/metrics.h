@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "dirt/internal/os.h"
+#include "dirt/internal/time.h"
 #include "nemesis/siege.h"
 
 namespace faultline::cluster {

@@ -13,10 +13,11 @@
 #include <sstream>
 #include <thread>
 
+#include "cluster/http.h"
+#include "common/clock.h"
 #include "dirt/internal/etcd.h"
-#include "dirt/internal/http.h"
 #include "dirt/internal/metrics.h"
-#include "dirt/internal/os.h"
+#include "dirt/internal/time.h"
 #include "nemesis/siege.h"
 
 namespace faultline::dirt::internal {
@@ -106,16 +107,16 @@ class Monitor::Impl {
   }
 
   // One keep-alive connection per member.
-  std::vector<std::unique_ptr<internal::HttpConnection>> Connections() const {
-    std::vector<std::unique_ptr<internal::HttpConnection>> conns;
+  std::vector<std::unique_ptr<cluster::HttpClient>> Connections() const {
+    std::vector<std::unique_ptr<cluster::HttpClient>> conns;
     for (const auto& n : state_.nodes) {
-      conns.push_back(std::make_unique<internal::HttpConnection>(n.ClientUrl()));
+      conns.push_back(std::make_unique<cluster::HttpClient>(n.ClientUrl()));
     }
     return conns;
   }
 
   void HealthLoop(size_t i) {
-    internal::HttpConnection conn(state_.nodes[i].ClientUrl());
+    cluster::HttpClient conn(state_.nodes[i].ClientUrl());
     MonoTime next = MonoNow();
     while (!stop_) {
       const MonoTime t0 = MonoNow();
@@ -278,7 +279,7 @@ class Monitor::Impl {
       const MonoTime t = MonoNow();
       json dump = {{"scenario", scenario_.id},
                    {"mono_ns", NsOf(t)},
-                   {"wall_ns", WallNs()},
+                   {"wall_ns", WallNow().count()},
                    {"offset_ms", OffsetMs(t)}};
       auto status = cluster::ProbeStatus(state_, milliseconds(300));
       auto dbs = control_.Databases();

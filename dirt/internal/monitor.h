@@ -15,7 +15,7 @@
 
 #include "cluster/cluster.h"
 #include "dirt/drill.h"
-#include "dirt/internal/os.h"
+#include "dirt/internal/time.h"
 #include "dirt/recovery.h"
 #include "dirt/scenario.h"
 #include "nemesis/node_control.h"

@@ -5,8 +5,8 @@
 #include <set>
 #include <thread>
 
+#include "cluster/http.h"
 #include "dirt/internal/etcd.h"
-#include "dirt/internal/http.h"
 
 namespace faultline::dirt::internal {
 
@@ -35,7 +35,7 @@ bool RepairMember(const cluster::ClusterState& state, const Scenario& s, const s
   while (!removed && MonoNow() < deadline) {
     for (const auto& peer : state.nodes) {
       if (peer.name == name) continue;
-      HttpConnection c(peer.ClientUrl());
+      cluster::HttpClient c(peer.ClientUrl());
       auto members = EtcdMemberList(c, t);
       if (!members) continue;
       std::uint64_t id = 0;
@@ -75,7 +75,7 @@ bool RepairMember(const cluster::ClusterState& state, const Scenario& s, const s
   while (wiped && !ok && MonoNow() < deadline) {
     for (const auto& peer : state.nodes) {
       if (peer.name == name) continue;
-      HttpConnection c(peer.ClientUrl());
+      cluster::HttpClient c(peer.ClientUrl());
       auto added = EtcdMemberAdd(c, n->PeerUrl(), t);
       if (added) {
         record.AddEvent(
@@ -98,7 +98,7 @@ bool RepairMember(const cluster::ClusterState& state, const Scenario& s, const s
   if (s.restart.enabled) set_policy(true, "repair of " + name + " done");
   if (ok) {
     ok = false;
-    HttpConnection c(n->ClientUrl());
+    cluster::HttpClient c(n->ClientUrl());
     deadline = MonoNow() + std::chrono::seconds(30);
     while (MonoNow() < deadline) {
       auto h = EtcdHealth(c, milliseconds(500));
@@ -119,7 +119,7 @@ void PostChecks(const cluster::ClusterState& state, const Scenario& s, DrillReco
   bool serves = false;
   while (MonoNow() < deadline && !serves) {
     for (const auto& n : state.nodes) {
-      HttpConnection c(n.ClientUrl());
+      cluster::HttpClient c(n.ClientUrl());
       if (EtcdPut(c, key, "ok", milliseconds(1000)) &&
           EtcdGet(c, key, milliseconds(1000)).value_or("") == "ok") {
         serves = true;
@@ -137,7 +137,7 @@ void PostChecks(const cluster::ClusterState& state, const Scenario& s, DrillReco
   std::int64_t rev = 0;
   {
     for (const auto& n : state.nodes) {
-      HttpConnection cn(n.ClientUrl());
+      cluster::HttpClient cn(n.ClientUrl());
       if (auto st = EtcdMaintenanceStatus(cn, milliseconds(1000))) {
         rev = std::max(rev, st->revision);
       }
@@ -152,7 +152,7 @@ void PostChecks(const cluster::ClusterState& state, const Scenario& s, DrillReco
     detail.clear();
     bool all = true;
     for (const auto& n : state.nodes) {
-      HttpConnection c(n.ClientUrl());
+      cluster::HttpClient c(n.ClientUrl());
       auto h = EtcdHashKv(c, rev, milliseconds(2000));
       if (!h) {
         all = false;

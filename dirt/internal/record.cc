@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "common/clock.h"
+
 namespace faultline::dirt::internal {
 
 DrillRecord::DrillRecord(const Scenario& scenario, const DrillOptions& options)
@@ -63,7 +65,7 @@ void DrillRecord::AddEvent(std::string source, std::string kind, std::string nod
   DrillEvent e;
   const MonoTime now = MonoNow();
   e.mono_ns = at.mono_ns != 0 ? at.mono_ns : NsOf(now);
-  e.wall_ns = at.wall_ns != 0 ? at.wall_ns : WallNs() - (NsOf(now) - e.mono_ns);
+  e.wall_ns = at.wall_ns != 0 ? at.wall_ns : WallNow().count() - (NsOf(now) - e.mono_ns);
   const MonoTime fault = fault_.load();
   e.offset_ms = fault != MonoTime{} ? Millis(MonoOf(e.mono_ns) - fault) : 0;
   e.source = std::move(source);
@@ -136,7 +138,7 @@ void DrillRecord::SetFault(MonoTime at) {
   fault_ = at;
   std::lock_guard lock(mu_);
   result_.fault_mono_ns = NsOf(at);
-  result_.fault_wall_ns = WallNs() - (NsOf(MonoNow()) - NsOf(at));
+  result_.fault_wall_ns = WallNow().count() - (NsOf(MonoNow()) - NsOf(at));
 }
 
 void DrillRecord::Update(const std::function<void(DrillResult&)>& fn) {

@@ -17,7 +17,7 @@
 
 #include "dirt/drill.h"
 #include "dirt/internal/event_log.h"
-#include "dirt/internal/os.h"
+#include "dirt/internal/time.h"
 #include "history/log.h"
 
 namespace faultline::dirt::internal {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "dirt/drill.h"
-#include "dirt/internal/os.h"
+#include "dirt/internal/time.h"
 #include "dirt/recovery.h"
 #include "dirt/scenario.h"
 

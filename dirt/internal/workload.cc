@@ -3,9 +3,10 @@
 #include <fmt/format.h>
 
 #include "client/etcd.h"
+#include "common/clock.h"
 #include "common/ports.h"
 #include "dirt/internal/consistency.h"
-#include "dirt/internal/os.h"
+#include "dirt/internal/time.h"
 
 namespace faultline::dirt::internal {
 
@@ -37,7 +38,7 @@ void DrillWorkload::Start(const cluster::ClusterState& state, const Scenario& s,
   }
   o.timeout = std::chrono::milliseconds(config_.client_timeout_ms);
   o.workload = client::EtcdWorkload::kRegister;
-  o.key_prefix = fmt::format("faultline/dirt/{}/{}/", s.id, WallNs());
+  o.key_prefix = fmt::format("faultline/dirt/{}/{}/", s.id, WallNow().count());
   Status st = OkStatus();
   auto factory = client::MakeEtcdClientFactory(o);
   if (!factory) {

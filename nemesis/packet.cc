@@ -22,11 +22,6 @@
 namespace faultline::nemesis::packet {
 namespace {
 
-using SockPtr = internal::NlSockPtr;
-using QdiscPtr = internal::NlQdiscPtr;
-using CachePtr = internal::NlCachePtr;
-using LinkPtr = internal::NlLinkPtr;
-
 Error NlError(int err, std::string_view context) {
   return internal::NlError(err, context,
                            {.exists = "", .unsupported = " (tbf is not supported by this kernel)"});
@@ -37,7 +32,7 @@ Result<int> IfIndex(nl_sock* sock, const std::string& device) {
   if (int err = rtnl_link_get_kernel(sock, 0, device.c_str(), &raw); err < 0) {
     return NlError(err, fmt::format("device {}", device));
   }
-  LinkPtr link(raw);
+  internal::NlLinkPtr link(raw);
   return rtnl_link_get_ifindex(link.get());
 }
 
@@ -52,7 +47,7 @@ Result<RootQdisc> GetRoot(nl_sock* sock, int ifindex) {
   if (int err = rtnl_qdisc_alloc_cache(sock, &raw); err < 0) {
     return NlError(err, "libnl: list qdiscs");
   }
-  CachePtr cache(raw);
+  internal::NlCachePtr cache(raw);
   RootQdisc out;
   for (nl_object* obj = nl_cache_get_first(cache.get()); obj != nullptr;
        obj = nl_cache_get_next(obj)) {
@@ -170,7 +165,7 @@ Status ApplyTbf(const std::string& device, std::int64_t kbit_per_s) {
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("tbf: rate {} kbit/s is out of range (1..10000000)", kbit_per_s));
   }
-  FAULTLINE_ASSIGN_OR_RETURN(SockPtr sock, internal::ConnectRoute());
+  FAULTLINE_ASSIGN_OR_RETURN(internal::NlSockPtr sock, internal::ConnectRoute());
   FAULTLINE_ASSIGN_OR_RETURN(int ifindex, IfIndex(sock.get(), device));
   FAULTLINE_ASSIGN_OR_RETURN(RootQdisc root, GetRoot(sock.get(), ifindex));
   // The kernel's default root (noqueue on veth, pfifo_fast, mq) has handle 0: nobody made it.
@@ -180,7 +175,7 @@ Status ApplyTbf(const std::string& device, std::int64_t kbit_per_s) {
                                  "make (left alone; remove it to shape this device)",
                                  device, root.kind, root.handle >> 16));
   }
-  QdiscPtr q(rtnl_qdisc_alloc());
+  internal::NlQdiscPtr q(rtnl_qdisc_alloc());
   if (!q) return MakeError(ErrorCode::kUnavailable, "libnl: cannot allocate a qdisc");
   auto* tc = TC_CAST(q.get());
   rtnl_tc_set_ifindex(tc, ifindex);
@@ -202,13 +197,13 @@ Status ApplyTbf(const std::string& device, std::int64_t kbit_per_s) {
 }
 
 Result<bool> HealTbf(const std::string& device) {
-  FAULTLINE_ASSIGN_OR_RETURN(SockPtr sock, internal::ConnectRoute());
+  FAULTLINE_ASSIGN_OR_RETURN(internal::NlSockPtr sock, internal::ConnectRoute());
   auto ifindex = IfIndex(sock.get(), device);
   if (!ifindex && ifindex.error().code() == ErrorCode::kNotFound) return false;
   if (!ifindex) return std::move(ifindex).error();
   FAULTLINE_ASSIGN_OR_RETURN(RootQdisc root, GetRoot(sock.get(), *ifindex));
   if (!root.present || root.handle != kQdiscHandle) return false;
-  QdiscPtr q(rtnl_qdisc_alloc());
+  internal::NlQdiscPtr q(rtnl_qdisc_alloc());
   if (!q) return MakeError(ErrorCode::kUnavailable, "libnl: cannot allocate a qdisc");
   auto* tc = TC_CAST(q.get());
   rtnl_tc_set_ifindex(tc, *ifindex);

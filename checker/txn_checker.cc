@@ -507,7 +507,7 @@ void Analysis::AddOrderEdges() {
   for (const Event& e : events) {
     const Txn& txn = txns_[e.txn];
     if (e.invoke) {
-      if (txn.process.is_client()) {
+      if (txn.process.is_client() && !txn.process.is_none()) {
         auto it = last_of_process.find(txn.process.number);
         if (it != last_of_process.end()) AddEdge(it->second, e.txn, kProc, 0, 0, 0);
         last_of_process[txn.process.number] = e.txn;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <deque>
 #include <unordered_map>
 #include <utility>
 
@@ -47,6 +48,7 @@ Result<History> History::Build(std::vector<Op> ops, const Source& source) {
 
   std::unordered_map<int64_t, size_t> open_client;  // process -> position of its open invocation
   std::unordered_map<NemesisKey, size_t, NemesisKeyHash> open_nemesis;
+  std::deque<size_t> open_none;  // open invocations without a process, oldest first
   int64_t last_index = -1;
   int64_t last_time = -1;
   for (size_t i = 0; i < ops.size(); ++i) {
@@ -86,6 +88,20 @@ Result<History> History::Build(std::vector<Op> ops, const Source& source) {
       continue;
     }
 
+    if (op.process.is_none()) {
+      // A minimal history names no processes, so nothing but the file order can pair its ops: a
+      // completion closes the oldest open invocation without a process; with none open it stands
+      // alone (partner kNone), a transaction known only by its completion, as in papers.
+      if (op.type == OpType::kInvoke) {
+        open_none.push_back(i);
+        ++h.invocations_;
+      } else if (!open_none.empty()) {
+        h.partner_[i] = open_none.front();
+        h.partner_[open_none.front()] = i;
+        open_none.pop_front();
+      }
+      continue;
+    }
     auto it = open_client.find(op.process.number);
     if (op.type == OpType::kInvoke) {
       if (it != open_client.end()) {
@@ -117,7 +133,7 @@ Result<History> History::Build(std::vector<Op> ops, const Source& source) {
     h.partner_[it->second] = i;
     open_client.erase(it);
   }
-  h.open_ = open_client.size() + open_nemesis.size();
+  h.open_ = open_client.size() + open_nemesis.size() + open_none.size();
   h.ops_ = std::move(ops);
   return h;
 }

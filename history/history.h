@@ -10,7 +10,10 @@
 //   completion whose f differs from its invocation's are input errors naming the source and lines;
 // - nemesis ops are `info` on both halves (Jepsen's convention) and are paired by that: an `info`
 //   of the nemesis opens a fault when none is open for its f, and closes it otherwise;
-// - an invocation that never completes stays open (a checker treats it as `info`).
+// - an invocation that never completes stays open (a checker treats it as `info`);
+// - ops without a process (Process::None(), minimal histories) pair by file order: a completion
+//   closes the oldest open process-less invocation, or, with none open, stands alone: a
+//   completion whose partner is kNone.
 //
 // Thread-safety: immutable after Build; const access from many threads is safe.
 #ifndef FAULTLINE_HISTORY_HISTORY_H_

@@ -30,7 +30,9 @@ HistoryStats ComputeStats(const History& history) {
         s.micro_ops += history[partner].value.size();  // a completion without its micro-ops
       }
     }
-    if (partner == History::kNone || partner > i) {
+    // A bare completion (a minimal history's op without a process) has no invocation at all.
+    const bool bare = partner == History::kNone && op.is_completion() && op.process.is_none();
+    if (!bare && (partner == History::kNone || partner > i)) {
       ++s.invocations;
       if (partner == History::kNone) s.open_ops.push_back(i);
     } else {

@@ -121,6 +121,52 @@ TEST(TxnTest, BadMicroOpsAreErrorsNamingTheLine) {
   EXPECT_NE(t2.error().message().find("is not a transaction"), std::string::npos);
 }
 
+// Minimal histories (papers, bug reports): :index, :type and :value only. No process: a completion
+// closes the oldest open invocation without one, or stands alone; written back without :process.
+TEST(TxnTest, MinimalHistoriesWithoutProcessTimeOrF) {
+  const std::string edn =
+      "{:index 0, :type :ok, :value [[:append 1 1]]}\n"
+      "{:index 1, :type :invoke, :value [[:r 1 nil]]}\n"
+      "{:index 2, :type :invoke, :value [[:append 1 2]]}\n"
+      "{:index 3, :type :ok, :value [[:r 1 [1]]]}\n"
+      "{:index 4, :type :info, :value [[:append 1 2]]}\n";
+  const std::string json = R"({"index":0,"type":"ok","value":[["append",1,1]]})"
+                           "\n"
+                           R"({"index":1,"type":"invoke","value":[["r",1,null]]})"
+                           "\n"
+                           R"({"index":2,"type":"invoke","value":[["append",1,2]]})"
+                           "\n"
+                           R"({"index":3,"type":"ok","value":[["r",1,[1]]]})"
+                           "\n"
+                           R"({"index":4,"type":"info","value":[["append",1,2]]})"
+                           "\n";
+  for (const std::string* text : {&edn, &json}) {
+    auto h = ReadHistory(*text, "minimal");
+    ASSERT_TRUE(h) << h.error().message();
+    EXPECT_TRUE((*h)[0].process.is_none());
+    EXPECT_EQ(h->partner(0), History::kNone);  // a bare completion
+    EXPECT_EQ(h->partner(3), 1u);              // file order: the oldest open invocation
+    EXPECT_EQ(h->partner(4), 2u);
+    EXPECT_EQ(h->open_count(), 0u);
+    auto txns = DecodeTxns(*h);
+    ASSERT_TRUE(txns) << txns.error().message();
+    ASSERT_EQ(txns->size(), 3u);
+    EXPECT_EQ((*txns)[0].invoke, History::kNone);
+    EXPECT_EQ((*txns)[0].type, OpType::kOk);
+    EXPECT_EQ((*txns)[1].ops[0].list, (std::vector<int64_t>{1}));
+    EXPECT_EQ((*txns)[2].type, OpType::kInfo);
+    HistoryStats s = ComputeStats(*h);
+    EXPECT_EQ(s.txns, 3u);
+    EXPECT_EQ(s.invocations, 2u);  // the bare completion has none
+    EXPECT_TRUE(s.open_ops.empty());
+    EXPECT_EQ(WriteEdnHistory(*h).find(":process"), std::string::npos);
+    if (text == &edn) {
+      EXPECT_EQ(WriteEdnHistory(*h), edn);
+    }
+    EXPECT_EQ(WriteJsonlHistory(*h).find("process"), std::string::npos);
+  }
+}
+
 TEST(TxnTest, StatsCountTransactionsAndMicroOps) {
   auto h = ReadHistory(kEdn, "t");
   ASSERT_TRUE(h) << h.error().message();

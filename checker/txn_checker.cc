@@ -83,6 +83,8 @@ class Analysis {
   void IndexWrites();
   void CheckInternal();
   void InferListAppend();
+  // Duplicates, garbage and aborted reads among the elements of one list read.
+  void CheckElements(uint32_t t, const MicroOp& m);
   void InferRwRegister();
   void AddOrderEdges();
   void BuildGraph();
@@ -244,19 +246,47 @@ bool WritesKey(const std::vector<MicroOp>& ops, int64_t key) {
   return false;
 }
 
+void Analysis::CheckElements(uint32_t t, const MicroOp& m) {
+  std::unordered_set<int64_t> seen;
+  for (int64_t e : m.list) {
+    if (!seen.insert(e).second) {
+      Report("duplicate-elements", fmt::format("{} read key {} as {}, holding {} twice", T(t),
+                                               m.key, Elements(m.list), e));
+      break;
+    }
+  }
+  // Every element read must have been appended, and not by a failed transaction.
+  for (int64_t e : m.list) {
+    auto it = writers_.find({m.key, e});
+    if (it == writers_.end()) {
+      Report("garbage-read", fmt::format("{} read key {} as {}, but no transaction appended {}",
+                                         T(t), m.key, Elements(m.list), e));
+    } else if (it->second.txn != kNoTxn && txns_[it->second.txn].type == OpType::kFail) {
+      Report("G1a", fmt::format("{} read key {} as {}, holding {}, appended by {}, which failed",
+                                T(t), m.key, Elements(m.list), e, T(it->second.txn)));
+    }
+  }
+}
+
 void Analysis::InferListAppend() {
   // The longest read of each key, among committed transactions' reads.
   struct KeyInfo {
     const std::vector<int64_t>* longest = nullptr;
+    const MicroOp* longest_op = nullptr;
+    uint32_t longest_txn = kNoTxn;
     bool incompatible = false;
   };
   std::unordered_map<int64_t, KeyInfo> keys;
-  for (const Txn& txn : txns_) {
-    if (txn.type != OpType::kOk) continue;
-    for (const MicroOp& m : txn.ops) {
+  for (uint32_t t = 0; t < txns_.size(); ++t) {
+    if (txns_[t].type != OpType::kOk) continue;
+    for (const MicroOp& m : txns_[t].ops) {
       if (m.kind != MicroOpKind::kRead || !m.known) continue;
       KeyInfo& k = keys[m.key];
-      if (k.longest == nullptr || m.list.size() > k.longest->size()) k.longest = &m.list;
+      if (k.longest == nullptr || m.list.size() > k.longest->size()) {
+        k.longest = &m.list;
+        k.longest_op = &m;
+        k.longest_txn = t;
+      }
     }
   }
   keys_ = keys.size();
@@ -274,26 +304,9 @@ void Analysis::InferListAppend() {
         }
         k.incompatible = true;
       }
-      std::unordered_set<int64_t> seen;
-      for (int64_t e : m.list) {
-        if (!seen.insert(e).second) {
-          Report("duplicate-elements", fmt::format("{} read key {} as {}, holding {} twice", T(t),
-                                                   m.key, Elements(m.list), e));
-          break;
-        }
-      }
-      // Every element read must have been appended, and not by a failed transaction.
-      for (int64_t e : m.list) {
-        auto it = writers_.find({m.key, e});
-        if (it == writers_.end()) {
-          Report("garbage-read", fmt::format("{} read key {} as {}, but no transaction appended {}",
-                                             T(t), m.key, Elements(m.list), e));
-        } else if (it->second.txn != kNoTxn && txns_[it->second.txn].type == OpType::kFail) {
-          Report("G1a", fmt::format("{} read key {} as {}, holding {}, appended by {}, which "
-                                    "failed",
-                                    T(t), m.key, Elements(m.list), e, T(it->second.txn)));
-        }
-      }
+      // A read that is a prefix of the longest holds nothing the longest does not: only the
+      // longest (below) and the incompatible reads need their elements checked.
+      if (k.incompatible && &m.list != k.longest) CheckElements(t, m);
       if (!m.list.empty()) {
         auto it = writers_.find({m.key, m.list.back()});
         if (it != writers_.end() && it->second.txn != kNoTxn && it->second.txn != t &&
@@ -306,6 +319,7 @@ void Analysis::InferListAppend() {
       }
     }
   }
+  for (auto& [key, k] : keys) CheckElements(k.longest_txn, *k.longest_op);
   // Edges, key by key, from each version order.
   for (auto& [key, k] : keys) {
     if (k.incompatible) continue;

@@ -144,16 +144,18 @@ void Analysis::IndexWrites() {
   const MicroOpKind write_kind =
       options_.model == TxnModel::kListAppend ? MicroOpKind::kAppend : MicroOpKind::kWrite;
   std::unordered_set<KeyValue, KeyValueHash> dup_reported;
+  size_t writes = 0;
+  for (const Txn& txn : txns_) writes += txn.ops.size();
+  writers_.reserve(writes);  // at most one entry per micro-op: no rehashing on large histories
   for (uint32_t t = 0; t < txns_.size(); ++t) {
     const auto& ops = txns_[t].ops;
-    for (size_t i = 0; i < ops.size(); ++i) {
+    // From the end, so the first write seen of each key is the transaction's final one.
+    std::unordered_set<int64_t> later;
+    for (size_t i = ops.size(); i-- > 0;) {
       const MicroOp& m = ops[i];
       if (m.kind == MicroOpKind::kRead) continue;
       if (m.kind != write_kind) continue;  // a :w in list-append (or :append in rw-register)
-      bool final_write = true;
-      for (size_t j = i + 1; j < ops.size(); ++j) {
-        if (ops[j].kind == write_kind && ops[j].key == m.key) final_write = false;
-      }
+      const bool final_write = later.insert(m.key).second;
       auto [it, inserted] = writers_.try_emplace(KeyValue{m.key, m.value},
                                                  Writer{.txn = t, .final_write = final_write});
       if (!inserted && it->second.txn != t && dup_reported.insert({m.key, m.value}).second) {
@@ -225,8 +227,15 @@ void Analysis::CheckInternal() {
 
 // A read is external when its transaction has not yet written the key: only those say what
 // other transactions did. (Later reads are checked by CheckInternal.)
+// `fn(read, last_write)` gets, with each external read, the transaction's last written (or
+// appended) value of every key it writes, computed once: a final read of every key is one
+// transaction with as many micro-ops as keys, so nothing here may scan the ops per read.
 template <typename Fn>
 void ForEachExternalRead(const Txn& txn, Fn&& fn) {
+  std::unordered_map<int64_t, int64_t> last_write;
+  for (const MicroOp& m : txn.ops) {
+    if (m.kind != MicroOpKind::kRead) last_write[m.key] = m.value;
+  }
   std::unordered_set<int64_t> written;
   std::unordered_set<int64_t> read;
   for (const MicroOp& m : txn.ops) {
@@ -235,16 +244,11 @@ void ForEachExternalRead(const Txn& txn, Fn&& fn) {
       continue;
     }
     if (!m.known || written.count(m.key) || !read.insert(m.key).second) continue;
-    fn(m, txn.ops);
+    fn(m, last_write);
   }
 }
 
-bool WritesKey(const std::vector<MicroOp>& ops, int64_t key) {
-  for (const MicroOp& m : ops) {
-    if (m.kind != MicroOpKind::kRead && m.key == key) return true;
-  }
-  return false;
-}
+using LastWrites = std::unordered_map<int64_t, int64_t>;
 
 void Analysis::CheckElements(uint32_t t, const MicroOp& m) {
   std::unordered_set<int64_t> seen;
@@ -355,7 +359,7 @@ void Analysis::InferListAppend() {
   std::map<std::pair<int64_t, int64_t>, std::vector<uint32_t>> read_then_write;  // (key, len)
   for (uint32_t t = 0; t < txns_.size(); ++t) {
     if (txns_[t].type != OpType::kOk) continue;
-    ForEachExternalRead(txns_[t], [&](const MicroOp& m, const std::vector<MicroOp>& ops) {
+    ForEachExternalRead(txns_[t], [&](const MicroOp& m, const LastWrites& last_write) {
       const KeyInfo& k = keys[m.key];
       if (k.incompatible) return;
       const std::vector<int64_t>& order = *k.longest;
@@ -372,7 +376,7 @@ void Analysis::InferListAppend() {
           AddEdge(t, it->second.txn, kRW, m.key, n > 0 ? m.list.back() : 0, order[n], n == 0);
         }
       }
-      if (WritesKey(ops, m.key)) {
+      if (last_write.count(m.key)) {
         read_then_write[{m.key, static_cast<int64_t>(n)}].push_back(t);
       }
     });
@@ -422,13 +426,11 @@ void Analysis::InferRwRegister() {
                                   T(t), m.value, m.key, T(it->second.txn)));
       }
     }
-    ForEachExternalRead(txn, [&](const MicroOp& m, const std::vector<MicroOp>& ops) {
+    ForEachExternalRead(txn, [&](const MicroOp& m, const LastWrites& last_write) {
       // Writes follow reads: this transaction's final write to the key follows what it read.
-      std::optional<int64_t> last;
-      for (const MicroOp& o : ops) {
-        if (o.kind == MicroOpKind::kWrite && o.key == m.key) last = o.value;
-      }
-      if (!last) return;
+      auto found = last_write.find(m.key);
+      if (found == last_write.end()) return;
+      const std::optional<int64_t> last = found->second;
       read_then_write[{m.key, {m.nil, m.nil ? 0 : m.value}}].push_back(t);
       if (!m.nil) {
         keys[m.key].next[m.value].insert(*last);
@@ -473,7 +475,7 @@ void Analysis::InferRwRegister() {
   }
   for (uint32_t t = 0; t < txns_.size(); ++t) {
     if (txns_[t].type != OpType::kOk) continue;
-    ForEachExternalRead(txns_[t], [&](const MicroOp& m, const std::vector<MicroOp>&) {
+    ForEachExternalRead(txns_[t], [&](const MicroOp& m, const LastWrites&) {
       if (cyclic.count(m.key)) return;
       KeyInfo& k = keys[m.key];
       if (m.nil) {

@@ -120,6 +120,13 @@ FileOutcome CheckOne(const CheckArgs& a, const std::string& file, const checker:
 
   if (auto txn_model = checker::ParseTxnModel(a.model)) {
     // Transactional histories: the Elle-class checker, its Verdict printed as the others are.
+    if (write_html) {
+      // Not drawn yet: refuse rather than leave a stale or missing file unexplained.
+      const std::string message = "check: --html does not draw transactional verdicts yet";
+      PrintError(message);
+      out.json = error_json(message);
+      return out;
+    }
     auto consistency = checker::ParseConsistency(a.consistency);
     if (!consistency) {
       PrintError(consistency.error().message());

@@ -118,6 +118,7 @@ class Analysis {
   bool unclassified_ = false;
   size_t keys_ = 0;
   size_t unobserved_ = 0;  // committed writes no read observed (their order cannot be inferred)
+  size_t revision_ordered_ = 0;  // rw-register writes ordered by the database's revisions
 };
 
 void Analysis::Report(const std::string& kind, std::string example) {
@@ -438,6 +439,22 @@ void Analysis::InferRwRegister() {
       }
     });
   }
+  // Where committed writers carry the database's revision (etcd: the mod_revision of what they
+  // wrote), it orders each key's versions outright: consecutive revisions give the order.
+  std::map<int64_t, std::vector<std::pair<int64_t, int64_t>>> by_revision;  // key -> (rev, value)
+  for (const auto& [kv, w] : writers_) {
+    if (w.txn == kNoTxn || !w.final_write || !txns_[w.txn].revision) continue;
+    by_revision[kv.key].emplace_back(*txns_[w.txn].revision, kv.value);
+  }
+  for (auto& [key, versions] : by_revision) {
+    std::sort(versions.begin(), versions.end());
+    for (size_t i = 1; i < versions.size(); ++i) {
+      if (versions[i].first == versions[i - 1].first) continue;  // same revision: no order
+      keys[key].next[versions[i - 1].second].insert(versions[i].second);
+      keys[key].has_pred.insert(versions[i].second);
+    }
+    revision_ordered_ += versions.size();
+  }
   keys_ = keys.size();
   // Cycles among versions make the order meaningless: report and skip the key.
   std::set<int64_t> cyclic;
@@ -455,7 +472,8 @@ void Analysis::InferRwRegister() {
       if (color[v] == 0 && dfs(v)) {
         cyclic.insert(key);
         Report("cyclic-versions",
-               fmt::format("key {}: writes-follow-reads orders its values in a cycle", key));
+               fmt::format("key {}: writes-follow-reads and revisions order its values in a cycle",
+                           key));
         break;
       }
     }
@@ -817,8 +835,8 @@ std::string Analysis::ExplainEdge(const Edge& e) const {
                         "{} < {} (ww)",
                         T(e.from), e.a, e.key, T(e.to), e.b, T(e.from), T(e.to))
                   : fmt::format(
-                        "{} wrote {} to key {} and {} wrote {} over it (it read {} "
-                        "first), so {} < {} (ww)",
+                        "{} wrote {} to key {} and {} wrote {} over it (it read {} first, or "
+                        "the database's revisions say so), so {} < {} (ww)",
                         T(e.from), e.a, e.key, T(e.to), e.b, e.a, T(e.from), T(e.to));
     case kWR:
       return list ? fmt::format("{} read key {} ending in {}, which {} appended, so {} < {} (wr)",
@@ -907,6 +925,7 @@ Verdict Analysis::Run() {
   j["keys"] = keys_;
   j["edges"] = edges_.size();
   j["unobserved_writes"] = unobserved_;
+  j["revision_ordered_writes"] = revision_ordered_;
   j["anomalies"] = nlohmann::ordered_json::object();
   for (const auto& [kind, n] : counts_) j["anomalies"][kind] = n;
   j["forbidden_found"] = found_forbidden;

@@ -12,7 +12,10 @@
 // - list-append: the longest list read of each key; every other read must be a prefix of it
 //   (else "incompatible-order", and that key yields no edges);
 // - rw-register: the initial nil precedes every write; a transaction that read x of a key and then
-//   wrote y to it orders x before y (writes follow reads); a cycle in these is "cyclic-versions".
+//   wrote y to it orders x before y (writes follow reads); where committed writers carry the
+//   database's revision (history::Txn::revision, etcd's header revision = the mod_revision of
+//   what they wrote) that orders each key's versions outright, which decides far more; a cycle in
+//   these is "cyclic-versions".
 //
 // Nodes are the committed (:ok) transactions and the indeterminate (:info) ones, whose writes
 // count only where some read observed them; failed transactions are never nodes.

@@ -154,6 +154,7 @@ class Generator {
   std::map<int64_t, std::optional<int64_t>> regs_;
   std::map<int64_t, std::vector<int64_t>> reg_history_;  // every value a register held, in order
   std::map<int64_t, int64_t> next_value_;
+  int64_t revision_ = 0;
 };
 
 std::vector<MicroOp> Generator::MakeOps(size_t started) {
@@ -323,6 +324,11 @@ Result<history::History> Generator::Run() {
       process_of[r.slot] += static_cast<int64_t>(o_.processes);  // Jepsen retires the process
     } else {
       ops_.push_back(TxnOp(OpType::kOk, process, history::EncodeMicroOps(Execute(r, true))));
+      const bool writes = std::any_of(r.ops.begin(), r.ops.end(), [](const MicroOp& m) {
+        return m.kind != MicroOpKind::kRead;
+      });
+      // A snapshot transaction's writes land at its completion too, so commit order holds.
+      if (o_.revisions && writes) ops_.back().AddExtra("revision", Value::Int(++revision_));
     }
     busy[r.slot] = false;
   }

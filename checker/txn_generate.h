@@ -48,6 +48,9 @@ struct TxnGenerateOptions {
   double stale_rate = 0.0;
   double snapshot_rate = 0.0;
   bool final_read = true;
+  // Stamp each committed transaction that writes with a :revision increasing in commit order, as
+  // etcd's reply header does (rw-register's checker then orders versions by it).
+  bool revisions = false;
   uint64_t seed = 0;
   std::string anomaly;  // empty: none
 };

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "history/fields.h"
+
 namespace faultline::history {
 namespace {
 
@@ -157,6 +159,10 @@ Result<std::vector<Txn>> DecodeTxns(const History& h) {
     auto ops = DecodeMicroOps(*value, t.type == OpType::kOk);
     if (!ops) return TxnError(h, i, fmt::format("{}: {}", Describe(op), ops.error().message()));
     t.ops = std::move(ops).value();
+    if (t.type == OpType::kOk) {
+      const Value* revision = op.FindExtra(field::kRevision);
+      if (revision != nullptr && revision->is_int()) t.revision = revision->as_int();
+    }
     txns.push_back(std::move(t));
   }
   return txns;

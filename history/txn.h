@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,10 @@ struct Txn {
   // invocation's.
   int64_t index = -1;
   std::vector<MicroOp> ops;
+  // The database's own version of the transaction, when its :ok completion carries one: etcd's
+  // reply header :revision (field::kRevision), which for a transaction that writes is the
+  // mod_revision of every key it wrote.
+  std::optional<int64_t> revision;
 };
 
 // Whether the client op is a transaction: :f :txn, or no :f with a vector value (minimal

@@ -967,10 +967,13 @@ void AppendEdnOp(std::string& out, const Op& op) {
   }
   out += ":type :";
   out += OpTypeName(op.type);
-  out += ", :process ";
-  if (op.process.is_client()) {
+  if (op.process.is_none()) {
+    // no :process: written back as it was read
+  } else if (op.process.is_client()) {
+    out += ", :process ";
     AppendInt(out, op.process.number);
   } else {
+    out += ", :process ";
     AppendName(out, op.process.name);
   }
   if (!op.f.empty()) {

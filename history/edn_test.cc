@@ -528,8 +528,6 @@ INSTANTIATE_TEST_SUITE_P(
                          ":done"},
         HistoryErrorCase{"MissingType", "\n\n{:process 0, :f :read}",
                          "history.edn: line 3: missing :type..."},
-        HistoryErrorCase{"MissingProcess", "{:type :invoke}",
-                         "history.edn: line 1: missing :process..."},
         HistoryErrorCase{"DuplicateKey", "{:type :invoke, :process 0, :type :ok}",
                          "history.edn: line 1: duplicate key :type"},
         HistoryErrorCase{"BadIndexInVector",

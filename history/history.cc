@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <deque>
 #include <unordered_map>
 #include <utility>
 
@@ -47,9 +48,9 @@ Result<History> History::Build(std::vector<Op> ops, const Source& source) {
 
   std::unordered_map<int64_t, size_t> open_client;  // process -> position of its open invocation
   std::unordered_map<NemesisKey, size_t, NemesisKeyHash> open_nemesis;
+  std::deque<size_t> open_none;  // open invocations without a process, oldest first
   int64_t last_index = -1;
   int64_t last_time = -1;
-  size_t last_time_pos = 0;
   for (size_t i = 0; i < ops.size(); ++i) {
     Op& op = ops[i];
     if (op.index < 0) op.index = static_cast<int64_t>(i);
@@ -59,12 +60,13 @@ Result<History> History::Build(std::vector<Op> ops, const Source& source) {
     }
     last_index = op.index;
     if (op.time_ns >= 0) {
+      // Not an error: the file order is the real-time order (see history.h); count it so the
+      // reader warns. last_time keeps the maximum so a regression is counted once per op.
       if (op.time_ns < last_time) {
-        return fail(i, fmt::format(":time {} is before :time {} of {}", op.time_ns, last_time,
-                                   LineRef(line_of(last_time_pos), last_time_pos)));
+        if (h.time_regressions_++ == 0) h.first_time_regression_ = i;
+      } else {
+        last_time = op.time_ns;
       }
-      last_time = op.time_ns;
-      last_time_pos = i;
     }
 
     if (op.process.is_nemesis()) {
@@ -86,6 +88,20 @@ Result<History> History::Build(std::vector<Op> ops, const Source& source) {
       continue;
     }
 
+    if (op.process.is_none()) {
+      // A minimal history names no processes, so nothing but the file order can pair its ops: a
+      // completion closes the oldest open invocation without a process; with none open it stands
+      // alone (partner kNone), a transaction known only by its completion, as in papers.
+      if (op.type == OpType::kInvoke) {
+        open_none.push_back(i);
+        ++h.invocations_;
+      } else if (!open_none.empty()) {
+        h.partner_[i] = open_none.front();
+        h.partner_[open_none.front()] = i;
+        open_none.pop_front();
+      }
+      continue;
+    }
     auto it = open_client.find(op.process.number);
     if (op.type == OpType::kInvoke) {
       if (it != open_client.end()) {
@@ -117,9 +133,19 @@ Result<History> History::Build(std::vector<Op> ops, const Source& source) {
     h.partner_[it->second] = i;
     open_client.erase(it);
   }
-  h.open_ = open_client.size() + open_nemesis.size();
+  h.open_ = open_client.size() + open_nemesis.size() + open_none.size();
   h.ops_ = std::move(ops);
   return h;
+}
+
+std::string TimeRegressionNote(const History& history) {
+  const size_t n = history.time_regressions();
+  if (n == 0) return {};
+  const size_t first = history.first_time_regression();
+  return fmt::format(
+      "{} op{} {} a :time before that of an op above (first: {}); the file order is used for "
+      "real-time precedence",
+      n, n == 1 ? "" : "s", n == 1 ? "has" : "have", LineRef(history.line(first), first));
 }
 
 Result<std::map<Value, History, ValueLess>> History::SplitIndependent() const {

@@ -1,13 +1,19 @@
 // faultline::history::History: ordered ops with invocation/completion pairing and validation.
 //
 // Real-time order is the order of events in the history. `time_ns`, where present, is informative
-// and checked to be non-decreasing. Pairing follows ../shared/FORMATS.md §1.3:
+// only: Jepsen stamps :time per process before the op reaches the shared log, so an op can carry a
+// time a few ns before the op above it. The file order stays authoritative (as in Jepsen and
+// Knossos); such ops are accepted and counted (time_regressions()) so readers can warn once.
+// Pairing follows ../shared/FORMATS.md §1.3:
 // - a client process has at most one open invocation; its next completion (same process, same f)
 //   closes it. A completion with no open invocation, a second invocation while one is open, and a
 //   completion whose f differs from its invocation's are input errors naming the source and lines;
 // - nemesis ops are `info` on both halves (Jepsen's convention) and are paired by that: an `info`
 //   of the nemesis opens a fault when none is open for its f, and closes it otherwise;
-// - an invocation that never completes stays open (a checker treats it as `info`).
+// - an invocation that never completes stays open (a checker treats it as `info`);
+// - ops without a process (Process::None(), minimal histories) pair by file order: a completion
+//   closes the oldest open process-less invocation, or, with none open, stands alone: a
+//   completion whose partner is kNone.
 //
 // Thread-safety: immutable after Build; const access from many threads is safe.
 #ifndef FAULTLINE_HISTORY_HISTORY_H_
@@ -58,6 +64,10 @@ class History {
   size_t invocation_count() const { return invocations_; }
   // Invocations that never completed.
   size_t open_count() const { return open_; }
+  // Ops whose :time is before the :time of an op above them (file order wins; see above), and the
+  // position of the first, or kNone.
+  size_t time_regressions() const { return time_regressions_; }
+  size_t first_time_regression() const { return first_time_regression_; }
 
   // Splits a Jepsen "independent" history: every client op whose value is a pair [key value]
   // becomes an op of the sub-history for that key, with `key` set and `value` the inner value
@@ -72,7 +82,13 @@ class History {
   std::string source_name_;
   size_t invocations_ = 0;
   size_t open_ = 0;
+  size_t time_regressions_ = 0;
+  size_t first_time_regression_ = kNone;
 };
+
+// The one-line warning for a history with time regressions ("3 ops have a :time before that of an
+// op above them (first: line 12); file order is used for real-time precedence"), or "" when none.
+std::string TimeRegressionNote(const History& history);
 
 }  // namespace faultline::history
 

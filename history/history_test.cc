@@ -85,14 +85,6 @@ INSTANTIATE_TEST_SUITE_P(
                    {Inv(0, "read"), Done(OpType::kOk, 0, "write")},
                    "h.edn: line 11: completion of process 0 has f write but its invocation at "
                    "line 10 has f read"},
-        BadHistory{"TimeGoesBack",
-                   [] {
-                     std::vector<Op> ops{Inv(0, "read"), Done(OpType::kOk, 0, "read")};
-                     ops[0].time_ns = 100;
-                     ops[1].time_ns = 50;
-                     return ops;
-                   }(),
-                   "h.edn: line 11: :time 50 is before :time 100 of line 10"},
         BadHistory{"IndexGoesBack",
                    [] {
                      std::vector<Op> ops{Inv(0, "read"), Done(OpType::kOk, 0, "read")};
@@ -102,6 +94,21 @@ INSTANTIATE_TEST_SUITE_P(
                    }(),
                    "h.edn: line 11: :index 5 does not increase (the op before has 5)"}),
     [](const testing::TestParamInfo<BadHistory>& param) { return param.param.name; });
+
+// Time going back is no longer an error (history.h): the op is kept in file order and counted.
+TEST(HistoryTest, TimeGoingBackIsCountedNotRefused) {
+  std::vector<Op> ops{Inv(0, "read"), Done(OpType::kOk, 0, "read")};
+  ops[0].time_ns = 100;
+  ops[1].time_ns = 50;
+  auto h = History::Build(std::move(ops), Source{.name = "h.edn", .lines = {10, 11}});
+  ASSERT_TRUE(h) << h.error().message();
+  EXPECT_EQ(h->time_regressions(), 1u);
+  EXPECT_EQ(h->first_time_regression(), 1u);
+  EXPECT_EQ(h->partner(0), 1u);
+  EXPECT_EQ(TimeRegressionNote(*h),
+            "1 op has a :time before that of an op above (first: line 11); the file order is used "
+            "for real-time precedence");
+}
 
 Value Pair(int64_t k, Value v) { return Value::Vector({Value::Int(k), std::move(v)}); }
 

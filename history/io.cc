@@ -85,13 +85,10 @@ Format DetectFormat(std::string_view content) {
   return Format::kEdn;
 }
 
-Result<History> ReadHistory(std::string_view content, std::string_view source,
-                            const ReadOptions& options, ReadReport* report) {
-  const Format format = options.format == Format::kAuto ? DetectFormat(content) : options.format;
-  if (report != nullptr) {
-    report->format = format;
-    report->note.clear();
-  }
+namespace {
+
+Result<History> ReadHistoryAs(Format format, std::string_view content, std::string_view source,
+                              ReadReport* report) {
   switch (format) {
     case Format::kJsonl: {
       JsonlReadInfo info;
@@ -115,6 +112,26 @@ Result<History> ReadHistory(std::string_view content, std::string_view source,
       break;
   }
   return MakeError(ErrorCode::kInternal, "read history: no format chosen");
+}
+
+}  // namespace
+
+Result<History> ReadHistory(std::string_view content, std::string_view source,
+                            const ReadOptions& options, ReadReport* report) {
+  const Format format = options.format == Format::kAuto ? DetectFormat(content) : options.format;
+  if (report != nullptr) {
+    report->format = format;
+    report->note.clear();
+  }
+  auto history = ReadHistoryAs(format, content, source, report);
+  // One warning for the whole file, whatever the format, joined to the reader's own note.
+  if (history && report != nullptr) {
+    std::string warning = TimeRegressionNote(*history);
+    if (!warning.empty()) {
+      report->note += (report->note.empty() ? "" : "; ") + warning;
+    }
+  }
+  return history;
 }
 
 Result<std::string> ReadFileToString(const std::string& path) {

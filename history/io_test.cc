@@ -119,6 +119,51 @@ TEST(ReadHistoryTest, WrongFormatGivenIsAnError) {
             "h.edn: line 1: expected '\"' to start a field name, got ':' at column 2");
 }
 
+// Jepsen stamps :time per process before the op reaches the log, so an invocation can carry a time
+// a few ns before the op above it. Such histories used to be refused; now the file order wins and
+// the reader warns once with the count, in both text formats.
+TEST(ReadHistoryTest, AcceptsTimesBeforeTheOpAboveAndWarnsOnceWithTheCount) {
+  const std::string jsonl =
+      "{\"index\":0,\"time\":100,\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":1}\n"
+      "{\"index\":1,\"time\":97,\"type\":\"invoke\",\"process\":1,\"f\":\"read\",\"value\":null}\n"
+      "{\"index\":2,\"time\":200,\"type\":\"ok\",\"process\":0,\"f\":\"write\",\"value\":1}\n"
+      "{\"index\":3,\"time\":199,\"type\":\"ok\",\"process\":1,\"f\":\"read\",\"value\":1}\n"
+      "{\"index\":4,\"time\":150,\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":null}"
+      "\n";
+  const std::string edn =
+      "{:index 0, :time 100, :type :invoke, :process 0, :f :write, :value 1}\n"
+      "{:index 1, :time 97, :type :invoke, :process 1, :f :read, :value nil}\n"
+      "{:index 2, :time 200, :type :ok, :process 0, :f :write, :value 1}\n"
+      "{:index 3, :time 199, :type :ok, :process 1, :f :read, :value 1}\n"
+      "{:index 4, :time 150, :type :invoke, :process 0, :f :read, :value nil}\n";
+  for (const std::string* content : {&jsonl, &edn}) {
+    ReadReport report;
+    auto h = ReadHistory(*content, "h", {}, &report);
+    ASSERT_TRUE(h) << h.error().message();
+    ASSERT_EQ(h->size(), 5u);
+    // Op 4 (time 150) is behind op 2 (200), the maximum so far, not just behind its neighbour.
+    EXPECT_EQ(h->time_regressions(), 3u);
+    EXPECT_EQ(h->first_time_regression(), 1u);
+    // File order is kept: the read completing at line 4 pairs with its invocation at line 2.
+    EXPECT_EQ(h->partner(3), 1u);
+    EXPECT_EQ((*h)[4].time_ns, 150);
+    EXPECT_EQ(report.note,
+              "3 ops have a :time before that of an op above (first: line 2); the file order is "
+              "used for real-time precedence");
+  }
+}
+
+TEST(ReadHistoryTest, NoTimeWarningWhenTimesNeverGoBack) {
+  ReadReport report;
+  auto h = ReadHistory(
+      "{:index 0, :time 5, :type :invoke, :process 0, :f :write, :value 1}\n"
+      "{:index 1, :time 5, :type :ok, :process 0, :f :write, :value 1}\n",
+      "h", {}, &report);
+  ASSERT_TRUE(h) << h.error().message();
+  EXPECT_EQ(h->time_regressions(), 0u);
+  EXPECT_EQ(report.note, "");
+}
+
 TEST(ReadHistoryTest, ReportsATruncatedJsonlTail) {
   ReadReport report;
   auto h = ReadHistory(std::string(kJsonl) + "{\"index\":2,\"ty", "h.jsonl", {}, &report);

@@ -908,7 +908,8 @@ bool Parser::ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
   }
   if (!has_type)
     return Fail("missing field \"type\" (expected \"invoke\", \"ok\", \"fail\" or \"info\")");
-  if (!has_process) return Fail("missing field \"process\" (expected an integer or a name)");
+  // A minimal history has no "process"; History::Build pairs such ops by file order.
+  if (!has_process) op.process = Process::None();
   kind = LineKind::kOp;
   return true;
 }
@@ -1040,10 +1041,13 @@ void AppendJsonOp(std::string& out, const Op& op) {
   out.push_back('"');
   out.append(OpTypeName(op.type));
   out.push_back('"');
-  field("process");
-  if (op.process.is_client()) {
+  if (op.process.is_none()) {
+    // no "process": written back as it was read
+  } else if (op.process.is_client()) {
+    field("process");
     AppendInt(out, op.process.number);
   } else {
+    field("process");
     AppendJsonString(out, op.process.name);
   }
   if (!op.f.empty()) {

@@ -607,8 +607,6 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"NotAnObject", "[1]", "expected '{' to start an op, got '[' at column 1"},
         ErrorCase{"MissingType", R"({"process":0})",
                   "missing field \"type\" (expected \"invoke\", \"ok\", \"fail\" or \"info\")"},
-        ErrorCase{"MissingProcess", R"({"type":"ok"})",
-                  "missing field \"process\" (expected an integer or a name)"},
         ErrorCase{"UnknownType", R"({"type":"done","process":0})",
                   "expected \"invoke\", \"ok\", \"fail\" or \"info\" for \"type\", got \"done\" at "
                   "column 9"},

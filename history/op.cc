@@ -42,7 +42,10 @@ std::optional<OpType> ParseOpType(std::string_view name) {
   return std::nullopt;
 }
 
-std::string Process::ToString() const { return is_client() ? fmt::format("{}", number) : name; }
+std::string Process::ToString() const {
+  if (is_none()) return "-";
+  return is_client() ? fmt::format("{}", number) : name;
+}
 
 std::string Op::ErrorText() const {
   if (!error) return {};
@@ -140,7 +143,8 @@ Result<Op> OpFromMap(const Value& map) {
     seen |= 1u << bit;
   }
   if (!have_type) return FieldError("missing :type (expected :invoke, :ok, :fail or :info)");
-  if (!have_process) return FieldError("missing :process (expected an integer or :nemesis)");
+  // A minimal history has no :process; History::Build pairs such ops by file order.
+  if (!have_process) op.process = Process::None();
   return op;
 }
 
@@ -154,8 +158,10 @@ Value OpToMap(const Op& op) {
   if (op.index >= 0) add("index", Value::Int(op.index));
   if (op.time_ns >= 0) add("time", Value::Int(op.time_ns));
   add("type", Value::Keyword(std::string(OpTypeName(op.type))));
-  add("process",
-      op.process.is_client() ? Value::Int(op.process.number) : Value::Keyword(op.process.name));
+  if (!op.process.is_none()) {
+    add("process",
+        op.process.is_client() ? Value::Int(op.process.number) : Value::Keyword(op.process.name));
+  }
   if (!op.f.empty()) add("f", Value::Keyword(op.f));
   if (op.key) add("key", *op.key);
   add("value", op.value);

@@ -26,18 +26,24 @@ std::optional<OpType> ParseOpType(std::string_view name);
 
 // A process: a client number, or a named non-client such as the nemesis. Jepsen writes clients as
 // integers and the fault injector as the keyword :nemesis; any other non-integer is also a
-// non-client and keeps its name so that it is written back unchanged.
+// non-client and keeps its name so that it is written back unchanged. An op without :process (the
+// minimal histories of papers and bug reports: :index, :type, :value) is a client with no process,
+// Process::None(), written back without one; History::Build says how it is paired.
 struct Process {
+  static constexpr int64_t kNone = INT64_MIN;
+
   int64_t number = 0;
   std::string name;  // empty for a client
 
   static Process Client(int64_t n) { return Process{.number = n, .name = {}}; }
   static Process Nemesis() { return Process{.number = 0, .name = "nemesis"}; }
   static Process Named(std::string n) { return Process{.number = 0, .name = std::move(n)}; }
+  static Process None() { return Process{.number = kNone, .name = {}}; }
 
   bool is_client() const { return name.empty(); }
   bool is_nemesis() const { return !name.empty(); }
-  // "3" or "nemesis".
+  bool is_none() const { return name.empty() && number == kNone; }
+  // "3", "nemesis", or "-" for none.
   std::string ToString() const;
 
   bool operator==(const Process&) const = default;

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "history/txn.h"
+
 namespace faultline::history {
 
 HistoryStats ComputeStats(const History& history) {
@@ -19,7 +21,18 @@ HistoryStats ComputeStats(const History& history) {
     // The nemesis writes :info on both halves, so the pairing, not the type, tells which half
     // opens an operation: a completion always has its invocation before it.
     const size_t partner = history.partner(i);
-    if (partner == History::kNone || partner > i) {
+    // A transaction counts once: at its completion, or at its invocation when it never completes.
+    if (IsTxnOp(op) && (partner == History::kNone || partner < i)) {
+      ++s.txns;
+      if (op.value.is_sequential()) {
+        s.micro_ops += op.value.size();
+      } else if (partner != History::kNone && history[partner].value.is_sequential()) {
+        s.micro_ops += history[partner].value.size();  // a completion without its micro-ops
+      }
+    }
+    // A bare completion (a minimal history's op without a process) has no invocation at all.
+    const bool bare = partner == History::kNone && op.is_completion() && op.process.is_none();
+    if (!bare && (partner == History::kNone || partner > i)) {
       ++s.invocations;
       if (partner == History::kNone) s.open_ops.push_back(i);
     } else {
@@ -75,6 +88,7 @@ std::string FormatStats(const HistoryStats& s) {
   } else {
     line("time", "unknown");
   }
+  if (s.txns > 0) line("txns", fmt::format("{} ({} micro-ops)", s.txns, s.micro_ops));
   return out;
 }
 
@@ -94,6 +108,10 @@ std::string StatsToJson(const HistoryStats& s) {
   j["first_time_ns"] = s.first_time_ns;
   j["last_time_ns"] = s.last_time_ns;
   j["time_span_ns"] = s.time_span_ns;
+  if (s.txns > 0) {
+    j["txns"] = s.txns;
+    j["micro_ops"] = s.micro_ops;
+  }
   // Process and f names come from input and may hold bytes that are not UTF-8.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -38,6 +38,10 @@ struct HistoryStats {
   int64_t first_time_ns = -1;
   int64_t last_time_ns = -1;
   int64_t time_span_ns = 0;
+  // Transactions (client completions, or open invocations, of :f :txn or with a vector value and
+  // no :f; history/txn.h) and their micro-ops; 0 for a history without transactions.
+  size_t txns = 0;
+  size_t micro_ops = 0;
 
   bool operator==(const HistoryStats&) const = default;
 };
@@ -49,7 +53,8 @@ std::string FormatStats(const HistoryStats& stats);
 
 // One JSON object: {"ops":N,"by_type":{...},"by_f":{...},"by_process":{"0":N,"nemesis":M},
 // "invocations":N,"completions":N,"open_ops":[...],"nemesis_ops":N,"first_time_ns":T,
-// "last_time_ns":T,"time_span_ns":T}. by_f names an op without f "".
+// "last_time_ns":T,"time_span_ns":T}, then "txns":N,"micro_ops":M when there are transactions. by_f
+// names an op without f "".
 std::string StatsToJson(const HistoryStats& stats);
 
 }  // namespace faultline::history

@@ -146,8 +146,6 @@ INSTANTIATE_TEST_SUITE_P(
                    OpMap({Value::Keyword("type"), Value::Keyword("sleep"),
                           Value::Keyword("process"), Value::Int(1)}),
                    ":type must be one of :invoke :ok :fail :info, got :sleep"},
-        BadMapCase{"NoProcess", OpMap({Value::Keyword("type"), Value::Keyword("ok")}),
-                   "missing :process (expected an integer or :nemesis)"},
         BadMapCase{"BadProcess",
                    OpMap({Value::Keyword("type"), Value::Keyword("ok"), Value::Keyword("process"),
                           Value::Double(1.5)}),

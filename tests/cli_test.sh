@@ -109,6 +109,33 @@ expect 1 check-html -- "$bin" check "$src/examples/stale-read.edn" --model cas-r
 if [[ -s $work/r.html ]]; then passed=$((passed + 1)); else
   failed=$((failed + 1)); echo "FAIL check-html: no report written"; fi
 
+# Transactions: generated histories, a planted anomaly, the --consistency table followed.
+expect 0 gen-txn -- "$bin" history generate --model list-append --ops 300 --info-rate 0.05 \
+  --seed 4 --out "$work/t.jsonl"
+expect 0 check-txn-valid -- "$bin" check "$work/t.jsonl" --model list-append
+expect 0 stats-txn -- "$bin" history stats "$work/t.jsonl"
+contains stats-txn "txns         301"
+expect 0 gen-skew -- "$bin" history generate --model list-append --ops 50 --anomaly G2-item \
+  --out "$work/skew.edn" --to edn
+expect 0 check-skew-si -- "$bin" check "$work/skew.edn" --model list-append \
+  --consistency snapshot-isolation
+expect 1 check-skew-ser -- "$bin" check "$work/skew.edn" --model list-append \
+  --consistency serializable
+contains check-skew-ser "G2-item: T"
+expect 1 check-skew-json -- "$bin" check "$work/skew.edn" --model list-append --json
+contains check-skew-json '"forbidden_found":["G2-item"]'
+expect 3 check-bad-consistency -- "$bin" check "$work/skew.edn" --model list-append \
+  --consistency eventual
+expect 3 gen-rw-no-g0 -- "$bin" history generate --model rw-register --anomaly G0
+contains gen-rw-no-g0 "cannot plant \"G0\" in a rw-register history"
+# A Jepsen history whose invocation is stamped before the op above it: checked, with one warning.
+printf '%s\n' '{:index 0, :time 100, :type :invoke, :process 0, :f :write, :value 1}' \
+  '{:index 1, :time 90, :type :invoke, :process 1, :f :read, :value nil}' \
+  '{:index 2, :time 200, :type :ok, :process 0, :f :write, :value 1}' \
+  '{:index 3, :time 210, :type :ok, :process 1, :f :read, :value 1}' > "$work/skewed-time.edn"
+expect 0 check-time-regression -- "$bin" check "$work/skewed-time.edn" --model cas-register
+contains check-time-regression "1 op has a :time before that of an op above (first: line 2)"
+
 # The offline part of a campaign, on the bundled example (the README main job is a campaign,
 # which needs root and an etcd cluster: runner_local_campaign_test covers it).
 expect 0 example -- "$src/tools/example.sh" "$bin"

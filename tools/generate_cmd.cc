@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "checker/txn_generate.h"
 #include "history/edn.h"
 #include "history/jsonl.h"
 #include "tools/commands.h"
@@ -15,6 +16,12 @@ namespace {
 
 struct GenerateArgs {
   GenerateOptions options;
+  // Transactional models (list-append, rw-register) go to checker::GenerateTxnHistory.
+  std::string anomaly;
+  double fail_rate = 0;
+  size_t min_ops = 1;
+  size_t max_ops = 4;
+  size_t rotate_every = 0;
   std::string out = "-";
   std::string to = "jsonl";
 };
@@ -30,7 +37,28 @@ int RunGenerate(const GenerateArgs& a) {
     PrintError(fmt::format("generate: --to must be jsonl or edn, got '{}'", a.to));
     return kExitError;
   }
-  auto h = Generate(a.options);
+  const auto txn_model = checker::ParseTxnModel(a.options.model);
+  Result<history::History> h = MakeError(ErrorCode::kInternal, "not generated");
+  if (txn_model) {
+    checker::TxnGenerateOptions t;
+    t.model = *txn_model;
+    t.txns = a.options.ops;
+    t.processes = a.options.processes;
+    t.keys = a.options.keys;
+    t.rotate_every = a.rotate_every;
+    t.min_ops = a.min_ops;
+    t.max_ops = a.max_ops;
+    t.info_rate = a.options.info_rate;
+    t.fail_rate = a.fail_rate;
+    t.seed = a.options.seed;
+    t.anomaly = a.anomaly;
+    h = checker::GenerateTxnHistory(t);
+  } else if (!a.anomaly.empty()) {
+    PrintError("generate: --anomaly is for --model list-append or rw-register (see --violate)");
+    return kExitError;
+  } else {
+    h = Generate(a.options);
+  }
   if (!h) {
     PrintError(h.error().WithContext("generate").message());
     return kExitError;
@@ -48,10 +76,16 @@ int RunGenerate(const GenerateArgs& a) {
     return kExitError;
   }
   if (a.out != "-") {
+    std::string what;
+    if (txn_model) {
+      what = a.anomaly.empty() ? ", strict serializable by construction"
+                               : ", anomaly planted: " + a.anomaly;
+    } else {
+      what = a.options.violate.empty() ? ", linearizable by construction"
+                                       : ", violation planted: " + a.options.violate;
+    }
     PrintNote(fmt::format("{}: {} events, {} invocations, seed {}{}", a.out, h->size(),
-                          h->invocation_count(), a.options.seed,
-                          a.options.violate.empty() ? ", linearizable by construction"
-                                                    : ", violation planted: " + a.options.violate));
+                          h->invocation_count(), a.options.seed, what));
   }
   return kExitOk;
 }
@@ -67,9 +101,17 @@ void RegisterGenerateCommand(CLI::App& history, Action& run) {
       "Linearizable by construction (each op takes effect at a point inside its interval),\n"
       "unless --violate plants a violation. The same seed gives the same history.\n"
       "Example: faultline history generate --model cas-register --ops 10000 --processes 10 \\\n"
-      "           --info-rate 0.01 --seed 7 --violate stale-read --out h.jsonl");
-  g->add_option("--model", o.model, "Model: " + Join(GeneratorModels()))->capture_default_str();
-  g->add_option("--ops", o.ops, "Client invocations")->capture_default_str();
+      "           --info-rate 0.01 --seed 7 --violate stale-read --out h.jsonl\n"
+      "Transactions (list-append, rw-register): strict serializable by construction (each\n"
+      "transaction takes effect atomically at its completion; a final read observes every key),\n"
+      "unless --anomaly plants one on fresh keys:\n"
+      "  faultline history generate --model list-append --ops 1000 --anomaly G1c --out t.jsonl");
+  std::vector<std::string> models = GeneratorModels();
+  models.push_back("list-append");
+  models.push_back("rw-register");
+  g->add_option("--model", o.model, "Model: " + Join(models))->capture_default_str();
+  g->add_option("--ops", o.ops, "Client invocations (transactions for list-append, rw-register)")
+      ->capture_default_str();
   g->add_option("--processes", o.processes, "Concurrent processes")->capture_default_str();
   g->add_option("--info-rate", o.info_rate, "Share of ops that end indeterminate (info), 0..1")
       ->capture_default_str();
@@ -78,6 +120,20 @@ void RegisterGenerateCommand(CLI::App& history, Action& run) {
   g->add_option("--seed", o.seed, "Random seed (logged; replays the same history)")
       ->capture_default_str();
   g->add_option("--violate", o.violate, "Plant a violation: " + Join(ViolationShapes()));
+  g->add_option(
+      "--anomaly", args->anomaly,
+      "Plant a transactional anomaly: list-append: " +
+          Join(checker::PlantedAnomalies(checker::TxnModel::kListAppend)) +
+          "; rw-register: " + Join(checker::PlantedAnomalies(checker::TxnModel::kRwRegister)));
+  g->add_option("--fail-rate", args->fail_rate, "Share of transactions that fail, 0..1")
+      ->capture_default_str();
+  g->add_option("--min-ops", args->min_ops, "Fewest micro-ops per transaction")
+      ->capture_default_str();
+  g->add_option("--max-ops", args->max_ops, "Most micro-ops per transaction")
+      ->capture_default_str();
+  g->add_option("--rotate-every", args->rotate_every,
+                "A fresh key replaces the oldest every N transactions (0 = never)")
+      ->capture_default_str();
   g->add_option("--out", args->out, "Output file ('-' = standard output)")->capture_default_str();
   g->add_option("--to", args->to, "Output format: jsonl or edn")->capture_default_str();
   g->callback([&run, args] { run = [args] { return RunGenerate(*args); }; });

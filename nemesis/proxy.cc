@@ -24,6 +24,7 @@ struct ProxyServer::State {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::thread thread;
   std::atomic<bool> stopped{false};
+  std::atomic<bool> joined{false};
   std::uint64_t seed = 0;
   std::uint64_t next_toxic_id = 1;
   std::map<std::string, std::shared_ptr<ProxyEntry>, std::less<>> proxies;
@@ -31,7 +32,8 @@ struct ProxyServer::State {
   // Runs `f` on the io thread and returns its result (inline when already there).
   template <typename F>
   auto Run(F f) -> decltype(f()) {
-    if (io.get_executor().running_in_this_thread()) return f();
+    // Once the io thread is joined nothing else touches the state, so `f` runs here.
+    if (joined || io.get_executor().running_in_this_thread()) return f();
     std::packaged_task<decltype(f())()> task(std::move(f));
     auto future = task.get_future();
     asio::post(io, [&task] { task(); });
@@ -204,6 +206,7 @@ void ProxyServer::Stop() {
   state_->work.reset();
   state_->io.stop();
   if (state_->thread.joinable()) state_->thread.join();
+  state_->joined = true;
 }
 
 asio::io_context& ProxyServer::io_context() { return state_->io; }

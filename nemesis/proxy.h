@@ -97,7 +97,7 @@ class ProxyServer {
   // The io_context the proxies run on (the control API serves on it too).
   boost::asio::io_context& io_context();
   // Runs `f` on the io thread and waits for it (inline when called there); for components that
-  // serve on io_context(). REQUIRES: Stop() has not been called.
+  // serve on io_context(). After Stop() it runs `f` on the caller's thread.
   void RunOnIoThread(const std::function<void()>& f);
 
  private:

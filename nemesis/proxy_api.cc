@@ -441,6 +441,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(ProxyServer& proxies
 ControlServer::~ControlServer() { Stop(); }
 
 void ControlServer::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
   proxies_.RunOnIoThread([state = state_] {
     if (state->stopped) return;
     state->stopped = true;

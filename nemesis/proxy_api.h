@@ -16,7 +16,7 @@
 // input naming the field, 500 a listen address that cannot be bound.
 //
 // Thread-safety: HandleControlRequest is thread-safe (it calls the thread-safe ProxyServer);
-// ControlServer's methods are thread-safe.
+// a ControlServer is used by one thread at a time.
 #ifndef FAULTLINE_NEMESIS_PROXY_API_H_
 #define FAULTLINE_NEMESIS_PROXY_API_H_
 
@@ -64,6 +64,7 @@ class ControlServer {
   ProxyServer& proxies_;
   std::shared_ptr<State> state_;
   std::string address_;
+  bool stopped_ = false;
 };
 
 }  // namespace faultline::nemesis

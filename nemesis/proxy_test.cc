@@ -351,6 +351,30 @@ TEST_F(ProxyTest, ToxicityZeroSparesTcpConnections) {
   EXPECT_EQ(EchoRound(client, "untouched", 9), "untouched");
 }
 
+TEST_F(ProxyTest, TcpToxicityIsTheShareOfConnections) {
+  const std::uint16_t port = AddProxy("echo", echo_.address());
+  ASSERT_TRUE(proxies_
+                  .AddToxic("echo", MakeToxic(ToxicType::kLimitData, ToxicStream::kDownstream,
+                                              {{"bytes", std::int64_t{2}}}, 0.4))
+                  .has_value());
+  int cut = 0;
+  for (int i = 0; i < 200; ++i) {
+    BlockingClient client(port);
+    const std::string got = EchoRound(client, "abcd", 4);
+    if (got == "ab") {
+      ++cut;
+    } else {
+      EXPECT_EQ(got, "abcd");
+    }
+    // Every chunk of a connection meets the same draw.
+    if (got == "abcd") {
+      EXPECT_EQ(EchoRound(client, "efgh", 4), "efgh");
+    }
+  }
+  EXPECT_GT(cut, 200 * 0.4 - 30) << "seed 1";
+  EXPECT_LT(cut, 200 * 0.4 + 30) << "seed 1";
+}
+
 TEST_F(ProxyTest, DisabledProxyRefusesAndResetEnablesAndCleans) {
   const std::uint16_t port = AddProxy("web", http_.address());
   ASSERT_TRUE(

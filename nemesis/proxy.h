@@ -72,7 +72,8 @@ class ProxyServer {
   ProxyServer(const ProxyServer&) = delete;
   ProxyServer& operator=(const ProxyServer&) = delete;
 
-  // Closes every listener and connection and joins the io thread. Idempotent.
+  // Closes every listener and connection and joins the io thread. Idempotent. REQUIRES: not
+  // called from the io thread (a control API handler).
   void Stop();
 
   // Errors: InvalidArgument naming the field (bad name, address, an existing name: "already

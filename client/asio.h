@@ -1,15 +1,8 @@
-// The one include of Boost.Asio for the project (STYLE §26): Boost 1.74's coroutine header uses
-// std::exchange without including <utility>.
+// The project's Asio include lives in common/asio.h (so nemesis/ reaches it too); kept for the
+// modules that include it by this name.
 #ifndef FAULTLINE_CLIENT_ASIO_H_
 #define FAULTLINE_CLIENT_ASIO_H_
 
-// clang-format off
-#include <utility>
-#include <boost/asio.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/use_awaitable.hpp>
-// clang-format on
+#include "common/asio.h"
 
 #endif  // FAULTLINE_CLIENT_ASIO_H_

@@ -29,6 +29,7 @@ void RegisterClusterCommands(CLI::App& app, Action& run);   // cluster up|down|s
 void RegisterNemesisCommands(CLI::App& app, Action& run);   // nemesis partition|kill|...|heal
 void RegisterCampaignCommands(CLI::App& app, Action& run);  // campaign, analyze
 void RegisterDirtCommands(CLI::App& app, Action& run);      // dirt run
+void RegisterProxyCommand(CLI::App& app, Action& run);      // proxy (Toxiproxy's API)
 
 void RegisterGenerateCommand(CLI::App& history, Action& run);
 

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   RegisterNemesisCommands(app, run);
   RegisterCampaignCommands(app, run);
   RegisterDirtCommands(app, run);
+  RegisterProxyCommand(app, run);
   SplitHelpTexts(app);
   try {
     app.parse(argc, argv);

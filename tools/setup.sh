@@ -9,6 +9,8 @@ set -euo pipefail
 packages=(
   # build
   g++ cmake make pkg-config git clang-format
+  # the proxy end-to-end test drives the control API with it
+  curl
   # libraries
   libboost-all-dev nlohmann-json3-dev librange-v3-dev libspdlog-dev libfmt-dev libcli11-dev
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev

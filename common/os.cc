@@ -73,8 +73,10 @@ Status WriteFileAtomic(const std::string& path, std::string_view content, mode_t
   if (::fsync(fd.get()) != 0) return ErrnoError(errno, "fsync " + tmp);
   fd.Reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError(errno, "rename " + tmp);
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
+  // Built in one expression: GCC 12 at -O2 warns falsely (-Wrestrict, bug 105329) on assigning a
+  // literal to a string that was assigned before.
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const std::string dir = parent.empty() ? std::string(".") : parent.string();
   // The rename is durable only once the directory is; a failure here leaves a correct file.
   UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (d.valid()) ::fsync(d.get());

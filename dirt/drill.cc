@@ -357,7 +357,10 @@ class Drill {
     const MonoTime give_up = last_step_end + s_.observe;
     const int min_healthy = s_.min_healthy > 0 ? s_.min_healthy : Quorum();
     size_t next_step = 0;
-    std::optional<MonoTime> below_since;
+    // When the member count first fell below the limit, while below_limit. A plain time point
+    // with a flag: GCC 12 at -O2 warns falsely (-Wmaybe-uninitialized) on an optional time_point.
+    bool below_limit = false;
+    MonoTime below_since{};
     for (;;) {
       while (next_step < s_.steps.size() && start + s_.steps[next_step].at <= MonoNow()) {
         RunStep(s_.steps[next_step], next_step);
@@ -368,8 +371,11 @@ class Drill {
       MaybeRepair();
       auto last = monitor_.Last();
       if (last && record_.has_fault() && !s_.allow_below_quorum && last->healthy < min_healthy) {
-        if (!below_since) below_since = internal::MonoOf(last->mono_ns);
-        if (internal::MonoOf(last->mono_ns) - *below_since > s_.blast_grace) {
+        if (!below_limit) {
+          below_limit = true;
+          below_since = internal::MonoOf(last->mono_ns);
+        }
+        if (internal::MonoOf(last->mono_ns) - below_since > s_.blast_grace) {
           const std::string reason = fmt::format(
               "blast radius crossed: {} of {} members healthy (limit {}) for over {} ms: {}",
               last->healthy, last->members, min_healthy, s_.blast_grace.count(), last->why);
@@ -378,7 +384,7 @@ class Drill {
           return false;
         }
       } else if (last) {
-        below_since.reset();
+        below_limit = false;
       }
       bool repairs_open = repair_running_;
       {

@@ -15,9 +15,10 @@ declare -A allowed=(
   [cluster]="common nemesis cluster"
   [runner]="common history checker client nemesis cluster runner"
   [dirt]="common history checker client nemesis cluster runner dirt"
-  [tools]="common history checker client nemesis cluster runner dirt tools"
+  [fit]="common history nemesis cluster dirt fit"
+  [tools]="common history checker client nemesis cluster runner dirt fit tools"
 )
-modules="common history checker client nemesis cluster runner dirt tools tests"
+modules="common history checker client nemesis cluster runner dirt fit tools tests"
 bad=0
 checked=0
 for dir in "${!allowed[@]}"; do

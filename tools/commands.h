@@ -30,6 +30,7 @@ void RegisterNemesisCommands(CLI::App& app, Action& run);   // nemesis partition
 void RegisterCampaignCommands(CLI::App& app, Action& run);  // campaign, analyze
 void RegisterDirtCommands(CLI::App& app, Action& run);      // dirt run
 void RegisterProxyCommand(CLI::App& app, Action& run);      // proxy (Toxiproxy's API)
+void RegisterFitCommands(CLI::App& app, Action& run);       // fit run
 
 void RegisterGenerateCommand(CLI::App& history, Action& run);
 

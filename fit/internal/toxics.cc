@@ -1,0 +1,168 @@
+#include "fit/internal/toxics.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "history/fields.h"
+#include "history/op.h"
+
+namespace faultline::fit::internal {
+namespace {
+
+namespace field = history::field;
+using history::Op;
+using history::OpType;
+using history::Process;
+using history::Value;
+
+std::string Describe(const nemesis::Toxic& toxic) {
+  return fmt::format("{} {} share {}", toxic.name, nemesis::ToxicTypeName(toxic.type),
+                     toxic.toxicity);
+}
+
+}  // namespace
+
+nlohmann::json ToxicJson(const nemesis::Toxic& toxic) {
+  nlohmann::json attributes = nlohmann::json::object();
+  for (const auto& [name, value] : toxic.attributes) {
+    if (const auto* n = std::get_if<std::int64_t>(&value)) {
+      attributes[name] = *n;
+    } else {
+      attributes[name] = std::get<std::string>(value);
+    }
+  }
+  return {{"name", toxic.name},
+          {"type", std::string(nemesis::ToxicTypeName(toxic.type))},
+          {"stream", std::string(nemesis::ToxicStreamName(toxic.stream))},
+          {"share", toxic.toxicity},
+          {"attributes", attributes}};
+}
+
+void ExperimentToxics::LogChange(Action action, const std::string& proxy,
+                                 const nemesis::Toxic& toxic, std::string_view reason,
+                                 const Status& status) {
+  if (log_ == nullptr) return;
+  const std::string f = action == Action::kAdd ? "toxic-add" : "toxic-remove";
+  Op invoke{.index = -1,
+            .time_ns = -1,
+            .type = OpType::kInfo,
+            .process = Process::Nemesis(),
+            .f = f,
+            .key = std::nullopt,
+            .value = Value::String(Describe(toxic)),
+            .error = std::nullopt,
+            .extras = {}};
+  invoke.AddExtra(field::kNode, Value::String(proxy));
+  Op done = invoke.Complete(OpType::kInfo, Value::String(ToxicJson(toxic).dump()));
+  done.AddExtra(field::kOk, Value::Bool(status.has_value()));
+  done.AddExtra(field::kNode, Value::String(proxy));
+  done.AddExtra(field::kSource, Value::String(std::string(reason)));
+  if (!status) done.error = Value::String(status.error().message());
+  // The event log is evidence, not control: a failed append shows as a log error at Close.
+  (void)log_->Append(invoke);
+  (void)log_->Append(done);
+}
+
+Status ExperimentToxics::Change(Action action, const std::string& proxy,
+                                const nemesis::Toxic& toxic, std::string_view reason) {
+  const auto key = std::make_pair(proxy, toxic.name);
+  Status status = OkStatus();
+  if (action == Action::kAdd) {
+    std::uint64_t ledger_id = 0;
+    if (ledger_ != nullptr) {
+      nemesis::LedgerEntry entry;
+      entry.kind = "toxic";
+      entry.description = fmt::format("{} on proxy {}", Describe(toxic), proxy);
+      entry.nodes = {proxy};
+      entry.run_id = "fit";
+      entry.owner_pid = getpid();
+      entry.opened_unix_ms = nemesis::UnixMillis();
+      entry.objects.push_back(nemesis::LedgerObject{.type = "toxic",
+                                                    .node = proxy,
+                                                    .netns = {},
+                                                    .name = toxic.name,
+                                                    .handle = 0,
+                                                    .pid = getpid(),
+                                                    .start_time = 0,
+                                                    .flag = false,
+                                                    .value = {},
+                                                    .set_to = {}});
+      auto recorded = ledger_->Append(std::move(entry));
+      if (!recorded) {
+        status = std::move(recorded).error().WithContext("fit: record toxic in the ledger");
+        LogChange(action, proxy, toxic, reason, status);
+        return status;
+      }
+      ledger_id = recorded->id;
+    }
+    auto added = proxies_.AddToxic(proxy, toxic);
+    if (added) {
+      held_[key] = {*added, ledger_id};
+    } else {
+      status = std::move(added).error().WithContext(fmt::format("fit: add toxic on {}", proxy));
+      if (ledger_ != nullptr) (void)ledger_->Close(ledger_id, "not applied");
+    }
+  } else {
+    status = proxies_.RemoveToxic(proxy, toxic.name);
+    if (!status && status.error().code() == ErrorCode::kNotFound) status = OkStatus();
+    if (status) {
+      auto it = held_.find(key);
+      if (it != held_.end()) {
+        if (ledger_ != nullptr && it->second.second != 0) {
+          (void)ledger_->Close(it->second.second, "healed");
+        }
+        held_.erase(it);
+      }
+    } else {
+      status = std::move(status).error().WithContext(fmt::format("fit: remove toxic on {}", proxy));
+    }
+  }
+  LogChange(action, proxy, toxic, reason, status);
+  return status;
+}
+
+Status ExperimentToxics::Add(const nemesis::Toxic& toxic, std::string_view reason) {
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    Status st = Change(Action::kAdd, targets_[i], toxic, reason);
+    if (!st) {
+      for (size_t j = 0; j < i; ++j) (void)Change(Action::kRemove, targets_[j], toxic, "rollback");
+      return st;
+    }
+  }
+  return OkStatus();
+}
+
+Status ExperimentToxics::Remove(std::string_view toxic, std::string_view reason) {
+  std::lock_guard lock(mu_);
+  Status first = OkStatus();
+  for (const std::string& proxy : targets_) {
+    auto it = held_.find(std::make_pair(proxy, std::string(toxic)));
+    if (it == held_.end()) continue;
+    const nemesis::Toxic t = it->second.first;
+    Status st = Change(Action::kRemove, proxy, t, reason);
+    if (!st && first) first = st;
+  }
+  return first;
+}
+
+Status ExperimentToxics::RemoveAll(std::string_view reason) {
+  std::lock_guard lock(mu_);
+  Status first = OkStatus();
+  std::vector<std::pair<std::string, nemesis::Toxic>> all;
+  for (const auto& [key, value] : held_) all.emplace_back(key.first, value.first);
+  for (const auto& [proxy, toxic] : all) {
+    Status st = Change(Action::kRemove, proxy, toxic, reason);
+    if (!st && first) first = st;
+  }
+  return first;
+}
+
+size_t ExperimentToxics::held() const {
+  std::lock_guard lock(mu_);
+  return held_.size();
+}
+
+}  // namespace faultline::fit::internal

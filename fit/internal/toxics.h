@@ -1,0 +1,63 @@
+// The experiment's toxics: every add and remove goes through ExperimentToxics::Change, the one
+// place a FIT run touches a proxy's toxics, which records it in the ledger (when the run has one)
+// and in the run's event log. (nemesis/proxy_faults.h, once merged, does the ledger part for every
+// proxy user: Change is where to switch to it.) Not part of the public API.
+//
+// Thread-safety: every method may be called from any thread (one mutex).
+#ifndef FAULTLINE_FIT_INTERNAL_TOXICS_H_
+#define FAULTLINE_FIT_INTERNAL_TOXICS_H_
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "history/log.h"
+#include "nemesis/ledger.h"
+#include "nemesis/proxy.h"
+#include "nemesis/toxic.h"
+
+namespace faultline::fit::internal {
+
+class ExperimentToxics {
+ public:
+  // Borrows everything; ledger and log may be null.
+  ExperimentToxics(nemesis::ProxyServer& proxies, std::vector<std::string> experiment_proxies,
+                   nemesis::Ledger* ledger, history::LogWriter* log)
+      : proxies_(proxies), targets_(std::move(experiment_proxies)), ledger_(ledger), log_(log) {}
+
+  // Adds the toxic to every experiment proxy (all or, on error, none: those added are removed).
+  Status Add(const nemesis::Toxic& toxic, std::string_view reason);
+  // Removes a toxic from every experiment proxy; the first error is returned after trying all.
+  Status Remove(std::string_view toxic, std::string_view reason);
+  // Removes every toxic added and not removed yet.
+  Status RemoveAll(std::string_view reason);
+  // Toxics in place now: (proxy, toxic) pairs.
+  size_t held() const;
+
+ private:
+  enum class Action { kAdd, kRemove };
+  // The one path to a proxy's toxics.
+  Status Change(Action action, const std::string& proxy, const nemesis::Toxic& toxic,
+                std::string_view reason);
+  void LogChange(Action action, const std::string& proxy, const nemesis::Toxic& toxic,
+                 std::string_view reason, const Status& status);
+
+  nemesis::ProxyServer& proxies_;
+  std::vector<std::string> targets_;
+  nemesis::Ledger* ledger_;
+  history::LogWriter* log_;
+  mutable std::mutex mu_;
+  // (proxy, toxic name) -> (toxic, ledger id or 0)
+  std::map<std::pair<std::string, std::string>, std::pair<nemesis::Toxic, std::uint64_t>> held_;
+};
+
+// The JSON form of a toxic for logs and results.json (type, name, stream, share, attributes).
+nlohmann::json ToxicJson(const nemesis::Toxic& toxic);
+
+}  // namespace faultline::fit::internal
+
+#endif  // FAULTLINE_FIT_INTERNAL_TOXICS_H_

@@ -1,0 +1,226 @@
+// faultline fit run SCENARIO --out DIR: a FIT experiment (issue 13 §2): control and experiment
+// groups under the same synthetic load through in-process proxies, request-level faults on the
+// experiment's share of requests, a one-sided non-inferiority verdict with Holm's correction.
+//
+// Exit codes: 0 held, 1 refuted or aborted, 2 inconclusive, 3 error.
+#include <fmt/format.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/cluster.h"
+#include "cluster/nodes_file.h"
+#include "cluster/session.h"
+#include "common/file.h"
+#include "fit/fit.h"
+#include "nemesis/ledger.h"
+#include "tools/commands.h"
+
+namespace faultline::tools {
+namespace {
+
+struct FitArgs {
+  std::string scenario;
+  std::string out;
+  std::vector<std::string> targets;
+  std::string cluster = "local";
+  std::string name = "fit";
+  int nodes = 3;
+  std::string state_dir;
+  bool keep_cluster = false;
+  int etcd_port = 2379;
+};
+
+// "http://127.0.0.1:8080/base" -> upstream "127.0.0.1:8080", base path "/base".
+Result<std::pair<std::string, std::string>> ParseTargetUrl(const std::string& url) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.rfind(kScheme, 0) != 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("--target {}: expected http://HOST:PORT[/BASE] (https is not "
+                                 "supported: the proxies speak plain HTTP/1.1)",
+                                 url));
+  }
+  std::string rest = url.substr(kScheme.size());
+  std::string base;
+  if (size_t slash = rest.find('/'); slash != std::string::npos) {
+    base = rest.substr(slash);
+    rest.resize(slash);
+    while (!base.empty() && base.back() == '/') base.pop_back();
+  }
+  size_t colon = rest.rfind(':');
+  if (colon == std::string::npos || colon + 1 == rest.size()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("--target {}: expected a port (http://HOST:PORT)", url));
+  }
+  std::string host = rest.substr(0, colon);
+  if (host == "localhost") host = "127.0.0.1";
+  return std::make_pair(host + rest.substr(colon), base);
+}
+
+int RunFit(const FitArgs& a) {
+  auto scenario = fit::LoadScenario(a.scenario);
+  if (!scenario) {
+    PrintError(scenario.error().message());
+    return kExitError;
+  }
+  std::string out = a.out.empty() ? fmt::format("fit-{}", scenario->id) : a.out;
+
+  fit::Target target;
+  std::optional<cluster::Session> session;
+  std::optional<nemesis::Ledger> ledger;
+  std::string ledger_path;
+  if (!a.targets.empty()) {
+    for (const std::string& url : a.targets) {
+      auto t = ParseTargetUrl(url);
+      if (!t) {
+        PrintError(t.error().message());
+        return kExitError;
+      }
+      target.upstreams.push_back(t->first);
+      target.base_path = t->second;
+    }
+    ledger_path = out + "/nemesis.ledger";
+  } else if (a.cluster.rfind("ssh:", 0) == 0) {
+    const std::string file = a.cluster.substr(4);
+    auto nodes = cluster::ReadNodesFile(file);
+    if (!nodes) {
+      PrintError(nodes.error().message());
+      return kExitError;
+    }
+    for (const cluster::SshNode& n : nodes->nodes) {
+      target.upstreams.push_back(fmt::format("{}:{}", n.address, a.etcd_port));
+    }
+    ledger_path = file + ".nemesis.ledger";
+  } else if (a.cluster == "local") {
+    cluster::ClusterSpec spec;
+    spec.name = a.name;
+    spec.nodes = a.nodes;
+    spec.state_root = a.state_dir;
+    if (!cluster::Load(a.name, a.state_dir)) {
+      PrintNote(fmt::format("cluster {}: bringing up {} etcd nodes", a.name, a.nodes));
+    }
+    auto s = cluster::Session::Open(spec, [](std::string_view l) { PrintNote(std::string(l)); });
+    if (!s) {
+      PrintError(s.error().WithContext("fit: cluster up").message());
+      return kExitError;
+    }
+    session = std::move(*s);
+    for (const cluster::NodeState& n : session->state().nodes) {
+      target.upstreams.push_back(fmt::format("{}:{}", n.address, a.etcd_port));
+    }
+    ledger_path = session->state().run_dir + "/nemesis.ledger";
+  } else {
+    PrintError(fmt::format("--cluster {}: expected local or ssh:FILE", a.cluster));
+    return kExitError;
+  }
+
+  auto close_cluster = [&] {
+    if (!session) return;
+    auto down = session->Close(a.keep_cluster);
+    if (!down) PrintError(down.error().message());
+    session.reset();
+  };
+
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  auto opened = nemesis::Ledger::Open(ledger_path);
+  if (!opened) {
+    PrintError(opened.error().WithContext("fit: ledger").message());
+    close_cluster();
+    return kExitError;
+  }
+  ledger = std::move(*opened);
+
+  fit::Hooks hooks;
+  hooks.ledger = &*ledger;
+  hooks.progress = [](std::string_view l) { PrintNote(std::string(l)); };
+  PrintNote(
+      fmt::format("fit {}: {} req/s for {} s over {} nodes, control vs experiment; "
+                  "artifacts in {}",
+                  scenario->id, scenario->rate, scenario->duration.count() / 1000.0,
+                  target.upstreams.size(), out));
+  auto outcome = fit::RunExperiment(*scenario, target, out, hooks, std::stop_token{});
+  close_cluster();
+  if (!outcome) {
+    PrintError(outcome.error().message());
+    return kExitError;
+  }
+  const std::string results_path = out + "/results.json";
+  if (Status st = WriteFileAtomic(results_path, outcome->results.dump(2) + "\n"); !st) {
+    PrintError(st.error().message());
+    return kExitError;
+  }
+  const auto& k = outcome->results["kpis"];
+  std::printf("%s %s: %s\n", scenario->id.c_str(), outcome->hypothesis.c_str(),
+              outcome->results["reason"].get<std::string>().c_str());
+  for (const char* g : {"control", "experiment"}) {
+    std::printf("  %-10s success_rate %.4f  p50 %.2f ms  p99 %.2f ms  rps %.1f  (%lld requests)\n",
+                g, k[g]["success_rate"].get<double>(), k[g]["p50_ms"].get<double>(),
+                k[g]["p99_ms"].get<double>(), k[g]["rps"].get<double>(),
+                static_cast<long long>(k[g]["requests"].get<std::int64_t>()));
+  }
+  std::printf("artifacts: %s/{results.json,kpi-timeline.jsonl,history-%s.log}\n", out.c_str(),
+              scenario->id.c_str());
+  return outcome->exit_code;
+}
+
+}  // namespace
+
+void RegisterFitCommands(CLI::App& app, Action& run) {
+  CLI::App* fit = app.add_subcommand("fit",
+                                     "FIT experiments: request-level faults, control vs "
+                                     "experiment");
+  fit->require_subcommand(1);
+  auto args = std::make_shared<FitArgs>();
+  CLI::App* r = fit->add_subcommand(
+      "run",
+      "Run a FIT experiment: two groups of equal size send the scenario's synthetic load\n"
+      "(open loop, keep-alive HTTP/1.1, no retries) through proxies in front of every node:\n"
+      "the control's proxies stay clean, the experiment's carry the scenario's faults (toxics:\n"
+      "http_status, http_delay, http_drop, http_truncate, latency, ...; `share` = the share of\n"
+      "matching requests hit). KPIs per group, per second and overall: success_rate (2xx over\n"
+      "requests sent; timeouts are failures), p50_ms, p99_ms (scheduled time to reply), rps\n"
+      "(2xx per second). Verdict: one-sided non-inferiority tests at the scenario's alpha with\n"
+      "Holm's correction (success rate: two-proportion z test; latency quantiles: bootstrap of\n"
+      "the ratio): held (every KPI shown within its margin), refuted (one shown beyond),\n"
+      "inconclusive (says how many more requests it would need). An abort rule whose bound is\n"
+      "crossed for its time removes every toxic at once and ends the run aborted.\n"
+      "Writes DIR/results.json, DIR/kpi-timeline.jsonl (per second and group) and\n"
+      "DIR/history-ID.log (tamper-evident event log: faultline audit verify). Every toxic added\n"
+      "or removed is recorded in the nemesis ledger (local: <run_dir>/nemesis.ledger).\n"
+      "The default target is a local etcd cluster (--name, --nodes), brought up for the run and\n"
+      "torn down after unless one of that name is up already (as root).\n"
+      "Exit status: 0 held, 1 refuted or aborted, 2 inconclusive, 3 error.\n"
+      "\n"
+      "Examples:\n"
+      "  faultline fit run scenarios/FIT01-no-fault.json --out fit01/         # held\n"
+      "  faultline fit run scenarios/FIT02-read-errors.json --out fit02/      # refuted\n"
+      "  faultline fit run scenarios/FIT03-abort.json --out fit03/            # aborted\n"
+      "  faultline fit run my.json --target http://127.0.0.1:8080 --out run/  # any HTTP service\n"
+      "  faultline fit run my.json --cluster ssh:nodes.json --out run/        # etcd on :2379");
+  r->add_option("scenario", args->scenario, "Scenario JSON file (scenarios/FIT*.json)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  r->add_option("--out", args->out,
+                "Artifact directory (default fit-<id>; must hold no log of "
+                "the same scenario yet)");
+  r->add_option("--target", args->targets,
+                "http://HOST:PORT[/BASE] of an HTTP service instead of etcd (repeat for several "
+                "nodes; HOST an IP address or localhost)");
+  r->add_option("--cluster", args->cluster,
+                "local, or ssh:FILE (a nodes file; etcd on "
+                "<address>:2379)")
+      ->capture_default_str();
+  r->add_option("--name", args->name, "Local cluster name: used if up, else brought up and down")
+      ->capture_default_str();
+  r->add_option("--nodes", args->nodes, "Nodes of a local cluster brought up")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 9));
+  r->add_option("--state-dir", args->state_dir, "Cluster state root");
+  r->add_flag("--keep-cluster", args->keep_cluster, "Leave a cluster this run brought up");
+  r->callback([&run, args] { run = [args] { return RunFit(*args); }; });
+}
+
+}  // namespace faultline::tools

@@ -15,9 +15,10 @@ declare -A allowed=(
   [cluster]="common nemesis cluster"
   [runner]="common history checker client nemesis cluster runner"
   [dirt]="common history checker client nemesis cluster runner dirt"
-  [tools]="common history checker client nemesis cluster runner dirt tools"
+  [report]="common history checker report"
+  [tools]="common history checker client nemesis cluster runner dirt report tools"
 )
-modules="common history checker client nemesis cluster runner dirt tools tests"
+modules="common history checker client nemesis cluster runner dirt report tools tests"
 bad=0
 checked=0
 for dir in "${!allowed[@]}"; do

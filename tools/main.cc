@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   RegisterCampaignCommands(app, run);
   RegisterDirtCommands(app, run);
   RegisterProxyCommand(app, run);
+  RegisterReportCommand(app, run);
   SplitHelpTexts(app);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,106 @@
+// The report of a large run (issue 15: a 1M-op history's report in <= 10 s and <= 500 MB).
+// BM_ReadHistory is the baseline in the same process: reading the run's history.jsonl alone.
+// BM_WriteReport reads the whole run directory and writes report.html. Counters: ops, the page's
+// size, and the process's peak RSS so far (ru_maxrss; run each benchmark alone with
+// --benchmark_filter to attribute it).
+//   build/release/report/report_bench --benchmark_filter=WriteReport/1000000
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "history/io.h"
+#include "report/run_report.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+double PeakRssMiB() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+// A campaign-shaped run directory with `ops` client ops (10 processes, ~2000 ops/s), 10 faults
+// and one anomaly, made once per size.
+const fs::path& RunDir(int ops) {
+  static std::map<int, fs::path> dirs;
+  auto it = dirs.find(ops);
+  if (it != dirs.end()) return it->second;
+  fs::path d =
+      fs::temp_directory_path() / fmt::format("faultline-report-bench-{}-{}", getpid(), ops);
+  fs::create_directories(d);
+  std::ofstream h(d / "history.jsonl");
+  int64_t index = 0;
+  for (int i = 0; i < ops; ++i) {
+    const int p = i % 10;
+    const int64_t t0 = static_cast<int64_t>(i) * 500000;
+    const int64_t t1 = t0 + 2000000 + (i % 13) * 400000 + (i % 997 == 0 ? 300000000 : 0);
+    const char* f = i % 3 == 0 ? "write" : i % 3 == 1 ? "read" : "cas";
+    const char* type = i % 211 == 0 ? "info" : i % 3 == 2 && i % 2 == 0 ? "fail" : "ok";
+    h << fmt::format(
+        "{{\"index\":{},\"time\":{},\"type\":\"invoke\",\"process\":{},\"f\":\"{}\",\"key\":\"k{}"
+        "\","
+        "\"value\":{}}}\n",
+        index++, t0, p, f, i % 100, i % 3 == 1 ? "null" : "1");
+    h << fmt::format(
+        "{{\"index\":{},\"time\":{},\"type\":\"{}\",\"process\":{},\"f\":\"{}\",\"key\":\"k{}\","
+        "\"value\":2}}\n",
+        index++, t1, type, p, f, i % 100);
+  }
+  const double span_s = static_cast<double>(ops) * 0.0005;
+  std::string faults;
+  for (int k = 0; k < 10; ++k) {
+    faults += fmt::format(
+        "{}{{\"f\":\"partition\",\"plan\":\"partition halves\",\"ok\":true,"
+        "\"start_s\":{},\"end_s\":{}}}",
+        k == 0 ? "" : ",", span_s * k / 10 + 1, span_s * k / 10 + span_s / 20);
+  }
+  std::ofstream(d / "nemesis.json") << "{\"faults\":[" << faults << "]}";
+  std::ofstream(d / "results.json") << fmt::format(
+      "{{\"valid\":\"invalid\",\"seed\":1,\"anomaly_count\":1,\"checkers\":{{\"linearizable\":{{"
+      "\"summary\":\"invalid\",\"anomalies\":{{\"nonlinearizable\":1}},\"counterexample\":{{"
+      "\"failing_op\":{{\"index\":{}}},\"explanation\":\"read() -> 2, but the register holds "
+      "1\",\"prefixes\":[]}}}}}}}}",
+      index / 2);
+  return dirs.emplace(ops, d).first->second;
+}
+
+void BM_ReadHistory(benchmark::State& state) {
+  const fs::path& d = RunDir(static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    auto h = faultline::history::ReadHistoryFile((d / "history.jsonl").string());
+    if (!h) state.SkipWithError(h.error().message().c_str());
+    benchmark::DoNotOptimize(h);
+  }
+  state.counters["ops"] = static_cast<double>(state.range(0));
+  state.counters["peak_rss_MiB"] = PeakRssMiB();
+}
+
+void BM_WriteReport(benchmark::State& state) {
+  const fs::path& d = RunDir(static_cast<int>(state.range(0)));
+  faultline::report::ReportFigures fig;
+  for (auto _ : state) {
+    auto r = faultline::report::WriteReport(d.string(), (d / "report.html").string());
+    if (!r) {
+      state.SkipWithError(r.error().message().c_str());
+      break;
+    }
+    fig = *r;
+  }
+  state.counters["ops"] = static_cast<double>(fig.ops);
+  state.counters["points_drawn"] = static_cast<double>(fig.points_drawn);
+  state.counters["html_KiB"] = static_cast<double>(fig.html_bytes) / 1024.0;
+  state.counters["peak_rss_MiB"] = PeakRssMiB();
+}
+
+BENCHMARK(BM_ReadHistory)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_WriteReport)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+}  // namespace

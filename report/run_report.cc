@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -310,18 +311,55 @@ void LoadCampaignFaults(Run& run, const Json& nemesis) {
   }
 }
 
-// A drill's fault events, as windows from the fault to the recovery (or the drill's end).
+// True when `event` (a drill fault, safeguard or rollback event) ends a fault of kind `kind` on
+// its node: "siege-stop" ends "siege", "resume" ends "pause", a restart ends a crash or a kill.
+bool Ends(const std::string& kind, const Json& event) {
+  const std::string k = Str(event, "kind");
+  if (k == kind + "-stop") return true;
+  if (kind == "pause") return k == "resume";
+  if (kind == "crash" || kind == "kill") return k == "restarted" || k == "start" || k == "restart";
+  return false;
+}
+
+// A drill's fault events, as windows from the fault to the event that ends it on that node, else
+// the drill's rollback, else its recovery. Events that only end a fault are not windows.
 void LoadDrillFaults(Run& run) {
   for (const Json& inc : run.incidents) {
     const double recovery_s = Num(At(inc, "times_ms"), "recovery", -1) / 1000.0;
+    std::vector<const Json*> events;
+    for (const Json& e : At(inc, "events")) events.push_back(&e);
+    double rollback_s = -1;
     double last_s = 0;
-    for (const Json& e : At(inc, "events")) last_s = std::max(last_s, Num(e, "offset_ms") / 1000.0);
-    for (const Json& f : At(inc, "faults")) {
+    for (const Json* e : events) {
+      const double t = Num(*e, "offset_ms") / 1000.0;
+      last_s = std::max(last_s, t);
+      if (rollback_s < 0 && Str(*e, "source") == "rollback") rollback_s = t;
+    }
+    for (size_t i = 0; i < events.size(); ++i) {
+      const Json& f = *events[i];
+      if (Str(f, "source") != "fault") continue;
+      const std::string kind = Str(f, "kind", "fault");
+      const std::string node = Str(f, "node");
+      bool ends_other = false;
+      for (size_t j = 0; j < i; ++j) {
+        if (Str(*events[j], "source") == "fault" && Str(*events[j], "node") == node &&
+            Ends(Str(*events[j], "kind"), f)) {
+          ends_other = true;
+        }
+      }
+      if (ends_other) continue;
       FaultWindow w;
-      w.kind = Str(f, "kind", "fault");
-      w.label = fmt::format("{} {}", w.kind, Str(f, "node"));
+      w.kind = kind;
+      w.label = node.empty() ? kind : fmt::format("{} {}", kind, node);
       w.start_s = Num(f, "offset_ms") / 1000.0;
-      w.end_s = recovery_s >= 0 ? std::max(w.start_s, recovery_s) : std::max(w.start_s, last_s);
+      w.end_s = -1;
+      for (size_t j = i + 1; j < events.size() && w.end_s < 0; ++j) {
+        if (Str(*events[j], "node") == node && Ends(kind, *events[j])) {
+          w.end_s = Num(*events[j], "offset_ms") / 1000.0;
+        }
+      }
+      if (w.end_s < 0) w.end_s = rollback_s >= w.start_s ? rollback_s : recovery_s;
+      if (w.end_s < w.start_s) w.end_s = last_s;
       w.ok = !At(f, "ok").is_boolean() || At(f, "ok").get<bool>();
       run.faults.push_back(std::move(w));
     }
@@ -1161,6 +1199,14 @@ std::string DrillSection(const Run& run, TimeRange range) {
     std::map<std::string, std::string> mem;
     double cpu_hi = 100;
     double mem_hi = 1;
+    for (const Json& inc : run.incidents) {
+      for (const Json& x : At(inc, "siege")) {
+        if (x.is_string() && x.get<std::string>().find("MiB of ") != std::string::npos) {
+          const std::string t = x.get<std::string>();
+          mem_hi = std::max(mem_hi, std::strtod(t.c_str() + t.find("MiB of ") + 7, nullptr));
+        }
+      }
+    }
     for (const Json& m : run.metrics) {
       for (const Json& n : At(m, "nodes")) {
         cpu_hi = std::max(cpu_hi, Num(n, "cpu_percent"));
@@ -1192,6 +1238,25 @@ std::string DrillSection(const Run& run, TimeRange range) {
     }
     static constexpr const char* kColors[] = {"#1565c0", "#2e7d32", "#ad1457", "#e08a00",
                                               "#6a3fb5", "#00838f", "#5d4037"};
+    // Siege targets from the drills' figures ("siege on n1: valid; cpu 95.3 of 95.0 % of one CPU
+    // ...; memory 256.2 MiB of 256.0 MiB ..."), drawn dashed over the node's measured curve.
+    std::map<std::string, std::pair<double, double>> targets;  // node -> (cpu %, memory MiB)
+    for (const Json& inc : run.incidents) {
+      for (const Json& x : At(inc, "siege")) {
+        if (!x.is_string()) continue;
+        const std::string text = x.get<std::string>();
+        if (!text.starts_with("siege on ")) continue;
+        const std::string node = text.substr(9, text.find(':') - 9);
+        auto number_after = [&](const std::string& prefix) {
+          const size_t at = text.find(prefix);
+          if (at == std::string::npos) return -1.0;
+          const size_t of = text.find(" of ", at + prefix.size());
+          if (of == std::string::npos) return -1.0;
+          return std::strtod(text.c_str() + of + 4, nullptr);
+        };
+        targets[node] = {number_after("cpu "), number_after("memory ")};
+      }
+    }
     std::string legend = "<div class=\"legend\">";
     size_t i = 0;
     for (const auto& [node, pts] : cpu) {
@@ -1203,6 +1268,19 @@ std::string DrillSection(const Run& run, TimeRange range) {
                               color, mem[node]);
       }
       legend += fmt::format("<span style=\"color:{}\">&#9473; {}</span>", color, Esc(node));
+      auto it = targets.find(node);
+      if (it == targets.end()) continue;
+      auto target_line = [&](Plot& plot, double value) {
+        if (value < 0) return;
+        plot.out += fmt::format(
+            "<line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" "
+            "stroke-width=\"1.4\" stroke-dasharray=\"6 4\"/><text x=\"{:.1f}\" y=\"{:.1f}\" "
+            "style=\"fill:{}\">{} siege target {}</text>",
+            plot.X(range.t0), plot.X(range.t1), plot.Y(value), plot.Y(value), color,
+            plot.X(range.t0) + 4, plot.Y(value) - 4, color, Esc(node), internal::FormatTick(value));
+      };
+      target_line(pc, it->second.first);
+      target_line(pm, it->second.second);
     }
     legend += "</div>";
     pc.End();

@@ -16,6 +16,7 @@
 
 #include "history/io.h"
 #include "report/run_report.h"
+#include "report/testing/synthetic_run.h"
 
 namespace {
 
@@ -27,48 +28,28 @@ double PeakRssMiB() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;
 }
 
-// A campaign-shaped run directory with `ops` client ops (10 processes, ~2000 ops/s), 10 faults
-// and one anomaly, made once per size.
+// A campaign-shaped run directory (testing/synthetic_run.h) with `ops` client ops (10 processes,
+// 2000 ops/s), 10 faults and one anomaly, made once per size.
 const fs::path& RunDir(int ops) {
   static std::map<int, fs::path> dirs;
   auto it = dirs.find(ops);
   if (it != dirs.end()) return it->second;
   fs::path d =
       fs::temp_directory_path() / fmt::format("faultline-report-bench-{}-{}", getpid(), ops);
-  fs::create_directories(d);
-  std::ofstream h(d / "history.jsonl");
-  int64_t index = 0;
-  for (int i = 0; i < ops; ++i) {
-    const int p = i % 10;
-    const int64_t t0 = static_cast<int64_t>(i) * 500000;
-    const int64_t t1 = t0 + 2000000 + (i % 13) * 400000 + (i % 997 == 0 ? 300000000 : 0);
-    const char* f = i % 3 == 0 ? "write" : i % 3 == 1 ? "read" : "cas";
-    const char* type = i % 211 == 0 ? "info" : i % 3 == 2 && i % 2 == 0 ? "fail" : "ok";
-    h << fmt::format(
-        "{{\"index\":{},\"time\":{},\"type\":\"invoke\",\"process\":{},\"f\":\"{}\",\"key\":\"k{}"
-        "\","
-        "\"value\":{}}}\n",
-        index++, t0, p, f, i % 100, i % 3 == 1 ? "null" : "1");
-    h << fmt::format(
-        "{{\"index\":{},\"time\":{},\"type\":\"{}\",\"process\":{},\"f\":\"{}\",\"key\":\"k{}\","
-        "\"value\":2}}\n",
-        index++, t1, type, p, f, i % 100);
-  }
   const double span_s = static_cast<double>(ops) * 0.0005;
-  std::string faults;
+  faultline::report::testing::SyntheticRun run{
+      .ops = ops, .processes = 10, .keys = 100, .spacing_ns = 500000, .faults = {}};
   for (int k = 0; k < 10; ++k) {
-    faults += fmt::format(
-        "{}{{\"f\":\"partition\",\"plan\":\"partition halves\",\"ok\":true,"
-        "\"start_s\":{},\"end_s\":{}}}",
-        k == 0 ? "" : ",", span_s * k / 10 + 1, span_s * k / 10 + span_s / 20);
+    run.faults.emplace_back(span_s * k / 10 + 1, span_s * k / 10 + span_s / 20);
   }
-  std::ofstream(d / "nemesis.json") << "{\"faults\":[" << faults << "]}";
+  faultline::report::testing::WriteSyntheticRun(d, run);
+  const int64_t failing_op = static_cast<int64_t>(ops);  // an invocation in the middle
   std::ofstream(d / "results.json") << fmt::format(
       "{{\"valid\":\"invalid\",\"seed\":1,\"anomaly_count\":1,\"checkers\":{{\"linearizable\":{{"
       "\"summary\":\"invalid\",\"anomalies\":{{\"nonlinearizable\":1}},\"counterexample\":{{"
       "\"failing_op\":{{\"index\":{}}},\"explanation\":\"read() -> 2, but the register holds "
       "1\",\"prefixes\":[]}}}}}}}}",
-      index / 2);
+      failing_op);
   return dirs.emplace(ops, d).first->second;
 }
 

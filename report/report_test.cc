@@ -17,6 +17,7 @@
 
 #include "checker/testing/chromium.h"
 #include "report/run_report.h"
+#include "report/testing/synthetic_run.h"
 
 namespace faultline::report {
 namespace {
@@ -41,44 +42,14 @@ class RunReportTest : public ::testing::Test {
     if (!dir_.empty() && !HasFailure()) fs::remove_all(dir_);
   }
 
-  // A campaign-shaped run directory: `ops` client ops by 5 processes over ~`ops / 500` seconds
-  // (one op in 50 fails, one in 200 is info), the faults given as (start_s, end_s), and
-  // results.json with a linearizable checker naming op `stale_op` and 2 counted stale reads.
+  // A campaign-shaped run directory (testing/synthetic_run.h): `ops` client ops by 5 processes,
+  // 2 ms apart, the faults given as (start_s, end_s), and results.json with a linearizable checker
+  // naming op `stale_op` and 2 counted stale reads.
   fs::path WriteCampaignDir(const std::string& name, int ops,
                             const std::vector<std::pair<double, double>>& faults,
                             bool with_anomaly_fields, int64_t stale_op = 40) {
     fs::path d = dir_ / name;
-    fs::create_directories(d);
-    std::ofstream h(d / "history.jsonl");
-    int64_t index = 0;
-    for (int i = 0; i < ops; ++i) {
-      const int p = i % 5;
-      const int64_t t0 = static_cast<int64_t>(i) * 2000000;  // 2 ms apart
-      const int64_t t1 = t0 + 1000000 + (i % 7) * 300000;
-      const char* f = i % 3 == 0 ? "write" : "read";
-      const char* type = i % 200 == 199 ? "info" : i % 50 == 49 ? "fail" : "ok";
-      h << fmt::format(
-          "{{\"index\":{},\"time\":{},\"type\":\"invoke\",\"process\":{},\"f\":\"{}\",\"key\":\"k{}"
-          "\","
-          "\"value\":{}}}\n",
-          index++, t0, p, f, i % 4, i % 3 == 0 ? "1" : "null");
-      h << fmt::format(
-          "{{\"index\":{},\"time\":{},\"type\":\"{}\",\"process\":{},\"f\":\"{}\",\"key\":\"k{}\","
-          "\"value\":1}}\n",
-          index++, t1, type, p, f, i % 4);
-    }
-    h.close();
-    Json nemesis;
-    nemesis["faults"] = Json::array();
-    for (const auto& [s, e] : faults) {
-      nemesis["faults"].push_back({{"f", "partition"},
-                                   {"plan", "partition halves"},
-                                   {"ok", true},
-                                   {"start_s", s},
-                                   {"heal_s", e - 0.01},
-                                   {"end_s", e}});
-    }
-    std::ofstream(d / "nemesis.json") << nemesis.dump(2);
+    testing::WriteSyntheticRun(d, {.ops = ops, .processes = 5, .keys = 4, .faults = faults});
     Json lin = {
         {"verdict", "invalid"},
         {"summary", "invalid (test)"},

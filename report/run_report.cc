@@ -576,7 +576,7 @@ table.t td, table.t th { border-bottom:1px solid #eef0f3; padding:3px 10px 3px 0
                          vertical-align:top; }
 .kv { display:grid; grid-template-columns: max-content 1fr; gap:2px 14px; font-size:13px; }
 .kv b { font-weight:600; color:#3c4454; }
-.chips { max-height:150px; overflow:auto; margin:4px 0 0; }
+.chips { max-height:72px; overflow:auto; margin:4px 0 0; }
 a.anomaly { display:inline-block; font-size:12px; padding:1px 7px; margin:2px 3px 2px 0;
             border-radius:10px; background:#ffd0d4; color:#8e1b1b; text-decoration:none; }
 a.anomaly:hover { background:#f6a6ae; }

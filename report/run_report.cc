@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "history/audit.h"
 #include "history/history.h"
 #include "history/io.h"
+#include "history/jsonl.h"
 #include "history/log.h"
 #include "report/internal/plot.h"
 
@@ -233,6 +235,150 @@ std::vector<Anomaly> AnomaliesOf(const Json& checkers) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Client ops as intervals: what the plots and timelines need, compactly (a 1M-op history must fit
+// in well under 500 MB, so history.jsonl is streamed into this table, not held as a History)
+
+struct Interval {
+  int64_t index = 0;        // the invocation's op index
+  int64_t done_index = -1;  // the completion's, -1 when it never completed
+  double start_s = 0;
+  double end_s = 0;  // completion time; for an open op the history's end
+  double latency_ms = 0;
+  int64_t process = 0;
+  uint32_t key = 0;    // into Ops::keys; 0 = no key
+  uint16_t f = 0;      // into Ops::fs
+  char outcome = 'o';  // 'k' ok, 'f' fail, 'i' info, 'o' open
+  std::string arg;     // the invocation's value (EDN, cut at 40 characters)
+  std::string result;  // the completion's value, when it differs
+  std::string error;   // the completion's error, if any
+};
+
+class Ops {
+ public:
+  std::vector<Interval> ops;  // client ops, in invocation order
+  std::vector<std::string> fs;
+  std::vector<std::string> keys = {""};
+  double t_max = 0;
+
+  // Adds one op of the history, in file order.
+  void Add(const Op& op) {
+    if (op.time_ns >= 0) t_max = std::max(t_max, static_cast<double>(op.time_ns) / 1e9);
+    if (!op.is_client()) return;
+    if (op.is_invoke()) {
+      Interval v;
+      v.index = op.index;
+      v.start_s = op.time_ns >= 0 ? static_cast<double>(op.time_ns) / 1e9 : 0;
+      v.process = op.process.number;
+      v.f = Id(fs, f_ids_, op.f.empty() ? "?" : op.f);
+      v.key = op.key ? Id(keys, key_ids_, op.key->ToEdn()) : 0;
+      v.arg = Short(op.value);
+      open_[op.process.number] = ops.size();
+      ops.push_back(std::move(v));
+      return;
+    }
+    auto it = open_.find(op.process.number);
+    if (it == open_.end()) return;
+    Interval& v = ops[it->second];
+    open_.erase(it);
+    v.done_index = op.index;
+    v.end_s = op.time_ns >= 0 ? static_cast<double>(op.time_ns) / 1e9 : v.start_s;
+    v.outcome = op.type == OpType::kOk ? 'k' : op.type == OpType::kFail ? 'f' : 'i';
+    if (op.type == OpType::kOk && !(op.value.ToEdn() == v.arg)) v.result = Short(op.value);
+    if (op.error) v.error = op.ErrorText();
+  }
+
+  // After the last Add: open ops run to the end; the lookup by completion index is built.
+  void Finish() {
+    for (Interval& v : ops) {
+      if (v.outcome == 'o') v.end_s = t_max;
+      v.latency_ms = std::max(0.0, (v.end_s - v.start_s) * 1000.0);
+    }
+    by_done_.clear();
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].done_index >= 0) by_done_.emplace_back(ops[i].done_index, i);
+    }
+    std::sort(by_done_.begin(), by_done_.end());
+    open_.clear();
+  }
+
+  // The slot of the op whose invocation or completion has this index.
+  std::optional<size_t> Find(int64_t index) const {
+    auto inv = std::lower_bound(ops.begin(), ops.end(), index,
+                                [](const Interval& v, int64_t i) { return v.index < i; });
+    if (inv != ops.end() && inv->index == index) return static_cast<size_t>(inv - ops.begin());
+    auto done =
+        std::lower_bound(by_done_.begin(), by_done_.end(), std::pair<int64_t, size_t>(index, 0));
+    if (done != by_done_.end() && done->first == index) return done->second;
+    return std::nullopt;
+  }
+
+  // "3 read k1 nil -> ok 2" for people.
+  std::string Describe(const Interval& v) const {
+    std::string s = fmt::format("process {} {}", v.process, fs[v.f]);
+    if (v.key != 0) s.append(" ").append(keys[v.key]);
+    if (!v.arg.empty() && v.arg != "nil") s.append(" ").append(v.arg);
+    s.append(" -> ").append(v.outcome == 'k'   ? "ok"
+                            : v.outcome == 'f' ? "fail"
+                            : v.outcome == 'i' ? "info"
+                                               : "never completed");
+    if (!v.result.empty()) s.append(" ").append(v.result);
+    if (!v.error.empty()) s.append(" (").append(v.error).append(")");
+    return s;
+  }
+
+ private:
+  static uint16_t Id(std::vector<std::string>& names,
+                     std::unordered_map<std::string, uint32_t>& ids, const std::string& name) {
+    auto [it, added] = ids.emplace(name, static_cast<uint32_t>(names.size()));
+    if (added) names.push_back(name);
+    return static_cast<uint16_t>(std::min<uint32_t>(it->second, 65535));
+  }
+  static std::string Short(const history::Value& v) {
+    std::string s = v.ToEdn();
+    if (s.size() > 40) s = s.substr(0, 39) + "\u2026";
+    return s;
+  }
+  std::unordered_map<std::string, uint32_t> f_ids_;
+  std::unordered_map<std::string, uint32_t> key_ids_;
+  std::unordered_map<int64_t, size_t> open_;  // process -> slot of its open invocation
+  std::vector<std::pair<int64_t, size_t>> by_done_;
+};
+
+Ops OpsOf(const History& h) {
+  Ops out;
+  for (const Op& op : h.ops()) out.Add(op);
+  out.Finish();
+  return out;
+}
+
+// Streams a JSON Lines history into the table, one line at a time.
+Result<Ops> StreamJsonl(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return MakeError(ErrorCode::kNotFound,
+                     fmt::format("report: {}: cannot open it", path.string()));
+  }
+  Ops out;
+  int64_t line_no = 0;
+  int64_t position = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (line.empty() || line.starts_with("{\"faultline\"")) continue;
+    Result<Op> op = history::ParseJsonOp(line);
+    if (!op) {
+      if (in.peek() == std::char_traits<char>::eof()) break;  // a torn last line
+      return std::move(op).error().WithContext(
+          fmt::format("report: {}: line {}", path.string(), line_no));
+    }
+    if (op->index < 0) op->index = position;
+    ++position;
+    out.Add(*op);
+  }
+  out.Finish();
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The run as read from its files
 
 struct FaultWindow {
@@ -257,7 +403,7 @@ struct Run {
   std::string title;
   Json results;
   Json config;
-  std::optional<History> history;
+  std::optional<Ops> ops;  // the client ops, when the run has a history
   std::string history_note;
   std::vector<FaultWindow> faults;
   std::vector<LogAudit> audits;
@@ -285,16 +431,14 @@ LogAudit AuditLog(const fs::path& path) {
 
 Status LoadHistoryInto(Run& run, const fs::path& jsonl, const fs::path& log) {
   if (fs::exists(jsonl)) {
-    Result<History> h = history::ReadHistoryFile(jsonl.string());
-    if (!h) return std::move(h).error().WithContext("report");
-    run.history = std::move(*h);
+    FAULTLINE_ASSIGN_OR_RETURN(run.ops, StreamJsonl(jsonl));
     return OkStatus();
   }
   if (fs::exists(log)) {
     FAULTLINE_ASSIGN_OR_RETURN(std::string content, ReadFile(log.string()));
     Result<History> h = history::ReadLogHistory(content, log.string(), &run.history_note);
     if (!h) return std::move(h).error().WithContext("report");
-    run.history = std::move(*h);
+    run.ops = OpsOf(*h);
   }
   return OkStatus();
 }
@@ -417,7 +561,7 @@ Result<Run> LoadDirectory(const fs::path& dir) {
   if (run.kind == "drill") {
     LoadDrillFaults(run);
     // The drill's consistency ops are in its history log, beside its events.
-    if (!run.history) {
+    if (!run.ops) {
       for (const fs::path& p : logs) {
         if (!p.filename().string().starts_with("history-")) continue;
         FAULTLINE_RETURN_IF_ERROR(LoadHistoryInto(run, dir / "none.jsonl", p));
@@ -482,63 +626,8 @@ Result<Run> LoadHistoryFile(const fs::path& file, const ReportOptions& options) 
   run.anomalies = AnomaliesOf(run.results["checkers"]);
   run.command = fmt::format("faultline check {} --model {}", file.string(), options.model);
   if (file.extension() == ".log") run.audits.push_back(AuditLog(file));
-  run.history = std::move(h);
+  run.ops = OpsOf(h);
   return run;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Ops as intervals
-
-struct Interval {
-  size_t pos = 0;  // the invocation's position
-  double start_s = 0;
-  double end_s = 0;  // completion time; for an open op the history's end
-  double latency_ms = 0;
-  char outcome = 'o';  // 'k' ok, 'f' fail, 'i' info, 'o' open
-  int f = 0;           // index into the f names
-};
-
-struct Ops {
-  std::vector<Interval> ops;  // client ops, in invocation order
-  std::vector<std::string> fs;
-  double t_min = 0;
-  double t_max = 0;
-  std::unordered_map<int64_t, size_t> by_index;  // op index -> ops[] slot
-};
-
-Ops IntervalsOf(const History& h) {
-  Ops out;
-  std::map<std::string, int> f_ids;
-  double last = 0;
-  for (size_t i = 0; i < h.size(); ++i) {
-    if (h[i].time_ns >= 0) last = std::max(last, static_cast<double>(h[i].time_ns) / 1e9);
-  }
-  out.t_max = last;
-  out.ops.reserve(h.invocation_count());
-  for (size_t i = 0; i < h.size(); ++i) {
-    const Op& op = h[i];
-    if (!op.is_client() || !op.is_invoke()) continue;
-    Interval v;
-    v.pos = i;
-    v.start_s = op.time_ns >= 0 ? static_cast<double>(op.time_ns) / 1e9 : 0;
-    const size_t done = h.partner(i);
-    if (done != History::kNone && done > i) {
-      const Op& d = h[done];
-      v.end_s = d.time_ns >= 0 ? static_cast<double>(d.time_ns) / 1e9 : v.start_s;
-      v.outcome = d.type == OpType::kOk ? 'k' : d.type == OpType::kFail ? 'f' : 'i';
-    } else {
-      v.end_s = last;
-      v.outcome = 'o';
-    }
-    v.latency_ms = std::max(0.0, (v.end_s - v.start_s) * 1000.0);
-    auto [it, added] = f_ids.emplace(op.f.empty() ? "?" : op.f, static_cast<int>(f_ids.size()));
-    if (added) out.fs.push_back(it->first);
-    v.f = it->second;
-    out.by_index.emplace(op.index, out.ops.size());
-    if (done != History::kNone) out.by_index.emplace(h[done].index, out.ops.size());
-    out.ops.push_back(v);
-  }
-  return out;
 }
 
 double Quantile(std::vector<double>& v, double q) {
@@ -785,7 +874,8 @@ std::string ThroughputPlot(const Run& run, const Ops& ops, TimeRange range) {
   for (size_t s = 0; s < seconds; ++s) {
     double base = 0;
     const double x0 = p.X(range.t0 + static_cast<double>(s));
-    const double w = std::max(1.0, p.X(range.t0 + static_cast<double>(s) + 1) - x0 - 1);
+    const double slot = p.X(range.t0 + static_cast<double>(s) + 1) - x0;
+    const double w = slot > 4 ? slot - 1 : slot;  // a gap between bars only where there is room
     for (size_t k = 0; k < 3; ++k) {
       if (per_s[s][k] <= 0) continue;
       const double y_top = p.Y(base + per_s[s][k]);
@@ -812,29 +902,22 @@ std::string ThroughputPlot(const Run& run, const Ops& ops, TimeRange range) {
 }
 
 // A short label for an op bar: "read → 2", "write 3", "cas [1 2]".
-std::string BarLabel(const History& h, size_t pos) {
-  const Op& inv = h[pos];
-  std::string s = inv.f;
-  if (!inv.value.is_nil()) s.append(" ").append(inv.value.ToEdn());
-  const size_t done = h.partner(pos);
-  if (done != History::kNone && done > pos && h[done].type == OpType::kOk &&
-      !(h[done].value == inv.value)) {
-    s.append(" \u2192 ").append(h[done].value.ToEdn());
-  }
+std::string BarLabel(const Ops& ops, const Interval& v) {
+  std::string s = ops.fs[v.f];
+  if (!v.arg.empty() && v.arg != "nil") s.append(" ").append(v.arg);
+  if (!v.result.empty()) s.append(" \u2192 ").append(v.result);
   return s;
 }
 
 // The ops around an anomaly on a per-process timeline (real time across, one row per process).
-std::string AnomalyTimeline(const History& h, const Ops& ops, const Anomaly& a) {
+std::string AnomalyTimeline(const Ops& ops, const Anomaly& a) {
   std::vector<size_t> focus;
   for (int64_t idx : a.ops) {
-    auto it = ops.by_index.find(idx);
-    if (it != ops.by_index.end()) focus.push_back(it->second);
+    if (auto slot = ops.Find(idx)) focus.push_back(*slot);
   }
   if (focus.empty()) return "";
   // The key of the op at fault: ops of other keys are drawn faintly.
-  const Op& first = h[ops.ops[focus[0]].pos];
-  const std::string key = first.key ? first.key->ToEdn() : "";
+  const uint32_t key = ops.ops[focus[0]].key;
   double lo = 1e18;
   double hi = -1e18;
   for (size_t s : focus) {
@@ -849,20 +932,15 @@ std::string AnomalyTimeline(const History& h, const Ops& ops, const Anomaly& a) 
   std::vector<size_t> shown;
   std::unordered_set<size_t> focus_set(focus.begin(), focus.end());
   for (int64_t idx : a.context) {
-    auto it = ops.by_index.find(idx);
-    if (it != ops.by_index.end() && ops.ops[it->second].end_s >= lo &&
-        ops.ops[it->second].start_s <= hi) {
-      shown.push_back(it->second);
-    }
+    auto slot = ops.Find(idx);
+    if (slot && ops.ops[*slot].end_s >= lo && ops.ops[*slot].start_s <= hi) shown.push_back(*slot);
   }
   auto first_slot = std::lower_bound(ops.ops.begin(), ops.ops.end(), lo - 5.0,
                                      [](const Interval& v, double t) { return v.start_s < t; });
   for (auto it = first_slot; it != ops.ops.end() && it->start_s <= hi; ++it) {
     if (it->end_s < lo) continue;
-    const size_t slot = static_cast<size_t>(it - ops.ops.begin());
-    const Op& op = h[it->pos];
-    const bool same_key = key.empty() || (op.key && op.key->ToEdn() == key);
-    if (!same_key && focus_set.count(slot) == 0) continue;
+    const auto slot = static_cast<size_t>(it - ops.ops.begin());
+    if (key != 0 && it->key != key && focus_set.count(slot) == 0) continue;
     shown.push_back(slot);
     if (shown.size() > 160) break;
   }
@@ -870,7 +948,7 @@ std::string AnomalyTimeline(const History& h, const Ops& ops, const Anomaly& a) 
   std::sort(shown.begin(), shown.end());
   shown.erase(std::unique(shown.begin(), shown.end()), shown.end());
   std::map<int64_t, size_t> rows;
-  for (size_t s : shown) rows.emplace(h[ops.ops[s].pos].process.number, 0);
+  for (size_t s : shown) rows.emplace(ops.ops[s].process, 0);
   size_t r = 0;
   for (auto& [proc, row] : rows) row = r++;
   const double left = 86;
@@ -887,7 +965,7 @@ std::string AnomalyTimeline(const History& h, const Ops& ops, const Anomaly& a) 
   // Time axis in ms relative to the op at fault.
   const double origin = ops.ops[focus[0]].start_s;
   const double span_ms = (hi - lo) * 1000.0;
-  double step = internal::NiceStep(span_ms / 8);
+  const double step = internal::NiceStep(span_ms / 8);
   for (double t = std::ceil((lo - origin) * 1000.0 / step) * step; t <= (hi - origin) * 1000.0;
        t += step) {
     const double x = x_of(origin + t / 1000.0);
@@ -899,7 +977,7 @@ std::string AnomalyTimeline(const History& h, const Ops& ops, const Anomaly& a) 
   out += fmt::format(
       "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">ms from the invocation of op "
       "{}</text>\n",
-      width - 20, height - 2, a.ops.front());
+      width - 20, height - 2, ops.ops[focus[0]].index);
   out += fmt::format("<text class=\"title\" x=\"4\" y=\"{:.1f}\">process</text>\n", top - 10);
   for (const auto& [proc, row] : rows) {
     out += fmt::format("<text x=\"4\" y=\"{:.1f}\">{}</text>\n",
@@ -907,21 +985,17 @@ std::string AnomalyTimeline(const History& h, const Ops& ops, const Anomaly& a) 
   }
   for (size_t s : shown) {
     const Interval& v = ops.ops[s];
-    const Op& op = h[v.pos];
     const double x0 = x_of(std::max(v.start_s, lo));
     const double x1 = std::max(x0 + 3, x_of(std::min(v.end_s, hi)));
-    const double y = top + row_h * static_cast<double>(rows[op.process.number]) + 3;
+    const double y = top + row_h * static_cast<double>(rows[v.process]) + 3;
     std::string cls = std::string(1, v.outcome);
     if (focus_set.count(s) != 0) cls += " focus";
-    if (!key.empty() && (!op.key || op.key->ToEdn() != key)) cls += " faint";
-    const size_t done = h.partner(v.pos);
-    std::string desc = history::Describe(op);
-    if (done != History::kNone && done > v.pos) desc += " -> " + history::Describe(h[done]);
+    if (key != 0 && v.key != key) cls += " faint";
     out += fmt::format(
         "<g class=\"op {}\" data-op-index=\"{}\"><title>op {}: {}</title><rect x=\"{:.1f}\" "
         "y=\"{:.1f}\" width=\"{:.1f}\" height=\"18\"/>",
-        cls, op.index, op.index, Esc(desc), x0, y, x1 - x0);
-    std::string label = fmt::format("{} {}", op.index, BarLabel(h, v.pos));
+        cls, v.index, v.index, Esc(ops.Describe(v)), x0, y, x1 - x0);
+    std::string label = fmt::format("{} {}", v.index, BarLabel(ops, v));
     const auto room = static_cast<size_t>(std::max(0.0, (x1 - x0 - 6) / 6.4));
     if (room >= 4) {
       if (label.size() > room) {
@@ -964,8 +1038,8 @@ std::string AnomalySection(const Run& run, const std::optional<Ops>& ops,
         "<div class=\"card problem\" id=\"{}\"><h2>{} {} of {} <span class=\"sub\">({})</span></h2>"
         "<div class=\"why\">{}</div>\n",
         AnomalyId(a), Esc(a.kind), a.number, a.of, Esc(a.checker), Esc(a.explanation));
-    if (ops && run.history && timelines < options.max_timelines) {
-      std::string tl = AnomalyTimeline(*run.history, *ops, a);
+    if (ops && timelines < options.max_timelines) {
+      std::string tl = AnomalyTimeline(*ops, a);
       if (!tl.empty()) {
         ++timelines;
         out += tl;
@@ -1398,16 +1472,14 @@ Result<std::string> RenderReport(const std::string& path, const ReportOptions& o
   }
   FAULTLINE_ASSIGN_OR_RETURN(
       Run run, fs::is_directory(where) ? LoadDirectory(where) : LoadHistoryFile(where, options));
-  std::optional<Ops> ops;
-  if (run.history) ops = IntervalsOf(*run.history);
+  const std::optional<Ops>& ops = run.ops;
   const TimeRange range = RangeOf(run, ops);
   std::unordered_set<size_t> anomaly_slots;
   if (ops) {
     for (const Anomaly& a : run.anomalies) {
       for (int64_t idx : a.ops) {
-        auto it = ops->by_index.find(idx);
-        if (it != ops->by_index.end() && ops->ops[it->second].outcome != 'o')
-          anomaly_slots.insert(it->second);
+        auto slot = ops->Find(idx);
+        if (slot && ops->ops[*slot].outcome != 'o') anomaly_slots.insert(*slot);
       }
     }
   }

@@ -217,7 +217,8 @@ TEST_F(RunReportTest, SummaryPageCountsRunsAndGivesRerunCommands) {
   EXPECT_THAT(*page, HasSubstr("found in 1 of 2"));
   EXPECT_THAT(*page, HasSubstr("invalid in 1 of 2"));
   EXPECT_EQ(Count(*page, "class=\"rerun\""), 1u);
-  EXPECT_THAT(*page, HasSubstr("faultline campaign --config " + (a / "config.json").string()));
+  EXPECT_THAT(*page, HasSubstr("faultline campaign --config " + (a / "config.json").string() +
+                               " --test-count 1"));
   Result<std::string> text = RenderSummaryText({a.string(), b.string()});
   ASSERT_TRUE(text);
   EXPECT_THAT(*text, HasSubstr("anomalies found in 1 of 2 runs"));

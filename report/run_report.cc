@@ -587,9 +587,9 @@ Result<Run> LoadDirectory(const fs::path& dir) {
   run.anomalies = AnomaliesOf(At(campaign, "checkers"));
 
   if (run.kind == "campaign" || run.kind == "wave") {
-    run.command =
-        fmt::format("faultline {} --config {}", run.kind == "wave" ? "campaign" : "campaign",
-                    (dir / "config.json").string());
+    // A run of `campaign --test-count N` records N there, with its own seed.
+    run.command = fmt::format("faultline campaign --config {}{}", (dir / "config.json").string(),
+                              Num(run.config, "test_count", 1) > 1 ? " --test-count 1" : "");
     if (run.kind == "wave") run.command = "faultline wave (see config.json / the scenario)";
   } else if (run.kind == "drill") {
     std::set<std::string> sources;
@@ -1570,8 +1570,9 @@ Result<std::vector<SummaryRow>> SummaryRows(const std::vector<std::string>& run_
       if (v.empty()) v = Str(c, "summary").substr(0, Str(c, "summary").find(' '));
       row.checkers.emplace_back(name, v);
     }
-    row.rerun =
-        fmt::format("faultline campaign --config {}", (fs::path(d) / "config.json").string());
+    // Each run's config.json holds its own seed and the whole campaign's test_count.
+    row.rerun = fmt::format("faultline campaign --config {} --test-count 1",
+                            (fs::path(d) / "config.json").string());
     rows.push_back(std::move(row));
   }
   return rows;

@@ -167,8 +167,9 @@ void WriteCampaignSummary(const runner::CampaignConfig& config,
   Result<std::string> text = report::RenderSummaryText(run_dirs);
   Result<std::string> page = report::RenderSummaryPage(
       run_dirs,
-      fmt::format("faultline campaign --config {}/config.json (seeds {}..{})", run_dirs.front(),
-                  config.seed, config.seed + static_cast<std::uint64_t>(run_dirs.size()) - 1));
+      fmt::format("faultline campaign --config {}/config.json (all {} runs again, seeds {}..{})",
+                  run_dirs.front(), run_dirs.size(), config.seed,
+                  config.seed + static_cast<std::uint64_t>(run_dirs.size()) - 1));
   if (!text || !page) {
     PrintError((!text ? text.error() : page.error()).WithContext("summary").message());
     return;

@@ -175,15 +175,20 @@ TEST_F(RunReportTest, DrillFitAndWaveSectionsComeFromTheirFiles) {
   std::ofstream(d / "incident-DIRT01.json") << incident.dump();
   std::ofstream(d / "test_summary.json")
       << Json{{"scenarios", Json::array({{{"verdict", "pass"}}})}}.dump();
+  // fit/'s kpi-timeline.jsonl: one line per second and group.
   std::ofstream(d / "kpi-timeline.jsonl")
-      << R"({"t_s":0,"control":{"success_rate":1,"p99_ms":5,"rps":50},"experiment":{"success_rate":0.8,"p99_ms":9,"rps":50}})"
+      << R"({"second":0,"group":"control","success_rate":1,"p50_ms":2,"p99_ms":5,"rps":50})"
       << "\n"
-      << R"({"t_s":1,"control":{"success_rate":1,"p99_ms":5,"rps":50},"experiment":{"success_rate":0.7,"p99_ms":9,"rps":50}})"
+      << R"({"second":0,"group":"experiment","success_rate":0.8,"p50_ms":2,"p99_ms":9,"rps":50})"
+      << "\n"
+      << R"({"second":1,"group":"control","success_rate":1,"p50_ms":2,"p99_ms":5,"rps":50})"
+      << "\n"
+      << R"({"second":1,"group":"experiment","success_rate":0.7,"p50_ms":2,"p99_ms":9,"rps":50})"
       << "\n";
   Json fit = {
       {"hypothesis", "aborted"},
       {"kpis", {{"control", {{"success_rate", 1.0}}}, {"experiment", {{"success_rate", 0.75}}}}},
-      {"abort", {{"at_s", 1.5}, {"kpi", "success_rate"}, {"faults_removed_ms", 12}}},
+      {"abort", {{"tripped_at_ms", 1500}, {"kpi", "success_rate"}, {"faults_removed_ms", 12}}},
       {"timeline", "kpi-timeline.jsonl"}};
   Json results = {{"verdict", "invalid"},
                   {"parts",
@@ -203,6 +208,40 @@ TEST_F(RunReportTest, DrillFitAndWaveSectionsComeFromTheirFiles) {
   EXPECT_THAT(*html, HasSubstr("Aborted</b> at 1.50 s on success_rate"));
   EXPECT_THAT(*html, HasSubstr("throughput (% of baseline)"));
   EXPECT_EQ(fig.anomaly_count, 0);
+}
+
+TEST_F(RunReportTest, FitRunShadesItsToxicsAndDrawsBothGroups) {
+  fs::path d = dir_ / "fit";
+  fs::create_directories(d);
+  std::ofstream(d / "kpi-timeline.jsonl")
+      << R"({"second":0,"group":"control","success_rate":1,"p99_ms":5,"rps":50})"
+      << "\n"
+      << R"({"second":0,"group":"experiment","success_rate":0.8,"p99_ms":6,"rps":50})"
+      << "\n";
+  Json results = {
+      {"scenario", "FIT02"},
+      {"source", "scenarios/FIT02.json"},
+      {"hypothesis", "refuted"},
+      {"kpis", {{"control", {{"success_rate", 1.0}}}, {"experiment", {{"success_rate", 0.8}}}}},
+      {"load", {{"measured_s", 6}}},
+      {"faults", Json::array({{{"type", "http_status"},
+                               {"share", 0.2},
+                               {"group", "experiment"},
+                               {"start_ms", 1000},
+                               {"end_ms", nullptr}}})},
+      {"abort", nullptr},
+      {"timeline", "kpi-timeline.jsonl"}};
+  std::ofstream(d / "results.json") << results.dump();
+  ReportFigures fig;
+  Result<std::string> html = RenderReport(d.string(), {}, &fig);
+  ASSERT_TRUE(html) << html.error().message();
+  EXPECT_EQ(fig.kind, "fit");
+  EXPECT_EQ(Count(*html, "data-fault=\""), 1u);
+  EXPECT_THAT(*html,
+              HasSubstr("data-fault=\"http_status\" data-start-s=\"1.000\" data-end-s=\"6.000\""));
+  EXPECT_THAT(*html, HasSubstr("http_status 20% of experiment"));
+  EXPECT_THAT(*html, HasSubstr("faultline fit run scenarios/FIT02.json"));
+  EXPECT_EQ(Count(*html, "stroke:#c62828\" points=\""), 3u) << "the experiment on each KPI plot";
 }
 
 TEST_F(RunReportTest, SummaryPageCountsRunsAndGivesRerunCommands) {

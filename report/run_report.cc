@@ -581,6 +581,21 @@ Result<Run> LoadDirectory(const fs::path& dir) {
     run.kpi_timeline = LoadJsonLines(tp);
   }
 
+  // A FIT run's toxics are its fault windows (a wave's come from its nemesis.json).
+  if (run.kind == "fit") {
+    const double end_s = Num(At(run.fit, "load"), "measured_s", 0);
+    for (const Json& f : At(run.fit, "faults")) {
+      FaultWindow w;
+      w.kind = Str(f, "type", "toxic");
+      w.label = fmt::format("{} {:.0f}% of {}", w.kind, Num(f, "share") * 100,
+                            Str(f, "group", "experiment"));
+      w.start_s = Num(f, "start_ms") / 1000.0;
+      w.end_s = At(f, "end_ms").is_number() ? Num(f, "end_ms") / 1000.0 : end_s;
+      w.ok = !At(f, "error").is_string();
+      run.faults.push_back(std::move(w));
+    }
+  }
+
   // Anomalies: the campaign's checkers (a wave's campaign part).
   const Json& campaign =
       run.kind == "wave" ? At(At(run.results, "parts"), "campaign") : run.results;
@@ -599,7 +614,8 @@ Result<Run> LoadDirectory(const fs::path& dir) {
     run.command += " --out " + dir.string();
   } else {
     run.command = fmt::format("faultline fit run {} --out {}",
-                              Str(run.results, "scenario", "SCENARIO"), dir.string());
+                              Str(run.results, "source", Str(run.results, "scenario", "SCENARIO")),
+                              dir.string());
   }
   return run;
 }
@@ -1368,6 +1384,16 @@ std::string DrillSection(const Run& run, TimeRange range) {
   return out;
 }
 
+// A KPI timeline line is {"second": S, "group": "control", "success_rate": ..., ...} (fit/'s
+// kpi-timeline.jsonl), or {"t_s": S, "control": {...}, "experiment": {...}}. -1 when absent.
+double KpiAt(const Json& line, const char* group, const char* kpi) {
+  if (At(line, "group").is_string()) {
+    return Str(line, "group") == group && At(line, kpi).is_number() ? Num(line, kpi) : -1;
+  }
+  return At(At(line, group), kpi).is_number() ? Num(At(line, group), kpi) : -1;
+}
+double KpiSecond(const Json& line) { return Num(line, "second", Num(line, "t_s", 0)); }
+
 // FIT: control vs experiment KPIs per second, with the abort.
 std::string FitSection(const Run& run, TimeRange range) {
   if (!run.fit.is_object()) return "";
@@ -1388,8 +1414,8 @@ std::string FitSection(const Run& run, TimeRange range) {
   const Json& abort = At(run.fit, "abort");
   double abort_s = -1;
   if (abort.is_object()) {
-    abort_s = Num(abort, "at_s", Num(abort, "trip_s", Num(abort, "time_s", -1)));
-    if (abort_s < 0 && Num(abort, "at_ms", -1) >= 0) abort_s = Num(abort, "at_ms") / 1000.0;
+    abort_s = Num(abort, "tripped_at_ms", Num(abort, "at_ms", -1)) / 1000.0;
+    if (abort_s < 0) abort_s = Num(abort, "at_s", -1);
     out += fmt::format(
         "<p><b class=\"v-invalid\">Aborted</b> at {:.2f} s on {}; faults removed in "
         "{} ms.</p>",
@@ -1407,7 +1433,7 @@ std::string FitSection(const Run& run, TimeRange range) {
   for (const auto& [kpi, label] : kpi_names) {
     double hi = 0;
     for (const Json& x : run.kpi_timeline) {
-      for (const char* g : {"control", "experiment"}) hi = std::max(hi, Num(At(x, g), kpi));
+      for (const char* g : {"control", "experiment"}) hi = std::max(hi, KpiAt(x, g, kpi));
     }
     Plot p(1150, 170, range.t0, range.t1);
     p.y0 = 0;
@@ -1417,9 +1443,10 @@ std::string FitSection(const Run& run, TimeRange range) {
     for (const char* g : {"control", "experiment"}) {
       std::string pts;
       for (const Json& x : run.kpi_timeline) {
-        const double t = Num(x, "t_s", Num(x, "second", Num(x, "t", 0)));
-        if (!At(At(x, g), kpi).is_number()) continue;
-        pts += fmt::format("{:.1f},{:.1f} ", p.X(t), p.Y(Num(At(x, g), kpi)));
+        const double v = KpiAt(x, g, kpi);
+        if (v < 0) continue;
+        // A second's KPIs are drawn at its middle.
+        pts += fmt::format("{:.1f},{:.1f} ", p.X(KpiSecond(x) + 0.5), p.Y(v));
       }
       p.out += fmt::format("<polyline class=\"qline\" style=\"stroke:{}\" points=\"{}\"/>",
                            std::string_view(g) == "control" ? "#1565c0" : "#c62828", pts);

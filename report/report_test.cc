@@ -393,7 +393,8 @@ TEST_F(RunReportTest, RealDrillReportInChromium) {
     const std::string name = e.path().filename().string();
     if (!name.starts_with("incident-")) continue;
     // One window per fault; the events that only end one (siege-stop, resume) are not windows.
-    for (const Json& f : Json::parse(ReadAll(e.path()))["faults"]) {
+    const Json incident = Json::parse(ReadAll(e.path()));
+    for (const Json& f : incident["faults"]) {
       const std::string kind = f["kind"].get<std::string>();
       if (!kind.ends_with("-stop") && kind != "resume") ++faults;
     }

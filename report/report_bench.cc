@@ -30,8 +30,18 @@ double PeakRssMiB() {
 
 // A campaign-shaped run directory (testing/synthetic_run.h) with `ops` client ops (10 processes,
 // 2000 ops/s), 10 faults and one anomaly, made once per size.
+// The directories made, removed when the benchmark exits.
+struct Dirs {
+  std::map<int, fs::path> by_ops;
+  ~Dirs() {
+    std::error_code ec;
+    for (const auto& [ops, dir] : by_ops) fs::remove_all(dir, ec);
+  }
+};
+
 const fs::path& RunDir(int ops) {
-  static std::map<int, fs::path> dirs;
+  static Dirs made;
+  std::map<int, fs::path>& dirs = made.by_ops;
   auto it = dirs.find(ops);
   if (it != dirs.end()) return it->second;
   fs::path d =

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "checker/testing/chromium.h"
 #include "history/history.h"
 
 namespace faultline::checker {
@@ -326,14 +327,11 @@ TEST(RenderHtmlTest, LargeHistoriesAreWindowedAroundTheFailingOp) {
 
 #ifdef FAULTLINE_REPORT_BROWSER_TEST
 
-constexpr const char* kChromium = "/usr/bin/chromium";
-
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using browser::BigEndian32;
+using browser::BodyTag;
+using browser::kChromium;
+using browser::KeepScreenshot;
+using browser::ReadAll;
 
 class ReportBrowserTest : public testing::Test {
  protected:
@@ -349,44 +347,13 @@ class ReportBrowserTest : public testing::Test {
     if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
   }
 
-  // Runs Chromium headless on `page` with extra flags; returns its exit status. stdout and stderr
-  // land in files named after `name`.
   int RunChromium(const std::filesystem::path& page, const std::string& flags,
                   const std::string& name) {
-    std::filesystem::path profile = dir_ / (name + "-profile");
-    std::filesystem::create_directories(profile);
-    std::string cmd = fmt::format(
-        "timeout 120 {} --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
-        "--disable-background-networking --disable-component-update --disable-sync "
-        "--user-data-dir='{}' --enable-logging=stderr --v=0 {} 'file://{}' >'{}' 2>'{}'",
-        kChromium, profile.string(), flags, page.string(), (dir_ / (name + ".out")).string(),
-        (dir_ / (name + ".err")).string());
-    return std::system(cmd.c_str());
+    return browser::RunChromium(dir_, page, flags, name);
   }
 
   std::filesystem::path dir_;
 };
-
-// The <body ...> start tag as Chromium serialized it: the page's script writes its state there.
-std::string BodyTag(const std::string& dom) {
-  size_t at = dom.find("<body");
-  if (at == std::string::npos) return "";
-  return dom.substr(at, dom.find('>', at) - at + 1);
-}
-
-// FAULTLINE_REPORT_SCREENSHOT_DIR=<dir> keeps the screenshots for a person to look at.
-void KeepScreenshot(const std::filesystem::path& shot) {
-  if (const char* dir = std::getenv("FAULTLINE_REPORT_SCREENSHOT_DIR")) {
-    std::filesystem::copy_file(shot, std::filesystem::path(dir) / shot.filename(),
-                               std::filesystem::copy_options::overwrite_existing);
-  }
-}
-
-uint32_t BigEndian32(const std::string& s, size_t at) {
-  uint32_t v = 0;
-  for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(s[at + i]);
-  return v;
-}
 
 TEST_F(ReportBrowserTest, PageShowsEveryOpTheFailingOpAndNoErrors) {
   History h = SmallHistory();

@@ -175,12 +175,17 @@ std::string RenderResultsJson(const RunReport& r, const CampaignConfig& c) {
   j["valid"] = std::string(checker::ValidityName(r.verdict.validity));
   j["seed"] = c.seed;
   Json checkers = Json::object();
+  int64_t anomaly_count = 0;
   for (const CheckerVerdict& v : r.verdict.checkers) {
     Json one = v.json.empty() ? Json::object() : Json::parse(v.json);
     one["summary"] = v.summary;
+    one["anomalies"] = v.anomalies;
+    for (const auto& [kind, n] : v.anomalies) anomaly_count += n;
     checkers[v.name] = std::move(one);
   }
   j["checkers"] = std::move(checkers);
+  // Every anomaly the checkers counted; the run's report.html has one link per anomaly.
+  j["anomaly_count"] = anomaly_count;
   const HistoryFigures& f = r.verdict.figures;
   Json ops = Json::object();
   for (const auto& [name, n] : f.by_f) {

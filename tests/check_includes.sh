@@ -16,9 +16,10 @@ declare -A allowed=(
   [runner]="common history checker client nemesis cluster runner"
   [dirt]="common history checker client nemesis cluster runner dirt"
   [fit]="common history nemesis cluster dirt fit"
-  [tools]="common history checker client nemesis cluster runner dirt fit tools"
+  [report]="common history checker report"
+  [tools]="common history checker client nemesis cluster runner dirt fit report tools"
 )
-modules="common history checker client nemesis cluster runner dirt fit tools tests"
+modules="common history checker client nemesis cluster runner dirt fit report tools tests"
 bad=0
 checked=0
 for dir in "${!allowed[@]}"; do

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -17,8 +18,10 @@
 #include <thread>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 #include "common/file.h"
+#include "report/run_report.h"
 #include "runner/campaign.h"
 #include "runner/config.h"
 #include "runner/local.h"
@@ -157,6 +160,29 @@ void PrintProgress(const runner::ProgressInfo& p, bool tty) {
   std::fflush(stderr);
 }
 
+// After --test-count N runs: the table on stdout, and <out>/summary.html beside the run
+// directories (each failing seed with the command that reruns it).
+void WriteCampaignSummary(const runner::CampaignConfig& config,
+                          const std::vector<std::string>& run_dirs) {
+  Result<std::string> text = report::RenderSummaryText(run_dirs);
+  Result<std::string> page = report::RenderSummaryPage(
+      run_dirs,
+      fmt::format("faultline campaign --config {}/config.json (all {} runs again, seeds {}..{})",
+                  run_dirs.front(), run_dirs.size(), config.seed,
+                  config.seed + static_cast<std::uint64_t>(run_dirs.size()) - 1));
+  if (!text || !page) {
+    PrintError((!text ? text.error() : page.error()).WithContext("summary").message());
+    return;
+  }
+  std::fputs(text->c_str(), stdout);
+  const std::string path = (std::filesystem::path(config.out) / "summary.html").string();
+  if (Status st = WriteFileAtomic(path, *page); !st) {
+    PrintError(st.error().WithContext("summary").message());
+    return;
+  }
+  std::fputs(fmt::format("summary: {}\n", path).c_str(), stdout);
+}
+
 int RunCampaignCommand(const CampaignArgs& a) {
   Result<runner::CampaignConfig> config = MakeConfig(a);
   if (!config) {
@@ -166,6 +192,7 @@ int RunCampaignCommand(const CampaignArgs& a) {
   const bool tty = isatty(STDERR_FILENO) == 1;
   SignalStop signals;
   checker::Validity worst = checker::Validity::kValid;
+  std::vector<std::string> run_dirs;
   for (int i = 0; i < config->test_count && !signals.stopped(); ++i) {
     runner::CampaignConfig c = *config;
     if (i > 0) c.seed = config->seed + static_cast<std::uint64_t>(i);
@@ -194,8 +221,11 @@ int RunCampaignCommand(const CampaignArgs& a) {
     }
     std::fputs(report->text.c_str(), stdout);
     std::fflush(stdout);
+    WriteRunReport(report->files.dir);
+    run_dirs.push_back(report->files.dir);
     worst = checker::Merge(worst, report->verdict.validity);
   }
+  if (config->test_count > 1 && !run_dirs.empty()) WriteCampaignSummary(*config, run_dirs);
   return runner::ExitCodeFor(worst);
 }
 

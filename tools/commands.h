@@ -31,6 +31,7 @@ void RegisterCampaignCommands(CLI::App& app, Action& run);  // campaign, analyze
 void RegisterDirtCommands(CLI::App& app, Action& run);      // dirt run
 void RegisterProxyCommand(CLI::App& app, Action& run);      // proxy (Toxiproxy's API)
 void RegisterFitCommands(CLI::App& app, Action& run);       // fit run
+void RegisterReportCommand(CLI::App& app, Action& run);     // report PATH
 
 void RegisterGenerateCommand(CLI::App& history, Action& run);
 
@@ -43,6 +44,12 @@ Result<std::string> VerifyLogForCheck(std::string_view content, const std::strin
 // With a private key path, checkpoints and the seal are signed.
 int ConvertToLog(const history::History& history, const std::string& path,
                  const std::string& sign_key_path);
+
+// Writes DIR/report.html at the end of a run; a failure is printed, not fatal (the run's own
+// files are written already).
+void WriteRunReport(const std::string& dir);
+// Where WriteReport puts a report of `path` by default.
+std::string WrittenReportPath(const std::string& path);
 
 // Prints "faultline: <message>" to stderr (through spdlog).
 void PrintError(const std::string& message);

@@ -150,6 +150,7 @@ int RunDirt(const DirtArgs& a) {
         "artifacts: %s/{report.md,test_summary.json,incident-*.json,history-*.log,"
         "control_plane_dumps.json,resource_metrics_timeline.json}\n",
         out.c_str());
+    WriteRunReport(out);
   }
   std::vector<dirt::Verdict> verdicts;
   for (const auto& r : results) verdicts.push_back(r.verdict);

@@ -163,6 +163,7 @@ int RunFit(const FitArgs& a) {
   }
   std::printf("artifacts: %s/{results.json,kpi-timeline.jsonl,history-%s.log}\n", out.c_str(),
               scenario->id.c_str());
+  WriteRunReport(out);
   return outcome->exit_code;
 }
 

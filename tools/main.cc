@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   RegisterDirtCommands(app, run);
   RegisterProxyCommand(app, run);
   RegisterFitCommands(app, run);
+  RegisterReportCommand(app, run);
   SplitHelpTexts(app);
   try {
     app.parse(argc, argv);

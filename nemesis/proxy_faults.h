@@ -104,6 +104,8 @@ class ProxyFaults {
   struct State;
 
  private:
+  friend Result<FaultReport> ApplyProxyFault(ProxyFaults& faults, const FaultSpec& spec,
+                                             const std::vector<std::string>& targets);
   explicit ProxyFaults(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };

@@ -239,6 +239,25 @@ Result<FaultSpec> NemesisSchedule::Next() {
       spec.targets = fmt::format("{}", fmt::join(targets, ","));
       break;
     }
+    case FaultKind::kHttpStatus:
+    case FaultKind::kHttpDelay:
+    case FaultKind::kHttpDrop:
+    case FaultKind::kHttpTruncate:
+    case FaultKind::kProxyLatency: {
+      // On a share of the requests (or connections) through one node's proxy or a minority's.
+      const bool minority = nodes.size() >= 3 && Below(rng_, 2) == 1;
+      FAULTLINE_ASSIGN_OR_RETURN(
+          std::vector<std::string> targets,
+          nemesis::ResolveTarget(minority ? "minority" : "one", nodes, std::nullopt, rng_()));
+      spec.targets = fmt::format("{}", fmt::join(targets, ","));
+      spec.proxy.share = spec.kind == FaultKind::kProxyLatency ? 1.0 : 0.3;
+      if (spec.kind == FaultKind::kHttpDelay) spec.delay = std::chrono::milliseconds(200);
+      if (spec.kind == FaultKind::kProxyLatency) {
+        spec.delay = std::chrono::milliseconds(50);
+        spec.jitter = std::chrono::milliseconds(10);
+      }
+      break;
+    }
     default:
       return MakeError(ErrorCode::kInvalidArgument,
                        fmt::format("nemesis: a campaign does not schedule {} faults (expected {})",

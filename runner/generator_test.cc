@@ -283,7 +283,7 @@ TEST(NemesisScheduleTest, ParseScheduleKinds) {
   ASSERT_FALSE(siege);
   EXPECT_EQ(siege.error().message(),
             "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
-            "pause, loss or none)");
+            "pause, loss, http-status, http-delay, http-drop, http-truncate, proxy-latency or none)");
   EXPECT_EQ(nemesis::FaultF(FaultKind::kIsolateLeader), "partition");
 }
 

@@ -72,6 +72,19 @@ std::optional<std::string> IfSet(bool set, std::string value) {
   return value;
 }
 
+// A string field of ProxyParams: set as given, printed when not empty. The spec string splits on
+// spaces, so a value with one cannot be written there (ValidateFaultSpec says so).
+std::function<Status(FaultSpec&, std::string_view)> StringSetter(std::string ProxyParams::*field) {
+  return [field](FaultSpec& s, std::string_view v) -> Status {
+    s.proxy.*field = std::string(v);
+    return OkStatus();
+  };
+}
+std::function<std::optional<std::string>(const FaultSpec&)> StringGetter(
+    std::string ProxyParams::*field) {
+  return [field](const FaultSpec& s) { return IfSet(!(s.proxy.*field).empty(), s.proxy.*field); };
+}
+
 const std::vector<Param>& Params() {
   static const std::vector<Param> kParams = {
       {"--nodes", "targets", kParamTargets, JsonType::kString,
@@ -204,6 +217,42 @@ const std::vector<Param>& Params() {
          if (!s.siege.disk_ops) return std::nullopt;
          return fmt::format("{}", *s.siege.disk_ops);
        }},
+      {"--share", "share", kParamShare, JsonType::kDouble,
+       [](FaultSpec& s, std::string_view v) -> Status {
+         FAULTLINE_ASSIGN_OR_RETURN(s.proxy.share, ToDouble("--share", v));
+         return OkStatus();
+       },
+       [](const FaultSpec& s) {
+         return IfSet(s.proxy.share != ProxyParams{}.share, fmt::format("{}", s.proxy.share));
+       }},
+      {"--status", "status", kParamStatus, JsonType::kInt,
+       [](FaultSpec& s, std::string_view v) -> Status {
+         FAULTLINE_ASSIGN_OR_RETURN(std::int64_t status, ToInt("--status", v));
+         if (status < 100 || status > 599) {
+           return Invalid(fmt::format("--status {}: not in 100..599", v));
+         }
+         s.proxy.status = static_cast<int>(status);
+         return OkStatus();
+       },
+       [](const FaultSpec& s) {
+         return IfSet(s.proxy.status != ProxyParams{}.status, std::to_string(s.proxy.status));
+       }},
+      {"--body", "body", kParamStatus, JsonType::kString, StringSetter(&ProxyParams::body),
+       StringGetter(&ProxyParams::body)},
+      {"--bytes", "bytes", kParamBytes, JsonType::kInt,
+       [](FaultSpec& s, std::string_view v) -> Status {
+         FAULTLINE_ASSIGN_OR_RETURN(s.proxy.bytes, ToInt("--bytes", v));
+         return OkStatus();
+       },
+       [](const FaultSpec& s) { return IfSet(s.proxy.bytes != 0, std::to_string(s.proxy.bytes)); }},
+      {"--method", "method", kParamHttpScope, JsonType::kString, StringSetter(&ProxyParams::method),
+       StringGetter(&ProxyParams::method)},
+      {"--path", "path", kParamHttpScope, JsonType::kString, StringSetter(&ProxyParams::path),
+       StringGetter(&ProxyParams::path)},
+      {"--header", "header", kParamHttpScope, JsonType::kString, StringSetter(&ProxyParams::header),
+       StringGetter(&ProxyParams::header)},
+      {"--header-value", "header_value", kParamHttpScope, JsonType::kString,
+       StringSetter(&ProxyParams::header_value), StringGetter(&ProxyParams::header_value)},
       {"--for-ms", "duration_ms", kParamDuration, JsonType::kInt,
        [](FaultSpec& s, std::string_view v) -> Status {
          FAULTLINE_ASSIGN_OR_RETURN(std::int64_t ms, ToInt("--for-ms", v));
@@ -319,7 +368,9 @@ Status ValidateFaultSpec(const FaultSpec& s) {
   const std::string_view kind = FaultKindName(s.kind);
   auto bad = [&](std::string why) { return Invalid(fmt::format("fault {}: {}", kind, why)); };
   const unsigned params = KindInfo(s.kind).params;
-  const bool packet = (params & kParamPeers) != 0 || s.kind == FaultKind::kBandwidth;
+  // Packet and proxy faults without targets act on every node.
+  const bool packet =
+      (params & (kParamPeers | kParamShare)) != 0 || s.kind == FaultKind::kBandwidth;
   if ((params & kParamTargets) && s.targets.empty() && !packet) {
     return bad("no targets (name nodes, or one, minority, majority, all, leader)");
   }
@@ -348,6 +399,24 @@ Status ValidateFaultSpec(const FaultSpec& s) {
       return bad("--cpu-percent: must be > 0");
     if (s.siege.memory_mb && *s.siege.memory_mb <= 0) return bad("--memory-mb: must be > 0");
     if (s.siege.disk_ops && !(*s.siege.disk_ops > 0)) return bad("--disk-ops: must be > 0");
+  }
+  if (params & kParamShare) {
+    if (!(s.proxy.share >= 0 && s.proxy.share <= 1)) {
+      return bad(fmt::format("--share {}: not in 0..1", s.proxy.share));
+    }
+    if (s.kind == FaultKind::kHttpDelay && s.jitter.count() != 0) {
+      return bad("--jitter-ms: http-delay holds each request exactly --ms (no jitter)");
+    }
+    if (s.proxy.bytes < 0) return bad(fmt::format("--bytes {}: must be >= 0", s.proxy.bytes));
+    for (const auto& [flag, value] :
+         {std::pair{"--body", &s.proxy.body}, std::pair{"--method", &s.proxy.method},
+          std::pair{"--path", &s.proxy.path}, std::pair{"--header", &s.proxy.header},
+          std::pair{"--header-value", &s.proxy.header_value}}) {
+      if (value->find_first_of(" \t\n") != std::string::npos) {
+        return bad(
+            fmt::format("{} '{}': no spaces (the spec string splits on them)", flag, *value));
+      }
+    }
   }
   if (s.duration.count() < 0) return bad("--for-ms: must be >= 0");
   // A parameter the kind does not take must be at its default, or printing would lose it.
@@ -451,6 +520,28 @@ std::string DescribeFault(const FaultSpec& s) {
       if (s.siege.disk_ops) parts.push_back(fmt::format("disk {} ops/s", *s.siege.disk_ops));
       return fmt::format("siege {} ({})", s.targets, fmt::join(parts, ", "));
     }
+    case FaultKind::kHttpStatus:
+    case FaultKind::kHttpDelay:
+    case FaultKind::kHttpDrop:
+    case FaultKind::kHttpTruncate: {
+      std::string what = s.kind == FaultKind::kHttpStatus
+                             ? fmt::format("http-status {}", s.proxy.status)
+                             : std::string(FaultKindName(s.kind));
+      if (s.kind == FaultKind::kHttpDelay) what += fmt::format(" {} ms", s.delay.count());
+      if (s.kind == FaultKind::kHttpTruncate) what += fmt::format(" to {} bytes", s.proxy.bytes);
+      std::string scope;
+      if (!s.proxy.method.empty()) scope += " " + s.proxy.method;
+      if (!s.proxy.path.empty()) scope += " " + s.proxy.path;
+      if (!s.proxy.header.empty()) {
+        scope += fmt::format(" with {}{}{}", s.proxy.header,
+                             s.proxy.header_value.empty() ? "" : ": ", s.proxy.header_value);
+      }
+      return fmt::format("{} on {:.4g}% of requests{} to {}", what, s.proxy.share * 100, scope,
+                         targets);
+    }
+    case FaultKind::kProxyLatency:
+      return fmt::format("proxy-latency {}±{} ms on {:.4g}% of connections to {}", s.delay.count(),
+                         s.jitter.count(), s.proxy.share * 100, targets);
     case FaultKind::kHeal:
       return "heal";
   }

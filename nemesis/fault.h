@@ -12,13 +12,15 @@
 // - the spec string, in the `faultline nemesis` command's syntax (FormatFaultSpec /
 //   ParseFaultSpec round-trip): "partition --grudge halves", "kill n1,n3",
 //   "loss minority --probability 0.2 --peers n2", "corrupt n1 --files member/snap/db --mode bitflip
-//   --count 8", "siege n2 --cpu-percent 80 --for-ms 5000";
+//   --count 8", "siege n2 --cpu-percent 80 --for-ms 5000",
+//   "http-status --share 0.2 --status 503 --method GET --path /v3/kv/range";
 // - the description people read in histories and reports (DescribeFault): "partition halves",
 //   "kill n2", "loss 30% from n1,n4", the strings campaigns have always recorded.
 // JSON (FaultSpecToJson / FaultSpecFromJson) uses the keys of DiRT scenario steps: "fault",
 // "targets", "duration_ms", "files", "mode", "count", "offset", "cpu_percent", "memory_mb",
 // "disk_ops", plus "grudge", "probability", "delay_ms", "jitter_ms", "kbit", "peers",
-// "include_control" and "seed".
+// "include_control", "seed", and for proxy faults "share", "status", "body", "bytes", "method",
+// "path", "header", "header_value".
 //
 // Thread-safety: plain values and pure functions.
 #ifndef FAULTLINE_NEMESIS_FAULT_H_
@@ -58,7 +60,15 @@ enum class FaultKind {
   kBandwidth,      // egress of the targets limited to kbit/s
   kCorrupt,        // damage data files (bitflip / overwrite / truncate)
   kSiege,          // CPU / memory / disk pressure in the targets' cgroups
-  kHeal,           // undo every open fault
+  // FIT faults: a toxic on the proxy in front of each target's client port (nemesis/proxy.h,
+  // applied through ProxyFaults, nemesis/proxy_faults.h), on a share of requests (HTTP kinds) or
+  // connections (proxy-latency).
+  kHttpStatus,    // reply with a status (default 503) instead of forwarding the request
+  kHttpDelay,     // hold the request --ms before forwarding it
+  kHttpDrop,      // close the connection without a reply
+  kHttpTruncate,  // keep --bytes of the reply's body, then close
+  kProxyLatency,  // delay ± jitter on every chunk of the replies (Toxiproxy's latency)
+  kHeal,          // undo every open fault
 };
 
 // The parameters a kind takes, as bits of FaultKindInfo::params. A parameter a kind does not take
@@ -73,6 +83,10 @@ inline constexpr unsigned kParamKbit = 1u << 6;
 inline constexpr unsigned kParamCorrupt = 1u << 7;  // files, mode, count, offset
 inline constexpr unsigned kParamSiege = 1u << 8;    // cpu_percent, memory_mb, disk_ops
 inline constexpr unsigned kParamDuration = 1u << 9;
+inline constexpr unsigned kParamShare = 1u << 10;      // share of requests or connections
+inline constexpr unsigned kParamHttpScope = 1u << 11;  // method, path, header, header_value
+inline constexpr unsigned kParamStatus = 1u << 12;     // status, body
+inline constexpr unsigned kParamBytes = 1u << 13;      // bytes
 
 struct FaultKindInfo {
   FaultKind kind;
@@ -83,6 +97,8 @@ struct FaultKindInfo {
 
 inline constexpr unsigned kProcessParams = kParamTargets | kParamDuration;
 inline constexpr unsigned kPacketParams = kParamTargets | kParamPeers | kParamDuration;
+inline constexpr unsigned kHttpParams =
+    kParamTargets | kParamShare | kParamHttpScope | kParamDuration;
 
 // One row per FaultKind, in enumerator order (checked below).
 inline constexpr std::array kFaultKinds = {
@@ -105,6 +121,13 @@ inline constexpr std::array kFaultKinds = {
     FaultKindInfo{FaultKind::kCorrupt, "corrupt", "corrupt", kParamTargets | kParamCorrupt},
     FaultKindInfo{FaultKind::kSiege, "siege", "siege",
                   kParamTargets | kParamSiege | kParamDuration},
+    FaultKindInfo{FaultKind::kHttpStatus, "http-status", "http-status", kHttpParams | kParamStatus},
+    FaultKindInfo{FaultKind::kHttpDelay, "http-delay", "http-delay", kHttpParams | kParamDelay},
+    FaultKindInfo{FaultKind::kHttpDrop, "http-drop", "http-drop", kHttpParams},
+    FaultKindInfo{FaultKind::kHttpTruncate, "http-truncate", "http-truncate",
+                  kHttpParams | kParamBytes},
+    FaultKindInfo{FaultKind::kProxyLatency, "proxy-latency", "proxy-latency",
+                  kParamTargets | kParamShare | kParamDelay | kParamDuration},
     FaultKindInfo{FaultKind::kHeal, "heal", "heal", 0},
 };
 
@@ -148,6 +171,11 @@ constexpr FaultKind ProcessFaultKind(ProcessAction action) {
   return FaultKind::kKill;
 }
 std::optional<ProcessAction> ProcessActionOf(FaultKind kind);
+// The kinds applied as a toxic on the proxies in front of the nodes (kHttpStatus ..
+// kProxyLatency); they need proxies (`campaign --proxy`, FIT runs).
+constexpr bool IsProxyFaultKind(FaultKind kind) {
+  return (KindInfo(kind).params & kParamShare) != 0;
+}
 
 // Any kind's name. The error lists every kind.
 [[nodiscard]] Result<FaultKind> ParseFaultKind(std::string_view name);
@@ -170,6 +198,20 @@ struct CorruptParams {
   std::int64_t count = 0;  // bits (bitflip) or bytes (overwrite, 0 = whole file)
   std::int64_t offset = 0;
   bool operator==(const CorruptParams&) const = default;
+};
+
+// The toxic of a proxy fault kind. The HTTP scope (method, path glob, request header) limits
+// which requests it acts on; empty = any.
+struct ProxyParams {
+  double share = 1.0;      // 0..1: of matching requests (HTTP kinds) or of connections
+  int status = 503;        // http-status
+  std::string body;        // http-status: the reply's body
+  std::int64_t bytes = 0;  // http-truncate: bytes of the body kept
+  std::string method;
+  std::string path;
+  std::string header;
+  std::string header_value;
+  bool operator==(const ProxyParams&) const = default;
 };
 
 struct SiegeParams {
@@ -198,6 +240,7 @@ struct FaultSpec {
   std::int64_t kbit = 0;  // bandwidth, kbit/s
   CorruptParams corrupt;
   SiegeParams siege;
+  ProxyParams proxy;  // http-status, http-delay, http-drop, http-truncate, proxy-latency
   std::chrono::milliseconds duration{0};  // how long the fault is held (0 = until healed)
   std::uint64_t seed = 0;                 // random grudges and one/minority/majority targets
   bool operator==(const FaultSpec&) const = default;

@@ -1,5 +1,6 @@
 #include "nemesis/fault.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -34,6 +35,11 @@ TEST(FaultKindTest, NamesAndFsAreTheRecordedOnes) {
       {FaultKind::kBandwidth, "bandwidth"},
       {FaultKind::kCorrupt, "corrupt"},
       {FaultKind::kSiege, "siege"},
+      {FaultKind::kHttpStatus, "http-status"},
+      {FaultKind::kHttpDelay, "http-delay"},
+      {FaultKind::kHttpDrop, "http-drop"},
+      {FaultKind::kHttpTruncate, "http-truncate"},
+      {FaultKind::kProxyLatency, "proxy-latency"},
       {FaultKind::kHeal, "heal"}};
   ASSERT_EQ(names.size(), kFaultKinds.size());
   for (const auto& [kind, name] : names) EXPECT_EQ(FaultKindName(kind), name);
@@ -129,6 +135,29 @@ std::vector<FaultSpec> Examples() {
   siege.siege.memory_mb = 512;
   siege.duration = std::chrono::milliseconds(5000);
   out.push_back(siege);
+  FaultSpec status = Spec(FaultKind::kHttpStatus, "n1,n2");
+  status.proxy.share = 0.2;
+  status.proxy.status = 500;
+  status.proxy.body = "injected";
+  status.proxy.method = "GET";
+  status.proxy.path = "/v3/kv/*";
+  status.proxy.header = "X-Fault";
+  status.proxy.header_value = "on";
+  status.duration = std::chrono::milliseconds(3000);
+  out.push_back(status);
+  out.push_back(Spec(FaultKind::kHttpDrop));
+  FaultSpec http_delay = Spec(FaultKind::kHttpDelay, "one");
+  http_delay.delay = std::chrono::milliseconds(200);
+  http_delay.proxy.share = 0.05;
+  out.push_back(http_delay);
+  FaultSpec truncate = Spec(FaultKind::kHttpTruncate);
+  truncate.proxy.bytes = 10;
+  out.push_back(truncate);
+  FaultSpec latency = Spec(FaultKind::kProxyLatency, "n3");
+  latency.delay = std::chrono::milliseconds(40);
+  latency.jitter = std::chrono::milliseconds(4);
+  latency.proxy.share = 0.5;
+  out.push_back(latency);
   out.push_back(Spec(FaultKind::kHeal));
   return out;
 }
@@ -235,6 +264,38 @@ TEST(FaultSpecTest, DescriptionsAreTheRecordedOnes) {
   EXPECT_EQ(DescribeFault(Spec(FaultKind::kPause, "n1,n4")), "pause n1,n4");
   EXPECT_EQ(DescribeFault(Spec(FaultKind::kLoss, "n1,n4")), "loss 30% from n1,n4");
   EXPECT_EQ(DescribeFault(Spec(FaultKind::kHeal)), "heal");
+  FaultSpec status = Spec(FaultKind::kHttpStatus);
+  status.proxy.share = 0.2;
+  status.proxy.method = "GET";
+  status.proxy.path = "/v3/kv/range";
+  EXPECT_EQ(DescribeFault(status), "http-status 503 on 20% of requests GET /v3/kv/range to all");
+}
+
+TEST(FaultSpecTest, ProxyFaultParameters) {
+  EXPECT_TRUE(IsProxyFaultKind(FaultKind::kHttpStatus));
+  EXPECT_TRUE(IsProxyFaultKind(FaultKind::kProxyLatency));
+  EXPECT_FALSE(IsProxyFaultKind(FaultKind::kDelay));
+  Result<FaultSpec> json =
+      FaultSpecFromJson(R"({"fault":"http-status","share":0.2,"status":503,"path":"/v3/*"})");
+  ASSERT_TRUE(json) << json.error().message();
+  EXPECT_EQ(json->proxy.share, 0.2);
+  EXPECT_EQ(json->proxy.path, "/v3/*");
+  EXPECT_EQ(FormatFaultSpec(*json), "http-status --share 0.2 --path /v3/*");
+  auto error = [](std::string_view text) {
+    Result<FaultSpec> r = ParseFaultSpec(text);
+    return r ? std::string("parsed") : r.error().message();
+  };
+  EXPECT_EQ(error("http-status --share 1.5"), "fault http-status: --share 1.5: not in 0..1");
+  EXPECT_EQ(error("http-status --status 99"), "fault http-status: --status 99: not in 100..599");
+  EXPECT_EQ(
+      error("http-delay --ms 10 --jitter-ms 2"),
+      "fault http-delay: --jitter-ms: http-delay holds each request exactly --ms (no jitter)");
+  EXPECT_EQ(error("http-drop --status 500"),
+            "fault http-drop: --status does not apply to a http-drop fault");
+  EXPECT_EQ(error("kill n1 --share 0.5"), "fault kill: --share does not apply to a kill fault");
+  Result<FaultSpec> spaced = FaultSpecFromJson(R"({"fault":"http-status","body":"a b"})");
+  ASSERT_FALSE(spaced);
+  EXPECT_THAT(spaced.error().message(), ::testing::HasSubstr("no spaces"));
 }
 
 TEST(FaultSpecTest, TargetsAndGrudges) {

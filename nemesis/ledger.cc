@@ -58,6 +58,8 @@ json ObjectJson(const LedgerObject& o) {
   if (o.flag) j["flag"] = true;
   if (!o.value.empty()) j["value"] = o.value;
   if (!o.set_to.empty()) j["set_to"] = o.set_to;
+  if (!o.proxy.empty()) j["proxy"] = o.proxy;
+  if (!o.address.empty()) j["address"] = o.address;
   return j;
 }
 
@@ -73,6 +75,8 @@ LedgerObject ObjectFrom(const json& j) {
   o.flag = j.value("flag", false);
   o.value = j.value("value", "");
   o.set_to = j.value("set_to", "");
+  o.proxy = j.value("proxy", "");
+  o.address = j.value("address", "");
   return o;
 }
 

@@ -44,6 +44,12 @@ struct LedgerObject {
   //                   still holds `set_to`: a value someone changed since is left alone)
   // "burner"          a siege worker process `pid` (start time `start_time`); heal SIGKILLs it
   // "scratch-file"    a file `name` a siege writes into (heal removes it)
+  // "toxic"           toxic `name` on proxy `proxy` (nemesis/proxy_faults.h). The proxy lives in
+  //                   process `pid` (start time `start_time`; 0 = not known, e.g. a remote
+  //                   `faultline proxy`), as that process's in-process server number `handle`,
+  //                   and/or answers the Toxiproxy API on `address`. Heal: a host process that is
+  //                   gone took its proxies and toxics with it; this process removes it directly;
+  //                   else DELETE on `address`
   std::string type;
   std::string node;
   std::string netns;
@@ -54,13 +60,16 @@ struct LedgerObject {
   bool flag = false;
   std::string value;
   std::string set_to;
+  std::string proxy;
+  std::string address;
   bool operator==(const LedgerObject&) const = default;
 };
 
 struct LedgerEntry {
   std::uint64_t id = 0;  // assigned by Append, from 1
   // "partition", "loss", "delay", "bandwidth", "pause", "kill"; from drills
-  // (nemesis/drill_faults.h) also "crash", "corrupt", "siege"
+  // (nemesis/drill_faults.h) also "crash", "corrupt", "siege"; from proxies
+  // (nemesis/proxy_faults.h) a proxy fault kind's name ("http-status", ...) or "toxic"
   std::string kind;
   std::string description;
   std::vector<std::string> nodes;

@@ -18,6 +18,7 @@
 #include "nemesis/internal/proc.h"
 #include "nemesis/ledger.h"
 #include "nemesis/packet.h"
+#include "nemesis/proxy_faults.h"
 
 namespace faultline::nemesis {
 namespace {
@@ -395,6 +396,10 @@ class NemesisImpl final : public Nemesis {
     if (o.type == "burner") return fmt::format("siege burner pid {}", o.pid);
     if (o.type == "setting") return fmt::format("{} {} (was {})", o.name, o.set_to, o.value);
     if (o.type == "scratch-file") return fmt::format("siege file {}", o.name);
+    if (o.type == "toxic") {
+      return fmt::format("toxic {} on proxy {}{}", o.name, o.proxy,
+                         o.address.empty() ? std::string() : " at " + o.address);
+    }
     return o.type;
   }
 
@@ -666,6 +671,18 @@ Result<FaultReport> ApplyFault(Nemesis& nemesis, const FaultSpec& spec,
     case FaultKind::kCrash:
       if (context.drill_faults != nullptr) return context.drill_faults->Crash(targets);
       break;
+    case FaultKind::kHttpStatus:
+    case FaultKind::kHttpDelay:
+    case FaultKind::kHttpDrop:
+    case FaultKind::kHttpTruncate:
+    case FaultKind::kProxyLatency:
+      if (context.proxy_faults != nullptr) {
+        return ApplyProxyFault(*context.proxy_faults, spec, targets);
+      }
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("nemesis: {} faults need proxies in front of the nodes "
+                                   "(campaign --proxy, a FIT run or a wave)",
+                                   FaultKindName(spec.kind)));
     case FaultKind::kCorrupt:
     case FaultKind::kSiege:
       break;

@@ -103,16 +103,19 @@ class Nemesis {
 };
 
 class DrillFaults;  // nemesis/drill_faults.h
+class ProxyFaults;  // nemesis/proxy_faults.h
 
 // What ApplyFault needs beyond the Nemesis for the faults that are not the Nemesis's own.
 struct FaultContext {
   DrillFaults* drill_faults = nullptr;  // borrowed; kCrash
+  ProxyFaults* proxy_faults = nullptr;  // borrowed; proxy fault kinds (IsProxyFaultKind)
 };
 
 // Applies one fault through `nemesis`, the path every caller with a FaultSpec takes: partitions
 // (FaultGrudge over `nodes`, in the spec's partition mode), process faults through the node
 // controller (kill, pause, resume, start, restart), packet faults (loss, delay, bandwidth), heal,
-// and kCrash through `context.drill_faults` (InvalidArgument without one). Targets are resolved by
+// kCrash through `context.drill_faults` and proxy faults (http-status, ..., proxy-latency) through
+// `context.proxy_faults` (InvalidArgument without one). Targets are resolved by
 // FaultTargets (`leader` is asked only for "leader"). The spec is validated first.
 //
 // kCorrupt and kSiege are not applied here (InvalidArgument): a drill applies them through

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nemesis/internal/proxy_link.h"
+#include "nemesis/proxy_faults.h"
 
 namespace faultline::nemesis {
 namespace {
@@ -190,7 +191,7 @@ std::vector<std::string> SplitPath(std::string_view target) {
   return parts;
 }
 
-ControlResponse HandleToxics(ProxyServer& proxies, std::string_view method,
+ControlResponse HandleToxics(ProxyServer& proxies, ProxyFaults* faults, std::string_view method,
                              const std::string& proxy, const std::vector<std::string>& parts,
                              std::string_view body) {
   if (parts.size() == 3) {
@@ -206,7 +207,8 @@ ControlResponse HandleToxics(ProxyServer& proxies, std::string_view method,
       if (!parsed) return ErrorResponse(parsed.error());
       auto toxic = ParseToxic(*parsed);
       if (!toxic) return ErrorResponse(toxic.error());
-      auto added = proxies.AddToxic(proxy, std::move(*toxic));
+      auto added = faults != nullptr ? faults->Add(proxy, std::move(*toxic), "api")
+                                     : proxies.AddToxic(proxy, std::move(*toxic));
       if (!added) return ErrorResponse(added.error());
       return JsonResponse(200, ToxicJson(*added));
     }
@@ -244,15 +246,16 @@ ControlResponse HandleToxics(ProxyServer& proxies, std::string_view method,
     return JsonResponse(200, ToxicJson(*updated));
   }
   if (method == "DELETE") {
-    auto removed = proxies.RemoveToxic(proxy, name);
+    auto removed =
+        faults != nullptr ? faults->Remove(proxy, name, "api") : proxies.RemoveToxic(proxy, name);
     if (!removed) return ErrorResponse(removed.error());
     return {204, ""};
   }
   return ErrorResponse(405, "method not allowed");
 }
 
-ControlResponse HandleProxy(ProxyServer& proxies, std::string_view method, const std::string& name,
-                            std::string_view body) {
+ControlResponse HandleProxy(ProxyServer& proxies, ProxyFaults* faults, std::string_view method,
+                            const std::string& name, std::string_view body) {
   if (method == "GET") {
     auto info = proxies.GetProxy(name);
     if (!info) return ErrorResponse(info.error());
@@ -277,6 +280,15 @@ ControlResponse HandleProxy(ProxyServer& proxies, std::string_view method, const
     return JsonResponse(200, ProxyJson(*updated));
   }
   if (method == "DELETE") {
+    // Its toxics go first, through the ledger.
+    if (faults != nullptr) {
+      for (const ProxyFaults::Held& h : faults->held()) {
+        if (h.proxy != name) continue;
+        if (auto removed = faults->Remove(h.proxy, h.toxic, "api"); !removed) {
+          return ErrorResponse(removed.error());
+        }
+      }
+    }
     auto deleted = proxies.DeleteProxy(name);
     if (!deleted) return ErrorResponse(deleted.error());
     return {204, ""};
@@ -300,14 +312,22 @@ Result<std::vector<ProxyConfig>> ParseProxyConfigs(std::string_view text) {
   return out;
 }
 
+std::string ToxicToJson(const Toxic& toxic) { return ToxicJson(toxic).dump(); }
+
+Result<Toxic> ToxicFromJson(std::string_view text) {
+  FAULTLINE_ASSIGN_OR_RETURN(json parsed, ParseBody(text));
+  return ParseToxic(parsed);
+}
+
 ControlResponse HandleControlRequest(ProxyServer& proxies, std::string_view method,
-                                     std::string_view target, std::string_view body) {
+                                     std::string_view target, std::string_view body,
+                                     ProxyFaults* faults) {
   const std::vector<std::string> parts = SplitPath(target);
   if (parts.size() == 1 && parts[0] == "version" && method == "GET") {
     return JsonResponse(200, json{{"version", kVersion}});
   }
   if (parts.size() == 1 && parts[0] == "reset" && method == "POST") {
-    auto reset = proxies.Reset();
+    auto reset = faults != nullptr ? faults->Reset("api") : proxies.Reset();
     if (!reset) return ErrorResponse(reset.error());
     return {204, ""};
   }
@@ -340,14 +360,15 @@ ControlResponse HandleControlRequest(ProxyServer& proxies, std::string_view meth
     }
     return ErrorResponse(405, "method not allowed");
   }
-  if (parts.size() == 2) return HandleProxy(proxies, method, parts[1], body);
+  if (parts.size() == 2) return HandleProxy(proxies, faults, method, parts[1], body);
   if (parts[2] == "toxics" && parts.size() <= 4) {
-    return HandleToxics(proxies, method, parts[1], parts, body);
+    return HandleToxics(proxies, faults, method, parts[1], parts, body);
   }
   return ErrorResponse(404, fmt::format("{} {}: no such endpoint", method, target));
 }
 
 struct ControlServer::State {
+  ProxyFaults* faults = nullptr;
   std::optional<tcp::acceptor> acceptor;
   std::map<std::uint64_t, std::shared_ptr<tcp::socket>> sessions;
   std::uint64_t next_session = 1;
@@ -369,7 +390,8 @@ asio::awaitable<void> Session(ProxyServer& proxies, std::shared_ptr<ControlServe
     try {
       answer = HandleControlRequest(
           proxies, std::string_view(request.method_string().data(), request.method_string().size()),
-          std::string_view(request.target().data(), request.target().size()), request.body());
+          std::string_view(request.target().data(), request.target().size()), request.body(),
+          state->faults);
     } catch (const std::exception& e) {
       answer = ErrorResponse(500, fmt::format("internal error (please report): {}", e.what()));
     }
@@ -412,9 +434,11 @@ ControlServer::ControlServer(ProxyServer& proxies, std::shared_ptr<State> state,
     : proxies_(proxies), state_(std::move(state)), address_(std::move(address)) {}
 
 Result<std::unique_ptr<ControlServer>> ControlServer::Start(ProxyServer& proxies,
-                                                            std::string_view address) {
+                                                            std::string_view address,
+                                                            ProxyFaults* faults) {
   FAULTLINE_ASSIGN_OR_RETURN(tcp::endpoint endpoint, internal::ParseEndpoint(address, "control"));
   auto state = std::make_shared<State>();
+  state->faults = faults;
   Result<std::string> bound = std::string();
   proxies.RunOnIoThread([&] {
     boost::system::error_code ec;

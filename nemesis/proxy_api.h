@@ -35,9 +35,19 @@ struct ControlResponse {
   std::string body;  // JSON, or empty for 204
 };
 
-// One API request, without sockets (the server and the tests call it).
+class ProxyFaults;  // nemesis/proxy_faults.h
+
+// One API request, without sockets (the server and the tests call it). With `faults`, toxics are
+// added, removed and reset through it (the ledger and its on_change); DELETE of a proxy removes
+// its toxics that way first.
 ControlResponse HandleControlRequest(ProxyServer& proxies, std::string_view method,
-                                     std::string_view target, std::string_view body);
+                                     std::string_view target, std::string_view body,
+                                     ProxyFaults* faults = nullptr);
+
+// A toxic as the API writes and reads it ({"attributes", "name", "type", "stream",
+// "toxicity"}); ToxicFromJson does not normalize (ProxyServer::AddToxic does).
+std::string ToxicToJson(const Toxic& toxic);
+Result<Toxic> ToxicFromJson(std::string_view json);
 
 // A config file as Toxiproxy's -config reads it: a JSON array of {name, listen, upstream,
 // enabled}. InvalidArgument naming the entry and field.
@@ -45,9 +55,11 @@ Result<std::vector<ProxyConfig>> ParseProxyConfigs(std::string_view json);
 
 class ControlServer {
  public:
-  // Binds `address` ("127.0.0.1:8474"; port 0 picks one) and serves until Stop().
+  // Binds `address` ("127.0.0.1:8474"; port 0 picks one) and serves until Stop(). `faults`
+  // (borrowed, may be null; must outlive the server) as in HandleControlRequest.
   static Result<std::unique_ptr<ControlServer>> Start(ProxyServer& proxies,
-                                                      std::string_view address);
+                                                      std::string_view address,
+                                                      ProxyFaults* faults = nullptr);
   ~ControlServer();  // Stop()
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;

@@ -4,13 +4,18 @@
 //   build/release/nemesis/nemesis_proxy_bench --benchmark_min_time=1
 // BM_SideBySide alternates a direct and a proxied request on two open connections and reports
 // p50 of each, the added p50 and the throughput ratio (direct time / proxied time) as counters;
-// BM_Direct / BM_Proxied give items_per_second per client thread count.
+// BM_Direct / BM_Proxied give items_per_second per client thread count. BM_ConcurrentSideBySide
+// is the throughput under concurrent load: N keep-alive connections, each driven by its own
+// thread, in alternating 25 ms phases direct and through the proxy (40 of each, so load from
+// elsewhere on the machine falls on both alike); throughput_ratio = proxied / direct requests/s.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "nemesis/proxy.h"
@@ -89,6 +94,62 @@ void BM_SideBySide(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(direct_us.size() + proxied_us.size()));
 }
 BENCHMARK(BM_SideBySide)->UseRealTime();
+
+void BM_ConcurrentSideBySide(benchmark::State& state) {
+  Fixture& f = Shared();
+  if (f.proxy_port == 0) {
+    state.SkipWithError("proxy did not start");
+    return;
+  }
+  const auto connections = static_cast<std::size_t>(state.range(0));
+  std::vector<std::unique_ptr<BlockingClient>> clients[2];
+  for (std::size_t i = 0; i < connections; ++i) {
+    clients[0].push_back(std::make_unique<BlockingClient>(f.server.port()));
+    clients[1].push_back(std::make_unique<BlockingClient>(f.proxy_port));
+  }
+  double seconds[2] = {0, 0};
+  std::int64_t requests[2] = {0, 0};
+  bool failed = false;
+  for (auto _ : state) {
+    for (int round = 0; round < 40 && !failed; ++round) {
+      for (int through = 0; through < 2; ++through) {
+        std::atomic<bool> stop{false};
+        std::atomic<std::int64_t> done{0};
+        std::atomic<bool> error{false};
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<std::thread> threads;
+        for (std::size_t i = 0; i < connections; ++i) {
+          threads.emplace_back([&, i] {
+            while (!stop.load(std::memory_order_relaxed)) {
+              if (clients[through][i]->Request("GET", "/bench").status != 200) {
+                error = true;
+                return;
+              }
+              done.fetch_add(1, std::memory_order_relaxed);
+            }
+          });
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        stop = true;
+        for (auto& t : threads) t.join();
+        seconds[through] +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        requests[through] += done.load();
+        failed = failed || error.load();
+      }
+    }
+  }
+  if (failed) {
+    state.SkipWithError("a request failed");
+    return;
+  }
+  const double direct_rps = static_cast<double>(requests[0]) / seconds[0];
+  const double proxied_rps = static_cast<double>(requests[1]) / seconds[1];
+  state.counters["direct_rps"] = direct_rps;
+  state.counters["proxied_rps"] = proxied_rps;
+  state.counters["throughput_ratio"] = direct_rps > 0 ? proxied_rps / direct_rps : 0;
+}
+BENCHMARK(BM_ConcurrentSideBySide)->Arg(1)->Arg(4)->Arg(16)->Iterations(1)->UseRealTime();
 
 void Run(benchmark::State& state, bool through_proxy) {
   Fixture& f = Shared();

@@ -61,6 +61,9 @@ struct CampaignConfig {
   std::string out = "runs";  // run directories are created under it
   int test_count = 1;
   bool leave_db_running = false;
+  // Clients reach each node through a fault-injecting proxy on this host (nemesis/proxy.h);
+  // turned on by itself when `nemesis` names a proxy fault kind (http-status, ...).
+  bool proxy = false;
   // Finer knobs (config file only).
   int per_key_limit = 2;
   int ops_per_key = 100;

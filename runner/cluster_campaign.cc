@@ -2,12 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "nemesis/proxy.h"
+#include "nemesis/proxy_api.h"
+#include "nemesis/proxy_faults.h"
 #include "runner/etcd_options.h"
 
 namespace faultline::runner::internal {
@@ -51,6 +55,89 @@ class TimedInjector final : public FaultInjector {
   std::vector<std::string> healed_;
 };
 
+// The proxies in front of the nodes' client ports (campaign --proxy): one per node, named after
+// it, on 127.0.0.1 of this host, with the Toxiproxy API on a free loopback port so that a
+// `faultline nemesis heal` from another process can remove toxics a live campaign left.
+struct CampaignProxies {
+  explicit CampaignProxies(std::uint64_t seed)
+      : server(nemesis::ProxyServer::Options{.seed = seed}) {}
+  ~CampaignProxies() {
+    faults.reset();
+    if (control) control->Stop();
+    server.Stop();
+  }
+  nemesis::ProxyServer server;
+  std::unique_ptr<nemesis::ControlServer> control;
+  std::unique_ptr<nemesis::ProxyFaults> faults;
+};
+
+Result<std::unique_ptr<CampaignProxies>> StartProxies(const CampaignConfig& config,
+                                                      std::vector<client::EtcdEndpoint>& endpoints,
+                                                      const std::string& ledger_path) {
+  auto proxies = std::make_unique<CampaignProxies>(config.seed);
+  for (client::EtcdEndpoint& e : endpoints) {
+    Result<nemesis::ProxyInfo> info = proxies->server.CreateProxy(
+        nemesis::ProxyConfig{.name = e.node,
+                             .listen = "127.0.0.1:0",
+                             .upstream = fmt::format("{}:{}", e.host, e.port),
+                             .enabled = true});
+    if (!info)
+      return std::move(info).error().WithContext(fmt::format("campaign: proxy {}", e.node));
+    const std::string& listen = info->config.listen;
+    e.host = "127.0.0.1";
+    e.port = static_cast<std::uint16_t>(std::stoi(listen.substr(listen.rfind(':') + 1)));
+  }
+  Result<std::unique_ptr<nemesis::ControlServer>> control =
+      nemesis::ControlServer::Start(proxies->server, "127.0.0.1:0");
+  if (!control) return std::move(control).error().WithContext("campaign: proxy control API");
+  proxies->control = std::move(*control);
+  Result<std::unique_ptr<nemesis::ProxyFaults>> faults = nemesis::ProxyFaults::Open(
+      proxies->server, nemesis::ProxyFaults::Options{.ledger_path = ledger_path,
+                                                     .run_id = "",
+                                                     .control_address = proxies->control->address(),
+                                                     .on_change = {}});
+  if (!faults) return std::move(faults).error().WithContext("campaign: proxies");
+  proxies->faults = std::move(*faults);
+  return proxies;
+}
+
+// Applies the proxy fault kinds on the campaign's proxies; every other kind goes to `inner`. The
+// toxics are in the same ledger as the nemesis's faults, so its HealAll removes them too.
+class ProxyInjector final : public FaultInjector {
+ public:
+  ProxyInjector(std::unique_ptr<FaultInjector> inner, nemesis::ProxyFaults& faults,
+                std::function<std::optional<std::string>()> leader)
+      : inner_(std::move(inner)), faults_(faults), leader_(std::move(leader)) {}
+
+  std::vector<std::string> Nodes() const override { return inner_->Nodes(); }
+  Result<nemesis::FaultReport> Apply(const nemesis::FaultSpec& spec) override {
+    if (!nemesis::IsProxyFaultKind(spec.kind)) return inner_->Apply(spec);
+    Result<std::vector<std::string>> targets = nemesis::FaultTargets(spec, Nodes(), leader_);
+    if (!targets) return std::move(targets).error().WithContext("nemesis");
+    return nemesis::ApplyProxyFault(faults_, spec, *targets);
+  }
+  nemesis::FaultReport HealAll() override {
+    nemesis::FaultReport r = inner_->HealAll();
+    // The ledger heal removed this process's toxics; what it could not is tried once more here
+    // (the toxics it did remove count as already gone), and only failures are reported.
+    nemesis::FaultReport left = faults_.RemoveAll("heal");
+    if (!left.ok) {
+      for (const std::string& d : left.details) r.details.push_back("proxy " + d);
+      r.ok = false;
+    }
+    return r;
+  }
+  FaultProbe Probe(const nemesis::FaultSpec& spec, const nemesis::FaultReport& report) override {
+    if (nemesis::IsProxyFaultKind(spec.kind)) return {};
+    return inner_->Probe(spec, report);
+  }
+
+ private:
+  std::unique_ptr<FaultInjector> inner_;
+  nemesis::ProxyFaults& faults_;
+  std::function<std::optional<std::string>()> leader_;
+};
+
 }  // namespace
 
 Result<RunReport> RunClusterCampaign(const CampaignConfig& config, const ClusterCampaign& cluster,
@@ -59,11 +146,33 @@ Result<RunReport> RunClusterCampaign(const CampaignConfig& config, const Cluster
   if (cluster.nemesis == nullptr) {
     return MakeError(ErrorCode::kInternal, "campaign: no nemesis given (internal error)");
   }
-  auto injector = std::make_unique<TimedInjector>(
-      MakeNemesisInjector(*cluster.nemesis, cluster.nodes, cluster.leader, cluster.probes));
+  std::unique_ptr<FaultInjector> inner =
+      MakeNemesisInjector(*cluster.nemesis, cluster.nodes, cluster.leader, cluster.probes);
+  std::vector<client::EtcdEndpoint> endpoints = cluster.endpoints;
+  std::unique_ptr<CampaignProxies> proxies;
+  const bool proxy_kinds = std::any_of(config.nemesis.begin(), config.nemesis.end(),
+                                       [](FaultKind k) { return nemesis::IsProxyFaultKind(k); });
+  if (config.proxy || proxy_kinds) {
+    // The ledger the local and ssh runners give the nemesis (RunFiles' nemesis.ledger).
+    FAULTLINE_ASSIGN_OR_RETURN(
+        proxies, StartProxies(config, endpoints,
+                              (std::filesystem::path(files.dir) / "nemesis.ledger").string()));
+    inner = std::make_unique<ProxyInjector>(std::move(inner), *proxies->faults, cluster.leader);
+    if (cluster.note) {
+      std::vector<std::string> routes;
+      for (size_t i = 0; i < endpoints.size(); ++i) {
+        routes.push_back(fmt::format("{} 127.0.0.1:{} -> {}:{}", endpoints[i].node,
+                                     endpoints[i].port, cluster.endpoints[i].host,
+                                     cluster.endpoints[i].port));
+      }
+      cluster.note(fmt::format("campaign: clients through proxies ({}); control API http://{}",
+                               fmt::join(routes, ", "), proxies->control->address()));
+    }
+  }
+  auto injector = std::make_unique<TimedInjector>(std::move(inner));
 
   client::EtcdClientOptions client_options;
-  client_options.endpoints = cluster.endpoints;
+  client_options.endpoints = endpoints;
   client_options.timeout = std::chrono::milliseconds(config.client_timeout_ms);
   client_options.read_mode = config.read_mode == "serializable"
                                  ? client::EtcdReadMode::kSerializable

@@ -101,7 +101,8 @@ const std::array kFields{
               .parse = ParseWorkloadField, .print = PrintWorkloadField},
   ConfigField{.key = "nemesis", .flag = "--nemesis",
               .help = "Comma-separated faults: partition, isolate, isolate-leader, kill, pause, "
-                      "loss; or none",
+                      "loss, and through proxies http-status, http-delay, http-drop, "
+                      "http-truncate, proxy-latency; or none",
               .parse = ParseNemesisField, .print = PrintNemesisField},
   ConfigField{.key = "isolate_node", .flag = "--isolate-node",
               .help = "Node that 'isolate' always cuts off (e.g. n3)",
@@ -128,6 +129,11 @@ const std::array kFields{
   ConfigField{.key = "leave_db_running", .flag = "--leave-db-running",
               .help = "Keep a cluster this command brought up running afterwards",
               .member = &C::leave_db_running, .show_default = false},
+  ConfigField{.key = "proxy", .flag = "--proxy",
+              .help = "Route the clients through a proxy in front of each node's client port on "
+                      "this host (on by itself when --nemesis names an http-* or proxy-latency "
+                      "fault)",
+              .member = &C::proxy, .show_default = false},
   ConfigField{.key = "per_key_limit", .help = "register: workers on one key at once",
               .member = &C::per_key_limit, .check = CheckPerKeyLimit},
   ConfigField{.key = "ops_per_key",

@@ -35,6 +35,7 @@ const std::vector<std::string> kKeys = {"db",
                                         "out",
                                         "test_count",
                                         "leave_db_running",
+                                        "proxy",
                                         "per_key_limit",
                                         "ops_per_key",
                                         "value_domain",
@@ -51,7 +52,8 @@ const std::set<std::string> kFlags = {"--db",           "--nodes",      "--clust
                                       "--isolate-node", "--time-limit", "--concurrency",
                                       "--rate",         "--read-mode",  "--seed",
                                       "--out",          "--test-count", "--leave-db-running",
-                                      "--fault-s",      "--heal-s",     "--client-timeout-ms"};
+                                      "--fault-s",      "--heal-s",     "--client-timeout-ms",
+                                      "--proxy"};
 
 TEST(ConfigTableTest, KeysAndFlagsAreThoseUsersHave) {
   std::vector<std::string> keys;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -271,6 +272,32 @@ TEST(NemesisScheduleTest, TargetedIsolation) {
   EXPECT_EQ(nemesis::DescribeFault(*leader.Next()), "partition isolate:leader");
 }
 
+// The FIT kinds: valid specs on one node or a minority, on 0.3 of the requests (latency: every
+// connection, 50±10 ms).
+TEST(NemesisScheduleTest, ProxyKindsActOnAShare) {
+  NemesisSchedule s(NemesisScheduleOptions{
+      .kinds = {FaultKind::kHttpStatus, FaultKind::kHttpDelay, FaultKind::kProxyLatency},
+      .nodes = {"n1", "n2", "n3", "n4", "n5"},
+      .isolate_node = "",
+      .seed = 3});
+  for (int i = 0; i < 20; ++i) {
+    Result<FaultSpec> spec = s.Next();
+    ASSERT_TRUE(spec) << spec.error().message();
+    EXPECT_TRUE(nemesis::ValidateFaultSpec(*spec)) << nemesis::FormatFaultSpec(*spec);
+    EXPECT_FALSE(spec->targets.empty());
+    EXPECT_LE(std::count(spec->targets.begin(), spec->targets.end(), ',') + 1, 2);
+    if (spec->kind == FaultKind::kProxyLatency) {
+      EXPECT_EQ(spec->proxy.share, 1.0);
+      EXPECT_EQ(spec->delay.count(), 50);
+    } else {
+      EXPECT_EQ(spec->proxy.share, 0.3);
+    }
+    if (spec->kind == FaultKind::kHttpDelay) {
+      EXPECT_EQ(spec->delay.count(), 200);
+    }
+  }
+}
+
 TEST(NemesisScheduleTest, ParseScheduleKinds) {
   Result<std::vector<FaultKind>> k = ParseScheduleKinds("partition,kill,partition,loss");
   ASSERT_TRUE(k);
@@ -281,9 +308,10 @@ TEST(NemesisScheduleTest, ParseScheduleKinds) {
   // A fault kind the schedule does not choose from.
   Result<std::vector<FaultKind>> siege = ParseScheduleKinds("kill,siege");
   ASSERT_FALSE(siege);
-  EXPECT_EQ(siege.error().message(),
-            "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
-            "pause, loss or none)");
+  EXPECT_EQ(
+      siege.error().message(),
+      "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
+      "pause, loss, http-status, http-delay, http-drop, http-truncate, proxy-latency or none)");
   EXPECT_EQ(nemesis::FaultF(FaultKind::kIsolateLeader), "partition");
 }
 

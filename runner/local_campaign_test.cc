@@ -8,10 +8,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "cluster/cluster.h"
+#include "nemesis/ledger.h"
 #include "runner/local.h"
 
 namespace faultline::runner {
@@ -121,6 +124,36 @@ TEST_F(LocalCampaignTest, RegisterWithLinearizableReadsUnderIsolationIsValid) {
   RunReport r = Run(c);
   EXPECT_EQ(r.verdict.validity, Validity::kValid) << r.text;
   EXPECT_GE(r.verdict.figures.faults, 2);
+}
+
+// A FIT kind: the clients go through a proxy per node (turned on by the kind), a share of their
+// requests get a 503 from the proxy (never reaching etcd, so the history stays valid), every
+// toxic is in the run's ledger and none is left open after the run.
+TEST_F(LocalCampaignTest, HttpStatusThroughProxiesIsRecordedAndHealed) {
+  CampaignConfig c = Config("rtfit");
+  c.nodes = 3;
+  c.nemesis = {FaultKind::kHttpStatus};
+  c.time_limit_s = 8;
+  c.fault_s = 3;
+  c.heal_s = 1;
+  c.final_phase_s = 10;
+  RunReport r = Run(c);
+  EXPECT_NE(r.verdict.validity, Validity::kInvalid) << r.text;
+  EXPECT_GE(r.verdict.figures.faults, 1) << r.text;
+  const fs::path dir = r.files.dir;
+  std::ifstream ledger_file(dir / "nemesis.ledger");
+  std::string ledger((std::istreambuf_iterator<char>(ledger_file)), {});
+  EXPECT_NE(ledger.find("\"type\":\"toxic\""), std::string::npos) << ledger;
+  EXPECT_NE(ledger.find("\"kind\":\"http-status\""), std::string::npos) << ledger;
+  Result<nemesis::Ledger> opened = nemesis::Ledger::Open((dir / "nemesis.ledger").string());
+  ASSERT_TRUE(opened);
+  Result<nemesis::LedgerState> state = opened->Read();
+  ASSERT_TRUE(state);
+  EXPECT_TRUE(state->open.empty()) << ledger;
+  std::ifstream history_file(dir / "history.jsonl");
+  std::string history((std::istreambuf_iterator<char>(history_file)), {});
+  EXPECT_NE(history.find("http-status"), std::string::npos);
+  EXPECT_NE(history.find("503"), std::string::npos) << "no request saw the injected 503";
 }
 
 TEST_F(LocalCampaignTest, SetUnderPartitionsAndKillsLosesNoAcknowledgedAdd) {

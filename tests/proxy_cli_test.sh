@@ -124,5 +124,35 @@ printf '[{"name":"bad"}]' >"$work/bad.json"
 check bad-config-exit 3 $?
 check_contains bad-config-field "$(cat "$work/bad.err")" 'proxies[0].upstream: missing'
 
+# With --ledger every toxic is recorded first; `nemesis status|heal --ledger` see and remove it
+# (here through the live daemon's API), and once the daemon is gone its toxics went with it.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ledger="$work/proxy.ledger"
+"$bin" proxy --control "127.0.0.1:$port" --ledger "$ledger" 2>"$work/ledger.err" &
+ledger_pid=$!
+pids+=($ledger_pid)
+wait_for "$work/ledger.err" 'control API on http://' || exit 1
+api="http://127.0.0.1:$port"
+curl_api POST /proxies "{\"name\":\"led\",\"upstream\":\"127.0.0.1:$upstream_port\"}" >/dev/null
+out=$(curl_api POST /proxies/led/toxics '{"name":"slow","type":"latency","attributes":{"latency":5}}')
+check ledger-add 200 "$(status_of "$out")"
+check_contains ledger-recorded "$(cat "$ledger")" '"type":"toxic"'
+out=$("$bin" nemesis status --ledger "$ledger" 2>&1)
+check_contains ledger-status "$out" 'toxic slow on proxy led'
+out=$("$bin" nemesis heal --ledger "$ledger" 2>&1)
+check ledger-heal-exit 0 $?
+check_contains ledger-heal "$out" "toxic slow on proxy led: removed"
+out=$(curl_api GET /proxies/led/toxics)
+check ledger-healed-toxics '[]' "$(head -n1 <<<"$out")"
+curl_api POST /proxies/led/toxics '{"name":"left","type":"http_drop"}' >/dev/null
+kill -KILL "$ledger_pid"
+wait "$ledger_pid" 2>/dev/null
+out=$("$bin" nemesis heal --ledger "$ledger" 2>&1)
+check ledger-heal-after-crash-exit 0 $?
+check_contains ledger-heal-after-crash "$out" 'died with it'
+out=$("$bin" nemesis status --ledger "$ledger" 2>&1)
+if [[ $out == *"toxic left"* ]]; then failed=$((failed + 1)); echo "FAIL ledger-empty: $out"; else
+  passed=$((passed + 1)); fi
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 && $passed -gt 0 ]]

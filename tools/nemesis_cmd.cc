@@ -128,7 +128,16 @@ Result<Session> OpenSession(const Common& c) {
     s.nemesis = std::move(ssh.nemesis);
     return s;
   }
-  FAULTLINE_ASSIGN_OR_RETURN(cluster::ClusterState state, cluster::Load(c.name, c.state_dir));
+  Result<cluster::ClusterState> loaded = cluster::Load(c.name, c.state_dir);
+  if (!loaded && !c.ledger.empty()) {
+    // A ledger without a cluster (`faultline proxy --ledger`): what needs no node (toxics) is
+    // listed and healed; anything else in it fails to heal and says why.
+    options.ledger_path = c.ledger;
+    FAULTLINE_ASSIGN_OR_RETURN(s.nemesis, nemesis::Nemesis::Open(options));
+    return s;
+  }
+  if (!loaded) return std::move(loaded).error();
+  cluster::ClusterState state = std::move(*loaded);
   FAULTLINE_ASSIGN_OR_RETURN(s.control, cluster::MakeLocalControl(state));
   options.net = state.NetConfig();
   options.control_address = state.control_address;

@@ -8,12 +8,14 @@
 
 #include <cstdint>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
 
 #include "nemesis/proxy.h"
 #include "nemesis/proxy_api.h"
+#include "nemesis/proxy_faults.h"
 #include "tools/commands.h"
 
 namespace faultline::tools {
@@ -22,6 +24,7 @@ namespace {
 struct ProxyArgs {
   std::string control = "127.0.0.1:8474";
   std::string config;
+  std::string ledger;
   std::uint64_t seed = 0;
   bool seed_given = false;
 };
@@ -57,7 +60,34 @@ int RunProxy(const ProxyArgs& a) {
     PrintError(fmt::format("proxy: --config {}: {}", a.config, populated.error().message()));
     return kExitError;
   }
-  auto control = nemesis::ControlServer::Start(proxies, a.control);
+  // With a ledger, every toxic the API adds or removes is recorded there (with this daemon's
+  // control address, so a heal from another process can remove it here).
+  std::unique_ptr<nemesis::ProxyFaults> faults;
+  if (!a.ledger.empty()) {
+    if (a.control.ends_with(":0")) {
+      PrintError(
+          fmt::format("proxy: --ledger needs a fixed --control port (not {}): the ledger "
+                      "records where heals reach this daemon",
+                      a.control));
+      return kExitError;
+    }
+    auto opened = nemesis::ProxyFaults::Open(
+        proxies, nemesis::ProxyFaults::Options{
+                     .ledger_path = a.ledger,
+                     .run_id = "proxy",
+                     .control_address = a.control,
+                     .on_change = [](const nemesis::ToxicChange& c) {
+                       PrintNote(fmt::format("proxy: toxic {} {} on {} (#{}, {}): {}", c.toxic.name,
+                                             nemesis::ToxicActionName(c.action), c.proxy,
+                                             c.ledger_id, c.reason, c.detail));
+                     }});
+    if (!opened) {
+      PrintError(fmt::format("proxy: --ledger {}: {}", a.ledger, opened.error().message()));
+      return kExitError;
+    }
+    faults = std::move(*opened);
+  }
+  auto control = nemesis::ControlServer::Start(proxies, a.control, faults.get());
   if (!control) {
     PrintError(fmt::format("proxy: --control {}: {}", a.control, control.error().message()));
     return kExitError;
@@ -73,6 +103,8 @@ int RunProxy(const ProxyArgs& a) {
   PrintNote(fmt::format("proxy: {}: closing every proxy and connection",
                         sig == SIGINT ? "SIGINT" : "SIGTERM"));
   (*control)->Stop();
+  // Toxics die with the proxies: their ledger entries are closed.
+  if (faults) (void)faults->Reset("stop");
   proxies.Stop();
   return kExitOk;
 }
@@ -111,12 +143,17 @@ void RegisterProxyCommand(CLI::App& app, Action& run) {
       "*\"}}'\n"
       "  curl -s -XDELETE localhost:8474/proxies/etcd1/toxics/latency_downstream\n"
       "  curl -s -XPOST localhost:8474/reset\n"
-      "  faultline proxy --control 127.0.0.1:9474 --config proxies.json   # Toxiproxy's format");
+      "  faultline proxy --control 127.0.0.1:9474 --config proxies.json   # Toxiproxy's format\n"
+      "  faultline proxy --ledger /tmp/proxy.ledger   # toxics in a ledger, healable");
   cmd->add_option("--control", args->control,
                   "address of the HTTP control API (port 0 picks a free one)")
       ->capture_default_str();
   cmd->add_option("--config", args->config,
                   "JSON array of proxies to create at start: [{name, listen, upstream, enabled}]");
+  cmd->add_option("--ledger", args->ledger,
+                  "record every toxic added or removed in this nemesis ledger (fsync'd before "
+                  "the toxic acts), so `faultline nemesis status|heal --ledger FILE` sees and "
+                  "removes them; needs a fixed --control port");
   cmd->add_option("--seed", args->seed, "seed of every random draw (default: random, logged)")
       ->each([args](const std::string&) { args->seed_given = true; });
   cmd->callback([args, &run] { run = [args] { return RunProxy(*args); }; });

@@ -13,6 +13,7 @@
 
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/proc.h"
+#include "nemesis/internal/toxic_heal.h"
 #include "nemesis/packet.h"
 
 namespace faultline::nemesis::internal {
@@ -168,6 +169,15 @@ void HealProcessObject(const LedgerObject& o, NodeControl* control, EntryHeal& o
       return;
     }
     out.details.push_back(fmt::format("{}: removed", o.name));
+    return;
+  }
+  if (o.type == "toxic") {
+    auto healed = HealToxicObject(o);
+    if (!healed) {
+      Fail(out, o.proxy, healed.error().message());
+      return;
+    }
+    out.details.push_back(*healed);
     return;
   }
   if (o.type == "killed") {

@@ -285,7 +285,7 @@ asio::awaitable<bool> Link::Forward(ToxicStream stream, std::string_view data) {
 }
 
 asio::awaitable<bool> Link::ScanRequests(std::string_view data) {
-  std::string carry;  // bytes after a head, still to scan
+  std::string carry;  // bytes after a head that came in pieces, still to scan
   while (!data.empty()) {
     if (raw_) co_return co_await Forward(ToxicStream::kUpstream, data);
     if (request_body_left_ > 0) {
@@ -297,21 +297,35 @@ asio::awaitable<bool> Link::ScanRequests(std::string_view data) {
       if (!skip_request_body_ && !co_await Forward(ToxicStream::kUpstream, body)) co_return false;
       continue;
     }
-    const std::size_t from = request_head_.size() >= 3 ? request_head_.size() - 3 : 0;
-    request_head_.append(data);
-    data = {};
-    auto end = FindHeadEnd(request_head_, from);
-    if (!end) {
-      if (request_head_.size() <= kMaxHead && MayStartRequest(request_head_)) co_return true;
-      raw_ = true;
-      std::string all = std::move(request_head_);
-      request_head_.clear();
-      co_return co_await Forward(ToxicStream::kUpstream, all);
+    std::string_view head;
+    std::string pieced;     // the head, when it came in pieces
+    bool in_place = false;  // the head lies in `data`'s buffer, right before what is left
+    if (request_head_.empty()) {
+      // The usual case: the whole head in this chunk, scanned in place (nothing copied).
+      if (auto end = FindHeadEnd(data, 0)) {
+        head = data.substr(0, *end);
+        data.remove_prefix(*end);
+        in_place = true;
+      }
     }
-    std::string head = request_head_.substr(0, *end);
-    carry = request_head_.substr(*end);
-    request_head_.clear();
-    data = carry;
+    if (head.empty()) {
+      const std::size_t from = request_head_.size() >= 3 ? request_head_.size() - 3 : 0;
+      request_head_.append(data);
+      data = {};
+      auto end = FindHeadEnd(request_head_, from);
+      if (!end) {
+        if (request_head_.size() <= kMaxHead && MayStartRequest(request_head_)) co_return true;
+        raw_ = true;
+        std::string all = std::move(request_head_);
+        request_head_.clear();
+        co_return co_await Forward(ToxicStream::kUpstream, all);
+      }
+      pieced = request_head_.substr(0, *end);
+      carry = request_head_.substr(*end);
+      request_head_.clear();
+      data = carry;
+      head = pieced;
+    }
     auto parsed = ParseRequestHead(head);
     if (!parsed || parsed->chunked) {
       raw_ = true;
@@ -373,7 +387,19 @@ asio::awaitable<bool> Link::ScanRequests(std::string_view data) {
       continue;
     }
     truncate_ = truncate;
-    if (!co_await Forward(ToxicStream::kUpstream, head)) co_return false;
+    // The head and the part of the body that came with it, in one write (they lie side by side
+    // in the read buffer unless the head came in pieces).
+    std::size_t body_now = 0;
+    if (in_place) {
+      body_now = static_cast<std::size_t>(
+          std::min<std::int64_t>(request_body_left_, static_cast<std::int64_t>(data.size())));
+    }
+    if (!co_await Forward(ToxicStream::kUpstream,
+                          std::string_view(head.data(), head.size() + body_now))) {
+      co_return false;
+    }
+    data.remove_prefix(body_now);
+    request_body_left_ -= static_cast<std::int64_t>(body_now);
   }
   co_return true;
 }

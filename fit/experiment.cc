@@ -164,7 +164,10 @@ Result<Outcome> RunExperiment(const Scenario& scenario, const Target& target,
       if (g == 1) experiment_proxies.push_back(name);
     }
   }
-  internal::ExperimentToxics toxics(proxies, experiment_proxies, hooks.ledger, log);
+  auto opened_toxics =
+      internal::ExperimentToxics::Open(proxies, experiment_proxies, hooks.ledger, log);
+  if (!opened_toxics) return std::move(opened_toxics).error();
+  internal::ExperimentToxics& toxics = **opened_toxics;
 
   internal::LoadPlan plan;
   plan.upstreams[0] = group_addresses[0];

@@ -9,6 +9,7 @@
 
 #include "fit/fit.h"
 #include "history/audit.h"
+#include "nemesis/ledger.h"
 #include "nemesis/testing/loopback_http.h"
 
 namespace faultline::fit {
@@ -40,9 +41,9 @@ class FitExperiment : public ::testing::Test {
     return *s;
   }
 
-  Outcome Run(const Scenario& s, const std::string& sub) {
+  Outcome Run(const Scenario& s, const std::string& sub, const Hooks& hooks = {}) {
     Target target{.upstreams = {server_.address()}, .base_path = ""};
-    auto out = RunExperiment(s, target, dir_ / sub, Hooks{}, std::stop_token{});
+    auto out = RunExperiment(s, target, dir_ / sub, hooks, std::stop_token{});
     EXPECT_TRUE(out) << out.error().message();
     return out ? *out : Outcome{};
   }
@@ -70,6 +71,23 @@ TEST_F(FitExperiment, MeasuredDropFollowsTheShare) {
   ASSERT_EQ(high.results["faults"].size(), 1u);
   EXPECT_EQ(high.results["faults"][0]["share"].get<double>(), 0.4);
   EXPECT_EQ(high.results["faults"][0]["removed_by"], "end");
+}
+
+TEST_F(FitExperiment, ToxicsGoThroughTheLedgerAndAreClosedAtTheEnd) {
+  std::filesystem::create_directories(dir_);
+  auto ledger = nemesis::Ledger::Open((dir_ / "nemesis.ledger").string());
+  ASSERT_TRUE(ledger) << ledger.error().message();
+  Outcome o =
+      Run(Make(0.4, 1), "ledger", Hooks{.ledger = &*ledger, .log = nullptr, .progress = {}});
+  EXPECT_EQ(o.hypothesis, "refuted") << o.results.dump(2);
+  auto state = ledger->Read();
+  ASSERT_TRUE(state) << state.error().message();
+  EXPECT_TRUE(state->open.empty()) << state->open.size() << " toxic(s) left open";
+  EXPECT_GE(state->records, 2u);  // the toxic's entry and its close
+  std::ifstream file(dir_ / "nemesis.ledger");
+  std::string text((std::istreambuf_iterator<char>(file)), {});
+  EXPECT_NE(text.find("\"type\":\"toxic\""), std::string::npos) << text;
+  EXPECT_NE(text.find("fit-experiment-n1"), std::string::npos) << text;
 }
 
 TEST_F(FitExperiment, TinyShareHolds) {

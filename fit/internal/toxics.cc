@@ -1,7 +1,6 @@
 #include "fit/internal/toxics.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -65,56 +64,39 @@ void ExperimentToxics::LogChange(Action action, const std::string& proxy,
   (void)log_->Append(done);
 }
 
+Result<std::unique_ptr<ExperimentToxics>> ExperimentToxics::Open(
+    nemesis::ProxyServer& proxies, std::vector<std::string> experiment_proxies,
+    const nemesis::Ledger* ledger, history::LogWriter* log) {
+  std::unique_ptr<nemesis::ProxyFaults> faults;
+  if (ledger != nullptr) {
+    auto opened = nemesis::ProxyFaults::Open(
+        proxies,
+        {.ledger_path = ledger->path(), .run_id = "fit", .control_address = {}, .on_change = {}});
+    if (!opened) return std::move(opened).error().WithContext("fit: toxics through the ledger");
+    faults = std::move(*opened);
+  }
+  return std::unique_ptr<ExperimentToxics>(
+      new ExperimentToxics(proxies, std::move(experiment_proxies), std::move(faults), log));
+}
+
 Status ExperimentToxics::Change(Action action, const std::string& proxy,
                                 const nemesis::Toxic& toxic, std::string_view reason) {
   const auto key = std::make_pair(proxy, toxic.name);
   Status status = OkStatus();
   if (action == Action::kAdd) {
-    std::uint64_t ledger_id = 0;
-    if (ledger_ != nullptr) {
-      nemesis::LedgerEntry entry;
-      entry.kind = "toxic";
-      entry.description = fmt::format("{} on proxy {}", Describe(toxic), proxy);
-      entry.nodes = {proxy};
-      entry.run_id = "fit";
-      entry.owner_pid = getpid();
-      entry.opened_unix_ms = nemesis::UnixMillis();
-      entry.objects.push_back(nemesis::LedgerObject{.type = "toxic",
-                                                    .node = proxy,
-                                                    .netns = {},
-                                                    .name = toxic.name,
-                                                    .handle = 0,
-                                                    .pid = getpid(),
-                                                    .start_time = 0,
-                                                    .flag = false,
-                                                    .value = {},
-                                                    .set_to = {}});
-      auto recorded = ledger_->Append(std::move(entry));
-      if (!recorded) {
-        status = std::move(recorded).error().WithContext("fit: record toxic in the ledger");
-        LogChange(action, proxy, toxic, reason, status);
-        return status;
-      }
-      ledger_id = recorded->id;
-    }
-    auto added = proxies_.AddToxic(proxy, toxic);
+    auto added =
+        faults_ != nullptr ? faults_->Add(proxy, toxic, reason) : proxies_.AddToxic(proxy, toxic);
     if (added) {
-      held_[key] = {*added, ledger_id};
+      held_[key] = *added;
     } else {
       status = std::move(added).error().WithContext(fmt::format("fit: add toxic on {}", proxy));
-      if (ledger_ != nullptr) (void)ledger_->Close(ledger_id, "not applied");
     }
   } else {
-    status = proxies_.RemoveToxic(proxy, toxic.name);
+    status = faults_ != nullptr ? faults_->Remove(proxy, toxic.name, reason)
+                                : proxies_.RemoveToxic(proxy, toxic.name);
     if (!status && status.error().code() == ErrorCode::kNotFound) status = OkStatus();
     if (status) {
-      auto it = held_.find(key);
-      if (it != held_.end()) {
-        if (ledger_ != nullptr && it->second.second != 0) {
-          (void)ledger_->Close(it->second.second, "healed");
-        }
-        held_.erase(it);
-      }
+      held_.erase(key);
     } else {
       status = std::move(status).error().WithContext(fmt::format("fit: remove toxic on {}", proxy));
     }
@@ -141,7 +123,7 @@ Status ExperimentToxics::Remove(std::string_view toxic, std::string_view reason)
   for (const std::string& proxy : targets_) {
     auto it = held_.find(std::make_pair(proxy, std::string(toxic)));
     if (it == held_.end()) continue;
-    const nemesis::Toxic t = it->second.first;
+    const nemesis::Toxic t = it->second;
     Status st = Change(Action::kRemove, proxy, t, reason);
     if (!st && first) first = st;
   }
@@ -152,7 +134,7 @@ Status ExperimentToxics::RemoveAll(std::string_view reason) {
   std::lock_guard lock(mu_);
   Status first = OkStatus();
   std::vector<std::pair<std::string, nemesis::Toxic>> all;
-  for (const auto& [key, value] : held_) all.emplace_back(key.first, value.first);
+  for (const auto& [key, value] : held_) all.emplace_back(key.first, value);
   for (const auto& [proxy, toxic] : all) {
     Status st = Change(Action::kRemove, proxy, toxic, reason);
     if (!st && first) first = st;

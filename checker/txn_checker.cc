@@ -446,8 +446,25 @@ void Analysis::InferRwRegister() {
     if (w.txn == kNoTxn || !w.final_write || !txns_[w.txn].revision) continue;
     by_revision[kv.key].emplace_back(*txns_[w.txn].revision, kv.value);
   }
+  // A read that carries the version it saw (etcd's mod_revision) names that value's revision too,
+  // also when its writer ended info (and so has no revision of its own).
+  for (uint32_t t = 0; t < txns_.size(); ++t) {
+    const Txn& txn = txns_[t];
+    if (txn.type != OpType::kOk || txn.read_revisions.empty()) continue;
+    ForEachExternalRead(txn, [&](const MicroOp& m, const LastWrites&) {
+      if (m.nil) return;
+      for (const auto& [key, rev] : txn.read_revisions) {
+        if (key != m.key || rev <= 0) continue;
+        auto it = writers_.find({m.key, m.value});
+        if (it != writers_.end() && it->second.final_write) {
+          by_revision[key].emplace_back(rev, m.value);
+        }
+      }
+    });
+  }
   for (auto& [key, versions] : by_revision) {
     std::sort(versions.begin(), versions.end());
+    versions.erase(std::unique(versions.begin(), versions.end()), versions.end());
     for (size_t i = 1; i < versions.size(); ++i) {
       if (versions[i].first == versions[i - 1].first) continue;  // same revision: no order
       keys[key].next[versions[i - 1].second].insert(versions[i].second);
@@ -916,12 +933,22 @@ Verdict Analysis::Run() {
         "inferred\n",
         unobserved_, unobserved_ == 1 ? "" : "s", unobserved_ == 1 ? "its" : "their");
   }
+  if (revision_ordered_ > 0) {
+    v.detail += fmt::format(
+        "{} write{} placed in {} key's version order by the database's own "
+        "revisions\n",
+        revision_ordered_, revision_ordered_ == 1 ? "" : "s",
+        revision_ordered_ == 1 ? "its" : "their");
+  }
+  size_t indeterminate = 0;
+  for (const Txn& t : txns_) indeterminate += t.type == OpType::kInfo ? 1 : 0;
   nlohmann::ordered_json j;
   j["checker"] = v.name;
   j["consistency"] = model;
   j["validity"] = ValidityName(v.validity);
   j["txns"] = txns_.size();
   j["committed"] = committed;
+  j["indeterminate"] = indeterminate;
   j["keys"] = keys_;
   j["edges"] = edges_.size();
   j["unobserved_writes"] = unobserved_;

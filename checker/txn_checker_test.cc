@@ -336,6 +336,28 @@ TEST(TxnCheckerTest, RevisionsOrderRegisterVersions) {
             Validity::kValid);
 }
 
+// A writer that ended info has no revision of its own; a read carrying the mod_revision it saw
+// (:mod_revisions, as the etcd client records them) names that value's revision all the same.
+TEST(TxnCheckerTest, ReadModRevisionsOrderTheWritesOfIndeterminateWriters) {
+  const std::string base =
+      "{:index 0, :type :invoke, :process 0, :f :txn, :value [[:w 1 1]]}\n"
+      "{:index 1, :type :invoke, :process 1, :f :txn, :value [[:w 1 2]]}\n"
+      "{:index 2, :type :ok, :process 1, :f :txn, :value [[:w 1 2]], :revision 11}\n"
+      "{:index 3, :type :invoke, :process 2, :f :txn, :value [[:r 1 nil]]}\n"
+      "{:index 4, :type :ok, :process 2, :f :txn, :value [[:r 1 1]]REVS}\n";
+  auto with = [&](const std::string& revs) {
+    std::string s = base;
+    s.replace(s.find("REVS"), 4, revs);
+    return s;
+  };
+  Verdict unordered = CheckText(with(""), TxnModel::kRwRegister, Consistency::kStrictSerializable);
+  EXPECT_EQ(unordered.validity, Validity::kValid) << unordered.detail;
+  Verdict ordered = CheckText(with(", :mod_revisions [[1 10]]"), TxnModel::kRwRegister,
+                              Consistency::kStrictSerializable);
+  EXPECT_EQ(ordered.validity, Validity::kInvalid) << ordered.detail;
+  EXPECT_EQ(ordered.anomalies["G-single-realtime"], 1) << ordered.detail;
+}
+
 TEST(TxnCheckerTest, UnobservedWritesAreSaidNotGuessed) {
   const char edn[] =
       "{:index 0, :type :invoke, :process 0, :f :txn, :value [[:append 1 1]]}\n"

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "checker/report.h"
 #include "checker/txn_generate.h"
 #include "history/edn.h"
 #include "history/io.h"
@@ -356,6 +357,22 @@ TEST(TxnCheckerTest, ReadModRevisionsOrderTheWritesOfIndeterminateWriters) {
                               Consistency::kStrictSerializable);
   EXPECT_EQ(ordered.validity, Validity::kInvalid) << ordered.detail;
   EXPECT_EQ(ordered.anomalies["G-single-realtime"], 1) << ordered.detail;
+}
+
+// `check --html` for a transactional verdict draws each cycle: its transactions and its edges.
+TEST(TxnCheckerTest, HtmlDrawsTheCycle) {
+  Verdict ser = CheckText(kWriteSkew, TxnModel::kListAppend, Consistency::kSerializable);
+  const std::string page = RenderTxnHtml(ser, {.title = "t"});
+  EXPECT_NE(page.find("<svg class=\"cycle\""), std::string::npos) << page;
+  EXPECT_NE(page.find("data-txn=\"T2\""), std::string::npos);
+  EXPECT_NE(page.find("data-txn=\"T3\""), std::string::npos);
+  size_t rw = 0;
+  for (size_t at = 0; (at = page.find("data-kind=\"rw\"", at)) != std::string::npos; ++at) ++rw;
+  EXPECT_EQ(rw, 2u);
+  EXPECT_NE(page.find("<h2>G2-item</h2>"), std::string::npos);
+  // A valid verdict has no cycle to draw, and says so.
+  Verdict si = CheckText(kWriteSkew, TxnModel::kListAppend, Consistency::kSnapshotIsolation);
+  EXPECT_NE(RenderTxnHtml(si).find("<b>valid</b>"), std::string::npos);
 }
 
 TEST(TxnCheckerTest, UnobservedWritesAreSaidNotGuessed) {

@@ -49,6 +49,30 @@ std::string HostHeader(const EtcdEndpoint& e) {
 
 std::optional<std::int64_t> ParseInt(std::string_view text) { return internal::ParseI64(text); }
 
+// The rounds of an op that retries false compares until its deadline (options.timeout after the
+// invocation); there is always a first round.
+class Rounds {
+ public:
+  explicit Rounds(std::chrono::milliseconds timeout)
+      : deadline_(std::chrono::steady_clock::now() + timeout) {}
+  bool Next() {
+    if (attempts_ > 0 && std::chrono::steady_clock::now() >= deadline_) return false;
+    ++attempts_;
+    return true;
+  }
+  // What is left for this round's requests (at least 1 ms).
+  std::chrono::milliseconds remaining() const {
+    return std::max(std::chrono::milliseconds(1),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline_ - std::chrono::steady_clock::now()));
+  }
+  int attempts() const { return attempts_; }
+
+ private:
+  std::chrono::steady_clock::time_point deadline_;
+  int attempts_ = 0;
+};
+
 class EtcdClient final : public Client {
  public:
   EtcdClient(std::shared_ptr<const EtcdClientOptions> options, EtcdEndpoint endpoint,
@@ -260,25 +284,18 @@ class EtcdClient final : public Client {
       co_return Malformed(invoke,
                           fmt::format("add needs an integer delta, got {}", invoke.value.ToEdn()));
     }
-    const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
-    auto remaining = [&] {
-      return std::max(std::chrono::milliseconds(1),
-                      std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now()));
-    };
-    int attempts = 0;
+    Rounds rounds(options_.timeout);
     std::optional<EtcdReply> last;
-    while (attempts == 0 || std::chrono::steady_clock::now() < deadline) {
-      ++attempts;
+    while (rounds.Next()) {
       // Linearizable: a stale guess would only cost another round.
-      auto read = co_await ReadCounter(invoke, /*serializable_ok=*/false, remaining());
+      auto read = co_await ReadCounter(invoke, /*serializable_ok=*/false, rounds.remaining());
       if (auto* c = std::get_if<Completion>(&read)) co_return std::move(*c);
       const CounterState state = std::get<1>(read).first;
       auto r =
           co_await Call(invoke, "/v3/kv/txn",
                         internal::ModCasBody(CounterKey(invoke), state.mod_revision,
                                              std::to_string(state.value + invoke.value.as_int())),
-                        remaining());
+                        rounds.remaining());
       if (auto* c = std::get_if<Completion>(&r)) co_return std::move(*c);
       auto& reply = std::get<EtcdReply>(r);
       if (!reply.has_header) co_return Info(invoke, "reply: txn reply without a header");
@@ -290,7 +307,7 @@ class EtcdClient final : public Client {
     c.op = invoke.Complete(OpType::kFail, invoke.value);
     c.op.error =
         Value::String(fmt::format("contention: counter add: {} compares failed within {} ms",
-                                  attempts, options_.timeout.count()));
+                                  rounds.attempts(), options_.timeout.count()));
     if (last) Stamp(c, *last);
     co_return c;
   }
@@ -588,20 +605,13 @@ class EtcdClient final : public Client {
     if (ops.empty()) co_return Malformed(invoke, "a transaction needs at least one micro-op");
     std::vector<std::string> etcd_keys;
     for (const auto& k : keys) etcd_keys.push_back(TxnKey(k.key));
-    const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
-    auto remaining = [&] {
-      return std::max(std::chrono::milliseconds(1),
-                      std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now()));
-    };
-    int attempts = 0;
+    Rounds rounds(options_.timeout);
     std::optional<EtcdReply> last;
-    while (attempts == 0 || std::chrono::steady_clock::now() < deadline) {
-      ++attempts;
+    while (rounds.Next()) {
       // A transaction that writes reads linearizably: a stale guess would only cost a round.
-      auto r =
-          co_await Call(invoke, "/v3/kv/txn",
-                        internal::TxnRangesBody(etcd_keys, serializable() && !writes), remaining());
+      auto r = co_await Call(invoke, "/v3/kv/txn",
+                             internal::TxnRangesBody(etcd_keys, serializable() && !writes),
+                             rounds.remaining());
       if (auto* c = std::get_if<Completion>(&r)) co_return std::move(*c);
       auto& read = std::get<EtcdReply>(r);
       if (!read.has_header || read.ranges.size() != keys.size()) {
@@ -681,7 +691,7 @@ class EtcdClient final : public Client {
                           append ? ListText(keys[i].list) : std::to_string(*keys[i].value));
       }
       auto w = co_await Call(invoke, "/v3/kv/txn", internal::GuardedPutsBody(compares, puts),
-                             remaining());
+                             rounds.remaining());
       if (auto* c = std::get_if<Completion>(&w)) co_return std::move(*c);
       auto& reply = std::get<EtcdReply>(w);
       if (!reply.has_header) co_return Info(invoke, "reply: txn reply without a header");
@@ -692,7 +702,7 @@ class EtcdClient final : public Client {
     Completion c;
     c.op = invoke.Complete(OpType::kFail, invoke.value);
     c.op.error = Value::String(fmt::format("contention: txn: {} compares failed within {} ms",
-                                           attempts, options_.timeout.count()));
+                                           rounds.attempts(), options_.timeout.count()));
     if (last) Stamp(c, *last);
     co_return c;
   }

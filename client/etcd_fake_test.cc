@@ -335,8 +335,8 @@ TEST_F(EtcdFakeTest, AppendTxnThatNeverWinsItsCompareFails) {
   // Far more rounds than fit in the timeout (a round takes ~0.1 ms here): the client must stop
   // at its deadline, not at the end of the script.
   std::vector<std::string> replies;
-  for (int i = 0; i < 20000; ++i) replies.push_back(OkReply(i % 2 == 0 ? kReadOneKey : ""));
-  Start(replies, std::chrono::milliseconds(50), EtcdWorkload::kAppend);
+  for (int i = 0; i < 40000; ++i) replies.push_back(OkReply(i % 2 == 0 ? kReadOneKey : ""));
+  Start(replies, std::chrono::milliseconds(300), EtcdWorkload::kAppend);
   Completion c = Run(Invoke("txn", Value::Vector({Micro("append", 2, Value::Int(8))})));
   EXPECT_EQ(c.op.type, OpType::kFail);
   EXPECT_THAT(c.op.ErrorText(), HasSubstr("contention"));

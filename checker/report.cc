@@ -609,4 +609,117 @@ std::string RenderHtml(const CheckResult& result, const History& history,
   return out;
 }
 
+// ---- transactional verdicts ----
+
+namespace {
+
+// A cycle as the txn checker spells it: "<kind>: <edge>; <edge>; ...; hence T1 < T2 < T1", each
+// edge ending in its kind in parentheses ("(rw)"). Empty nodes when the text is not a cycle.
+struct DrawnCycle {
+  std::string kind;
+  std::vector<std::string> nodes;                          // T1, T2 (the closing repeat dropped)
+  std::vector<std::pair<std::string, std::string>> edges;  // (kind, words), node i -> i+1
+};
+
+DrawnCycle ParseCycle(std::string_view example) {
+  DrawnCycle c;
+  const size_t colon = example.find(": ");
+  const size_t hence = example.rfind("; hence ");
+  if (colon == std::string_view::npos || hence == std::string_view::npos || hence < colon) {
+    return c;
+  }
+  c.kind = std::string(example.substr(0, colon));
+  std::string_view order = example.substr(hence + 8);
+  for (size_t at = 0; at <= order.size();) {
+    size_t next = order.find(" < ", at);
+    if (next == std::string_view::npos) next = order.size();
+    c.nodes.emplace_back(order.substr(at, next - at));
+    at = next + 3;
+  }
+  if (c.nodes.size() < 3 || c.nodes.front() != c.nodes.back()) return DrawnCycle{};
+  c.nodes.pop_back();
+  std::string_view why = example.substr(colon + 2, hence - colon - 2);
+  for (size_t at = 0; at < why.size();) {
+    size_t next = why.find("; ", at);
+    if (next == std::string_view::npos) next = why.size();
+    std::string_view part = why.substr(at, next - at);
+    std::string kind;
+    if (part.size() > 2 && part.back() == ')') {
+      const size_t open = part.rfind('(');
+      if (open != std::string_view::npos)
+        kind = std::string(part.substr(open + 1, part.size() - open - 2));
+    }
+    c.edges.emplace_back(std::move(kind), std::string(part));
+    at = next + 2;
+  }
+  if (c.edges.size() != c.nodes.size()) return DrawnCycle{};
+  return c;
+}
+
+// The cycle as an SVG: transactions on a circle, one arrow per edge labelled with its kind.
+std::string CycleSvg(const DrawnCycle& c) {
+  const size_t n = c.nodes.size();
+  const double r = n <= 2 ? 70 : 60 + 18.0 * static_cast<double>(n);
+  const double cx = r + 60, cy = r + 40;
+  auto at = [&](size_t i) {
+    const double a = -M_PI / 2 + 2 * M_PI * static_cast<double>(i) / static_cast<double>(n);
+    return std::pair{cx + r * std::cos(a), cy + r * std::sin(a)};
+  };
+  std::string out = fmt::format(
+      "<svg class=\"cycle\" width=\"{:.0f}\" height=\"{:.0f}\" "
+      "xmlns=\"http://www.w3.org/2000/svg\">"
+      "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" "
+      "markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>\n",
+      2 * cx, 2 * cy - 20);
+  for (size_t i = 0; i < n; ++i) {
+    auto [x1, y1] = at(i);
+    auto [x2, y2] = at((i + 1) % n);
+    const double dx = x2 - x1, dy = y2 - y1;
+    const double len = std::max(1.0, std::hypot(dx, dy));
+    const double shrink = 26 / len;  // stop at the node's circle
+    out += fmt::format(
+        "<g class=\"edge\" data-kind=\"{}\"><title>{}</title><line x1=\"{:.1f}\" y1=\"{:.1f}\" "
+        "x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#555\" stroke-width=\"1.5\" "
+        "marker-end=\"url(#arrow)\"/><text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"12\" "
+        "fill=\"#a33\">{}</text></g>\n",
+        Esc(c.edges[i].first), Esc(c.edges[i].second), x1 + dx * shrink, y1 + dy * shrink,
+        x2 - dx * shrink, y2 - dy * shrink, (x1 + x2) / 2 + 6, (y1 + y2) / 2 - 6,
+        Esc(c.edges[i].first));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    auto [x, y] = at(i);
+    out += fmt::format(
+        "<g class=\"txn\" data-txn=\"{}\"><circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"24\" "
+        "fill=\"#eef\" stroke=\"#336\"/><text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"13\" "
+        "text-anchor=\"middle\">{}</text></g>\n",
+        Esc(c.nodes[i]), x, y, x, y + 4, Esc(c.nodes[i]));
+  }
+  return out + "</svg>\n";
+}
+
+}  // namespace
+
+std::string RenderTxnHtml(const Verdict& verdict, const HtmlOptions& options) {
+  std::string out = fmt::format(
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{0}</title><style>"
+      "body{{font-family:sans-serif;margin:2em}}pre{{white-space:pre-wrap}}"
+      ".anomaly{{border-top:1px solid #ccc;padding-top:1em}}</style></head><body>\n"
+      "<h1>{0}</h1>\n<p class=\"verdict {1}\"><b>{1}</b>: {2}</p>\n",
+      Esc(options.title), Esc(ValidityName(verdict.validity)), Esc(verdict.summary));
+  for (const std::string& example : verdict.examples) {
+    const DrawnCycle c = ParseCycle(example);
+    out += "<div class=\"anomaly\">\n";
+    if (!c.nodes.empty()) {
+      out += fmt::format("<h2>{}</h2>\n{}<ol class=\"edges\">\n", Esc(c.kind), CycleSvg(c));
+      for (const auto& [kind, words] : c.edges) out += fmt::format("<li>{}</li>\n", Esc(words));
+      out += "</ol>\n";
+    } else {
+      out += fmt::format("<p>{}</p>\n", Esc(example));
+    }
+    out += "</div>\n";
+  }
+  if (!verdict.detail.empty()) out += fmt::format("<pre>{}</pre>\n", Esc(verdict.detail));
+  return out + "</body></html>\n";
+}
+
 }  // namespace faultline::checker

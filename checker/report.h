@@ -14,6 +14,8 @@
 // drawn faintly (class "other-key"). Large histories are drawn as a window of at most
 // HtmlOptions::max_ops ops around the failing op, and the page says so.
 //
+// A transactional verdict has its own page: RenderTxnHtml, which draws each dependency cycle.
+//
 // Thread-safety: pure functions; call them from any thread.
 #ifndef FAULTLINE_CHECKER_REPORT_H_
 #define FAULTLINE_CHECKER_REPORT_H_
@@ -22,6 +24,7 @@
 #include <string>
 
 #include "checker/checker.h"
+#include "checker/verdict.h"
 #include "history/history.h"
 
 namespace faultline::checker {
@@ -44,6 +47,12 @@ struct HtmlOptions {
 // A complete HTML document.
 std::string RenderHtml(const CheckResult& result, const history::History& history,
                        const HtmlOptions& options = {});
+
+// A transactional verdict (txn_checker.h) as a complete HTML document: the summary, then each
+// example; a dependency cycle is drawn as an SVG (class "cycle"): its transactions on a circle
+// (elements of class "txn", data-txn="T12"), one arrow per edge (class "edge", data-kind="rw",
+// "ww", "wr", "process" or "realtime") labelled with its kind, and the edges in words below.
+std::string RenderTxnHtml(const Verdict& verdict, const HtmlOptions& options = {});
 
 }  // namespace faultline::checker
 

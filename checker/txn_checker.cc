@@ -27,15 +27,21 @@ constexpr uint32_t kNoTxn = UINT32_MAX;
 enum : uint8_t { kWW = 1, kWR = 2, kRW = 4, kProc = 8, kRT = 16 };
 
 // Why an edge exists, for the explanation: the key, the value the source wrote or read (a) and
-// the value the target wrote or read (b); a_nil when the source read the initial state.
-struct Edge {
-  uint32_t from = 0;
-  uint32_t to = 0;
-  uint8_t kind = 0;
-  bool a_nil = false;
+// the value the target wrote or read (b); a_nil when the source read the initial state. Kept apart
+// from the edges, which are many (process and real-time edges need none), and read only to explain
+// a cycle found.
+struct Why {
   int64_t key = 0;
   int64_t a = 0;
   int64_t b = 0;
+};
+constexpr uint32_t kNoWhy = UINT32_MAX;
+struct Edge {
+  uint32_t from = 0;
+  uint32_t to = 0;
+  uint32_t why = kNoWhy;  // index into Analysis::whys_
+  uint8_t kind = 0;
+  bool a_nil = false;
 };
 
 struct KeyValue {
@@ -76,12 +82,25 @@ class Analysis {
   void AddEdge(uint32_t from, uint32_t to, uint8_t kind, int64_t key, int64_t a, int64_t b,
                bool a_nil = false) {
     if (from == to || !IsNode(from) || !IsNode(to)) return;
-    edges_.push_back(
-        Edge{.from = from, .to = to, .kind = kind, .a_nil = a_nil, .key = key, .a = a, .b = b});
+    uint32_t why = kNoWhy;
+    if (kind & (kWW | kWR | kRW)) {
+      why = static_cast<uint32_t>(whys_.size());
+      whys_.push_back(Why{.key = key, .a = a, .b = b});
+    }
+    edges_.push_back(Edge{.from = from, .to = to, .why = why, .kind = kind, .a_nil = a_nil});
   }
 
   void IndexWrites();
   void CheckInternal();
+  // One key's state within a transaction, as CheckInternal replays its micro-ops.
+  struct InternalState {
+    bool known = false;  // the whole value is known (read, or written for a register)
+    std::vector<int64_t> list;
+    bool nil = true;
+    int64_t value = 0;
+    std::vector<int64_t> own;  // list-append: own appends since the start, before any read
+  };
+  void CheckInternalStep(uint32_t t, const MicroOp& m, InternalState& s);
   void InferListAppend();
   // Duplicates, garbage and aborted reads among the elements of one list read.
   void CheckElements(uint32_t t, const MicroOp& m);
@@ -108,6 +127,7 @@ class Analysis {
   const TxnCheckOptions& options_;
   std::unordered_map<KeyValue, Writer, KeyValueHash> writers_;
   std::vector<Edge> edges_;
+  std::vector<Why> whys_;
   // CSR: out edges of node n are csr_edges_[csr_start_[n] .. csr_start_[n+1]).
   std::vector<uint32_t> csr_start_;
   std::vector<uint32_t> csr_edges_;
@@ -141,6 +161,74 @@ std::string Analysis::Elements(const std::vector<int64_t>& list) const {
   return s + "]";
 }
 
+// A transaction's micro-op positions grouped by key, in op order within each key: (key, op
+// position), sorted. Per-transaction scratch, reused (thread_local), so that the millions of
+// small transactions of a large history cost no allocations; a transaction of many keys (a
+// final read of every key) costs n log n, never a scan of its ops per op.
+using ByKey = std::vector<std::pair<int64_t, uint32_t>>;
+const ByKey& GroupByKey(const std::vector<MicroOp>& ops) {
+  thread_local ByKey by_key;
+  by_key.clear();
+  for (uint32_t i = 0; i < ops.size(); ++i) by_key.emplace_back(ops[i].key, i);
+  std::sort(by_key.begin(), by_key.end());
+  return by_key;
+}
+// Calls fn(begin, end) for each key's run [begin, end) of `by_key`.
+template <typename Fn>
+void ForEachKeyRun(const ByKey& by_key, Fn&& fn) {
+  for (size_t g = 0; g < by_key.size();) {
+    size_t h = g + 1;
+    while (h < by_key.size() && by_key[h].first == by_key[g].first) ++h;
+    fn(g, h);
+    g = h;
+  }
+}
+
+// The transaction's last written (or appended) value of each key it writes, sorted by key.
+class LastWrites {
+ public:
+  const int64_t* Find(int64_t key) const {
+    auto it = std::lower_bound(last_.begin(), last_.end(), key,
+                               [](const auto& p, int64_t k) { return p.first < k; });
+    return it != last_.end() && it->first == key ? &it->second : nullptr;
+  }
+  std::vector<std::pair<int64_t, int64_t>> last_;
+};
+
+// A read is external when its transaction has not yet written the key: only those say what
+// other transactions did (later reads are checked by CheckInternal); of several, the first.
+// `fn(read, last_write)` gets each external known read, in op order, with the transaction's last
+// writes, computed once.
+template <typename Fn>
+void ForEachExternalRead(const Txn& txn, Fn&& fn) {
+  thread_local LastWrites last_write;
+  thread_local std::vector<uint8_t> external;
+  const auto& ops = txn.ops;
+  const ByKey& by_key = GroupByKey(ops);
+  last_write.last_.clear();
+  external.assign(ops.size(), 0);
+  ForEachKeyRun(by_key, [&](size_t g, size_t h) {
+    bool written = false, read = false;
+    const MicroOp* last = nullptr;
+    for (size_t j = g; j < h; ++j) {
+      const uint32_t i = by_key[j].second;
+      const MicroOp& m = ops[i];
+      if (m.kind != MicroOpKind::kRead) {
+        written = true;
+        last = &m;
+        continue;
+      }
+      if (!m.known || written || read) continue;
+      read = true;
+      external[i] = 1;
+    }
+    if (last != nullptr) last_write.last_.emplace_back(by_key[g].first, last->value);
+  });
+  for (uint32_t i = 0; i < ops.size(); ++i) {
+    if (external[i]) fn(ops[i], last_write);
+  }
+}
+
 void Analysis::IndexWrites() {
   const MicroOpKind write_kind =
       options_.model == TxnModel::kListAppend ? MicroOpKind::kAppend : MicroOpKind::kWrite;
@@ -150,13 +238,20 @@ void Analysis::IndexWrites() {
   writers_.reserve(writes);  // at most one entry per micro-op: no rehashing on large histories
   for (uint32_t t = 0; t < txns_.size(); ++t) {
     const auto& ops = txns_[t].ops;
-    // From the end, so the first write seen of each key is the transaction's final one.
-    std::unordered_set<int64_t> later;
-    for (size_t i = ops.size(); i-- > 0;) {
-      const MicroOp& m = ops[i];
+    const ByKey& by_key = GroupByKey(ops);
+    // Key by key, from the end, so the first write seen of each key is the transaction's final
+    // one.
+    for (size_t j = by_key.size(); j-- > 0;) {
+      const MicroOp& m = ops[by_key[j].second];
       if (m.kind == MicroOpKind::kRead) continue;
       if (m.kind != write_kind) continue;  // a :w in list-append (or :append in rw-register)
-      const bool final_write = later.insert(m.key).second;
+      bool final_write = true;
+      for (size_t k = j + 1; k < by_key.size() && by_key[k].first == m.key; ++k) {
+        if (ops[by_key[k].second].kind == write_kind) {
+          final_write = false;
+          break;
+        }
+      }
       auto [it, inserted] = writers_.try_emplace(KeyValue{m.key, m.value},
                                                  Writer{.txn = t, .final_write = final_write});
       if (!inserted && it->second.txn != t && dup_reported.insert({m.key, m.value}).second) {
@@ -173,83 +268,63 @@ void Analysis::CheckInternal() {
   // A transaction's reads must agree with what it read and wrote before, key by key.
   for (uint32_t t = 0; t < txns_.size(); ++t) {
     if (txns_[t].type != OpType::kOk) continue;
-    struct State {
-      bool known = false;  // the whole value is known (read, or written for a register)
-      std::vector<int64_t> list;
-      bool nil = true;
-      int64_t value = 0;
-      std::vector<int64_t> own;  // list-append: own appends since the start, before any read
-    };
-    std::unordered_map<int64_t, State> state;
-    for (const MicroOp& m : txns_[t].ops) {
-      State& s = state[m.key];
-      if (m.kind == MicroOpKind::kAppend) {
-        if (s.known) s.list.push_back(m.value);
-        s.own.push_back(m.value);
-        continue;
-      }
-      if (m.kind == MicroOpKind::kWrite) {
-        s.known = true;
-        s.nil = false;
-        s.value = m.value;
-        continue;
-      }
-      if (!m.known) continue;
-      if (options_.model == TxnModel::kListAppend) {
-        bool ok;
-        if (s.known) {
-          ok = m.list == s.list;
-        } else {
-          ok = m.list.size() >= s.own.size() &&
-               std::equal(s.own.begin(), s.own.end(), m.list.end() - s.own.size());
-        }
-        if (!ok) {
-          Report("internal",
-                 fmt::format("{} read key {} as {}, but its own earlier {} {}", T(t), m.key,
-                             Elements(m.list), s.known ? "read and appends give" : "appends are",
-                             Elements(s.known ? s.list : s.own)));
-        }
-        s.known = true;
-        s.list = m.list;
-      } else {
-        if (s.known && (m.nil != s.nil || (!m.nil && m.value != s.value))) {
-          Report("internal", fmt::format("{} read {} of key {}, but it had {} {} before", T(t),
-                                         m.nil ? "nil" : fmt::format("{}", m.value), m.key,
-                                         s.nil ? "read" : "read or written",
-                                         s.nil ? "nil" : fmt::format("{}", s.value)));
-        }
-        s.known = true;
-        s.nil = m.nil;
-        s.value = m.value;
-      }
-    }
+    // Key by key; a key the transaction touches once has nothing to disagree with.
+    const auto& ops = txns_[t].ops;
+    const ByKey& by_key = GroupByKey(ops);
+    thread_local InternalState s;
+    ForEachKeyRun(by_key, [&](size_t g, size_t h) {
+      if (h - g < 2) return;
+      s.known = false;
+      s.list.clear();
+      s.nil = true;
+      s.value = 0;
+      s.own.clear();
+      for (size_t j = g; j < h; ++j) CheckInternalStep(t, ops[by_key[j].second], s);
+    });
   }
 }
 
-// A read is external when its transaction has not yet written the key: only those say what
-// other transactions did. (Later reads are checked by CheckInternal.)
-// `fn(read, last_write)` gets, with each external read, the transaction's last written (or
-// appended) value of every key it writes, computed once: a final read of every key is one
-// transaction with as many micro-ops as keys, so nothing here may scan the ops per read.
-template <typename Fn>
-void ForEachExternalRead(const Txn& txn, Fn&& fn) {
-  std::unordered_map<int64_t, int64_t> last_write;
-  for (const MicroOp& m : txn.ops) {
-    if (m.kind != MicroOpKind::kRead) last_write[m.key] = m.value;
+void Analysis::CheckInternalStep(uint32_t t, const MicroOp& m, InternalState& s) {
+  if (m.kind == MicroOpKind::kAppend) {
+    if (s.known) s.list.push_back(m.value);
+    s.own.push_back(m.value);
+    return;
   }
-  std::unordered_set<int64_t> written;
-  std::unordered_set<int64_t> read;
-  for (const MicroOp& m : txn.ops) {
-    if (m.kind != MicroOpKind::kRead) {
-      written.insert(m.key);
-      continue;
+  if (m.kind == MicroOpKind::kWrite) {
+    s.known = true;
+    s.nil = false;
+    s.value = m.value;
+    return;
+  }
+  if (!m.known) return;
+  if (options_.model == TxnModel::kListAppend) {
+    bool ok;
+    if (s.known) {
+      ok = m.list == s.list;
+    } else {
+      ok = m.list.size() >= s.own.size() &&
+           std::equal(s.own.begin(), s.own.end(), m.list.end() - s.own.size());
     }
-    if (!m.known || written.count(m.key) || !read.insert(m.key).second) continue;
-    fn(m, last_write);
+    if (!ok) {
+      Report("internal",
+             fmt::format("{} read key {} as {}, but its own earlier {} {}", T(t), m.key,
+                         Elements(m.list), s.known ? "read and appends give" : "appends are",
+                         Elements(s.known ? s.list : s.own)));
+    }
+    s.known = true;
+    s.list = m.list;
+  } else {
+    if (s.known && (m.nil != s.nil || (!m.nil && m.value != s.value))) {
+      Report("internal", fmt::format("{} read {} of key {}, but it had {} {} before", T(t),
+                                     m.nil ? "nil" : fmt::format("{}", m.value), m.key,
+                                     s.nil ? "read" : "read or written",
+                                     s.nil ? "nil" : fmt::format("{}", s.value)));
+    }
+    s.known = true;
+    s.nil = m.nil;
+    s.value = m.value;
   }
 }
-
-using LastWrites = std::unordered_map<int64_t, int64_t>;
 
 void Analysis::CheckElements(uint32_t t, const MicroOp& m) {
   std::unordered_set<int64_t> seen;
@@ -377,7 +452,7 @@ void Analysis::InferListAppend() {
           AddEdge(t, it->second.txn, kRW, m.key, n > 0 ? m.list.back() : 0, order[n], n == 0);
         }
       }
-      if (last_write.count(m.key)) {
+      if (last_write.Find(m.key) != nullptr) {
         read_then_write[{m.key, static_cast<int64_t>(n)}].push_back(t);
       }
     });
@@ -429,9 +504,9 @@ void Analysis::InferRwRegister() {
     }
     ForEachExternalRead(txn, [&](const MicroOp& m, const LastWrites& last_write) {
       // Writes follow reads: this transaction's final write to the key follows what it read.
-      auto found = last_write.find(m.key);
-      if (found == last_write.end()) return;
-      const std::optional<int64_t> last = found->second;
+      const int64_t* found = last_write.Find(m.key);
+      if (found == nullptr) return;
+      const std::optional<int64_t> last = *found;
       read_then_write[{m.key, {m.nil, m.nil ? 0 : m.value}}].push_back(t);
       if (!m.nil) {
         keys[m.key].next[m.value].insert(*last);
@@ -446,8 +521,25 @@ void Analysis::InferRwRegister() {
     if (w.txn == kNoTxn || !w.final_write || !txns_[w.txn].revision) continue;
     by_revision[kv.key].emplace_back(*txns_[w.txn].revision, kv.value);
   }
+  // A read that carries the version it saw (etcd's mod_revision) names that value's revision too,
+  // also when its writer ended info (and so has no revision of its own).
+  for (uint32_t t = 0; t < txns_.size(); ++t) {
+    const Txn& txn = txns_[t];
+    if (txn.type != OpType::kOk || txn.read_revisions.empty()) continue;
+    ForEachExternalRead(txn, [&](const MicroOp& m, const LastWrites&) {
+      if (m.nil) return;
+      for (const auto& [key, rev] : txn.read_revisions) {
+        if (key != m.key || rev <= 0) continue;
+        auto it = writers_.find({m.key, m.value});
+        if (it != writers_.end() && it->second.final_write) {
+          by_revision[key].emplace_back(rev, m.value);
+        }
+      }
+    });
+  }
   for (auto& [key, versions] : by_revision) {
     std::sort(versions.begin(), versions.end());
+    versions.erase(std::unique(versions.begin(), versions.end()), versions.end());
     for (size_t i = 1; i < versions.size(); ++i) {
       if (versions[i].first == versions[i - 1].first) continue;  // same revision: no order
       keys[key].next[versions[i - 1].second].insert(versions[i].second);
@@ -810,6 +902,13 @@ void Analysis::FindCycles() {
   const Level levels[] = {{0, "", true},
                           {kProc, "-process", process},
                           {kProc | kRT, "-realtime", c == Consistency::kStrictSerializable}};
+  // Each level's edges include the one's below, so a graph without a cycle at the highest level
+  // wanted has none below either: one pass decides a valid history.
+  for (auto it = std::rbegin(levels); it != std::rend(levels); ++it) {
+    if (!it->wanted) continue;
+    if (Components(kWW | kWR | kRW | it->extra, nullptr, nullptr, 0).empty()) return;
+    break;
+  }
   std::vector<int32_t> comp(txns_.size(), -1);
   for (const Level& level : levels) {
     if (!level.wanted) continue;
@@ -828,33 +927,34 @@ void Analysis::FindCycles() {
 
 std::string Analysis::ExplainEdge(const Edge& e) const {
   const bool list = options_.model == TxnModel::kListAppend;
+  const Why w = e.why == kNoWhy ? Why{} : whys_[e.why];
   switch (e.kind) {
     case kWW:
       return list ? fmt::format(
                         "{} appended {} to key {} and {} appended {} right after it, so "
                         "{} < {} (ww)",
-                        T(e.from), e.a, e.key, T(e.to), e.b, T(e.from), T(e.to))
+                        T(e.from), w.a, w.key, T(e.to), w.b, T(e.from), T(e.to))
                   : fmt::format(
                         "{} wrote {} to key {} and {} wrote {} over it (it read {} first, or "
                         "the database's revisions say so), so {} < {} (ww)",
-                        T(e.from), e.a, e.key, T(e.to), e.b, e.a, T(e.from), T(e.to));
+                        T(e.from), w.a, w.key, T(e.to), w.b, w.a, T(e.from), T(e.to));
     case kWR:
       return list ? fmt::format("{} read key {} ending in {}, which {} appended, so {} < {} (wr)",
-                                T(e.to), e.key, e.a, T(e.from), T(e.from), T(e.to))
+                                T(e.to), w.key, w.a, T(e.from), T(e.from), T(e.to))
                   : fmt::format("{} read {} of key {}, which {} wrote, so {} < {} (wr)", T(e.to),
-                                e.a, e.key, T(e.from), T(e.from), T(e.to));
+                                w.a, w.key, T(e.from), T(e.from), T(e.to));
     case kRW: {
       std::string read =
           e.a_nil ? (list ? "as []" : "as nil")
-                  : (list ? fmt::format("ending in {}", e.a) : fmt::format("as {}", e.a));
+                  : (list ? fmt::format("ending in {}", w.a) : fmt::format("as {}", w.a));
       return list ? fmt::format(
                         "{} read key {} {} and {} appended {} right after that, so {} < "
                         "{} (rw)",
-                        T(e.from), e.key, read, T(e.to), e.b, T(e.from), T(e.to))
+                        T(e.from), w.key, read, T(e.to), w.b, T(e.from), T(e.to))
                   : fmt::format(
                         "{} read key {} {} and {} wrote {} after that version, so {} < "
                         "{} (rw)",
-                        T(e.from), e.key, read, T(e.to), e.b, T(e.from), T(e.to));
+                        T(e.from), w.key, read, T(e.to), w.b, T(e.from), T(e.to));
     }
     case kProc:
       return fmt::format("{} ran after {} on process {}, so {} < {} (process)", T(e.to), T(e.from),
@@ -916,12 +1016,22 @@ Verdict Analysis::Run() {
         "inferred\n",
         unobserved_, unobserved_ == 1 ? "" : "s", unobserved_ == 1 ? "its" : "their");
   }
+  if (revision_ordered_ > 0) {
+    v.detail += fmt::format(
+        "{} write{} placed in {} key's version order by the database's own "
+        "revisions\n",
+        revision_ordered_, revision_ordered_ == 1 ? "" : "s",
+        revision_ordered_ == 1 ? "its" : "their");
+  }
+  size_t indeterminate = 0;
+  for (const Txn& t : txns_) indeterminate += t.type == OpType::kInfo ? 1 : 0;
   nlohmann::ordered_json j;
   j["checker"] = v.name;
   j["consistency"] = model;
   j["validity"] = ValidityName(v.validity);
   j["txns"] = txns_.size();
   j["committed"] = committed;
+  j["indeterminate"] = indeterminate;
   j["keys"] = keys_;
   j["edges"] = edges_.size();
   j["unobserved_writes"] = unobserved_;

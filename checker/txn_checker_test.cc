@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "checker/report.h"
 #include "checker/txn_generate.h"
 #include "history/edn.h"
 #include "history/io.h"
@@ -334,6 +335,44 @@ TEST(TxnCheckerTest, RevisionsOrderRegisterVersions) {
                       Consistency::kSerializable)
                 .validity,
             Validity::kValid);
+}
+
+// A writer that ended info has no revision of its own; a read carrying the mod_revision it saw
+// (:mod_revisions, as the etcd client records them) names that value's revision all the same.
+TEST(TxnCheckerTest, ReadModRevisionsOrderTheWritesOfIndeterminateWriters) {
+  const std::string base =
+      "{:index 0, :type :invoke, :process 0, :f :txn, :value [[:w 1 1]]}\n"
+      "{:index 1, :type :invoke, :process 1, :f :txn, :value [[:w 1 2]]}\n"
+      "{:index 2, :type :ok, :process 1, :f :txn, :value [[:w 1 2]], :revision 11}\n"
+      "{:index 3, :type :invoke, :process 2, :f :txn, :value [[:r 1 nil]]}\n"
+      "{:index 4, :type :ok, :process 2, :f :txn, :value [[:r 1 1]]REVS}\n";
+  auto with = [&](const std::string& revs) {
+    std::string s = base;
+    s.replace(s.find("REVS"), 4, revs);
+    return s;
+  };
+  Verdict unordered = CheckText(with(""), TxnModel::kRwRegister, Consistency::kStrictSerializable);
+  EXPECT_EQ(unordered.validity, Validity::kValid) << unordered.detail;
+  Verdict ordered = CheckText(with(", :mod_revisions [[1 10]]"), TxnModel::kRwRegister,
+                              Consistency::kStrictSerializable);
+  EXPECT_EQ(ordered.validity, Validity::kInvalid) << ordered.detail;
+  EXPECT_EQ(ordered.anomalies["G-single-realtime"], 1) << ordered.detail;
+}
+
+// `check --html` for a transactional verdict draws each cycle: its transactions and its edges.
+TEST(TxnCheckerTest, HtmlDrawsTheCycle) {
+  Verdict ser = CheckText(kWriteSkew, TxnModel::kListAppend, Consistency::kSerializable);
+  const std::string page = RenderTxnHtml(ser, {.title = "t"});
+  EXPECT_NE(page.find("<svg class=\"cycle\""), std::string::npos) << page;
+  EXPECT_NE(page.find("data-txn=\"T2\""), std::string::npos);
+  EXPECT_NE(page.find("data-txn=\"T3\""), std::string::npos);
+  size_t rw = 0;
+  for (size_t at = 0; (at = page.find("data-kind=\"rw\"", at)) != std::string::npos; ++at) ++rw;
+  EXPECT_EQ(rw, 2u);
+  EXPECT_NE(page.find("<h2>G2-item</h2>"), std::string::npos);
+  // A valid verdict has no cycle to draw, and says so.
+  Verdict si = CheckText(kWriteSkew, TxnModel::kListAppend, Consistency::kSnapshotIsolation);
+  EXPECT_NE(RenderTxnHtml(si).find("<b>valid</b>"), std::string::npos);
 }
 
 TEST(TxnCheckerTest, UnobservedWritesAreSaidNotGuessed) {

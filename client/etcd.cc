@@ -1,6 +1,7 @@
 #include "client/etcd.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <exception>
@@ -12,6 +13,7 @@
 #include "client/internal/etcd_connection.h"
 #include "client/internal/etcd_json.h"
 #include "history/fields.h"
+#include "history/txn.h"
 
 namespace faultline::client {
 namespace {
@@ -46,6 +48,30 @@ std::string HostHeader(const EtcdEndpoint& e) {
 }
 
 std::optional<std::int64_t> ParseInt(std::string_view text) { return internal::ParseI64(text); }
+
+// The rounds of an op that retries false compares until its deadline (options.timeout after the
+// invocation); there is always a first round.
+class Rounds {
+ public:
+  explicit Rounds(std::chrono::milliseconds timeout)
+      : deadline_(std::chrono::steady_clock::now() + timeout) {}
+  bool Next() {
+    if (attempts_ > 0 && std::chrono::steady_clock::now() >= deadline_) return false;
+    ++attempts_;
+    return true;
+  }
+  // What is left for this round's requests (at least 1 ms).
+  std::chrono::milliseconds remaining() const {
+    return std::max(std::chrono::milliseconds(1),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline_ - std::chrono::steady_clock::now()));
+  }
+  int attempts() const { return attempts_; }
+
+ private:
+  std::chrono::steady_clock::time_point deadline_;
+  int attempts_ = 0;
+};
 
 class EtcdClient final : public Client {
  public:
@@ -194,6 +220,10 @@ class EtcdClient final : public Client {
         if (invoke.f == "release") co_return co_await Release(invoke);
         if (invoke.f == "hold") co_return co_await Hold(invoke);
         break;
+      case EtcdWorkload::kAppend:
+      case EtcdWorkload::kRwRegister:
+        if (invoke.f == "txn") co_return co_await Txn(invoke);
+        break;
     }
     co_return Malformed(invoke, fmt::format("f {} is not supported by the etcd {} workload",
                                             invoke.f, WorkloadName(options_.workload)));
@@ -209,6 +239,10 @@ class EtcdClient final : public Client {
         return "counter";
       case EtcdWorkload::kLock:
         return "lock";
+      case EtcdWorkload::kAppend:
+        return "append";
+      case EtcdWorkload::kRwRegister:
+        return "rw-register";
     }
     return "unknown";
   }
@@ -250,25 +284,18 @@ class EtcdClient final : public Client {
       co_return Malformed(invoke,
                           fmt::format("add needs an integer delta, got {}", invoke.value.ToEdn()));
     }
-    const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
-    auto remaining = [&] {
-      return std::max(std::chrono::milliseconds(1),
-                      std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now()));
-    };
-    int attempts = 0;
+    Rounds rounds(options_.timeout);
     std::optional<EtcdReply> last;
-    while (attempts == 0 || std::chrono::steady_clock::now() < deadline) {
-      ++attempts;
+    while (rounds.Next()) {
       // Linearizable: a stale guess would only cost another round.
-      auto read = co_await ReadCounter(invoke, /*serializable_ok=*/false, remaining());
+      auto read = co_await ReadCounter(invoke, /*serializable_ok=*/false, rounds.remaining());
       if (auto* c = std::get_if<Completion>(&read)) co_return std::move(*c);
       const CounterState state = std::get<1>(read).first;
       auto r =
           co_await Call(invoke, "/v3/kv/txn",
                         internal::ModCasBody(CounterKey(invoke), state.mod_revision,
                                              std::to_string(state.value + invoke.value.as_int())),
-                        remaining());
+                        rounds.remaining());
       if (auto* c = std::get_if<Completion>(&r)) co_return std::move(*c);
       auto& reply = std::get<EtcdReply>(r);
       if (!reply.has_header) co_return Info(invoke, "reply: txn reply without a header");
@@ -280,7 +307,7 @@ class EtcdClient final : public Client {
     c.op = invoke.Complete(OpType::kFail, invoke.value);
     c.op.error =
         Value::String(fmt::format("contention: counter add: {} compares failed within {} ms",
-                                  attempts, options_.timeout.count()));
+                                  rounds.attempts(), options_.timeout.count()));
     if (last) Stamp(c, *last);
     co_return c;
   }
@@ -511,6 +538,173 @@ class EtcdClient final : public Client {
     items.reserve(ints.size());
     for (auto n : ints) items.push_back(Value::Int(n));
     co_return Done(invoke, OpType::kOk, Value::Set(std::move(items)), reply);
+  }
+
+  // ---- transactions (append and rw-register workloads) ----
+
+  std::string TxnKey(int64_t key) const { return options_.key_prefix + "t/" + std::to_string(key); }
+
+  // One key as the transaction found it: a list (append) or a register (rw-register).
+  struct TxnKeyState {
+    int64_t key = 0;
+    std::int64_t mod_revision = 0;  // 0: absent
+    std::vector<int64_t> list;      // append
+    std::optional<int64_t> value;   // rw-register; nullopt: absent
+    bool written = false;
+  };
+
+  // A list is stored as its elements in decimal, separated by single spaces ("" is empty).
+  static std::optional<std::vector<int64_t>> ParseList(std::string_view text) {
+    std::vector<int64_t> list;
+    while (!text.empty()) {
+      const auto space = text.find(' ');
+      auto n = ParseInt(text.substr(0, space));
+      if (!n) return std::nullopt;
+      list.push_back(*n);
+      if (space == std::string_view::npos) break;
+      text.remove_prefix(space + 1);
+    }
+    return list;
+  }
+  static std::string ListText(const std::vector<int64_t>& list) {
+    return fmt::format("{}", fmt::join(list, " "));
+  }
+
+  // "txn": invoke value [[:append k v] [:r k nil] ...] (append workload) or [[:w k v] [:r k nil]
+  // ...] (rw-register). First a txn of ranges reads every key the transaction touches (one
+  // revision); the micro-ops are then applied to what it read, and a transaction that writes
+  // commits its puts in a second txn guarded by a compare on each key's mod_revision (Jepsen's
+  // etcd append test), so it took effect exactly at that revision as if read there. A false
+  // compare applied nothing: the client reads again and retries until options.timeout has
+  // passed, then fails with "contention". A read-only transaction is its range txn.
+  // ok value: the micro-ops with the reads filled in, plus :mod_revisions [[key rev] ...] (what
+  // each key's version was when read; etcd's version of the value read).
+  asio::awaitable<Completion> Txn(const history::Op& invoke) {
+    auto decoded = history::DecodeMicroOps(invoke.value, /*completed_ok=*/false);
+    if (!decoded) co_return Malformed(invoke, decoded.error().message());
+    std::vector<history::MicroOp> ops = std::move(decoded).value();
+    const bool append = options_.workload == EtcdWorkload::kAppend;
+    std::vector<TxnKeyState> keys;
+    bool writes = false;
+    for (const auto& m : ops) {
+      if (m.kind != history::MicroOpKind::kRead) {
+        writes = true;
+        if ((m.kind == history::MicroOpKind::kAppend) != append) {
+          co_return Malformed(
+              invoke, fmt::format("the {} workload has no :{} micro-op",
+                                  WorkloadName(options_.workload), history::MicroOpName(m.kind)));
+        }
+      }
+      if (std::none_of(keys.begin(), keys.end(),
+                       [&](const TxnKeyState& k) { return k.key == m.key; })) {
+        TxnKeyState fresh;
+        fresh.key = m.key;
+        keys.push_back(std::move(fresh));
+      }
+    }
+    if (ops.empty()) co_return Malformed(invoke, "a transaction needs at least one micro-op");
+    std::vector<std::string> etcd_keys;
+    for (const auto& k : keys) etcd_keys.push_back(TxnKey(k.key));
+    Rounds rounds(options_.timeout);
+    std::optional<EtcdReply> last;
+    while (rounds.Next()) {
+      // A transaction that writes reads linearizably: a stale guess would only cost a round.
+      auto r = co_await Call(invoke, "/v3/kv/txn",
+                             internal::TxnRangesBody(etcd_keys, serializable() && !writes),
+                             rounds.remaining());
+      if (auto* c = std::get_if<Completion>(&r)) co_return std::move(*c);
+      auto& read = std::get<EtcdReply>(r);
+      if (!read.has_header || read.ranges.size() != keys.size()) {
+        co_return Info(invoke, fmt::format("reply: txn read: expected {} ranges, got {}",
+                                           keys.size(), read.ranges.size()));
+      }
+      for (size_t i = 0; i < keys.size(); ++i) {
+        TxnKeyState& k = keys[i];
+        const int64_t key = k.key;
+        k = TxnKeyState();
+        k.key = key;
+        if (read.ranges[i].empty()) continue;
+        const internal::EtcdKv& kv = read.ranges[i].front();
+        k.mod_revision = kv.mod_revision;
+        if (append) {
+          auto list = ParseList(kv.value);
+          if (!list) {
+            Completion c = Info(invoke, fmt::format("read: key {} holds {:?}, not a list of "
+                                                    "integers",
+                                                    k.key, kv.value.substr(0, 64)));
+            Stamp(c, read);
+            co_return c;
+          }
+          k.list = std::move(*list);
+        } else {
+          k.value = ParseInt(kv.value);
+          if (!k.value) {
+            Completion c = Info(invoke, fmt::format("read: key {} holds {:?}, not an integer",
+                                                    k.key, kv.value.substr(0, 64)));
+            Stamp(c, read);
+            co_return c;
+          }
+        }
+      }
+      // The micro-ops, applied in order to what was read.
+      std::vector<history::MicroOp> done = ops;
+      std::vector<Value> revisions;
+      for (const auto& k : keys) {
+        revisions.push_back(Value::Vector({Value::Int(k.key), Value::Int(k.mod_revision)}));
+      }
+      for (auto& m : done) {
+        TxnKeyState& k =
+            *std::find_if(keys.begin(), keys.end(), [&](const auto& s) { return s.key == m.key; });
+        switch (m.kind) {
+          case history::MicroOpKind::kAppend:
+            k.list.push_back(m.value);
+            k.written = true;
+            break;
+          case history::MicroOpKind::kWrite:
+            k.value = m.value;
+            k.written = true;
+            break;
+          case history::MicroOpKind::kRead:
+            m.known = true;
+            if (append) {
+              m.is_list = true;
+              m.list = k.list;
+            } else {
+              m.nil = !k.value.has_value();
+              m.value = k.value.value_or(0);
+            }
+            break;
+        }
+      }
+      auto ok = [&](const EtcdReply& reply) {
+        Completion c = Done(invoke, OpType::kOk, history::EncodeMicroOps(done), reply);
+        c.op.AddExtra(history::field::kModRevisions, Value::Vector(std::move(revisions)));
+        return c;
+      };
+      if (!writes) co_return ok(read);
+      std::vector<std::pair<std::string, std::int64_t>> compares;
+      std::vector<std::pair<std::string, std::string>> puts;
+      for (size_t i = 0; i < keys.size(); ++i) {
+        compares.emplace_back(etcd_keys[i], keys[i].mod_revision);
+        if (!keys[i].written) continue;
+        puts.emplace_back(etcd_keys[i],
+                          append ? ListText(keys[i].list) : std::to_string(*keys[i].value));
+      }
+      auto w = co_await Call(invoke, "/v3/kv/txn", internal::GuardedPutsBody(compares, puts),
+                             rounds.remaining());
+      if (auto* c = std::get_if<Completion>(&w)) co_return std::move(*c);
+      auto& reply = std::get<EtcdReply>(w);
+      if (!reply.has_header) co_return Info(invoke, "reply: txn reply without a header");
+      if (reply.succeeded) co_return ok(reply);
+      last = std::move(reply);
+    }
+    // Every guarded txn reported a false compare, so none applied.
+    Completion c;
+    c.op = invoke.Complete(OpType::kFail, invoke.value);
+    c.op.error = Value::String(fmt::format("contention: txn: {} compares failed within {} ms",
+                                           rounds.attempts(), options_.timeout.count()));
+    if (last) Stamp(c, *last);
+    co_return c;
   }
 
   struct Held {

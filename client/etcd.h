@@ -40,9 +40,23 @@
 //     "release" invoke value nil: /v3/lock/unlock of the key this client holds, then a best-effort
 //              lease revoke; ok value nil. fail, unsent, when this client holds no lock.
 //              A client holds at most one lock at a time ("acquire" while holding: fail, unsent).
+//   append and rw-register workloads (kAppend, kRwRegister), etcd key = <prefix>t/<k> per
+//   micro-op key k (an integer):
+//     "txn"    invoke value [[:append k v] [:r k nil] ...] (append; a list is stored as its
+//              elements in decimal, space-separated) or [[:w k v] [:r k nil] ...] (rw-register).
+//              A txn of ranges reads every key it touches at one revision; the micro-ops are
+//              applied to that; a transaction that writes then puts in a txn whose compare asks
+//              that each key's mod_revision is still the one read (Jepsen's etcd append test), so
+//              it took effect as if at its read. A false compare applied nothing: read again and
+//              retry until options.timeout has passed since the invocation, then fail
+//              ("contention"). ok value: the micro-ops with reads filled in ([:r k [1 2]] or
+//              [:r k 3] / [:r k nil]), with :mod_revisions [[k rev] ...] (each key's version when
+//              read, 0 if absent) and :revision (the commit's revision = the mod_revision of
+//              every key written; a read-only transaction's is its read's).
 // <key> is the op's :key (an int or string/keyword's text, other kinds their EDN), or "default"
 // when the op has none. Values are integers stored as decimal text (base64-encoded on the wire);
 // a read of a value that is not a decimal integer completes info with an error.
+// Read-only transactions honour read_mode; transactions that write always read linearizably.
 //
 // Classification (STYLE §3.4): ok if etcd confirmed; fail only when the op certainly did not
 // happen: a cas whose compare was false, or a connect that failed on a fresh socket (refused,
@@ -79,7 +93,7 @@ struct EtcdEndpoint {
 };
 
 enum class EtcdReadMode { kLinearizable, kSerializable };
-enum class EtcdWorkload { kRegister, kSet, kCounter, kLock };
+enum class EtcdWorkload { kRegister, kSet, kCounter, kLock, kAppend, kRwRegister };
 
 struct EtcdClientOptions {
   std::vector<EtcdEndpoint> endpoints;

@@ -74,6 +74,10 @@ class FakeEtcd {
     std::lock_guard lock(mu_);
     return last_target_;
   }
+  std::string last_body() {
+    std::lock_guard lock(mu_);
+    return last_body_;
+  }
 
  private:
   asio::awaitable<void> Accept() {
@@ -100,6 +104,7 @@ class FakeEtcd {
       {
         std::lock_guard lock(mu_);
         last_target_ = std::string(request.target());
+        last_body_ = request.body();
         if (!replies_.empty()) {
           reply = std::move(replies_.front());
           replies_.pop_front();
@@ -119,6 +124,7 @@ class FakeEtcd {
   std::mutex mu_;
   std::deque<std::string> replies_;
   std::string last_target_;
+  std::string last_body_;
   std::atomic<int> connections_{0};
   std::atomic<int> requests_{0};
   asio::io_context io_;
@@ -144,9 +150,11 @@ Value Pair(int64_t a, int64_t b) { return Value::Vector({Value::Int(a), Value::I
 class EtcdFakeTest : public ::testing::Test {
  protected:
   void Start(std::vector<std::string> replies,
-             std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
+             std::chrono::milliseconds timeout = std::chrono::milliseconds(2000),
+             EtcdWorkload workload = EtcdWorkload::kRegister) {
     fake_.emplace(std::move(replies));
     EtcdClientOptions options;
+    options.workload = workload;
     options.endpoints.push_back(fake_->endpoint());
     options.timeout = timeout;
     auto factory = MakeEtcdClientFactory(options);
@@ -270,6 +278,98 @@ TEST_F(EtcdFakeTest, NoReplyTimesOutAsInfoAndTheNextOpUsesANewConnection) {
   EXPECT_GE(w.latency, std::chrono::milliseconds(200));
   EXPECT_EQ(Run(Invoke("write", Value::Int(2))).op.type, OpType::kOk);
   EXPECT_EQ(fake_->connections(), 2);
+}
+
+// ---- transactions (append, rw-register) ----
+
+Value Micro(std::string_view f, int64_t key, Value v) {
+  return Value::Vector({Value::Keyword(std::string(f)), Value::Int(key), std::move(v)});
+}
+Value Ints(std::vector<int64_t> xs) {
+  std::vector<Value> items;
+  for (int64_t x : xs) items.push_back(Value::Int(x));
+  return Value::Vector(std::move(items));
+}
+// A txn-of-ranges reply: key 1 holds the list "1 2" at mod_revision 5, key 2 is absent.
+constexpr std::string_view kReadTwoKeys =
+    R"(,"succeeded":true,"responses":[{"response_range":{"kvs":[{"key":"eA==","value":"MSAy",)"
+    R"("mod_revision":"5","version":"2"}],"count":"1"}},{"response_range":{}}])";
+// ...and one key, absent.
+constexpr std::string_view kReadOneKey = R"(,"succeeded":true,"responses":[{"response_range":{}}])";
+
+TEST_F(EtcdFakeTest, AppendTxnReadsThenPutsGuardedByEveryKeysModRevision) {
+  Start({OkReply(kReadTwoKeys), OkReply(R"(,"succeeded":true,"responses":[{"response_put":{}}])")},
+        std::chrono::milliseconds(2000), EtcdWorkload::kAppend);
+  Completion c = Run(Invoke(
+      "txn", Value::Vector({Micro("r", 1, Value::Nil()), Micro("append", 1, Value::Int(3)),
+                            Micro("r", 1, Value::Nil()), Micro("append", 2, Value::Int(7))})));
+  ASSERT_EQ(c.op.type, OpType::kOk) << c.op.ErrorText();
+  EXPECT_EQ(c.op.value,
+            Value::Vector({Micro("r", 1, Ints({1, 2})), Micro("append", 1, Value::Int(3)),
+                           Micro("r", 1, Ints({1, 2, 3})), Micro("append", 2, Value::Int(7))}));
+  EXPECT_EQ(c.revision, 9);
+  const Value* revs = c.op.FindExtra("mod_revisions");
+  ASSERT_NE(revs, nullptr);
+  EXPECT_EQ(*revs, Value::Vector({Pair(1, 5), Pair(2, 0)}));
+  EXPECT_EQ(fake_->requests(), 2);
+  EXPECT_EQ(fake_->last_target(), "/v3/kv/txn");
+  const std::string body = fake_->last_body();
+  // Compares on both keys' mod_revisions (5 and 0: absent); puts "1 2 3" (MSAyIDM=) and "7" (Nw==).
+  EXPECT_THAT(body, HasSubstr(R"("mod_revision":"5")"));
+  EXPECT_THAT(body, HasSubstr(R"("mod_revision":"0")"));
+  EXPECT_THAT(body, HasSubstr("MSAyIDM="));
+  EXPECT_THAT(body, HasSubstr("Nw=="));
+}
+
+// A false compare applied nothing: the client reads again and retries.
+TEST_F(EtcdFakeTest, AppendTxnRetriesAFalseCompare) {
+  Start({OkReply(kReadOneKey), OkReply(), OkReply(kReadOneKey), OkReply(R"(,"succeeded":true)")},
+        std::chrono::milliseconds(2000), EtcdWorkload::kAppend);
+  Completion c = Run(Invoke("txn", Value::Vector({Micro("append", 2, Value::Int(8))})));
+  ASSERT_EQ(c.op.type, OpType::kOk) << c.op.ErrorText();
+  EXPECT_EQ(fake_->requests(), 4);
+}
+
+// Only false compares until the timeout: certainly not applied, so fail.
+TEST_F(EtcdFakeTest, AppendTxnThatNeverWinsItsCompareFails) {
+  // Far more rounds than fit in the timeout (a round takes ~0.1 ms here): the client must stop
+  // at its deadline, not at the end of the script.
+  std::vector<std::string> replies;
+  for (int i = 0; i < 40000; ++i) replies.push_back(OkReply(i % 2 == 0 ? kReadOneKey : ""));
+  Start(replies, std::chrono::milliseconds(300), EtcdWorkload::kAppend);
+  Completion c = Run(Invoke("txn", Value::Vector({Micro("append", 2, Value::Int(8))})));
+  EXPECT_EQ(c.op.type, OpType::kFail);
+  EXPECT_THAT(c.op.ErrorText(), HasSubstr("contention"));
+}
+
+TEST_F(EtcdFakeTest, ReadOnlyRwRegisterTxnIsOneRangeTxn) {
+  Start(
+      {OkReply(
+          R"(,"succeeded":true,"responses":[{"response_range":{"kvs":[{"key":"eA==","value":"NA==","mod_revision":"6"}]}},{"response_range":{}}])")},
+      std::chrono::milliseconds(2000), EtcdWorkload::kRwRegister);
+  Completion c =
+      Run(Invoke("txn", Value::Vector({Micro("r", 3, Value::Nil()), Micro("r", 4, Value::Nil())})));
+  ASSERT_EQ(c.op.type, OpType::kOk) << c.op.ErrorText();
+  EXPECT_EQ(c.op.value, Value::Vector({Micro("r", 3, Value::Int(4)), Micro("r", 4, Value::Nil())}));
+  EXPECT_EQ(*c.op.FindExtra("mod_revisions"), Value::Vector({Pair(3, 6), Pair(4, 0)}));
+  EXPECT_EQ(fake_->requests(), 1);
+}
+
+TEST_F(EtcdFakeTest, TxnErrorsAreInfoAndMalformedTxnsFailUnsent) {
+  // A write txn whose guarded put times out may have happened: info.
+  Start({OkReply(kReadOneKey), "HANG", OkReply(kReadTwoKeys)}, std::chrono::milliseconds(200),
+        EtcdWorkload::kRwRegister);
+  Completion c = Run(Invoke("txn", Value::Vector({Micro("w", 1, Value::Int(5))})));
+  EXPECT_EQ(c.op.type, OpType::kInfo);
+  EXPECT_THAT(c.op.ErrorText(), HasSubstr("timeout"));
+  // A read reply with more ranges than keys asked is not understood: info.
+  Completion shape = Run(Invoke("txn", Value::Vector({Micro("r", 1, Value::Nil())})));
+  EXPECT_EQ(shape.op.type, OpType::kInfo);
+  EXPECT_THAT(shape.op.ErrorText(), HasSubstr("expected 1 ranges"));
+  // An append in the rw-register workload, and a read reply of the wrong shape.
+  Completion bad = Run(Invoke("txn", Value::Vector({Micro("append", 1, Value::Int(5))})));
+  EXPECT_EQ(bad.op.type, OpType::kFail);
+  EXPECT_THAT(bad.op.ErrorText(), HasSubstr("invalid invocation"));
 }
 
 }  // namespace

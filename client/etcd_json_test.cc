@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -178,6 +179,32 @@ TEST(EtcdOptionsTest, FactoryRejectsBadOptions) {
   ASSERT_TRUE(factory);
   asio::io_context io;
   EXPECT_FALSE((*factory)->Open(Process::Nemesis(), io));
+}
+
+TEST(EtcdJsonTest, TxnBodiesAndRangeResponses) {
+  const auto ranges = nlohmann::json::parse(internal::TxnRangesBody({"a", "b"}, false));
+  ASSERT_EQ(ranges["success"].size(), 2u);
+  EXPECT_FALSE(ranges.contains("compare"));
+  EXPECT_EQ(ranges["success"][1]["requestRange"]["key"], "Yg==");
+  const auto guarded =
+      nlohmann::json::parse(internal::GuardedPutsBody({{"a", 5}, {"b", 0}}, {{"a", "1 2"}}));
+  ASSERT_EQ(guarded["compare"].size(), 2u);
+  EXPECT_EQ(guarded["compare"][0]["target"], "MOD");
+  EXPECT_EQ(guarded["compare"][1]["mod_revision"], "0");
+  ASSERT_EQ(guarded["success"].size(), 1u);
+  EXPECT_EQ(guarded["success"][0]["requestPut"]["value"], "MSAy");
+
+  auto reply = internal::ParseReply(
+      R"({"header":{"revision":"7"},"succeeded":true,"responses":[)"
+      R"({"response_range":{"kvs":[{"key":"YQ==","value":"MSAy","mod_revision":"5"}],"count":"1"}},)"
+      R"({"response_range":{"header":{}}},{"response_put":{}}]})");
+  ASSERT_TRUE(reply) << reply.error().message();
+  ASSERT_EQ(reply->ranges.size(), 2u);
+  ASSERT_EQ(reply->ranges[0].size(), 1u);
+  EXPECT_EQ(reply->ranges[0][0].value, "1 2");
+  EXPECT_EQ(reply->ranges[0][0].mod_revision, 5);
+  EXPECT_TRUE(reply->ranges[1].empty());
+  EXPECT_FALSE(internal::ParseReply(R"({"responses":[{"response_range":{"kvs":3}}]})"));
 }
 
 }  // namespace

@@ -16,6 +16,9 @@ inline constexpr std::string_view kNode = "node";                 // the member 
 inline constexpr std::string_view kMemberId = "member_id";        // its etcd member id (decimal)
 inline constexpr std::string_view kRevision = "revision";         // the reply header's revision
 inline constexpr std::string_view kModRevision = "mod_revision";  // the version a read saw
+// A transaction's completion (append and rw-register workloads): [[key mod_revision] ...], the
+// version of each key the transaction read before its own writes (0: the key was absent).
+inline constexpr std::string_view kModRevisions = "mod_revisions";
 inline constexpr std::string_view kRaftTerm = "raft_term";
 inline constexpr std::string_view kLatencyNs = "latency_ns";
 // A final read's invocation (:final true).

@@ -162,6 +162,15 @@ Result<std::vector<Txn>> DecodeTxns(const History& h) {
     if (t.type == OpType::kOk) {
       const Value* revision = op.FindExtra(field::kRevision);
       if (revision != nullptr && revision->is_int()) t.revision = revision->as_int();
+      if (const Value* revs = op.FindExtra(field::kModRevisions);
+          revs != nullptr && revs->is_sequential()) {
+        for (const Value& pair : revs->items()) {
+          if (pair.is_sequential() && pair.size() == 2 && pair.items()[0].is_int() &&
+              pair.items()[1].is_int()) {
+            t.read_revisions.emplace_back(pair.items()[0].as_int(), pair.items()[1].as_int());
+          }
+        }
+      }
     }
     txns.push_back(std::move(t));
   }

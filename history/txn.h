@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -63,6 +64,11 @@ struct Txn {
   // reply header :revision (field::kRevision), which for a transaction that writes is the
   // mod_revision of every key it wrote.
   std::optional<int64_t> revision;
+  // The database's versions of what the transaction read, when its :ok completion carries them
+  // (:mod_revisions [[key rev] ...], field::kModRevisions): per key, the mod_revision of the
+  // version it read before its own writes (0: absent). They name the revision of a value even
+  // when its writer's outcome is unknown.
+  std::vector<std::pair<int64_t, int64_t>> read_revisions;
 };
 
 // Whether the client op is a transaction: :f :txn, or no :f with a vector value (minimal

@@ -12,6 +12,7 @@
 #include "checker/revision_checker.h"
 #include "checker/sanity_checker.h"
 #include "checker/set_checker.h"
+#include "checker/txn_checker.h"
 #include "checker/verdict.h"
 #include "runner/campaign.h"
 
@@ -77,6 +78,9 @@ std::vector<std::string> ExpectedF(Workload workload) {
       return {"add", "read"};
     case Workload::kLock:
       return {"acquire", "release"};
+    case Workload::kAppend:
+    case Workload::kRwRegister:
+      return {"txn"};
   }
   return {};
 }
@@ -102,6 +106,17 @@ std::unique_ptr<checker::ComposeChecker> MakeJudge(const CampaignConfig& config)
       break;
     case Workload::kLock:
       judge->Add(checker::MakeMutexChecker({.time_limit_s = config.check_time_limit_s}));
+      break;
+    case Workload::kAppend:
+    case Workload::kRwRegister:
+      // etcd claims strict serializability for its txns; serializable reads of a read-only
+      // transaction may be stale, which only serializability allows.
+      judge->Add(std::make_unique<checker::TxnChecker>(checker::TxnCheckOptions{
+          .model = config.workload == Workload::kAppend ? checker::TxnModel::kListAppend
+                                                        : checker::TxnModel::kRwRegister,
+          .consistency = config.read_mode == "serializable"
+                             ? checker::Consistency::kSerializable
+                             : checker::Consistency::kStrictSerializable}));
       break;
   }
   judge->Add(checker::MakeSanityChecker({.expected_f = ExpectedF(config.workload),

@@ -97,7 +97,7 @@ const std::array kFields{
               .member = &C::cluster, .check = CheckCluster},
   ConfigField{.key = "name", .flag = "--name", .help = "Local cluster name (1-8 of a-z0-9)",
               .member = &C::name},
-  ConfigField{.key = "workload", .flag = "--workload", .help = "register|set|counter|lock",
+  ConfigField{.key = "workload", .flag = "--workload", .help = "register|set|counter|lock|append|rw-register",
               .parse = ParseWorkloadField, .print = PrintWorkloadField},
   ConfigField{.key = "nemesis", .flag = "--nemesis",
               .help = "Comma-separated faults: partition, isolate, isolate-leader, kill, pause, "

@@ -14,6 +14,10 @@ client::EtcdWorkload EtcdWorkloadFor(Workload workload) {
       return client::EtcdWorkload::kCounter;
     case Workload::kLock:
       return client::EtcdWorkload::kLock;
+    case Workload::kAppend:
+      return client::EtcdWorkload::kAppend;
+    case Workload::kRwRegister:
+      return client::EtcdWorkload::kRwRegister;
   }
   return client::EtcdWorkload::kRegister;
 }

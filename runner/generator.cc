@@ -55,18 +55,23 @@ std::string_view WorkloadName(Workload workload) {
       return "counter";
     case Workload::kLock:
       return "lock";
+    case Workload::kAppend:
+      return "append";
+    case Workload::kRwRegister:
+      return "rw-register";
   }
   return "register";
 }
 
 Result<Workload> ParseWorkload(std::string_view name) {
-  for (Workload w : {Workload::kRegister, Workload::kSet, Workload::kCounter, Workload::kLock}) {
+  for (Workload w : {Workload::kRegister, Workload::kSet, Workload::kCounter, Workload::kLock,
+                     Workload::kAppend, Workload::kRwRegister}) {
     if (WorkloadName(w) == name) return w;
   }
-  return MakeError(
-      ErrorCode::kInvalidArgument,
-      fmt::format("workload: unknown workload '{}' (expected register, set, counter or lock)",
-                  name));
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("workload: unknown workload '{}' (expected register, set, counter, "
+                               "lock, append or rw-register)",
+                               name));
 }
 
 Process NextProcess(const Process& process, int concurrency) {
@@ -84,6 +89,42 @@ Generator::Generator(GeneratorOptions options) : options_(std::move(options)) {
   lock_cycle_ended_.assign(static_cast<size_t>(options_.concurrency), false);
   const int groups = (options_.concurrency + options_.per_key_limit - 1) / options_.per_key_limit;
   for (int g = 0; g < groups; ++g) groups_.push_back(Group{.key = next_key_++, .ops = 0});
+  if (IsTxnWorkload(options_.workload)) {
+    next_key_ = 0;
+    for (int k = 0; k < std::max(1, options_.txn_keys); ++k) {
+      txn_live_.push_back(next_key_++);
+      txn_last_value_.push_back(0);
+    }
+  }
+}
+
+bool IsTxnWorkload(Workload workload) {
+  return workload == Workload::kAppend || workload == Workload::kRwRegister;
+}
+
+Op Generator::NextTxn(int worker, const Process& process) {
+  std::mt19937_64& rng = worker_rngs_[static_cast<size_t>(worker)];
+  const bool append = options_.workload == Workload::kAppend;
+  const int64_t n = 1 + Below(rng, std::max(1, options_.txn_max_ops));
+  std::vector<Value> ops;
+  for (int64_t i = 0; i < n; ++i) {
+    const auto slot = static_cast<size_t>(Below(rng, static_cast<int64_t>(txn_live_.size())));
+    const int64_t key = txn_live_[slot];
+    if (Below(rng, 2) == 0) {
+      ops.push_back(Value::Vector({Value::Keyword("r"), Value::Int(key), Value::Nil()}));
+      continue;
+    }
+    const int64_t value = ++txn_last_value_[slot];
+    ops.push_back(Value::Vector(
+        {Value::Keyword(append ? "append" : "w"), Value::Int(key), Value::Int(value)}));
+    if (value >= options_.ops_per_key) {  // retire the key; later micro-ops use the fresh one
+      txn_live_[slot] = next_key_++;
+      txn_last_value_[slot] = 0;
+    }
+  }
+  Op op = Invocation(process, "txn", Value::Nil(), Value::Vector(std::move(ops)));
+  op.key.reset();  // a transaction names its keys in its micro-ops
+  return op;
 }
 
 Value Generator::KeyValue(int64_t key) const {
@@ -107,6 +148,7 @@ Op Generator::Next(int worker, const Process& process) {
     const int64_t n = worker_adds_[static_cast<size_t>(worker)]++;
     return Invocation(process, "add", key, Value::Int(worker + n * options_.concurrency));
   }
+  if (IsTxnWorkload(options_.workload)) return NextTxn(worker, process);
   Group& group = groups_[static_cast<size_t>(worker / options_.per_key_limit)];
   if (options_.workload == Workload::kCounter) {
     const Value key = KeyValue(group.key);
@@ -169,6 +211,16 @@ bool Generator::InCycle(int worker) const {
 
 std::optional<Op> Generator::FinalRead(int worker, const Process& process) const {
   if (options_.workload == Workload::kLock) return std::nullopt;
+  if (IsTxnWorkload(options_.workload)) {
+    std::vector<Value> reads;
+    for (int64_t key : txn_live_) {
+      reads.push_back(Value::Vector({Value::Keyword("r"), Value::Int(key), Value::Nil()}));
+    }
+    Op op = Invocation(process, "txn", Value::Nil(), Value::Vector(std::move(reads)));
+    op.key.reset();
+    op.AddExtra(kFinalField, Value::Bool(true));
+    return op;
+  }
   const Value key = options_.workload == Workload::kSet ? KeyValue(0) : CurrentKey(worker);
   Op op = Invocation(process, "read", key, Value::Nil());
   op.AddExtra(kFinalField, Value::Bool(true));

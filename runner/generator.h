@@ -42,9 +42,19 @@ enum class Workload {
   kCounter,
   // acquire / hold / release cycles on one fixed lock per worker group (see Generator::Completed).
   kLock,
+  // Transactions ("txn", history/txn.h) of 1..txn_max_ops micro-ops over txn_keys live keys:
+  // kAppend reads and appends to lists ([:r k nil] [:append k v]); kRwRegister reads and writes
+  // registers ([:r k nil] [:w k v]). Each key's values are unique (1, 2, 3, ...); a key retires
+  // after ops_per_key writes and a fresh key takes its place (Elle's premise, and it keeps lists
+  // short).
+  kAppend,
+  kRwRegister,
 };
-std::string_view WorkloadName(Workload workload);  // "register", "set", "counter", "lock"
+// "register", "set", "counter", "lock", "append", "rw-register"
+std::string_view WorkloadName(Workload workload);
 [[nodiscard]] Result<Workload> ParseWorkload(std::string_view name);
+// append or rw-register: ops are transactions (f "txn", no :key).
+bool IsTxnWorkload(Workload workload);
 
 struct GeneratorOptions {
   Workload workload = Workload::kRegister;
@@ -60,7 +70,9 @@ struct GeneratorOptions {
   // Keys are "<key_prefix>/<n>" (register, counter, lock) or "<key_prefix>/set" (set). A prefix
   // unique to the run keeps a reused cluster's old data out of a new run's keys.
   std::string key_prefix = "fl";
-  double rate = 0;  // ops/s over all workers; 0 = as fast as the clients go
+  int txn_keys = 10;    // append, rw-register: keys live at a time
+  int txn_max_ops = 4;  // append, rw-register: micro-ops per transaction, 1..txn_max_ops
+  double rate = 0;      // ops/s over all workers; 0 = as fast as the clients go
   std::uint64_t seed = 0;
 };
 
@@ -94,6 +106,7 @@ class Generator {
   bool InCycle(int worker) const;
 
   // A final read for the worker, marked :final true, or nullopt when the workload has none (lock).
+  // append and rw-register: a transaction reading every live key.
   // set: a read of the set. register and counter: a read of the key the worker's group uses at the
   // end, so that every key in use at the end is read after the heal. Earlier register keys get
   // no final read: each is checked on its own with the ops it had, and reading every key ever
@@ -122,8 +135,12 @@ class Generator {
   enum class LockStep { kAcquire, kHold, kRelease };
   std::vector<LockStep> lock_steps_;    // lock: what each worker does next
   std::vector<bool> lock_cycle_ended_;  // lock: the worker's last op was a release
+  history::Op NextTxn(int worker, const history::Process& process);
+
   std::vector<Group> groups_;
   int64_t next_key_ = 0;
+  std::vector<int64_t> txn_live_;        // append, rw-register: the live keys
+  std::vector<int64_t> txn_last_value_;  // ...and the last value written to each (same order)
 };
 
 // ---- the nemesis schedule ----

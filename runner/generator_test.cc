@@ -200,14 +200,16 @@ TEST(GeneratorTest, LockCycleFollowsOutcomes) {
 }
 
 TEST(GeneratorTest, WorkloadNamesRoundTrip) {
-  for (Workload w : {Workload::kRegister, Workload::kSet, Workload::kCounter, Workload::kLock}) {
+  for (Workload w : {Workload::kRegister, Workload::kSet, Workload::kCounter, Workload::kLock,
+                     Workload::kAppend, Workload::kRwRegister}) {
     Result<Workload> parsed = ParseWorkload(WorkloadName(w));
     ASSERT_TRUE(parsed);
     EXPECT_EQ(*parsed, w);
   }
   Result<Workload> bad = ParseWorkload("queue");
   ASSERT_FALSE(bad);
-  EXPECT_NE(bad.error().message().find("register, set, counter or lock"), std::string::npos);
+  EXPECT_NE(bad.error().message().find("register, set, counter, lock, append or rw-register"),
+            std::string::npos);
 }
 
 TEST(GeneratorTest, DelayFollowsRateWithJitter) {

@@ -74,6 +74,19 @@ int ExitFor(checker::Validity v) {
   return kExitError;
 }
 
+// Writes the HTML report to a.html; false (after saying why) when it could not.
+bool WriteHtml(const CheckArgs& a, const std::string& file, const std::string& page) {
+  std::FILE* f = std::fopen(a.html.c_str(), "wb");
+  if (!f || std::fwrite(page.data(), 1, page.size(), f) != page.size()) {
+    PrintError(fmt::format("write {}: cannot write the HTML report", a.html));
+    if (f) std::fclose(f);
+    return false;
+  }
+  std::fclose(f);
+  if (!a.json) std::printf("%s: report written to %s\n", file.c_str(), a.html.c_str());
+  return true;
+}
+
 FileOutcome CheckOne(const CheckArgs& a, const std::string& file, const checker::CheckOptions& opts,
                      bool write_html) {
   FileOutcome out;
@@ -120,13 +133,6 @@ FileOutcome CheckOne(const CheckArgs& a, const std::string& file, const checker:
 
   if (auto txn_model = checker::ParseTxnModel(a.model)) {
     // Transactional histories: the Elle-class checker, its Verdict printed as the others are.
-    if (write_html) {
-      // Not drawn yet: refuse rather than leave a stale or missing file unexplained.
-      const std::string message = "check: --html does not draw transactional verdicts yet";
-      PrintError(message);
-      out.json = error_json(message);
-      return out;
-    }
     auto consistency = checker::ParseConsistency(a.consistency);
     if (!consistency) {
       PrintError(consistency.error().message());
@@ -157,6 +163,7 @@ FileOutcome CheckOne(const CheckArgs& a, const std::string& file, const checker:
       std::printf("%s: %s\n%s", std::string(checker::ValidityName(verdict->validity)).c_str(),
                   verdict->summary.c_str(), verdict->detail.c_str());
     }
+    if (write_html && !WriteHtml(a, file, checker::RenderTxnHtml(*verdict))) out.code = kExitError;
     return out;
   }
   auto result = checker::Check(*h, opts);
@@ -180,18 +187,7 @@ FileOutcome CheckOne(const CheckArgs& a, const std::string& file, const checker:
     std::fputs(text.c_str(), stdout);
     if (!text.empty() && text.back() != '\n') std::fputc('\n', stdout);
   }
-  if (write_html) {
-    std::string page = checker::RenderHtml(*result, *h);
-    std::FILE* f = std::fopen(a.html.c_str(), "wb");
-    if (!f || std::fwrite(page.data(), 1, page.size(), f) != page.size()) {
-      PrintError(fmt::format("write {}: cannot write the HTML report", a.html));
-      if (f) std::fclose(f);
-      out.code = kExitError;
-      return out;
-    }
-    std::fclose(f);
-    if (!a.json) std::printf("%s: report written to %s\n", file.c_str(), a.html.c_str());
-  }
+  if (write_html && !WriteHtml(a, file, checker::RenderHtml(*result, *h))) out.code = kExitError;
   return out;
 }
 

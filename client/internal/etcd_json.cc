@@ -155,6 +155,60 @@ std::string LeaseKeepAliveBody(std::int64_t lease_id) {
   return json{{"ID", std::to_string(lease_id)}}.dump();
 }
 
+namespace {
+
+// A range's "kvs" array (null or absent: no match).
+Result<std::vector<EtcdKv>> ParseKvs(const json& j, std::string_view where) {
+  std::vector<EtcdKv> kvs;
+  if (j.is_null()) return kvs;
+  if (!j.is_array()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("etcd reply: {}: expected an array", where));
+  }
+  for (const auto& kv : j) {
+    if (!kv.is_object()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("etcd reply: {}: expected objects", where));
+    }
+    EtcdKv out;
+    FAULTLINE_ASSIGN_OR_RETURN(out.key, BytesField(kv, "key", where));
+    FAULTLINE_ASSIGN_OR_RETURN(out.value, BytesField(kv, "value", where));
+    FAULTLINE_ASSIGN_OR_RETURN(out.mod_revision, IntField<std::int64_t>(kv, "mod_revision", where));
+    FAULTLINE_ASSIGN_OR_RETURN(out.version, IntField<std::int64_t>(kv, "version", where));
+    kvs.push_back(std::move(out));
+  }
+  return kvs;
+}
+
+}  // namespace
+
+std::string TxnRangesBody(const std::vector<std::string>& keys, bool serializable) {
+  json success = json::array();
+  for (const auto& key : keys) {
+    json range = {{"key", Base64Encode(key)}};
+    if (serializable) range["serializable"] = true;
+    success.push_back({{"requestRange", std::move(range)}});
+  }
+  return json{{"success", std::move(success)}}.dump();
+}
+
+std::string GuardedPutsBody(const std::vector<std::pair<std::string, std::int64_t>>& compares,
+                            const std::vector<std::pair<std::string, std::string>>& puts) {
+  json compare = json::array();
+  for (const auto& [key, mod_revision] : compares) {
+    compare.push_back({{"target", "MOD"},
+                       {"key", Base64Encode(key)},
+                       {"result", "EQUAL"},
+                       {"mod_revision", std::to_string(mod_revision)}});
+  }
+  json success = json::array();
+  for (const auto& [key, value] : puts) {
+    success.push_back(
+        {{"requestPut", {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}}}});
+  }
+  return json{{"compare", std::move(compare)}, {"success", std::move(success)}}.dump();
+}
+
 Result<EtcdReply> ParseReply(std::string_view body) {
   FAULTLINE_ASSIGN_OR_RETURN(json j, ParseObject(body));
   // A streaming RPC's message arrives as {"result": {...}} (lease/keepalive).
@@ -182,21 +236,28 @@ Result<EtcdReply> ParseReply(std::string_view body) {
     }
     reply.succeeded = it->get<bool>();
   }
-  if (auto it = j.find("kvs"); it != j.end() && !it->is_null()) {
+  if (auto it = j.find("kvs"); it != j.end()) {
+    FAULTLINE_ASSIGN_OR_RETURN(reply.kvs, ParseKvs(*it, "kvs"));
+  }
+  if (auto it = j.find("responses"); it != j.end() && !it->is_null()) {
     if (!it->is_array()) {
-      return MakeError(ErrorCode::kInvalidArgument, "etcd reply: kvs: expected an array");
+      return MakeError(ErrorCode::kInvalidArgument, "etcd reply: responses: expected an array");
     }
-    for (const auto& kv : *it) {
-      if (!kv.is_object()) {
-        return MakeError(ErrorCode::kInvalidArgument, "etcd reply: kvs: expected objects");
+    for (const auto& r : *it) {
+      if (!r.is_object()) {
+        return MakeError(ErrorCode::kInvalidArgument, "etcd reply: responses: expected objects");
       }
-      EtcdKv out;
-      FAULTLINE_ASSIGN_OR_RETURN(out.key, BytesField(kv, "key", "kvs"));
-      FAULTLINE_ASSIGN_OR_RETURN(out.value, BytesField(kv, "value", "kvs"));
-      FAULTLINE_ASSIGN_OR_RETURN(out.mod_revision,
-                                 IntField<std::int64_t>(kv, "mod_revision", "kvs"));
-      FAULTLINE_ASSIGN_OR_RETURN(out.version, IntField<std::int64_t>(kv, "version", "kvs"));
-      reply.kvs.push_back(std::move(out));
+      auto range = r.find("response_range");
+      if (range == r.end()) continue;  // a put's response says nothing the client needs
+      if (!range->is_object()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "etcd reply: responses: response_range: expected an object");
+      }
+      std::vector<EtcdKv> kvs;
+      if (auto k = range->find("kvs"); k != range->end()) {
+        FAULTLINE_ASSIGN_OR_RETURN(kvs, ParseKvs(*k, "responses: response_range: kvs"));
+      }
+      reply.ranges.push_back(std::move(kvs));
     }
   }
   FAULTLINE_ASSIGN_OR_RETURN(reply.count, IntField<std::int64_t>(j, "count", "reply"));

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/base64.h"
@@ -36,6 +37,13 @@ std::string CasBody(std::string_view key, const std::optional<std::string>& expe
 
 // A txn: if the key's mod_revision equals mod_revision (0: the key is absent), put value.
 std::string ModCasBody(std::string_view key, std::int64_t mod_revision, std::string_view value);
+
+// A txn of ranges only, one per key (no compare: it always succeeds), read at one revision: the
+// reply's `ranges` holds one entry per key, in order.
+std::string TxnRangesBody(const std::vector<std::string>& keys, bool serializable);
+// A txn: if every key's mod_revision equals the one given (0: the key is absent), do the puts.
+std::string GuardedPutsBody(const std::vector<std::pair<std::string, std::int64_t>>& compares,
+                            const std::vector<std::pair<std::string, std::string>>& puts);
 
 // /v3/lease/grant, /v3/lease/revoke, /v3/lock/lock, /v3/lock/unlock.
 std::string LeaseGrantBody(std::int64_t ttl_s);
@@ -67,8 +75,10 @@ struct EtcdReply {
   // Set when the gateway answered {"error": ..., "code": N} (a gRPC status).
   std::optional<std::string> error;
   int code = 0;
-  bool succeeded = false;     // txn: absent means false
-  std::vector<EtcdKv> kvs;    // range: absent means no match
+  bool succeeded = false;   // txn: absent means false
+  std::vector<EtcdKv> kvs;  // range: absent means no match
+  // txn: the kvs of each response_range in "responses", in order (puts' responses skipped).
+  std::vector<std::vector<EtcdKv>> ranges;
   std::int64_t count = 0;     // range
   std::int64_t lease_id = 0;  // lease/grant, lease/keepalive: "ID"
   std::int64_t ttl = 0;       // lease/grant, lease/keepalive: "TTL"; 0 (absent): the lease is gone

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "client/client.h"
+#include "history/txn.h"
 #include "runner/campaign.h"
 
 namespace faultline::runner::testing {
@@ -55,6 +57,7 @@ class FakeDb {
     partitioned_ = true;
     snapshot_ = registers_;
     snapshot_revision_ = revision_;
+    txn_snapshot_ = txn_state_;
     ++partitions_;
   }
   void Heal() {
@@ -87,6 +90,10 @@ class FakeDb {
         partitioned_ && options_.stale_when_partitioned && node == options_.isolated;
     type = history::OpType::kOk;
     result = history::Value::Nil();
+    if (op.f == "txn") {
+      ApplyTxn(op, isolated, info, type, result, revision);
+      return;
+    }
     if (options_.workload == Workload::kCounter) {
       int64_t& counter = counters_[key];
       if (op.f == "add") counter += op.value.as_int();
@@ -141,6 +148,56 @@ class FakeDb {
   std::atomic<int> opened_{0};
 
  private:
+  // append / rw-register: applies the micro-ops atomically (strict serializable), except on the
+  // isolated node while stale_when_partitioned: read-only transactions read the snapshot taken
+  // when the partition began, and transactions that write time out unapplied.
+  struct TxnState {
+    std::map<int64_t, std::vector<int64_t>> lists;
+    std::map<int64_t, int64_t> registers;
+  };
+  void ApplyTxn(const history::Op& op, bool isolated, bool& info, history::OpType& type,
+                history::Value& result, int64_t& revision) {
+    auto decoded = history::DecodeMicroOps(op.value, false);
+    if (!decoded) {
+      type = history::OpType::kFail;
+      return;
+    }
+    std::vector<history::MicroOp> ops = std::move(decoded).value();
+    const bool writes = std::any_of(ops.begin(), ops.end(), [](const history::MicroOp& m) {
+      return m.kind != history::MicroOpKind::kRead;
+    });
+    if (isolated && writes) {
+      info = true;
+      return;
+    }
+    TxnState& state = isolated ? txn_snapshot_ : txn_state_;
+    for (history::MicroOp& m : ops) {
+      switch (m.kind) {
+        case history::MicroOpKind::kAppend:
+          state.lists[m.key].push_back(m.value);
+          break;
+        case history::MicroOpKind::kWrite:
+          state.registers[m.key] = m.value;
+          break;
+        case history::MicroOpKind::kRead: {
+          m.known = true;
+          if (options_.workload == Workload::kAppend) {
+            m.is_list = true;
+            m.list = state.lists[m.key];
+          } else {
+            auto it = state.registers.find(m.key);
+            m.nil = it == state.registers.end();
+            m.value = m.nil ? 0 : it->second;
+          }
+          break;
+        }
+      }
+    }
+    if (writes) ++revision_;
+    revision = isolated ? snapshot_revision_ : revision_;
+    result = history::EncodeMicroOps(ops);
+  }
+
   FakeDbOptions options_;
   mutable std::mutex mu_;
   std::map<std::string, history::Value> registers_;
@@ -154,6 +211,8 @@ class FakeDb {
   int heals_ = 0;
   int64_t revision_ = 1;
   int64_t snapshot_revision_ = 1;
+  TxnState txn_state_;
+  TxnState txn_snapshot_;
 };
 
 class FakeClient final : public client::Client {
@@ -187,8 +246,10 @@ class FakeClient final : public client::Client {
       c.op = invoke.Complete(history::OpType::kInfo, history::Value::Nil());
       c.op.error = history::Value::Keyword("timeout");
     } else {
-      c.op = invoke.Complete(
-          type, type == history::OpType::kOk && invoke.f != "read" ? invoke.value : result);
+      c.op = invoke.Complete(type,
+                             type == history::OpType::kOk && invoke.f != "read" && invoke.f != "txn"
+                                 ? invoke.value
+                                 : result);
       c.revision = revision;
     }
     c.node = fmt::format("n{}", node_ + 1);

@@ -130,6 +130,8 @@ json IncidentObject(const DrillResult& r) {
       {"hashes_equal", r.hashes_equal ? json(*r.hashes_equal) : json(nullptr)},
       {"serves_after", r.serves_after},
       {"consistency", ConsistencyObject(r)},
+      {"log_patterns",
+       r.log_patterns ? json::parse(checker::LogPatternsJson(*r.log_patterns)) : json(nullptr)},
       {"history_log", LogObject(r)},
       {"improvements", r.improvements},
       {"notes", r.notes},
@@ -187,6 +189,18 @@ std::string ReportMarkdown(const std::string& run_name, const std::vector<DrillR
           c.workload, checker::ValidityName(c.validity), c.ops, c.keys, c.ok, c.fail, c.info,
           c.summary);
       if (!c.detail.empty()) md += "\n```\n" + c.detail + "\n```\n";
+      md += "\n";
+    }
+    if (r.log_patterns) {
+      md += "### Node logs over the drill\n\n";
+      for (const checker::LogPatternCount& c : r.log_patterns->patterns) {
+        md += fmt::format("- {}: {} (max {}){}\n", c.pattern.name, c.count,
+                          c.pattern.max ? std::to_string(*c.pattern.max) : "unlimited",
+                          c.exceeded() ? " **exceeded**" : "");
+        for (const checker::LogPatternExample& e : c.examples) {
+          md += fmt::format("  - {}: `{}`\n", e.node, e.line);
+        }
+      }
       md += "\n";
     }
     md += "### Faults\n\n";

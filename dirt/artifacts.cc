@@ -150,6 +150,45 @@ Status WriteFile(const std::filesystem::path& path, const std::string& text) {
 
 std::string IncidentJson(const DrillResult& result) { return IncidentObject(result).dump(2); }
 
+JUnitCase DrillJUnitCase(const DrillResult& r) {
+  JUnitCase c{.name = fmt::format("{} {}", r.scenario_id, r.title),
+              .classname = "faultline.dirt",
+              .time_s = r.end_wall_ns > r.start_wall_ns
+                            ? static_cast<double>(r.end_wall_ns - r.start_wall_ns) / 1e9
+                            : 0,
+              .outcome = JUnitOutcome::kPassed,
+              .type = "",
+              .message = fmt::format("{}: {}", VerdictName(r.verdict), r.reason),
+              .detail = ""};
+  switch (r.verdict) {
+    case Verdict::kPass:
+      c.message.clear();
+      return c;
+    case Verdict::kAborted:
+      c.outcome = JUnitOutcome::kSkipped;
+      return c;
+    case Verdict::kError:
+      c.outcome = JUnitOutcome::kError;
+      c.type = "error";
+      return c;
+    case Verdict::kFail:
+    case Verdict::kInvalid:
+      break;
+  }
+  c.outcome = JUnitOutcome::kFailure;
+  c.type = r.verdict == Verdict::kFail ? "fail" : "invalid";
+  std::string& d = c.detail;
+  if (!r.recovery.explanation.empty()) d += r.recovery.explanation + "\n";
+  for (const std::string& s : r.safeguards_missing)
+    d += fmt::format("safeguard did not fire: {}\n", s);
+  if (r.consistency && r.consistency->validity != checker::Validity::kValid) {
+    d += fmt::format("consistency: {}\n{}", r.consistency->summary, r.consistency->detail);
+    if (!d.empty() && d.back() != '\n') d += "\n";
+  }
+  for (const std::string& i : r.improvements) d += fmt::format("to improve: {}\n", i);
+  return c;
+}
+
 std::string ReportMarkdown(const std::string& run_name, const std::vector<DrillResult>& results) {
   std::string md = fmt::format("# DiRT report: {}\n\n", run_name);
   md +=

@@ -42,6 +42,7 @@
 #include "checker/checker.h"
 #include "checker/log_patterns.h"
 #include "cluster/cluster.h"
+#include "common/junit.h"
 #include "common/result.h"
 #include "dirt/recovery.h"
 #include "dirt/scenario.h"
@@ -156,6 +157,11 @@ struct DrillResult {
 // test_summary.json and report.md into `dir` (created if needed).
 [[nodiscard]] Status WriteArtifacts(const std::string& dir, const std::string& run_name,
                                     const std::vector<DrillResult>& results);
+
+// One drill as a JUnit test case (common/junit.h): PASS passes; FAIL and INVALID are a <failure>
+// with the reason and, as text, the recovery explanation, what to improve and the workload's
+// counterexample; ABORTED is <skipped> (nothing was measured) with the reason; ERROR is <error>.
+JUnitCase DrillJUnitCase(const DrillResult& result);
 
 // The incident record of one drill as JSON text (also what incident-<id>.json holds).
 std::string IncidentJson(const DrillResult& result);

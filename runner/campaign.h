@@ -33,6 +33,7 @@
 #include "checker/sanity_checker.h"
 #include "checker/verdict.h"
 #include "client/client.h"
+#include "common/junit.h"
 #include "common/ports.h"
 #include "common/result.h"
 #include "history/history.h"
@@ -287,6 +288,12 @@ std::vector<checker::NodeLog> RunDirNodeLogs(const RunFiles& files,
 // The summary text and results.json of a report.
 std::string RenderSummary(const RunReport& report, const CampaignConfig& config);
 std::string RenderResultsJson(const RunReport& report, const CampaignConfig& config);
+
+// The run as a JUnit test suite (common/junit.h): one test case per checker (log-patterns
+// included), with the seed, run directory and the command that reruns it as properties.
+JUnitSuite CampaignJUnitSuite(const RunReport& report, const CampaignConfig& config);
+// A run that ended in an error, as a suite with one <error> case.
+JUnitSuite CampaignErrorJUnitSuite(const CampaignConfig& config, const std::string& error);
 
 // Exit code as `faultline check`: 0 valid, 1 invalid, 2 unknown.
 int ExitCodeFor(checker::Validity validity);

@@ -506,6 +506,18 @@ TEST_F(CampaignTest, LogPatternOverItsMaximumMakesTheRunInvalid) {
   EXPECT_EQ(j["log_scan"]["n2"]["offset"], earlier.size());
   EXPECT_EQ(j["checkers"]["log-patterns"]["panic"]["count"], 1);
 
+  // For CI: a test case per checker, the log patterns' one a <failure> naming the pattern.
+  const std::vector<JUnitSuite> suites = {CampaignJUnitSuite(*r, c)};
+  const std::string xml = RenderJUnit(suites);
+  EXPECT_NE(xml.find("<testcase name=\"linearizable\" classname=\"faultline.campaign.register\""),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("<testcase name=\"log-patterns\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<failure message=\"invalid: panic 1 &gt; max 0 (n2 1)\" type=\"invalid\">"),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("failures=\"1\" errors=\"0\" skipped=\"0\""), std::string::npos) << xml;
+
   Result<RunReport> again = AnalyzeRunDir(r->files.dir);
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(again->verdict.validity, Validity::kInvalid);

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/junit.h"
+
 namespace faultline::checker {
 namespace {
 
@@ -50,36 +52,8 @@ std::string Summary(const CheckResult& r) {
                      Bytes(r.peak_memory_bytes));
 }
 
-void AppendEscaped(std::string& out, std::string_view s) {
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
-
-std::string Esc(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  AppendEscaped(out, s);
-  return out;
-}
+// Text in the HTML page: XML's escapes, which HTML5 reads the same (common/junit.h).
+std::string Esc(std::string_view s) { return XmlEscape(s); }
 
 }  // namespace
 

@@ -467,7 +467,8 @@ Result<DrillResult> RunDrill(const cluster::ClusterState& state, nemesis::NodeCo
   std::vector<std::string> added = scenario.log_patterns;
   added.insert(added.end(), options.log_patterns.begin(), options.log_patterns.end());
   Result<std::vector<checker::LogPattern>> patterns = checker::MakeLogPatterns(added, maxima);
-  if (!patterns) return std::move(patterns).error().WithContext("dirt: " + scenario.id);
+  if (!patterns)
+    return std::move(patterns).error().WithContext(fmt::format("dirt: {}", scenario.id));
   Drill drill(state, control, scenario, options, std::move(*patterns));
   return drill.Run();
 }

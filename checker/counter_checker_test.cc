@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
 #include <string>
 #include <vector>
 
+#include "checker/testing/script.h"
 #include "history/fields.h"
 
 namespace faultline::checker {
@@ -17,30 +17,8 @@ using history::Process;
 using history::Value;
 
 // Builds a counter history from a small script; every op is on key "k" unless given another.
-class Script {
+class Script : public testing::ScriptBase<Script> {
  public:
-  Script& Invoke(int p, std::string f, Value v, std::string key = "k", bool final = false) {
-    Op op{.index = -1,
-          .time_ns = -1,
-          .type = OpType::kInvoke,
-          .process = Process::Client(p),
-          .f = std::move(f),
-          .key = Value::String(std::move(key)),
-          .value = std::move(v),
-          .error = std::nullopt,
-          .extras = {}};
-    if (final) {
-      op.extras.push_back(history::Field{.key = Value::Keyword(std::string(history::field::kFinal)),
-                                         .value = Value::Bool(true)});
-    }
-    open_[p] = op;
-    ops_.push_back(std::move(op));
-    return *this;
-  }
-  Script& Done(int p, OpType type, Value v = Value::Nil()) {
-    ops_.push_back(open_[p].Complete(type, std::move(v)));
-    return *this;
-  }
   Script& Add(int p, int64_t d, OpType type = OpType::kOk, std::string key = "k") {
     return Invoke(p, "add", Value::Int(d), std::move(key)).Done(p, type, Value::Int(d));
   }
@@ -49,8 +27,7 @@ class Script {
         .Done(p, OpType::kOk, Value::Int(v));
   }
   Result<CounterCheckResult> TryCheck() {
-    Result<history::History> h = history::History::Build(ops_);
-    EXPECT_TRUE(h) << h.error().message();
+    Result<history::History> h = Build();
     if (!h) return std::move(h).error();
     return CheckCounter(*h);
   }
@@ -59,10 +36,6 @@ class Script {
     EXPECT_TRUE(r) << r.error().message();
     return r ? *r : CounterCheckResult{};
   }
-
- private:
-  std::vector<Op> ops_;
-  std::map<int, Op> open_;
 };
 
 TEST(CounterCheckerTest, SequentialAddsAndReadsAreValid) {

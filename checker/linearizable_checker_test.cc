@@ -5,11 +5,11 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "checker/testing/script.h"
 #include "history/fields.h"
 
 namespace faultline::checker {
@@ -20,41 +20,14 @@ using history::OpType;
 using history::Process;
 using history::Value;
 
-class Script {
+class Script : public testing::ScriptBase<Script> {
  public:
-  Script& Invoke(int p, std::string f, Value v) {
-    Op op{.index = -1,
-          .time_ns = -1,
-          .type = OpType::kInvoke,
-          .process = Process::Client(p),
-          .f = std::move(f),
-          .key = Value::String("k"),
-          .value = std::move(v),
-          .error = std::nullopt,
-          .extras = {}};
-    open_[p] = op;
-    ops_.push_back(std::move(op));
-    return *this;
-  }
-  // An ok completion served by `node` at `revision`.
-  Script& Ok(int p, Value v, std::string node = "", int64_t revision = 0) {
-    Op done = open_[p].Complete(OpType::kOk, std::move(v));
-    if (!node.empty()) done.AddExtra(history::field::kNode, Value::String(std::move(node)));
-    if (revision != 0) done.AddExtra(history::field::kRevision, Value::Int(revision));
-    ops_.push_back(std::move(done));
-    return *this;
-  }
   Verdict Check(std::unique_ptr<Checker> checker) {
-    Result<history::History> h = history::History::Build(ops_);
-    EXPECT_TRUE(h) << h.error().message();
+    Result<history::History> h = Build();
     Result<Verdict> v = checker->Check(*h);
     EXPECT_TRUE(v) << v.error().message();
     return *v;
   }
-
- private:
-  std::vector<Op> ops_;
-  std::map<int, Op> open_;
 };
 
 TEST(LinearizableCheckerTest, SequentialRegisterIsValid) {

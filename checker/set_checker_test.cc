@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "checker/testing/script.h"
 #include "history/fields.h"
 
 namespace faultline::checker {
@@ -17,41 +18,20 @@ using history::Process;
 using history::Value;
 
 // Builds a set history from a small script.
-class Script {
+class Script : public testing::ScriptBase<Script> {
  public:
-  Script& Invoke(int p, std::string f, Value v, bool final = false) {
-    Op op{.index = -1,
-          .time_ns = -1,
-          .type = OpType::kInvoke,
-          .process = Process::Client(p),
-          .f = std::move(f),
-          .key = Value::String("s"),
-          .value = std::move(v),
-          .error = std::nullopt,
-          .extras = {}};
-    if (final) {
-      op.extras.push_back(history::Field{.key = Value::Keyword(std::string(history::field::kFinal)),
-                                         .value = Value::Bool(true)});
-    }
-    open_[p] = op;
-    ops_.push_back(std::move(op));
-    return *this;
-  }
-  Script& Done(int p, OpType type, Value v = Value::Nil()) {
-    ops_.push_back(open_[p].Complete(type, std::move(v)));
-    return *this;
-  }
+  Script() : ScriptBase("s") {}
   Script& Add(int p, int64_t e, OpType type = OpType::kOk) {
     return Invoke(p, "add", Value::Int(e)).Done(p, type, Value::Int(e));
   }
   Script& Read(int p, std::vector<int64_t> elements, bool final = false) {
     std::vector<Value> items;
     for (int64_t e : elements) items.push_back(Value::Int(e));
-    return Invoke(p, "read", Value::Nil(), final).Done(p, OpType::kOk, Value::Vector(items));
+    return Invoke(p, "read", Value::Nil(), std::nullopt, final)
+        .Done(p, OpType::kOk, Value::Vector(items));
   }
   Result<SetCheckResult> TryCheck(bool stale_is_invalid = true) {
-    Result<history::History> h = history::History::Build(ops_);
-    EXPECT_TRUE(h) << h.error().message();
+    Result<history::History> h = Build();
     return CheckSet(*h, SetCheckOptions{.stale_is_invalid = stale_is_invalid, .max_examples = 10});
   }
   SetCheckResult Check(bool stale_is_invalid = true) {
@@ -59,12 +39,6 @@ class Script {
     EXPECT_TRUE(r) << r.error().message();
     return *r;
   }
-
-  const std::vector<Op>& ops() const { return ops_; }
-
- private:
-  std::vector<Op> ops_;
-  std::map<int, Op> open_;
 };
 
 TEST(SetCheckerTest, AllPresentIsValid) {

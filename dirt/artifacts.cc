@@ -130,6 +130,8 @@ json IncidentObject(const DrillResult& r) {
       {"hashes_equal", r.hashes_equal ? json(*r.hashes_equal) : json(nullptr)},
       {"serves_after", r.serves_after},
       {"consistency", ConsistencyObject(r)},
+      {"log_patterns",
+       r.log_patterns ? json::parse(checker::LogPatternsJson(*r.log_patterns)) : json(nullptr)},
       {"history_log", LogObject(r)},
       {"improvements", r.improvements},
       {"notes", r.notes},
@@ -147,6 +149,45 @@ Status WriteFile(const std::filesystem::path& path, const std::string& text) {
 }  // namespace
 
 std::string IncidentJson(const DrillResult& result) { return IncidentObject(result).dump(2); }
+
+JUnitCase DrillJUnitCase(const DrillResult& r) {
+  JUnitCase c{.name = fmt::format("{} {}", r.scenario_id, r.title),
+              .classname = "faultline.dirt",
+              .time_s = r.end_wall_ns > r.start_wall_ns
+                            ? static_cast<double>(r.end_wall_ns - r.start_wall_ns) / 1e9
+                            : 0,
+              .outcome = JUnitOutcome::kPassed,
+              .type = "",
+              .message = fmt::format("{}: {}", VerdictName(r.verdict), r.reason),
+              .detail = ""};
+  switch (r.verdict) {
+    case Verdict::kPass:
+      c.message.clear();
+      return c;
+    case Verdict::kAborted:
+      c.outcome = JUnitOutcome::kSkipped;
+      return c;
+    case Verdict::kError:
+      c.outcome = JUnitOutcome::kError;
+      c.type = "error";
+      return c;
+    case Verdict::kFail:
+    case Verdict::kInvalid:
+      break;
+  }
+  c.outcome = JUnitOutcome::kFailure;
+  c.type = r.verdict == Verdict::kFail ? "fail" : "invalid";
+  std::string& d = c.detail;
+  if (!r.recovery.explanation.empty()) d += r.recovery.explanation + "\n";
+  for (const std::string& s : r.safeguards_missing)
+    d += fmt::format("safeguard did not fire: {}\n", s);
+  if (r.consistency && r.consistency->validity != checker::Validity::kValid) {
+    d += fmt::format("consistency: {}\n{}", r.consistency->summary, r.consistency->detail);
+    if (!d.empty() && d.back() != '\n') d += "\n";
+  }
+  for (const std::string& i : r.improvements) d += fmt::format("to improve: {}\n", i);
+  return c;
+}
 
 std::string ReportMarkdown(const std::string& run_name, const std::vector<DrillResult>& results) {
   std::string md = fmt::format("# DiRT report: {}\n\n", run_name);
@@ -187,6 +228,18 @@ std::string ReportMarkdown(const std::string& run_name, const std::vector<DrillR
           c.workload, checker::ValidityName(c.validity), c.ops, c.keys, c.ok, c.fail, c.info,
           c.summary);
       if (!c.detail.empty()) md += "\n```\n" + c.detail + "\n```\n";
+      md += "\n";
+    }
+    if (r.log_patterns) {
+      md += "### Node logs over the drill\n\n";
+      for (const checker::LogPatternCount& c : r.log_patterns->patterns) {
+        md += fmt::format("- {}: {} (max {}){}\n", c.pattern.name, c.count,
+                          c.pattern.max ? std::to_string(*c.pattern.max) : "unlimited",
+                          c.exceeded() ? " **exceeded**" : "");
+        for (const checker::LogPatternExample& e : c.examples) {
+          md += fmt::format("  - {}: `{}`\n", e.node, e.line);
+        }
+      }
       md += "\n";
     }
     md += "### Faults\n\n";

@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/file.h"
 #include "dirt/internal/faults.h"
+#include "dirt/internal/log_scan.h"
 #include "dirt/internal/monitor.h"
 #include "dirt/internal/playbook.h"
 #include "dirt/internal/record.h"
@@ -35,8 +36,9 @@ std::string Join(const std::vector<std::string>& v) { return fmt::format("{}", f
 class Drill {
  public:
   Drill(const cluster::ClusterState& state, nemesis::NodeControl& control, const Scenario& scenario,
-        const DrillOptions& options)
-      : state_(state),
+        const DrillOptions& options, std::vector<checker::LogPattern> log_patterns)
+      : log_patterns_(std::move(log_patterns)),
+        state_(state),
         control_(control),
         s_(scenario),
         options_(options),
@@ -71,6 +73,7 @@ class Drill {
     }
     auto ev = cluster::Events(state_);
     if (ev && !ev->empty()) seq_ = ev->back().seq;
+    const std::vector<checker::NodeLog> node_logs = internal::NodeLogsFromNow(state_);
     record_.OpenLog(state_.name, names_);
     // Every fault goes through the cluster's ledger: without it the drill injects nothing.
     if (Status opened = faults_.Open(); !opened) {
@@ -117,6 +120,7 @@ class Drill {
     DrillResult verdict;
     record_.Update([&](DrillResult& r) {
       internal::Judge(s_, in, r);
+      internal::JudgeLogPatterns(node_logs, log_patterns_, r);
       verdict = r;
     });
     record_.AddEvent("check", "verdict", "",
@@ -420,6 +424,7 @@ class Drill {
     if (repair_thread_.joinable()) repair_thread_.join();
   }
 
+  const std::vector<checker::LogPattern> log_patterns_;
   const cluster::ClusterState& state_;
   nemesis::NodeControl& control_;
   const Scenario& s_;
@@ -457,7 +462,14 @@ Result<DrillResult> RunDrill(const cluster::ClusterState& state, nemesis::NodeCo
                  "dirt: " + scenario.id + ": cluster " + state.name +
                      " does not run etcd (drills are written for etcd)");
   }
-  Drill drill(state, control, scenario, options);
+  std::vector<std::string> maxima = scenario.log_pattern_max;
+  maxima.insert(maxima.end(), options.log_pattern_max.begin(), options.log_pattern_max.end());
+  std::vector<std::string> added = scenario.log_patterns;
+  added.insert(added.end(), options.log_patterns.begin(), options.log_patterns.end());
+  Result<std::vector<checker::LogPattern>> patterns = checker::MakeLogPatterns(added, maxima);
+  if (!patterns)
+    return std::move(patterns).error().WithContext(fmt::format("dirt: {}", scenario.id));
+  Drill drill(state, control, scenario, options, std::move(*patterns));
   return drill.Run();
 }
 

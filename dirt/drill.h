@@ -24,7 +24,8 @@
 // history is not linearizable), INVALID (a fault missed its target, e.g. a siege more than 5
 // points off; or, when nothing failed, the workload's consistency could not be established),
 // ABORTED (steady state missing before the fault, or blast radius crossed), ERROR (the drill
-// could not run).
+// could not run). A log pattern over its maximum (panics, fatal errors, data races in a node's own
+// log over the drill; see DrillOptions::log_patterns) makes a PASS INVALID, naming the pattern.
 //
 // Thread-safety: RunDrill blocks and uses its own threads; run one drill per cluster at a time.
 #ifndef FAULTLINE_DIRT_DRILL_H_
@@ -39,7 +40,9 @@
 #include <vector>
 
 #include "checker/checker.h"
+#include "checker/log_patterns.h"
 #include "cluster/cluster.h"
+#include "common/junit.h"
 #include "common/result.h"
 #include "dirt/recovery.h"
 #include "dirt/scenario.h"
@@ -67,6 +70,10 @@ struct DrillOptions {
   // runs: history-<scenario id>.log (-2, -3, ... when taken: a log is never overwritten). Empty:
   // no log (and a scenario with a workload then has no consistency check: unknown).
   std::string history_dir;
+  // Log patterns counted in each node's log over the drill (checker/log_patterns.h): "NAME=REGEX"
+  // and "NAME=N" as the --log-pattern(-max) flags give them, after the scenario's own.
+  std::vector<std::string> log_patterns;
+  std::vector<std::string> log_pattern_max;
 };
 
 // An action taken during the drill: a fault, a rollback step, a safeguard or playbook action.
@@ -135,9 +142,12 @@ struct DrillResult {
   std::vector<std::string> resource_metrics;
   std::vector<std::string> improvements;  // "what to improve" lines for the report
   std::vector<std::string> notes;
+  // Each node's log over the drill, counted (an exceeded maximum makes a PASS INVALID).
+  std::optional<checker::LogPatternReport> log_patterns;
 };
 
-// Runs one drill. Returns an error only when it could not start at all (then nothing was done);
+// Runs one drill. Returns an error only when it could not start at all (then nothing was done;
+// log patterns that do not parse are such an error);
 // every other outcome, including ABORTED and rollback failures, is a DrillResult.
 [[nodiscard]] Result<DrillResult> RunDrill(const cluster::ClusterState& state,
                                            nemesis::NodeControl& control, const Scenario& scenario,
@@ -147,6 +157,11 @@ struct DrillResult {
 // test_summary.json and report.md into `dir` (created if needed).
 [[nodiscard]] Status WriteArtifacts(const std::string& dir, const std::string& run_name,
                                     const std::vector<DrillResult>& results);
+
+// One drill as a JUnit test case (common/junit.h): PASS passes; FAIL and INVALID are a <failure>
+// with the reason and, as text, the recovery explanation, what to improve and the workload's
+// counterexample; ABORTED is <skipped> (nothing was measured) with the reason; ERROR is <error>.
+JUnitCase DrillJUnitCase(const DrillResult& result);
 
 // The incident record of one drill as JSON text (also what incident-<id>.json holds).
 std::string IncidentJson(const DrillResult& result);

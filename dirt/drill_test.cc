@@ -220,6 +220,7 @@ constexpr const char* kCorrupt = R"({
                              "max_restarts": 3},
                  "repair_playbook": true},
   "expected_safeguards": ["repair"],
+  "log_pattern_max": {"panic": 4},
   "steps": [{"at_ms": 0, "fault": "corrupt", "targets": "n2",
              "files": ["member/snap/*.snap", "member/snap/db"], "mode": "overwrite"}]
 })";
@@ -240,6 +241,17 @@ TEST_F(DrillTest, CorruptionIsDetectedAndRepaired) {
   EXPECT_EQ(r.hashes_equal, std::optional<bool>(true));
   EXPECT_TRUE(r.serves_after);
   EXPECT_EQ(r.verdict, Verdict::kPass) << r.reason;
+  // etcd refused its corrupted data with a panic, counted on that member only, within the
+  // scenario's allowance (its first start and up to 3 restarts).
+  ASSERT_TRUE(r.log_patterns.has_value());
+  for (const checker::LogPatternCount& c : r.log_patterns->patterns) {
+    if (c.pattern.name != "panic") continue;
+    std::printf("panics: %lld (n2 %lld)\n", static_cast<long long>(c.count),
+                static_cast<long long>(c.by_node.at("n2")));
+    EXPECT_GE(c.by_node.at("n2"), 1);
+    EXPECT_EQ(c.count, c.by_node.at("n2"));
+    EXPECT_FALSE(c.exceeded());
+  }
 }
 
 // The combined wave in miniature: a crash and a pause under the register workload, whose ops

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "checker/log_patterns.h"
 #include "common/file.h"
 
 namespace faultline::dirt {
@@ -183,10 +184,26 @@ Result<Scenario> ParseScenario(std::string_view json_text, std::string_view sour
   }
   Fields f(j, "", source);
   FAULTLINE_RETURN_IF_ERROR(f.CheckObject());
-  FAULTLINE_RETURN_IF_ERROR(f.NoUnknown(
-      {"id", "title", "severity", "category", "description", "nodes", "db_flags", "steady_state",
-       "max_recovery_time_ms", "settle_window_ms", "observe_ms", "blast_radius", "safeguards",
-       "expected_safeguards", "workload", "seed", "steps", "notes"}));
+  FAULTLINE_RETURN_IF_ERROR(f.NoUnknown({"id",
+                                         "title",
+                                         "severity",
+                                         "category",
+                                         "description",
+                                         "nodes",
+                                         "db_flags",
+                                         "steady_state",
+                                         "max_recovery_time_ms",
+                                         "settle_window_ms",
+                                         "observe_ms",
+                                         "blast_radius",
+                                         "safeguards",
+                                         "expected_safeguards",
+                                         "workload",
+                                         "seed",
+                                         "steps",
+                                         "notes",
+                                         "log_patterns",
+                                         "log_pattern_max"}));
   Scenario s;
   s.source = source;
   FAULTLINE_ASSIGN_OR_RETURN(s.id, f.String("id", true));
@@ -296,6 +313,27 @@ Result<Scenario> ParseScenario(std::string_view json_text, std::string_view sour
     FAULTLINE_ASSIGN_OR_RETURN(s.workload.rate, wl.Number("rate", 0, 0, 1e6));
   } else {
     FAULTLINE_ASSIGN_OR_RETURN(s.workload.enabled, f.Bool("workload", false));
+  }
+  // Log patterns: {"NAME": "REGEX"} and {"NAME": N or "unlimited"}, kept in the flags' form.
+  FAULTLINE_ASSIGN_OR_RETURN(Fields lp, f.Object("log_patterns"));
+  for (const auto& [name, regex] : lp.raw().items()) {
+    if (!regex.is_string()) return lp.Bad(name, "expected a regex (a string)");
+    s.log_patterns.push_back(name + "=" + regex.get<std::string>());
+  }
+  FAULTLINE_ASSIGN_OR_RETURN(Fields lm, f.Object("log_pattern_max"));
+  for (const auto& [name, max] : lm.raw().items()) {
+    if (max.is_number_unsigned()) {
+      s.log_pattern_max.push_back(fmt::format("{}={}", name, max.get<std::uint64_t>()));
+    } else if (max == "unlimited") {
+      s.log_pattern_max.push_back(name + "=unlimited");
+    } else {
+      return lm.Bad(name, "expected a count (an integer >= 0) or \"unlimited\"");
+    }
+  }
+  if (Result<std::vector<checker::LogPattern>> p =
+          checker::MakeLogPatterns(s.log_patterns, s.log_pattern_max);
+      !p) {
+    return f.Bad("log_patterns", p.error().message());
   }
   FAULTLINE_ASSIGN_OR_RETURN(std::int64_t seed, f.Int("seed", false, 1, 0, INT64_MAX));
   s.seed = static_cast<std::uint64_t>(seed);

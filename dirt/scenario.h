@@ -108,6 +108,12 @@ struct Scenario {
   WorkloadSpec workload;
   std::uint64_t seed = 1;
   std::vector<Step> steps;  // sorted by at
+  // Log patterns counted in each node's log over the drill (checker/log_patterns.h), in the
+  // flags' form: "log_patterns": {"NAME": "REGEX"} -> "NAME=REGEX"; "log_pattern_max": {"NAME":
+  // N or "unlimited"} -> "NAME=N" (e.g. a corruption drill allows the corrupted member's panics
+  // on its data). `dirt run --log-pattern(-max)` flags come after them and override.
+  std::vector<std::string> log_patterns;
+  std::vector<std::string> log_pattern_max;
 };
 
 // Parses one scenario; `source` names it in errors ("scenarios/DIRT01-process-kill.json").

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace faultline::dirt {
 namespace {
@@ -86,7 +87,15 @@ INSTANTIATE_TEST_SUITE_P(
                 "\"title\": \"t\", \"workload\": {\"kind\": \"set\"}",
                 "workload.kind\": \"set\" is not a drill workload"},
         BadCase{"WorkloadUnknownField", "\"title\": \"t\"",
-                "\"title\": \"t\", \"workload\": {\"workers\": 3}", "workload.workers\": unknown"}),
+                "\"title\": \"t\", \"workload\": {\"workers\": 3}", "workload.workers\": unknown"},
+        BadCase{"LogPatternMaxNotACount", "\"title\": \"t\"",
+                "\"title\": \"t\", \"log_pattern_max\": {\"panic\": -1}",
+                "log_pattern_max.panic\": expected a count"},
+        BadCase{"LogPatternMaxUnknownName", "\"title\": \"t\"",
+                "\"title\": \"t\", \"log_pattern_max\": {\"oops\": 1}", "no pattern named oops"},
+        BadCase{"LogPatternBadRegex", "\"title\": \"t\"",
+                "\"title\": \"t\", \"log_patterns\": {\"x\": \"(\"}",
+                "log pattern x: regex '(' does not compile"}),
     [](const ::testing::TestParamInfo<BadCase>& p) { return p.param.name; });
 
 TEST(ScenarioTest, WorkloadAsFlagOrObject) {
@@ -108,6 +117,22 @@ TEST(ScenarioTest, WorkloadAsFlagOrObject) {
   EXPECT_TRUE(obj->workload.enabled);
   EXPECT_EQ(obj->workload.concurrency, 3);
   EXPECT_DOUBLE_EQ(obj->workload.rate, 50);
+}
+
+TEST(ScenarioTest, LogPatternsInTheFlagsForm) {
+  std::string text = kGood;
+  text.replace(text.find("\"title\": \"t\""), 12,
+               "\"title\": \"t\", \"log_patterns\": {\"slow\": \"took too long\"}, "
+               "\"log_pattern_max\": {\"panic\": 4, \"slow\": \"unlimited\"}");
+  auto s = ParseScenario(text, "lp.json");
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->log_patterns, std::vector<std::string>{"slow=took too long"});
+  EXPECT_EQ(s->log_pattern_max, (std::vector<std::string>{"panic=4", "slow=unlimited"}));
+  // The shipped corruption drills allow the corrupted member's panics on its data.
+  auto d2 = LoadScenario(std::string(FAULTLINE_SOURCE_DIR) +
+                         "/scenarios/DIRT02-snapshot-corruption.json");
+  ASSERT_TRUE(d2) << d2.error().message();
+  EXPECT_EQ(d2->log_pattern_max, std::vector<std::string>{"panic=4"});
 }
 
 TEST(ScenarioTest, CombinedWaveRunsTheRegisterWorkload) {

@@ -29,9 +29,11 @@
 
 #include "checker/checker.h"
 #include "checker/fault_probe.h"
+#include "checker/log_patterns.h"
 #include "checker/sanity_checker.h"
 #include "checker/verdict.h"
 #include "client/client.h"
+#include "common/junit.h"
 #include "common/ports.h"
 #include "common/result.h"
 #include "history/history.h"
@@ -78,6 +80,10 @@ struct CampaignConfig {
   double info_ceiling = 0.5;  // sanity: share of info completions above which a run is unknown
   double final_phase_s = 30;  // bound on waiting for the cluster and the final reads
   double check_time_limit_s = 120;
+  // Log patterns counted in each node's log after the run (checker/log_patterns.h): "NAME=REGEX"
+  // added to the built-ins, and "NAME=N" (or "NAME=unlimited") maxima.
+  std::vector<std::string> log_patterns;
+  std::vector<std::string> log_pattern_max;
 
   bool operator==(const CampaignConfig&) const = default;
 };
@@ -245,6 +251,10 @@ struct RunReport {
   RunVerdict verdict;
   std::string log_note;  // e.g. a crash prefix when the log was read back
   std::string text;      // the summary for people (several lines, ends with a newline)
+  // The node logs' pattern counts (ApplyLogPatterns), and where each node's scan began:
+  // node -> {the log under files.nodes, the byte offset}.
+  std::optional<checker::LogPatternReport> log_patterns;
+  std::vector<checker::NodeLog> log_scan;
 };
 
 // A new run directory under config.out: "<out>/<UTC yyyymmddThhmmss>-<workload>-<seed>[-N]".
@@ -256,12 +266,37 @@ struct RunReport {
                                                 const RunFiles& files,
                                                 const ProgressFn& progress = {});
 
-// Reads a run directory's config.json and history.log and checks them again.
+// After the node logs were copied into the run directory: counts config.log_patterns (with the
+// built-ins) in `logs` (each node's log from the byte offset where this run began), adds the
+// "log-patterns" verdict to report.verdict (an exceeded maximum makes the run invalid), keeps the
+// counts for results.json's "log_patterns", rewrites results.json and renders the summary again.
+// An error only for patterns that do not compile (ValidateConfig rejects those first).
+[[nodiscard]] Status ApplyLogPatterns(RunReport& report, const CampaignConfig& config,
+                                      std::vector<checker::NodeLog> logs);
+// ApplyLogPatterns without writing results.json (for `analyze`, which leaves the run directory
+// as it is).
+[[nodiscard]] Status AddLogPatterns(RunReport& report, const CampaignConfig& config,
+                                    std::vector<checker::NodeLog> logs);
+
+// The node logs copied into a run directory: files.nodes/<node>/etcd.log, from `offsets` (node ->
+// the size its log had when the run began; 0 when absent).
+std::vector<checker::NodeLog> RunDirNodeLogs(const RunFiles& files,
+                                             const std::vector<std::string>& nodes,
+                                             const std::map<std::string, uint64_t>& offsets);
+
+// Reads a run directory's config.json and history.log and checks them again; the node logs too
+// when results.json says where their scan began.
 [[nodiscard]] Result<RunReport> AnalyzeRunDir(const std::string& dir);
 
 // The summary text and results.json of a report.
 std::string RenderSummary(const RunReport& report, const CampaignConfig& config);
 std::string RenderResultsJson(const RunReport& report, const CampaignConfig& config);
+
+// The run as a JUnit test suite (common/junit.h): one test case per checker (log-patterns
+// included), with the seed, run directory and the command that reruns it as properties.
+JUnitSuite CampaignJUnitSuite(const RunReport& report, const CampaignConfig& config);
+// A run that ended in an error, as a suite with one <error> case.
+JUnitSuite CampaignErrorJUnitSuite(const CampaignConfig& config, const std::string& error);
 
 // Exit code as `faultline check`: 0 valid, 1 invalid, 2 unknown.
 int ExitCodeFor(checker::Validity validity);

@@ -559,5 +559,65 @@ TEST_F(CampaignTest, StaleReadOnlyTransactionsAreNotStrictSerializable) {
   EXPECT_TRUE(realtime) << v->detail;
 }
 
+// The node logs after a run: a panic in this run's part of a log makes the run invalid, names the
+// pattern in the verdict line and results.json, and `analyze` finds it again; a panic before the
+// run's offset (an earlier run on the same cluster) does not count.
+TEST_F(CampaignTest, LogPatternOverItsMaximumMakesTheRunInvalid) {
+  FakeDb db(FakeDbOptions{});
+  CampaignConfig c = Config();
+  c.nemesis = {};
+  c.time_limit_s = 0.5;
+  c.log_patterns = {"slow=took too long"};
+  c.log_pattern_max = {"slow=1"};
+  Result<RunReport> r = Run(c, db);
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_EQ(r->verdict.validity, Validity::kValid) << r->text;
+
+  const std::string earlier = "panic: from an earlier run\n";
+  auto write = [&](const std::string& node, const std::string& text) {
+    fs::create_directories(fs::path(r->files.nodes) / node);
+    std::ofstream(fs::path(r->files.nodes) / node / "etcd.log") << text;
+  };
+  write("n1", earlier + "{\"level\":\"info\",\"msg\":\"apply request took too long\"}\n");
+  write("n2", earlier + "panic: failed to open database\ngoroutine 1 [running]:\n");
+  const std::map<std::string, uint64_t> offsets = {{"n1", earlier.size()}, {"n2", earlier.size()}};
+  ASSERT_TRUE(ApplyLogPatterns(*r, c, RunDirNodeLogs(r->files, {"n1", "n2"}, offsets)));
+  EXPECT_EQ(r->verdict.validity, Validity::kInvalid);
+  EXPECT_NE(r->text.find("verdict: INVALID (log pattern panic: 1 > max 0)"), std::string::npos)
+      << r->text;
+  EXPECT_NE(r->text.find("log-patterns:"), std::string::npos) << r->text;
+
+  std::ifstream in(r->files.results);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["valid"], "invalid");
+  EXPECT_EQ(j["log_patterns"]["panic"]["count"], 1);
+  EXPECT_EQ(j["log_patterns"]["panic"]["max"], 0);
+  EXPECT_EQ(j["log_patterns"]["panic"]["by_node"]["n1"], 0);
+  EXPECT_EQ(j["log_patterns"]["panic"]["by_node"]["n2"], 1);
+  EXPECT_EQ(j["log_patterns"]["panic"]["examples"][0]["line"], "panic: failed to open database");
+  EXPECT_EQ(j["log_patterns"]["slow"]["count"], 1);
+  EXPECT_EQ(j["log_patterns"]["slow"]["max"], 1);
+  EXPECT_EQ(j["log_patterns"]["permission-denied"]["max"], nullptr);
+  EXPECT_EQ(j["log_scan"]["n2"]["offset"], earlier.size());
+  EXPECT_EQ(j["checkers"]["log-patterns"]["panic"]["count"], 1);
+
+  // For CI: a test case per checker, the log patterns' one a <failure> naming the pattern.
+  const std::vector<JUnitSuite> suites = {CampaignJUnitSuite(*r, c)};
+  const std::string xml = RenderJUnit(suites);
+  EXPECT_NE(xml.find("<testcase name=\"linearizable\" classname=\"faultline.campaign.register\""),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("<testcase name=\"log-patterns\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<failure message=\"invalid: panic 1 &gt; max 0 (n2 1)\" type=\"invalid\">"),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("failures=\"1\" errors=\"0\" skipped=\"0\""), std::string::npos) << xml;
+
+  Result<RunReport> again = AnalyzeRunDir(r->files.dir);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(again->verdict.validity, Validity::kInvalid);
+  EXPECT_NE(again->text.find("(log pattern panic: 1 > max 0)"), std::string::npos) << again->text;
+}
+
 }  // namespace
 }  // namespace faultline::runner

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "checker/log_patterns.h"
 #include "nemesis/fault.h"
 #include "runner/campaign.h"
 
@@ -83,6 +84,11 @@ std::string CheckFinalPhase(const C& c) {
 }
 std::string CheckCheckTimeLimit(const C& c) {
   return c.check_time_limit_s >= 0 ? "" : "check_time_limit_s must not be negative";
+}
+std::string CheckLogPatterns(const C& c) {
+  Result<std::vector<checker::LogPattern>> p =
+      checker::MakeLogPatterns(c.log_patterns, c.log_pattern_max);
+  return p ? "" : p.error().message();
 }
 
 // clang-format off
@@ -160,6 +166,16 @@ const std::array kFields{
               .member = &C::final_phase_s, .check = CheckFinalPhase},
   ConfigField{.key = "check_time_limit_s", .help = "bound on checking, in seconds",
               .member = &C::check_time_limit_s, .check = CheckCheckTimeLimit},
+  ConfigField{.key = "log_patterns", .flag = "--log-pattern",
+              .help = "NAME=REGEX (repeatable): also count lines matching REGEX (Perl syntax) in "
+                      "each node's log after the run; unlimited unless --log-pattern-max gives a "
+                      "maximum. Built-ins: panic, fatal, data-race (max 0), permission-denied "
+                      "(unlimited)",
+              .member = &C::log_patterns, .show_default = false},
+  ConfigField{.key = "log_pattern_max", .flag = "--log-pattern-max",
+              .help = "NAME=N or NAME=unlimited (repeatable): the most lines of pattern NAME "
+                      "allowed; more make the run invalid",
+              .member = &C::log_pattern_max, .check = CheckLogPatterns, .show_default = false},
 };
 // clang-format on
 

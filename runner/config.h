@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "common/result.h"
 #include "runner/campaign.h"
@@ -23,10 +24,11 @@ namespace faultline::runner {
 
 struct ConfigField {
   // Plain values are read and written through a member pointer; a field whose value is an enum or
-  // a list (workload, nemesis) is text, read and written through parse / print.
+  // a list of names (workload, nemesis) is text, read and written through parse / print. A list
+  // of strings (log_patterns) is a repeatable flag and a JSON array.
   using Member = std::variant<std::monostate, std::string CampaignConfig::*, int CampaignConfig::*,
                               double CampaignConfig::*, std::uint64_t CampaignConfig::*,
-                              bool CampaignConfig::*>;
+                              bool CampaignConfig::*, std::vector<std::string> CampaignConfig::*>;
 
   std::string_view key{};   // the config.json key ("time_limit")
   std::string_view flag{};  // the command-line flag ("--time-limit"); empty: config file only

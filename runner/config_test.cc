@@ -46,14 +46,16 @@ const std::vector<std::string> kKeys = {"db",
                                         "heal_s",
                                         "info_ceiling",
                                         "final_phase_s",
-                                        "check_time_limit_s"};
-const std::set<std::string> kFlags = {"--db",           "--nodes",      "--cluster",
-                                      "--name",         "--workload",   "--nemesis",
-                                      "--isolate-node", "--time-limit", "--concurrency",
-                                      "--rate",         "--read-mode",  "--seed",
-                                      "--out",          "--test-count", "--leave-db-running",
-                                      "--fault-s",      "--heal-s",     "--client-timeout-ms",
-                                      "--proxy"};
+                                        "check_time_limit_s",
+                                        "log_patterns",
+                                        "log_pattern_max"};
+const std::set<std::string> kFlags = {"--db",           "--nodes",          "--cluster",
+                                      "--name",         "--workload",       "--nemesis",
+                                      "--isolate-node", "--time-limit",     "--concurrency",
+                                      "--rate",         "--read-mode",      "--seed",
+                                      "--out",          "--test-count",     "--leave-db-running",
+                                      "--fault-s",      "--heal-s",         "--client-timeout-ms",
+                                      "--proxy",        "--log-pattern",    "--log-pattern-max"};
 
 TEST(ConfigTableTest, KeysAndFlagsAreThoseUsersHave) {
   std::vector<std::string> keys;
@@ -102,6 +104,8 @@ TEST(ConfigTableTest, EveryFieldRoundTrips) {
   c.info_ceiling = 0.25;
   c.final_phase_s = 10;
   c.check_time_limit_s = 60;
+  c.log_patterns = {"slow=took too long \\(\\d+ms\\)", "leader=lost leader"};
+  c.log_pattern_max = {"leader=2", "permission-denied=0"};
   ASSERT_NE(c, CampaignConfig{});
   Result<CampaignConfig> back = ConfigFromJson(ConfigToJson(c));
   ASSERT_TRUE(back) << back.error().message();
@@ -111,6 +115,23 @@ TEST(ConfigTableTest, EveryFieldRoundTrips) {
   CampaignConfig copy;
   for (const ConfigField& f : ConfigFields()) CopyField(f, c, copy);
   EXPECT_EQ(copy, c);
+}
+
+TEST(ConfigTableTest, LogPatternsAreCheckedAndNamed) {
+  CampaignConfig c;
+  c.log_patterns = {"x=(unclosed"};
+  Status s = ValidateConfig(c);
+  ASSERT_FALSE(s);
+  EXPECT_THAT(s.error().message(), HasSubstr("--log-pattern 'x=(unclosed'"));
+  c.log_patterns = {};
+  c.log_pattern_max = {"panic=lots"};
+  s = ValidateConfig(c);
+  ASSERT_FALSE(s);
+  EXPECT_THAT(s.error().message(), HasSubstr("'lots' is not a count"));
+  Result<CampaignConfig> j =
+      ConfigFromJson(R"({"log_patterns": ["a=b"], "log_pattern_max": ["a=1"]})");
+  ASSERT_TRUE(j) << j.error().message();
+  EXPECT_EQ(j->log_pattern_max, std::vector<std::string>{"a=1"});
 }
 
 TEST(ConfigTableTest, OlderConfigFilesLoad) {

@@ -154,9 +154,16 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
       return WaitReady(st, deadline);
     };
     parts.note = options.note;
+    // Where this run's part of each node's log begins (a cluster left up serves many runs).
+    std::map<std::string, uint64_t> log_offsets;
+    for (const cluster::NodeState& n : st.nodes) {
+      log_offsets[n.name] = checker::LogOffsetNow(n.log_path);
+    }
     FAULTLINE_ASSIGN_OR_RETURN(RunReport r,
                                internal::RunClusterCampaign(config, parts, files, stop, progress));
     for (std::string& w : CopyNodeFiles(st, files)) r.stats.warnings.push_back(std::move(w));
+    FAULTLINE_RETURN_IF_ERROR(
+        ApplyLogPatterns(r, config, RunDirNodeLogs(files, st.NodeNames(), log_offsets)));
     return r;
   }();
   std::vector<std::string> warnings;

@@ -72,11 +72,22 @@ class LocalCampaignTest : public ::testing::Test {
 TEST_F(LocalCampaignTest, RegisterWithLinearizableReadsUnderPartitionsAndKillsIsValid) {
   CampaignConfig c = Config("rtlin");
   c.nemesis = {FaultKind::kPartition, FaultKind::kKill};
+  // etcd's rafthttp names the peer it lost or could not reach: partitions and kills log it.
+  c.log_patterns = {"peer-trouble=\"remote-peer-id\""};
   RunReport r = Run(c);
   EXPECT_EQ(r.verdict.validity, Validity::kValid) << r.text;
   EXPECT_GE(r.verdict.figures.faults, 2);
   EXPECT_GT(r.verdict.figures.client_ops, 500);
   EXPECT_TRUE(fs::exists(fs::path(r.files.nodes) / "n1" / "etcd.log"));
+  // Each node's own log was scanned from where the run began: no panic or fatal error, and the
+  // added pattern counted (unlimited) on the nodes the faults touched.
+  std::ifstream results(r.files.results);
+  const nlohmann::json lp = nlohmann::json::parse(results)["log_patterns"];
+  EXPECT_EQ(lp["panic"]["count"], 0) << lp.dump();
+  EXPECT_EQ(lp["fatal"]["count"], 0) << lp.dump();
+  EXPECT_EQ(lp["panic"]["by_node"].size(), 5u) << lp.dump();
+  EXPECT_GT(lp["peer-trouble"]["count"].get<int64_t>(), 0) << lp.dump();
+  EXPECT_TRUE(lp["peer-trouble"]["max"].is_null()) << lp.dump();
   // Every partition and kill was confirmed by an independent probe (a TCP connect across the cut
   // timed out while a connected pair answered; the killed process was gone from /proc).
   for (const CheckerVerdict& v : r.verdict.checkers) {

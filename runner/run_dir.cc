@@ -131,6 +131,21 @@ Result<RunReport> AnalyzeRunDir(const std::string& dir) {
   report.stats.duration_s = report.verdict.figures.span_s;
   report.stats.invocations = report.verdict.figures.client_ops;
   report.text = RenderSummary(report, config);
+  // The node logs again, from where the run's scan began (runs written before log patterns have
+  // no log_scan: their verdict stays the history's).
+  if (Result<std::string> results = ReadFile(report.files.results)) {
+    const Json j = Json::parse(*results, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("log_scan") && j["log_scan"].is_object()) {
+      std::vector<std::string> nodes;
+      std::map<std::string, uint64_t> offsets;
+      for (const auto& [node, scan] : j["log_scan"].items()) {
+        nodes.push_back(node);
+        offsets[node] = scan.is_object() ? scan.value("offset", uint64_t{0}) : 0;
+      }
+      FAULTLINE_RETURN_IF_ERROR(
+          AddLogPatterns(report, config, RunDirNodeLogs(report.files, nodes, offsets)));
+    }
+  }
   return report;
 }
 
@@ -162,7 +177,10 @@ std::string RenderSummary(const RunReport& r, const CampaignConfig& c) {
   if (!r.log_note.empty()) out += fmt::format("  log: {}\n", r.log_note);
   std::string verdict(checker::ValidityName(r.verdict.validity));
   for (char& ch : verdict) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  out += fmt::format("verdict: {}\n", verdict);
+  const std::string exceeded =
+      r.log_patterns ? checker::ExceededLine(*r.log_patterns) : std::string();
+  out += exceeded.empty() ? fmt::format("verdict: {}\n", verdict)
+                          : fmt::format("verdict: {} ({})\n", verdict, exceeded);
   out += fmt::format(
       "report: {} (history.log, history.jsonl, results.json, config.json, "
       "nemesis.json{})\n",
@@ -205,6 +223,14 @@ std::string RenderResultsJson(const RunReport& r, const CampaignConfig& c) {
       Json{{"dir", r.files.dir},       {"log", r.files.log},         {"jsonl", r.files.jsonl},
            {"config", r.files.config}, {"nemesis", r.files.nemesis}, {"results", r.files.results},
            {"nodes", r.files.nodes}};
+  if (r.log_patterns) {
+    j["log_patterns"] = Json::parse(checker::LogPatternsJson(*r.log_patterns));
+    Json scan = Json::object();
+    for (const checker::NodeLog& log : r.log_scan) {
+      scan[log.node] = Json{{"log", log.path}, {"offset", log.offset}};
+    }
+    j["log_scan"] = std::move(scan);
+  }
   j["config"] = Json::parse(ConfigToJson(c));
   return j.dump(2);
 }

@@ -323,6 +323,10 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
   for (std::string& w : CopyNodeFiles(*ssh->control, files)) {
     report->stats.warnings.push_back(std::move(w));
   }
+  // The fetched logs are the logs' tails, earlier runs' lines included: scanned whole.
+  if (Status scanned = ApplyLogPatterns(*report, c, RunDirNodeLogs(files, nodes, {})); !scanned) {
+    return std::move(scanned).error().WithContext(ctx);
+  }
   report->text = RenderSummary(*report, c);
   return report;
 }

@@ -1,10 +1,13 @@
 // faultline audit verify | head | keygen, and the log helpers `check` and `convert` use.
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "common/junit.h"
 #include "history/audit.h"
 #include "history/crypto.h"
 #include "history/jsonl.h"
@@ -20,6 +23,7 @@ struct VerifyArgs {
   std::string expect_head;
   bool json = false;
   bool allow_unauthenticated = false;
+  std::string junit;  // --junit FILE
 };
 
 std::string Quoted(std::string_view s) {
@@ -40,14 +44,54 @@ Result<history::VerifyOptions> MakeVerifyOptions(const std::string& key_path,
   return opts;
 }
 
+// One test case for the log: intact passes; tampered and crash prefix (a CI gate rejects an
+// unsealed log too) are a <failure>; a signed log checked without --key is <skipped> (its
+// signatures are unknown); unreadable is an <error>.
+JUnitSuite AuditJUnitSuite(const std::string& log, const history::AuditReport& r, int code,
+                           double seconds) {
+  JUnitCase c{.name = log,
+              .classname = "faultline.audit.verify",
+              .time_s = seconds,
+              .outcome = JUnitOutcome::kPassed,
+              .type = std::string(history::AuditStatusName(r.status)),
+              .message = fmt::format("{}: {}", history::AuditStatusName(r.status), r.message),
+              .detail = r.head.empty() ? std::string() : fmt::format("head {}\n", r.head)};
+  if (code == history::kAuditExitUnauthenticated) {
+    c.outcome = JUnitOutcome::kSkipped;
+    c.message = "signed log verified without --key: signatures not checked";
+  } else if (r.status == history::AuditStatus::kTampered ||
+             r.status == history::AuditStatus::kCrashPrefix) {
+    c.outcome = JUnitOutcome::kFailure;
+  } else if (r.status == history::AuditStatus::kUnreadable) {
+    c.outcome = JUnitOutcome::kError;
+  } else if (code != 0) {
+    c.outcome = JUnitOutcome::kFailure;  // e.g. a head other than --expect-head
+  }
+  return JUnitSuite{.name = "faultline audit verify",
+                    .timestamp = JUnitTimestampNow(),
+                    .time_s = seconds,
+                    .properties = {{"log", log}, {"head", r.head}},
+                    .cases = {std::move(c)}};
+}
+
 int RunVerify(const VerifyArgs& a) {
   auto opts = MakeVerifyOptions(a.key, a.expect_head);
   if (!opts) {
     PrintError(opts.error().message());
     return history::kAuditExitUnreadable;
   }
+  const auto start = std::chrono::steady_clock::now();
   history::AuditReport r = history::VerifyLogFile(a.log, *opts);
   int code = history::AuditExitCode(r, a.allow_unauthenticated);
+  if (!a.junit.empty()) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const std::vector<JUnitSuite> suites = {AuditJUnitSuite(a.log, r, code, seconds)};
+    if (Status st = WriteJUnit(a.junit, suites); !st) {
+      PrintError(st.error().message());
+      return history::kAuditExitUnreadable;
+    }
+  }
   if (a.json) {
     // The library's report, with the file and the exit code this command gives.
     std::string json = history::AuditReportToJson(r);
@@ -161,6 +205,9 @@ void RegisterAuditCommands(CLI::App& app, Action& run) {
   verify->add_flag("--json", v->json, "Print the report as JSON");
   verify->add_flag("--allow-unauthenticated", v->allow_unauthenticated,
                    "Exit 0 for a signed log checked without --key (chain and seal only)");
+  verify->add_option("--junit", v->junit,
+                     "Also write JUnit XML for CI: one test case for the log (tampered or crash "
+                     "prefix: <failure>; signatures not checked: <skipped>; unreadable: <error>)");
   verify->callback([&run, v] { run = [v] { return RunVerify(*v); }; });
 
   auto head_log = std::make_shared<std::string>();

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/file.h"
+#include "common/junit.h"
 #include "report/run_report.h"
 #include "runner/campaign.h"
 #include "runner/config.h"
@@ -37,6 +38,7 @@ struct CampaignArgs {
   std::map<std::string, std::string> texts;  // the flags' values (text fields), by key
   std::string state_dir;
   bool quiet = false;
+  std::string junit;  // --junit FILE
   CLI::App* app = nullptr;
 };
 
@@ -193,6 +195,15 @@ int RunCampaignCommand(const CampaignArgs& a) {
   SignalStop signals;
   checker::Validity worst = checker::Validity::kValid;
   std::vector<std::string> run_dirs;
+  std::vector<JUnitSuite> junit;  // one suite per run, written even when a run fails
+  auto write_junit = [&](int code) {
+    if (a.junit.empty()) return code;
+    if (Status st = WriteJUnit(a.junit, junit); !st) {
+      PrintError(st.error().message());
+      return kExitError;
+    }
+    return code;
+  };
   for (int i = 0; i < config->test_count && !signals.stopped(); ++i) {
     runner::CampaignConfig c = *config;
     if (i > 0) c.seed = config->seed + static_cast<std::uint64_t>(i);
@@ -217,16 +228,18 @@ int RunCampaignCommand(const CampaignArgs& a) {
     if (tty && !a.quiet) std::fprintf(stderr, "\n");
     if (!report) {
       PrintError(report.error().message());
-      return kExitError;
+      junit.push_back(runner::CampaignErrorJUnitSuite(c, report.error().message()));
+      return write_junit(kExitError);
     }
     std::fputs(report->text.c_str(), stdout);
     std::fflush(stdout);
     WriteRunReport(report->files.dir);
     run_dirs.push_back(report->files.dir);
     worst = checker::Merge(worst, report->verdict.validity);
+    junit.push_back(runner::CampaignJUnitSuite(*report, c));
   }
   if (config->test_count > 1 && !run_dirs.empty()) WriteCampaignSummary(*config, run_dirs);
-  return runner::ExitCodeFor(worst);
+  return write_junit(runner::ExitCodeFor(worst));
 }
 
 struct AnalyzeArgs {
@@ -303,6 +316,8 @@ void RegisterCampaignCommands(CLI::App& app, Action& run) {
       "  faultline cluster up --ssh --name lab                       # then, over ssh:\n"
       "  faultline campaign --cluster ssh:/var/lib/faultline/clusters/lab/nodes.json \\\n"
       "      --nemesis partition,kill --time-limit 30\n"
+      "  faultline campaign --log-pattern 'slow=took too long' --log-pattern-max slow=10 \\\n"
+      "      --log-pattern-max permission-denied=0 --junit campaign.xml   # logs, and CI\n"
       "  faultline analyze runs/<run>                              # check a run again offline");
   c->add_option("--config", a->config_file,
                 "JSON config (as written to <run>/config.json); flags "
@@ -311,6 +326,9 @@ void RegisterCampaignCommands(CLI::App& app, Action& run) {
   c->add_option("--state-dir", a->state_dir,
                 "Cluster state root (default: $FAULTLINE_STATE_DIR, else /var/lib/faultline)");
   c->add_flag("--quiet", a->quiet, "No live progress line");
+  c->add_option("--junit", a->junit,
+                "Also write JUnit XML for CI: a test suite per run, a test case per checker "
+                "(invalid: <failure> with the counterexample; unknown: <skipped> with the reason)");
   a->app = c;
   c->callback([&run, a] { run = [a] { return RunCampaignCommand(*a); }; });
 

@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "checker/checker.h"
+#include "checker/junit_case.h"
 #include "checker/report.h"
 #include "checker/txn_checker.h"
+#include "common/junit.h"
 #include "history/edn.h"
 #include "history/io.h"
 #include "tools/commands.h"
@@ -42,12 +44,14 @@ struct CheckArgs {
   int threads = 0;
   // Transactional models (list-append, rw-register) only.
   std::string consistency = "strict-serializable";
+  std::string junit;  // --junit FILE
 };
 
 // The outcome of one file: an exit code in check's terms and, for --json, its JSON object.
 struct FileOutcome {
   int code = kExitError;
   std::string json;
+  JUnitCase junit;  // this file's test case for --junit
 };
 
 std::string JsonString(std::string_view s) {
@@ -60,6 +64,39 @@ size_t PeakRssBytes() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<size_t>(ru.ru_maxrss) * 1024;
+}
+
+double Since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A linearizability result as a JUnit case: invalid is a <failure> with the counterexample's
+// explanation and the text report, unknown is <skipped> with the limit that was hit.
+JUnitCase LinearizabilityJUnitCase(const checker::CheckResult& r, const history::History& h,
+                                   const std::string& file, std::string classname, double time_s) {
+  JUnitCase c{.name = file,
+              .classname = std::move(classname),
+              .time_s = time_s,
+              .outcome = JUnitOutcome::kPassed,
+              .type = "",
+              .message = "",
+              .detail = ""};
+  switch (r.validity) {
+    case checker::Validity::kValid:
+      return c;
+    case checker::Validity::kUnknown:
+      c.outcome = JUnitOutcome::kSkipped;
+      c.message = fmt::format("unknown: {}", r.unknown_reason);
+      return c;
+    case checker::Validity::kInvalid:
+      break;
+  }
+  c.outcome = JUnitOutcome::kFailure;
+  c.type = "invalid";
+  c.message = r.counterexample ? fmt::format("not linearizable: {}", r.counterexample->explanation)
+                               : std::string("not linearizable");
+  c.detail = checker::RenderText(r, h);
+  return c;
 }
 
 int ExitFor(checker::Validity v) {
@@ -90,7 +127,16 @@ bool WriteHtml(const CheckArgs& a, const std::string& file, const std::string& p
 FileOutcome CheckOne(const CheckArgs& a, const std::string& file, const checker::CheckOptions& opts,
                      bool write_html) {
   FileOutcome out;
+  const auto start = std::chrono::steady_clock::now();
+  out.junit = JUnitCase{.name = file,
+                        .classname = fmt::format("faultline.check.{}", a.model),
+                        .time_s = 0,
+                        .outcome = JUnitOutcome::kError,
+                        .type = "error",
+                        .message = "",
+                        .detail = ""};
   auto error_json = [&](const std::string& message) {
+    out.junit.message = message;
     return fmt::format("{{\"file\":{},\"verdict\":\"error\",\"error\":{}}}", JsonString(file),
                        JsonString(message));
   };
@@ -150,6 +196,8 @@ FileOutcome CheckOne(const CheckArgs& a, const std::string& file, const checker:
       return out;
     }
     out.code = ExitFor(verdict->validity);
+    out.junit = checker::VerdictJUnitCase(*verdict, out.junit.classname, Since(start));
+    out.junit.name = file;
     if (a.json) {
       out.json = fmt::format(
           "{{\"file\":{},\"format\":\"{}\",\"note\":{},\"parse_ms\":{:.3f},"
@@ -173,6 +221,7 @@ FileOutcome CheckOne(const CheckArgs& a, const std::string& file, const checker:
     return out;
   }
   out.code = ExitFor(result->validity);
+  out.junit = LinearizabilityJUnitCase(*result, *h, file, out.junit.classname, Since(start));
   if (a.json) {
     out.json = fmt::format(
         "{{\"file\":{},\"format\":\"{}\",\"note\":{},\"parse_ms\":{:.3f},\"peak_rss_bytes\":{},"
@@ -211,12 +260,25 @@ int RunCheck(const CheckArgs& a) {
   }
   bool any_invalid = false, any_error = false, any_unknown = false;
   std::vector<std::string> jsons;
+  JUnitSuite suite{.name = fmt::format("faultline check {}", a.model),
+                   .timestamp = JUnitTimestampNow(),
+                   .time_s = 0,
+                   .properties = {{"model", a.model}},
+                   .cases = {}};
   for (const std::string& file : a.files) {
     FileOutcome o = CheckOne(a, file, opts, !a.html.empty());
     any_invalid |= o.code == kExitInvalid;
     any_error |= o.code == kExitError;
     any_unknown |= o.code == kExitUnknown;
     jsons.push_back(std::move(o.json));
+    suite.cases.push_back(std::move(o.junit));
+  }
+  if (!a.junit.empty()) {
+    const std::vector<JUnitSuite> suites = {suite};
+    if (Status st = WriteJUnit(a.junit, suites); !st) {
+      PrintError(st.error().message());
+      return kExitError;
+    }
   }
   if (a.json) {
     std::string all =
@@ -237,7 +299,9 @@ void RegisterCheckCommand(CLI::App& app, Action& run) {
   for (const std::string& m : checker::ModelNames()) models += (models.empty() ? "" : ", ") + m;
   CLI::App* c = app.add_subcommand(
       "check",
-      "Check histories for linearizability.\n"
+      "Check histories: linearizability or transactional consistency (Elle-class)\n"
+      "Linearizability against a model (registers, kv, sets, queues, a mutex); with --model\n"
+      "list-append or rw-register, transactions against a --consistency level.\n"
       "Exit status: 0 valid, 1 invalid, 2 unknown (a limit was hit), 3 could not check.\n"
       "With several files: 1 if any is invalid, else 3 if any could not be checked, else 2 if\n"
       "any is unknown, else 0. A tamper-evident log is verified first and refused if tampered.\n"
@@ -246,6 +310,7 @@ void RegisterCheckCommand(CLI::App& app, Action& run) {
       "  faultline check run.log --model cas-register --key faultline.pub --json\n"
       "  faultline check kv.txt --model kv --html report.html\n"
       "  faultline check txns.edn --model list-append --consistency snapshot-isolation\n"
+      "  faultline check a.edn b.edn --junit check.xml            # a test case per file, for CI\n"
       "Transactional models (list-append, rw-register) name Adya/Elle anomalies; what each\n"
       "--consistency forbids:\n" +
           checker::ConsistencyTable());
@@ -272,6 +337,9 @@ void RegisterCheckCommand(CLI::App& app, Action& run) {
   c->add_option("--key", args->key, "Public key (PEM) to authenticate a tamper-evident log");
   c->add_flag("--json", args->json, "Print one JSON object per file");
   c->add_option("--html", args->html, "Write a self-contained HTML report (one FILE only)");
+  c->add_option("--junit", args->junit,
+                "Also write JUnit XML for CI: a test case per FILE (invalid: <failure> with the "
+                "counterexample; unknown: <skipped> with the reason; could not check: <error>)");
   c->callback([&run, args] { run = [args] { return RunCheck(*args); }; });
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cluster/cluster.h"
+#include "common/junit.h"
 #include "dirt/cluster_session.h"
 #include "dirt/drill.h"
 #include "dirt/scenario.h"
@@ -31,6 +32,9 @@ struct DirtArgs {
   std::string state_dir;
   bool keep_cluster = false;
   std::int64_t max_recovery_ms = -1;
+  std::vector<std::string> log_patterns;
+  std::vector<std::string> log_pattern_max;
+  std::string junit;
 };
 
 // Prints the live progress line: overwritten in place on a terminal, else at most one status
@@ -118,6 +122,8 @@ int RunDirt(const DirtArgs& a) {
     options.progress = [&](std::string_view l) { progress.Show(l); };
     // Each drill's history log goes into the artifact directory as it runs.
     options.history_dir = out;
+    options.log_patterns = a.log_patterns;
+    options.log_pattern_max = a.log_pattern_max;
     if (a.max_recovery_ms >= 0) {
       options.max_recovery_override = std::chrono::milliseconds(a.max_recovery_ms);
     }
@@ -155,6 +161,28 @@ int RunDirt(const DirtArgs& a) {
   std::vector<dirt::Verdict> verdicts;
   for (const auto& r : results) verdicts.push_back(r.verdict);
   int drill_code = dirt::VerdictExitCode(verdicts);
+  if (!a.junit.empty()) {
+    JUnitSuite suite{.name = fmt::format("faultline dirt run {}", a.name),
+                     .timestamp = JUnitTimestampNow(),
+                     .time_s = 0,
+                     .properties = {{"cluster", a.name}, {"artifacts", out}},
+                     .cases = {}};
+    for (const auto& r : results) suite.cases.push_back(dirt::DrillJUnitCase(r));
+    if (code == kExitError) {
+      suite.cases.push_back(JUnitCase{.name = "dirt run",
+                                      .classname = "faultline.dirt",
+                                      .time_s = 0,
+                                      .outcome = JUnitOutcome::kError,
+                                      .type = "error",
+                                      .message = "a drill could not run (see the log)",
+                                      .detail = ""});
+    }
+    const std::vector<JUnitSuite> suites = {suite};
+    if (Status st = WriteJUnit(a.junit, suites); !st) {
+      PrintError(st.error().message());
+      return kExitError;
+    }
+  }
   return code == kExitError ? kExitError : drill_code;
 }
 
@@ -181,6 +209,18 @@ void RegisterDirtCommands(CLI::App& app, Action& run) {
               "flag it goes with the run, even a killed one)");
   r->add_option("--max-recovery-ms", args->max_recovery_ms,
                 "Override every scenario's max_recovery_time_ms");
+  r->add_option("--log-pattern", args->log_patterns,
+                "NAME=REGEX (repeatable): also count lines matching REGEX (Perl syntax) in each "
+                "node's log over the drill; unlimited unless --log-pattern-max gives a maximum. "
+                "Built-ins: panic, fatal, data-race (max 0), permission-denied (unlimited)")
+      ->allow_extra_args(false);
+  r->add_option("--log-pattern-max", args->log_pattern_max,
+                "NAME=N or NAME=unlimited (repeatable): the most lines of pattern NAME allowed "
+                "(after the scenario's log_pattern_max); more make a passing drill INVALID")
+      ->allow_extra_args(false);
+  r->add_option("--junit", args->junit,
+                "Also write JUnit XML for CI: a test case per drill (FAIL/INVALID: <failure>; "
+                "ABORTED: <skipped>; ERROR: <error>)");
   r->callback([&run, args] { run = [args] { return RunDirt(*args); }; });
 }
 

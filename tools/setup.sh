@@ -11,6 +11,8 @@ packages=(
   g++ cmake make pkg-config git clang-format
   # the proxy end-to-end test drives the control API with it
   curl
+  # the JUnit end-to-end test parses the XML back with xml.etree
+  python3
   # libraries
   libboost-all-dev nlohmann-json3-dev librange-v3-dev libspdlog-dev libfmt-dev libcli11-dev
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev

@@ -2,13 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "runner/etcd_options.h"
 
 namespace faultline::runner::internal {
 namespace {
@@ -62,17 +61,21 @@ Result<RunReport> RunClusterCampaign(const CampaignConfig& config, const Cluster
   auto injector = std::make_unique<TimedInjector>(
       MakeNemesisInjector(*cluster.nemesis, cluster.nodes, cluster.leader, cluster.probes));
 
-  client::EtcdClientOptions client_options;
-  client_options.endpoints = cluster.endpoints;
-  client_options.timeout = std::chrono::milliseconds(config.client_timeout_ms);
-  client_options.read_mode = config.read_mode == "serializable"
-                                 ? client::EtcdReadMode::kSerializable
-                                 : client::EtcdReadMode::kLinearizable;
-  ApplyWorkloadOptions(config, client_options);  // workload; lock: lease TTL, acquire timeout
-  client_options.key_prefix =
+  if (cluster.system == nullptr) {
+    return MakeError(ErrorCode::kInternal, "campaign: no system given (internal error)");
+  }
+  systems::ClientSetup setup;
+  setup.workload = std::string(WorkloadName(config.workload));
+  setup.read_mode = config.read_mode;
+  setup.timeout = std::chrono::milliseconds(config.client_timeout_ms);
+  setup.key_prefix =
       fmt::format("faultline/{}/", std::filesystem::path(files.dir).filename().string());
+  setup.lock_ttl =
+      std::chrono::seconds(static_cast<int64_t>(std::ceil(std::max(1.0, config.lock_ttl_s))));
+  setup.lock_acquire_timeout = std::chrono::milliseconds(config.lock_acquire_timeout_ms);
+  setup.stderr_dir = (std::filesystem::path(files.dir) / "clients").string();
   FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<client::ClientFactory> clients,
-                             client::MakeEtcdClientFactory(client_options));
+                             cluster.system->Clients(cluster.system_nodes, setup));
 
   if (cluster.note) {
     cluster.note(fmt::format("campaign: {} for {:.0f} s, run directory {}",

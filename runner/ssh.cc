@@ -15,6 +15,7 @@
 #include "common/parallel.h"
 #include "common/shell.h"
 #include "runner/internal/cluster_campaign.h"
+#include "systems/registry.h"
 
 namespace faultline::runner {
 namespace {
@@ -255,6 +256,12 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
                      fmt::format("{}: --isolate-node {}: not in the nodes file (nodes {})", ctx,
                                  config.isolate_node, fmt::join(nodes, ",")));
   }
+  if (config.system != "etcd") {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{}: --system {}: clusters over ssh run etcd only for now (use "
+                                 "--cluster local for other systems)",
+                                 ctx, config.system));
+  }
   CampaignConfig c = config;
   if (c.nodes != static_cast<int>(nodes.size())) {
     Note(options, fmt::format("cluster {}: {} nodes from the nodes file ({}); --nodes {} does "
@@ -313,7 +320,14 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
   };
   parts.probes.control = ssh->control.get();
   parts.probes.peer_addresses = peer_addresses;
-  parts.endpoints = endpoints;
+  // Clusters over ssh run etcd (the nodes file's db commands); its client comes from the system.
+  FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system, systems::OpenSystem("etcd"));
+  parts.system = system.get();
+  parts.system_nodes.name = *path;
+  for (const client::EtcdEndpoint& e : endpoints) {
+    parts.system_nodes.nodes.push_back(
+        {.name = e.node, .address = e.host, .port = e.port, .data_dir = {}, .log_dir = {}});
+  }
   parts.wait_ready = [&endpoints](Clock::time_point deadline) {
     return static_cast<bool>(AwaitReady(endpoints, deadline));
   };

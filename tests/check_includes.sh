@@ -13,11 +13,12 @@ declare -A allowed=(
   [client]="common history client"
   [nemesis]="common nemesis"
   [cluster]="common nemesis cluster"
-  [runner]="common history checker client nemesis cluster runner"
-  [dirt]="common history checker client nemesis cluster runner dirt"
-  [tools]="common history checker client nemesis cluster runner dirt tools"
+  [systems]="common history client nemesis cluster systems"
+  [runner]="common history checker client nemesis cluster systems runner"
+  [dirt]="common history checker client nemesis cluster systems runner dirt"
+  [tools]="common history checker client nemesis cluster systems runner dirt tools"
 )
-modules="common history checker client nemesis cluster runner dirt tools tests"
+modules="common history checker client nemesis cluster systems runner dirt tools tests"
 bad=0
 checked=0
 for dir in "${!allowed[@]}"; do

@@ -48,6 +48,8 @@ namespace faultline::runner {
 // A new field also needs its row in runner/config.h's table (key, flag, help, rule).
 struct CampaignConfig {
   std::string db = "etcd";
+  // The system under test: "etcd" or the path of a system file (systems/system_file.h).
+  std::string system = "etcd";
   int nodes = 5;
   std::string cluster = "local";  // "local" or "ssh:FILE"
   std::string name = "default";   // the local cluster's name

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -12,7 +13,6 @@
 #include "nemesis/proxy.h"
 #include "nemesis/proxy_api.h"
 #include "nemesis/proxy_faults.h"
-#include "runner/etcd_options.h"
 
 namespace faultline::runner::internal {
 namespace {
@@ -71,21 +71,23 @@ struct CampaignProxies {
   std::unique_ptr<nemesis::ProxyFaults> faults;
 };
 
+// Puts a proxy in front of each node's client port and points `nodes` (what the clients connect
+// to) at them.
 Result<std::unique_ptr<CampaignProxies>> StartProxies(const CampaignConfig& config,
-                                                      std::vector<client::EtcdEndpoint>& endpoints,
+                                                      systems::SystemCluster& nodes,
                                                       const std::string& ledger_path) {
   auto proxies = std::make_unique<CampaignProxies>(config.seed);
-  for (client::EtcdEndpoint& e : endpoints) {
+  for (systems::SystemNode& n : nodes.nodes) {
     Result<nemesis::ProxyInfo> info = proxies->server.CreateProxy(
-        nemesis::ProxyConfig{.name = e.node,
+        nemesis::ProxyConfig{.name = n.name,
                              .listen = "127.0.0.1:0",
-                             .upstream = fmt::format("{}:{}", e.host, e.port),
+                             .upstream = fmt::format("{}:{}", n.address, n.port),
                              .enabled = true});
     if (!info)
-      return std::move(info).error().WithContext(fmt::format("campaign: proxy {}", e.node));
+      return std::move(info).error().WithContext(fmt::format("campaign: proxy {}", n.name));
     const std::string& listen = info->config.listen;
-    e.host = "127.0.0.1";
-    e.port = static_cast<std::uint16_t>(std::stoi(listen.substr(listen.rfind(':') + 1)));
+    n.address = "127.0.0.1";
+    n.port = std::stoi(listen.substr(listen.rfind(':') + 1));
   }
   Result<std::unique_ptr<nemesis::ControlServer>> control =
       nemesis::ControlServer::Start(proxies->server, "127.0.0.1:0");
@@ -148,22 +150,23 @@ Result<RunReport> RunClusterCampaign(const CampaignConfig& config, const Cluster
   }
   std::unique_ptr<FaultInjector> inner =
       MakeNemesisInjector(*cluster.nemesis, cluster.nodes, cluster.leader, cluster.probes);
-  std::vector<client::EtcdEndpoint> endpoints = cluster.endpoints;
+  systems::SystemCluster client_nodes = cluster.system_nodes;
   std::unique_ptr<CampaignProxies> proxies;
   const bool proxy_kinds = std::any_of(config.nemesis.begin(), config.nemesis.end(),
                                        [](FaultKind k) { return nemesis::IsProxyFaultKind(k); });
   if (config.proxy || proxy_kinds) {
     // The ledger the local and ssh runners give the nemesis (RunFiles' nemesis.ledger).
     FAULTLINE_ASSIGN_OR_RETURN(
-        proxies, StartProxies(config, endpoints,
+        proxies, StartProxies(config, client_nodes,
                               (std::filesystem::path(files.dir) / "nemesis.ledger").string()));
     inner = std::make_unique<ProxyInjector>(std::move(inner), *proxies->faults, cluster.leader);
     if (cluster.note) {
       std::vector<std::string> routes;
-      for (size_t i = 0; i < endpoints.size(); ++i) {
-        routes.push_back(fmt::format("{} 127.0.0.1:{} -> {}:{}", endpoints[i].node,
-                                     endpoints[i].port, cluster.endpoints[i].host,
-                                     cluster.endpoints[i].port));
+      for (size_t i = 0; i < client_nodes.nodes.size(); ++i) {
+        routes.push_back(fmt::format("{} 127.0.0.1:{} -> {}:{}", client_nodes.nodes[i].name,
+                                     client_nodes.nodes[i].port,
+                                     cluster.system_nodes.nodes[i].address,
+                                     cluster.system_nodes.nodes[i].port));
       }
       cluster.note(fmt::format("campaign: clients through proxies ({}); control API http://{}",
                                fmt::join(routes, ", "), proxies->control->address()));
@@ -171,17 +174,21 @@ Result<RunReport> RunClusterCampaign(const CampaignConfig& config, const Cluster
   }
   auto injector = std::make_unique<TimedInjector>(std::move(inner));
 
-  client::EtcdClientOptions client_options;
-  client_options.endpoints = endpoints;
-  client_options.timeout = std::chrono::milliseconds(config.client_timeout_ms);
-  client_options.read_mode = config.read_mode == "serializable"
-                                 ? client::EtcdReadMode::kSerializable
-                                 : client::EtcdReadMode::kLinearizable;
-  ApplyWorkloadOptions(config, client_options);  // workload; lock: lease TTL, acquire timeout
-  client_options.key_prefix =
+  if (cluster.system == nullptr) {
+    return MakeError(ErrorCode::kInternal, "campaign: no system given (internal error)");
+  }
+  systems::ClientSetup setup;
+  setup.workload = std::string(WorkloadName(config.workload));
+  setup.read_mode = config.read_mode;
+  setup.timeout = std::chrono::milliseconds(config.client_timeout_ms);
+  setup.key_prefix =
       fmt::format("faultline/{}/", std::filesystem::path(files.dir).filename().string());
+  setup.lock_ttl =
+      std::chrono::seconds(static_cast<int64_t>(std::ceil(std::max(1.0, config.lock_ttl_s))));
+  setup.lock_acquire_timeout = std::chrono::milliseconds(config.lock_acquire_timeout_ms);
+  setup.stderr_dir = (std::filesystem::path(files.dir) / "clients").string();
   FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<client::ClientFactory> clients,
-                             client::MakeEtcdClientFactory(client_options));
+                             cluster.system->Clients(client_nodes, setup));
 
   if (cluster.note) {
     cluster.note(fmt::format("campaign: {} for {:.0f} s, run directory {}",

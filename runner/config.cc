@@ -34,6 +34,9 @@ std::string PrintNemesisField(const C& c) { return nemesis::FormatFaultKindList(
 std::string CheckDb(const C& c) {
   return c.db == "etcd" ? "" : fmt::format("db '{}' is not supported (expected etcd)", c.db);
 }
+std::string CheckSystem(const C& c) {
+  return c.system.empty() ? "system must not be empty (etcd or a system file)" : "";
+}
 std::string CheckNodes(const C& c) {
   return c.nodes >= 1 && c.nodes <= 9 ? "" : fmt::format("nodes {} is not in 1..9", c.nodes);
 }
@@ -95,6 +98,10 @@ std::string CheckLogPatterns(const C& c) {
 const std::array kFields{
   ConfigField{.key = "db", .flag = "--db", .help = "Database (etcd)", .member = &C::db,
               .check = CheckDb},
+  ConfigField{.key = "system", .flag = "--system",
+              .help = "System under test: etcd, or FILE, a system file (JSON: commands, client; "
+                      "see below)",
+              .member = &C::system, .check = CheckSystem},
   ConfigField{.key = "nodes", .flag = "--nodes", .help = "Nodes of a new local cluster (1-9)",
               .member = &C::nodes, .check = CheckNodes},
   ConfigField{.key = "cluster", .flag = "--cluster",

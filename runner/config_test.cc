@@ -21,6 +21,7 @@ using ::testing::HasSubstr;
 // The config.json keys and flags of every release so far, in order: a key dropped or renamed here
 // breaks `faultline campaign --config` for every run directory people kept.
 const std::vector<std::string> kKeys = {"db",
+                                        "system",
                                         "nodes",
                                         "cluster",
                                         "name",
@@ -49,13 +50,14 @@ const std::vector<std::string> kKeys = {"db",
                                         "check_time_limit_s",
                                         "log_patterns",
                                         "log_pattern_max"};
-const std::set<std::string> kFlags = {"--db",           "--nodes",          "--cluster",
-                                      "--name",         "--workload",       "--nemesis",
-                                      "--isolate-node", "--time-limit",     "--concurrency",
-                                      "--rate",         "--read-mode",      "--seed",
-                                      "--out",          "--test-count",     "--leave-db-running",
-                                      "--fault-s",      "--heal-s",         "--client-timeout-ms",
-                                      "--proxy",        "--log-pattern",    "--log-pattern-max"};
+const std::set<std::string> kFlags = {"--db",           "--system",         "--nodes",
+                                      "--cluster",      "--name",           "--workload",
+                                      "--nemesis",      "--isolate-node",   "--time-limit",
+                                      "--concurrency",  "--rate",           "--read-mode",
+                                      "--seed",         "--out",            "--test-count",
+                                      "--leave-db-running", "--fault-s",    "--heal-s",
+                                      "--client-timeout-ms", "--proxy",     "--log-pattern",
+                                      "--log-pattern-max"};
 
 TEST(ConfigTableTest, KeysAndFlagsAreThoseUsersHave) {
   std::vector<std::string> keys;

@@ -7,12 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "client/etcd.h"
 #include "cluster/cluster.h"
 #include "cluster/session.h"
-#include "common/ports.h"
 #include "nemesis/nemesis.h"
 #include "runner/internal/cluster_campaign.h"
+#include "systems/registry.h"
 
 namespace faultline::runner {
 namespace {
@@ -24,28 +23,38 @@ void Note(const LocalCampaignOptions& o, std::string_view line) {
   if (o.note) o.note(line);
 }
 
-// The cluster answers when every node is healthy and a majority agrees on a leader.
-bool WaitReady(const cluster::ClusterState& state, std::chrono::steady_clock::time_point deadline) {
+// The cluster answers when the system says every node serves clients (etcd: every member healthy
+// and a majority agrees on a leader).
+bool WaitReady(systems::System& system, const systems::SystemCluster& nodes,
+               nemesis::NodeControl& shell, std::chrono::steady_clock::time_point deadline) {
   while (true) {
-    Result<cluster::ClusterStatus> s = cluster::ProbeStatus(state);
-    if (s && s->leader) {
-      bool all = true;
-      for (const auto& n : s->nodes) all = all && n.healthy;
-      if (all) return true;
-    }
+    if (system.Ready(nodes, shell)) return true;  // what was missing is not needed here
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }
 
 // Each node's etcd log and the flags it ran with, under <run>/nodes/<node>/; the cluster state too.
-std::vector<std::string> CopyNodeFiles(const cluster::ClusterState& state, const RunFiles& files) {
+// A system with its own commands adds the log files its file names.
+std::vector<std::string> CopyNodeFiles(const cluster::ClusterState& state, const RunFiles& files,
+                                       const systems::System& system,
+                                       const systems::SystemCluster& nodes) {
   std::vector<std::string> warnings;
   std::error_code ec;
   fs::create_directories(files.nodes, ec);
   for (const cluster::NodeState& n : state.nodes) {
     const fs::path dir = fs::path(files.nodes) / n.name;
     fs::create_directories(dir, ec);
+    for (const systems::SystemNode& sn : nodes.nodes) {
+      if (sn.name != n.name) continue;
+      for (const std::string& log : system.LogFiles(nodes, sn)) {
+        if (!fs::exists(log)) continue;
+        fs::copy_file(log, dir / fs::path(log).filename(), fs::copy_options::overwrite_existing,
+                      ec);
+        if (ec) warnings.push_back(fmt::format("copy {}: {}", log, ec.message()));
+      }
+    }
+    if (state.db != cluster::Db::kEtcd) continue;
     if (!n.log_path.empty()) {
       fs::copy_file(n.log_path, dir / "etcd.log", fs::copy_options::overwrite_existing, ec);
       if (ec) warnings.push_back(fmt::format("copy {}: {}", n.log_path, ec.message()));
@@ -92,6 +101,10 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
                                  "only (ssh:FILE clusters: RunSshCampaign, runner/ssh.h)",
                                  config.cluster));
   }
+  FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
+                             systems::OpenSystem(config.system));
+  FAULTLINE_RETURN_IF_ERROR(system->CheckWorkload(WorkloadName(config.workload)));
+  const systems::SystemInfo& info = system->Info();
   FAULTLINE_ASSIGN_OR_RETURN(RunFiles files, MakeRunDir(config));
 
   // The cluster of that name if it is up (left up), else one of our own, torn down after the run
@@ -99,10 +112,11 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
   cluster::ClusterSpec spec;
   spec.name = config.name;
   spec.nodes = config.nodes;
-  spec.db = cluster::Db::kEtcd;
+  spec.db = info.local_db;
   spec.state_root = options.state_root;
   if (!cluster::Load(config.name, options.state_root)) {
-    Note(options, fmt::format("cluster {}: bringing up {} etcd nodes", config.name, config.nodes));
+    Note(options,
+         fmt::format("cluster {}: bringing up {} {} nodes", config.name, config.nodes, info.name));
   }
   Result<cluster::Session> session =
       cluster::Session::Open(spec, [&](std::string_view line) { Note(options, line); });
@@ -113,18 +127,38 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
                               config.name, state->nodes.size()));
   }
 
+  // The cluster's own control runs the system's commands on the nodes.
+  Result<systems::SystemCluster> nodes = systems::LocalNodes(*state, info);
+  Result<std::unique_ptr<nemesis::NodeControl>> shell =
+      nodes ? cluster::MakeLocalControl(*state)
+            : Result<std::unique_ptr<nemesis::NodeControl>>(nodes.error());
+  bool formed = false;  // servers this campaign started, stopped again at teardown
+
   auto teardown = [&](std::vector<std::string>& warnings) {
     const bool keep = config.leave_db_running;
     if (session->owned() && keep) {
       Note(options, fmt::format("cluster {}: left running", config.name));
+    }
+    if (formed && !keep && shell && nodes) {
+      Status stopped = system->Teardown(*nodes, **shell);
+      if (!stopped.has_value())
+        warnings.push_back(stopped.error().WithContext("system stop").message());
     }
     Result<cluster::DownReport> down = session->Close(keep);
     if (!down) warnings.push_back(down.error().WithContext("cluster down").message());
   };
 
   Result<RunReport> report = [&]() -> Result<RunReport> {
+    if (!shell) return shell.error();
+    if (session->owned()) {
+      formed = true;
+      FAULTLINE_RETURN_IF_ERROR(
+          system->Form(*nodes, **shell,
+                       std::chrono::milliseconds(static_cast<int64_t>(config.final_phase_s * 1000)),
+                       [&](std::string_view line) { Note(options, line); }));
+    }
     FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<nemesis::NodeControl> control,
-                               cluster::MakeLocalControl(*state));
+                               system->Control(*nodes, **shell));
     nemesis::NemesisOptions nemesis_options;
     nemesis_options.net = state->NetConfig();
     nemesis_options.ledger_path = (fs::path(files.dir) / "nemesis.ledger").string();
@@ -139,31 +173,44 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
     internal::ClusterCampaign parts;
     parts.nemesis = nemesis.get();
     parts.nodes = st.NodeNames();
-    parts.leader = [&st]() -> std::optional<std::string> {
-      Result<cluster::ClusterStatus> s = cluster::ProbeStatus(st);
-      if (!s) return std::nullopt;
-      return s->leader;
-    };
+    parts.leader = [&]() { return system->Leader(*nodes); };
     parts.probes.control = control.get();
     parts.probes.peer_addresses = PeerAddresses(st);
-    for (const cluster::NodeState& n : st.nodes) {
-      parts.endpoints.push_back(
-          client::EtcdEndpoint{.node = n.name, .host = n.address, .port = kEtcdClientPort});
-    }
-    parts.wait_ready = [&st](std::chrono::steady_clock::time_point deadline) {
-      return WaitReady(st, deadline);
+    parts.system = system.get();
+    parts.system_nodes = *nodes;
+    parts.wait_ready = [&](std::chrono::steady_clock::time_point deadline) {
+      return WaitReady(*system, *nodes, **shell, deadline);
     };
     parts.note = options.note;
-    // Where this run's part of each node's log begins (a cluster left up serves many runs).
+    // Where this run's part of each node's log begins (a cluster left up serves many runs), and
+    // where CopyNodeFiles puts its copy in the run directory, which is what is scanned.
     std::map<std::string, uint64_t> log_offsets;
-    for (const cluster::NodeState& n : st.nodes) {
-      log_offsets[n.name] = checker::LogOffsetNow(n.log_path);
+    std::vector<checker::NodeLog> node_logs;
+    if (st.db == cluster::Db::kEtcd) {
+      for (const cluster::NodeState& n : st.nodes) {
+        log_offsets[n.name] = checker::LogOffsetNow(n.log_path);
+      }
+      node_logs = RunDirNodeLogs(files, st.NodeNames(), log_offsets);
+    } else {
+      for (const systems::SystemNode& sn : nodes->nodes) {
+        for (const std::string& log : system->LogFiles(*nodes, sn)) {
+          node_logs.push_back(checker::NodeLog{
+              .node = sn.name,
+              .path = (fs::path(files.nodes) / sn.name / fs::path(log).filename()).string(),
+              .offset = checker::LogOffsetNow(log)});
+        }
+      }
     }
     FAULTLINE_ASSIGN_OR_RETURN(RunReport r,
                                internal::RunClusterCampaign(config, parts, files, stop, progress));
-    for (std::string& w : CopyNodeFiles(st, files)) r.stats.warnings.push_back(std::move(w));
-    FAULTLINE_RETURN_IF_ERROR(
-        ApplyLogPatterns(r, config, RunDirNodeLogs(files, st.NodeNames(), log_offsets)));
+    for (std::string& w : CopyNodeFiles(st, files, *system, *nodes))
+      r.stats.warnings.push_back(std::move(w));
+    // The copies of the logs scanned: etcd's own log, or the system's log files that exist.
+    std::vector<checker::NodeLog> scanned;
+    for (checker::NodeLog& log : node_logs) {
+      if (st.db == cluster::Db::kEtcd || fs::exists(log.path)) scanned.push_back(std::move(log));
+    }
+    FAULTLINE_RETURN_IF_ERROR(ApplyLogPatterns(r, config, std::move(scanned)));
     return r;
   }();
   std::vector<std::string> warnings;

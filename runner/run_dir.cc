@@ -152,9 +152,9 @@ Result<RunReport> AnalyzeRunDir(const std::string& dir) {
 std::string RenderSummary(const RunReport& r, const CampaignConfig& c) {
   std::string out = fmt::format(
       "campaign: {} on {} {}-node {}, nemesis {}, {} reads, concurrency {}, seed {}, {:.1f} s{}\n",
-      WorkloadName(c.workload), c.db, c.nodes, c.cluster, nemesis::FormatFaultKindList(c.nemesis),
-      c.read_mode, c.concurrency, c.seed, r.stats.duration_s,
-      r.stats.interrupted ? " (interrupted)" : "");
+      WorkloadName(c.workload), c.system == "etcd" ? c.db : c.system, c.nodes, c.cluster,
+      nemesis::FormatFaultKindList(c.nemesis), c.read_mode, c.concurrency, c.seed,
+      r.stats.duration_s, r.stats.interrupted ? " (interrupted)" : "");
   for (const CheckerVerdict& v : r.verdict.checkers) {
     out += fmt::format("  {:<13} {}\n", v.name + ":", v.summary);
   }

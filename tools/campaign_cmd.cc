@@ -27,6 +27,7 @@
 #include "runner/config.h"
 #include "runner/local.h"
 #include "runner/ssh.h"
+#include "systems/registry.h"
 #include "tools/commands.h"
 
 namespace faultline::tools {
@@ -102,6 +103,11 @@ Result<runner::CampaignConfig> MakeConfig(const CampaignArgs& a) {
     PrintNote(
         "ssh cluster: default faults without loss (packet faults need the nodes' network "
         "namespaces on this machine): partition,kill,pause");
+  }
+  // A system file names its node count; --nodes overrides it.
+  if (!from_file && !Given(app, "--nodes") && systems::IsSystemFile(c.system)) {
+    FAULTLINE_ASSIGN_OR_RETURN(systems::SystemFile file, systems::LoadSystemFile(c.system));
+    c.nodes = file.nodes;
   }
   if (!from_file && !Given(app, "--seed")) {
     // No seed given: choose one, print it and record it, so the run can be repeated.
@@ -306,8 +312,37 @@ void RegisterCampaignCommands(CLI::App& app, Action& run) {
       "ssh and every etcd member on <address>:2379. Faults over ssh: partitions\n"
       "(iptables-restore on each node, as root), kill, pause; not loss (the default fault list\n"
       "leaves it out).\n"
+      "\n"
+      "Systems (--system): etcd (built in; the default), or FILE, a system file describing a\n"
+      "system faultline has never seen (JSON; local clusters; workloads register and set):\n"
+      "  {\"name\": \"kv\", \"nodes\": 3, \"client_port\": 7001,\n"
+      "   \"commands\": {\"setup\": optional, once per node, \"start\": returns once started,\n"
+      "     \"stop\", \"kill\", \"pid\": prints the server's pid (nothing if not running),\n"
+      "     \"wipe\", \"is_up\": exit 0 when the node serves clients,\n"
+      "     \"pause\"/\"resume\": optional (default SIGSTOP/SIGCONT to the pid)},\n"
+      "   \"logs\": [\"{log_dir}/server.log\"], \"workloads\": [\"register\", \"set\"],\n"
+      "   \"client\": \"exec:python3 client.py\"}\n"
+      "Commands run through /bin/sh in the node's network namespace, in the file's directory,\n"
+      "with placeholders {node} {address} {port} {peers} (every address:port) {data_dir}\n"
+      "{log_dir} (per node, made by faultline) {cluster} {dir} (the file's directory). The\n"
+      "file's \"nodes\" is the default of --nodes. The client is a program started once per\n"
+      "worker (again after every info) with FAULTLINE_NODE, FAULTLINE_ADDRESS, FAULTLINE_PORT\n"
+      "and FAULTLINE_NODES set; faultline writes one JSON op per line on its stdin:\n"
+      "  {\"id\": 7, \"process\": 3, \"workload\": \"register\", \"f\": \"cas\", \"key\": "
+      "\"...\",\n"
+      "   \"value\": [1, 2]}   (register: read null, write N, cas [old, new]; set: add N, read "
+      "null)\n"
+      "and reads one answer per line on its stdout:\n"
+      "  {\"id\": 7, \"type\": \"ok\"|\"fail\"|\"info\", \"value\": read's value, \"error\": "
+      "\"...\"}\n"
+      "fail only if the op certainly did not take effect. A timeout (--client-timeout-ms; 3 s\n"
+      "more for a program's first op), a program that exits, or a line that is not the answer\n"
+      "makes the op info; its stderr is kept in <run>/clients/<process>.stderr. See\n"
+      "examples/kv/ (a key-value server with a planted bug, its system files and client).\n"
       "Examples:\n"
       "  faultline campaign --time-limit 30                        # register, all faults\n"
+      "  faultline campaign --system examples/kv/kv-unsafe-cas.json --nemesis kill,pause \\\n"
+      "      --time-limit 15 --seed 1                               # the planted bug: invalid\n"
       "  faultline campaign --read-mode serializable --nemesis isolate --isolate-node n3 \\\n"
       "      --time-limit 30 --seed 1                               # finds stale reads: invalid\n"
       "  faultline campaign --workload set --nemesis partition,kill --time-limit 30\n"

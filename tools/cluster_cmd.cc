@@ -3,12 +3,15 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "cluster/cluster.h"
+#include "common/file.h"
 #include "nemesis/node_control.h"
+#include "systems/registry.h"
 #include "tools/commands.h"
 
 namespace faultline::tools {
@@ -16,7 +19,9 @@ namespace {
 
 struct UpArgs {
   int nodes = 5;
+  bool nodes_given = false;
   std::string db = "etcd";
+  std::string system;  // "" or "etcd": --db decides; else a system file
   bool ssh = false;
   std::string name = "default";
   std::string state_dir;
@@ -35,11 +40,76 @@ struct NameArgs {
   std::string action;
 };
 
+// A cluster brought up for a system file records the file here, so `cluster down` can stop the
+// system's servers before it removes the namespaces.
+std::string SystemRecord(const cluster::ClusterState& state) {
+  return (std::filesystem::path(state.run_dir) / "system.json").string();
+}
+
+// Starts a system file's servers on a cluster that is up; on failure stops what started.
+Status FormSystem(const cluster::ClusterState& state, const std::string& system_file) {
+  FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
+                             systems::OpenSystem(system_file));
+  FAULTLINE_ASSIGN_OR_RETURN(systems::SystemCluster nodes,
+                             systems::LocalNodes(state, system->Info()));
+  FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<nemesis::NodeControl> shell,
+                             cluster::MakeLocalControl(state));
+  const nlohmann::json record = {{"system", std::filesystem::absolute(system_file).string()}};
+  FAULTLINE_RETURN_IF_ERROR(WriteFileAtomic(SystemRecord(state), record.dump() + "\n"));
+  Status formed = system->Form(nodes, *shell, std::chrono::seconds(30),
+                               [](std::string_view line) { PrintNote(std::string(line)); });
+  if (!formed) {
+    Status stopped = system->Teardown(nodes, *shell);
+    if (!stopped) PrintError(fmt::format("warning: {}", stopped.error().message()));
+  }
+  return formed;
+}
+
+// Stops the servers of the system file recorded for the cluster, if any.
+void StopSystem(const std::string& name, const std::string& state_dir) {
+  Result<cluster::ClusterState> state = cluster::Load(name, state_dir);
+  if (!state) return;
+  Result<std::string> text = ReadFile(SystemRecord(*state));
+  if (!text) return;
+  std::string file;
+  try {
+    file = nlohmann::json::parse(*text).at("system").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    PrintError(fmt::format("warning: {}: {}", SystemRecord(*state), e.what()));
+    return;
+  }
+  Result<std::unique_ptr<systems::System>> system = systems::OpenSystem(file);
+  Result<systems::SystemCluster> nodes = system ? systems::LocalNodes(*state, (*system)->Info())
+                                                : Result<systems::SystemCluster>(system.error());
+  Result<std::unique_ptr<nemesis::NodeControl>> shell =
+      nodes ? cluster::MakeLocalControl(*state)
+            : Result<std::unique_ptr<nemesis::NodeControl>>(nodes.error());
+  if (!shell) {
+    PrintError(fmt::format("warning: stop the system's servers: {}", shell.error().message()));
+    return;
+  }
+  Status stopped = (*system)->Teardown(*nodes, **shell);
+  if (!stopped) {
+    PrintError(fmt::format("warning: {}", stopped.error().message()));
+  } else {
+    std::printf("stopped %s on %zu nodes\n", (*system)->Info().name.c_str(), nodes->nodes.size());
+  }
+}
+
 int RunUp(const UpArgs& a) {
   cluster::ClusterSpec spec;
   spec.name = a.name;
   spec.nodes = a.nodes;
-  auto db = cluster::ParseDb(a.db);
+  const bool system_file = !a.system.empty() && a.system != "etcd";
+  if (system_file) {
+    Result<systems::SystemFile> file = systems::LoadSystemFile(a.system);
+    if (!file) {
+      PrintError(fmt::format("cluster up: {}", file.error().message()));
+      return kExitError;
+    }
+    if (!a.nodes_given) spec.nodes = file->nodes;
+  }
+  auto db = system_file ? Result<cluster::Db>(cluster::Db::kNone) : cluster::ParseDb(a.db);
   if (!db) {
     PrintError(db.error().message());
     return kExitError;
@@ -61,6 +131,13 @@ int RunUp(const UpArgs& a) {
   if (!state) {
     PrintError(state.error().message());
     return kExitError;
+  }
+  if (system_file) {
+    if (Status formed = FormSystem(*state, a.system); !formed) {
+      PrintError(fmt::format("cluster up: {}", formed.error().message()));
+      (void)cluster::Down(state->name, a.state_dir);
+      return kExitError;
+    }
   }
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
@@ -150,6 +227,7 @@ int RunStatus(const NameArgs& a) {
 }
 
 int RunDown(const NameArgs& a) {
+  StopSystem(a.name, a.state_dir);
   auto r = cluster::Down(a.name, a.state_dir);
   if (!r) {
     PrintError(r.error().message());
@@ -243,11 +321,16 @@ void RegisterClusterCommands(CLI::App& app, Action& run) {
       "  faultline cluster up\n"
       "  faultline cluster up --name b --nodes 3 --heartbeat-ms 20 --election-ms 200\n"
       "  faultline cluster up --ssh        # also sshd per node, and a nodes file for ssh:FILE\n"
-      "  faultline cluster up --db none    # namespaces only");
+      "  faultline cluster up --db none    # namespaces only\n"
+      "  faultline cluster up --system examples/kv/kv.json   # a system file's servers (see\n"
+      "                                    # faultline campaign --help); down stops them");
   u->add_option("--nodes", up->nodes, "Number of nodes (1-9)")
       ->check(CLI::Range(1, 9))
       ->capture_default_str();
   u->add_option("--db", up->db, "Database: etcd or none")->capture_default_str();
+  u->add_option("--system", up->system,
+                "System under test: etcd (as --db etcd) or FILE, a system file whose commands "
+                "start the servers (its \"nodes\" is the default of --nodes)");
   u->add_flag("--ssh", up->ssh, "Also run sshd in every node (for the SSH control path)");
   u->add_option("--name", up->name, "Cluster name (1-8 of a-z0-9)")->capture_default_str();
   u->add_option("--state-dir", up->state_dir,
@@ -261,7 +344,10 @@ void RegisterClusterCommands(CLI::App& app, Action& run) {
   u->add_option("--snapshot-count", up->snapshot_count, "etcd --snapshot-count")
       ->capture_default_str();
   u->add_flag("--corrupt-check", up->corrupt_check, "Enable etcd's corruption checks");
-  u->callback([&run, up] { run = [up] { return RunUp(*up); }; });
+  u->callback([&run, up, u] {
+    up->nodes_given = u->count("--nodes") > 0;
+    run = [up] { return RunUp(*up); };
+  });
 
   auto st = std::make_shared<NameArgs>();
   CLI::App* s = cl->add_subcommand(

@@ -27,6 +27,7 @@ namespace {
 struct DirtArgs {
   std::vector<std::string> scenarios;
   std::string cluster = "local";
+  std::string system = "etcd";
   std::string name = "dirt";
   std::string out;
   std::string state_dir;
@@ -73,6 +74,14 @@ int RunDirt(const DirtArgs& a) {
         fmt::format("dirt run: --cluster {}: only \"local\" is supported by drills so far "
                     "(ssh clusters: run the nemesis commands by hand)",
                     a.cluster));
+    return kExitError;
+  }
+  if (a.system != "etcd") {
+    PrintError(fmt::format(
+        "dirt run: --system {}: drills measure recovery with etcd's own probes (health, leader, "
+        "revisions) and run on etcd only so far; campaigns take any system "
+        "(faultline campaign --system FILE)",
+        a.system));
     return kExitError;
   }
   std::vector<dirt::Scenario> scenarios;
@@ -199,6 +208,8 @@ void RegisterDirtCommands(CLI::App& app, Action& run) {
       ->required()
       ->check(CLI::ExistingFile);
   r->add_option("--cluster", args->cluster, "local (the namespace cluster)");
+  r->add_option("--system", args->system, "System under test (etcd; drills run on etcd only)")
+      ->capture_default_str();
   r->add_option("--name", args->name,
                 "Cluster name: used if already up, else brought up with the scenario's pinned "
                 "flags and torn down after");

@@ -1,7 +1,8 @@
 // The part of a campaign that is the same for every kind of cluster (local namespaces, nodes over
-// SSH): once the caller has a Nemesis, the nodes, the client endpoints and a readiness probe, this
-// builds the fault injector, the etcd client factory and the campaign's dependencies, and runs
-// ExecuteCampaign. The caller brings the cluster up (or not), copies node files and tears down.
+// SSH): once the caller has a Nemesis, the nodes, the system under test and a readiness probe,
+// this builds the fault injector, the system's client factory and the campaign's dependencies, and
+// runs ExecuteCampaign. The caller brings the cluster up (or not), copies node files and tears
+// down.
 //
 // Thread-safety: one call per campaign; the callbacks are called from the campaign's threads.
 #ifndef FAULTLINE_RUNNER_INTERNAL_CLUSTER_CAMPAIGN_H_
@@ -15,10 +16,10 @@
 #include <string_view>
 #include <vector>
 
-#include "client/etcd.h"
 #include "common/result.h"
 #include "nemesis/nemesis.h"
 #include "runner/campaign.h"
+#include "systems/system.h"
 
 namespace faultline::runner::internal {
 
@@ -27,8 +28,9 @@ struct ClusterCampaign {
   std::vector<std::string> nodes;       // cluster order
   // The current leader's node name, or nullopt (for kIsolateLeader).
   std::function<std::optional<std::string>()> leader;
-  ProbeTargets probes;  // what the fault probes reach the nodes through
-  std::vector<client::EtcdEndpoint> endpoints;
+  ProbeTargets probes;                  // what the fault probes reach the nodes through
+  systems::System* system = nullptr;    // required; borrowed
+  systems::SystemCluster system_nodes;  // what the system's clients connect to
   // Returns once the cluster answers (true) or the deadline passes (false).
   std::function<bool(std::chrono::steady_clock::time_point deadline)> wait_ready;
   std::function<void(std::string_view)> note;  // may be empty

@@ -1,0 +1,125 @@
+// Campaigns against a system faultline has never seen: the example key-value server of
+// examples/kv/ (a system file, its commands run in the node namespaces, a Python exec client).
+// With its planted bug (--unsafe-cas) the campaign must find a linearizability violation; without
+// it the same campaign must be valid. Root only; each test brings up its own cluster under its own
+// state root, and every server it started is stopped whether the test passes or fails.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "cluster/cluster.h"
+#include "runner/local.h"
+
+namespace faultline::runner {
+namespace {
+
+namespace fs = std::filesystem;
+using checker::Validity;
+
+class SystemCampaignTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::geteuid(), 0u) << "needs root (network namespaces, the cluster's supervisor)";
+    root_ = fs::temp_directory_path() / fmt::format("faultline-systest-{}", ::getpid());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+  void TearDown() override {
+    // RunLocalCampaign stops its servers and tears its cluster down; this is the guard for when
+    // it could not: servers whose command line names this test's state root, by pid.
+    KillServersUnder(root_.string());
+    (void)cluster::Down(name_, (root_ / "state").string());
+    fs::remove_all(root_);
+  }
+
+  // Servers of this test still running (their command line names the test's directory).
+  static int KillServersUnder(const std::string& dir) {
+    int found = 0;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      const std::string pid = entry.path().filename().string();
+      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+      std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (cmdline.find(dir) == std::string::npos ||
+          cmdline.find("server.py") == std::string::npos) {
+        continue;
+      }
+      ++found;
+      ::kill(std::stoi(pid), SIGKILL);
+    }
+    return found;
+  }
+
+  CampaignConfig Config(std::string name, std::string system_file) {
+    name_ = std::move(name);
+    CampaignConfig c;
+    c.system = std::string(FAULTLINE_SOURCE_DIR) + "/examples/kv/" + system_file;
+    c.name = name_;
+    c.nodes = 3;
+    c.out = (root_ / "runs").string();
+    c.concurrency = 10;
+    c.time_limit_s = 15;
+    c.nemesis = {FaultKind::kKill, FaultKind::kPause};
+    c.fault_s = 3;
+    c.heal_s = 3;
+    c.final_phase_s = 20;
+    c.check_time_limit_s = 30;
+    c.seed = 1;
+    return c;
+  }
+
+  RunReport Run(const CampaignConfig& c) {
+    LocalCampaignOptions options;
+    options.state_root = (root_ / "state").string();
+    Result<RunReport> r = RunLocalCampaign(c, std::stop_token(), {}, options);
+    EXPECT_TRUE(r) << r.error().message();
+    if (!r) return RunReport();
+    std::printf("%s", r->text.c_str());
+    EXPECT_TRUE(cluster::List(options.state_root).empty());
+    EXPECT_EQ(KillServersUnder(root_.string()), 0) << "servers left running after the campaign";
+    return *r;
+  }
+
+  fs::path root_;
+  std::string name_ = "systx";
+};
+
+TEST_F(SystemCampaignTest, ExampleKvWithUnsafeCasIsInvalid) {
+  RunReport r = Run(Config("sysbug", "kv-unsafe-cas.json"));
+  EXPECT_EQ(r.verdict.validity, Validity::kInvalid) << r.text;
+  EXPECT_NE(r.text.find("linearizable: invalid"), std::string::npos) << r.text;
+  // The servers' logs and the clients' stderr are kept.
+  EXPECT_TRUE(fs::exists(fs::path(r.files.nodes) / "n1" / "server.log"));
+  EXPECT_TRUE(fs::exists(fs::path(r.files.dir) / "clients"));
+}
+
+TEST_F(SystemCampaignTest, ExampleKvIsValid) {
+  RunReport r = Run(Config("sysok", "kv.json"));
+  EXPECT_EQ(r.verdict.validity, Validity::kValid) << r.text;
+  EXPECT_GE(r.verdict.figures.faults, 1);
+  EXPECT_GT(r.verdict.figures.client_ops, 500);
+}
+
+TEST_F(SystemCampaignTest, UnsupportedWorkloadIsRefusedBeforeAnythingStarts) {
+  CampaignConfig c = Config("sysno", "kv.json");
+  c.workload = Workload::kLock;
+  LocalCampaignOptions options;
+  options.state_root = (root_ / "state").string();
+  Result<RunReport> r = RunLocalCampaign(c, std::stop_token(), {}, options);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("workload 'lock' is not supported (it supports: register, "
+                                     "set)"),
+            std::string::npos)
+      << r.error().message();
+  EXPECT_FALSE(fs::exists(root_ / "runs"));
+  EXPECT_TRUE(cluster::List(options.state_root).empty());
+}
+
+}  // namespace
+}  // namespace faultline::runner

@@ -1,0 +1,34 @@
+// The systems faultline knows: a built-in name ("etcd") or a system file (systems/system_file.h).
+//
+// Thread-safety: pure functions; the systems they return as systems/system.h says.
+#ifndef FAULTLINE_SYSTEMS_REGISTRY_H_
+#define FAULTLINE_SYSTEMS_REGISTRY_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "systems/system.h"
+#include "systems/system_file.h"
+
+namespace faultline::systems {
+
+// Built-in system names, sorted ("etcd").
+std::vector<std::string> BuiltinSystems();
+
+// True when `name_or_file` names a system file rather than a built-in system (it holds a '/' or
+// ends in ".json").
+bool IsSystemFile(std::string_view name_or_file);
+
+// "etcd", or the path of a system file. An error names the built-in systems and what the file
+// lacks.
+[[nodiscard]] Result<std::unique_ptr<System>> OpenSystem(std::string_view name_or_file);
+
+// A system run by the commands of a parsed system file.
+std::unique_ptr<System> MakeFileSystem(SystemFile file);
+
+}  // namespace faultline::systems
+
+#endif  // FAULTLINE_SYSTEMS_REGISTRY_H_

@@ -1,0 +1,128 @@
+// System: the system under test as a part (STYLE.md §35). A System knows how its nodes are set
+// up, started, stopped, killed, paused, resumed and wiped, how they form a cluster, which files
+// are their logs, how to tell that a node serves clients, which client speaks to it, and which
+// workloads it supports. The runner, the nemesis, dirt and the checkers work against this
+// interface and never include a particular system's header; systems/registry.h turns a name
+// ("etcd") or a system file (systems/system_file.h) into one.
+//
+// Node control: process faults reach a node through nemesis::NodeControl. A system whose
+// processes the local cluster's supervisor owns (etcd) uses the cluster's control as it is; a
+// system described by a file wraps it, so kill/pause/resume/start run the file's commands.
+//
+// Thread-safety: a System is immutable after it is made; its functions may be called from
+// several threads at once for different nodes.
+#ifndef FAULTLINE_SYSTEMS_SYSTEM_H_
+#define FAULTLINE_SYSTEMS_SYSTEM_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "client/client.h"
+#include "cluster/cluster.h"
+#include "common/result.h"
+#include "nemesis/node_control.h"
+
+namespace faultline::systems {
+
+// One node as a system sees it.
+struct SystemNode {
+  std::string name;     // "n1"
+  std::string address;  // "198.18.0.1"
+  int port = 0;         // the client port
+  std::string data_dir;
+  std::string log_dir;
+};
+
+// The nodes of one cluster, in cluster order.
+struct SystemCluster {
+  std::string name;  // the cluster's name ("default")
+  std::vector<SystemNode> nodes;
+  // The local cluster's state when the nodes are network namespaces on this machine; null for
+  // nodes reached over SSH. Borrowed.
+  const cluster::ClusterState* local = nullptr;
+
+  std::vector<std::string> NodeNames() const;
+  std::string Peers() const;  // "198.18.0.1:7001,198.18.0.2:7001,..."
+};
+
+// What a client factory is built from; the same for every system.
+struct ClientSetup {
+  std::string workload = "register";  // runner/generator.h's WorkloadName
+  std::string read_mode = "linearizable";
+  std::chrono::milliseconds timeout{1000};
+  std::string key_prefix = "faultline/";
+  std::chrono::seconds lock_ttl{2};
+  std::chrono::milliseconds lock_acquire_timeout{5000};
+  // Where clients that are programs (exec:) write their stderr, one file per process; "" for a
+  // temporary directory.
+  std::string stderr_dir;
+};
+
+struct SystemInfo {
+  std::string name;                    // "etcd", or the system file's name
+  std::vector<std::string> workloads;  // the workloads it supports
+  int client_port = 0;
+  int default_nodes = 5;
+  // What the local cluster's supervisor runs on every node: kEtcd, or kNone when the system's own
+  // commands start the servers.
+  cluster::Db local_db = cluster::Db::kEtcd;
+};
+
+using Progress = std::function<void(std::string_view line)>;
+
+class System {
+ public:
+  System() = default;
+  virtual ~System() = default;
+  System(const System&) = delete;
+  System& operator=(const System&) = delete;
+
+  virtual const SystemInfo& Info() const = 0;
+  // Sets up and starts every node (commands run through `shell`) and returns once the cluster
+  // serves clients, or an error naming the node that did not come up. Nothing for a system whose
+  // servers the cluster itself starts.
+  [[nodiscard]] virtual Status Form(const SystemCluster& cluster, nemesis::NodeControl& shell,
+                                    std::chrono::milliseconds timeout,
+                                    const Progress& progress) = 0;
+  // The node control process faults go through. `base` (the cluster's, which also runs commands)
+  // is borrowed and must outlive the result.
+  [[nodiscard]] virtual Result<std::unique_ptr<nemesis::NodeControl>> Control(
+      const SystemCluster& cluster, nemesis::NodeControl& base) = 0;
+  // Ok once every node serves clients (etcd: every member answers and a majority names one
+  // leader); otherwise Unavailable saying what each node lacks ("n1: leader none; n3: connect:
+  // ..."). Nodes over SSH (cluster.local null) are probed on their address and port.
+  [[nodiscard]] virtual Status Ready(const SystemCluster& cluster, nemesis::NodeControl& shell) = 0;
+  [[nodiscard]] virtual Result<std::unique_ptr<client::ClientFactory>> Clients(
+      const SystemCluster& cluster, const ClientSetup& setup) = 0;
+
+  // Stops every node's server and wipes its data (a system whose servers the cluster owns:
+  // nothing). Every node is tried; the errors are joined.
+  virtual Status Teardown(const SystemCluster& /*cluster*/, nemesis::NodeControl& /*shell*/) {
+    return OkStatus();
+  }
+  // The node the cluster names as its leader, if the system has one and it is known now.
+  virtual std::optional<std::string> Leader(const SystemCluster& /*cluster*/) {
+    return std::nullopt;
+  }
+  // The files worth keeping from a node after a run (logs), as paths on that node.
+  virtual std::vector<std::string> LogFiles(const SystemCluster& /*cluster*/,
+                                            const SystemNode& /*node*/) const {
+    return {};
+  }
+  // An error naming the workloads this system supports unless `workload` is one of them.
+  [[nodiscard]] Status CheckWorkload(std::string_view workload) const;
+};
+
+// The nodes of a local cluster as a system sees them: the client port is the system's, the log
+// directory <run_dir>/<node>/logs (created here for systems with their own commands).
+[[nodiscard]] Result<SystemCluster> LocalNodes(const cluster::ClusterState& state,
+                                               const SystemInfo& info);
+
+}  // namespace faultline::systems
+
+#endif  // FAULTLINE_SYSTEMS_SYSTEM_H_

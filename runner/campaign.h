@@ -259,6 +259,8 @@ struct RunReport {
 // The summary text and results.json of a report.
 std::string RenderSummary(const RunReport& report, const CampaignConfig& config);
 std::string RenderResultsJson(const RunReport& report, const CampaignConfig& config);
+// nemesis.json of a run: every fault as it happened (FaultInterval) and the heal reports.
+std::string RenderNemesisJson(const RunStats& stats);
 
 // Exit code as `faultline check`: 0 valid, 1 invalid, 2 unknown.
 int ExitCodeFor(checker::Validity validity);

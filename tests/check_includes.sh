@@ -16,9 +16,10 @@ declare -A allowed=(
   [runner]="common history checker client nemesis cluster runner"
   [dirt]="common history checker client nemesis cluster runner dirt"
   [fit]="common history nemesis cluster dirt fit"
-  [tools]="common history checker client nemesis cluster runner dirt fit tools"
+  [wave]="common history checker client nemesis cluster runner dirt fit wave"
+  [tools]="common history checker client nemesis cluster runner dirt fit wave tools"
 )
-modules="common history checker client nemesis cluster runner dirt fit tools tests"
+modules="common history checker client nemesis cluster runner dirt fit wave tools tests"
 bad=0
 checked=0
 for dir in "${!allowed[@]}"; do

@@ -31,6 +31,7 @@ void RegisterCampaignCommands(CLI::App& app, Action& run);  // campaign, analyze
 void RegisterDirtCommands(CLI::App& app, Action& run);      // dirt run
 void RegisterProxyCommand(CLI::App& app, Action& run);      // proxy (Toxiproxy's API)
 void RegisterFitCommands(CLI::App& app, Action& run);       // fit run
+void RegisterWaveCommand(CLI::App& app, Action& run);       // wave (drill + FIT + campaign)
 
 void RegisterGenerateCommand(CLI::App& history, Action& run);
 

@@ -206,6 +206,10 @@ Result<Outcome> RunExperiment(const Scenario& scenario, const Target& target,
   for (Window& w : windows) {
     if (w.fault->start.count() == 0) apply(w, 0);
   }
+  if (!fault_error) {
+    (void)toxics.RemoveAll("setup failed");
+    return std::move(fault_error).error().WithContext("fit: apply fault");
+  }
 
   Recorder recorder;
   std::atomic<bool> stop_load{false};

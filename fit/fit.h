@@ -5,7 +5,7 @@
 //
 // A Scenario is one self-contained JSON file (scenarios/FIT*.json), every field checked:
 //
-//   {"id": "FIT02", "title": "...", "seed": 1,
+//   {"id": "FIT02", "title": "...", "description": "...", "seed": 1,
 //    "rate": 400,                  requests/s over both groups (each group gets half)
 //    "duration_s": 15,             load time (<= 600)
 //    "timeout_ms": 1000,           a request without a reply by then is a failure
@@ -88,6 +88,7 @@ struct AbortRule {
 struct Scenario {
   std::string id;
   std::string title;
+  std::string description;
   std::string source;  // the file it was read from (or the name given to ParseScenario)
   std::uint64_t seed = 1;
   double rate = 100;  // requests/s over both groups

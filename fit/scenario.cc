@@ -226,6 +226,7 @@ Result<Scenario> ParseScenario(const json& j, std::string_view source_name) {
     return f.Fail("id", fmt::format("expected a name without spaces or /, got \"{}\"", s.id));
   }
   FAULTLINE_ASSIGN_OR_RETURN(s.title, f.String("title", ""));
+  FAULTLINE_ASSIGN_OR_RETURN(s.description, f.String("description", ""));
   FAULTLINE_ASSIGN_OR_RETURN(std::int64_t seed, f.Integer("seed", 1, 0, INT64_MAX));
   s.seed = static_cast<std::uint64_t>(seed);
   FAULTLINE_ASSIGN_OR_RETURN(s.rate, f.Number("rate", std::nullopt, 1, 100000));

@@ -4,18 +4,17 @@
 // Exit codes: the worst part, ranked error (3) > invalid, refuted, aborted or limit missed (1) >
 // unknown or inconclusive (2) > valid (0).
 #include <fmt/format.h>
-#include <signal.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
-#include <thread>
 
 #include "tools/commands.h"
+#include "tools/signal_stop.h"
 #include "wave/wave.h"
 
 namespace faultline::tools {
@@ -27,44 +26,6 @@ struct WaveArgs {
   std::string name = "wave";
   std::string state_dir;
   bool keep_cluster = false;
-};
-
-// SIGINT/SIGTERM are blocked in every thread (set before any starts) and taken by one waiter
-// thread, which asks the wave to stop: the campaign and the FIT load end early, heal and judge.
-class WaveSignals {
- public:
-  WaveSignals() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
-    thread_ = std::thread([this] {
-      const timespec tick{.tv_sec = 0, .tv_nsec = 200 * 1000 * 1000};
-      while (!done_) {
-        const int sig = sigtimedwait(&set_, nullptr, &tick);
-        if (sig > 0) {
-          PrintNote(fmt::format(
-              "signal {}: stopping the campaign and the FIT load; the drill runs to its end", sig));
-          source_.request_stop();
-        }
-      }
-    });
-  }
-  ~WaveSignals() {
-    done_ = true;
-    thread_.join();
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  WaveSignals(const WaveSignals&) = delete;
-  WaveSignals& operator=(const WaveSignals&) = delete;
-  std::stop_token token() const { return source_.get_token(); }
-
- private:
-  sigset_t set_{};
-  sigset_t old_{};
-  std::stop_source source_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
 };
 
 // Progress lines: at most one a second per part on stderr (events of the drill always).
@@ -101,7 +62,7 @@ int RunWaveCommand(const WaveArgs& a) {
     out = fmt::format("waves/{}-{:04}{:02}{:02}T{:02}{:02}{:02}Z", scenario->id, tm.tm_year + 1900,
                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   }
-  WaveSignals signals;
+  SignalStop signals("stopping the campaign and the FIT load; the drill runs to its end");
   WaveProgress progress;
   wave::WaveOptions o;
   o.out = out;

@@ -176,7 +176,9 @@ void RegisterFitCommands(CLI::App& app, Action& run) {
   auto args = std::make_shared<FitArgs>();
   CLI::App* r = fit->add_subcommand(
       "run",
-      "Run a FIT experiment: two groups of equal size send the scenario's synthetic load\n"
+      "Run a FIT experiment: faults on a share of the experiment's requests, judged against a "
+      "control\n"
+      "Two groups of equal size send the scenario's synthetic load\n"
       "(open loop, keep-alive HTTP/1.1, no retries) through proxies in front of every node:\n"
       "the control's proxies stay clean, the experiment's carry the scenario's faults (toxics:\n"
       "http_status, http_delay, http_drop, http_truncate, latency, ...; `share` = the share of\n"

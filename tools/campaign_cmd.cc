@@ -29,6 +29,7 @@
 #include "runner/ssh.h"
 #include "systems/registry.h"
 #include "tools/commands.h"
+#include "tools/signal_stop.h"
 
 namespace faultline::tools {
 namespace {
@@ -117,45 +118,6 @@ Result<runner::CampaignConfig> MakeConfig(const CampaignArgs& a) {
   return c;
 }
 
-// SIGINT/SIGTERM are blocked in every thread (set before any starts) and taken by one waiter
-// thread, which asks the campaign to stop; the campaign then heals and checks what it recorded.
-class SignalStop {
- public:
-  SignalStop() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
-    thread_ = std::thread([this] {
-      const timespec tick{.tv_sec = 0, .tv_nsec = 200 * 1000 * 1000};
-      while (!done_) {
-        const int sig = sigtimedwait(&set_, nullptr, &tick);
-        if (sig > 0) {
-          PrintNote(
-              fmt::format("signal {}: stopping; healing and checking what was recorded", sig));
-          source_.request_stop();
-        }
-      }
-    });
-  }
-  ~SignalStop() {
-    done_ = true;
-    thread_.join();
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SignalStop(const SignalStop&) = delete;
-  SignalStop& operator=(const SignalStop&) = delete;
-  std::stop_token token() const { return source_.get_token(); }
-  bool stopped() const { return source_.stop_requested(); }
-
- private:
-  sigset_t set_{};
-  sigset_t old_{};
-  std::stop_source source_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
 void PrintProgress(const runner::ProgressInfo& p, bool tty) {
   const std::string line =
       fmt::format("{:6.1f} s  {:7.1f} ops/s  ok {}  fail {}  info {}  {}  fault: {}", p.elapsed_s,
@@ -198,7 +160,7 @@ int RunCampaignCommand(const CampaignArgs& a) {
     return kExitError;
   }
   const bool tty = isatty(STDERR_FILENO) == 1;
-  SignalStop signals;
+  SignalStop signals("stopping; healing and checking what was recorded");
   checker::Validity worst = checker::Validity::kValid;
   std::vector<std::string> run_dirs;
   std::vector<JUnitSuite> junit;  // one suite per run, written even when a run fails

@@ -98,8 +98,8 @@ const std::array kFields{
   ConfigField{.key = "db", .flag = "--db", .help = "Database (etcd)", .member = &C::db,
               .check = CheckDb},
   ConfigField{.key = "system", .flag = "--system",
-              .help = "System under test: etcd, or FILE, a system file (JSON: commands, client; "
-                      "see below)",
+              .help = "System under test: etcd, zookeeper, or FILE, a system file (JSON: commands, "
+                      "client; see below)",
               .member = &C::system, .check = CheckSystem},
   ConfigField{.key = "nodes", .flag = "--nodes", .help = "Nodes of a new local cluster (1-9)",
               .member = &C::nodes, .check = CheckNodes},

@@ -28,7 +28,7 @@ void Note(const LocalCampaignOptions& o, std::string_view line) {
 bool WaitReady(systems::System& system, const systems::SystemCluster& nodes,
                nemesis::NodeControl& shell, std::chrono::steady_clock::time_point deadline) {
   while (true) {
-    if (system.Ready(nodes, shell)) return true;
+    if (system.Ready(nodes, shell)) return true;  // what was missing is not needed here
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }

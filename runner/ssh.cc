@@ -9,7 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include "client/etcd.h"
 #include "cluster/nodes_file.h"
 #include "cluster/ssh_nemesis.h"
 #include "common/parallel.h"
@@ -30,81 +29,25 @@ void Note(const SshCampaignOptions& o, std::string_view line) {
   if (o.note) o.note(line);
 }
 
-struct MemberView {
-  std::string node;
-  std::optional<client::EtcdStatusReply> status;
-  std::string error;  // when status is empty
-};
-
-// Every member's /v3/maintenance/status, in parallel.
-std::vector<MemberView> ProbeMembers(const std::vector<client::EtcdEndpoint>& endpoints,
-                                     std::chrono::milliseconds timeout) {
-  std::vector<Result<client::EtcdStatusReply>> replies = ParallelFor(
-      endpoints.size(), [&](size_t i) { return client::EtcdStatus(endpoints[i], timeout); });
-  std::vector<MemberView> views(endpoints.size());
-  for (size_t i = 0; i < endpoints.size(); ++i) {
-    views[i].node = endpoints[i].node;
-    if (replies[i]) {
-      views[i].status = std::move(replies[i]).value();
-    } else {
-      views[i].error = replies[i].error().message();
-    }
+// The nodes as the system sees them: their addresses and the client port.
+systems::SystemCluster SystemNodes(const cluster::NodesFile& file, std::string name,
+                                   std::uint16_t client_port) {
+  systems::SystemCluster out;
+  out.name = std::move(name);
+  for (const cluster::SshNode& n : file.nodes) {
+    out.nodes.push_back(
+        {.name = n.name, .address = n.address, .port = client_port, .data_dir = {}, .log_dir = {}});
   }
-  return views;
+  return out;
 }
 
-// The node a majority of all members name as leader (by member id), or nullopt.
-std::optional<std::string> MajorityLeader(const std::vector<MemberView>& views) {
-  std::map<std::uint64_t, std::string> names;
-  std::map<std::uint64_t, size_t> votes;
-  for (const MemberView& v : views) {
-    if (!v.status) continue;
-    names[v.status->member_id] = v.node;
-    if (v.status->leader != 0) ++votes[v.status->leader];
-  }
-  for (const auto& [id, count] : votes) {
-    auto name = names.find(id);
-    if (count >= views.size() / 2 + 1 && name != names.end()) return name->second;
-  }
-  return std::nullopt;
-}
-
-// "n1: ok (leader n2); n3: connect: ..." for errors.
-std::string DescribeMembers(const std::vector<MemberView>& views) {
-  std::map<std::uint64_t, std::string> names;
-  for (const MemberView& v : views) {
-    if (v.status) names[v.status->member_id] = v.node;
-  }
-  std::vector<std::string> parts;
-  for (const MemberView& v : views) {
-    if (!v.status) {
-      parts.push_back(fmt::format("{}: {}", v.node, v.error));
-      continue;
-    }
-    auto leader = names.find(v.status->leader);
-    parts.push_back(fmt::format("{}: leader {}", v.node,
-                                v.status->leader == 0   ? std::string("none")
-                                : leader != names.end() ? leader->second
-                                                        : fmt::format("{:x}", v.status->leader)));
-  }
-  return fmt::format("{}", fmt::join(parts, "; "));
-}
-
-// Every member answers and a majority names the same leader.
-bool Ready(const std::vector<MemberView>& views) {
-  for (const MemberView& v : views) {
-    if (!v.status) return false;
-  }
-  return MajorityLeader(views).has_value();
-}
-
-// Returns once every member answers and a majority names a leader (ok), or when the deadline
-// passes: Unavailable with what the last probe saw.
-Status AwaitReady(const std::vector<client::EtcdEndpoint>& endpoints, Clock::time_point deadline) {
+// Returns once the system is ready (ok), or when the deadline passes: Unavailable with what the
+// last probe saw.
+Status AwaitReady(systems::System& system, const systems::SystemCluster& nodes,
+                  nemesis::NodeControl& shell, Clock::time_point deadline) {
   while (true) {
-    const std::vector<MemberView> views = ProbeMembers(endpoints, std::chrono::milliseconds(500));
-    if (Ready(views)) return OkStatus();
-    if (Clock::now() >= deadline) return MakeError(ErrorCode::kUnavailable, DescribeMembers(views));
+    Status ready = system.Ready(nodes, shell);
+    if (ready || Clock::now() >= deadline) return ready;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }
@@ -198,13 +141,10 @@ std::optional<std::string> SshNodesFilePath(std::string_view cluster) {
 
 std::optional<std::string> SshClusterLeader(const cluster::NodesFile& file,
                                             std::uint16_t client_port,
-                                            std::chrono::milliseconds timeout) {
-  std::vector<client::EtcdEndpoint> endpoints;
-  for (const cluster::SshNode& n : file.nodes) {
-    endpoints.push_back(
-        client::EtcdEndpoint{.node = n.name, .host = n.address, .port = client_port});
-  }
-  return MajorityLeader(ProbeMembers(endpoints, timeout));
+                                            std::chrono::milliseconds /*timeout*/) {
+  Result<std::unique_ptr<systems::System>> etcd = systems::OpenSystem("etcd");
+  if (!etcd) return std::nullopt;
+  return (*etcd)->Leader(SystemNodes(file, "ssh", client_port));
 }
 
 Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token stop,
@@ -236,7 +176,6 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
   if (!read) return std::move(read).error().WithContext("campaign");
   const cluster::NodesFile file = *std::move(read);
   std::vector<std::string> nodes;
-  std::vector<client::EtcdEndpoint> endpoints;
   std::map<std::string, std::string> peer_addresses;
   for (const cluster::SshNode& n : file.nodes) {
     if (n.address.empty()) {
@@ -246,8 +185,6 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
                                    ctx, n.name));
     }
     nodes.push_back(n.name);
-    endpoints.push_back(
-        client::EtcdEndpoint{.node = n.name, .host = n.address, .port = options.client_port});
     peer_addresses[n.name] = n.address;
   }
   if (!config.isolate_node.empty() &&
@@ -294,9 +231,12 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
              std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count(),
              fmt::join(seen, ", ")));
   }
-  const Status ready = AwaitReady(
-      endpoints, Clock::now() + std::chrono::milliseconds(
-                                    static_cast<int64_t>(options.ready_timeout_s * 1000)));
+  // Clusters over ssh run etcd (the nodes file's db commands).
+  FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system, systems::OpenSystem("etcd"));
+  const systems::SystemCluster system_nodes = SystemNodes(file, *path, options.client_port);
+  const Status ready = AwaitReady(*system, system_nodes, *probe_control,
+                                  Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(
+                                                     options.ready_timeout_s * 1000)));
   if (!ready) {
     return MakeError(
         ErrorCode::kUnavailable,
@@ -315,21 +255,14 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
   internal::ClusterCampaign parts;
   parts.nemesis = ssh->nemesis.get();
   parts.nodes = nodes;
-  parts.leader = [&endpoints]() {
-    return MajorityLeader(ProbeMembers(endpoints, std::chrono::milliseconds(500)));
-  };
+  parts.leader = [&]() { return system->Leader(system_nodes); };
   parts.probes.control = ssh->control.get();
   parts.probes.peer_addresses = peer_addresses;
-  // Clusters over ssh run etcd (the nodes file's db commands); its client comes from the system.
-  FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system, systems::OpenSystem("etcd"));
   parts.system = system.get();
-  parts.system_nodes.name = *path;
-  for (const client::EtcdEndpoint& e : endpoints) {
-    parts.system_nodes.nodes.push_back(
-        {.name = e.node, .address = e.host, .port = e.port, .data_dir = {}, .log_dir = {}});
-  }
-  parts.wait_ready = [&endpoints](Clock::time_point deadline) {
-    return static_cast<bool>(AwaitReady(endpoints, deadline));
+  parts.system_nodes = system_nodes;
+  nemesis::NodeControl* shell = ssh->control.get();
+  parts.wait_ready = [&, shell](Clock::time_point deadline) {
+    return static_cast<bool>(AwaitReady(*system, system_nodes, *shell, deadline));
   };
   parts.note = options.note;
   Result<RunReport> report = internal::RunClusterCampaign(c, parts, files, stop, progress);

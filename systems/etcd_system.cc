@@ -2,9 +2,11 @@
 // client/etcd.h's, and readiness is every member healthy with a leader a majority names.
 #include <fmt/format.h>
 
-#include <cmath>
+#include <algorithm>
+#include <map>
 
 #include "client/etcd.h"
+#include "common/parallel.h"
 #include "common/ports.h"
 #include "systems/internal/builtin.h"
 
@@ -38,6 +40,81 @@ client::EtcdWorkload WorkloadFor(std::string_view workload) {
   return client::EtcdWorkload::kRegister;
 }
 
+constexpr std::chrono::milliseconds kProbeTimeout{500};
+
+// Nodes over SSH: what each member's /v3/maintenance/status says.
+struct MemberView {
+  std::string node;
+  std::optional<client::EtcdStatusReply> status;
+  std::string error;  // when status is empty
+};
+
+std::vector<MemberView> ProbeMembers(const SystemCluster& cluster,
+                                     std::chrono::milliseconds timeout) {
+  std::vector<Result<client::EtcdStatusReply>> replies =
+      ParallelFor(cluster.nodes.size(), [&](size_t i) {
+        const SystemNode& n = cluster.nodes[i];
+        return client::EtcdStatus(
+            client::EtcdEndpoint{
+                .node = n.name, .host = n.address, .port = static_cast<std::uint16_t>(n.port)},
+            timeout);
+      });
+  std::vector<MemberView> views(cluster.nodes.size());
+  for (size_t i = 0; i < cluster.nodes.size(); ++i) {
+    views[i].node = cluster.nodes[i].name;
+    if (replies[i]) {
+      views[i].status = std::move(replies[i]).value();
+    } else {
+      views[i].error = replies[i].error().message();
+    }
+  }
+  return views;
+}
+
+// The node a majority of all members name as leader (by member id), or nullopt.
+std::optional<std::string> MajorityLeader(const std::vector<MemberView>& views) {
+  std::map<std::uint64_t, std::string> names;
+  std::map<std::uint64_t, size_t> votes;
+  for (const MemberView& v : views) {
+    if (!v.status) continue;
+    names[v.status->member_id] = v.node;
+    if (v.status->leader != 0) ++votes[v.status->leader];
+  }
+  for (const auto& [id, count] : votes) {
+    auto name = names.find(id);
+    if (count >= views.size() / 2 + 1 && name != names.end()) return name->second;
+  }
+  return std::nullopt;
+}
+
+bool AllAnswerWithLeader(const std::vector<MemberView>& views) {
+  for (const MemberView& v : views) {
+    if (!v.status) return false;
+  }
+  return MajorityLeader(views).has_value();
+}
+
+// "n1: leader n2; n3: connect: ..."
+std::string DescribeMembers(const std::vector<MemberView>& views) {
+  std::map<std::uint64_t, std::string> names;
+  for (const MemberView& v : views) {
+    if (v.status) names[v.status->member_id] = v.node;
+  }
+  std::vector<std::string> parts;
+  for (const MemberView& v : views) {
+    if (!v.status) {
+      parts.push_back(fmt::format("{}: {}", v.node, v.error));
+      continue;
+    }
+    auto leader = names.find(v.status->leader);
+    parts.push_back(fmt::format("{}: leader {}", v.node,
+                                v.status->leader == 0   ? std::string("none")
+                                : leader != names.end() ? leader->second
+                                                        : fmt::format("{:x}", v.status->leader)));
+  }
+  return fmt::format("{}", fmt::join(parts, "; "));
+}
+
 class EtcdSystem final : public System {
  public:
   EtcdSystem() {
@@ -60,12 +137,23 @@ class EtcdSystem final : public System {
     return std::unique_ptr<nemesis::NodeControl>(std::make_unique<ForwardingControl>(base));
   }
 
-  bool Ready(const SystemCluster& cluster, nemesis::NodeControl& /*shell*/) override {
-    if (cluster.local == nullptr) return false;
+  Status Ready(const SystemCluster& cluster, nemesis::NodeControl& /*shell*/) override {
+    if (cluster.local == nullptr) {
+      const std::vector<MemberView> views = ProbeMembers(cluster, kProbeTimeout);
+      if (AllAnswerWithLeader(views)) return OkStatus();
+      return MakeError(ErrorCode::kUnavailable, DescribeMembers(views));
+    }
     Result<cluster::ClusterStatus> s = cluster::ProbeStatus(*cluster.local);
-    if (!s || !s->leader) return false;
-    return std::all_of(s->nodes.begin(), s->nodes.end(),
-                       [](const cluster::NodeStatus& n) { return n.healthy; });
+    if (!s) return s.error();
+    std::vector<std::string> unhealthy;
+    for (const cluster::NodeStatus& n : s->nodes) {
+      if (!n.healthy) {
+        unhealthy.push_back(fmt::format("{}: {}", n.name, n.probe_error.value_or("not healthy")));
+      }
+    }
+    if (s->leader && unhealthy.empty()) return OkStatus();
+    if (!s->leader) unhealthy.push_back(s->disagreement.value_or("no leader a majority names"));
+    return MakeError(ErrorCode::kUnavailable, fmt::format("{}", fmt::join(unhealthy, "; ")));
   }
 
   Result<std::unique_ptr<client::ClientFactory>> Clients(const SystemCluster& cluster,
@@ -95,7 +183,7 @@ class EtcdSystem final : public System {
   }
 
   std::optional<std::string> Leader(const SystemCluster& cluster) override {
-    if (cluster.local == nullptr) return std::nullopt;
+    if (cluster.local == nullptr) return MajorityLeader(ProbeMembers(cluster, kProbeTimeout));
     Result<cluster::ClusterStatus> s = cluster::ProbeStatus(*cluster.local);
     if (!s) return std::nullopt;
     return s->leader;

@@ -157,20 +157,13 @@ class FileSystem final : public System {
     for (const Status& s : started) FAULTLINE_RETURN_IF_ERROR(s);
     const Clock::time_point deadline = Clock::now() + timeout;
     while (true) {
-      std::vector<std::string> down;
-      std::vector<Status> up = ParallelFor(cluster.nodes.size(), [&](size_t i) -> Status {
-        if (IsUp(shell, cluster, cluster.nodes[i])) return OkStatus();
-        return MakeError(ErrorCode::kUnavailable, "down");
-      });
-      for (size_t i = 0; i < up.size(); ++i) {
-        if (!up[i].has_value()) down.push_back(cluster.nodes[i].name);
-      }
-      if (down.empty()) break;
+      Status ready = Ready(cluster, shell);
+      if (ready) break;
       if (Clock::now() >= deadline) {
         return MakeError(ErrorCode::kDeadlineExceeded,
-                         fmt::format("system {}: not up after {} ms: {} (is_up did not exit 0; "
-                                     "see the node's {{log_dir}})",
-                                     info_.name, timeout.count(), fmt::join(down, ", ")));
+                         fmt::format("system {}: not up after {} ms: {} (see the node's "
+                                     "{{log_dir}})",
+                                     info_.name, timeout.count(), ready.error().message()));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -184,12 +177,18 @@ class FileSystem final : public System {
         std::make_unique<CommandControl>(*this, cluster, base));
   }
 
-  bool Ready(const SystemCluster& cluster, nemesis::NodeControl& shell) override {
+  Status Ready(const SystemCluster& cluster, nemesis::NodeControl& shell) override {
     std::vector<Status> up = ParallelFor(cluster.nodes.size(), [&](size_t i) -> Status {
       if (IsUp(shell, cluster, cluster.nodes[i])) return OkStatus();
       return MakeError(ErrorCode::kUnavailable, "down");
     });
-    return std::all_of(up.begin(), up.end(), [](const Status& s) { return s.has_value(); });
+    std::vector<std::string> down;
+    for (size_t i = 0; i < up.size(); ++i) {
+      if (!up[i]) down.push_back(cluster.nodes[i].name);
+    }
+    if (down.empty()) return OkStatus();
+    return MakeError(ErrorCode::kUnavailable,
+                     fmt::format("{}: is_up did not exit 0", fmt::join(down, ", ")));
   }
 
   Result<std::unique_ptr<client::ClientFactory>> Clients(const SystemCluster& cluster,

@@ -93,8 +93,10 @@ class System {
   // is borrowed and must outlive the result.
   [[nodiscard]] virtual Result<std::unique_ptr<nemesis::NodeControl>> Control(
       const SystemCluster& cluster, nemesis::NodeControl& base) = 0;
-  // True once every node serves clients (etcd: every member healthy and a leader agreed on).
-  virtual bool Ready(const SystemCluster& cluster, nemesis::NodeControl& shell) = 0;
+  // Ok once every node serves clients (etcd: every member answers and a majority names one
+  // leader); otherwise Unavailable saying what each node lacks ("n1: leader none; n3: connect:
+  // ..."). Nodes over SSH (cluster.local null) are probed on their address and port.
+  [[nodiscard]] virtual Status Ready(const SystemCluster& cluster, nemesis::NodeControl& shell) = 0;
   [[nodiscard]] virtual Result<std::unique_ptr<client::ClientFactory>> Clients(
       const SystemCluster& cluster, const ClientSetup& setup) = 0;
 

@@ -115,7 +115,7 @@ class ZooKeeperSystem final : public System {
                                                         nemesis::NodeControl& base) override {
     return commands_->Control(cluster, base);
   }
-  bool Ready(const SystemCluster& cluster, nemesis::NodeControl& shell) override {
+  Status Ready(const SystemCluster& cluster, nemesis::NodeControl& shell) override {
     return commands_->Ready(cluster, shell);
   }
   Result<std::unique_ptr<client::ClientFactory>> Clients(const SystemCluster& cluster,

@@ -332,11 +332,11 @@ OpType ClassifyZkError(int rc, bool sent, bool mutating) {
 }
 
 std::string ZnodePath(std::string_view key_prefix, const history::Op& op) {
-  std::string name = fmt::format("{}r/{}", key_prefix, KeyText(op));
-  for (char& ch : name) {
-    if (ch == '/') ch = '_';
+  std::string path = fmt::format("/{}r/{}", key_prefix, KeyText(op));
+  for (size_t i = 1; i < path.size(); ++i) {
+    if (path[i] == '/') path[i] = '_';
   }
-  return "/" + name;
+  return path;
 }
 
 Result<std::unique_ptr<ClientFactory>> MakeZkClientFactory(ZkClientOptions options) {

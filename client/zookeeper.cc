@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include "client/key.h"
+
 namespace faultline::client {
 namespace {
 
@@ -14,21 +16,6 @@ namespace asio = boost::asio;
 using history::OpType;
 using history::Value;
 using Clock = std::chrono::steady_clock;
-
-std::string KeyText(const history::Op& op) {
-  if (!op.key) return "default";
-  const Value& k = *op.key;
-  switch (k.kind()) {
-    case history::ValueKind::kInt:
-      return std::to_string(k.as_int());
-    case history::ValueKind::kString:
-    case history::ValueKind::kKeyword:
-    case history::ValueKind::kSymbol:
-      return k.text();
-    default:
-      return k.ToEdn();
-  }
-}
 
 // One outstanding request: the library's thread fills it and wakes the worker through its
 // io_context; the worker gives up on it at its deadline (then the answer is dropped).

@@ -99,10 +99,12 @@ Result<runner::CampaignConfig> MakeConfig(const CampaignArgs& a) {
         "ssh cluster: default faults without loss (packet faults need the nodes' network "
         "namespaces on this machine): partition,kill,pause");
   }
-  // A system file names its node count; --nodes overrides it.
-  if (!from_file && !Given(app, "--nodes") && systems::IsSystemFile(c.system)) {
-    FAULTLINE_ASSIGN_OR_RETURN(systems::SystemFile file, systems::LoadSystemFile(c.system));
-    c.nodes = file.nodes;
+  // A system file or a built-in system other than etcd names its node count (zookeeper: 3);
+  // --nodes overrides it.
+  if (!from_file && !Given(app, "--nodes") && c.system != "etcd") {
+    FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
+                               systems::OpenSystem(c.system));
+    c.nodes = system->Info().default_nodes;
   }
   if (!from_file && !Given(app, "--seed")) {
     // No seed given: choose one, print it and record it, so the run can be repeated.

@@ -233,12 +233,12 @@ class ExecClient final : public Client {
     }
     std::string script = fmt::format("exec 2>>{}", ShellQuote(stderr_path_));
     if (!options_.dir.empty()) script += fmt::format(" && cd {}", ShellQuote(options_.dir));
-    script += " && exec " + options_.command;
+    script += fmt::format(" && exec {}", options_.command);
     std::vector<std::string> argv = {"env",
-                                     "FAULTLINE_NODE=" + endpoint_.node,
-                                     "FAULTLINE_ADDRESS=" + endpoint_.address,
+                                     fmt::format("FAULTLINE_NODE={}", endpoint_.node),
+                                     fmt::format("FAULTLINE_ADDRESS={}", endpoint_.address),
                                      fmt::format("FAULTLINE_PORT={}", endpoint_.port),
-                                     "FAULTLINE_NODES=" + nodes,
+                                     fmt::format("FAULTLINE_NODES={}", nodes),
                                      "/bin/sh",
                                      "-c",
                                      script};

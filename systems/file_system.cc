@@ -109,9 +109,10 @@ class FileSystem final : public System {
     if (out.exit_code == 124 || out.exit_code == 137) {
       why = fmt::format("timed out after {} s", timeout.count());
     }
-    return MakeError(ErrorCode::kUnavailable,
-                     fmt::format("system {}: {} on {}: exit code {}{}", info_.name, which,
-                                 node.name, out.exit_code, why.empty() ? "" : ": " + why));
+    return MakeError(
+        ErrorCode::kUnavailable,
+        fmt::format("system {}: {} on {}: exit code {}{}", info_.name, which, node.name,
+                    out.exit_code, why.empty() ? "" : fmt::format(": {}", why)));
   }
 
   // The server's pid as the file's pid command prints it; 0 when it prints nothing.

@@ -72,12 +72,32 @@ class Reader {
   std::string path_;
 };
 
-// Every placeholder in `text` must be known; checked once at parse time with dummy values.
+// The placeholder word at text[i] == '{' ("node" for "{node}"), or empty when the brace does not
+// open one ({1}, {}, ${HOME} stay as they are).
+std::string_view PlaceholderAt(std::string_view text, size_t i) {
+  const size_t close = text.find('}', i + 1);
+  if (close == std::string_view::npos) return {};
+  const std::string_view word = text.substr(i + 1, close - i - 1);
+  const bool is_word = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || c == '_';
+  });
+  return is_word ? word : std::string_view();
+}
+
+Error UnknownPlaceholder(std::string_view word) {
+  return Error(ErrorCode::kInvalidArgument,
+               fmt::format("unknown placeholder {{{}}} (known: {{{}}})", word,
+                           fmt::join(PlaceholderNames(), "}, {")));
+}
+
+// Every placeholder in `text` must be known; checked once at parse time.
 Status CheckPlaceholders(const Reader& r, std::string_view field, std::string_view text) {
-  Placeholders dummy;
-  for (const std::string& n : PlaceholderNames()) dummy[n] = "x";
-  Result<std::string> e = ExpandPlaceholders(text, dummy);
-  if (!e) return r.Bad(field, e.error().message());
+  const std::vector<std::string> names = PlaceholderNames();
+  for (size_t i = text.find('{'); i != std::string_view::npos; i = text.find('{', i + 1)) {
+    const std::string_view word = PlaceholderAt(text, i);
+    if (word.empty() || std::find(names.begin(), names.end(), word) != names.end()) continue;
+    return r.Bad(field, UnknownPlaceholder(word).message());
+  }
   return OkStatus();
 }
 
@@ -92,28 +112,15 @@ Result<std::string> ExpandPlaceholders(std::string_view text, const Placeholders
   out.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
-    if (text[i] != '{') {
-      out += text[i++];
-      continue;
-    }
-    const size_t close = text.find('}', i + 1);
-    const std::string_view word =
-        close == std::string_view::npos ? std::string_view() : text.substr(i + 1, close - i - 1);
-    const bool is_word = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || c == '_';
-    });
-    if (!is_word) {
-      out += text[i++];
+    const std::string_view word = text[i] == '{' ? PlaceholderAt(text, i) : std::string_view();
+    if (word.empty()) {
+      out.push_back(text[i++]);
       continue;
     }
     auto it = values.find(word);
-    if (it == values.end()) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       fmt::format("unknown placeholder {{{}}} (known: {{{}}})", word,
-                                   fmt::join(PlaceholderNames(), "}, {")));
-    }
-    out += it->second;
-    i = close + 1;
+    if (it == values.end()) return UnknownPlaceholder(word);
+    out.append(it->second);
+    i += word.size() + 2;
   }
   return out;
 }
@@ -158,8 +165,9 @@ Result<SystemFile> ParseSystemFile(std::string_view text, std::string_view path)
   if (!cmds->is_object()) return r.Bad("commands", "expected an object of shell commands");
   for (const auto& [key, value] : cmds->items()) {
     if (!kCommandKeys.contains(key)) {
-      return r.Bad("commands." + key, fmt::format("unknown command (expected one of: {})",
-                                                  fmt::join(kCommandKeys, ", ")));
+      return r.Bad(
+          fmt::format("commands.{}", key),
+          fmt::format("unknown command (expected one of: {})", fmt::join(kCommandKeys, ", ")));
     }
   }
   SystemCommands& c = f.commands;
@@ -170,7 +178,7 @@ Result<SystemFile> ParseSystemFile(std::string_view text, std::string_view path)
   for (const auto& [key, member] : fields) {
     const std::string k(key);
     const bool optional = k == "setup" || k == "pause" || k == "resume";
-    const std::string field = "commands." + k;
+    const std::string field = fmt::format("commands.{}", k);
     FAULTLINE_ASSIGN_OR_RETURN(*member, r.String(*cmds, k, field, !optional));
     FAULTLINE_RETURN_IF_ERROR(CheckPlaceholders(r, field, *member));
   }

@@ -63,7 +63,7 @@ Status FormSystem(const cluster::ClusterState& state, const std::string& system_
                                [](std::string_view line) { PrintNote(std::string(line)); });
   if (!formed) {
     Status stopped = system->Teardown(nodes, *shell);
-    if (!stopped) PrintError("warning: " + stopped.error().message());
+    if (!stopped) PrintError(fmt::format("warning: {}", stopped.error().message()));
   }
   return formed;
 }
@@ -88,12 +88,12 @@ void StopSystem(const std::string& name, const std::string& state_dir) {
       nodes ? cluster::MakeLocalControl(*state)
             : Result<std::unique_ptr<nemesis::NodeControl>>(nodes.error());
   if (!shell) {
-    PrintError("warning: stop the system's servers: " + shell.error().message());
+    PrintError(fmt::format("warning: stop the system's servers: {}", shell.error().message()));
     return;
   }
   Status stopped = (*system)->Teardown(*nodes, **shell);
   if (!stopped) {
-    PrintError("warning: " + stopped.error().message());
+    PrintError(fmt::format("warning: {}", stopped.error().message()));
   } else {
     std::printf("stopped %s on %zu nodes\n", (*system)->Info().name.c_str(), nodes->nodes.size());
   }
@@ -107,7 +107,7 @@ int RunUp(const UpArgs& a) {
   if (system_file) {
     Result<std::unique_ptr<systems::System>> system = systems::OpenSystem(a.system);
     if (!system) {
-      PrintError("cluster up: " + system.error().message());
+      PrintError(fmt::format("cluster up: {}", system.error().message()));
       return kExitError;
     }
     if (!a.nodes_given) spec.nodes = (*system)->Info().default_nodes;
@@ -137,7 +137,7 @@ int RunUp(const UpArgs& a) {
   }
   if (system_file) {
     if (Status formed = FormSystem(*state, a.system); !formed) {
-      PrintError("cluster up: " + formed.error().message());
+      PrintError(fmt::format("cluster up: {}", formed.error().message()));
       (void)cluster::Down(state->name, a.state_dir);
       return kExitError;
     }

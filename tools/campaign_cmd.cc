@@ -105,10 +105,12 @@ Result<runner::CampaignConfig> MakeConfig(const CampaignArgs& a) {
         "ssh cluster: default faults without loss (packet faults need the nodes' network "
         "namespaces on this machine): partition,kill,pause");
   }
-  // A system file names its node count; --nodes overrides it.
-  if (!from_file && !Given(app, "--nodes") && systems::IsSystemFile(c.system)) {
-    FAULTLINE_ASSIGN_OR_RETURN(systems::SystemFile file, systems::LoadSystemFile(c.system));
-    c.nodes = file.nodes;
+  // A system file or a built-in system other than etcd names its node count (zookeeper: 3);
+  // --nodes overrides it.
+  if (!from_file && !Given(app, "--nodes") && c.system != "etcd") {
+    FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
+                               systems::OpenSystem(c.system));
+    c.nodes = system->Info().default_nodes;
   }
   if (!from_file && !Given(app, "--seed")) {
     // No seed given: choose one, print it and record it, so the run can be repeated.
@@ -275,7 +277,10 @@ void RegisterCampaignCommands(CLI::App& app, Action& run) {
       "(iptables-restore on each node, as root), kill, pause; not loss (the default fault list\n"
       "leaves it out).\n"
       "\n"
-      "Systems (--system): etcd (built in; the default), or FILE, a system file describing a\n"
+      "Systems (--system): etcd (built in; the default); zookeeper (built in: Debian's\n"
+      "zookeeper 3.8, 3 servers by default, register only; --read-mode plain reads what the\n"
+      "worker's server holds, stale on a cut-off server; sync syncs that server first); or\n"
+      "FILE, a system file describing a\n"
       "system faultline has never seen (JSON; local clusters; workloads register and set):\n"
       "  {\"name\": \"kv\", \"nodes\": 3, \"client_port\": 7001,\n"
       "   \"commands\": {\"setup\": optional, once per node, \"start\": returns once started,\n"

@@ -163,10 +163,9 @@ Result<RunReport> RunClusterCampaign(const CampaignConfig& config, const Cluster
     if (cluster.note) {
       std::vector<std::string> routes;
       for (size_t i = 0; i < client_nodes.nodes.size(); ++i) {
-        routes.push_back(fmt::format("{} 127.0.0.1:{} -> {}:{}", client_nodes.nodes[i].name,
-                                     client_nodes.nodes[i].port,
-                                     cluster.system_nodes.nodes[i].address,
-                                     cluster.system_nodes.nodes[i].port));
+        routes.push_back(fmt::format(
+            "{} 127.0.0.1:{} -> {}:{}", client_nodes.nodes[i].name, client_nodes.nodes[i].port,
+            cluster.system_nodes.nodes[i].address, cluster.system_nodes.nodes[i].port));
       }
       cluster.note(fmt::format("campaign: clients through proxies ({}); control API http://{}",
                                fmt::join(routes, ", "), proxies->control->address()));

@@ -190,11 +190,21 @@ TEST_F(RunReportTest, DrillFitAndWaveSectionsComeFromTheirFiles) {
       {"kpis", {{"control", {{"success_rate", 1.0}}}, {"experiment", {{"success_rate", 0.75}}}}},
       {"abort", {{"tripped_at_ms", 1500}, {"kpi", "success_rate"}, {"faults_removed_ms", 12}}},
       {"timeline", "kpi-timeline.jsonl"}};
-  Json results = {{"verdict", "invalid"},
-                  {"parts",
-                   {{"campaign", {{"valid", "valid"}, {"checkers", Json::object()}}},
-                    {"drill", {{"passed", true}, {"recovery_ms", 2500}, {"limit_ms", 30000}}},
-                    {"fit", fit}}}};
+  Json results = {
+      {"verdict", "invalid"},
+      {"parts",
+       {{"campaign", {{"valid", "valid"}, {"checkers", Json::object()}}},
+        {"drill", {{"passed", true}, {"recovery_ms", 2500}, {"limit_ms", 30000}}},
+        {"fit", fit}}},
+      // Where the parts touched, on the wave's time axis: its fault windows.
+      {"touch",
+       {{"recovery",
+         {{"recovery", {{"start_s", 3.0}, {"end_s", 5.5}, {"what", "drill fault"}}},
+          {"fit_faults",
+           Json::array({{{"start_s", 1.0}, {"end_s", 2.5}, {"what", "fit toxic http_status"}}})},
+          {"campaign_faults",
+           Json::array({{{"start_s", 4.0}, {"end_s", 6.0}, {"what", "partition halves"}},
+                        {{"start_s", 8.0}, {"end_s", 9.0}, {"what", "kill n2"}}})}}}}}};
   std::ofstream(d / "results.json") << results.dump();
   ReportFigures fig;
   Result<std::string> html = RenderReport(d.string(), {}, &fig);
@@ -208,6 +218,11 @@ TEST_F(RunReportTest, DrillFitAndWaveSectionsComeFromTheirFiles) {
   EXPECT_THAT(*html, HasSubstr("Aborted</b> at 1.50 s on success_rate"));
   EXPECT_THAT(*html, HasSubstr("throughput (% of baseline)"));
   EXPECT_EQ(fig.anomaly_count, 0);
+  // Two campaign faults, one FIT toxic and the drill's fault, each shaded once.
+  EXPECT_EQ(fig.fault_windows, 4u);
+  EXPECT_THAT(*html, HasSubstr("data-fault=\"partition\""));
+  EXPECT_THAT(*html, HasSubstr("data-fault=\"fit-toxic\""));
+  EXPECT_THAT(*html, HasSubstr("data-fault=\"drill\""));
 }
 
 TEST_F(RunReportTest, FitRunShadesItsToxicsAndDrawsBothGroups) {

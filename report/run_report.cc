@@ -538,14 +538,26 @@ Result<Run> LoadDirectory(const fs::path& dir) {
   if (auto n = LoadJsonIfPresent(dir / "nemesis.json")) LoadCampaignFaults(run, *n);
   FAULTLINE_RETURN_IF_ERROR(LoadHistoryInto(run, dir / "history.jsonl", dir / "history.log"));
 
-  // Drill files (a drill directory, or a wave's drill part written beside it).
-  if (auto s = LoadJsonIfPresent(dir / "test_summary.json")) run.drill_summary = std::move(*s);
+  // A wave writes each part's own files in a directory of its own (campaign/, drill/, fit/);
+  // its history log and results.json are at the top.
+  const bool wave = run.kind == "wave";
+  auto part_dir = [&](std::string_view part) {
+    return wave && fs::is_directory(dir / part) ? dir / part : dir;
+  };
+  // Drill files (a drill directory, or a wave's drill part).
+  const fs::path drill_dir = part_dir("drill");
+  if (auto s = LoadJsonIfPresent(drill_dir / "test_summary.json")) {
+    run.drill_summary = std::move(*s);
+  }
   std::vector<fs::path> incident_files;
   std::vector<fs::path> logs;
-  for (const auto& e : fs::directory_iterator(dir)) {
+  for (const auto& e : fs::directory_iterator(drill_dir)) {
     const std::string name = e.path().filename().string();
     if (name.starts_with("incident-") && name.ends_with(".json"))
       incident_files.push_back(e.path());
+  }
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
     if (name.ends_with(".log") && (name.starts_with("history") || name.starts_with("events"))) {
       logs.push_back(e.path());
     }
@@ -555,7 +567,8 @@ Result<Run> LoadDirectory(const fs::path& dir) {
   for (const fs::path& p : incident_files) {
     if (auto j = LoadJsonIfPresent(p)) run.incidents.push_back(std::move(*j));
   }
-  if (auto m = LoadJsonIfPresent(dir / "resource_metrics_timeline.json"); m && m->is_array()) {
+  if (auto m = LoadJsonIfPresent(drill_dir / "resource_metrics_timeline.json");
+      m && m->is_array()) {
     for (Json& x : *m) run.metrics.push_back(std::move(x));
   }
   if (run.kind == "drill") {
@@ -577,11 +590,32 @@ Result<Run> LoadDirectory(const fs::path& dir) {
     std::string timeline = Str(run.fit, "timeline");
     if (timeline.empty()) timeline = Str(At(run.fit, "files"), "timeline", "kpi-timeline.jsonl");
     fs::path tp = fs::path(timeline).is_absolute() ? fs::path(timeline) : dir / timeline;
+    if (!fs::exists(tp)) tp = part_dir("fit") / timeline;
     if (!fs::exists(tp)) tp = dir / "kpi-timeline.jsonl";
     run.kpi_timeline = LoadJsonLines(tp);
   }
 
-  // A FIT run's toxics are its fault windows (a wave's come from its nemesis.json).
+  // A wave's fault windows, on the wave's own time axis, from where its parts touched: the
+  // campaign's faults (one per entry of campaign/nemesis.json), FIT's toxics and the drill's
+  // fault up to its measured recovery.
+  if (wave) {
+    const Json& touch = At(At(run.results, "touch"), "recovery");
+    auto add = [&](const Json& f, std::string kind) {
+      if (!At(f, "start_s").is_number()) return;
+      FaultWindow w;
+      const std::string what = Str(f, "what", kind);
+      w.kind = kind.empty() ? what.substr(0, what.find(' ')) : std::move(kind);
+      w.label = what;
+      w.start_s = Num(f, "start_s");
+      w.end_s = At(f, "end_s").is_number() ? Num(f, "end_s") : w.start_s;
+      run.faults.push_back(std::move(w));
+    };
+    for (const Json& f : At(touch, "campaign_faults")) add(f, "");
+    for (const Json& f : At(touch, "fit_faults")) add(f, "fit-toxic");
+    add(At(touch, "recovery"), "drill");
+  }
+
+  // A FIT run's toxics are its fault windows.
   if (run.kind == "fit") {
     const double end_s = Num(At(run.fit, "load"), "measured_s", 0);
     for (const Json& f : At(run.fit, "faults")) {

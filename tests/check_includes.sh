@@ -16,7 +16,7 @@ declare -A allowed=(
   [systems]="common history client nemesis cluster systems"
   [runner]="common history checker client nemesis cluster systems runner"
   [dirt]="common history checker client nemesis cluster systems runner dirt"
-  [fit]="common history nemesis cluster dirt fit"
+  [fit]="common history checker nemesis cluster dirt fit"
   [report]="common history checker report"
   [tools]="common history checker client nemesis cluster systems runner dirt fit report tools"
 )

@@ -12,6 +12,7 @@
 
 #include "client/internal/etcd_connection.h"
 #include "client/internal/etcd_json.h"
+#include "client/key.h"
 #include "history/fields.h"
 #include "history/txn.h"
 
@@ -23,23 +24,6 @@ using history::OpType;
 using history::Value;
 using internal::EtcdReply;
 using internal::Exchange;
-
-// The text under which an op's :key is stored.
-std::string KeyText(const history::Op& op) {
-  if (!op.key) return "default";
-  const Value& k = *op.key;
-  switch (k.kind()) {
-    case history::ValueKind::kInt:
-      return std::to_string(k.as_int());
-    case history::ValueKind::kString:
-    case history::ValueKind::kKeyword:
-    case history::ValueKind::kSymbol:
-    case history::ValueKind::kBigInt:
-      return k.text();
-    default:
-      return k.ToEdn();
-  }
-}
 
 // "127.0.0.1:2379", "[::1]:2379".
 std::string HostHeader(const EtcdEndpoint& e) {

@@ -46,6 +46,8 @@
 #include "common/result.h"
 #include "dirt/recovery.h"
 #include "dirt/scenario.h"
+#include "history/log.h"
+#include "nemesis/ledger.h"
 #include "nemesis/node_control.h"
 
 namespace faultline::dirt {
@@ -74,6 +76,15 @@ struct DrillOptions {
   // and "NAME=N" as the --log-pattern(-max) flags give them, after the scenario's own.
   std::vector<std::string> log_patterns;
   std::vector<std::string> log_pattern_max;
+  // A log the caller owns (`faultline wave`, whose parts share one log): the drill appends its
+  // meta record and its events to it, creates no log of its own (history_dir is ignored) and does
+  // not seal it; DrillLogInfo then has the path (and any write error), and the owner learns the
+  // head when it seals. Borrowed: must outlive RunDrill.
+  history::LogWriter* log = nullptr;
+  // Which of the ledger entries this process opened during the drill are the drill's, for its
+  // rollback; the others belong to parts running beside it (a wave's campaign and FIT experiment),
+  // which heal their own. Null: every one of them.
+  std::function<bool(const nemesis::LedgerEntry&)> owns_entry;
 };
 
 // An action taken during the drill: a fault, a rollback step, a safeguard or playbook action.

@@ -293,6 +293,8 @@ std::vector<checker::NodeLog> RunDirNodeLogs(const RunFiles& files,
 // The summary text and results.json of a report.
 std::string RenderSummary(const RunReport& report, const CampaignConfig& config);
 std::string RenderResultsJson(const RunReport& report, const CampaignConfig& config);
+// nemesis.json of a run: every fault as it happened (FaultInterval) and the heal reports.
+std::string RenderNemesisJson(const RunStats& stats);
 
 // The run as a JUnit test suite (common/junit.h): one test case per checker (log-patterns
 // included), with the seed, run directory and the command that reruns it as properties.

@@ -53,8 +53,13 @@ std::string CheckConcurrency(const C& c) {
 }
 std::string CheckRate(const C& c) { return c.rate >= 0 ? "" : "rate must not be negative"; }
 std::string CheckReadMode(const C& c) {
-  if (c.read_mode == "linearizable" || c.read_mode == "serializable") return "";
-  return fmt::format("read mode '{}' (expected linearizable or serializable)", c.read_mode);
+  // plain and sync are ZooKeeper's (systems/zookeeper_system.cc); the system refuses modes it
+  // does not have.
+  for (const char* mode : {"linearizable", "serializable", "plain", "sync"}) {
+    if (c.read_mode == mode) return "";
+  }
+  return fmt::format("read mode '{}' (expected linearizable, serializable, plain or sync)",
+                     c.read_mode);
 }
 std::string CheckTestCount(const C& c) {
   return c.test_count >= 1 ? "" : "test count must be at least 1";
@@ -99,8 +104,8 @@ const std::array kFields{
   ConfigField{.key = "db", .flag = "--db", .help = "Database (etcd)", .member = &C::db,
               .check = CheckDb},
   ConfigField{.key = "system", .flag = "--system",
-              .help = "System under test: etcd, or FILE, a system file (JSON: commands, client; "
-                      "see below)",
+              .help = "System under test: etcd, zookeeper, or FILE, a system file (JSON: commands, "
+                      "client; see below)",
               .member = &C::system, .check = CheckSystem},
   ConfigField{.key = "nodes", .flag = "--nodes", .help = "Nodes of a new local cluster (1-9)",
               .member = &C::nodes, .check = CheckNodes},
@@ -128,7 +133,7 @@ const std::array kFields{
   ConfigField{.key = "rate", .flag = "--rate",
               .help = "Ops/s over all workers, with jitter (0 = unlimited)", .member = &C::rate,
               .check = CheckRate},
-  ConfigField{.key = "read_mode", .flag = "--read-mode", .help = "linearizable or serializable",
+  ConfigField{.key = "read_mode", .flag = "--read-mode", .help = "linearizable or serializable (etcd); plain or sync (zookeeper)",
               .member = &C::read_mode, .check = CheckReadMode},
   ConfigField{.key = "seed", .flag = "--seed",
               .help = "Seed of the generator and the nemesis (default: random, printed and "

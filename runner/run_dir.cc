@@ -28,7 +28,9 @@ RunFiles FilesIn(const std::string& dir) {
                   .nodes = (d / "nodes").string()};
 }
 
-std::string NemesisJson(const RunStats& stats) {
+}  // namespace
+
+std::string RenderNemesisJson(const RunStats& stats) {
   Json faults = Json::array();
   for (const FaultInterval& f : stats.faults) {
     Json j;
@@ -53,8 +55,6 @@ std::string NemesisJson(const RunStats& stats) {
   j["heals"] = stats.heal_reports;
   return j.dump(2);
 }
-
-}  // namespace
 
 Result<RunFiles> MakeRunDir(const CampaignConfig& config) {
   const std::time_t now = std::time(nullptr);
@@ -105,7 +105,7 @@ Result<RunReport> ExecuteCampaign(const CampaignConfig& config, CampaignDeps dep
   RunReport report;
   report.files = files;
   report.stats = std::move(*stats);
-  FAULTLINE_RETURN_IF_ERROR(WriteFileAtomic(files.nemesis, NemesisJson(report.stats) + "\n"));
+  FAULTLINE_RETURN_IF_ERROR(WriteFileAtomic(files.nemesis, RenderNemesisJson(report.stats) + "\n"));
   FAULTLINE_ASSIGN_OR_RETURN(std::string content, ReadFile(files.log));
   FAULTLINE_ASSIGN_OR_RETURN(std::string jsonl,
                              history::ExportJsonl(content, files.log, &report.log_note));

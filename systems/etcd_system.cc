@@ -160,6 +160,12 @@ class EtcdSystem final : public System {
 
   Result<std::unique_ptr<client::ClientFactory>> Clients(const SystemCluster& cluster,
                                                          const ClientSetup& setup) override {
+    if (setup.read_mode != "linearizable" && setup.read_mode != "serializable") {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("system etcd: read mode '{}' (expected linearizable or "
+                                   "serializable; plain and sync are zookeeper's)",
+                                   setup.read_mode));
+    }
     client::EtcdClientOptions o;
     for (const SystemNode& n : cluster.nodes) {
       o.endpoints.push_back(client::EtcdEndpoint{

@@ -391,7 +391,7 @@ Result<std::vector<nemesis::DbProcess>> CommandControl::Databases() {
 
 }  // namespace
 
-std::vector<std::string> BuiltinSystems() { return {"etcd"}; }
+std::vector<std::string> BuiltinSystems() { return {"etcd", "zookeeper"}; }
 
 bool IsSystemFile(std::string_view name_or_file) {
   return name_or_file.find('/') != std::string_view::npos ||
@@ -404,6 +404,7 @@ std::unique_ptr<System> MakeFileSystem(SystemFile file) {
 
 Result<std::unique_ptr<System>> OpenSystem(std::string_view name_or_file) {
   if (name_or_file == "etcd") return internal::MakeEtcdSystem();
+  if (name_or_file == "zookeeper") return internal::MakeZooKeeperSystem();
   if (IsSystemFile(name_or_file)) {
     FAULTLINE_ASSIGN_OR_RETURN(SystemFile file, LoadSystemFile(name_or_file));
     return MakeFileSystem(std::move(file));

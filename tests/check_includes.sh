@@ -18,9 +18,10 @@ declare -A allowed=(
   [dirt]="common history checker client nemesis cluster systems runner dirt"
   [fit]="common history checker nemesis cluster dirt fit"
   [report]="common history checker report"
-  [tools]="common history checker client nemesis cluster systems runner dirt fit report tools"
+  [wave]="common history checker client nemesis cluster systems runner dirt fit wave"
+  [tools]="common history checker client nemesis cluster systems runner dirt fit report wave tools"
 )
-modules="common history checker client nemesis cluster systems runner dirt fit report tools tests"
+modules="common history checker client nemesis cluster systems runner dirt fit report wave tools tests"
 # A particular system's headers: the generic modules reach systems only through systems/system.h
 # and systems/registry.h. (dirt/ still drives etcd directly; issue 14.)
 system_headers="client/etcd.h client/exec.h"

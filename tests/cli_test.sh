@@ -40,7 +40,7 @@ contains() {
 ex=$src/examples/etcd-cas.edn
 
 for cmd in "" "history" "history convert" "history stats" "history generate" "check" "audit" \
-           "audit verify" "audit head" "audit keygen"; do
+           "audit verify" "audit head" "audit keygen" "wave"; do
   # shellcheck disable=SC2086
   expect 0 "help $cmd" -- "$bin" $cmd --help
 done
@@ -135,6 +135,13 @@ printf '%s\n' '{:index 0, :time 100, :type :invoke, :process 0, :f :write, :valu
   '{:index 3, :time 210, :type :ok, :process 1, :f :read, :value 1}' > "$work/skewed-time.edn"
 expect 0 check-time-regression -- "$bin" check "$work/skewed-time.edn" --model cas-register
 contains check-time-regression "1 op has a :time before that of an op above (first: line 2)"
+
+# A wave scenario's mistakes are named by file and field before any cluster is touched (no root).
+cp "$src/scenarios/DIRT01-process-kill.json" "$work/"
+printf '%s\n' '{"id": "W", "title": "t", "drill": "DIRT01-process-kill.json",' \
+  ' "campaign": {"nodes": 3}, "fit": {}}' > "$work/wave-bad.json"
+expect 3 wave-bad-scenario -- "$bin" wave "$work/wave-bad.json" --out "$work/wave-run"
+contains wave-bad-scenario "wave-bad.json: campaign.nodes: set by the wave"
 
 # The offline part of a campaign, on the bundled example (the README main job is a campaign,
 # which needs root and an etcd cluster: runner_local_campaign_test covers it).

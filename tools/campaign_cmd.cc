@@ -29,6 +29,7 @@
 #include "runner/ssh.h"
 #include "systems/registry.h"
 #include "tools/commands.h"
+#include "tools/signal_stop.h"
 
 namespace faultline::tools {
 namespace {
@@ -104,10 +105,12 @@ Result<runner::CampaignConfig> MakeConfig(const CampaignArgs& a) {
         "ssh cluster: default faults without loss (packet faults need the nodes' network "
         "namespaces on this machine): partition,kill,pause");
   }
-  // A system file names its node count; --nodes overrides it.
-  if (!from_file && !Given(app, "--nodes") && systems::IsSystemFile(c.system)) {
-    FAULTLINE_ASSIGN_OR_RETURN(systems::SystemFile file, systems::LoadSystemFile(c.system));
-    c.nodes = file.nodes;
+  // A system file or a built-in system other than etcd names its node count (zookeeper: 3);
+  // --nodes overrides it.
+  if (!from_file && !Given(app, "--nodes") && c.system != "etcd") {
+    FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
+                               systems::OpenSystem(c.system));
+    c.nodes = system->Info().default_nodes;
   }
   if (!from_file && !Given(app, "--seed")) {
     // No seed given: choose one, print it and record it, so the run can be repeated.
@@ -116,45 +119,6 @@ Result<runner::CampaignConfig> MakeConfig(const CampaignArgs& a) {
   FAULTLINE_RETURN_IF_ERROR(runner::ValidateConfig(c));
   return c;
 }
-
-// SIGINT/SIGTERM are blocked in every thread (set before any starts) and taken by one waiter
-// thread, which asks the campaign to stop; the campaign then heals and checks what it recorded.
-class SignalStop {
- public:
-  SignalStop() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
-    thread_ = std::thread([this] {
-      const timespec tick{.tv_sec = 0, .tv_nsec = 200 * 1000 * 1000};
-      while (!done_) {
-        const int sig = sigtimedwait(&set_, nullptr, &tick);
-        if (sig > 0) {
-          PrintNote(
-              fmt::format("signal {}: stopping; healing and checking what was recorded", sig));
-          source_.request_stop();
-        }
-      }
-    });
-  }
-  ~SignalStop() {
-    done_ = true;
-    thread_.join();
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SignalStop(const SignalStop&) = delete;
-  SignalStop& operator=(const SignalStop&) = delete;
-  std::stop_token token() const { return source_.get_token(); }
-  bool stopped() const { return source_.stop_requested(); }
-
- private:
-  sigset_t set_{};
-  sigset_t old_{};
-  std::stop_source source_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
 
 void PrintProgress(const runner::ProgressInfo& p, bool tty) {
   const std::string line =
@@ -198,7 +162,7 @@ int RunCampaignCommand(const CampaignArgs& a) {
     return kExitError;
   }
   const bool tty = isatty(STDERR_FILENO) == 1;
-  SignalStop signals;
+  SignalStop signals("stopping; healing and checking what was recorded");
   checker::Validity worst = checker::Validity::kValid;
   std::vector<std::string> run_dirs;
   std::vector<JUnitSuite> junit;  // one suite per run, written even when a run fails
@@ -313,7 +277,10 @@ void RegisterCampaignCommands(CLI::App& app, Action& run) {
       "(iptables-restore on each node, as root), kill, pause; not loss (the default fault list\n"
       "leaves it out).\n"
       "\n"
-      "Systems (--system): etcd (built in; the default), or FILE, a system file describing a\n"
+      "Systems (--system): etcd (built in; the default); zookeeper (built in: Debian's\n"
+      "zookeeper 3.8, 3 servers by default, register only; --read-mode plain reads what the\n"
+      "worker's server holds, stale on a cut-off server; sync syncs that server first); or\n"
+      "FILE, a system file describing a\n"
       "system faultline has never seen (JSON; local clusters; workloads register and set):\n"
       "  {\"name\": \"kv\", \"nodes\": 3, \"client_port\": 7001,\n"
       "   \"commands\": {\"setup\": optional, once per node, \"start\": returns once started,\n"

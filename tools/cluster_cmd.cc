@@ -54,7 +54,10 @@ Status FormSystem(const cluster::ClusterState& state, const std::string& system_
                              systems::LocalNodes(state, system->Info()));
   FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<nemesis::NodeControl> shell,
                              cluster::MakeLocalControl(state));
-  const nlohmann::json record = {{"system", std::filesystem::absolute(system_file).string()}};
+  // A built-in system by its name, a system file by its absolute path.
+  const nlohmann::json record = {{"system", systems::IsSystemFile(system_file)
+                                                ? std::filesystem::absolute(system_file).string()
+                                                : system_file}};
   FAULTLINE_RETURN_IF_ERROR(WriteFileAtomic(SystemRecord(state), record.dump() + "\n"));
   Status formed = system->Form(nodes, *shell, std::chrono::seconds(30),
                                [](std::string_view line) { PrintNote(std::string(line)); });
@@ -102,12 +105,12 @@ int RunUp(const UpArgs& a) {
   spec.nodes = a.nodes;
   const bool system_file = !a.system.empty() && a.system != "etcd";
   if (system_file) {
-    Result<systems::SystemFile> file = systems::LoadSystemFile(a.system);
-    if (!file) {
-      PrintError(fmt::format("cluster up: {}", file.error().message()));
+    Result<std::unique_ptr<systems::System>> system = systems::OpenSystem(a.system);
+    if (!system) {
+      PrintError(fmt::format("cluster up: {}", system.error().message()));
       return kExitError;
     }
-    if (!a.nodes_given) spec.nodes = file->nodes;
+    if (!a.nodes_given) spec.nodes = (*system)->Info().default_nodes;
   }
   auto db = system_file ? Result<cluster::Db>(cluster::Db::kNone) : cluster::ParseDb(a.db);
   if (!db) {
@@ -329,8 +332,9 @@ void RegisterClusterCommands(CLI::App& app, Action& run) {
       ->capture_default_str();
   u->add_option("--db", up->db, "Database: etcd or none")->capture_default_str();
   u->add_option("--system", up->system,
-                "System under test: etcd (as --db etcd) or FILE, a system file whose commands "
-                "start the servers (its \"nodes\" is the default of --nodes)");
+                "System under test: etcd (as --db etcd), zookeeper (an ensemble started after the "
+                "namespaces), or FILE, a system file whose commands start the servers (its "
+                "\"nodes\" is the default of --nodes)");
   u->add_flag("--ssh", up->ssh, "Also run sshd in every node (for the SSH control path)");
   u->add_option("--name", up->name, "Cluster name (1-8 of a-z0-9)")->capture_default_str();
   u->add_option("--state-dir", up->state_dir,

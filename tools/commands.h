@@ -32,6 +32,7 @@ void RegisterDirtCommands(CLI::App& app, Action& run);      // dirt run
 void RegisterProxyCommand(CLI::App& app, Action& run);      // proxy (Toxiproxy's API)
 void RegisterFitCommands(CLI::App& app, Action& run);       // fit run
 void RegisterReportCommand(CLI::App& app, Action& run);     // report PATH
+void RegisterWaveCommand(CLI::App& app, Action& run);       // wave (drill + FIT + campaign)
 
 void RegisterGenerateCommand(CLI::App& history, Action& run);
 

@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
       "JSON Lines and the tamper-evident log), check them (check), verify audit logs in CI\n"
       "(audit). Against a cluster, as root: bring up a local etcd cluster in network namespaces\n"
       "(cluster), inject faults by hand (nemesis), run a campaign and check it (campaign,\n"
-      "analyze), run DiRT recovery drills (dirt run).\n"
+      "analyze), run DiRT recovery drills (dirt run), and all at once with a FIT experiment "
+      "(wave).\n"
       "\n"
       "How the parts fit: a fault has one name and shape (kind, targets, parameters, duration)\n"
       "in campaigns, drills, the nemesis command, histories and results.json; whatever applies\n"
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   RegisterProxyCommand(app, run);
   RegisterFitCommands(app, run);
   RegisterReportCommand(app, run);
+  RegisterWaveCommand(app, run);
   SplitHelpTexts(app);
   try {
     app.parse(argc, argv);

@@ -15,10 +15,10 @@ packages=(
   python3
   # libraries
   libboost-all-dev nlohmann-json3-dev librange-v3-dev libspdlog-dev libfmt-dev libcli11-dev
-  libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libssl-dev libzookeeper-mt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libmnl-dev libnetfilter-queue-dev
   # the system under test and the fault injectors
-  etcd-server etcd-client openssh-server openssh-client iptables nftables iproute2 iputils-ping
+  etcd-server etcd-client zookeeper openssh-server openssh-client iptables nftables iproute2 iputils-ping
   conntrack stress-ng procps
   # the HTML report test (headless browser)
   chromium

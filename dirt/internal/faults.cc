@@ -390,10 +390,11 @@ void FaultApplier::Rollback() {
   for (size_t i = 0; i < sieges_.size(); ++i) StopSiege(i, "rollback");
   if (drill_faults_) {
     const std::uint64_t first = first_id_;
+    const auto& owns = options_.owns_entry;
     nemesis::FaultReport r = [&] {
       std::lock_guard lock(mu_);
-      return drill_faults_->Heal([first](const nemesis::LedgerEntry& e) {
-        return e.id > first && nemesis::OwnedByThisProcess(e);
+      return drill_faults_->Heal([first, &owns](const nemesis::LedgerEntry& e) {
+        return e.id > first && nemesis::OwnedByThisProcess(e) && (!owns || owns(e));
       });
     }();
     record_.AddEvent("rollback", KindName(FaultKind::kHeal), Join(r.nodes), r.Describe(), r.ok);

@@ -13,6 +13,18 @@ DrillRecord::DrillRecord(const Scenario& scenario, const DrillOptions& options)
     : scenario_(scenario), options_(options) {}
 
 void DrillRecord::OpenLog(const std::string& cluster, const std::vector<std::string>& nodes) {
+  if (options_.log != nullptr) {
+    writer_ = options_.log;
+    Update([&](DrillResult& r) {
+      r.history_log = DrillLogInfo{};
+      r.history_log->path = writer_->path();
+    });
+    if (Status st = writer_->AppendMeta(DrillLogMeta(scenario_, cluster, nodes)); !st) {
+      LogFailed(st.error().message());
+    }
+    event_log_ = std::make_unique<EventLog>(*writer_);
+    return;
+  }
   if (options_.history_dir.empty()) return;
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -37,12 +49,20 @@ void DrillRecord::OpenLog(const std::string& cluster, const std::vector<std::str
     return;
   }
   log_ = std::move(*w);
+  writer_ = log_.get();
   event_log_ = std::make_unique<EventLog>(*log_);
 }
 
 void DrillRecord::CloseLog() {
+  if (writer_ != nullptr && !log_) {
+    // The caller's log: it seals it when every part is done.
+    event_log_.reset();
+    writer_ = nullptr;
+    return;
+  }
   if (!log_) return;
   event_log_.reset();
+  writer_ = nullptr;
   auto sum = log_->Close();
   if (sum) {
     Update([&](DrillResult& r) {

@@ -34,12 +34,14 @@ class DrillRecord {
   DrillRecord(const DrillRecord&) = delete;
   DrillRecord& operator=(const DrillRecord&) = delete;
 
-  // Creates history-<id>.log (-2, -3, ... when taken) in DrillOptions::history_dir, if one is set.
+  // Creates history-<id>.log (-2, -3, ... when taken) in DrillOptions::history_dir, if one is set,
+  // or records into DrillOptions::log (after the drill's meta record) when that is given.
   void OpenLog(const std::string& cluster, const std::vector<std::string>& nodes);
-  // Seals the log and notes its head and counts in the result.
+  // Seals the log and notes its head and counts in the result (a caller's log: only stops
+  // recording into it).
   void CloseLog();
   // The open log, or null (none asked for, or it could not be created).
-  history::LogWriter* log() { return log_.get(); }
+  history::LogWriter* log() { return writer_; }
 
   void Progress(const std::string& line) const;
   void AddEvent(std::string source, std::string kind, std::string node, std::string detail, bool ok,
@@ -72,6 +74,7 @@ class DrillRecord {
   std::size_t step_first_event_ = 0;
   // The log is declared before the event log, which borrows it.
   std::unique_ptr<history::LogWriter> log_;
+  history::LogWriter* writer_ = nullptr;  // log_, or DrillOptions::log
   std::unique_ptr<EventLog> event_log_;
   mutable std::mutex mu_;
   DrillResult result_;

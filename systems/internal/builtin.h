@@ -9,6 +9,7 @@
 namespace faultline::systems::internal {
 
 std::unique_ptr<System> MakeEtcdSystem();
+std::unique_ptr<System> MakeZooKeeperSystem();
 
 }  // namespace faultline::systems::internal
 

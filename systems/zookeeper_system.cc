@@ -1,0 +1,156 @@
+// ZooKeeper 3.8 as a System: Debian's zookeeper package (the JVM started in each node's namespace
+// by commands, as a system file's servers are) and client/zookeeper.h's client.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "client/zookeeper.h"
+#include "systems/internal/builtin.h"
+#include "systems/internal/zookeeper.h"
+#include "systems/registry.h"
+
+namespace faultline::systems::internal {
+
+Result<std::string> ZooCfg(const SystemCluster& cluster, size_t index, const ZkTuning& tuning) {
+  if (index >= cluster.nodes.size()) {
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        fmt::format("zookeeper: node index {} of {} nodes", index, cluster.nodes.size()));
+  }
+  const SystemNode& self = cluster.nodes[index];
+  std::string out = fmt::format(
+      "# written by faultline for {} (myid {})\n"
+      "tickTime={}\ninitLimit={}\nsyncLimit={}\n"
+      "dataDir={}\nclientPort={}\nclientPortAddress={}\n"
+      "standaloneEnabled=false\nadmin.enableServer=false\n"
+      "4lw.commands.whitelist=srvr,ruok\n"
+      "autopurge.purgeInterval=0\n",
+      self.name, index + 1, tuning.tick_ms, tuning.init_limit, tuning.sync_limit, self.data_dir,
+      self.port, self.address);
+  for (size_t i = 0; i < cluster.nodes.size(); ++i) {
+    out += fmt::format("server.{}={}:{}:{}\n", i + 1, cluster.nodes[i].address, kZkQuorumPort,
+                       kZkElectionPort);
+  }
+  return out;
+}
+
+SystemFile ZooKeeperCommands(const ZkTuning& tuning) {
+  // Strings built as std::string and moved in: GCC 12 at -O2 reports a false -Wrestrict on
+  // assigning a literal to a default-initialized member here.
+  SystemFile f;
+  f.path = std::string("built-in zookeeper");
+  f.dir = std::string("/");
+  f.name = std::string("zookeeper");
+  f.nodes = 3;
+  f.client_port = kZkClientPort;
+  const std::string pidfile = "{data_dir}/zookeeper.pid";
+  const std::string read_pid = fmt::format("p=$(cat {} 2>/dev/null)", pidfile);
+  f.commands.start = fmt::format(
+      "setsid java -Xms32m -Xmx{}m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "
+      "-Dzookeeper.log.dir={{log_dir}} -Dzookeeper.root.logger=INFO,CONSOLE "
+      "-cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:"
+      "/usr/share/java/log4j-1.2.jar "
+      "org.apache.zookeeper.server.quorum.QuorumPeerMain {{data_dir}}/zoo.cfg "
+      ">>{{log_dir}}/zookeeper.log 2>&1 </dev/null & echo $! >{}",
+      tuning.heap_mb, pidfile);
+  f.commands.pid = fmt::format(
+      "{} && grep -q QuorumPeerMain /proc/\"$p\"/cmdline 2>/dev/null && echo \"$p\"; true",
+      read_pid);
+  f.commands.stop = fmt::format(
+      "{} && kill \"$p\" 2>/dev/null; for i in $(seq 50); do kill -0 \"$p\" 2>/dev/null || "
+      "exit 0; sleep 0.1; done; exit 1",
+      read_pid);
+  f.commands.kill = fmt::format(
+      "{} && kill -9 \"$p\" 2>/dev/null; for i in $(seq 20); do kill -0 \"$p\" 2>/dev/null || "
+      "exit 0; sleep 0.1; done; true",
+      read_pid);
+  f.commands.wipe = fmt::format("rm -rf {{data_dir}}/version-2 {}", pidfile);
+  // srvr answers "Mode: leader|follower" only while the server is part of a quorum.
+  f.commands.is_up = std::string(
+      "bash -c 'exec 3<>/dev/tcp/{address}/{port} && echo srvr >&3 && cat <&3' 2>/dev/null | "
+      "grep -q -E '^Mode: (leader|follower)'");
+  f.logs = std::vector<std::string>{"{log_dir}/zookeeper.log"};
+  f.workloads = std::vector<std::string>{"register"};
+  f.client = std::string("exec:false");  // unused: the ZooKeeper system has its own client
+  return f;
+}
+
+Status WriteZooKeeperConfig(const SystemCluster& cluster, const ZkTuning& tuning) {
+  for (size_t i = 0; i < cluster.nodes.size(); ++i) {
+    const SystemNode& n = cluster.nodes[i];
+    FAULTLINE_ASSIGN_OR_RETURN(std::string cfg, ZooCfg(cluster, i, tuning));
+    std::error_code ec;
+    std::filesystem::create_directories(n.data_dir, ec);
+    for (const auto& [name, text] : {std::pair<std::string, std::string>{"zoo.cfg", cfg},
+                                     {"myid", fmt::format("{}\n", i + 1)}}) {
+      const std::string path = fmt::format("{}/{}", n.data_dir, name);
+      std::ofstream out(path, std::ios::trunc);
+      out << text;
+      out.close();
+      if (ec || !out) {
+        return MakeError(ErrorCode::kUnavailable,
+                         fmt::format("zookeeper: node {}: cannot write {}", n.name, path));
+      }
+    }
+  }
+  return OkStatus();
+}
+
+namespace {
+
+// The commands' system, with ZooKeeper's configuration written before it starts and its own
+// client.
+class ZooKeeperSystem final : public System {
+ public:
+  ZooKeeperSystem() : commands_(MakeFileSystem(ZooKeeperCommands(tuning_))) {
+    info_ = commands_->Info();
+    info_.name = "zookeeper";
+  }
+
+  const SystemInfo& Info() const override { return info_; }
+
+  Status Form(const SystemCluster& cluster, nemesis::NodeControl& shell,
+              std::chrono::milliseconds timeout, const Progress& progress) override {
+    FAULTLINE_RETURN_IF_ERROR(WriteZooKeeperConfig(cluster, tuning_));
+    return commands_->Form(cluster, shell, timeout, progress);
+  }
+  Result<std::unique_ptr<nemesis::NodeControl>> Control(const SystemCluster& cluster,
+                                                        nemesis::NodeControl& base) override {
+    return commands_->Control(cluster, base);
+  }
+  Status Ready(const SystemCluster& cluster, nemesis::NodeControl& shell) override {
+    return commands_->Ready(cluster, shell);
+  }
+  Result<std::unique_ptr<client::ClientFactory>> Clients(const SystemCluster& cluster,
+                                                         const ClientSetup& setup) override {
+    FAULTLINE_RETURN_IF_ERROR(CheckWorkload(setup.workload));
+    client::ZkClientOptions o;
+    FAULTLINE_ASSIGN_OR_RETURN(o.read_mode, client::ParseZkReadMode(setup.read_mode));
+    for (const SystemNode& n : cluster.nodes) {
+      o.endpoints.push_back({.node = n.name, .address = n.address, .port = n.port});
+    }
+    o.timeout = setup.timeout;
+    o.session_timeout = std::chrono::milliseconds(20 * tuning_.tick_ms);  // the server's maximum
+    o.key_prefix = setup.key_prefix;
+    return client::MakeZkClientFactory(std::move(o));
+  }
+  Status Teardown(const SystemCluster& cluster, nemesis::NodeControl& shell) override {
+    return commands_->Teardown(cluster, shell);
+  }
+  std::vector<std::string> LogFiles(const SystemCluster& cluster,
+                                    const SystemNode& node) const override {
+    return commands_->LogFiles(cluster, node);
+  }
+
+ private:
+  ZkTuning tuning_;
+  std::unique_ptr<System> commands_;
+  SystemInfo info_;
+};
+
+}  // namespace
+
+std::unique_ptr<System> MakeZooKeeperSystem() { return std::make_unique<ZooKeeperSystem>(); }
+
+}  // namespace faultline::systems::internal

@@ -1,0 +1,118 @@
+// ZooKeeper as a built-in system, without servers: the generated zoo.cfg, the commands and the
+// registry entry.
+#include "systems/internal/zookeeper.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "systems/registry.h"
+
+namespace faultline::systems {
+namespace {
+
+SystemCluster ThreeNodes(const std::string& root = "/tmp/zk") {
+  SystemCluster c;
+  c.name = "default";
+  for (int i = 1; i <= 3; ++i) {
+    c.nodes.push_back(SystemNode{.name = fmt::format("n{}", i),
+                                 .address = fmt::format("198.18.0.{}", i),
+                                 .port = internal::kZkClientPort,
+                                 .data_dir = fmt::format("{}/n{}/data", root, i),
+                                 .log_dir = fmt::format("{}/n{}/logs", root, i)});
+  }
+  return c;
+}
+
+TEST(ZooCfg, EveryServerAndThisNodesOwnAddress) {
+  internal::ZkTuning t;
+  Result<std::string> cfg = internal::ZooCfg(ThreeNodes(), 1, t);
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_NE(cfg->find("tickTime=200\n"), std::string::npos);
+  EXPECT_NE(cfg->find("initLimit=10\n"), std::string::npos);
+  EXPECT_NE(cfg->find("syncLimit=5\n"), std::string::npos);
+  EXPECT_NE(cfg->find("dataDir=/tmp/zk/n2/data\n"), std::string::npos);
+  EXPECT_NE(cfg->find("clientPort=2181\n"), std::string::npos);
+  EXPECT_NE(cfg->find("clientPortAddress=198.18.0.2\n"), std::string::npos);
+  EXPECT_NE(cfg->find("4lw.commands.whitelist=srvr,ruok\n"), std::string::npos);
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_NE(cfg->find(fmt::format("server.{}=198.18.0.{}:2888:3888\n", i, i)), std::string::npos)
+        << *cfg;
+  }
+  EXPECT_EQ(cfg->find("server.4="), std::string::npos);
+}
+
+TEST(ZooCfg, TuningAndBadIndex) {
+  internal::ZkTuning t{.tick_ms = 100, .init_limit = 7, .sync_limit = 3, .heap_mb = 64};
+  Result<std::string> cfg = internal::ZooCfg(ThreeNodes(), 0, t);
+  ASSERT_TRUE(cfg);
+  EXPECT_NE(cfg->find("tickTime=100\ninitLimit=7\nsyncLimit=3\n"), std::string::npos) << *cfg;
+  Result<std::string> bad = internal::ZooCfg(ThreeNodes(), 3, t);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("index 3 of 3"), std::string::npos);
+}
+
+TEST(ZooCfg, WritesConfigAndMyid) {
+  const std::string root =
+      (std::filesystem::temp_directory_path() / fmt::format("zk-cfg-{}", ::getpid())).string();
+  SystemCluster c = ThreeNodes(root);
+  ASSERT_TRUE(internal::WriteZooKeeperConfig(c, {}));
+  for (int i = 1; i <= 3; ++i) {
+    std::ifstream myid(fmt::format("{}/n{}/data/myid", root, i));
+    std::string id;
+    myid >> id;
+    EXPECT_EQ(id, std::to_string(i));
+    std::ifstream cfg(fmt::format("{}/n{}/data/zoo.cfg", root, i));
+    std::stringstream text;
+    text << cfg.rdbuf();
+    EXPECT_NE(text.str().find(fmt::format("clientPortAddress=198.18.0.{}", i)), std::string::npos);
+  }
+  std::filesystem::remove_all(root);
+}
+
+TEST(ZooKeeperCommands, EveryPlaceholderKnownAndHeapSet) {
+  SystemFile f = internal::ZooKeeperCommands({.heap_mb = 96});
+  SystemCluster c = ThreeNodes();
+  Placeholders p{{"peers", c.Peers()}, {"cluster", "default"},    {"dir", "/"},
+                 {"node", "n1"},       {"address", "198.18.0.1"}, {"port", "2181"},
+                 {"data_dir", "/d"},   {"log_dir", "/l"}};
+  for (const std::string* cmd : {&f.commands.start, &f.commands.stop, &f.commands.kill,
+                                 &f.commands.pid, &f.commands.wipe, &f.commands.is_up}) {
+    Result<std::string> e = ExpandPlaceholders(*cmd, p);
+    ASSERT_TRUE(e) << *cmd << ": " << e.error().message();
+  }
+  Result<std::string> start = ExpandPlaceholders(f.commands.start, p);
+  EXPECT_NE(start->find("-Xmx96m"), std::string::npos);
+  EXPECT_NE(start->find("QuorumPeerMain /d/zoo.cfg"), std::string::npos);
+  EXPECT_NE(start->find(">/d/zookeeper.pid"), std::string::npos);
+  EXPECT_NE(ExpandPlaceholders(f.commands.is_up, p)->find("/dev/tcp/198.18.0.1/2181"),
+            std::string::npos);
+}
+
+TEST(ZooKeeperSystem, BuiltInWithRegisterOnlyAndItsReadModes) {
+  std::vector<std::string> names = BuiltinSystems();
+  EXPECT_NE(std::find(names.begin(), names.end(), "zookeeper"), names.end());
+  Result<std::unique_ptr<System>> s = OpenSystem("zookeeper");
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ((*s)->Info().name, "zookeeper");
+  EXPECT_EQ((*s)->Info().client_port, 2181);
+  EXPECT_EQ((*s)->Info().local_db, cluster::Db::kNone);
+  EXPECT_TRUE((*s)->CheckWorkload("register"));
+  EXPECT_FALSE((*s)->CheckWorkload("set"));
+  ClientSetup setup;
+  setup.read_mode = "plain";
+  EXPECT_TRUE((*s)->Clients(ThreeNodes(), setup));
+  setup.read_mode = "sync";
+  EXPECT_TRUE((*s)->Clients(ThreeNodes(), setup));
+  setup.read_mode = "sometimes";
+  Result<std::unique_ptr<client::ClientFactory>> bad = (*s)->Clients(ThreeNodes(), setup);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("plain or sync"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace faultline::systems

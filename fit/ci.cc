@@ -131,19 +131,9 @@ JUnitSuite FitJUnitSuite(const json& r, const std::string& out_dir) {
 }
 
 JUnitSuite FitErrorJUnitSuite(const std::string& scenario_id, const std::string& error) {
-  JUnitSuite s{.name = fmt::format("faultline fit {}", scenario_id),
-               .timestamp = JUnitTimestampNow(),
-               .time_s = 0,
-               .properties = {{"scenario", scenario_id}},
-               .cases = {}};
-  s.cases.push_back(JUnitCase{.name = "fit",
-                              .classname = fmt::format("faultline.fit.{}", scenario_id),
-                              .time_s = 0,
-                              .outcome = JUnitOutcome::kError,
-                              .type = "error",
-                              .message = error,
-                              .detail = ""});
-  return s;
+  return ErrorJUnitSuite(fmt::format("faultline fit {}", scenario_id),
+                         fmt::format("faultline.fit.{}", scenario_id), "fit", error,
+                         {{"scenario", scenario_id}});
 }
 
 }  // namespace faultline::fit

@@ -278,15 +278,8 @@ void RegisterFitCommands(CLI::App& app, Action& run) {
       ->check(CLI::Range(1, 9));
   r->add_option("--state-dir", args->state_dir, "Cluster state root");
   r->add_flag("--keep-cluster", args->keep_cluster, "Leave a cluster this run brought up");
-  r->add_option("--log-pattern", args->log_patterns,
-                "NAME=REGEX (Perl syntax, repeatable): also count lines matching REGEX in each "
-                "node's log over the run; unlimited unless --log-pattern-max gives a maximum. "
-                "A built-in's NAME replaces its regex")
-      ->type_name("NAME=REGEX");
-  r->add_option("--log-pattern-max", args->log_pattern_max,
-                "NAME=N or NAME=unlimited (repeatable): the most lines of pattern NAME allowed; "
-                "more fail the run (exit 1)")
-      ->type_name("NAME=N");
+  AddLogPatternOptions(r, args->log_patterns, args->log_pattern_max, "run",
+                       "fail the run (exit 1)");
   r->add_option("--junit", args->junit,
                 "Also write a JUnit XML report to FILE: one test case per hypothesis KPI "
                 "(beyond: failure, undecided: skipped), one for the abort rule and one for the "

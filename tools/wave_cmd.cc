@@ -146,14 +146,10 @@ void RegisterWaveCommand(CLI::App& app, Action& run) {
   w->add_option("--state-dir", args->state_dir, "Cluster state root");
   w->add_flag("--keep-cluster", args->keep_cluster,
               "Leave a cluster this wave brought up (it stays until 'cluster down')");
-  w->add_option("--log-pattern", args->log_patterns,
-                "NAME=REGEX (Perl syntax, repeatable): also count lines matching REGEX in each "
-                "node's log over the wave; unlimited unless --log-pattern-max gives a maximum")
-      ->type_name("NAME=REGEX");
-  w->add_option("--log-pattern-max", args->log_pattern_max,
-                "NAME=N or NAME=unlimited (repeatable, after the drill scenario's and the "
-                "campaign's): more lines make the wave invalid")
-      ->type_name("NAME=N");
+  AddLogPatternOptions(w, args->log_patterns, args->log_pattern_max,
+                       "wave (after the drill "
+                       "scenario's and the campaign's patterns)",
+                       "make the wave invalid");
   w->add_option("--junit", args->junit,
                 "Also write a JUnit XML report to FILE: one test suite per part (campaign: a case "
                 "per checker; drill; FIT: a case per KPI and the abort; log patterns)")

@@ -162,19 +162,9 @@ PartResult LogPatternsPart(const checker::LogPatternReport& scan) {
 }
 
 JUnitSuite ErrorPartSuite(std::string_view wave_id, const PartResult& part) {
-  JUnitSuite s{.name = fmt::format("faultline wave {} {}", wave_id, part.name),
-               .timestamp = JUnitTimestampNow(),
-               .time_s = 0,
-               .properties = {{"wave", std::string(wave_id)}},
-               .cases = {}};
-  s.cases.push_back(JUnitCase{.name = part.name,
-                              .classname = fmt::format("faultline.wave.{}", wave_id),
-                              .time_s = 0,
-                              .outcome = JUnitOutcome::kError,
-                              .type = "error",
-                              .message = part.summary,
-                              .detail = ""});
-  return s;
+  return ErrorJUnitSuite(fmt::format("faultline wave {} {}", wave_id, part.name),
+                         fmt::format("faultline.wave.{}", wave_id), part.name, part.summary,
+                         {{"wave", std::string(wave_id)}});
 }
 
 JUnitSuite LogPatternsSuite(std::string_view wave_id, const checker::LogPatternReport& scan) {

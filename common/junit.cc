@@ -178,6 +178,24 @@ Status WriteJUnit(const std::string& path, std::span<const JUnitSuite> suites) {
   return OkStatus();
 }
 
+JUnitSuite ErrorJUnitSuite(std::string suite_name, std::string classname, std::string case_name,
+                           std::string error,
+                           std::vector<std::pair<std::string, std::string>> properties) {
+  JUnitSuite s{.name = std::move(suite_name),
+               .timestamp = JUnitTimestampNow(),
+               .time_s = 0,
+               .properties = std::move(properties),
+               .cases = {}};
+  s.cases.push_back(JUnitCase{.name = std::move(case_name),
+                              .classname = std::move(classname),
+                              .time_s = 0,
+                              .outcome = JUnitOutcome::kError,
+                              .type = "error",
+                              .message = std::move(error),
+                              .detail = ""});
+  return s;
+}
+
 std::string JUnitTimestampNow() {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};

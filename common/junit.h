@@ -56,6 +56,12 @@ std::string RenderJUnit(std::span<const JUnitSuite> suites);
 // The current UTC time as JUnitSuite::timestamp wants it.
 std::string JUnitTimestampNow();
 
+// A run that could not finish: a suite stamped now with one <error> case `case_name` whose
+// message is `error`.
+JUnitSuite ErrorJUnitSuite(std::string suite_name, std::string classname, std::string case_name,
+                           std::string error,
+                           std::vector<std::pair<std::string, std::string>> properties);
+
 }  // namespace faultline
 
 #endif  // FAULTLINE_COMMON_JUNIT_H_

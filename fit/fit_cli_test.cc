@@ -1,10 +1,14 @@
 // Privileged and slow: the shipped scenarios FIT01/02/03 run from the built faultline binary on a
 // local etcd cluster each run brings up and tears down (own name and state dir), and their
-// hypotheses come out as the issue states. Run under the cluster lock (RESOURCE_LOCK etcd_cluster).
+// hypotheses come out as the issue states; each also counts the node-log patterns into
+// results.json and writes a JUnit file that parses. Run under the cluster lock (RESOURCE_LOCK
+// etcd_cluster).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <boost/property_tree/ptree.hpp>
+#include <boost/property_tree/xml_parser.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -48,9 +52,13 @@ class FitCli : public ::testing::TestWithParam<Case> {
 TEST_P(FitCli, HypothesisAsStated) {
   const Case& c = GetParam();
   const std::string out = (root_ / "out").string();
+  const std::string junit = (root_ / "fit.xml").string();
+  // A pattern every etcd start logs, allowed without a maximum: it must be counted, and the run
+  // must not fail over it.
   auto run = RunProcess(
       {FAULTLINE_BIN, "fit", "run", std::string(FAULTLINE_SOURCE_DIR) + "/scenarios/" + c.file,
-       "--out", out, "--name", name_, "--nodes", "3", "--state-dir", (root_ / "state").string()},
+       "--out", out, "--name", name_, "--nodes", "3", "--state-dir", (root_ / "state").string(),
+       "--junit", junit, "--log-pattern", "any-line=.", "--log-pattern-max", "data-race=0"},
       {.timeout = std::chrono::seconds(90)});
   ASSERT_TRUE(run) << run.error().message();
   EXPECT_EQ(run->exit_code, c.exit_code) << run->out << run->err;
@@ -58,6 +66,19 @@ TEST_P(FitCli, HypothesisAsStated) {
   ASSERT_TRUE(text) << run->err;
   const auto r = nlohmann::json::parse(*text);
   EXPECT_EQ(r["hypothesis"], c.hypothesis) << r.dump(2);
+  // Every node's log was scanned over the run: "any-line" has an entry (maybe 0) per node, and no
+  // built-in with a maximum was crossed.
+  ASSERT_TRUE(r.contains("log_patterns")) << r.dump(2);
+  EXPECT_EQ(r["log_patterns_exceeded"], false) << r["log_patterns"].dump(2);
+  EXPECT_EQ(r["log_patterns"]["any-line"]["by_node"].size(), 3u) << r["log_patterns"].dump(2);
+  EXPECT_EQ(r["log_patterns"]["panic"]["count"], 0);
+  // The JUnit file parses; one case per hypothesis KPI, the abort rule and the log patterns.
+  boost::property_tree::ptree xml;
+  ASSERT_NO_THROW(boost::property_tree::read_xml(junit, xml)) << ReadFile(junit).value_or("");
+  const auto& suite = xml.get_child("testsuites.testsuite");
+  EXPECT_EQ(suite.get<size_t>("<xmlattr>.tests"), r["tests"].size() + 2);
+  EXPECT_EQ(suite.get<int>("<xmlattr>.failures") > 0, c.exit_code == 1)
+      << ReadFile(junit).value_or("");
   const auto& control = r["kpis"]["control"];
   const auto& experiment = r["kpis"]["experiment"];
   for (const char* k : {"success_rate", "p50_ms", "p99_ms", "rps"}) {

@@ -33,19 +33,9 @@ JUnitSuite CampaignJUnitSuite(const RunReport& r, const CampaignConfig& c) {
 
 JUnitSuite CampaignErrorJUnitSuite(const CampaignConfig& c, const std::string& error) {
   const std::string workload(WorkloadName(c.workload));
-  JUnitSuite s{.name = fmt::format("faultline campaign {} seed {}", workload, c.seed),
-               .timestamp = JUnitTimestampNow(),
-               .time_s = 0,
-               .properties = {{"seed", std::to_string(c.seed)}, {"workload", workload}},
-               .cases = {}};
-  s.cases.push_back(JUnitCase{.name = "campaign",
-                              .classname = fmt::format("faultline.campaign.{}", workload),
-                              .time_s = 0,
-                              .outcome = JUnitOutcome::kError,
-                              .type = "error",
-                              .message = error,
-                              .detail = ""});
-  return s;
+  return ErrorJUnitSuite(fmt::format("faultline campaign {} seed {}", workload, c.seed),
+                         fmt::format("faultline.campaign.{}", workload), "campaign", error,
+                         {{"seed", std::to_string(c.seed)}, {"workload", workload}});
 }
 
 }  // namespace faultline::runner

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "history/history.h"
@@ -51,6 +52,12 @@ int ConvertToLog(const history::History& history, const std::string& path,
 void WriteRunReport(const std::string& dir);
 // Where WriteReport puts a report of `path` by default.
 std::string WrittenReportPath(const std::string& path);
+
+// --log-pattern NAME=REGEX and --log-pattern-max NAME=N (checker/log_patterns.h) on `cmd`, whose
+// logs are searched "over the <over>" and where more than a maximum "<exceeded>".
+void AddLogPatternOptions(CLI::App* cmd, std::vector<std::string>& patterns,
+                          std::vector<std::string>& maxima, std::string_view over,
+                          std::string_view exceeded);
 
 // Prints "faultline: <message>" to stderr (through spdlog).
 void PrintError(const std::string& message);

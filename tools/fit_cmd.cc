@@ -2,18 +2,27 @@
 // groups under the same synthetic load through in-process proxies, request-level faults on the
 // experiment's share of requests, a one-sided non-inferiority verdict with Holm's correction.
 //
-// Exit codes: 0 held, 1 refuted or aborted, 2 inconclusive, 3 error.
+// Each node's log of a local cluster is scanned for the log patterns (checker/log_patterns.h) from
+// where it stood before the load; an exceeded maximum fails the run (fit/ci.h).
+//
+// Exit codes: 0 held, 1 refuted, aborted or a log pattern beyond its maximum, 2 inconclusive,
+// 3 error.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "checker/log_patterns.h"
 #include "cluster/cluster.h"
 #include "cluster/nodes_file.h"
 #include "cluster/session.h"
 #include "common/file.h"
+#include "common/junit.h"
+#include "fit/ci.h"
 #include "fit/fit.h"
 #include "nemesis/ledger.h"
 #include "tools/commands.h"
@@ -31,6 +40,9 @@ struct FitArgs {
   std::string state_dir;
   bool keep_cluster = false;
   int etcd_port = 2379;
+  std::vector<std::string> log_patterns;     // --log-pattern NAME=REGEX
+  std::vector<std::string> log_pattern_max;  // --log-pattern-max NAME=N
+  std::string junit;                         // --junit FILE
 };
 
 // "http://127.0.0.1:8080/base" -> upstream "127.0.0.1:8080", base path "/base".
@@ -60,12 +72,31 @@ Result<std::pair<std::string, std::string>> ParseTargetUrl(const std::string& ur
 }
 
 int RunFit(const FitArgs& a) {
+  // Written on every way out once the scenario is known, also after an error.
+  std::optional<JUnitSuite> suite;
+  auto finish = [&](int code) {
+    if (a.junit.empty() || !suite) return code;
+    if (Status st = WriteJUnit(a.junit, std::span<const JUnitSuite>(&*suite, 1)); !st) {
+      PrintError(st.error().message());
+      return kExitError;
+    }
+    return code;
+  };
   auto scenario = fit::LoadScenario(a.scenario);
   if (!scenario) {
     PrintError(scenario.error().message());
-    return kExitError;
+    suite = fit::FitErrorJUnitSuite(std::filesystem::path(a.scenario).stem().string(),
+                                    scenario.error().message());
+    return finish(kExitError);
   }
   std::string out = a.out.empty() ? fmt::format("fit-{}", scenario->id) : a.out;
+  auto fail = [&](const std::string& message) {
+    PrintError(message);
+    suite = fit::FitErrorJUnitSuite(scenario->id, message);
+    return finish(kExitError);
+  };
+  auto patterns = checker::MakeLogPatterns(a.log_patterns, a.log_pattern_max);
+  if (!patterns) return fail(patterns.error().message());
 
   fit::Target target;
   std::optional<cluster::Session> session;
@@ -74,10 +105,7 @@ int RunFit(const FitArgs& a) {
   if (!a.targets.empty()) {
     for (const std::string& url : a.targets) {
       auto t = ParseTargetUrl(url);
-      if (!t) {
-        PrintError(t.error().message());
-        return kExitError;
-      }
+      if (!t) return fail(t.error().message());
       target.upstreams.push_back(t->first);
       target.base_path = t->second;
     }
@@ -85,10 +113,7 @@ int RunFit(const FitArgs& a) {
   } else if (a.cluster.rfind("ssh:", 0) == 0) {
     const std::string file = a.cluster.substr(4);
     auto nodes = cluster::ReadNodesFile(file);
-    if (!nodes) {
-      PrintError(nodes.error().message());
-      return kExitError;
-    }
+    if (!nodes) return fail(nodes.error().message());
     for (const cluster::SshNode& n : nodes->nodes) {
       target.upstreams.push_back(fmt::format("{}:{}", n.address, a.etcd_port));
     }
@@ -102,18 +127,14 @@ int RunFit(const FitArgs& a) {
       PrintNote(fmt::format("cluster {}: bringing up {} etcd nodes", a.name, a.nodes));
     }
     auto s = cluster::Session::Open(spec, [](std::string_view l) { PrintNote(std::string(l)); });
-    if (!s) {
-      PrintError(s.error().WithContext("fit: cluster up").message());
-      return kExitError;
-    }
+    if (!s) return fail(s.error().WithContext("fit: cluster up").message());
     session = std::move(*s);
     for (const cluster::NodeState& n : session->state().nodes) {
       target.upstreams.push_back(fmt::format("{}:{}", n.address, a.etcd_port));
     }
     ledger_path = session->state().run_dir + "/nemesis.ledger";
   } else {
-    PrintError(fmt::format("--cluster {}: expected local or ssh:FILE", a.cluster));
-    return kExitError;
+    return fail(fmt::format("--cluster {}: expected local or ssh:FILE", a.cluster));
   }
 
   auto close_cluster = [&] {
@@ -127,9 +148,8 @@ int RunFit(const FitArgs& a) {
   std::filesystem::create_directories(out, ec);
   auto opened = nemesis::Ledger::Open(ledger_path);
   if (!opened) {
-    PrintError(opened.error().WithContext("fit: ledger").message());
     close_cluster();
-    return kExitError;
+    return fail(opened.error().WithContext("fit: ledger").message());
   }
   ledger = std::move(*opened);
 
@@ -141,17 +161,36 @@ int RunFit(const FitArgs& a) {
                   "artifacts in {}",
                   scenario->id, scenario->rate, scenario->duration.count() / 1000.0,
                   target.upstreams.size(), out));
+  // Each node's log from where it stands before the load (a kept cluster appends to its logs).
+  std::vector<checker::NodeLog> node_logs;
+  if (session) {
+    for (const cluster::NodeState& n : session->state().nodes) {
+      node_logs.push_back(checker::NodeLog{
+          .node = n.name, .path = n.log_path, .offset = checker::LogOffsetNow(n.log_path)});
+    }
+  }
   auto outcome = fit::RunExperiment(*scenario, target, out, hooks, std::stop_token{});
+  // Scanned before the cluster goes down with its state directory.
+  std::optional<Result<checker::LogPatternReport>> scan;
+  if (outcome && session) scan = checker::ScanNodeLogs(node_logs, *patterns);
   close_cluster();
-  if (!outcome) {
-    PrintError(outcome.error().message());
-    return kExitError;
+  if (!outcome) return fail(outcome.error().message());
+  int exit_code = outcome->exit_code;
+  if (!scan) {
+    fit::NoNodeLogs(outcome->results, !a.targets.empty()
+                                          ? "--target: the service's logs are not ours to read"
+                                          : "ssh cluster: node logs are not fetched by fit run");
+  } else if (!*scan) {
+    return fail(scan->error().WithContext("fit: log patterns").message());
+  } else {
+    exit_code = fit::ApplyLogPatterns(outcome->results, **scan);
+    for (const std::string& w : (*scan)->warnings) PrintNote(w);
   }
   const std::string results_path = out + "/results.json";
   if (Status st = WriteFileAtomic(results_path, outcome->results.dump(2) + "\n"); !st) {
-    PrintError(st.error().message());
-    return kExitError;
+    return fail(st.error().message());
   }
+  suite = fit::FitJUnitSuite(outcome->results, out);
   const auto& k = outcome->results["kpis"];
   std::printf("%s %s: %s\n", scenario->id.c_str(), outcome->hypothesis.c_str(),
               outcome->results["reason"].get<std::string>().c_str());
@@ -161,10 +200,18 @@ int RunFit(const FitArgs& a) {
                 k[g]["p99_ms"].get<double>(), k[g]["rps"].get<double>(),
                 static_cast<long long>(k[g]["requests"].get<std::int64_t>()));
   }
+  if (outcome->results.value("log_patterns_exceeded", false)) {
+    std::printf("%s FAILED: %s (the hypothesis stays %s; exit 1)\n", scenario->id.c_str(),
+                outcome->results["log_patterns_failure"].get<std::string>().c_str(),
+                outcome->hypothesis.c_str());
+  } else if (outcome->results.contains("log_patterns_note")) {
+    std::printf("log patterns: not counted (%s)\n",
+                outcome->results["log_patterns_note"].get<std::string>().c_str());
+  }
   std::printf("artifacts: %s/{results.json,kpi-timeline.jsonl,history-%s.log}\n", out.c_str(),
               scenario->id.c_str());
   WriteRunReport(out);
-  return outcome->exit_code;
+  return finish(exit_code);
 }
 
 }  // namespace
@@ -195,14 +242,22 @@ void RegisterFitCommands(CLI::App& app, Action& run) {
       "or removed is recorded in the nemesis ledger (local: <run_dir>/nemesis.ledger).\n"
       "The default target is a local etcd cluster (--name, --nodes), brought up for the run and\n"
       "torn down after unless one of that name is up already (as root).\n"
-      "Exit status: 0 held, 1 refuted or aborted, 2 inconclusive, 3 error.\n"
+      "Each node's log of a local cluster is searched for the log patterns (built-ins panic,\n"
+      "fatal, data-race max 0; permission-denied counted; add your own with --log-pattern):\n"
+      "results.json's log_patterns; a count beyond its maximum fails the run (exit 1,\n"
+      "log_patterns_exceeded true; the hypothesis stays the statistical one). --target and\n"
+      "ssh:FILE have no node logs here: results.json says so in log_patterns_note.\n"
+      "Exit status: 0 held, 1 refuted, aborted or a log pattern beyond its maximum,\n"
+      "2 inconclusive, 3 error.\n"
       "\n"
       "Examples:\n"
       "  faultline fit run scenarios/FIT01-no-fault.json --out fit01/         # held\n"
       "  faultline fit run scenarios/FIT02-read-errors.json --out fit02/      # refuted\n"
       "  faultline fit run scenarios/FIT03-abort.json --out fit03/            # aborted\n"
       "  faultline fit run my.json --target http://127.0.0.1:8080 --out run/  # any HTTP service\n"
-      "  faultline fit run my.json --cluster ssh:nodes.json --out run/        # etcd on :2379");
+      "  faultline fit run my.json --cluster ssh:nodes.json --out run/        # etcd on :2379\n"
+      "  faultline fit run scenarios/FIT01-no-fault.json --junit fit01.xml \\\n"
+      "      --log-pattern 'slow=apply request took too long' --log-pattern-max slow=20  # CI");
   r->add_option("scenario", args->scenario, "Scenario JSON file (scenarios/FIT*.json)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -223,6 +278,13 @@ void RegisterFitCommands(CLI::App& app, Action& run) {
       ->check(CLI::Range(1, 9));
   r->add_option("--state-dir", args->state_dir, "Cluster state root");
   r->add_flag("--keep-cluster", args->keep_cluster, "Leave a cluster this run brought up");
+  AddLogPatternOptions(r, args->log_patterns, args->log_pattern_max, "run",
+                       "fail the run (exit 1)");
+  r->add_option("--junit", args->junit,
+                "Also write a JUnit XML report to FILE: one test case per hypothesis KPI "
+                "(beyond: failure, undecided: skipped), one for the abort rule and one for the "
+                "log patterns; written also when the run ends in an error")
+      ->type_name("FILE");
   r->callback([&run, args] { run = [args] { return RunFit(*args); }; });
 }
 

@@ -1,4 +1,5 @@
 // faultline: find consistency bugs in distributed systems and measure how fast they recover.
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -10,6 +11,23 @@
 namespace faultline::tools {
 
 void PrintError(const std::string& message) { spdlog::error("{}", message); }
+
+void AddLogPatternOptions(CLI::App* cmd, std::vector<std::string>& patterns,
+                          std::vector<std::string>& maxima, std::string_view over,
+                          std::string_view exceeded) {
+  cmd->add_option("--log-pattern", patterns,
+                  fmt::format("NAME=REGEX (Perl syntax, repeatable): also count lines matching "
+                              "REGEX in each node's log over the {}; unlimited unless "
+                              "--log-pattern-max gives a maximum. A built-in's NAME replaces its "
+                              "regex",
+                              over))
+      ->type_name("NAME=REGEX");
+  cmd->add_option("--log-pattern-max", maxima,
+                  fmt::format("NAME=N or NAME=unlimited (repeatable): the most lines of pattern "
+                              "NAME allowed; more {}",
+                              exceeded))
+      ->type_name("NAME=N");
+}
 void PrintNote(const std::string& message) { spdlog::info("{}", message); }
 
 namespace {

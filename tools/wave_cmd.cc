@@ -12,7 +12,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
+#include "common/junit.h"
 #include "tools/commands.h"
 #include "tools/signal_stop.h"
 #include "wave/wave.h"
@@ -26,6 +28,9 @@ struct WaveArgs {
   std::string name = "wave";
   std::string state_dir;
   bool keep_cluster = false;
+  std::vector<std::string> log_patterns;     // --log-pattern NAME=REGEX
+  std::vector<std::string> log_pattern_max;  // --log-pattern-max NAME=N
+  std::string junit;                         // --junit FILE
 };
 
 // Progress lines: at most one a second per part on stderr (events of the drill always).
@@ -72,15 +77,29 @@ int RunWaveCommand(const WaveArgs& a) {
   o.note = [](std::string_view l) { PrintNote(std::string(l)); };
   o.progress = [&progress](std::string_view l) { progress.Show(l); };
   o.stop = signals.token();
+  o.log_patterns = a.log_patterns;
+  o.log_pattern_max = a.log_pattern_max;
   Result<wave::WaveReport> r = wave::RunWave(*scenario, o);
+  std::vector<JUnitSuite> suites;
+  int code = kExitError;
   if (!r) {
     PrintError(r.error().message());
-    return kExitError;
+    wave::PartResult failed = wave::ErrorPart("wave", r.error().message());
+    suites.push_back(wave::ErrorPartSuite(scenario->id, failed));
+  } else {
+    std::fputs(r->text.c_str(), stdout);
+    std::fflush(stdout);
+    WriteRunReport(out);
+    suites = std::move(r->junit);
+    code = r->exit_code;
   }
-  std::fputs(r->text.c_str(), stdout);
-  std::fflush(stdout);
-  WriteRunReport(out);
-  return r->exit_code;
+  if (!a.junit.empty()) {
+    if (Status st = WriteJUnit(a.junit, suites); !st) {
+      PrintError(st.error().message());
+      return kExitError;
+    }
+  }
+  return code;
 }
 
 }  // namespace
@@ -100,13 +119,20 @@ void RegisterWaveCommand(CLI::App& app, Action& run) {
       "and\n"
       "checkers), parts.drill (passed, recovery_ms, limit_ms), parts.fit (hypothesis, kpis, ...),\n"
       "and touch: the drill's recovery window against the FIT and campaign fault windows, and the\n"
-      "client ops in flight during the drill's kill.\n"
+      "client ops in flight during the drill's kill. Every node's log is searched over the whole\n"
+      "wave for the log patterns (the drill scenario's, the campaign's, --log-pattern): the "
+      "counts\n"
+      "are results.json's log_patterns, and a maximum exceeded makes the wave invalid (the part\n"
+      "log_patterns). --junit FILE: one test suite per part.\n"
       "\n"
       "Example:\n"
       "  faultline wave scenarios/WAVE01-register-kill-latency.json --out waves/w1\n"
+      "  faultline wave scenarios/WAVE01-register-kill-latency.json --junit wave.xml \\\n"
+      "      --log-pattern-max permission-denied=0                      # CI\n"
       "\n"
       "Exit codes: the worst part, ranked 3 error > 1 (campaign invalid, FIT refuted or aborted,\n"
-      "drill failed, invalid or aborted) > 2 (campaign unknown, FIT inconclusive) > 0 valid.");
+      "drill failed, invalid or aborted, a log pattern beyond its maximum) > 2 (campaign\n"
+      "unknown, FIT inconclusive, a node log not read) > 0 valid.");
   w->add_option("scenario", args->scenario, "Wave scenario JSON file (scenarios/WAVE*.json)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -120,6 +146,14 @@ void RegisterWaveCommand(CLI::App& app, Action& run) {
   w->add_option("--state-dir", args->state_dir, "Cluster state root");
   w->add_flag("--keep-cluster", args->keep_cluster,
               "Leave a cluster this wave brought up (it stays until 'cluster down')");
+  AddLogPatternOptions(w, args->log_patterns, args->log_pattern_max,
+                       "wave (after the drill "
+                       "scenario's and the campaign's patterns)",
+                       "make the wave invalid");
+  w->add_option("--junit", args->junit,
+                "Also write a JUnit XML report to FILE: one test suite per part (campaign: a case "
+                "per checker; drill; FIT: a case per KPI and the abort; log patterns)")
+      ->type_name("FILE");
   w->callback([&run, args] { run = [args] { return RunWaveCommand(*args); }; });
 }
 

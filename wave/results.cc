@@ -6,6 +6,7 @@
 #include <cctype>
 #include <map>
 
+#include "checker/junit_case.h"
 #include "history/fields.h"
 
 namespace faultline::wave {
@@ -144,6 +145,37 @@ PartResult FitPart(const Json& results, const std::string& hypothesis, int fit_e
   p.summary = hypothesis;
   p.json = results;
   return p;
+}
+
+PartResult LogPatternsPart(const checker::LogPatternReport& scan) {
+  const checker::Verdict v = checker::LogPatternVerdict(scan);
+  PartResult p;
+  p.name = "log_patterns";
+  p.exit_code = CampaignExitCode(v.validity);
+  p.summary = v.summary;
+  p.json = Json{{"validity", std::string(checker::ValidityName(v.validity))},
+                {"summary", v.summary},
+                {"exceeded", checker::ExceededLine(scan)},
+                {"unread", scan.unread},
+                {"lines", scan.lines}};
+  return p;
+}
+
+JUnitSuite ErrorPartSuite(std::string_view wave_id, const PartResult& part) {
+  return ErrorJUnitSuite(fmt::format("faultline wave {} {}", wave_id, part.name),
+                         fmt::format("faultline.wave.{}", wave_id), part.name, part.summary,
+                         {{"wave", std::string(wave_id)}});
+}
+
+JUnitSuite LogPatternsSuite(std::string_view wave_id, const checker::LogPatternReport& scan) {
+  JUnitSuite s{.name = fmt::format("faultline wave {} log patterns", wave_id),
+               .timestamp = JUnitTimestampNow(),
+               .time_s = 0,
+               .properties = {{"wave", std::string(wave_id)}},
+               .cases = {}};
+  s.cases.push_back(checker::VerdictJUnitCase(checker::LogPatternVerdict(scan),
+                                              fmt::format("faultline.wave.{}", wave_id)));
+  return s;
 }
 
 double OverlapMs(const Window& a, const Window& b) {

@@ -25,6 +25,8 @@
 #include <vector>
 
 #include "checker/checker.h"
+#include "checker/log_patterns.h"
+#include "common/junit.h"
 #include "dirt/drill.h"
 #include "dirt/recovery.h"
 #include "history/history.h"
@@ -67,6 +69,16 @@ PartResult CampaignPart(const Json& results, checker::Validity validity);
 PartResult DrillPart(const dirt::DrillResult& drill, std::string incident_file);
 // FIT's results as RunExperiment gave them, with its hypothesis.
 PartResult FitPart(const Json& results, const std::string& hypothesis, int fit_exit_code);
+// The node-log patterns over the whole wave (every node's log from the wave's start to the end of
+// its last part): parts.log_patterns holds validity, summary and unread; the counts themselves go
+// to results.json's top-level "log_patterns" (checker::LogPatternsJson). A maximum exceeded is
+// invalid (exit 1, so the wave's verdict is invalid), a log that could not be read unknown (2).
+PartResult LogPatternsPart(const checker::LogPatternReport& scan);
+
+// JUnit: one suite per part. A part that could not run is a suite with one <error> case.
+JUnitSuite ErrorPartSuite(std::string_view wave_id, const PartResult& part);
+// The log patterns' suite: one case, checker::VerdictJUnitCase of checker::LogPatternVerdict.
+JUnitSuite LogPatternsSuite(std::string_view wave_id, const checker::LogPatternReport& scan);
 
 // An interval on the wave log's clock, in seconds.
 struct Window {

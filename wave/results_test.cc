@@ -127,6 +127,49 @@ TEST(AssembleResultsTest, APartThatCouldNotRunIsAnErrorOverEverything) {
   EXPECT_EQ(r["parts"]["campaign"]["valid"], "invalid");
 }
 
+checker::LogPatternReport NodeLogs(int panics, bool unread) {
+  checker::LogPatternScanner scanner(checker::BuiltinLogPatterns());
+  for (const char* n : {"n1", "n2", "n3"}) scanner.AddNode(n);
+  for (int i = 0; i < panics; ++i) scanner.Feed("n3", "panic: runtime error");
+  if (unread) scanner.Unread("n2", "no such file");
+  return scanner.Report();
+}
+
+TEST(AssembleResultsTest, AnExceededLogPatternMakesAnAllValidWaveInvalid) {
+  std::vector<PartResult> parts = {
+      CampaignPart(CampaignResults("valid"), checker::Validity::kValid),
+      DrillPart(Drill(dirt::Verdict::kPass, std::chrono::milliseconds(10)), "x"),
+      FitPart(Json{{"hypothesis", "held"}}, "held", 0), LogPatternsPart(NodeLogs(0, false))};
+  Json r = AssembleResults("W", "t", "s", parts, Json::object(), Json::object());
+  EXPECT_EQ(r["verdict"], "valid");
+  EXPECT_EQ(r["parts"]["log_patterns"]["validity"], "valid");
+
+  parts.back() = LogPatternsPart(NodeLogs(2, false));
+  r = AssembleResults("W", "t", "s", parts, Json::object(), Json::object());
+  EXPECT_EQ(r["verdict"], "invalid");
+  EXPECT_EQ(r["exit_code"], 1);
+  EXPECT_EQ(r["parts"]["log_patterns"]["exceeded"], "log pattern panic: 2 > max 0");
+  EXPECT_EQ(r["reasons"][0].get<std::string>().rfind("log_patterns (invalid)", 0), 0u)
+      << r["reasons"].dump();
+
+  parts.back() = LogPatternsPart(NodeLogs(0, true));
+  r = AssembleResults("W", "t", "s", parts, Json::object(), Json::object());
+  EXPECT_EQ(r["verdict"], "unknown");
+  EXPECT_EQ(r["parts"]["log_patterns"]["unread"].size(), 1u);
+}
+
+TEST(WaveJUnitTest, LogPatternsAndErrorPartsAreSuites) {
+  const JUnitSuite logs = LogPatternsSuite("WAVE01", NodeLogs(1, false));
+  ASSERT_EQ(logs.cases.size(), 1u);
+  EXPECT_EQ(logs.cases[0].name, "log-patterns");
+  EXPECT_EQ(logs.cases[0].outcome, JUnitOutcome::kFailure);
+  EXPECT_EQ(LogPatternsSuite("WAVE01", NodeLogs(0, false)).cases[0].outcome, JUnitOutcome::kPassed);
+  const JUnitSuite error = ErrorPartSuite("WAVE01", ErrorPart("fit", "proxies cannot listen"));
+  ASSERT_EQ(error.cases.size(), 1u);
+  EXPECT_EQ(error.cases[0].outcome, JUnitOutcome::kError);
+  EXPECT_EQ(error.cases[0].message, "error: proxies cannot listen");
+}
+
 TEST(AssembleResultsTest, RefutedFitWithValidOthersIsInvalid) {
   std::vector<PartResult> parts = {
       CampaignPart(CampaignResults("valid"), checker::Validity::kValid),

@@ -15,11 +15,13 @@
 #include <sstream>
 #include <thread>
 
+#include "checker/log_patterns.h"
 #include "client/client.h"
 #include "cluster/cluster.h"
 #include "common/file.h"
 #include "common/ports.h"
 #include "dirt/cluster_session.h"
+#include "fit/ci.h"
 #include "history/fields.h"
 #include "history/log.h"
 #include "nemesis/drill_faults.h"
@@ -238,6 +240,18 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
   auto progress = [&](std::string_view part, std::string_view line) {
     if (options.progress) options.progress(fmt::format("{}: {}", part, line));
   };
+  // The log patterns of the whole wave: the drill scenario's, the campaign's, then the options'
+  // (a bad one is an error before anything starts).
+  std::vector<std::string> added = s.drill.log_patterns;
+  std::vector<std::string> maxima = s.drill.log_pattern_max;
+  for (const auto* from : {&s.campaign.log_patterns, &options.log_patterns}) {
+    added.insert(added.end(), from->begin(), from->end());
+  }
+  for (const auto* from : {&s.campaign.log_pattern_max, &options.log_pattern_max}) {
+    maxima.insert(maxima.end(), from->begin(), from->end());
+  }
+  Result<std::vector<checker::LogPattern>> patterns = checker::MakeLogPatterns(added, maxima);
+  if (!patterns) return std::move(patterns).error().WithContext("wave: log patterns");
   const std::string dir = options.out;
   FAULTLINE_RETURN_IF_ERROR(PrepareDir(dir));
   const auto started = Clock::now();
@@ -256,6 +270,12 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
   // Everything from here on ends with the cluster closed (a cluster the wave brought up is torn
   // down; its supervisor would do so too if this process died).
   Result<WaveReport> report = [&]() -> Result<WaveReport> {
+    // Each node's log from where it stands before any part begins.
+    std::vector<checker::NodeLog> node_logs;
+    for (const cluster::NodeState& n : state.nodes) {
+      node_logs.push_back(checker::NodeLog{
+          .node = n.name, .path = n.log_path, .offset = checker::LogOffsetNow(n.log_path)});
+    }
     FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<nemesis::NodeControl> control,
                                cluster::MakeLocalControl(state));
     const std::string ledger_path = state.run_dir + "/nemesis.ledger";
@@ -433,6 +453,9 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
     }
 
     std::vector<std::string> warnings = CopyNodeLogs(state, (fs::path(dir) / "nodes").string());
+    // Every part is done: the node logs over the whole wave (the cluster is still up).
+    Result<checker::LogPatternReport> scan = checker::ScanNodeLogs(node_logs, *patterns);
+    std::vector<JUnitSuite> junit;
 
     // Read the log back: the campaign is checked on it, and the touches are measured on it.
     std::optional<history::History> all;
@@ -499,6 +522,7 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
             }
           }
           parts.push_back(CampaignPart(Json::parse(results), rr.verdict.validity));
+          junit.push_back(runner::CampaignJUnitSuite(rr, config));
         }
       }
     }
@@ -516,6 +540,11 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
         warnings.push_back(st.error().message());
       }
       parts.push_back(DrillPart(d, fmt::format("drill/incident-{}.json", d.scenario_id)));
+      junit.push_back(JUnitSuite{.name = fmt::format("faultline wave {} drill", s.id),
+                                 .timestamp = JUnitTimestampNow(),
+                                 .time_s = 0,
+                                 .properties = {{"wave", s.id}, {"drill", d.scenario_id}},
+                                 .cases = {dirt::DrillJUnitCase(d)}});
       if (d.fault_mono_ns != 0) {
         const double fault_s = static_cast<double>(d.fault_mono_ns - log_start_ns) / 1e9;
         recovered = d.recovery.recovery.has_value();
@@ -537,7 +566,22 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
     } else {
       const fit::Outcome& o = **fit_outcome;
       parts.push_back(FitPart(Json::parse(o.results.dump()), o.hypothesis, o.exit_code));
+      nlohmann::json fit_results = o.results;
+      fit::NoNodeLogs(fit_results, "the wave counts the node logs once, in its log_patterns part");
+      junit.push_back(fit::FitJUnitSuite(fit_results, (fs::path(dir) / "fit").string()));
       if (all) fit_windows = FitFaultWindows(*all);
+    }
+
+    // The log patterns, over the whole wave.
+    if (scan) {
+      parts.push_back(LogPatternsPart(*scan));
+      junit.push_back(LogPatternsSuite(s.id, *scan));
+      for (const std::string& w : scan->warnings) warnings.push_back(w);
+    } else {
+      parts.push_back(ErrorPart("log_patterns", scan.error().message()));
+    }
+    for (const PartResult& p : parts) {
+      if (p.json.contains("error")) junit.push_back(ErrorPartSuite(s.id, p));
     }
 
     // Where they touched.
@@ -579,6 +623,9 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
                           {"drill", "drill/"},
                           {"fit", "fit/"},
                           {"nodes", "nodes/"}};
+    if (scan) {
+      extra["log_patterns"] = Json::parse(checker::LogPatternsJson(*scan));
+    }
     extra["warnings"] = warnings;
     extra["duration_s"] = std::chrono::duration<double>(Clock::now() - started).count();
 
@@ -589,6 +636,7 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
     FAULTLINE_RETURN_IF_ERROR(
         WriteFileAtomic((fs::path(dir) / "results.json").string(), out.results.dump(2) + "\n"));
     out.text = RenderText(out.results, dir);
+    out.junit = std::move(junit);
     return out;
   }();
 

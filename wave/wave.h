@@ -24,6 +24,10 @@
 // - Run directory <dir>: results.json, history.log, history.jsonl, nemesis.ledger, campaign/
 //   (config.json, nemesis.json, results.json), drill/ (the incident record and DiRT report), fit/
 //   (the FIT experiment's files), nodes/ (each node's etcd log).
+// - Log patterns: every node's log is scanned from where it stood when the wave began to the end
+//   of its last part, with the drill scenario's, the campaign's and WaveOptions' patterns; the
+//   counts are results.json's top-level "log_patterns", and an exceeded maximum is a part
+//   ("log_patterns", invalid) that makes the wave's verdict invalid.
 //
 // Needs root (namespaces, the supervisor). Thread-safety: RunWave blocks and uses its own threads;
 // one wave per cluster at a time.
@@ -34,7 +38,9 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/junit.h"
 #include "common/result.h"
 #include "wave/results.h"
 #include "wave/scenario.h"
@@ -51,6 +57,10 @@ struct WaveOptions {
   // Ctrl-C: ends the campaign's and the FIT experiment's load early (both still heal and judge
   // what they recorded); the drill runs to its end (its observation is bounded by its scenario).
   std::stop_token stop;
+  // Node-log patterns over the whole wave, after the drill scenario's and the campaign's own
+  // (checker::MakeLogPatterns; --log-pattern NAME=REGEX, --log-pattern-max NAME=N).
+  std::vector<std::string> log_patterns;
+  std::vector<std::string> log_pattern_max;
 };
 
 struct WaveReport {
@@ -58,6 +68,9 @@ struct WaveReport {
   int exit_code = kExitError;
   Json results;      // what results.json holds
   std::string text;  // the summary for people (several lines, ends with a newline)
+  // One JUnit suite per part: the campaign (a case per checker), the drill (one case), the FIT
+  // experiment (fit/ci.h) and the log patterns; a part that could not run is one <error> case.
+  std::vector<JUnitSuite> junit;
 };
 
 // Runs the wave. An error only when it could not start (bad run directory, no cluster, the log

@@ -46,6 +46,10 @@ int CodeOf(const nlohmann::json& part, std::string_view name) {
     const std::string v = part["valid"].get<std::string>();
     return v == "valid" ? 0 : v == "invalid" ? 1 : 2;
   }
+  if (name == "log_patterns") {
+    const std::string v = part["validity"].get<std::string>();
+    return v == "valid" ? 0 : v == "invalid" ? 1 : 2;
+  }
   if (name == "drill") {
     const std::string v = part["verdict"].get<std::string>();
     return v == "PASS" ? 0 : v == "ERROR" ? 3 : 1;
@@ -58,7 +62,8 @@ TEST_F(WaveCliTest, Wave01RunsAllThreePartsOnOneClusterAndJudgesThemHonestly) {
   Result<ProcessOutput> run = RunProcess(
       {FAULTLINE_BINARY, "wave",
        std::string(FAULTLINE_SOURCE_DIR) + "/scenarios/WAVE01-register-kill-latency.json", "--out",
-       out.string(), "--name", name_, "--state-dir", (root_ / "state").string()},
+       out.string(), "--name", name_, "--state-dir", (root_ / "state").string(), "--junit",
+       (root_ / "wave.xml").string()},
       {.timeout = std::chrono::seconds(200)});
   ASSERT_TRUE(run.has_value()) << run.error().message();
   Result<std::string> text = ReadFile((out / "results.json").string());
@@ -70,9 +75,11 @@ TEST_F(WaveCliTest, Wave01RunsAllThreePartsOnOneClusterAndJudgesThemHonestly) {
 
   // The verdict and the exit code follow from the parts, by the wave's ranking.
   const nlohmann::json& parts = r["parts"];
-  ASSERT_TRUE(parts.contains("campaign") && parts.contains("drill") && parts.contains("fit"));
+  ASSERT_TRUE(parts.contains("campaign") && parts.contains("drill") && parts.contains("fit") &&
+              parts.contains("log_patterns"));
   const std::vector<int> codes = {CodeOf(parts["campaign"], "campaign"),
-                                  CodeOf(parts["drill"], "drill"), CodeOf(parts["fit"], "fit")};
+                                  CodeOf(parts["drill"], "drill"), CodeOf(parts["fit"], "fit"),
+                                  CodeOf(parts["log_patterns"], "log_patterns")};
   EXPECT_EQ(r["exit_code"].get<int>(), WorstExitCode(codes));
   EXPECT_EQ(run->exit_code, r["exit_code"].get<int>());
   EXPECT_EQ(r["verdict"].get<std::string>(), VerdictName(WorstExitCode(codes)));
@@ -130,6 +137,20 @@ TEST_F(WaveCliTest, Wave01RunsAllThreePartsOnOneClusterAndJudgesThemHonestly) {
   EXPECT_TRUE(fs::exists(out / "drill" / "incident-DIRT01.json"));
   EXPECT_TRUE(fs::exists(out / "fit" / "kpi-timeline.jsonl"));
   EXPECT_LE(r["duration_s"].get<double>(), 180.0);
+
+  // The node logs over the whole wave: every node counted, nothing a built-in forbids (the drill
+  // kills with SIGKILL, which makes etcd print no panic); JUnit: one suite per part.
+  ASSERT_TRUE(r.contains("log_patterns")) << r.dump(2).substr(0, 4000);
+  EXPECT_EQ(r["log_patterns"]["panic"]["by_node"].size(), r["cluster"]["nodes"].size());
+  EXPECT_EQ(parts["log_patterns"]["validity"], "valid") << r["log_patterns"].dump(2);
+  Result<ProcessOutput> xml =
+      RunProcess({"python3", "-c",
+                  "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); "
+                  "print(len(r.findall('testsuite')), r.get('failures'), r.get('errors'))",
+                  (root_ / "wave.xml").string()});
+  ASSERT_TRUE(xml.has_value());
+  EXPECT_EQ(xml->exit_code, 0) << xml->err;
+  EXPECT_EQ(xml->out, r["exit_code"] == 0 ? "4 0 0\n" : xml->out) << xml->out;
 
   // The cluster the wave brought up is gone.
   Result<ProcessOutput> status = RunProcess({FAULTLINE_BINARY, "cluster", "status", "--name", name_,

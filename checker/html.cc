@@ -2,31 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "common/junit.h"
+
 namespace faultline::checker::html {
 
-void AppendEscaped(std::string& out, std::string_view s) {
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
+void AppendEscaped(std::string& out, std::string_view s) { AppendXmlEscaped(out, s); }
 
 std::string Esc(std::string_view s) {
   std::string out;

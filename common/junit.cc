@@ -87,6 +87,11 @@ std::string Seconds(double s) { return fmt::format("{:.3f}", s < 0 ? 0.0 : s); }
 std::string XmlEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
+  AppendXmlEscaped(out, text);
+  return out;
+}
+
+void AppendXmlEscaped(std::string& out, std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     const size_t n = XmlCharLength(text, i);
     if (n == 0) {
@@ -119,7 +124,6 @@ std::string XmlEscape(std::string_view text) {
     }
     i += n;
   }
-  return out;
 }
 
 std::string RenderJUnit(std::span<const JUnitSuite> suites) {

@@ -45,7 +45,9 @@ struct JUnitSuite {
 };
 
 // Text with XML's five special characters as entities and what XML 1.0 cannot hold replaced.
+// HTML pages escape through it too (checker/html.h).
 std::string XmlEscape(std::string_view text);
+void AppendXmlEscaped(std::string& out, std::string_view text);
 
 // The whole document, XML declaration first.
 std::string RenderJUnit(std::span<const JUnitSuite> suites);

@@ -1,6 +1,8 @@
 // End-to-end campaigns against a real local etcd cluster (namespaces, supervisor, nemesis, etcd
 // client). Root only; each test brings up its own cluster under its own name and state root and
 // tears it down even when it fails.
+#include "runner/testing/local_campaign.h"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -23,19 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 using checker::Validity;
 
-class LocalCampaignTest : public ::testing::Test {
+class LocalCampaignTest : public testing::LocalCampaignFixture {
  protected:
-  void SetUp() override {
-    ASSERT_EQ(::geteuid(), 0u) << "needs root (network namespaces, etcd supervisor)";
-    root_ = fs::temp_directory_path() / fmt::format("faultline-rtest-{}", ::getpid());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  void TearDown() override {
-    // RunLocalCampaign tears its cluster down; this is the guard for when it could not.
-    (void)cluster::Down(name_, (root_ / "state").string());
-    fs::remove_all(root_);
-  }
+  LocalCampaignTest() : LocalCampaignFixture("faultline-rtest", "rtx") {}
 
   CampaignConfig Config(std::string name) {
     name_ = std::move(name);
@@ -52,21 +44,6 @@ class LocalCampaignTest : public ::testing::Test {
     c.seed = 1;
     return c;
   }
-
-  RunReport Run(const CampaignConfig& c) {
-    LocalCampaignOptions options;
-    options.state_root = (root_ / "state").string();
-    Result<RunReport> r = RunLocalCampaign(c, std::stop_token(), {}, options);
-    EXPECT_TRUE(r) << r.error().message();
-    if (!r) return RunReport();
-    std::printf("%s", r->text.c_str());
-    // The cluster is gone again, and nothing of its namespaces remains.
-    EXPECT_TRUE(cluster::List(options.state_root).empty());
-    return *r;
-  }
-
-  fs::path root_;
-  std::string name_ = "rtx";
 };
 
 TEST_F(LocalCampaignTest, RegisterWithLinearizableReadsUnderPartitionsAndKillsIsValid) {

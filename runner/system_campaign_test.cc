@@ -17,6 +17,7 @@
 
 #include "cluster/cluster.h"
 #include "runner/local.h"
+#include "runner/testing/local_campaign.h"
 
 namespace faultline::runner {
 namespace {
@@ -24,20 +25,15 @@ namespace {
 namespace fs = std::filesystem;
 using checker::Validity;
 
-class SystemCampaignTest : public ::testing::Test {
+class SystemCampaignTest : public testing::LocalCampaignFixture {
  protected:
-  void SetUp() override {
-    ASSERT_EQ(::geteuid(), 0u) << "needs root (network namespaces, the cluster's supervisor)";
-    root_ = fs::temp_directory_path() / fmt::format("faultline-systest-{}", ::getpid());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
+  SystemCampaignTest() : LocalCampaignFixture("faultline-systest", "systx") {}
+
   void TearDown() override {
-    // RunLocalCampaign stops its servers and tears its cluster down; this is the guard for when
-    // it could not: servers whose command line names this test's state root, by pid.
+    // RunLocalCampaign stops its servers; this is the guard for when it could not: servers whose
+    // command line names this test's state root, by pid.
     KillServersUnder(root_.string());
-    (void)cluster::Down(name_, (root_ / "state").string());
-    fs::remove_all(root_);
+    LocalCampaignFixture::TearDown();
   }
 
   // Servers of this test still running (their command line names the test's directory).
@@ -89,19 +85,10 @@ class SystemCampaignTest : public ::testing::Test {
   }
 
   RunReport Run(const CampaignConfig& c) {
-    LocalCampaignOptions options;
-    options.state_root = (root_ / "state").string();
-    Result<RunReport> r = RunLocalCampaign(c, std::stop_token(), {}, options);
-    EXPECT_TRUE(r) << r.error().message();
-    if (!r) return RunReport();
-    std::printf("%s", r->text.c_str());
-    EXPECT_TRUE(cluster::List(options.state_root).empty());
+    RunReport r = LocalCampaignFixture::Run(c);
     EXPECT_EQ(KillServersUnder(root_.string()), 0) << "servers left running after the campaign";
-    return *r;
+    return r;
   }
-
-  fs::path root_;
-  std::string name_ = "systx";
 };
 
 TEST_F(SystemCampaignTest, ExampleKvWithUnsafeCasIsInvalid) {

@@ -223,6 +223,9 @@ TEST_F(RunReportTest, DrillFitAndWaveSectionsComeFromTheirFiles) {
   EXPECT_THAT(*html, HasSubstr("data-fault=\"partition\""));
   EXPECT_THAT(*html, HasSubstr("data-fault=\"fit-toxic\""));
   EXPECT_THAT(*html, HasSubstr("data-fault=\"drill\""));
+  // The drill's plots are on the wave's axis too.
+  EXPECT_THAT(*html, HasSubstr("time since the wave started (s)"));
+  EXPECT_THAT(*html, Not(HasSubstr("time since the drill started (s)")));
 }
 
 TEST_F(RunReportTest, FitRunShadesItsToxicsAndDrawsBothGroups) {

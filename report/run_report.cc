@@ -412,6 +412,9 @@ struct Run {
   Json drill_summary;
   std::vector<Json> metrics;  // resource_metrics_timeline.json samples
   std::vector<Json> kpi_timeline;
+  // A wave's drill on the wave's time axis: seconds from the wave's start to the drill's.
+  double drill_shift_s = 0;
+  std::string drill_axis = "time since the drill started (s)";
   Json fit;  // the FIT object (results.json itself, or parts.fit)
   std::string command;
   // The client history's checker verdicts when the page checked a history file itself.
@@ -610,6 +613,17 @@ Result<Run> LoadDirectory(const fs::path& dir) {
       w.end_s = At(f, "end_s").is_number() ? Num(f, "end_s") : w.start_s;
       run.faults.push_back(std::move(w));
     };
+    // The drill's fault is at the recovery window's start on the wave's axis and at its first
+    // fault's offset on the drill's own: the difference puts the drill's plots on the wave's axis.
+    if (At(At(touch, "recovery"), "start_s").is_number() && !run.incidents.empty()) {
+      double fault_s = 0;
+      for (const Json& f : At(run.incidents.front(), "faults")) {
+        fault_s = Num(f, "offset_ms") / 1000.0;
+        break;
+      }
+      run.drill_shift_s = Num(At(touch, "recovery"), "start_s") - fault_s;
+      run.drill_axis = "time since the wave started (s)";
+    }
     for (const Json& f : At(touch, "campaign_faults")) add(f, "");
     for (const Json& f : At(touch, "fit_faults")) add(f, "fit-toxic");
     add(At(touch, "recovery"), "drill");
@@ -1240,8 +1254,8 @@ std::string DrillSection(const Run& run, TimeRange range) {
     Plot p(1150, 210, range.t0, range.t1);
     p.y0 = 0;
     p.y1 = 110;
-    p.Begin("recovery", "time since the drill started (s)", "throughput (% of baseline)");
-    const double fault_s = [&] {
+    p.Begin("recovery", run.drill_axis, "throughput (% of baseline)");
+    const double fault_s = run.drill_shift_s + [&] {
       for (const Json& f : At(inc, "faults")) return Num(f, "offset_ms") / 1000.0;
       return 0.0;
     }();
@@ -1340,15 +1354,15 @@ std::string DrillSection(const Run& run, TimeRange range) {
     Plot pc(1150, 200, range.t0, range.t1);
     pc.y0 = 0;
     pc.y1 = cpu_hi * 1.1;
-    pc.Begin("cpu", "time since the drill started (s)", "CPU (% of one core)");
+    pc.Begin("cpu", run.drill_axis, "CPU (% of one core)");
     ShadeFaults(pc, run.faults, false, false);
     Plot pm(1150, 200, range.t0, range.t1);
     pm.y0 = 0;
     pm.y1 = mem_hi * 1.1;
-    pm.Begin("memory", "time since the drill started (s)", "memory (MiB)");
+    pm.Begin("memory", run.drill_axis, "memory (MiB)");
     ShadeFaults(pm, run.faults, false, false);
     for (const Json& m : run.metrics) {
-      const double t = Num(m, "offset_ms") / 1000.0;
+      const double t = run.drill_shift_s + Num(m, "offset_ms") / 1000.0;
       for (const Json& n : At(m, "nodes")) {
         const std::string node = Str(n, "node");
         if (At(n, "cpu_percent").is_number()) {

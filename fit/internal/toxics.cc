@@ -6,6 +6,7 @@
 
 #include "history/fields.h"
 #include "history/op.h"
+#include "nemesis/proxy_api.h"
 
 namespace faultline::fit::internal {
 namespace {
@@ -24,19 +25,11 @@ std::string Describe(const nemesis::Toxic& toxic) {
 }  // namespace
 
 nlohmann::json ToxicJson(const nemesis::Toxic& toxic) {
-  nlohmann::json attributes = nlohmann::json::object();
-  for (const auto& [name, value] : toxic.attributes) {
-    if (const auto* n = std::get_if<std::int64_t>(&value)) {
-      attributes[name] = *n;
-    } else {
-      attributes[name] = std::get<std::string>(value);
-    }
-  }
-  return {{"name", toxic.name},
-          {"type", std::string(nemesis::ToxicTypeName(toxic.type))},
-          {"stream", std::string(nemesis::ToxicStreamName(toxic.stream))},
-          {"share", toxic.toxicity},
-          {"attributes", attributes}};
+  // The Toxiproxy API's form of the toxic, with its toxicity under the name FIT scenarios use.
+  nlohmann::json j = nlohmann::json::parse(nemesis::ToxicToJson(toxic));
+  j["share"] = j["toxicity"];
+  j.erase("toxicity");
+  return j;
 }
 
 void ExperimentToxics::LogChange(Action action, const std::string& proxy,

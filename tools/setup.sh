@@ -18,8 +18,10 @@ packages=(
   libssl-dev libzookeeper-mt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libmnl-dev libnetfilter-queue-dev
   # the system under test and the fault injectors
-  etcd-server etcd-client zookeeper openssh-server openssh-client iptables nftables iproute2 iputils-ping
+  etcd-server etcd-client zookeeper redis-server redis-sentinel openssh-server openssh-client iptables nftables iproute2 iputils-ping
   conntrack stress-ng procps
+  # faults below the network: the FUSE filesystem under data directories, clocks through libfaketime
+  fuse3 libfuse3-dev libfaketime faketime
   # the HTML report test (headless browser)
   chromium
 )

@@ -6,13 +6,35 @@
 // p50 of each, the added p50 and the throughput ratio (direct time / proxied time) as counters;
 // BM_Direct / BM_Proxied give items_per_second per client thread count. BM_ConcurrentSideBySide
 // is the throughput under concurrent load: N keep-alive connections, each driven by its own
-// thread, in alternating 25 ms phases direct and through the proxy (40 of each, so load from
-// elsewhere on the machine falls on both alike); throughput_ratio = proxied / direct requests/s.
+// thread, in rotating 25 ms phases direct, through the proxy and through a bare relay (40 of
+// each, so load from elsewhere on the machine falls on all alike; the threads are started
+// before a phase's clock starts). throughput_ratio = proxied / direct requests/s.
+//
+// Client, server and proxy share this machine's cores, so when they saturate them the throughput
+// ratio is the ratio of CPU spent per request: cpu_ratio = direct / proxied CPU µs per request
+// (the whole process: client threads, server and proxy; less sensitive to other processes than
+// the wall-clock ratio). The bare relay (one epoll thread, one recv and one send per chunk and
+// nothing else: the fewest system calls an event-loop TCP relay makes) shows the floor:
+// relay_ratio = relay / direct requests/s, relay_cpu_ratio alike. No proxy that copies
+// the bytes through user space can do much better; against a server that does almost nothing
+// per request it sits near 1/2 because each request then crosses loopback TCP twice as often.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <latch>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,12 +46,130 @@
 namespace faultline::nemesis {
 namespace {
 
+namespace asio = boost::asio;
 using testing::BlockingClient;
 using testing::LoopbackServer;
+
+// The floor of a user-space relay: one thread, a level-triggered epoll set, and per readable
+// socket one recv and one blocking send of what came to its peer. No parsing, no toxics, no
+// buffering, no timers: the fewest system calls and wake-ups an event-loop relay can make.
+class BareRelay {
+ public:
+  explicit BareRelay(std::uint16_t upstream) : upstream_(upstream) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address = Loopback(0);
+    socklen_t length = sizeof address;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listener_, 128) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    stop_ = ::eventfd(0, EFD_CLOEXEC);
+    Watch(listener_);
+    Watch(stop_);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~BareRelay() {
+    if (thread_.joinable()) {
+      const std::uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(stop_, &one, sizeof one);
+      thread_.join();
+    }
+    for (const auto& [fd, peer] : peers_) ::close(fd);
+    for (int fd : {listener_, epoll_, stop_}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  BareRelay(const BareRelay&) = delete;
+  BareRelay& operator=(const BareRelay&) = delete;
+
+  std::uint16_t port() const { return port_; }
+
+ private:
+  static sockaddr_in Loopback(std::uint16_t port) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return address;
+  }
+  void Watch(int fd) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = fd;
+    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event);
+  }
+  void Drop(int fd) {
+    auto it = peers_.find(fd);
+    if (it == peers_.end()) return;
+    const int peer = it->second;
+    for (int s : {fd, peer}) {
+      ::epoll_ctl(epoll_, EPOLL_CTL_DEL, s, nullptr);
+      ::close(s);
+      peers_.erase(s);
+    }
+  }
+  void Accept() {
+    const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) return;
+    const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address = Loopback(upstream_);
+    if (::connect(server, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      ::close(client);
+      ::close(server);
+      return;
+    }
+    const int one = 1;
+    ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    peers_[client] = server;
+    peers_[server] = client;
+    Watch(client);
+    Watch(server);
+  }
+  void Loop() {
+    std::array<char, 16384> buffer;
+    std::array<epoll_event, 64> events;
+    for (;;) {
+      const int n = ::epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), -1);
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[static_cast<std::size_t>(i)].data.fd;
+        if (fd == stop_) return;
+        if (fd == listener_) {
+          Accept();
+          continue;
+        }
+        auto it = peers_.find(fd);
+        if (it == peers_.end()) continue;
+        const ssize_t got = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+          Drop(fd);
+          continue;
+        }
+        // The peer is blocking: the send returns once all is queued (replies here are small).
+        if (got > 0 && ::send(it->second, buffer.data(), static_cast<std::size_t>(got),
+                              MSG_NOSIGNAL) != got) {
+          Drop(fd);
+        }
+      }
+    }
+  }
+
+  std::uint16_t upstream_;
+  int listener_ = -1;
+  int epoll_ = -1;
+  int stop_ = -1;
+  std::uint16_t port_ = 0;
+  std::map<int, int> peers_;  // socket -> the other end of its connection
+  std::thread thread_;
+};
 
 struct Fixture {
   LoopbackServer server{LoopbackServer::Mode::kHttp};
   ProxyServer proxies{ProxyServer::Options{.seed = 1}};
+  BareRelay relay{server.port()};
   std::uint16_t proxy_port = 0;
 
   Fixture() {
@@ -95,33 +235,50 @@ void BM_SideBySide(benchmark::State& state) {
 }
 BENCHMARK(BM_SideBySide)->UseRealTime();
 
+// CPU time (user + system) of the whole process so far, in seconds.
+double ProcessCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 void BM_ConcurrentSideBySide(benchmark::State& state) {
   Fixture& f = Shared();
   if (f.proxy_port == 0) {
     state.SkipWithError("proxy did not start");
     return;
   }
+  constexpr int kWays = 3;  // direct, through the proxy, through the bare relay
+  const std::uint16_t ports[kWays] = {f.server.port(), f.proxy_port, f.relay.port()};
   const auto connections = static_cast<std::size_t>(state.range(0));
-  std::vector<std::unique_ptr<BlockingClient>> clients[2];
-  for (std::size_t i = 0; i < connections; ++i) {
-    clients[0].push_back(std::make_unique<BlockingClient>(f.server.port()));
-    clients[1].push_back(std::make_unique<BlockingClient>(f.proxy_port));
+  std::vector<std::unique_ptr<BlockingClient>> clients[kWays];
+  for (int way = 0; way < kWays; ++way) {
+    for (std::size_t i = 0; i < connections; ++i) {
+      clients[way].push_back(std::make_unique<BlockingClient>(ports[way]));
+    }
   }
-  double seconds[2] = {0, 0};
-  std::int64_t requests[2] = {0, 0};
+  double seconds[kWays] = {0, 0, 0};
+  double cpu[kWays] = {0, 0, 0};
+  std::int64_t requests[kWays] = {0, 0, 0};
   bool failed = false;
   for (auto _ : state) {
     for (int round = 0; round < 40 && !failed; ++round) {
-      for (int through = 0; through < 2; ++through) {
+      for (int way = 0; way < kWays; ++way) {
         std::atomic<bool> stop{false};
         std::atomic<std::int64_t> done{0};
         std::atomic<bool> error{false};
-        const auto start = std::chrono::steady_clock::now();
+        std::latch ready(static_cast<std::ptrdiff_t>(connections));
+        std::latch go(1);
         std::vector<std::thread> threads;
         for (std::size_t i = 0; i < connections; ++i) {
           threads.emplace_back([&, i] {
+            ready.count_down();
+            go.wait();
             while (!stop.load(std::memory_order_relaxed)) {
-              if (clients[through][i]->Request("GET", "/bench").status != 200) {
+              if (clients[way][i]->Request("GET", "/bench").status != 200) {
                 error = true;
                 return;
               }
@@ -129,12 +286,19 @@ void BM_ConcurrentSideBySide(benchmark::State& state) {
             }
           });
         }
+        ready.wait();
+        const double cpu_start = ProcessCpuSeconds();
+        const auto start = std::chrono::steady_clock::now();
+        go.count_down();
         std::this_thread::sleep_for(std::chrono::milliseconds(25));
         stop = true;
+        const std::int64_t phase_done = done.load();
+        const auto end = std::chrono::steady_clock::now();
+        const double cpu_end = ProcessCpuSeconds();
         for (auto& t : threads) t.join();
-        seconds[through] +=
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        requests[through] += done.load();
+        seconds[way] += std::chrono::duration<double>(end - start).count();
+        cpu[way] += cpu_end - cpu_start;
+        requests[way] += phase_done;
         failed = failed || error.load();
       }
     }
@@ -143,11 +307,16 @@ void BM_ConcurrentSideBySide(benchmark::State& state) {
     state.SkipWithError("a request failed");
     return;
   }
-  const double direct_rps = static_cast<double>(requests[0]) / seconds[0];
-  const double proxied_rps = static_cast<double>(requests[1]) / seconds[1];
-  state.counters["direct_rps"] = direct_rps;
-  state.counters["proxied_rps"] = proxied_rps;
-  state.counters["throughput_ratio"] = direct_rps > 0 ? proxied_rps / direct_rps : 0;
+  auto rps = [&](int way) { return static_cast<double>(requests[way]) / seconds[way]; };
+  auto cpu_us = [&](int way) { return cpu[way] * 1e6 / static_cast<double>(requests[way]); };
+  state.counters["direct_rps"] = rps(0);
+  state.counters["proxied_rps"] = rps(1);
+  state.counters["throughput_ratio"] = rps(1) / rps(0);
+  state.counters["direct_cpu_us"] = cpu_us(0);
+  state.counters["proxied_cpu_us"] = cpu_us(1);
+  state.counters["cpu_ratio"] = cpu_us(0) / cpu_us(1);
+  state.counters["relay_ratio"] = rps(2) / rps(0);
+  state.counters["relay_cpu_ratio"] = cpu_us(0) / cpu_us(2);
 }
 BENCHMARK(BM_ConcurrentSideBySide)->Arg(1)->Arg(4)->Arg(16)->Iterations(1)->UseRealTime();
 

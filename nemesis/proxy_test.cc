@@ -124,6 +124,21 @@ TEST_F(ProxyTest, ForwardsKeepAliveRequestsWithoutToxics) {
   EXPECT_EQ(echo.body, std::string(40000, 'b'));
 }
 
+// Replies far larger than the socket buffers: the proxy's writes then stop half-way and finish
+// asynchronously, and the bytes must still arrive whole and in order.
+TEST_F(ProxyTest, ForwardsBodiesLargerThanTheSocketBuffersInOrder) {
+  BlockingClient client(AddProxy("web", http_.address()));
+  ASSERT_TRUE(client.connected());
+  std::string body(8 << 20, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 23);
+  for (int i = 0; i < 2; ++i) {
+    auto echo = client.Request("POST", "/echo", "", body);
+    ASSERT_EQ(echo.error, "");
+    EXPECT_TRUE(echo.body == body) << "reply of " << echo.body.size() << " bytes differs";
+  }
+  EXPECT_EQ(client.Request("GET", "/after").body, "ok:/after");
+}
+
 TEST_F(ProxyTest, HttpStatusRepliesInsteadOfForwardingAndLeavesWhenRemoved) {
   BlockingClient client(AddProxy("web", http_.address()));
   EXPECT_EQ(client.Request("GET", "/a").status, 200);

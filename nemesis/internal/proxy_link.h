@@ -90,6 +90,7 @@ class Link : public std::enable_shared_from_this<Link> {
   std::map<std::uint64_t, bool> draws_;
   std::set<std::uint64_t> armed_;
   std::uint64_t passed_[2] = {0, 0};
+  int writing_[2] = {0, 0};  // asynchronous writes under way to server_ [0] and client_ [1]
   bool closed_ = false;
   std::array<char, 16384> buffers_[2];
 

@@ -19,6 +19,7 @@
 // the bytes through user space can do much better; against a server that does almost nothing
 // per request it sits near 1/2 because each request then crosses loopback TCP twice as often.
 #include <arpa/inet.h>
+#include <benchmark/benchmark.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -27,15 +28,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <benchmark/benchmark.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <latch>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -149,8 +152,8 @@ class BareRelay {
           continue;
         }
         // The peer is blocking: the send returns once all is queued (replies here are small).
-        if (got > 0 && ::send(it->second, buffer.data(), static_cast<std::size_t>(got),
-                              MSG_NOSIGNAL) != got) {
+        if (got > 0 &&
+            ::send(it->second, buffer.data(), static_cast<std::size_t>(got), MSG_NOSIGNAL) != got) {
           Drop(fd);
         }
       }
@@ -166,15 +169,30 @@ class BareRelay {
   std::thread thread_;
 };
 
+// The server: the loopback one in this process, or another HTTP server on 127.0.0.1 named by
+// FAULTLINE_PROXY_BENCH_UPSTREAM=PORT (e.g. an etcd, to weigh the proxy against a real one),
+// asked FAULTLINE_PROXY_BENCH_PATH (GET; default /bench). FAULTLINE_PROXY_BENCH_UPSTREAM_PID
+// names that server's process, so its CPU time counts in the CPU per request.
+const char* Env(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
 struct Fixture {
   LoopbackServer server{LoopbackServer::Mode::kHttp};
+  std::uint16_t upstream_port = static_cast<std::uint16_t>(
+      std::atoi(Env("FAULTLINE_PROXY_BENCH_UPSTREAM", std::to_string(server.port()).c_str())));
+  std::string path = Env("FAULTLINE_PROXY_BENCH_PATH", "/bench");
+  int upstream_pid = std::atoi(Env("FAULTLINE_PROXY_BENCH_UPSTREAM_PID", "0"));
   ProxyServer proxies{ProxyServer::Options{.seed = 1}};
-  BareRelay relay{server.port()};
+  BareRelay relay{upstream_port};
   std::uint16_t proxy_port = 0;
 
   Fixture() {
-    auto info = proxies.CreateProxy(
-        ProxyConfig{.name = "bench", .listen = "127.0.0.1:0", .upstream = server.address()});
+    auto info =
+        proxies.CreateProxy(ProxyConfig{.name = "bench",
+                                        .listen = "127.0.0.1:0",
+                                        .upstream = "127.0.0.1:" + std::to_string(upstream_port)});
     if (info) {
       const std::string& listen = info->config.listen;
       proxy_port = static_cast<std::uint16_t>(std::stoi(listen.substr(listen.rfind(':') + 1)));
@@ -198,7 +216,7 @@ double Percentile(std::vector<double>& values, double q) {
 // One request; its latency in µs, or a skipped run on failure.
 bool Timed(benchmark::State& state, BlockingClient& client, std::vector<double>& latencies_us) {
   const auto start = std::chrono::steady_clock::now();
-  auto reply = client.Request("GET", "/bench");
+  auto reply = client.Request("GET", Shared().path);
   const auto took = std::chrono::steady_clock::now() - start;
   if (reply.status != 200) {
     state.SkipWithError(("request failed: " + reply.error).c_str());
@@ -214,7 +232,7 @@ void BM_SideBySide(benchmark::State& state) {
     state.SkipWithError("proxy did not start");
     return;
   }
-  BlockingClient direct(f.server.port());
+  BlockingClient direct(f.upstream_port);
   BlockingClient proxied(f.proxy_port);
   std::vector<double> direct_us, proxied_us;
   for (auto _ : state) {
@@ -242,7 +260,20 @@ double ProcessCpuSeconds() {
   auto seconds = [](const timeval& tv) {
     return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
   };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  double total = seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  // And the external server's (fields 14 and 15 of /proc/PID/stat: utime, stime in ticks).
+  if (const int pid = Shared().upstream_pid; pid > 0) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i >= 14) ticks += std::stod(field);
+    }
+    total += ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  return total;
 }
 
 void BM_ConcurrentSideBySide(benchmark::State& state) {
@@ -252,7 +283,7 @@ void BM_ConcurrentSideBySide(benchmark::State& state) {
     return;
   }
   constexpr int kWays = 3;  // direct, through the proxy, through the bare relay
-  const std::uint16_t ports[kWays] = {f.server.port(), f.proxy_port, f.relay.port()};
+  const std::uint16_t ports[kWays] = {f.upstream_port, f.proxy_port, f.relay.port()};
   const auto connections = static_cast<std::size_t>(state.range(0));
   std::vector<std::unique_ptr<BlockingClient>> clients[kWays];
   for (int way = 0; way < kWays; ++way) {
@@ -278,7 +309,7 @@ void BM_ConcurrentSideBySide(benchmark::State& state) {
             ready.count_down();
             go.wait();
             while (!stop.load(std::memory_order_relaxed)) {
-              if (clients[way][i]->Request("GET", "/bench").status != 200) {
+              if (clients[way][i]->Request("GET", f.path).status != 200) {
                 error = true;
                 return;
               }
@@ -322,7 +353,7 @@ BENCHMARK(BM_ConcurrentSideBySide)->Arg(1)->Arg(4)->Arg(16)->Iterations(1)->UseR
 
 void Run(benchmark::State& state, bool through_proxy) {
   Fixture& f = Shared();
-  BlockingClient client(through_proxy ? f.proxy_port : f.server.port());
+  BlockingClient client(through_proxy ? f.proxy_port : f.upstream_port);
   std::vector<double> latencies_us;
   for (auto _ : state) {
     if (!Timed(state, client, latencies_us)) break;

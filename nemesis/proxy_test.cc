@@ -136,8 +136,9 @@ TEST_F(ProxyTest, ForwardsBodiesLargerThanTheSocketBuffersInOrder) {
   ASSERT_EQ(echo.error, "");
   EXPECT_TRUE(echo.body == body) << "reply of " << echo.body.size() << " bytes differs";
   // A client that reads only after a pause: the proxy's socket buffers fill first.
-  const std::string request = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " +
-                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string request =
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
   asio::write(client.socket(), asio::buffer(request));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const std::string expected =

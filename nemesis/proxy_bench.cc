@@ -3,8 +3,10 @@
 // throughput through the proxy >= 70% of direct). Run from the release preset:
 //   build/release/nemesis/nemesis_proxy_bench --benchmark_min_time=1
 // BM_SideBySide alternates a direct and a proxied request on two open connections and reports
-// p50 of each, the added p50 and the throughput ratio (direct time / proxied time) as counters;
-// BM_Direct / BM_Proxied give items_per_second per client thread count. BM_ConcurrentSideBySide
+// p50 of each, the added p50 and the throughput ratio (direct time / proxied time; one request
+// at a time, so really a latency ratio) as counters; BM_Direct / BM_Proxied give
+// items_per_second per client thread count (run one after the other, not side by side: on a
+// loaded machine their ratio says little). BM_ConcurrentSideBySide
 // is the throughput under concurrent load: N keep-alive connections, each driven by its own
 // thread, in rotating 25 ms phases direct, through the proxy and through a bare relay (40 of
 // each, so load from elsewhere on the machine falls on all alike; the threads are started
@@ -17,7 +19,11 @@
 // nothing else: the fewest system calls an event-loop TCP relay makes) shows the floor:
 // relay_ratio = relay / direct requests/s, relay_cpu_ratio alike. No proxy that copies
 // the bytes through user space can do much better; against a server that does almost nothing
-// per request it sits near 1/2 because each request then crosses loopback TCP twice as often.
+// per request it sits near 1/2 because each request then crosses loopback TCP twice as often
+// (4 sends and 4 receives instead of 2 and 2, and twice the wake-ups): the default server here
+// costs, with its client, about as much CPU per request as any relay does. Against a server that
+// works for its replies (FAULTLINE_PROXY_BENCH_UPSTREAM below, e.g. a local etcd) the ratios are
+// those a campaign or FIT run sees.
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>

@@ -1,6 +1,6 @@
-// Privileged tests of packet faults on a throwaway namespace cluster: loss, bandwidth and delay
-// change what they should by about the amount asked, spare the control address, and heal back to
-// a clean network with nothing of ours left. They need root and FAIL (never skip) without it.
+// Privileged tests of packet faults on a throwaway namespace cluster: loss, bandwidth, delay,
+// duplicate, reorder and packet-corrupt change what they should by about the amount asked, spare
+// the control address, and heal back to a clean network with nothing of ours left. They need root and FAIL (never skip) without it.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "common/process.h"
@@ -116,6 +118,77 @@ int UdpDelivered(const std::string& from_netns, const Socket& receiver, const st
     while (::recv(receiver.get(), buf, sizeof(buf), MSG_DONTWAIT) > 0) ++got;
   }
   return got;
+}
+
+// What a receiver saw of `count` numbered UDP datagrams: the probe for duplicate, reorder and
+// packet-corrupt. Each datagram carries "seq NNNNNN " and 48 bytes derived from its number, so a
+// damaged one is told from a good one by content alone (the app-level checksum).
+struct UdpSeen {
+  int delivered = 0;     // datagrams received
+  int distinct = 0;      // distinct intact sequence numbers
+  int duplicates = 0;    // intact datagrams whose number came before
+  int out_of_order = 0;  // intact datagrams numbered below one received earlier
+  int damaged = 0;       // content not what its number says
+};
+
+std::string Numbered(int seq) {
+  std::string s = fmt::format("seq {:06d} ", seq);
+  for (int i = 0; i < 48; ++i) s.push_back(static_cast<char>('a' + (seq * 7 + i) % 26));
+  return s;
+}
+
+// Sends `count` numbered datagrams from `from_netns`, one every `spacing`, to a receiver bound
+// at address:port; reads until 500 ms pass without one.
+UdpSeen UdpSequence(const std::string& from_netns, const Socket& receiver,
+                    const std::string& address, uint16_t port, int count,
+                    std::chrono::microseconds spacing) {
+  Socket sender = MakeSocket(from_netns, SOCK_DGRAM);
+  const sockaddr_in to = Endpoint(address, port);
+  // Resolve the neighbour first (see UdpDelivered), then drain what that sent.
+  for (int i = 0; i < 3; ++i) {
+    ::sendto(sender.get(), "warm", 4, 0, reinterpret_cast<const sockaddr*>(&to), sizeof(to));
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  std::this_thread::sleep_for(milliseconds(200));
+  {
+    char buf[128];
+    while (::recv(receiver.get(), buf, sizeof(buf), MSG_DONTWAIT) > 0) {
+    }
+  }
+  std::vector<std::string> got;
+  std::thread reader([&] {
+    char buf[256];
+    while (true) {
+      pollfd p{.fd = receiver.get(), .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, 500) <= 0) break;
+      const ssize_t n = ::recv(receiver.get(), buf, sizeof(buf), MSG_DONTWAIT);
+      if (n > 0) got.emplace_back(buf, static_cast<size_t>(n));
+    }
+  });
+  for (int i = 0; i < count; ++i) {
+    const std::string payload = Numbered(i);
+    ::sendto(sender.get(), payload.data(), payload.size(), 0,
+             reinterpret_cast<const sockaddr*>(&to), sizeof(to));
+    std::this_thread::sleep_for(spacing);
+  }
+  reader.join();
+  UdpSeen seen;
+  std::set<int> numbers;
+  int highest = -1;
+  for (const auto& payload : got) {
+    ++seen.delivered;
+    int seq = -1;
+    if (payload.size() > 11 && payload.rfind("seq ", 0) == 0) seq = std::atoi(payload.c_str() + 4);
+    if (seq < 0 || seq >= count || payload != Numbered(seq)) {
+      ++seen.damaged;
+      continue;
+    }
+    if (!numbers.insert(seq).second) ++seen.duplicates;
+    if (seq < highest) ++seen.out_of_order;
+    highest = std::max(highest, seq);
+  }
+  seen.distinct = static_cast<int>(numbers.size());
+  return seen;
 }
 
 // TCP goodput in Mbit/s from `from_netns` to a listener in `to_netns` over `duration`.
@@ -347,6 +420,139 @@ TEST_F(PacketFaultTest, DelayOfFiftyMillisecondsRaisesRoundTripAndHealRestores) 
   EXPECT_TRUE(testing::HelperProcesses((dir_ / "nemesis.ledger").string()).empty());
   const double after = MedianRttMs(Node(0).netns, Node(1).netns, Node(1).address, 7524, 15);
   EXPECT_LT(after, 10.0);
+}
+
+// Each mangling: the UDP probe sees it while it is applied (and only toward its peer), the
+// helper's counts agree with what the probe saw, and after the heal the probe sees none of it.
+TEST_F(PacketFaultTest, DuplicateSendsAShareTwiceAndHealStopsIt) {
+  constexpr int kPackets = 300;
+  Socket at_n2 = Bound(Node(1).netns, SOCK_DGRAM, Node(1).address, 7531);
+  Socket at_n3 = Bound(Node(2).netns, SOCK_DGRAM, Node(2).address, 7532);
+  const auto spacing = std::chrono::microseconds(200);
+  const UdpSeen before = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7531, kPackets, spacing);
+  EXPECT_EQ(before.delivered, kPackets);
+  EXPECT_EQ(before.duplicates, 0);
+
+  auto applied = nemesis_->Mangle({"n1"}, {"n2"}, {.kind = FaultKind::kDuplicate, .share = 0.5, .delay = {}, .jitter = {}},
+                                  false);
+  ASSERT_TRUE(applied) << applied.error().message();
+  ASSERT_TRUE(applied->ok) << applied->Describe();
+  const UdpSeen during = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7531, kPackets, spacing);
+  EXPECT_EQ(during.distinct, kPackets);
+  EXPECT_EQ(during.damaged, 0);
+  // Binomial(300, 0.5): sd 8.7; 100..200 is over 5 sd either way. A copy queued again would be
+  // copied again: more than kPackets duplicates.
+  EXPECT_GT(during.duplicates, 100);
+  EXPECT_LT(during.duplicates, 200);
+  // n3 is not a peer of this fault.
+  const UdpSeen other = UdpSequence(Node(0).netns, at_n3, Node(2).address, 7532, 100, spacing);
+  EXPECT_EQ(other.delivered, 100);
+
+  const FaultReport healed = nemesis_->HealAll();
+  ASSERT_TRUE(healed.ok) << healed.Describe();
+  ASSERT_TRUE(healed.counts.contains("packets_duplicated")) << healed.Describe();
+  // The warm-up datagrams may have been copied too.
+  EXPECT_GE(healed.counts.at("packets_duplicated"), during.duplicates) << healed.Describe();
+  EXPECT_LE(healed.counts.at("packets_duplicated"), during.duplicates + 3) << healed.Describe();
+  EXPECT_TRUE(testing::HelperProcesses((dir_ / "nemesis.ledger").string()).empty());
+  const UdpSeen after = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7531, kPackets, spacing);
+  EXPECT_EQ(after.delivered, kPackets);
+  EXPECT_EQ(after.duplicates, 0);
+}
+
+TEST_F(PacketFaultTest, ReorderHoldsAShareBehindLaterPacketsAndHealStopsIt) {
+  constexpr int kPackets = 300;
+  Socket at_n2 = Bound(Node(1).netns, SOCK_DGRAM, Node(1).address, 7541);
+  // One datagram a millisecond: a packet held 30 ms is overtaken by about 30 later ones.
+  const auto spacing = std::chrono::microseconds(1000);
+  const UdpSeen before = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7541, kPackets, spacing);
+  EXPECT_EQ(before.out_of_order, 0);
+
+  auto applied = nemesis_->Mangle(
+      {"n1"}, {"n2"},
+      {.kind = FaultKind::kReorder, .share = 0.3, .delay = milliseconds(30), .jitter = {}}, false);
+  ASSERT_TRUE(applied) << applied.error().message();
+  ASSERT_TRUE(applied->ok) << applied->Describe();
+  const UdpSeen during = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7541, kPackets, spacing);
+  // Held, not lost: every datagram arrives once.
+  EXPECT_EQ(during.distinct, kPackets);
+  EXPECT_EQ(during.duplicates, 0);
+  // Binomial(300, 0.3): sd 7.9; 40..140 leaves room for held packets released together.
+  EXPECT_GT(during.out_of_order, 40);
+  EXPECT_LT(during.out_of_order, 140);
+
+  const FaultReport healed = nemesis_->HealAll();
+  ASSERT_TRUE(healed.ok) << healed.Describe();
+  ASSERT_TRUE(healed.counts.contains("packets_reordered")) << healed.Describe();
+  // Every datagram the probe saw late was held; a held one overtaken by nothing is not late.
+  EXPECT_GE(healed.counts.at("packets_reordered"), during.out_of_order) << healed.Describe();
+  EXPECT_LE(healed.counts.at("packets_reordered"), during.out_of_order + 10) << healed.Describe();
+  const UdpSeen after = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7541, kPackets, spacing);
+  EXPECT_EQ(after.delivered, kPackets);
+  EXPECT_EQ(after.out_of_order, 0);
+}
+
+TEST_F(PacketFaultTest, PacketCorruptDamagesAShareThatStillArrivesAndHealStopsIt) {
+  constexpr int kPackets = 300;
+  Socket at_n2 = Bound(Node(1).netns, SOCK_DGRAM, Node(1).address, 7551);
+  const auto spacing = std::chrono::microseconds(200);
+  const UdpSeen before = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7551, kPackets, spacing);
+  EXPECT_EQ(before.delivered, kPackets);
+  EXPECT_EQ(before.damaged, 0);
+
+  auto applied = nemesis_->Mangle(
+      {"n1"}, {"n2"}, {.kind = FaultKind::kPacketCorrupt, .share = 0.3, .delay = {}, .jitter = {}}, false);
+  ASSERT_TRUE(applied) << applied.error().message();
+  ASSERT_TRUE(applied->ok) << applied->Describe();
+  const UdpSeen during = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7551, kPackets, spacing);
+  // The checksum is recomputed: damaged datagrams are delivered, not dropped.
+  EXPECT_EQ(during.delivered, kPackets);
+  // Binomial(300, 0.3): sd 7.9; 50..130 is over 5 sd either way.
+  EXPECT_GT(during.damaged, 50);
+  EXPECT_LT(during.damaged, 130);
+  EXPECT_EQ(during.distinct + during.damaged, kPackets);
+
+  const FaultReport healed = nemesis_->HealAll();
+  ASSERT_TRUE(healed.ok) << healed.Describe();
+  ASSERT_TRUE(healed.counts.contains("packets_corrupted")) << healed.Describe();
+  EXPECT_GE(healed.counts.at("packets_corrupted"), during.damaged) << healed.Describe();
+  EXPECT_LE(healed.counts.at("packets_corrupted"), during.damaged + 3) << healed.Describe();
+  const UdpSeen after = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7551, kPackets, spacing);
+  EXPECT_EQ(after.delivered, kPackets);
+  EXPECT_EQ(after.damaged, 0);
+}
+
+// The three at once, one per node (on one node the newest NFQUEUE fault takes the packets: an
+// NFQUEUE verdict ends the OUTPUT hook), under TCP traffic n1 -> n2 -> n3 -> n1: TCP keeps flowing
+// (it repairs duplicates and order), each helper counts its work, one heal ends all three.
+TEST_F(PacketFaultTest, ManglingsOnThreeNodesHealTogether) {
+  const std::array kinds = {FaultKind::kDuplicate, FaultKind::kReorder, FaultKind::kPacketCorrupt};
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    auto applied = nemesis_->Mangle(
+        {Node(static_cast<int>(i)).name}, {},
+        {.kind = kinds[i], .share = 0.1, .delay = milliseconds(20), .jitter = milliseconds(5)},
+        false);
+    ASSERT_TRUE(applied) << applied.error().message();
+    ASSERT_TRUE(applied->ok) << applied->Describe();
+  }
+  EXPECT_EQ(testing::HelperProcesses((dir_ / "nemesis.ledger").string()).size(), 3u);
+  auto open = nemesis_->OpenFaults();
+  ASSERT_TRUE(open);
+  EXPECT_EQ(open->size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const int to = (i + 1) % 3;
+    const double mbit = TcpGoodputMbit(Node(i).netns, Node(to).netns, Node(to).address,
+                                       static_cast<uint16_t>(7561 + i), milliseconds(300));
+    EXPECT_GT(mbit, 0.1) << Node(i).name << " -> " << Node(to).name;
+  }
+  const FaultReport healed = nemesis_->HealAll();
+  ASSERT_TRUE(healed.ok) << healed.Describe();
+  for (const char* key : {"packets_duplicated", "packets_reordered", "packets_corrupted"}) {
+    EXPECT_GT(healed.counts.contains(key) ? healed.counts.at(key) : 0, 0)
+        << key << "\n" << healed.Describe();
+  }
+  EXPECT_TRUE(testing::HelperProcesses((dir_ / "nemesis.ledger").string()).empty());
+  EXPECT_EQ(testing::Leftovers(cluster_->nodes()), std::vector<std::string>{});
 }
 
 TEST_F(PacketFaultTest, DeadlineWatchdogHealsWhenTheOwnerDoesNot) {

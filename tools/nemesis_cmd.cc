@@ -1,4 +1,5 @@
-// faultline nemesis partition|kill|pause|resume|start|restart|loss|delay|bandwidth|heal|status:
+// faultline nemesis partition|kill|pause|resume|start|restart|loss|delay|duplicate|reorder|
+// packet-corrupt|bandwidth|heal|status:
 // inject one fault into a cluster by hand (nemesis/nemesis.h), heal it, or see what is open.
 #include <fmt/format.h>
 #include <signal.h>
@@ -418,6 +419,73 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
       });
     };
   });
+
+  // duplicate, reorder, packet-corrupt: a share of the packets, through NFQUEUE as delay.
+  struct Mangling {
+    const char* name;
+    const char* help;
+  };
+  for (const Mangling& m : {
+           Mangling{"duplicate",
+                    "Send a share (--probability) of the packets leaving --nodes toward --peers\n"
+                    "twice. Mechanism: the NFQUEUE chain of delay; the helper accepts each packet\n"
+                    "and sends a copy through a raw socket with SO_MARK 0xfa17d0d0, which the\n"
+                    "queue rule skips (the copy is not queued and copied again).\n"
+                    "Example: faultline nemesis duplicate --probability 0.2 --nodes n1"},
+           Mangling{"reorder",
+                    "Hold a share (--probability) of the packets leaving --nodes toward --peers\n"
+                    "for --ms ± --jitter-ms while the others pass at once, so later packets\n"
+                    "overtake them (unlike delay, which holds every packet). Mechanism: the\n"
+                    "NFQUEUE chain and helper of delay.\n"
+                    "Example: faultline nemesis reorder --probability 0.3 --ms 50 --nodes n1"},
+           Mangling{"packet-corrupt",
+                    "Flip one bit in the payload of a share (--probability) of the packets\n"
+                    "leaving --nodes toward --peers (`corrupt` is file corruption in drills).\n"
+                    "Headers stay intact and the TCP/UDP/ICMP checksum is RECOMPUTED, so the\n"
+                    "damaged bytes reach the application: with a bad checksum the receiver would\n"
+                    "drop the packet (that is `loss`), and veth links may skip the check.\n"
+                    "Mechanism: the NFQUEUE chain and helper of delay.\n"
+                    "Example: faultline nemesis packet-corrupt --probability 0.05 --nodes n2"}}) {
+    const std::string name = m.name;
+    auto* sub = nem->add_subcommand(name, std::string(m.help) +
+                                              "\nThe heal that ends it prints what the helper "
+                                              "counted (packets_seen, packets_" +
+                                              (name == "duplicate"  ? "duplicated"
+                                               : name == "reorder" ? "reordered"
+                                                                   : "corrupted") +
+                                              ").");
+    AddCommon(sub, *common);
+    sub->add_option("--probability", args->probability, "Share of the packets, 0..1")->required();
+    if (name == "reorder") {
+      sub->add_option("--ms", args->ms, "How long a chosen packet is held, in ms")->required();
+      sub->add_option("--jitter-ms", args->jitter_ms, "Uniform jitter, at most --ms (default 0)");
+    }
+    sub->add_option("--nodes", args->nodes, "TARGET (default all)");
+    sub->add_option("--peers", args->peers, "Comma-separated nodes (default every other node)");
+    sub->add_flag("--include-control", args->include_control, "Also toward the controller");
+    sub->callback([&run, common, args, name] {
+      run = [common, args, name]() -> int {
+        auto kind = nemesis::ParseFaultKind(name);
+        if (!kind) {
+          PrintError(kind.error().message());
+          return kExitError;
+        }
+        return WithSession(*common, [&](Session& s) {
+          nemesis::FaultSpec fault;
+          fault.kind = *kind;
+          fault.targets = args->nodes;
+          fault.peers = PeersOf(*args);
+          fault.include_control = args->include_control;
+          fault.probability = args->probability;
+          if (*kind == nemesis::FaultKind::kReorder) {
+            fault.delay = std::chrono::milliseconds(args->ms);
+            fault.jitter = std::chrono::milliseconds(args->jitter_ms);
+          }
+          return ApplySpec(s, *common, fault);
+        });
+      };
+    });
+  }
 
   auto* bw = nem->add_subcommand(
       "bandwidth",

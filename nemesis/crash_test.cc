@@ -1,9 +1,9 @@
 // Privileged crash tests: a child process (nemesis_crash_child) applies a 5-node partition, loss,
 // delay, duplicate, reorder, packet-corrupt, bandwidth and a pause of dummy database processes
-// (`sleep`s of this test, through a fake NodeControl), and dies — at each FAULTLINE_CRASH_AT point, and at 50 random moments (SIGKILL
-// 0-20 ms after it starts applying). Each time, HealAll from a fresh Nemesis must leave nothing:
-// no faultline table, chain, proto-250 route, fa17: qdisc or helper process, no stopped process,
-// and no open ledger entry.
+// (`sleep`s of this test, through a fake NodeControl), and dies — at each FAULTLINE_CRASH_AT point,
+// and at 50 random moments (SIGKILL 0-20 ms after it starts applying). Each time, HealAll from a
+// fresh Nemesis must leave nothing: no faultline table, chain, proto-250 route, fa17: qdisc or
+// helper process, no stopped process, and no open ledger entry.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>

@@ -74,7 +74,7 @@ enum class FaultKind {
   kDuplicate,      // each sent twice (the copy through a raw socket, marked so it is not queued)
   kReorder,        // held delay ± jitter while later packets pass
   kPacketCorrupt,  // a payload bit flipped, checksum recomputed ("corrupt" is file corruption)
-  kHeal,          // undo every open fault
+  kHeal,           // undo every open fault
 };
 
 // The parameters a kind takes, as bits of FaultKindInfo::params. A parameter a kind does not take
@@ -246,8 +246,8 @@ struct FaultSpec {
   PartitionMode partition_mode = PartitionMode::kDrop;
   // loss, delay, duplicate, reorder, packet-corrupt: toward these nodes only (empty = every other)
   std::vector<std::string> peers;
-  bool include_control = false;  // and also toward the controller
-  double probability = 0.3;        // loss; duplicate, reorder, packet-corrupt: the share; 0..1
+  bool include_control = false;        // and also toward the controller
+  double probability = 0.3;            // loss; duplicate, reorder, packet-corrupt: the share; 0..1
   std::chrono::milliseconds delay{0};  // delay, reorder (how long a packet is held), proxy kinds
   std::chrono::milliseconds jitter{0};
   std::int64_t kbit = 0;  // bandwidth, kbit/s

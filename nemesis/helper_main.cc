@@ -24,9 +24,9 @@
 #include <linux/netfilter.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -111,7 +111,8 @@ void Count(QueueState& state, const char* key) {
 }
 
 bool Chosen(QueueState& state) {
-  return state.share >= 1.0 || std::uniform_real_distribution<double>(0, 1)(state.rng) < state.share;
+  return state.share >= 1.0 ||
+         std::uniform_real_distribution<double>(0, 1)(state.rng) < state.share;
 }
 
 void Hold(QueueState& state, nfq_q_handle* qh, std::uint32_t id) {

@@ -287,10 +287,10 @@ class NemesisImpl final : public Nemesis {
       args.insert(args.end(), {"--delay-ms", std::to_string(mangling.delay.count()), "--jitter-ms",
                                std::to_string(mangling.jitter.count())});
       what += fmt::format(" held {} ms ± {} ms", mangling.delay.count(), mangling.jitter.count());
-      description = fmt::format("reorder {:.1f}% of packets (held {} ms ± {} ms) from {}{}",
-                                mangling.share * 100, mangling.delay.count(),
-                                mangling.jitter.count(), fmt::join(nodes, ","),
-                                PeersNote(peers, include_control));
+      description =
+          fmt::format("reorder {:.1f}% of packets (held {} ms ± {} ms) from {}{}",
+                      mangling.share * 100, mangling.delay.count(), mangling.jitter.count(),
+                      fmt::join(nodes, ","), PeersNote(peers, include_control));
     }
     if (mangling.kind == FaultKind::kDuplicate) {
       what += fmt::format(", copies sent marked {:#x}", packet::kDuplicateMark);
@@ -393,7 +393,8 @@ class NemesisImpl final : public Nemesis {
   // peers, and a helper process (mode: the kind's name, then `helper_args`) acts on them.
   Result<FaultReport> QueueFault(FaultKind kind, const std::vector<std::string>& nodes,
                                  const std::vector<std::string>& peers, bool include_control,
-                                 std::string description, const std::vector<std::string>& helper_args,
+                                 std::string description,
+                                 const std::vector<std::string>& helper_args,
                                  const std::string& what_helper_does, std::int64_t start) {
     const std::string_view name = FaultKindName(kind);
     FAULTLINE_RETURN_IF_ERROR(CheckLocal(name));
@@ -466,7 +467,6 @@ class NemesisImpl final : public Nemesis {
     });
     return report;
   }
-
 
   // Where the helper of entry `id` writes its counts (nemesis/packet_mangle.h).
   std::string CountsPath(std::uint64_t id) const {

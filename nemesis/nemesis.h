@@ -46,7 +46,7 @@ struct FaultReport {
   // What the fault did, as its helper counted (keys as in nemesis.json: "packets_duplicated",
   // "packets_reordered", "packets_corrupted", "packets_seen"); filled by the heal that ends it.
   std::map<std::string, std::int64_t> counts;
-  std::string Describe() const;      // one line, then details
+  std::string Describe() const;  // one line, then details
 };
 
 struct NemesisOptions {

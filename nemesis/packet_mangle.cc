@@ -30,7 +30,8 @@ std::size_t ChecksumField(std::uint8_t protocol) {
 // The one's-complement sum of big-endian 16-bit words, odd bytes padded with zero.
 std::uint32_t Sum(std::span<const std::uint8_t> bytes, std::uint32_t sum = 0) {
   std::size_t i = 0;
-  for (; i + 1 < bytes.size(); i += 2) sum += static_cast<std::uint32_t>((bytes[i] << 8) | bytes[i + 1]);
+  for (; i + 1 < bytes.size(); i += 2)
+    sum += static_cast<std::uint32_t>((bytes[i] << 8) | bytes[i + 1]);
   if (i < bytes.size()) sum += static_cast<std::uint32_t>(bytes[i] << 8);
   return sum;
 }

@@ -1,6 +1,7 @@
 // Privileged tests of packet faults on a throwaway namespace cluster: loss, bandwidth, delay,
 // duplicate, reorder and packet-corrupt change what they should by about the amount asked, spare
-// the control address, and heal back to a clean network with nothing of ours left. They need root and FAIL (never skip) without it.
+// the control address, and heal back to a clean network with nothing of ours left. They need root
+// and FAIL (never skip) without it.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -174,6 +176,8 @@ UdpSeen UdpSequence(const std::string& from_netns, const Socket& receiver,
   reader.join();
   UdpSeen seen;
   std::set<int> numbers;
+  // Printed for the test log: what the probe saw.
+  std::printf("probe %s:%u: ", address.c_str(), port);
   int highest = -1;
   for (const auto& payload : got) {
     ++seen.delivered;
@@ -188,6 +192,9 @@ UdpSeen UdpSequence(const std::string& from_netns, const Socket& receiver,
     highest = std::max(highest, seq);
   }
   seen.distinct = static_cast<int>(numbers.size());
+  std::printf("%d sent, %d delivered, %d distinct, %d duplicates, %d out of order, %d damaged\n",
+              count, seen.delivered, seen.distinct, seen.duplicates, seen.out_of_order,
+              seen.damaged);
   return seen;
 }
 
@@ -429,15 +436,18 @@ TEST_F(PacketFaultTest, DuplicateSendsAShareTwiceAndHealStopsIt) {
   Socket at_n2 = Bound(Node(1).netns, SOCK_DGRAM, Node(1).address, 7531);
   Socket at_n3 = Bound(Node(2).netns, SOCK_DGRAM, Node(2).address, 7532);
   const auto spacing = std::chrono::microseconds(200);
-  const UdpSeen before = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7531, kPackets, spacing);
+  const UdpSeen before =
+      UdpSequence(Node(0).netns, at_n2, Node(1).address, 7531, kPackets, spacing);
   EXPECT_EQ(before.delivered, kPackets);
   EXPECT_EQ(before.duplicates, 0);
 
-  auto applied = nemesis_->Mangle({"n1"}, {"n2"}, {.kind = FaultKind::kDuplicate, .share = 0.5, .delay = {}, .jitter = {}},
-                                  false);
+  auto applied = nemesis_->Mangle(
+      {"n1"}, {"n2"}, {.kind = FaultKind::kDuplicate, .share = 0.5, .delay = {}, .jitter = {}},
+      false);
   ASSERT_TRUE(applied) << applied.error().message();
   ASSERT_TRUE(applied->ok) << applied->Describe();
-  const UdpSeen during = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7531, kPackets, spacing);
+  const UdpSeen during =
+      UdpSequence(Node(0).netns, at_n2, Node(1).address, 7531, kPackets, spacing);
   EXPECT_EQ(during.distinct, kPackets);
   EXPECT_EQ(during.damaged, 0);
   // Binomial(300, 0.5): sd 8.7; 100..200 is over 5 sd either way. A copy queued again would be
@@ -449,6 +459,7 @@ TEST_F(PacketFaultTest, DuplicateSendsAShareTwiceAndHealStopsIt) {
   EXPECT_EQ(other.delivered, 100);
 
   const FaultReport healed = nemesis_->HealAll();
+  std::printf("%s\n", healed.Describe().c_str());
   ASSERT_TRUE(healed.ok) << healed.Describe();
   ASSERT_TRUE(healed.counts.contains("packets_duplicated")) << healed.Describe();
   // The warm-up datagrams may have been copied too.
@@ -465,7 +476,8 @@ TEST_F(PacketFaultTest, ReorderHoldsAShareBehindLaterPacketsAndHealStopsIt) {
   Socket at_n2 = Bound(Node(1).netns, SOCK_DGRAM, Node(1).address, 7541);
   // One datagram a millisecond: a packet held 30 ms is overtaken by about 30 later ones.
   const auto spacing = std::chrono::microseconds(1000);
-  const UdpSeen before = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7541, kPackets, spacing);
+  const UdpSeen before =
+      UdpSequence(Node(0).netns, at_n2, Node(1).address, 7541, kPackets, spacing);
   EXPECT_EQ(before.out_of_order, 0);
 
   auto applied = nemesis_->Mangle(
@@ -473,7 +485,8 @@ TEST_F(PacketFaultTest, ReorderHoldsAShareBehindLaterPacketsAndHealStopsIt) {
       {.kind = FaultKind::kReorder, .share = 0.3, .delay = milliseconds(30), .jitter = {}}, false);
   ASSERT_TRUE(applied) << applied.error().message();
   ASSERT_TRUE(applied->ok) << applied->Describe();
-  const UdpSeen during = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7541, kPackets, spacing);
+  const UdpSeen during =
+      UdpSequence(Node(0).netns, at_n2, Node(1).address, 7541, kPackets, spacing);
   // Held, not lost: every datagram arrives once.
   EXPECT_EQ(during.distinct, kPackets);
   EXPECT_EQ(during.duplicates, 0);
@@ -482,6 +495,7 @@ TEST_F(PacketFaultTest, ReorderHoldsAShareBehindLaterPacketsAndHealStopsIt) {
   EXPECT_LT(during.out_of_order, 140);
 
   const FaultReport healed = nemesis_->HealAll();
+  std::printf("%s\n", healed.Describe().c_str());
   ASSERT_TRUE(healed.ok) << healed.Describe();
   ASSERT_TRUE(healed.counts.contains("packets_reordered")) << healed.Describe();
   // Every datagram the probe saw late was held; a held one overtaken by nothing is not late.
@@ -496,15 +510,18 @@ TEST_F(PacketFaultTest, PacketCorruptDamagesAShareThatStillArrivesAndHealStopsIt
   constexpr int kPackets = 300;
   Socket at_n2 = Bound(Node(1).netns, SOCK_DGRAM, Node(1).address, 7551);
   const auto spacing = std::chrono::microseconds(200);
-  const UdpSeen before = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7551, kPackets, spacing);
+  const UdpSeen before =
+      UdpSequence(Node(0).netns, at_n2, Node(1).address, 7551, kPackets, spacing);
   EXPECT_EQ(before.delivered, kPackets);
   EXPECT_EQ(before.damaged, 0);
 
   auto applied = nemesis_->Mangle(
-      {"n1"}, {"n2"}, {.kind = FaultKind::kPacketCorrupt, .share = 0.3, .delay = {}, .jitter = {}}, false);
+      {"n1"}, {"n2"}, {.kind = FaultKind::kPacketCorrupt, .share = 0.3, .delay = {}, .jitter = {}},
+      false);
   ASSERT_TRUE(applied) << applied.error().message();
   ASSERT_TRUE(applied->ok) << applied->Describe();
-  const UdpSeen during = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7551, kPackets, spacing);
+  const UdpSeen during =
+      UdpSequence(Node(0).netns, at_n2, Node(1).address, 7551, kPackets, spacing);
   // The checksum is recomputed: damaged datagrams are delivered, not dropped.
   EXPECT_EQ(during.delivered, kPackets);
   // Binomial(300, 0.3): sd 7.9; 50..130 is over 5 sd either way.
@@ -513,6 +530,7 @@ TEST_F(PacketFaultTest, PacketCorruptDamagesAShareThatStillArrivesAndHealStopsIt
   EXPECT_EQ(during.distinct + during.damaged, kPackets);
 
   const FaultReport healed = nemesis_->HealAll();
+  std::printf("%s\n", healed.Describe().c_str());
   ASSERT_TRUE(healed.ok) << healed.Describe();
   ASSERT_TRUE(healed.counts.contains("packets_corrupted")) << healed.Describe();
   EXPECT_GE(healed.counts.at("packets_corrupted"), during.damaged) << healed.Describe();
@@ -548,8 +566,8 @@ TEST_F(PacketFaultTest, ManglingsOnThreeNodesHealTogether) {
   const FaultReport healed = nemesis_->HealAll();
   ASSERT_TRUE(healed.ok) << healed.Describe();
   for (const char* key : {"packets_duplicated", "packets_reordered", "packets_corrupted"}) {
-    EXPECT_GT(healed.counts.contains(key) ? healed.counts.at(key) : 0, 0)
-        << key << "\n" << healed.Describe();
+    EXPECT_GT(healed.counts.contains(key) ? healed.counts.at(key) : 0, 0) << key << "\n"
+                                                                          << healed.Describe();
   }
   EXPECT_TRUE(testing::HelperProcesses((dir_ / "nemesis.ledger").string()).empty());
   EXPECT_EQ(testing::Leftovers(cluster_->nodes()), std::vector<std::string>{});

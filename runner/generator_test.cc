@@ -337,11 +337,10 @@ TEST(NemesisScheduleTest, ParseScheduleKinds) {
   // A fault kind the schedule does not choose from.
   Result<std::vector<FaultKind>> siege = ParseScheduleKinds("kill,siege");
   ASSERT_FALSE(siege);
-  EXPECT_EQ(
-      siege.error().message(),
-      "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
-      "pause, loss, http-status, http-delay, http-drop, http-truncate, proxy-latency, "
-      "duplicate, reorder, packet-corrupt or none)");
+  EXPECT_EQ(siege.error().message(),
+            "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
+            "pause, loss, http-status, http-delay, http-drop, http-truncate, proxy-latency, "
+            "duplicate, reorder, packet-corrupt or none)");
   EXPECT_EQ(nemesis::FaultF(FaultKind::kIsolateLeader), "partition");
 }
 

@@ -175,7 +175,8 @@ TEST_F(LocalCampaignTest, PacketManglingsAreAppliedCountedAndHealed) {
     ++counted;
   }
   EXPECT_GE(counted, 2) << j.dump(2);
-  Result<nemesis::Ledger> opened = nemesis::Ledger::Open((fs::path(r.files.dir) / "nemesis.ledger").string());
+  Result<nemesis::Ledger> opened =
+      nemesis::Ledger::Open((fs::path(r.files.dir) / "nemesis.ledger").string());
   ASSERT_TRUE(opened);
   Result<nemesis::LedgerState> state = opened->Read();
   ASSERT_TRUE(state);

@@ -158,8 +158,8 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
                                  config.cluster));
   }
   const std::string ctx = fmt::format("campaign: cluster {}", config.cluster);
-  for (const FaultKind packet : {FaultKind::kLoss, FaultKind::kDuplicate, FaultKind::kReorder,
-                                 FaultKind::kPacketCorrupt}) {
+  for (const FaultKind packet :
+       {FaultKind::kLoss, FaultKind::kDuplicate, FaultKind::kReorder, FaultKind::kPacketCorrupt}) {
     if (std::find(config.nemesis.begin(), config.nemesis.end(), packet) == config.nemesis.end()) {
       continue;
     }

@@ -425,32 +425,32 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
     const char* name;
     const char* help;
   };
-  for (const Mangling& m : {
-           Mangling{"duplicate",
-                    "Send a share (--probability) of the packets leaving --nodes toward --peers\n"
-                    "twice. Mechanism: the NFQUEUE chain of delay; the helper accepts each packet\n"
-                    "and sends a copy through a raw socket with SO_MARK 0xfa17d0d0, which the\n"
-                    "queue rule skips (the copy is not queued and copied again).\n"
-                    "Example: faultline nemesis duplicate --probability 0.2 --nodes n1"},
-           Mangling{"reorder",
-                    "Hold a share (--probability) of the packets leaving --nodes toward --peers\n"
-                    "for --ms ± --jitter-ms while the others pass at once, so later packets\n"
-                    "overtake them (unlike delay, which holds every packet). Mechanism: the\n"
-                    "NFQUEUE chain and helper of delay.\n"
-                    "Example: faultline nemesis reorder --probability 0.3 --ms 50 --nodes n1"},
-           Mangling{"packet-corrupt",
-                    "Flip one bit in the payload of a share (--probability) of the packets\n"
-                    "leaving --nodes toward --peers (`corrupt` is file corruption in drills).\n"
-                    "Headers stay intact and the TCP/UDP/ICMP checksum is RECOMPUTED, so the\n"
-                    "damaged bytes reach the application: with a bad checksum the receiver would\n"
-                    "drop the packet (that is `loss`), and veth links may skip the check.\n"
-                    "Mechanism: the NFQUEUE chain and helper of delay.\n"
-                    "Example: faultline nemesis packet-corrupt --probability 0.05 --nodes n2"}}) {
+  for (const Mangling& m :
+       {Mangling{"duplicate",
+                 "Send a share (--probability) of the packets leaving --nodes toward --peers\n"
+                 "twice. Mechanism: the NFQUEUE chain of delay; the helper accepts each packet\n"
+                 "and sends a copy through a raw socket with SO_MARK 0xfa17d0d0, which the\n"
+                 "queue rule skips (the copy is not queued and copied again).\n"
+                 "Example: faultline nemesis duplicate --probability 0.2 --nodes n1"},
+        Mangling{"reorder",
+                 "Hold a share (--probability) of the packets leaving --nodes toward --peers\n"
+                 "for --ms ± --jitter-ms while the others pass at once, so later packets\n"
+                 "overtake them (unlike delay, which holds every packet). Mechanism: the\n"
+                 "NFQUEUE chain and helper of delay.\n"
+                 "Example: faultline nemesis reorder --probability 0.3 --ms 50 --nodes n1"},
+        Mangling{"packet-corrupt",
+                 "Flip one bit in the payload of a share (--probability) of the packets\n"
+                 "leaving --nodes toward --peers (`corrupt` is file corruption in drills).\n"
+                 "Headers stay intact and the TCP/UDP/ICMP checksum is RECOMPUTED, so the\n"
+                 "damaged bytes reach the application: with a bad checksum the receiver would\n"
+                 "drop the packet (that is `loss`), and veth links may skip the check.\n"
+                 "Mechanism: the NFQUEUE chain and helper of delay.\n"
+                 "Example: faultline nemesis packet-corrupt --probability 0.05 --nodes n2"}}) {
     const std::string name = m.name;
     auto* sub = nem->add_subcommand(name, std::string(m.help) +
                                               "\nThe heal that ends it prints what the helper "
                                               "counted (packets_seen, packets_" +
-                                              (name == "duplicate"  ? "duplicated"
+                                              (name == "duplicate" ? "duplicated"
                                                : name == "reorder" ? "reordered"
                                                                    : "corrupted") +
                                               ").");

@@ -27,8 +27,8 @@ using NetFor = std::function<Result<Net*>(const std::string& backend, const NetC
 
 struct EntryHeal {
   bool ok = true;
-  std::vector<std::string> details;  // "n1: nft delete table inet faultline_r_loss3", ...
-  std::vector<std::string> failed;   // node names (or "helper") whose inverse failed
+  std::vector<std::string> details;            // "n1: nft delete table inet faultline_r_loss3", ...
+  std::vector<std::string> failed;             // node names (or "helper") whose inverse failed
   std::map<std::string, std::int64_t> counts;  // what ended helpers counted (FaultReport::counts)
 };
 

@@ -11,12 +11,12 @@
 //                   overtake it (a bounded delay, unlike delay, which holds every packet)
 //   packet-corrupt  flips one bit of the transport PAYLOAD (never a header: the packet still
 //                   reaches the same socket) and RECOMPUTES the TCP / UDP / ICMP checksum.
-//                   Why: with a bad checksum the receiver drops the packet, which is loss (a kind
-//                   faultline has already), and on veth pairs the kernel may not verify checksums
-//                   at all, so what an application sees would depend on the link. With the fix-up
-//                   the corruption reaches the application on every link: it models damage the
-//                   16-bit Internet checksum misses or that happens where checksums are
-//                   recomputed (a middlebox, NIC offload). netem and Jepsen leave the checksum bad.
+//                   Why: with a bad checksum the receiver drops the packet (measured on this
+//                   kernel: a UDP datagram with a wrong checksum sent over a veth pair was
+//                   dropped), which is loss, a kind faultline has already. With the fix-up the
+//                   corruption reaches the application: it models damage the 16-bit Internet
+//                   checksum misses or that happens where checksums are recomputed (a middlebox,
+//                   NIC offload). netem and Jepsen leave the checksum bad.
 //
 // Thread-safety: plain values and pure functions.
 #ifndef FAULTLINE_NEMESIS_PACKET_MANGLE_H_

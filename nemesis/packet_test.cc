@@ -321,6 +321,40 @@ class PacketFaultTest : public ::testing::Test {
 
   const NetNode& Node(int i) const { return cluster_->nodes()[static_cast<size_t>(i)]; }
 
+  static constexpr int kProbePackets = 300;
+  struct Mangled {
+    UdpSeen before;             // n1 -> n2 before the fault
+    UdpSeen during;             // n1 -> n2 with the fault applied
+    UdpSeen other;              // n1 -> n3 (not a peer of the fault) meanwhile
+    UdpSeen after;              // n1 -> n2 after the heal
+    std::int64_t counted = -1;  // the heal's count of `key`
+  };
+  // Applies `mangling` to n1's packets toward n2 and probes with kProbePackets numbered
+  // datagrams, one every `spacing`, before, during and after the heal, which must end the helper
+  // and report `key`.
+  Mangled ProbeMangling(const Nemesis::Mangling& mangling, uint16_t port,
+                        std::chrono::microseconds spacing, const char* key) {
+    Mangled m;
+    Socket at_n2 = Bound(Node(1).netns, SOCK_DGRAM, Node(1).address, port);
+    Socket at_n3 = Bound(Node(2).netns, SOCK_DGRAM, Node(2).address, port);
+    m.before = UdpSequence(Node(0).netns, at_n2, Node(1).address, port, kProbePackets, spacing);
+    EXPECT_EQ(m.before.delivered, kProbePackets);
+    auto applied = nemesis_->Mangle({"n1"}, {"n2"}, mangling, false);
+    EXPECT_TRUE(applied) << applied.error().message();
+    if (!applied) return m;
+    EXPECT_TRUE(applied->ok) << applied->Describe();
+    m.during = UdpSequence(Node(0).netns, at_n2, Node(1).address, port, kProbePackets, spacing);
+    m.other = UdpSequence(Node(0).netns, at_n3, Node(2).address, port, kProbePackets, spacing);
+    const FaultReport healed = nemesis_->HealAll();
+    std::printf("%s\n", healed.Describe().c_str());
+    EXPECT_TRUE(healed.ok) << healed.Describe();
+    EXPECT_TRUE(healed.counts.contains(key)) << healed.Describe();
+    if (healed.counts.contains(key)) m.counted = healed.counts.at(key);
+    EXPECT_TRUE(testing::HelperProcesses((dir_ / "nemesis.ledger").string()).empty());
+    m.after = UdpSequence(Node(0).netns, at_n2, Node(1).address, port, kProbePackets, spacing);
+    return m;
+  }
+
   std::unique_ptr<testing::NetnsCluster> cluster_;
   std::unique_ptr<Nemesis> nemesis_;
   std::filesystem::path dir_;
@@ -432,112 +466,65 @@ TEST_F(PacketFaultTest, DelayOfFiftyMillisecondsRaisesRoundTripAndHealRestores) 
 // Each mangling: the UDP probe sees it while it is applied (and only toward its peer), the
 // helper's counts agree with what the probe saw, and after the heal the probe sees none of it.
 TEST_F(PacketFaultTest, DuplicateSendsAShareTwiceAndHealStopsIt) {
-  constexpr int kPackets = 300;
-  Socket at_n2 = Bound(Node(1).netns, SOCK_DGRAM, Node(1).address, 7531);
-  Socket at_n3 = Bound(Node(2).netns, SOCK_DGRAM, Node(2).address, 7532);
-  const auto spacing = std::chrono::microseconds(200);
-  const UdpSeen before =
-      UdpSequence(Node(0).netns, at_n2, Node(1).address, 7531, kPackets, spacing);
-  EXPECT_EQ(before.delivered, kPackets);
-  EXPECT_EQ(before.duplicates, 0);
-
-  auto applied = nemesis_->Mangle(
-      {"n1"}, {"n2"}, {.kind = FaultKind::kDuplicate, .share = 0.5, .delay = {}, .jitter = {}},
-      false);
-  ASSERT_TRUE(applied) << applied.error().message();
-  ASSERT_TRUE(applied->ok) << applied->Describe();
-  const UdpSeen during =
-      UdpSequence(Node(0).netns, at_n2, Node(1).address, 7531, kPackets, spacing);
-  EXPECT_EQ(during.distinct, kPackets);
-  EXPECT_EQ(during.damaged, 0);
+  const Mangled m =
+      ProbeMangling({.kind = FaultKind::kDuplicate, .share = 0.5, .delay = {}, .jitter = {}}, 7531,
+                    std::chrono::microseconds(200), "packets_duplicated");
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(m.before.duplicates, 0);
+  EXPECT_EQ(m.during.distinct, kProbePackets);
+  EXPECT_EQ(m.during.damaged, 0);
   // Binomial(300, 0.5): sd 8.7; 100..200 is over 5 sd either way. A copy queued again would be
-  // copied again: more than kPackets duplicates.
-  EXPECT_GT(during.duplicates, 100);
-  EXPECT_LT(during.duplicates, 200);
-  // n3 is not a peer of this fault.
-  const UdpSeen other = UdpSequence(Node(0).netns, at_n3, Node(2).address, 7532, 100, spacing);
-  EXPECT_EQ(other.delivered, 100);
-
-  const FaultReport healed = nemesis_->HealAll();
-  std::printf("%s\n", healed.Describe().c_str());
-  ASSERT_TRUE(healed.ok) << healed.Describe();
-  ASSERT_TRUE(healed.counts.contains("packets_duplicated")) << healed.Describe();
+  // copied again: more than kProbePackets duplicates.
+  EXPECT_GT(m.during.duplicates, 100);
+  EXPECT_LT(m.during.duplicates, 200);
   // The warm-up datagrams may have been copied too.
-  EXPECT_GE(healed.counts.at("packets_duplicated"), during.duplicates) << healed.Describe();
-  EXPECT_LE(healed.counts.at("packets_duplicated"), during.duplicates + 3) << healed.Describe();
-  EXPECT_TRUE(testing::HelperProcesses((dir_ / "nemesis.ledger").string()).empty());
-  const UdpSeen after = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7531, kPackets, spacing);
-  EXPECT_EQ(after.delivered, kPackets);
-  EXPECT_EQ(after.duplicates, 0);
+  EXPECT_GE(m.counted, m.during.duplicates);
+  EXPECT_LE(m.counted, m.during.duplicates + 3);
+  EXPECT_EQ(m.after.delivered, kProbePackets);
+  EXPECT_EQ(m.after.duplicates, 0);
+  // n3 was not a peer of this fault.
+  EXPECT_EQ(m.other.delivered, kProbePackets);
+  EXPECT_EQ(m.other.duplicates, 0);
 }
 
 TEST_F(PacketFaultTest, ReorderHoldsAShareBehindLaterPacketsAndHealStopsIt) {
-  constexpr int kPackets = 300;
-  Socket at_n2 = Bound(Node(1).netns, SOCK_DGRAM, Node(1).address, 7541);
   // One datagram a millisecond: a packet held 30 ms is overtaken by about 30 later ones.
-  const auto spacing = std::chrono::microseconds(1000);
-  const UdpSeen before =
-      UdpSequence(Node(0).netns, at_n2, Node(1).address, 7541, kPackets, spacing);
-  EXPECT_EQ(before.out_of_order, 0);
-
-  auto applied = nemesis_->Mangle(
-      {"n1"}, {"n2"},
-      {.kind = FaultKind::kReorder, .share = 0.3, .delay = milliseconds(30), .jitter = {}}, false);
-  ASSERT_TRUE(applied) << applied.error().message();
-  ASSERT_TRUE(applied->ok) << applied->Describe();
-  const UdpSeen during =
-      UdpSequence(Node(0).netns, at_n2, Node(1).address, 7541, kPackets, spacing);
+  const Mangled m = ProbeMangling(
+      {.kind = FaultKind::kReorder, .share = 0.3, .delay = milliseconds(30), .jitter = {}}, 7541,
+      std::chrono::microseconds(1000), "packets_reordered");
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(m.before.out_of_order, 0);
   // Held, not lost: every datagram arrives once.
-  EXPECT_EQ(during.distinct, kPackets);
-  EXPECT_EQ(during.duplicates, 0);
+  EXPECT_EQ(m.during.distinct, kProbePackets);
+  EXPECT_EQ(m.during.duplicates, 0);
   // Binomial(300, 0.3): sd 7.9; 40..140 leaves room for held packets released together.
-  EXPECT_GT(during.out_of_order, 40);
-  EXPECT_LT(during.out_of_order, 140);
-
-  const FaultReport healed = nemesis_->HealAll();
-  std::printf("%s\n", healed.Describe().c_str());
-  ASSERT_TRUE(healed.ok) << healed.Describe();
-  ASSERT_TRUE(healed.counts.contains("packets_reordered")) << healed.Describe();
+  EXPECT_GT(m.during.out_of_order, 40);
+  EXPECT_LT(m.during.out_of_order, 140);
   // Every datagram the probe saw late was held; a held one overtaken by nothing is not late.
-  EXPECT_GE(healed.counts.at("packets_reordered"), during.out_of_order) << healed.Describe();
-  EXPECT_LE(healed.counts.at("packets_reordered"), during.out_of_order + 10) << healed.Describe();
-  const UdpSeen after = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7541, kPackets, spacing);
-  EXPECT_EQ(after.delivered, kPackets);
-  EXPECT_EQ(after.out_of_order, 0);
+  EXPECT_GE(m.counted, m.during.out_of_order);
+  EXPECT_LE(m.counted, m.during.out_of_order + 10);
+  EXPECT_EQ(m.after.delivered, kProbePackets);
+  EXPECT_EQ(m.after.out_of_order, 0);
+  EXPECT_EQ(m.other.out_of_order, 0);
 }
 
 TEST_F(PacketFaultTest, PacketCorruptDamagesAShareThatStillArrivesAndHealStopsIt) {
-  constexpr int kPackets = 300;
-  Socket at_n2 = Bound(Node(1).netns, SOCK_DGRAM, Node(1).address, 7551);
-  const auto spacing = std::chrono::microseconds(200);
-  const UdpSeen before =
-      UdpSequence(Node(0).netns, at_n2, Node(1).address, 7551, kPackets, spacing);
-  EXPECT_EQ(before.delivered, kPackets);
-  EXPECT_EQ(before.damaged, 0);
-
-  auto applied = nemesis_->Mangle(
-      {"n1"}, {"n2"}, {.kind = FaultKind::kPacketCorrupt, .share = 0.3, .delay = {}, .jitter = {}},
-      false);
-  ASSERT_TRUE(applied) << applied.error().message();
-  ASSERT_TRUE(applied->ok) << applied->Describe();
-  const UdpSeen during =
-      UdpSequence(Node(0).netns, at_n2, Node(1).address, 7551, kPackets, spacing);
+  const Mangled m =
+      ProbeMangling({.kind = FaultKind::kPacketCorrupt, .share = 0.3, .delay = {}, .jitter = {}},
+                    7551, std::chrono::microseconds(200), "packets_corrupted");
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(m.before.damaged, 0);
   // The checksum is recomputed: damaged datagrams are delivered, not dropped.
-  EXPECT_EQ(during.delivered, kPackets);
+  EXPECT_EQ(m.during.delivered, kProbePackets);
   // Binomial(300, 0.3): sd 7.9; 50..130 is over 5 sd either way.
-  EXPECT_GT(during.damaged, 50);
-  EXPECT_LT(during.damaged, 130);
-  EXPECT_EQ(during.distinct + during.damaged, kPackets);
-
-  const FaultReport healed = nemesis_->HealAll();
-  std::printf("%s\n", healed.Describe().c_str());
-  ASSERT_TRUE(healed.ok) << healed.Describe();
-  ASSERT_TRUE(healed.counts.contains("packets_corrupted")) << healed.Describe();
-  EXPECT_GE(healed.counts.at("packets_corrupted"), during.damaged) << healed.Describe();
-  EXPECT_LE(healed.counts.at("packets_corrupted"), during.damaged + 3) << healed.Describe();
-  const UdpSeen after = UdpSequence(Node(0).netns, at_n2, Node(1).address, 7551, kPackets, spacing);
-  EXPECT_EQ(after.delivered, kPackets);
-  EXPECT_EQ(after.damaged, 0);
+  EXPECT_GT(m.during.damaged, 50);
+  EXPECT_LT(m.during.damaged, 130);
+  EXPECT_EQ(m.during.distinct + m.during.damaged, kProbePackets);
+  EXPECT_GE(m.counted, m.during.damaged);
+  EXPECT_LE(m.counted, m.during.damaged + 3);
+  EXPECT_EQ(m.after.delivered, kProbePackets);
+  EXPECT_EQ(m.after.damaged, 0);
+  EXPECT_EQ(m.other.damaged, 0);
 }
 
 // The three at once, one per node (on one node the newest NFQUEUE fault takes the packets: an

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -231,6 +232,22 @@ int WithSession(const Common& c, Fn fn) {
   return fn(*s);
 }
 
+// Applies the fault kind called `name`, with the fields `fill` sets, in a session.
+int ApplyNamed(const Common& c, const std::string& name,
+               const std::function<void(nemesis::FaultSpec&)>& fill) {
+  auto kind = nemesis::ParseFaultKind(name);
+  if (!kind) {
+    PrintError(kind.error().message());
+    return kExitError;
+  }
+  return WithSession(c, [&](Session& s) {
+    nemesis::FaultSpec fault;
+    fault.kind = *kind;
+    fill(fault);
+    return ApplySpec(s, c, fault);
+  });
+}
+
 void AddCommon(CLI::App* sub, Common& c) {
   sub->add_option("--name", c.name,
                   "Local cluster name (from `faultline cluster up --name`); default \"default\"");
@@ -260,7 +277,8 @@ std::vector<std::string> PeersOf(const FaultArgs& a) { return SplitCommas(a.peer
 void RegisterNemesisCommands(CLI::App& app, Action& run) {
   auto* nem = app.add_subcommand(
       "nemesis",
-      "Inject a fault by hand: partitions, process faults, packet loss, delay, bandwidth.\n"
+      "Inject a fault by hand: partitions, process faults, packet loss, delay, bandwidth,\n"
+      "duplicated, reordered and corrupted packets.\n"
       "Every fault is written with its inverse to an fsync'd ledger BEFORE it touches a node, so\n"
       "`faultline nemesis heal` undoes it even after a crash of the command that applied it.\n"
       "Faults stay until healed unless --for or --deadline is given. SIGINT/SIGTERM while a\n"
@@ -271,6 +289,7 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
       "  faultline nemesis pause leader --for 10\n"
       "  faultline nemesis loss --probability 0.2 --nodes minority\n"
       "  faultline nemesis delay --ms 50 --jitter-ms 10 --nodes n1 --peers n2,n3\n"
+      "  faultline nemesis reorder --probability 0.3 --ms 50 --nodes n1 --for 10\n"
       "  faultline nemesis bandwidth --kbit 1000 --nodes n5 --deadline 60\n"
       "  faultline nemesis status\n"
       "  faultline nemesis heal\n"
@@ -354,17 +373,8 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
         ->required();
     sub->callback([&run, common, args, name] {
       run = [common, args, name]() -> int {
-        auto kind = nemesis::ParseFaultKind(name);
-        if (!kind) {
-          PrintError(kind.error().message());
-          return kExitError;
-        }
-        return WithSession(*common, [&](Session& s) {
-          nemesis::FaultSpec fault;
-          fault.kind = *kind;
-          fault.targets = args->target;
-          return ApplySpec(s, *common, fault);
-        });
+        return ApplyNamed(*common, name,
+                          [&](nemesis::FaultSpec& fault) { fault.targets = args->target; });
       };
     });
   }
@@ -443,7 +453,7 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
                  "leaving --nodes toward --peers (`corrupt` is file corruption in drills).\n"
                  "Headers stay intact and the TCP/UDP/ICMP checksum is RECOMPUTED, so the\n"
                  "damaged bytes reach the application: with a bad checksum the receiver would\n"
-                 "drop the packet (that is `loss`), and veth links may skip the check.\n"
+                 "drop the packet, and the fault would be only `loss`.\n"
                  "Mechanism: the NFQUEUE chain and helper of delay.\n"
                  "Example: faultline nemesis packet-corrupt --probability 0.05 --nodes n2"}}) {
     const std::string name = m.name;
@@ -465,23 +475,15 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
     sub->add_flag("--include-control", args->include_control, "Also toward the controller");
     sub->callback([&run, common, args, name] {
       run = [common, args, name]() -> int {
-        auto kind = nemesis::ParseFaultKind(name);
-        if (!kind) {
-          PrintError(kind.error().message());
-          return kExitError;
-        }
-        return WithSession(*common, [&](Session& s) {
-          nemesis::FaultSpec fault;
-          fault.kind = *kind;
+        return ApplyNamed(*common, name, [&](nemesis::FaultSpec& fault) {
           fault.targets = args->nodes;
           fault.peers = PeersOf(*args);
           fault.include_control = args->include_control;
           fault.probability = args->probability;
-          if (*kind == nemesis::FaultKind::kReorder) {
+          if (fault.kind == nemesis::FaultKind::kReorder) {
             fault.delay = std::chrono::milliseconds(args->ms);
             fault.jitter = std::chrono::milliseconds(args->jitter_ms);
           }
-          return ApplySpec(s, *common, fault);
         });
       };
     });

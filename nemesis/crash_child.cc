@@ -2,7 +2,8 @@
 // through FAULTLINE_CRASH_AT, or by the test after a random delay) somewhere along the way.
 //
 //   nemesis_crash_child --ledger PATH --run RUN --backend nft|netlink --control ADDR
-//                       --faults partition,loss,delay,bandwidth,pause[,heal]
+//                       --faults partition,loss,delay,duplicate,reorder,packet-corrupt,
+//                                bandwidth,pause[,heal]
 //                       --node NAME:NETNS:ADDRESS:DBPID ...
 // Prints "go" on stdout right before the first fault, then applies the faults in order (and heals
 // if "heal" is listed), and exits 0.
@@ -81,6 +82,15 @@ int main(int argc, char** argv) {
     } else if (f == "delay") {
       r = (*nemesis)->Delay(names, {}, std::chrono::milliseconds(5), std::chrono::milliseconds(1),
                             false);
+    } else if (f == "duplicate" || f == "reorder" || f == "packet-corrupt") {
+      auto kind = ParseFaultKind(f);
+      if (!kind) return Fail(kind.error().message());
+      r = (*nemesis)->Mangle(names, {},
+                             {.kind = *kind,
+                              .share = 0.3,
+                              .delay = std::chrono::milliseconds(5),
+                              .jitter = std::chrono::milliseconds(1)},
+                             false);
     } else if (f == "bandwidth") {
       r = (*nemesis)->Bandwidth(names, 10000);
     } else if (f == "pause") {

@@ -1,9 +1,9 @@
 // Privileged crash tests: a child process (nemesis_crash_child) applies a 5-node partition, loss,
-// delay, bandwidth and a pause of dummy database processes (`sleep`s of this test, through a fake
-// NodeControl), and dies — at each FAULTLINE_CRASH_AT point, and at 50 random moments (SIGKILL
-// 0-20 ms after it starts applying). Each time, HealAll from a fresh Nemesis must leave nothing:
-// no faultline table, chain, proto-250 route, fa17: qdisc or helper process, no stopped process,
-// and no open ledger entry.
+// delay, duplicate, reorder, packet-corrupt, bandwidth and a pause of dummy database processes
+// (`sleep`s of this test, through a fake NodeControl), and dies — at each FAULTLINE_CRASH_AT point,
+// and at 50 random moments (SIGKILL 0-20 ms after it starts applying). Each time, HealAll from a
+// fresh Nemesis must leave nothing: no faultline table, chain, proto-250 route, fa17: qdisc or
+// helper process, no stopped process, and no open ledger entry.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -243,6 +243,32 @@ TEST_F(CrashTest, EveryNamedCrashPointIsHealedByAFreshNemesis) {
   RecordProperty(
       "named_ms",
       static_cast<int>(std::chrono::duration_cast<milliseconds>(Clock::now() - started).count()));
+}
+
+// Duplicate, reorder and packet-corrupt (issue 17 §3) at each named point: their chains and
+// helpers go, also when the kill came between the ledger record and the helper's amend.
+TEST_F(CrashTest, PacketManglingsAtEveryNamedCrashPointAreHealedByAFreshNemesis) {
+  for (const std::string point : {"after-ledger-fsync", "between-nodes", "during-heal"}) {
+    for (const std::string kind : {"duplicate", "reorder", "packet-corrupt"}) {
+      const std::string faults = point == "during-heal" ? kind + ",heal" : kind;
+      const std::string what = fmt::format("{} at {}", kind, point);
+      const int status = RunChild(faults, "nft", point, std::nullopt);
+      EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+          << what << ": the child did not die at the crash point (status " << status << ")";
+      HealAndCheck(what);
+      if (HasFatalFailure()) return;
+    }
+  }
+  // A kill while the three run one after another, at random moments.
+  std::mt19937_64 rng(20261207);
+  std::uniform_int_distribution<long> us(0, 60000);
+  for (int i = 0; i < 10; ++i) {
+    const long at = us(rng);
+    (void)RunChild("duplicate,reorder,packet-corrupt,heal", "nft", "",
+                   std::chrono::microseconds(at));
+    HealAndCheck(fmt::format("random kill {} after {} us", i, at));
+    if (HasFatalFailure()) return;
+  }
 }
 
 // Half the kills come 0-20 ms after the child starts applying. On this machine one ledger fsync

@@ -109,6 +109,10 @@ class NoNemesis : public Nemesis {
   Result<FaultReport> Bandwidth(const std::vector<std::string>&, std::int64_t) override {
     return Unused();
   }
+  Result<FaultReport> Mangle(const std::vector<std::string>&, const std::vector<std::string>&,
+                             const Mangling&, bool) override {
+    return Unused();
+  }
   FaultReport HealAll() override {
     ADD_FAILURE() << "HealAll called";
     return {};

@@ -510,6 +510,12 @@ std::string DescribeFault(const FaultSpec& s) {
       return fmt::format("delay {}±{} ms from {}", s.delay.count(), s.jitter.count(), targets);
     case FaultKind::kBandwidth:
       return fmt::format("bandwidth {} kbit/s from {}", s.kbit, targets);
+    case FaultKind::kDuplicate:
+    case FaultKind::kPacketCorrupt:
+      return fmt::format("{} {:.0f}% from {}", FaultKindName(s.kind), s.probability * 100, targets);
+    case FaultKind::kReorder:
+      return fmt::format("reorder {:.0f}% held {}±{} ms from {}", s.probability * 100,
+                         s.delay.count(), s.jitter.count(), targets);
     case FaultKind::kCorrupt:
       return fmt::format("corrupt {} {} on {}", CorruptModeName(s.corrupt.mode),
                          fmt::join(s.corrupt.files, " "), s.targets);

@@ -11,7 +11,8 @@
 // Two printed forms:
 // - the spec string, in the `faultline nemesis` command's syntax (FormatFaultSpec /
 //   ParseFaultSpec round-trip): "partition --grudge halves", "kill n1,n3",
-//   "loss minority --probability 0.2 --peers n2", "corrupt n1 --files member/snap/db --mode bitflip
+//   "loss minority --probability 0.2 --peers n2", "reorder n1 --probability 0.3 --ms 50",
+//   "corrupt n1 --files member/snap/db --mode bitflip
 //   --count 8", "siege n2 --cpu-percent 80 --for-ms 5000",
 //   "http-status --share 0.2 --status 503 --method GET --path /v3/kv/range";
 // - the description people read in histories and reports (DescribeFault): "partition halves",
@@ -68,7 +69,12 @@ enum class FaultKind {
   kHttpDrop,      // close the connection without a reply
   kHttpTruncate,  // keep --bytes of the reply's body, then close
   kProxyLatency,  // delay ± jitter on every chunk of the replies (Toxiproxy's latency)
-  kHeal,          // undo every open fault
+  // Packet faults through NFQUEUE and the helper process (nemesis/packet_mangle.h), on a share
+  // (--probability) of the packets leaving the targets toward peers:
+  kDuplicate,      // each sent twice (the copy through a raw socket, marked so it is not queued)
+  kReorder,        // held delay ± jitter while later packets pass
+  kPacketCorrupt,  // a payload bit flipped, checksum recomputed ("corrupt" is file corruption)
+  kHeal,           // undo every open fault
 };
 
 // The parameters a kind takes, as bits of FaultKindInfo::params. A parameter a kind does not take
@@ -128,6 +134,12 @@ inline constexpr std::array kFaultKinds = {
                   kHttpParams | kParamBytes},
     FaultKindInfo{FaultKind::kProxyLatency, "proxy-latency", "proxy-latency",
                   kParamTargets | kParamShare | kParamDelay | kParamDuration},
+    FaultKindInfo{FaultKind::kDuplicate, "duplicate", "duplicate",
+                  kPacketParams | kParamProbability},
+    FaultKindInfo{FaultKind::kReorder, "reorder", "reorder",
+                  kPacketParams | kParamProbability | kParamDelay},
+    FaultKindInfo{FaultKind::kPacketCorrupt, "packet-corrupt", "packet-corrupt",
+                  kPacketParams | kParamProbability},
     FaultKindInfo{FaultKind::kHeal, "heal", "heal", 0},
 };
 
@@ -232,10 +244,11 @@ struct FaultSpec {
   std::string targets;
   GrudgeSpec grudge;  // kPartition
   PartitionMode partition_mode = PartitionMode::kDrop;
-  std::vector<std::string> peers;  // loss, delay: toward these nodes only (empty = every other)
-  bool include_control = false;    // loss, delay: also toward the controller
-  double probability = 0.3;        // loss, 0..1
-  std::chrono::milliseconds delay{0};
+  // loss, delay, duplicate, reorder, packet-corrupt: toward these nodes only (empty = every other)
+  std::vector<std::string> peers;
+  bool include_control = false;        // and also toward the controller
+  double probability = 0.3;            // loss; duplicate, reorder, packet-corrupt: the share; 0..1
+  std::chrono::milliseconds delay{0};  // delay, reorder (how long a packet is held), proxy kinds
   std::chrono::milliseconds jitter{0};
   std::int64_t kbit = 0;  // bandwidth, kbit/s
   CorruptParams corrupt;

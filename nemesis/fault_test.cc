@@ -40,6 +40,9 @@ TEST(FaultKindTest, NamesAndFsAreTheRecordedOnes) {
       {FaultKind::kHttpDrop, "http-drop"},
       {FaultKind::kHttpTruncate, "http-truncate"},
       {FaultKind::kProxyLatency, "proxy-latency"},
+      {FaultKind::kDuplicate, "duplicate"},
+      {FaultKind::kReorder, "reorder"},
+      {FaultKind::kPacketCorrupt, "packet-corrupt"},
       {FaultKind::kHeal, "heal"}};
   ASSERT_EQ(names.size(), kFaultKinds.size());
   for (const auto& [kind, name] : names) EXPECT_EQ(FaultKindName(kind), name);
@@ -158,6 +161,18 @@ std::vector<FaultSpec> Examples() {
   latency.jitter = std::chrono::milliseconds(4);
   latency.proxy.share = 0.5;
   out.push_back(latency);
+  FaultSpec duplicate = Spec(FaultKind::kDuplicate, "n1");
+  duplicate.probability = 0.2;
+  duplicate.peers = {"n2"};
+  out.push_back(duplicate);
+  FaultSpec reorder = Spec(FaultKind::kReorder, "minority");
+  reorder.delay = std::chrono::milliseconds(50);
+  reorder.jitter = std::chrono::milliseconds(10);
+  out.push_back(reorder);
+  FaultSpec packet_corrupt = Spec(FaultKind::kPacketCorrupt);
+  packet_corrupt.probability = 0.05;
+  packet_corrupt.include_control = true;
+  out.push_back(packet_corrupt);
   out.push_back(Spec(FaultKind::kHeal));
   return out;
 }
@@ -194,6 +209,17 @@ TEST(FaultSpecTest, SpecStringsReadAsTheCli) {
   EXPECT_EQ(s->peers, (std::vector<std::string>{"n2", "n3"}));
   EXPECT_EQ(s->delay, std::chrono::milliseconds(50));
   EXPECT_EQ(s->jitter, std::chrono::milliseconds(10));
+  Result<FaultSpec> r = ParseFaultSpec("reorder n1 --probability 0.3 --ms 50");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->kind, FaultKind::kReorder);
+  EXPECT_EQ(r->probability, 0.3);
+  EXPECT_EQ(r->delay, std::chrono::milliseconds(50));
+  EXPECT_EQ(DescribeFault(*r), "reorder 30% held 50±0 ms from n1");
+  Result<FaultSpec> pc = ParseFaultSpec("packet-corrupt n2 --probability 0.05 --peers n1");
+  ASSERT_TRUE(pc) << pc.error().message();
+  EXPECT_EQ(pc->kind, FaultKind::kPacketCorrupt);
+  EXPECT_EQ(DescribeFault(*pc), "packet-corrupt 5% from n2");
+  EXPECT_EQ(FaultF(FaultKind::kPacketCorrupt), "packet-corrupt");
   Result<FaultSpec> p = ParseFaultSpec("partition --grudge isolate:n2 --mode reject");
   ASSERT_TRUE(p) << p.error().message();
   EXPECT_EQ(p->grudge, GSpec(GrudgeKind::kIsolate, "n2"));
@@ -217,6 +243,10 @@ TEST(FaultSpecTest, BadSpecsAreRejectedWithTheReason) {
       {"delay n1", "--ms 0: must be > 0"},
       {"delay n1 --ms 10 --jitter-ms 20", "--jitter-ms 20: must be in 0..--ms"},
       {"bandwidth n1", "--kbit 0: must be > 0"},
+      {"reorder n1", "--ms 0: must be > 0"},
+      {"duplicate n1 --probability 2", "--probability 2: not in 0..1"},
+      {"duplicate n1 --ms 5", "--ms does not apply to a duplicate fault"},
+      {"packet-corrupt n1 --files db", "--files does not apply to a packet-corrupt fault"},
       {"corrupt n1", "needs file globs"},
       {"corrupt n1 --files db --mode melt", "melt"},
       {"siege n1", "needs --cpu-percent, --memory-mb or --disk-ops"},

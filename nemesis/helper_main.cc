@@ -1,11 +1,17 @@
 // faultline-nemesis-helper: the nemesis's out-of-process helpers.
 //
-//   delay     --delay-ms D --jitter-ms J --queue Q --seed S --tag T --netns PATH...
+//   delay     --delay-ms D --jitter-ms J --queue Q --seed S --counts FILE --tag T --netns PATH...
 //             Binds NFQUEUE queue Q in each namespace (one socket per namespace, opened after
 //             setns, so one process serves every node), holds each packet D ± J ms, then accepts
 //             it. Queues are fail-open (a full queue passes packets) and the rules that feed them
 //             use --queue-bypass (no listener = packets pass), so ending this process heals the
 //             delay even if the rules stay. On SIGTERM it accepts what it holds, then exits.
+//   reorder | duplicate | packet-corrupt  --share P [--delay-ms D --jitter-ms J] and the above
+//             The same queues; a share P of the packets is held D ± J ms while the rest pass
+//             (reorder), sent twice (duplicate: the copy through a raw socket with SO_MARK
+//             kDuplicateMark) or has a payload bit flipped (nemesis/packet_mangle.h).
+//   Every queue mode writes its counts ("packets_seen", "packets_reordered", ...) to FILE at
+//   most once a second and on exit (write + rename); the heal that ends it reads them.
 //   watchdog  --ledger PATH --id N --at-unix-ms T
 //             Waits until T, then heals every open ledger entry whose deadline has passed, even if
 //             the process that applied it hangs or died. Exits early once entry N is closed.
@@ -16,16 +22,20 @@
 #include <arpa/inet.h>  // must precede <linux/netfilter.h> (PLATFORM.md §6)
 #include <fcntl.h>
 #include <linux/netfilter.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <queue>
 #include <random>
 #include <string>
@@ -38,6 +48,7 @@ extern "C" {
 
 #include "nemesis/internal/heal.h"
 #include "nemesis/ledger.h"
+#include "nemesis/packet_mangle.h"
 
 namespace {
 
@@ -74,26 +85,96 @@ struct Held {
   bool operator>(const Held& o) const { return release > o.release; }
 };
 
-struct DelayState {
+enum class Mode { kDelay, kReorder, kDuplicate, kCorrupt };
+
+struct QueueState {
+  Mode mode = Mode::kDelay;
   std::priority_queue<Held, std::vector<Held>, std::greater<>> held;
   std::mt19937_64 rng;
   long delay_ms = 0;
   long jitter_ms = 0;
+  double share = 1.0;
+  faultline::nemesis::packet::PacketCounts counts;
+  bool counts_changed = false;
+  std::vector<std::uint8_t> scratch;
 };
 
+// One namespace's queue: the state is shared, the raw socket (duplicates) is the namespace's.
+struct NetnsQueue {
+  QueueState* state = nullptr;
+  int raw = -1;
+};
+
+void Count(QueueState& state, const char* key) {
+  ++state.counts[key];
+  state.counts_changed = true;
+}
+
+bool Chosen(QueueState& state) {
+  return state.share >= 1.0 ||
+         std::uniform_real_distribution<double>(0, 1)(state.rng) < state.share;
+}
+
+void Hold(QueueState& state, nfq_q_handle* qh, std::uint32_t id) {
+  long us = state.delay_ms * 1000;
+  if (state.jitter_ms > 0) {
+    std::uniform_int_distribution<long> d(-state.jitter_ms * 1000, state.jitter_ms * 1000);
+    us = std::max(0L, us + d(state.rng));
+  }
+  state.held.push({Clock::now() + std::chrono::microseconds(us), qh, id});
+}
+
 int OnPacket(nfq_q_handle* qh, nfgenmsg*, nfq_data* nfa, void* data) {
-  auto* state = static_cast<DelayState*>(data);
+  auto* q = static_cast<NetnsQueue*>(data);
+  QueueState& state = *q->state;
   const nfqnl_msg_packet_hdr* ph = nfq_get_msg_packet_hdr(nfa);
   if (ph == nullptr) return 0;
-  long ms = state->delay_ms;
-  if (state->jitter_ms > 0) {
-    std::uniform_int_distribution<long> d(-state->jitter_ms * 1000, state->jitter_ms * 1000);
-    const long us = std::max(0L, ms * 1000 + d(state->rng));
-    state->held.push({Clock::now() + std::chrono::microseconds(us), qh, ntohl(ph->packet_id)});
-    return 0;
+  const std::uint32_t id = ntohl(ph->packet_id);
+  Count(state, "packets_seen");
+  switch (state.mode) {
+    case Mode::kDelay:
+      Hold(state, qh, id);
+      return 0;
+    case Mode::kReorder:
+      if (Chosen(state)) {
+        Count(state, "packets_reordered");
+        Hold(state, qh, id);
+        return 0;
+      }
+      return nfq_set_verdict(qh, id, NF_ACCEPT, 0, nullptr);
+    case Mode::kDuplicate: {
+      unsigned char* bytes = nullptr;
+      const int len = nfq_get_payload(nfa, &bytes);
+      const int rc = nfq_set_verdict(qh, id, NF_ACCEPT, 0, nullptr);
+      if (len >= 20 && Chosen(state)) {
+        // The copy goes out through the raw socket, marked: the queue rule skips it.
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        std::memcpy(&to.sin_addr, bytes + 16, 4);
+        if (::sendto(q->raw, bytes, static_cast<size_t>(len), 0, reinterpret_cast<sockaddr*>(&to),
+                     sizeof(to)) == len) {
+          Count(state, "packets_duplicated");
+        } else {
+          Count(state, "duplicate_send_errors");
+        }
+      }
+      return rc;
+    }
+    case Mode::kCorrupt: {
+      unsigned char* bytes = nullptr;
+      const int len = nfq_get_payload(nfa, &bytes);
+      if (len > 0 && Chosen(state)) {
+        state.scratch.assign(bytes, bytes + len);
+        if (faultline::nemesis::packet::CorruptPayload(state.scratch, state.rng())) {
+          Count(state, "packets_corrupted");
+          return nfq_set_verdict(qh, id, NF_ACCEPT, static_cast<std::uint32_t>(len),
+                                 state.scratch.data());
+        }
+      }
+      return nfq_set_verdict(qh, id, NF_ACCEPT, 0, nullptr);
+    }
   }
-  state->held.push({Clock::now() + std::chrono::milliseconds(ms), qh, ntohl(ph->packet_id)});
-  return 0;
+  return nfq_set_verdict(qh, id, NF_ACCEPT, 0, nullptr);
 }
 
 std::string Arg(const std::vector<std::string>& args, const std::string& name,
@@ -104,18 +185,39 @@ std::string Arg(const std::vector<std::string>& args, const std::string& name,
   return fallback;
 }
 
-int RunDelay(const std::vector<std::string>& args) {
-  DelayState state;
+// Replaces the counts file whole (write, then rename), so a reader never sees half of it.
+void WriteCounts(const std::string& path, QueueState& state) {
+  if (path.empty()) return;
+  const std::string text = faultline::nemesis::packet::FormatPacketCounts(state.counts);
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (written) ::rename(tmp.c_str(), path.c_str());
+  state.counts_changed = false;
+}
+
+int RunQueue(const std::string& mode, const std::vector<std::string>& args) {
+  QueueState state;
+  state.mode = mode == "reorder"          ? Mode::kReorder
+               : mode == "duplicate"      ? Mode::kDuplicate
+               : mode == "packet-corrupt" ? Mode::kCorrupt
+                                          : Mode::kDelay;
   state.delay_ms = std::atol(Arg(args, "--delay-ms", "0").c_str());
   state.jitter_ms = std::atol(Arg(args, "--jitter-ms", "0").c_str());
+  state.share = std::strtod(Arg(args, "--share", "1").c_str(), nullptr);
   state.rng.seed(std::strtoull(Arg(args, "--seed", "1").c_str(), nullptr, 10));
+  const std::string counts_path = Arg(args, "--counts");
   const int queue_num = std::atoi(Arg(args, "--queue", "0").c_str());
+  // Delay needs only the verdict; the others read (and corrupt rewrites) the whole packet.
+  const bool whole = state.mode != Mode::kDelay;
   std::vector<std::string> netns;
   for (size_t i = 0; i + 1 < args.size(); ++i) {
     if (args[i] == "--netns") netns.push_back(args[i + 1]);
   }
   if (netns.empty()) {
-    Say("delay helper: no --netns given");
+    Say(mode + " helper: no --netns given");
     return 2;
   }
   const int home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -125,47 +227,65 @@ int RunDelay(const std::vector<std::string>& args) {
     int fd;
   };
   std::vector<Bound> bound;
+  std::vector<std::unique_ptr<NetnsQueue>> contexts;
   for (const auto& path : netns) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
-      Say("delay helper: enter " + path + ": " + std::strerror(errno));
+      Say(mode + " helper: enter " + path + ": " + std::strerror(errno));
       return 1;
     }
     ::close(fd);
+    auto context = std::make_unique<NetnsQueue>();
+    context->state = &state;
+    if (state.mode == Mode::kDuplicate) {
+      // IPPROTO_RAW implies IP_HDRINCL: the copy goes out exactly as queued.
+      context->raw = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+      const std::uint32_t mark = faultline::nemesis::packet::kDuplicateMark;
+      if (context->raw < 0 ||
+          ::setsockopt(context->raw, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
+        Say(mode + " helper: raw socket with SO_MARK in " + path + ": " + std::strerror(errno) +
+            " (needs CAP_NET_RAW and CAP_NET_ADMIN)");
+        return 1;
+      }
+    }
     nfq_handle* h = nfq_open();
     if (h == nullptr) {
-      Say("delay helper: nfq_open in " + path + ": " + std::strerror(errno));
+      Say(mode + " helper: nfq_open in " + path + ": " + std::strerror(errno));
       return 1;
     }
-    nfq_q_handle* q = nfq_create_queue(h, static_cast<std::uint16_t>(queue_num), &OnPacket, &state);
+    nfq_q_handle* q =
+        nfq_create_queue(h, static_cast<std::uint16_t>(queue_num), &OnPacket, context.get());
     if (q == nullptr) {
-      Say("delay helper: bind NFQUEUE " + std::to_string(queue_num) + " in " + path + ": " +
+      Say(mode + " helper: bind NFQUEUE " + std::to_string(queue_num) + " in " + path + ": " +
           std::strerror(errno) + " (another listener holds it?)");
       return 1;
     }
-    nfq_set_mode(q, NFQNL_COPY_META, 0);
+    nfq_set_mode(q, whole ? NFQNL_COPY_PACKET : NFQNL_COPY_META, whole ? 0xFFFF : 0);
     nfq_set_queue_maxlen(q, 65536);
-    // A full queue passes packets instead of dropping them: a delay fault must not become loss.
+    // A full queue passes packets instead of dropping them: a packet fault must not become loss.
     nfq_set_queue_flags(q, NFQA_CFG_F_FAIL_OPEN, NFQA_CFG_F_FAIL_OPEN);
     nfnl_rcvbufsiz(nfq_nfnlh(h), 8 << 20);
     const int one = 1;
     ::setsockopt(nfq_fd(h), SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one));
     ::fcntl(nfq_fd(h), F_SETFL, ::fcntl(nfq_fd(h), F_GETFL) | O_NONBLOCK);
     bound.push_back({h, q, nfq_fd(h)});
+    contexts.push_back(std::move(context));
   }
   if (home >= 0) {
     (void)::setns(home, CLONE_NEWNET);
     ::close(home);
   }
+  WriteCounts(counts_path, state);
   SayReady();
   DetachStdout();
   std::vector<char> buf(256 * 1024);
+  auto last_write = Clock::now();
   while (g_stop == 0) {
     int timeout = 1000;
     if (!state.held.empty()) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           state.held.top().release - Clock::now());
-      timeout = static_cast<int>(std::max<long>(0, left.count()));
+      timeout = static_cast<int>(std::clamp<long>(left.count(), 0, 1000));
     }
     std::vector<pollfd> fds;
     for (const auto& b : bound) fds.push_back({b.fd, POLLIN, 0});
@@ -186,6 +306,11 @@ int RunDelay(const std::vector<std::string>& args) {
       state.held.pop();
       nfq_set_verdict(h.queue, h.id, NF_ACCEPT, 0, nullptr);
     }
+    // Counts on disk at most a second old: a SIGKILLed helper still leaves most of them.
+    if (state.counts_changed && now - last_write >= std::chrono::seconds(1)) {
+      WriteCounts(counts_path, state);
+      last_write = now;
+    }
   }
   // Let go of what we hold rather than have the kernel drop it with the queue.
   while (!state.held.empty()) {
@@ -197,6 +322,10 @@ int RunDelay(const std::vector<std::string>& args) {
     nfq_destroy_queue(b.q);
     nfq_close(b.h);
   }
+  for (auto& c : contexts) {
+    if (c->raw >= 0) ::close(c->raw);
+  }
+  WriteCounts(counts_path, state);
   return 0;
 }
 
@@ -244,8 +373,11 @@ int main(int argc, char** argv) {
   ::sigaction(SIGTERM, &sa, nullptr);
   ::sigaction(SIGINT, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
-  if (!args.empty() && args[0] == "delay") return RunDelay(args);
+  for (const char* mode : {"delay", "reorder", "duplicate", "packet-corrupt"}) {
+    if (!args.empty() && args[0] == mode) return RunQueue(args[0], args);
+  }
   if (!args.empty() && args[0] == "watchdog") return RunWatchdog(args);
-  Say("usage: faultline-nemesis-helper delay|watchdog ... (started by the nemesis, not by hand)");
+  Say("usage: faultline-nemesis-helper delay|reorder|duplicate|packet-corrupt|watchdog ... "
+      "(started by the nemesis, not by hand)");
   return 2;
 }

@@ -18,6 +18,7 @@
 #include "nemesis/internal/proc.h"
 #include "nemesis/ledger.h"
 #include "nemesis/packet.h"
+#include "nemesis/packet_mangle.h"
 #include "nemesis/proxy_faults.h"
 
 namespace faultline::nemesis {
@@ -245,75 +246,60 @@ class NemesisImpl final : public Nemesis {
                                    "jitter at most the delay)",
                                    delay.count(), jitter.count()));
     }
-    FAULTLINE_RETURN_IF_ERROR(CheckLocal("delay"));
-    FAULTLINE_ASSIGN_OR_RETURN(auto targets, Targets("delay", nodes, peers, include_control));
-    FAULTLINE_ASSIGN_OR_RETURN(std::string helper, internal::HelperPath());
-    std::vector<std::string> netns;
-    for (const auto& t : targets) netns.push_back(t.node->netns);
-    // Whether iptables will create the filter table here (heal then removes it, if left empty).
-    std::vector<bool> had_filter(targets.size(), true);
-    const auto probed = internal::RunInNetnsParallel(netns, [&](size_t i) -> Status {
-      FAULTLINE_ASSIGN_OR_RETURN(bool exists, packet::FilterTableExists());
-      had_filter[i] = exists;
-      return OkStatus();
-    });
-    for (size_t i = 0; i < probed.size(); ++i) {
-      if (!probed[i]) {
-        return probed[i].error().WithContext(
-            fmt::format("nemesis: delay: on {}", targets[i].node->name));
-      }
+    return QueueFault(FaultKind::kDelay, nodes, peers, include_control,
+                      fmt::format("delay {} ms ± {} ms from {}{}", delay.count(), jitter.count(),
+                                  fmt::join(nodes, ","), PeersNote(peers, include_control)),
+                      {"--delay-ms", std::to_string(delay.count()), "--jitter-ms",
+                       std::to_string(jitter.count())},
+                      fmt::format("held {} ms ± {} ms", delay.count(), jitter.count()), start);
+  }
+
+  Result<FaultReport> Mangle(const std::vector<std::string>& nodes,
+                             const std::vector<std::string>& peers, const Mangling& mangling,
+                             bool include_control) override {
+    const std::int64_t start = internal::MonoNanos();
+    const std::string_view name = FaultKindName(mangling.kind);
+    if (mangling.kind != FaultKind::kDuplicate && mangling.kind != FaultKind::kReorder &&
+        mangling.kind != FaultKind::kPacketCorrupt) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("nemesis: {}: not a packet mangling (duplicate, reorder or "
+                                   "packet-corrupt)",
+                                   name));
     }
-    LedgerEntry entry = BaseEntry(FaultKind::kDelay);
-    entry.nodes = nodes;
-    entry.description = fmt::format("delay {} ms ± {} ms from {}{}", delay.count(), jitter.count(),
-                                    fmt::join(nodes, ","), PeersNote(peers, include_control));
-    FAULTLINE_ASSIGN_OR_RETURN(entry, Record(std::move(entry), [&](LedgerEntry& e) {
-                                 for (size_t i = 0; i < targets.size(); ++i) {
-                                   LedgerObject o = Obj("iptables-chain", targets[i].node->name,
-                                                        targets[i].node->netns,
-                                                        packet::QueueChainName(e.run_id, e.id));
-                                   o.flag = !had_filter[i];
-                                   e.objects.push_back(o);
-                                 }
-                                 e.objects.push_back(Obj("helper", "", "", HelperTag(e.id)));
-                               }));
-    const std::string chain = entry.objects.front().name;
-    const int queue = 10000 + static_cast<int>(entry.id % 50000);
-    FaultReport report = Begin(FaultKind::kDelay, entry, start);
-    std::vector<std::string> argv = {helper,        "delay",
-                                     "--delay-ms",  std::to_string(delay.count()),
-                                     "--jitter-ms", std::to_string(jitter.count()),
-                                     "--queue",     std::to_string(queue),
-                                     "--seed",      std::to_string(entry.id),
-                                     "--tag",       HelperTag(entry.id)};
-    for (const auto& n : netns) {
-      argv.push_back("--netns");
-      argv.push_back(internal::NetnsPath(n));
+    if (!(mangling.share >= 0.0 && mangling.share <= 1.0)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("nemesis: {}: share {} is not in 0..1", name, mangling.share));
     }
-    auto pid = internal::SpawnHelper(argv, std::chrono::seconds(5));
-    if (!pid) {
-      report.ok = false;
-      report.details.push_back("helper: " + pid.error().message());
-      for (const auto& t : targets) report.failed.push_back(t.node->name);
-      report.end_mono_ns = internal::MonoNanos();
-      // Nothing was installed, but the entry stays open for an idempotent heal.
-      return report;
+    const bool reorder = mangling.kind == FaultKind::kReorder;
+    if (reorder && (mangling.delay.count() <= 0 || mangling.delay.count() > 60000 ||
+                    mangling.jitter.count() < 0 || mangling.jitter > mangling.delay)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("nemesis: reorder: held {} ms ± {} ms is out of range "
+                                   "(1..60000 ms, jitter at most the hold)",
+                                   mangling.delay.count(), mangling.jitter.count()));
     }
-    const auto st = internal::ReadProcStat(*pid);
-    LedgerObject helper_object = Obj("helper", "", "", HelperTag(entry.id));
-    helper_object.pid = *pid;
-    helper_object.start_time = st ? st->start_time : 0;
-    FAULTLINE_RETURN_IF_ERROR(ledger_.Amend(entry.id, {helper_object}));
-    const auto statuses = ForNodes(netns, [&](size_t i) {
-      return packet::ApplyQueueChain(chain, targets[i].addresses, queue);
-    });
-    Finish(report, targets, statuses, [&](size_t i) {
-      return fmt::format(
-          "iptables chain {} from OUTPUT: NFQUEUE {} (bypass) to {} address(es), held {} ms ± {} "
-          "ms by helper pid {}",
-          chain, queue, targets[i].addresses.size(), delay.count(), jitter.count(), *pid);
-    });
-    return report;
+    std::vector<std::string> args = {"--share", fmt::format("{}", mangling.share)};
+    std::string what = fmt::format("{} {:.1f}%", name, mangling.share * 100);
+    std::string description =
+        fmt::format("{} {:.1f}% of packets from {}{}", name, mangling.share * 100,
+                    fmt::join(nodes, ","), PeersNote(peers, include_control));
+    if (reorder) {
+      args.insert(args.end(), {"--delay-ms", std::to_string(mangling.delay.count()), "--jitter-ms",
+                               std::to_string(mangling.jitter.count())});
+      what += fmt::format(" held {} ms ± {} ms", mangling.delay.count(), mangling.jitter.count());
+      description =
+          fmt::format("reorder {:.1f}% of packets (held {} ms ± {} ms) from {}{}",
+                      mangling.share * 100, mangling.delay.count(), mangling.jitter.count(),
+                      fmt::join(nodes, ","), PeersNote(peers, include_control));
+    }
+    if (mangling.kind == FaultKind::kDuplicate) {
+      what += fmt::format(", copies sent marked {:#x}", packet::kDuplicateMark);
+    }
+    if (mangling.kind == FaultKind::kPacketCorrupt) {
+      what += ", one payload bit flipped, checksum recomputed";
+    }
+    return QueueFault(mangling.kind, nodes, peers, include_control, std::move(description),
+                      std::move(args), what, start);
   }
 
   Result<FaultReport> Bandwidth(const std::vector<std::string>& nodes,
@@ -401,6 +387,90 @@ class NemesisImpl final : public Nemesis {
                          o.address.empty() ? std::string() : " at " + o.address);
     }
     return o.type;
+  }
+
+  // A fault through NFQUEUE: our iptables chain queues the packets leaving `nodes` toward their
+  // peers, and a helper process (mode: the kind's name, then `helper_args`) acts on them.
+  Result<FaultReport> QueueFault(FaultKind kind, const std::vector<std::string>& nodes,
+                                 const std::vector<std::string>& peers, bool include_control,
+                                 std::string description,
+                                 const std::vector<std::string>& helper_args,
+                                 const std::string& what_helper_does, std::int64_t start) {
+    const std::string_view name = FaultKindName(kind);
+    FAULTLINE_RETURN_IF_ERROR(CheckLocal(name));
+    FAULTLINE_ASSIGN_OR_RETURN(auto targets, Targets(name, nodes, peers, include_control));
+    FAULTLINE_ASSIGN_OR_RETURN(std::string helper, internal::HelperPath());
+    std::vector<std::string> netns;
+    for (const auto& t : targets) netns.push_back(t.node->netns);
+    // Whether iptables will create the filter table here (heal then removes it, if left empty).
+    std::vector<bool> had_filter(targets.size(), true);
+    const auto probed = internal::RunInNetnsParallel(netns, [&](size_t i) -> Status {
+      FAULTLINE_ASSIGN_OR_RETURN(bool exists, packet::FilterTableExists());
+      had_filter[i] = exists;
+      return OkStatus();
+    });
+    for (size_t i = 0; i < probed.size(); ++i) {
+      if (!probed[i]) {
+        return probed[i].error().WithContext(
+            fmt::format("nemesis: {}: on {}", name, targets[i].node->name));
+      }
+    }
+    LedgerEntry entry = BaseEntry(kind);
+    entry.nodes = nodes;
+    entry.description = std::move(description);
+    FAULTLINE_ASSIGN_OR_RETURN(entry, Record(std::move(entry), [&](LedgerEntry& e) {
+                                 for (size_t i = 0; i < targets.size(); ++i) {
+                                   LedgerObject o = Obj("iptables-chain", targets[i].node->name,
+                                                        targets[i].node->netns,
+                                                        packet::QueueChainName(e.run_id, e.id));
+                                   o.flag = !had_filter[i];
+                                   e.objects.push_back(o);
+                                 }
+                                 LedgerObject h = Obj("helper", "", "", HelperTag(e.id));
+                                 h.value = CountsPath(e.id);
+                                 e.objects.push_back(h);
+                               }));
+    const std::string chain = entry.objects.front().name;
+    const int queue = 10000 + static_cast<int>(entry.id % 50000);
+    FaultReport report = Begin(kind, entry, start);
+    std::vector<std::string> argv = {helper, std::string(name)};
+    argv.insert(argv.end(), helper_args.begin(), helper_args.end());
+    argv.insert(argv.end(), {"--queue", std::to_string(queue), "--seed", std::to_string(entry.id),
+                             "--counts", CountsPath(entry.id), "--tag", HelperTag(entry.id)});
+    for (const auto& n : netns) {
+      argv.push_back("--netns");
+      argv.push_back(internal::NetnsPath(n));
+    }
+    auto pid = internal::SpawnHelper(argv, std::chrono::seconds(5));
+    if (!pid) {
+      report.ok = false;
+      report.details.push_back("helper: " + pid.error().message());
+      for (const auto& t : targets) report.failed.push_back(t.node->name);
+      report.end_mono_ns = internal::MonoNanos();
+      // Nothing was installed, but the entry stays open for an idempotent heal.
+      return report;
+    }
+    const auto st = internal::ReadProcStat(*pid);
+    LedgerObject helper_object = Obj("helper", "", "", HelperTag(entry.id));
+    helper_object.pid = *pid;
+    helper_object.start_time = st ? st->start_time : 0;
+    helper_object.value = CountsPath(entry.id);
+    FAULTLINE_RETURN_IF_ERROR(ledger_.Amend(entry.id, {helper_object}));
+    const auto statuses = ForNodes(netns, [&](size_t i) {
+      return packet::ApplyQueueChain(chain, targets[i].addresses, queue);
+    });
+    Finish(report, targets, statuses, [&](size_t i) {
+      return fmt::format(
+          "iptables chain {} from OUTPUT: NFQUEUE {} (bypass, unmarked packets) to {} "
+          "address(es), {} by helper pid {}",
+          chain, queue, targets[i].addresses.size(), what_helper_does, *pid);
+    });
+    return report;
+  }
+
+  // Where the helper of entry `id` writes its counts (nemesis/packet_mangle.h).
+  std::string CountsPath(std::uint64_t id) const {
+    return fmt::format("{}.{}.counts", ledger_.path(), id);
   }
 
   std::string HelperTag(std::uint64_t id) const { return fmt::format("{}#{}", ledger_.path(), id); }
@@ -627,6 +697,11 @@ std::string FaultReport::Describe() const {
                   (end_mono_ns - start_mono_ns) / 1e6);
   for (const auto& d : details) out += "\n  " + d;
   for (const auto& n : notes) out += "\n  note: " + n;
+  if (!counts.empty()) {
+    std::vector<std::string> parts;
+    for (const auto& [key, value] : counts) parts.push_back(fmt::format("{} {}", key, value));
+    out += fmt::format("\n  counted: {}", fmt::join(parts, ", "));
+  }
   return out;
 }
 
@@ -666,6 +741,15 @@ Result<FaultReport> ApplyFault(Nemesis& nemesis, const FaultSpec& spec,
       return nemesis.Delay(targets, spec.peers, spec.delay, spec.jitter, spec.include_control);
     case FaultKind::kBandwidth:
       return nemesis.Bandwidth(targets, spec.kbit);
+    case FaultKind::kDuplicate:
+    case FaultKind::kReorder:
+    case FaultKind::kPacketCorrupt:
+      return nemesis.Mangle(targets, spec.peers,
+                            Nemesis::Mangling{.kind = spec.kind,
+                                              .share = spec.probability,
+                                              .delay = spec.delay,
+                                              .jitter = spec.jitter},
+                            spec.include_control);
     case FaultKind::kHeal:
       return nemesis.HealAll();
     case FaultKind::kCrash:

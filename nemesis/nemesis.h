@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,7 +43,10 @@ struct FaultReport {
   std::vector<std::string> notes;    // caveats (e.g. what new-only did to established flows)
   std::int64_t start_mono_ns = 0;    // CLOCK_MONOTONIC when applying began
   std::int64_t end_mono_ns = 0;      // and when it returned
-  std::string Describe() const;      // one line, then details
+  // What the fault did, as its helper counted (keys as in nemesis.json: "packets_duplicated",
+  // "packets_reordered", "packets_corrupted", "packets_seen"); filled by the heal that ends it.
+  std::map<std::string, std::int64_t> counts;
+  std::string Describe() const;  // one line, then details
 };
 
 struct NemesisOptions {
@@ -90,6 +94,19 @@ class Nemesis {
                                                   std::chrono::milliseconds delay,
                                                   std::chrono::milliseconds jitter,
                                                   bool include_control) = 0;
+  // A share of the packets leaving `nodes` toward `peers` duplicated, reordered or corrupted
+  // (nemesis/packet_mangle.h), through NFQUEUE and a helper process as for Delay. The heal that
+  // ends the helper reports its counts (FaultReport::counts).
+  struct Mangling {
+    FaultKind kind = FaultKind::kDuplicate;  // kDuplicate, kReorder or kPacketCorrupt
+    double share = 0.3;                      // 0..1
+    std::chrono::milliseconds delay{0};      // kReorder: how long a packet is held (> 0)
+    std::chrono::milliseconds jitter{0};     // kReorder: ± this much (at most the delay)
+  };
+  [[nodiscard]] virtual Result<FaultReport> Mangle(const std::vector<std::string>& nodes,
+                                                   const std::vector<std::string>& peers,
+                                                   const Mangling& mangling,
+                                                   bool include_control) = 0;
   // Egress of `nodes` limited to kbit_per_s (tbf on the node's eth0).
   [[nodiscard]] virtual Result<FaultReport> Bandwidth(const std::vector<std::string>& nodes,
                                                       std::int64_t kbit_per_s) = 0;
@@ -113,7 +130,8 @@ struct FaultContext {
 
 // Applies one fault through `nemesis`, the path every caller with a FaultSpec takes: partitions
 // (FaultGrudge over `nodes`, in the spec's partition mode), process faults through the node
-// controller (kill, pause, resume, start, restart), packet faults (loss, delay, bandwidth), heal,
+// controller (kill, pause, resume, start, restart), packet faults (loss, delay, bandwidth,
+// duplicate, reorder, packet-corrupt), heal,
 // kCrash through `context.drill_faults` and proxy faults (http-status, ..., proxy-latency) through
 // `context.proxy_faults` (InvalidArgument without one). Targets are resolved by
 // FaultTargets (`leader` is asked only for "leader"). The spec is validated first.

@@ -18,6 +18,7 @@
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/nft.h"
 #include "nemesis/internal/nl.h"
+#include "nemesis/packet_mangle.h"
 
 namespace faultline::nemesis::packet {
 namespace {
@@ -122,8 +123,10 @@ Status ApplyQueueChain(const std::string& chain, const std::vector<std::string>&
   // Declaring an existing chain under --noflush flushes it, so a re-apply replaces the rules.
   std::string input = fmt::format("*filter\n:{} - [0:0]\n", chain);
   for (const auto& address : peer_addresses) {
-    input += fmt::format("-A {} -d {}/32 -j NFQUEUE --queue-num {} --queue-bypass\n", chain,
-                         address, queue_num);
+    // Duplicates faultline sends carry kDuplicateMark: queueing them would copy them again.
+    input += fmt::format(
+        "-A {} -d {}/32 -m mark ! --mark {:#x} -j NFQUEUE --queue-num {} --queue-bypass\n", chain,
+        address, kDuplicateMark, queue_num);
   }
   FAULTLINE_ASSIGN_OR_RETURN(std::string save, RunProcessOk({"iptables-save", "-t", "filter"}));
   if (internal::ParseIptablesSave(save, chain, "OUTPUT").jumps == 0)

@@ -5,8 +5,11 @@
 //   loss       nft table `inet <table>` of our own, output hook:
 //              `ip daddr @peers numgen random mod 10000 < N drop`
 //   delay      iptables chain of our own in the filter table, jumped to from OUTPUT:
-//              `-d PEER -j NFQUEUE --queue-num Q --queue-bypass` (no listener = packets pass); the
+//              `-d PEER -m mark ! --mark 0xfa17d0d0 -j NFQUEUE --queue-num Q --queue-bypass` (no
+//              listener = packets pass; marked packets are our own duplicates); the
 //              faultline-nemesis-helper process holds each queued packet, then accepts it
+//   duplicate, reorder, packet-corrupt
+//              the same chain, with the helper in another mode (nemesis/packet_mangle.h)
 //   bandwidth  tbf as the root qdisc of a device, with our reserved handle kQdiscHandle; refused
 //              when the device already has a root qdisc we did not make
 //

@@ -1,6 +1,7 @@
-// Privileged tests of packet faults on a throwaway namespace cluster: loss, bandwidth and delay
-// change what they should by about the amount asked, spare the control address, and heal back to
-// a clean network with nothing of ours left. They need root and FAIL (never skip) without it.
+// Privileged tests of packet faults on a throwaway namespace cluster: loss, bandwidth, delay,
+// duplicate, reorder and packet-corrupt change what they should by about the amount asked, spare
+// the control address, and heal back to a clean network with nothing of ours left. They need root
+// and FAIL (never skip) without it.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -12,9 +13,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "common/process.h"
@@ -116,6 +120,82 @@ int UdpDelivered(const std::string& from_netns, const Socket& receiver, const st
     while (::recv(receiver.get(), buf, sizeof(buf), MSG_DONTWAIT) > 0) ++got;
   }
   return got;
+}
+
+// What a receiver saw of `count` numbered UDP datagrams: the probe for duplicate, reorder and
+// packet-corrupt. Each datagram carries "seq NNNNNN " and 48 bytes derived from its number, so a
+// damaged one is told from a good one by content alone (the app-level checksum).
+struct UdpSeen {
+  int delivered = 0;     // datagrams received
+  int distinct = 0;      // distinct intact sequence numbers
+  int duplicates = 0;    // intact datagrams whose number came before
+  int out_of_order = 0;  // intact datagrams numbered below one received earlier
+  int damaged = 0;       // content not what its number says
+};
+
+std::string Numbered(int seq) {
+  std::string s = fmt::format("seq {:06d} ", seq);
+  for (int i = 0; i < 48; ++i) s.push_back(static_cast<char>('a' + (seq * 7 + i) % 26));
+  return s;
+}
+
+// Sends `count` numbered datagrams from `from_netns`, one every `spacing`, to a receiver bound
+// at address:port; reads until 500 ms pass without one.
+UdpSeen UdpSequence(const std::string& from_netns, const Socket& receiver,
+                    const std::string& address, uint16_t port, int count,
+                    std::chrono::microseconds spacing) {
+  Socket sender = MakeSocket(from_netns, SOCK_DGRAM);
+  const sockaddr_in to = Endpoint(address, port);
+  // Resolve the neighbour first (see UdpDelivered), then drain what that sent.
+  for (int i = 0; i < 3; ++i) {
+    ::sendto(sender.get(), "warm", 4, 0, reinterpret_cast<const sockaddr*>(&to), sizeof(to));
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  std::this_thread::sleep_for(milliseconds(200));
+  {
+    char buf[128];
+    while (::recv(receiver.get(), buf, sizeof(buf), MSG_DONTWAIT) > 0) {
+    }
+  }
+  std::vector<std::string> got;
+  std::thread reader([&] {
+    char buf[256];
+    while (true) {
+      pollfd p{.fd = receiver.get(), .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, 500) <= 0) break;
+      const ssize_t n = ::recv(receiver.get(), buf, sizeof(buf), MSG_DONTWAIT);
+      if (n > 0) got.emplace_back(buf, static_cast<size_t>(n));
+    }
+  });
+  for (int i = 0; i < count; ++i) {
+    const std::string payload = Numbered(i);
+    ::sendto(sender.get(), payload.data(), payload.size(), 0,
+             reinterpret_cast<const sockaddr*>(&to), sizeof(to));
+    std::this_thread::sleep_for(spacing);
+  }
+  reader.join();
+  UdpSeen seen;
+  std::set<int> numbers;
+  // Printed for the test log: what the probe saw.
+  std::printf("probe %s:%u: ", address.c_str(), port);
+  int highest = -1;
+  for (const auto& payload : got) {
+    ++seen.delivered;
+    int seq = -1;
+    if (payload.size() > 11 && payload.rfind("seq ", 0) == 0) seq = std::atoi(payload.c_str() + 4);
+    if (seq < 0 || seq >= count || payload != Numbered(seq)) {
+      ++seen.damaged;
+      continue;
+    }
+    if (!numbers.insert(seq).second) ++seen.duplicates;
+    if (seq < highest) ++seen.out_of_order;
+    highest = std::max(highest, seq);
+  }
+  seen.distinct = static_cast<int>(numbers.size());
+  std::printf("%d sent, %d delivered, %d distinct, %d duplicates, %d out of order, %d damaged\n",
+              count, seen.delivered, seen.distinct, seen.duplicates, seen.out_of_order,
+              seen.damaged);
+  return seen;
 }
 
 // TCP goodput in Mbit/s from `from_netns` to a listener in `to_netns` over `duration`.
@@ -241,6 +321,40 @@ class PacketFaultTest : public ::testing::Test {
 
   const NetNode& Node(int i) const { return cluster_->nodes()[static_cast<size_t>(i)]; }
 
+  static constexpr int kProbePackets = 300;
+  struct Mangled {
+    UdpSeen before;             // n1 -> n2 before the fault
+    UdpSeen during;             // n1 -> n2 with the fault applied
+    UdpSeen other;              // n1 -> n3 (not a peer of the fault) meanwhile
+    UdpSeen after;              // n1 -> n2 after the heal
+    std::int64_t counted = -1;  // the heal's count of `key`
+  };
+  // Applies `mangling` to n1's packets toward n2 and probes with kProbePackets numbered
+  // datagrams, one every `spacing`, before, during and after the heal, which must end the helper
+  // and report `key`.
+  Mangled ProbeMangling(const Nemesis::Mangling& mangling, uint16_t port,
+                        std::chrono::microseconds spacing, const char* key) {
+    Mangled m;
+    Socket at_n2 = Bound(Node(1).netns, SOCK_DGRAM, Node(1).address, port);
+    Socket at_n3 = Bound(Node(2).netns, SOCK_DGRAM, Node(2).address, port);
+    m.before = UdpSequence(Node(0).netns, at_n2, Node(1).address, port, kProbePackets, spacing);
+    EXPECT_EQ(m.before.delivered, kProbePackets);
+    auto applied = nemesis_->Mangle({"n1"}, {"n2"}, mangling, false);
+    EXPECT_TRUE(applied) << applied.error().message();
+    if (!applied) return m;
+    EXPECT_TRUE(applied->ok) << applied->Describe();
+    m.during = UdpSequence(Node(0).netns, at_n2, Node(1).address, port, kProbePackets, spacing);
+    m.other = UdpSequence(Node(0).netns, at_n3, Node(2).address, port, kProbePackets, spacing);
+    const FaultReport healed = nemesis_->HealAll();
+    std::printf("%s\n", healed.Describe().c_str());
+    EXPECT_TRUE(healed.ok) << healed.Describe();
+    EXPECT_TRUE(healed.counts.contains(key)) << healed.Describe();
+    if (healed.counts.contains(key)) m.counted = healed.counts.at(key);
+    EXPECT_TRUE(testing::HelperProcesses((dir_ / "nemesis.ledger").string()).empty());
+    m.after = UdpSequence(Node(0).netns, at_n2, Node(1).address, port, kProbePackets, spacing);
+    return m;
+  }
+
   std::unique_ptr<testing::NetnsCluster> cluster_;
   std::unique_ptr<Nemesis> nemesis_;
   std::filesystem::path dir_;
@@ -347,6 +461,103 @@ TEST_F(PacketFaultTest, DelayOfFiftyMillisecondsRaisesRoundTripAndHealRestores) 
   EXPECT_TRUE(testing::HelperProcesses((dir_ / "nemesis.ledger").string()).empty());
   const double after = MedianRttMs(Node(0).netns, Node(1).netns, Node(1).address, 7524, 15);
   EXPECT_LT(after, 10.0);
+}
+
+// Each mangling: the UDP probe sees it while it is applied (and only toward its peer), the
+// helper's counts agree with what the probe saw, and after the heal the probe sees none of it.
+TEST_F(PacketFaultTest, DuplicateSendsAShareTwiceAndHealStopsIt) {
+  const Mangled m =
+      ProbeMangling({.kind = FaultKind::kDuplicate, .share = 0.5, .delay = {}, .jitter = {}}, 7531,
+                    std::chrono::microseconds(200), "packets_duplicated");
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(m.before.duplicates, 0);
+  EXPECT_EQ(m.during.distinct, kProbePackets);
+  EXPECT_EQ(m.during.damaged, 0);
+  // Binomial(300, 0.5): sd 8.7; 100..200 is over 5 sd either way. A copy queued again would be
+  // copied again: more than kProbePackets duplicates.
+  EXPECT_GT(m.during.duplicates, 100);
+  EXPECT_LT(m.during.duplicates, 200);
+  // The warm-up datagrams may have been copied too.
+  EXPECT_GE(m.counted, m.during.duplicates);
+  EXPECT_LE(m.counted, m.during.duplicates + 3);
+  EXPECT_EQ(m.after.delivered, kProbePackets);
+  EXPECT_EQ(m.after.duplicates, 0);
+  // n3 was not a peer of this fault.
+  EXPECT_EQ(m.other.delivered, kProbePackets);
+  EXPECT_EQ(m.other.duplicates, 0);
+}
+
+TEST_F(PacketFaultTest, ReorderHoldsAShareBehindLaterPacketsAndHealStopsIt) {
+  // One datagram a millisecond: a packet held 30 ms is overtaken by about 30 later ones.
+  const Mangled m = ProbeMangling(
+      {.kind = FaultKind::kReorder, .share = 0.3, .delay = milliseconds(30), .jitter = {}}, 7541,
+      std::chrono::microseconds(1000), "packets_reordered");
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(m.before.out_of_order, 0);
+  // Held, not lost: every datagram arrives once.
+  EXPECT_EQ(m.during.distinct, kProbePackets);
+  EXPECT_EQ(m.during.duplicates, 0);
+  // Binomial(300, 0.3): sd 7.9; 40..140 leaves room for held packets released together.
+  EXPECT_GT(m.during.out_of_order, 40);
+  EXPECT_LT(m.during.out_of_order, 140);
+  // Every datagram the probe saw late was held; a held one overtaken by nothing is not late.
+  EXPECT_GE(m.counted, m.during.out_of_order);
+  EXPECT_LE(m.counted, m.during.out_of_order + 10);
+  EXPECT_EQ(m.after.delivered, kProbePackets);
+  EXPECT_EQ(m.after.out_of_order, 0);
+  EXPECT_EQ(m.other.out_of_order, 0);
+}
+
+TEST_F(PacketFaultTest, PacketCorruptDamagesAShareThatStillArrivesAndHealStopsIt) {
+  const Mangled m =
+      ProbeMangling({.kind = FaultKind::kPacketCorrupt, .share = 0.3, .delay = {}, .jitter = {}},
+                    7551, std::chrono::microseconds(200), "packets_corrupted");
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(m.before.damaged, 0);
+  // The checksum is recomputed: damaged datagrams are delivered, not dropped.
+  EXPECT_EQ(m.during.delivered, kProbePackets);
+  // Binomial(300, 0.3): sd 7.9; 50..130 is over 5 sd either way.
+  EXPECT_GT(m.during.damaged, 50);
+  EXPECT_LT(m.during.damaged, 130);
+  EXPECT_EQ(m.during.distinct + m.during.damaged, kProbePackets);
+  EXPECT_GE(m.counted, m.during.damaged);
+  EXPECT_LE(m.counted, m.during.damaged + 3);
+  EXPECT_EQ(m.after.delivered, kProbePackets);
+  EXPECT_EQ(m.after.damaged, 0);
+  EXPECT_EQ(m.other.damaged, 0);
+}
+
+// The three at once, one per node (on one node the newest NFQUEUE fault takes the packets: an
+// NFQUEUE verdict ends the OUTPUT hook), under TCP traffic n1 -> n2 -> n3 -> n1: TCP keeps flowing
+// (it repairs duplicates and order), each helper counts its work, one heal ends all three.
+TEST_F(PacketFaultTest, ManglingsOnThreeNodesHealTogether) {
+  const std::array kinds = {FaultKind::kDuplicate, FaultKind::kReorder, FaultKind::kPacketCorrupt};
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    auto applied = nemesis_->Mangle(
+        {Node(static_cast<int>(i)).name}, {},
+        {.kind = kinds[i], .share = 0.1, .delay = milliseconds(20), .jitter = milliseconds(5)},
+        false);
+    ASSERT_TRUE(applied) << applied.error().message();
+    ASSERT_TRUE(applied->ok) << applied->Describe();
+  }
+  EXPECT_EQ(testing::HelperProcesses((dir_ / "nemesis.ledger").string()).size(), 3u);
+  auto open = nemesis_->OpenFaults();
+  ASSERT_TRUE(open);
+  EXPECT_EQ(open->size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const int to = (i + 1) % 3;
+    const double mbit = TcpGoodputMbit(Node(i).netns, Node(to).netns, Node(to).address,
+                                       static_cast<uint16_t>(7561 + i), milliseconds(300));
+    EXPECT_GT(mbit, 0.1) << Node(i).name << " -> " << Node(to).name;
+  }
+  const FaultReport healed = nemesis_->HealAll();
+  ASSERT_TRUE(healed.ok) << healed.Describe();
+  for (const char* key : {"packets_duplicated", "packets_reordered", "packets_corrupted"}) {
+    EXPECT_GT(healed.counts.contains(key) ? healed.counts.at(key) : 0, 0) << key << "\n"
+                                                                          << healed.Describe();
+  }
+  EXPECT_TRUE(testing::HelperProcesses((dir_ / "nemesis.ledger").string()).empty());
+  EXPECT_EQ(testing::Leftovers(cluster_->nodes()), std::vector<std::string>{});
 }
 
 TEST_F(PacketFaultTest, DeadlineWatchdogHealsWhenTheOwnerDoesNot) {

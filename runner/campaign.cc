@@ -423,8 +423,14 @@ double SecondsSinceLogStart(const history::LogWriter& log) {
   return static_cast<double>(log.ElapsedNs()) / 1e9;
 }
 
-// Heals everything and records it as a heal pair. Returns the report's line.
-std::string Heal(Context& ctx, FaultInjector& injector) {
+// What a heal did: the report's line, and what the healed fault's helper counted.
+struct Healed {
+  std::string line;
+  std::map<std::string, std::int64_t> counts;
+};
+
+// Heals everything and records it as a heal pair.
+Healed Heal(Context& ctx, FaultInjector& injector) {
   ctx.SetFault("healing");
   const std::string_view f = nemesis::FaultF(FaultKind::kHeal);
   ctx.Append(NemesisOp(f, "heal all"));
@@ -434,9 +440,10 @@ std::string Heal(Context& ctx, FaultInjector& injector) {
   if (!r.failed.empty()) done.AddExtra(history::field::kFailed, Value::Strings(r.failed));
   ctx.Append(done);
   ctx.SetFault("none");
-  return r.ok ? fmt::format("heal: {}", r.description)
-              : fmt::format("heal: incomplete: {} (failed on {})", r.description,
-                            fmt::join(r.failed, ","));
+  return Healed{.line = r.ok ? fmt::format("heal: {}", r.description)
+                             : fmt::format("heal: incomplete: {} (failed on {})", r.description,
+                                           fmt::join(r.failed, ",")),
+                .counts = r.counts};
 }
 
 // The nemesis thread: quiet for heal_s, a fault for fault_s, heal, and again, until the run ends.
@@ -506,7 +513,9 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
     // The probe ran while the fault was in force; it counts toward the fault's time.
     const bool full = sleep(std::max(0.0, ctx.config.fault_s - probe_s));
     interval.heal_s = SecondsSinceLogStart(ctx.log);
-    heals.push_back(Heal(ctx, injector));
+    Healed healed = Heal(ctx, injector);
+    heals.push_back(std::move(healed.line));
+    interval.counts = std::move(healed.counts);
     interval.end_s = SecondsSinceLogStart(ctx.log);
     faults.push_back(std::move(interval));
     if (!full) return;
@@ -574,7 +583,7 @@ Result<RunStats> RunCampaign(const CampaignConfig& config, CampaignDeps& deps,
     std::lock_guard lock(ctx.mu);
     ctx.phase = "heal";
   }
-  if (deps.nemesis != nullptr) heals.push_back(Heal(ctx, *deps.nemesis));
+  if (deps.nemesis != nullptr) heals.push_back(Heal(ctx, *deps.nemesis).line);
   const bool log_ok = [&] {
     std::lock_guard lock(ctx.mu);
     return !ctx.error.has_value();

@@ -183,6 +183,9 @@ struct FaultInterval {
   double heal_s = 0;    // when the heal began
   FaultProbe probe;     // the independent probe's finding
   double apply_ms = 0;  // how long applying took, from the nemesis report (0 if unknown)
+  // What the fault's helper counted, from the heal that ended it (nemesis::FaultReport::counts:
+  // "packets_duplicated", ...); each is a key of the fault's nemesis.json entry.
+  std::map<std::string, std::int64_t> counts;
 };
 
 struct RunStats {

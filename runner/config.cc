@@ -119,7 +119,8 @@ const std::array kFields{
               .parse = ParseWorkloadField, .print = PrintWorkloadField},
   ConfigField{.key = "nemesis", .flag = "--nemesis",
               .help = "Comma-separated faults: partition, isolate, isolate-leader, kill, pause, "
-                      "loss, and through proxies http-status, http-delay, http-drop, "
+                      "loss, duplicate, reorder, packet-corrupt (30% of the packets of one node "
+                      "or a minority), and through proxies http-status, http-delay, http-drop, "
                       "http-truncate, proxy-latency; or none",
               .parse = ParseNemesisField, .print = PrintNemesisField},
   ConfigField{.key = "isolate_node", .flag = "--isolate-node",

@@ -287,13 +287,20 @@ Result<FaultSpec> NemesisSchedule::Next() {
     case FaultKind::kHttpDelay:
     case FaultKind::kHttpDrop:
     case FaultKind::kHttpTruncate:
-    case FaultKind::kProxyLatency: {
+    case FaultKind::kProxyLatency:
+    case FaultKind::kDuplicate:
+    case FaultKind::kReorder:
+    case FaultKind::kPacketCorrupt: {
       // One node or a minority, at random; a minority needs at least 3 nodes.
       const bool minority = nodes.size() >= 3 && Below(rng_, 2) == 1;
       FAULTLINE_ASSIGN_OR_RETURN(
           std::vector<std::string> targets,
           nemesis::ResolveTarget(minority ? "minority" : "one", nodes, std::nullopt, rng_()));
       spec.targets = fmt::format("{}", fmt::join(targets, ","));
+      if (spec.kind == FaultKind::kReorder) {
+        spec.delay = std::chrono::milliseconds(50);
+        spec.jitter = std::chrono::milliseconds(10);
+      }
       if (!nemesis::IsProxyFaultKind(spec.kind)) break;
       // Proxy kinds: on a share of the requests (or connections) through those nodes' proxies.
       spec.proxy.share = spec.kind == FaultKind::kProxyLatency ? 1.0 : 0.3;

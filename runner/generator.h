@@ -153,10 +153,11 @@ using nemesis::FaultSpec;
 // The proxy kinds (http-status, http-delay, http-drop, http-truncate, proxy-latency) act on the
 // proxies in front of the nodes' client ports (CampaignConfig::proxy).
 inline constexpr std::array kScheduleFaultKinds = {
-    FaultKind::kPartition,    FaultKind::kIsolate,     FaultKind::kIsolateLeader,
-    FaultKind::kKill,         FaultKind::kPause,       FaultKind::kLoss,
-    FaultKind::kHttpStatus,   FaultKind::kHttpDelay,   FaultKind::kHttpDrop,
-    FaultKind::kHttpTruncate, FaultKind::kProxyLatency};
+    FaultKind::kPartition,    FaultKind::kIsolate,      FaultKind::kIsolateLeader,
+    FaultKind::kKill,         FaultKind::kPause,        FaultKind::kLoss,
+    FaultKind::kHttpStatus,   FaultKind::kHttpDelay,    FaultKind::kHttpDrop,
+    FaultKind::kHttpTruncate, FaultKind::kProxyLatency, FaultKind::kDuplicate,
+    FaultKind::kReorder,      FaultKind::kPacketCorrupt};
 // Parses a comma-separated list of those kinds such as "partition,kill,pause,loss"; "none" or ""
 // means no faults. Kept in the order given, duplicates removed.
 [[nodiscard]] Result<std::vector<FaultKind>> ParseScheduleKinds(std::string_view list);
@@ -172,7 +173,8 @@ struct NemesisScheduleOptions {
 // Each fault the schedule makes is concrete except for the leader, which is looked up when it is
 // applied: kPartition names a grudge (random ones are drawn with the spec's seed), kIsolate one
 // node, kIsolateLeader nothing; kKill, kPause and kLoss name one node or a minority, in cluster
-// order; loss keeps FaultSpec's default probability (30%).
+// order; loss keeps FaultSpec's default probability (30%). duplicate, reorder and packet-corrupt
+// name one node or a minority too, on 30% of their packets (reorder holds each 50 ± 10 ms).
 class NemesisSchedule {
  public:
   explicit NemesisSchedule(NemesisScheduleOptions options);

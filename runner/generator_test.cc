@@ -233,6 +233,33 @@ TEST(GeneratorTest, InfoMakesANewProcessOfTheSameWorker) {
   EXPECT_EQ(NextProcess(p, 10), Process::Client(23));
 }
 
+TEST(NemesisScheduleTest, PacketManglingsNameOneNodeOrAMinorityAndAreValid) {
+  NemesisScheduleOptions o{
+      .kinds = {FaultKind::kDuplicate, FaultKind::kReorder, FaultKind::kPacketCorrupt},
+      .nodes = {"n1", "n2", "n3", "n4", "n5"},
+      .isolate_node = "",
+      .seed = 3};
+  NemesisSchedule schedule(o);
+  std::set<FaultKind> seen;
+  for (int i = 0; i < 30; ++i) {
+    Result<FaultSpec> x = schedule.Next();
+    ASSERT_TRUE(x) << x.error().message();
+    EXPECT_TRUE(nemesis::ValidateFaultSpec(*x)) << nemesis::FormatFaultSpec(*x);
+    seen.insert(x->kind);
+    Result<std::vector<std::string>> nodes =
+        nemesis::ResolveTarget(x->targets, o.nodes, std::nullopt, 0);
+    ASSERT_TRUE(nodes) << x->targets;
+    EXPECT_GE(nodes->size(), 1u);
+    EXPECT_LE(nodes->size(), 2u);
+    EXPECT_EQ(x->probability, 0.3);
+    if (x->kind == FaultKind::kReorder) {
+      EXPECT_EQ(x->delay, std::chrono::milliseconds(50));
+      EXPECT_EQ(x->jitter, std::chrono::milliseconds(10));
+    }
+  }
+  EXPECT_EQ(seen.size(), 3u);
+}
+
 TEST(NemesisScheduleTest, SeededAndWithinKinds) {
   NemesisScheduleOptions o{.kinds = {FaultKind::kPartition, FaultKind::kKill, FaultKind::kLoss},
                            .nodes = {"n1", "n2", "n3", "n4", "n5"},
@@ -310,10 +337,10 @@ TEST(NemesisScheduleTest, ParseScheduleKinds) {
   // A fault kind the schedule does not choose from.
   Result<std::vector<FaultKind>> siege = ParseScheduleKinds("kill,siege");
   ASSERT_FALSE(siege);
-  EXPECT_EQ(
-      siege.error().message(),
-      "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
-      "pause, loss, http-status, http-delay, http-drop, http-truncate, proxy-latency or none)");
+  EXPECT_EQ(siege.error().message(),
+            "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
+            "pause, loss, http-status, http-delay, http-drop, http-truncate, proxy-latency, "
+            "duplicate, reorder, packet-corrupt or none)");
   EXPECT_EQ(nemesis::FaultF(FaultKind::kIsolateLeader), "partition");
 }
 

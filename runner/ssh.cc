@@ -158,13 +158,17 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
                                  config.cluster));
   }
   const std::string ctx = fmt::format("campaign: cluster {}", config.cluster);
-  if (std::find(config.nemesis.begin(), config.nemesis.end(), FaultKind::kLoss) !=
-      config.nemesis.end()) {
+  for (const FaultKind packet :
+       {FaultKind::kLoss, FaultKind::kDuplicate, FaultKind::kReorder, FaultKind::kPacketCorrupt}) {
+    if (std::find(config.nemesis.begin(), config.nemesis.end(), packet) == config.nemesis.end()) {
+      continue;
+    }
+    const std::string_view name = nemesis::FaultKindName(packet);
     return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("{}: --nemesis loss: packet faults over ssh are not "
+                     fmt::format("{}: --nemesis {}: packet faults over ssh are not "
                                  "implemented (they need the nodes' network namespaces on this "
-                                 "machine); leave loss out, e.g. --nemesis partition,kill,pause",
-                                 ctx));
+                                 "machine); leave {} out, e.g. --nemesis partition,kill,pause",
+                                 ctx, name, name));
   }
 
   nemesis::NemesisOptions nemesis_options;

@@ -1,4 +1,5 @@
-// faultline nemesis partition|kill|pause|resume|start|restart|loss|delay|bandwidth|heal|status:
+// faultline nemesis partition|kill|pause|resume|start|restart|loss|delay|duplicate|reorder|
+// packet-corrupt|bandwidth|heal|status:
 // inject one fault into a cluster by hand (nemesis/nemesis.h), heal it, or see what is open.
 #include <fmt/format.h>
 #include <signal.h>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -230,6 +232,22 @@ int WithSession(const Common& c, Fn fn) {
   return fn(*s);
 }
 
+// Applies the fault kind called `name`, with the fields `fill` sets, in a session.
+int ApplyNamed(const Common& c, const std::string& name,
+               const std::function<void(nemesis::FaultSpec&)>& fill) {
+  auto kind = nemesis::ParseFaultKind(name);
+  if (!kind) {
+    PrintError(kind.error().message());
+    return kExitError;
+  }
+  return WithSession(c, [&](Session& s) {
+    nemesis::FaultSpec fault;
+    fault.kind = *kind;
+    fill(fault);
+    return ApplySpec(s, c, fault);
+  });
+}
+
 void AddCommon(CLI::App* sub, Common& c) {
   sub->add_option("--name", c.name,
                   "Local cluster name (from `faultline cluster up --name`); default \"default\"");
@@ -259,7 +277,8 @@ std::vector<std::string> PeersOf(const FaultArgs& a) { return SplitCommas(a.peer
 void RegisterNemesisCommands(CLI::App& app, Action& run) {
   auto* nem = app.add_subcommand(
       "nemesis",
-      "Inject a fault by hand: partitions, process faults, packet loss, delay, bandwidth.\n"
+      "Inject a fault by hand: partitions, process faults, packet loss, delay, bandwidth,\n"
+      "duplicated, reordered and corrupted packets.\n"
       "Every fault is written with its inverse to an fsync'd ledger BEFORE it touches a node, so\n"
       "`faultline nemesis heal` undoes it even after a crash of the command that applied it.\n"
       "Faults stay until healed unless --for or --deadline is given. SIGINT/SIGTERM while a\n"
@@ -270,6 +289,7 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
       "  faultline nemesis pause leader --for 10\n"
       "  faultline nemesis loss --probability 0.2 --nodes minority\n"
       "  faultline nemesis delay --ms 50 --jitter-ms 10 --nodes n1 --peers n2,n3\n"
+      "  faultline nemesis reorder --probability 0.3 --ms 50 --nodes n1 --for 10\n"
       "  faultline nemesis bandwidth --kbit 1000 --nodes n5 --deadline 60\n"
       "  faultline nemesis status\n"
       "  faultline nemesis heal\n"
@@ -353,17 +373,8 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
         ->required();
     sub->callback([&run, common, args, name] {
       run = [common, args, name]() -> int {
-        auto kind = nemesis::ParseFaultKind(name);
-        if (!kind) {
-          PrintError(kind.error().message());
-          return kExitError;
-        }
-        return WithSession(*common, [&](Session& s) {
-          nemesis::FaultSpec fault;
-          fault.kind = *kind;
-          fault.targets = args->target;
-          return ApplySpec(s, *common, fault);
-        });
+        return ApplyNamed(*common, name,
+                          [&](nemesis::FaultSpec& fault) { fault.targets = args->target; });
       };
     });
   }
@@ -418,6 +429,65 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
       });
     };
   });
+
+  // duplicate, reorder, packet-corrupt: a share of the packets, through NFQUEUE as delay.
+  struct Mangling {
+    const char* name;
+    const char* help;
+  };
+  for (const Mangling& m :
+       {Mangling{"duplicate",
+                 "Send a share (--probability) of the packets leaving --nodes toward --peers\n"
+                 "twice. Mechanism: the NFQUEUE chain of delay; the helper accepts each packet\n"
+                 "and sends a copy through a raw socket with SO_MARK 0xfa17d0d0, which the\n"
+                 "queue rule skips (the copy is not queued and copied again).\n"
+                 "Example: faultline nemesis duplicate --probability 0.2 --nodes n1"},
+        Mangling{"reorder",
+                 "Hold a share (--probability) of the packets leaving --nodes toward --peers\n"
+                 "for --ms ± --jitter-ms while the others pass at once, so later packets\n"
+                 "overtake them (unlike delay, which holds every packet). Mechanism: the\n"
+                 "NFQUEUE chain and helper of delay.\n"
+                 "Example: faultline nemesis reorder --probability 0.3 --ms 50 --nodes n1"},
+        Mangling{"packet-corrupt",
+                 "Flip one bit in the payload of a share (--probability) of the packets\n"
+                 "leaving --nodes toward --peers (`corrupt` is file corruption in drills).\n"
+                 "Headers stay intact and the TCP/UDP/ICMP checksum is RECOMPUTED, so the\n"
+                 "damaged bytes reach the application: with a bad checksum the receiver would\n"
+                 "drop the packet, and the fault would be only `loss`.\n"
+                 "Mechanism: the NFQUEUE chain and helper of delay.\n"
+                 "Example: faultline nemesis packet-corrupt --probability 0.05 --nodes n2"}}) {
+    const std::string name = m.name;
+    auto* sub = nem->add_subcommand(name, std::string(m.help) +
+                                              "\nThe heal that ends it prints what the helper "
+                                              "counted (packets_seen, packets_" +
+                                              (name == "duplicate" ? "duplicated"
+                                               : name == "reorder" ? "reordered"
+                                                                   : "corrupted") +
+                                              ").");
+    AddCommon(sub, *common);
+    sub->add_option("--probability", args->probability, "Share of the packets, 0..1")->required();
+    if (name == "reorder") {
+      sub->add_option("--ms", args->ms, "How long a chosen packet is held, in ms")->required();
+      sub->add_option("--jitter-ms", args->jitter_ms, "Uniform jitter, at most --ms (default 0)");
+    }
+    sub->add_option("--nodes", args->nodes, "TARGET (default all)");
+    sub->add_option("--peers", args->peers, "Comma-separated nodes (default every other node)");
+    sub->add_flag("--include-control", args->include_control, "Also toward the controller");
+    sub->callback([&run, common, args, name] {
+      run = [common, args, name]() -> int {
+        return ApplyNamed(*common, name, [&](nemesis::FaultSpec& fault) {
+          fault.targets = args->nodes;
+          fault.peers = PeersOf(*args);
+          fault.include_control = args->include_control;
+          fault.probability = args->probability;
+          if (fault.kind == nemesis::FaultKind::kReorder) {
+            fault.delay = std::chrono::milliseconds(args->ms);
+            fault.jitter = std::chrono::milliseconds(args->jitter_ms);
+          }
+        });
+      };
+    });
+  }
 
   auto* bw = nem->add_subcommand(
       "bandwidth",

@@ -9,12 +9,16 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/proc.h"
 #include "nemesis/internal/toxic_heal.h"
 #include "nemesis/packet.h"
+#include "nemesis/packet_mangle.h"
 
 namespace faultline::nemesis::internal {
 namespace {
@@ -71,6 +75,17 @@ void HealProcessObject(const LedgerObject& o, NodeControl* control, EntryHeal& o
     }
     out.details.push_back(fmt::format(
         "helper: {}", ended.empty() ? "none running" : fmt::format("{}", fmt::join(ended, "; "))));
+    // The helper writes its counts on SIGTERM (and every second before): read them once, then
+    // remove the file (a second object of the same helper finds none).
+    if (!o.value.empty()) {
+      std::ifstream in(o.value);
+      if (in) {
+        const std::string text((std::istreambuf_iterator<char>(in)), {});
+        for (const auto& [key, value] : packet::ParsePacketCounts(text)) out.counts[key] += value;
+        std::error_code ignored;
+        std::filesystem::remove(o.value, ignored);
+      }
+    }
     return;
   }
   if (o.type == "watchdog") {
@@ -316,6 +331,7 @@ FaultReport HealEntries(const Ledger& ledger, NodeControl* control, const NetFor
       report.details.push_back(fmt::format("#{} {}: {}", entry.id, entry.kind, d));
     }
     for (const auto& n : entry.nodes) nodes[n] = true;
+    for (const auto& [key, value] : h.counts) report.counts[key] += value;
     for (const auto& f : h.failed) report.failed.push_back(fmt::format("#{} {}", entry.id, f));
     if (!h.ok) {
       report.ok = false;

@@ -6,7 +6,9 @@
 #ifndef FAULTLINE_NEMESIS_INTERNAL_HEAL_H_
 #define FAULTLINE_NEMESIS_INTERNAL_HEAL_H_
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,8 +27,9 @@ using NetFor = std::function<Result<Net*>(const std::string& backend, const NetC
 
 struct EntryHeal {
   bool ok = true;
-  std::vector<std::string> details;  // "n1: nft delete table inet faultline_r_loss3", ...
-  std::vector<std::string> failed;   // node names (or "helper") whose inverse failed
+  std::vector<std::string> details;            // "n1: nft delete table inet faultline_r_loss3", ...
+  std::vector<std::string> failed;             // node names (or "helper") whose inverse failed
+  std::map<std::string, std::int64_t> counts;  // what ended helpers counted (FaultReport::counts)
 };
 
 // Undoes every object of `entry`. Objects already gone count as healed. `control` may be null:

@@ -15,7 +15,8 @@
 // finds one; finding it cancels only partitions with larger keys. The same input therefore gives
 // the same counterexample on any number of threads (unless a time or memory limit intervenes).
 //
-// register and cas-register partitions first go through FindStaleRead, a cheap sound detector.
+// register and cas-register partitions first go through FindStaleRead, a cheap sound detector, and
+// then FindWriteOrderCycle (internal/write_order.h), which infers the order of the writes.
 #include "checker/checker.h"
 
 #include <fmt/format.h>
@@ -34,6 +35,7 @@
 
 #include "checker/internal/engine.h"
 #include "checker/internal/frontier.h"
+#include "checker/internal/write_order.h"
 #include "checker/models.h"
 
 namespace faultline::checker {
@@ -371,6 +373,7 @@ CheckResult RunPartitions(const M& model, std::vector<Partition<M>>& parts,
         if constexpr (std::is_same_v<M, RegisterModel>) {
           if (!search && !frontier && mode != SearchMode::kFrontier) {
             detected = FindStaleRead(model, parts[i].calls);
+            if (!detected) detected = internal::FindWriteOrderCycle(model, parts[i].calls);
           }
         }
         if (detected) {

@@ -123,6 +123,19 @@ concept HasStateBytes = requires(const M& m, const typename M::State& s) {
 
 inline constexpr size_t kOpen = std::numeric_limits<size_t>::max();
 
+// Whether the calls touch more than one region (HasRegions). The frontier search (frontier.h)
+// keeps whole configurations, whose number is then the product of the regions'; only the
+// depth-first search, which learns failures per region, factors it.
+template <typename M, typename Calls>
+bool SeveralRegions(const M& model, const Calls& calls) {
+  if constexpr (HasRegions<M>) {
+    for (const auto& c : calls) {
+      if (model.Region(c.in) != model.Region(calls.front().in)) return true;
+    }
+  }
+  return false;
+}
+
 // One op of a partition, decoded.
 template <typename M>
 struct Call {

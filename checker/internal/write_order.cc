@@ -11,21 +11,25 @@
 namespace faultline::checker::internal {
 namespace {
 
-using Kind = RegisterModel::Input::Kind;
-using OutKind = RegisterModel::Output::Kind;
-
 // Past this many ops in a partition the closure (cubic, on bitsets) is left to the search.
 constexpr size_t kMaxOps = 1500;
 // Rounds of "nothing between" before giving up (each adds edges; few are needed in practice).
 constexpr int kMaxRounds = 32;
 constexpr int64_t kInit = -1;  // the source of a read of the initial value
 
-bool TookEffectIfOk(const Call<RegisterModel>& c) {
-  return c.in.kind == Kind::kWrite || (c.in.kind == Kind::kCas && c.out.kind != OutKind::kFail);
-}
-int32_t Written(const Call<RegisterModel>& c) {
-  return c.in.kind == Kind::kWrite ? c.in.a : c.in.b;
-}
+// One op as the inference sees it: what it saw and what it wrote, if it took effect.
+struct OrderOp {
+  size_t invoke = 0;
+  size_t complete = kOpen;       // kOpen: an info op
+  std::optional<int32_t> saw;    // an ok read's value, a cas's compared value
+  std::optional<int32_t> wrote;  // a write's or (not failed) cas's new value
+  bool read = false;             // a plain read (preferred as the failing op)
+};
+
+struct Cycle {
+  size_t failing = 0;
+  std::vector<size_t> ops;  // by invocation
+};
 
 class Bits {
  public:
@@ -57,19 +61,16 @@ class Bits {
   std::vector<uint64_t> bits_;
 };
 
-}  // namespace
-
-std::optional<SearchResult> FindWriteOrderCycle(const RegisterModel& model,
-                                                const std::vector<Call<RegisterModel>>& calls) {
+std::optional<Cycle> FindCycle(const std::vector<OrderOp>& calls, int32_t initial) {
   if (calls.size() > kMaxOps) return std::nullopt;
   // Writers per value (ok and info alike; the initial value counts one).
   std::unordered_map<int32_t, int> writers;
   std::unordered_map<int32_t, size_t> writer;
-  writers[model.Init()] = 1;
+  writers[initial] = 1;
   for (size_t k = 0; k < calls.size(); ++k) {
-    if (!TookEffectIfOk(calls[k])) continue;
-    ++writers[Written(calls[k])];
-    writer[Written(calls[k])] = k;
+    if (!calls[k].wrote) continue;
+    ++writers[*calls[k].wrote];
+    writer[*calls[k].wrote] = k;
   }
   // What each op read, when it certainly took effect and its value has one writer: the source
   // call, or kInit. An info cas is included once its written value is read (below).
@@ -77,20 +78,16 @@ std::optional<SearchResult> FindWriteOrderCycle(const RegisterModel& model,
   // (A cas that wrote the value it compared with is left out: it cannot have seen itself.)
   auto source_of = [&](int32_t v, size_t self) -> std::optional<int64_t> {
     if (writers[v] != 1) return std::nullopt;
-    if (v == model.Init()) return kInit;
+    if (v == initial) return kInit;
     if (writer.at(v) == self) return std::nullopt;
     return static_cast<int64_t>(writer.at(v));
   };
   std::vector<uint8_t> effective(calls.size(), 0);  // a write that certainly took effect
   for (size_t k = 0; k < calls.size(); ++k) {
-    const Call<RegisterModel>& c = calls[k];
-    const bool ok = c.complete != kOpen;
-    if (ok && c.in.kind == Kind::kRead && c.out.kind == OutKind::kValue) {
-      source[k] = source_of(c.out.value, k);
-    } else if (ok && c.in.kind == Kind::kCas && c.out.kind == OutKind::kOk) {
-      source[k] = source_of(c.in.a, k);
-    }
-    if (ok && TookEffectIfOk(c)) effective[k] = 1;
+    const OrderOp& c = calls[k];
+    if (c.complete == kOpen) continue;
+    if (c.saw) source[k] = source_of(*c.saw, k);
+    if (c.wrote) effective[k] = 1;
   }
   // Info writes whose value was read took effect; an info cas that did also read its old value.
   for (bool grew = true; grew;) {
@@ -101,7 +98,7 @@ std::optional<SearchResult> FindWriteOrderCycle(const RegisterModel& model,
       if (effective[w] != 0) continue;
       effective[w] = 1;
       grew = true;
-      if (calls[w].in.kind == Kind::kCas) source[w] = source_of(calls[w].in.a, w);
+      if (calls[w].saw) source[w] = source_of(*calls[w].saw, w);
     }
   }
   // The graph's nodes: effective writes and ops with a known source.
@@ -117,7 +114,7 @@ std::optional<SearchResult> FindWriteOrderCycle(const RegisterModel& model,
   Bits before(n);
   auto id = [&](size_t call) { return static_cast<size_t>(node_of[call]); };
   for (size_t i = 0; i < n; ++i) {
-    const Call<RegisterModel>& a = calls[nodes[i]];
+    const OrderOp& a = calls[nodes[i]];
     if (a.complete == kOpen) continue;
     for (size_t j = 0; j < n; ++j) {
       if (a.complete < calls[nodes[j]].invoke) before.Set(i, j);
@@ -169,27 +166,87 @@ std::optional<SearchResult> FindWriteOrderCycle(const RegisterModel& model,
             [&](size_t x, size_t y) { return calls[x].invoke < calls[y].invoke; });
   size_t failing = cycle.back();
   for (size_t k : cycle) {
-    if (calls[k].in.kind == Kind::kRead) failing = k;  // the latest-invoked read
+    if (calls[k].read) failing = k;  // the latest-invoked read
   }
+  return Cycle{.failing = failing, .ops = std::move(cycle)};
+}
+
+template <typename M>
+SearchResult Explain(const M& model, const std::vector<Call<M>>& calls, const Cycle& cycle) {
   std::vector<std::string> described;
-  for (size_t k = 0; k < cycle.size() && described.size() < 8; ++k) {
-    const Call<RegisterModel>& c = calls[cycle[k]];
+  for (size_t k = 0; k < cycle.ops.size() && described.size() < 8; ++k) {
+    const Call<M>& c = calls[cycle.ops[k]];
     described.push_back(model.Describe(c.in, c.out) + (c.complete == kOpen ? " (info)" : ""));
   }
-  if (cycle.size() > described.size()) {
-    described.push_back(fmt::format("{} more", cycle.size() - described.size()));
+  if (cycle.ops.size() > described.size()) {
+    described.push_back(fmt::format("{} more", cycle.ops.size() - described.size()));
   }
   SearchResult result;
   result.outcome = Outcome::kInvalid;
-  result.failing_call = failing;
+  result.failing_call = cycle.failing;
   result.prefixes.emplace_back();
-  result.explanation = model.Describe(calls[failing].in, calls[failing].out);
+  result.explanation = model.Describe(calls[cycle.failing].in, calls[cycle.failing].out);
   result.detail = fmt::format(
       "the writes these ops saw admit no order: each of {} must take effect before another "
       "(by real time, by the write each read saw, and as no write falls between a write and a "
       "read that saw it)",
       fmt::join(described, ", "));
   return result;
+}
+
+}  // namespace
+
+std::optional<SearchResult> FindWriteOrderCycle(const RegisterModel& model,
+                                                const std::vector<Call<RegisterModel>>& calls) {
+  using Kind = RegisterModel::Input::Kind;
+  using OutKind = RegisterModel::Output::Kind;
+  std::vector<OrderOp> ops;
+  ops.reserve(calls.size());
+  for (const Call<RegisterModel>& c : calls) {
+    OrderOp op{.invoke = c.invoke, .complete = c.complete, .saw = {}, .wrote = {}, .read = false};
+    if (c.in.kind == Kind::kRead) {
+      op.read = true;
+      if (c.out.kind == OutKind::kValue) op.saw = c.out.value;
+    } else if (c.in.kind == Kind::kWrite) {
+      op.wrote = c.in.a;
+    } else if (c.out.kind != OutKind::kFail) {
+      // A cas that took effect compared equal (ok, or info and effective) and wrote.
+      op.saw = c.in.a;
+      op.wrote = c.in.b;
+    }
+    ops.push_back(op);
+  }
+  std::optional<Cycle> cycle = FindCycle(ops, model.Init());
+  if (!cycle) return std::nullopt;
+  return Explain(model, calls, *cycle);
+}
+
+std::optional<SearchResult> FindWriteOrderCycle(const KvModel& model,
+                                                const std::vector<Call<KvModel>>& calls) {
+  using Kind = KvModel::Input::Kind;
+  if (model.whole_map()) return std::nullopt;
+  // Strings to ids; the initial string first.
+  std::unordered_map<std::string, int32_t> ids;
+  auto id = [&](std::string s) {
+    return ids.emplace(std::move(s), static_cast<int32_t>(ids.size())).first->second;
+  };
+  const int32_t initial = id(model.Init()[0].Text());
+  std::vector<OrderOp> ops;
+  ops.reserve(calls.size());
+  for (const Call<KvModel>& c : calls) {
+    if (c.in.kind == Kind::kAppend) return std::nullopt;  // not a register
+    OrderOp op{.invoke = c.invoke, .complete = c.complete, .saw = {}, .wrote = {}, .read = false};
+    if (c.in.kind == Kind::kGet) {
+      op.read = true;
+      if (c.out.known && !c.out.nil) op.saw = id(c.out.value);
+    } else {
+      op.wrote = id(c.in.arg);
+    }
+    ops.push_back(op);
+  }
+  std::optional<Cycle> cycle = FindCycle(ops, initial);
+  if (!cycle) return std::nullopt;
+  return Explain(model, calls, *cycle);
 }
 
 }  // namespace faultline::checker::internal

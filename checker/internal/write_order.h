@@ -17,7 +17,8 @@
 //
 // Only values written once (by ok or info ops, the initial value by none) are used; the rest
 // add no constraint, which loses power but not soundness. Bounded: partitions with more than
-// kMaxOps ops are left to the search.
+// kMaxOps ops are left to the search. Models: register and cas-register, and kv split by key
+// where a key has puts and gets only (a register of strings).
 //
 // Thread-safety: a pure function of its arguments.
 #ifndef FAULTLINE_CHECKER_INTERNAL_WRITE_ORDER_H_
@@ -35,6 +36,8 @@ namespace faultline::checker::internal {
 // nothing when no cycle is found.
 std::optional<SearchResult> FindWriteOrderCycle(const RegisterModel& model,
                                                 const std::vector<Call<RegisterModel>>& calls);
+std::optional<SearchResult> FindWriteOrderCycle(const KvModel& model,
+                                                const std::vector<Call<KvModel>>& calls);
 
 }  // namespace faultline::checker::internal
 

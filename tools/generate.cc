@@ -203,7 +203,8 @@ class Generator {
     } else if (shape == "phantom-read") {
       PlantRead(k, Fresh(9));
     } else if (shape == "contradictory-readers") {
-      PlantContradictoryReaders(k, a, b);
+      // kv: on a key of its own, whose string is then only put, never appended to.
+      PlantContradictoryReaders(model_ == Model::kKv ? options_.keys : k, a, b);
     }
   }
 
@@ -269,7 +270,7 @@ class Generator {
     std::sort(order.begin(), order.end(),
               [&](size_t x, size_t y) { return *ops_[x].point < *ops_[y].point; });
     Value initial = model_ == Model::kKv ? Value::String("") : Value();
-    std::vector<Value> state(options_.keys, initial);
+    std::vector<Value> state(options_.keys + 1, initial);  // + the planted kv key
     for (size_t i : order) {
       GenOp& op = ops_[i];
       Value& cur = state[op.key];

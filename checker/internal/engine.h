@@ -449,19 +449,33 @@ class Search {
     if (idx == 0) return state;
     if constexpr (HasRegions<M>) {
       Walk& w = walk_;
+      const uint64_t regions = w.masks[idx].regions;
+      if (state == w.state && std::popcount(regions) == 1) {
+        // The node on top's projections onto one region are kept per node (Walk::subs).
+        int32_t& sub = w.subs[w.stack.size() * 64 + static_cast<size_t>(std::countr_zero(regions))];
+        if (sub < 0) sub = Project(state, idx);
+        return sub;
+      }
       const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(state)) << 16) | idx;
       if (const int32_t* hit = w.projected.Find(key)) return *hit;
+      const int32_t id = Project(state, idx);
+      if (id < 0) return -2;
       const size_t before = w.projected.bytes();
       const size_t after = w.projected.bytes_after_insert();
       if (after > before && !account_.Grow(after - before)) return -2;
-      const int32_t id = Intern(model_.Project(graph_.state(state), w.masks[idx].regions));
-      if (id < 0) return -2;
       w.projected.Insert(key, id);
       return id;
     }
     return state;
   }
-
+  // Projects and interns; -2 when out of memory.
+  int32_t Project(int32_t state, uint32_t idx) {
+    if constexpr (HasRegions<M>) {
+      const int32_t id = Intern(model_.Project(graph_.state(state), walk_.masks[idx].regions));
+      return id < 0 ? -2 : id;
+    }
+    return state;
+  }
   // The memo hashes of the configuration on top projected onto mask idx, with ok call k
   // linearized in addition (k = kOpen: none).
   std::pair<uint64_t, uint64_t> Key(uint32_t idx, size_t k) const {
@@ -603,8 +617,11 @@ class Search {
     std::vector<Mask> masks;
     std::unordered_map<uint64_t, uint32_t> mask_index;
     std::array<std::vector<uint32_t>, 64> masks_of_region;
-    std::vector<uint32_t> single;   // per region: the index of the mask of that region alone
-    FlatMap projected;              // (state id << 16 | mask index) -> id of the projected state
+    std::vector<uint32_t> single;  // per region: the index of the mask of that region alone
+    FlatMap projected;             // (state id << 16 | mask index) -> id of the projected state
+    // Per node on the stack (the root first), 64 per node: its state projected onto each region
+    // alone, -1 not yet known. A child copies its parent's and changes its op's region only.
+    std::vector<int32_t> subs;
     std::vector<uint64_t> scratch;  // info words masked for Learn
     // For the node on top and its ancestors: what each tried child was (its op's footprint) and
     // the regions that explain its failure (for a refused op, its footprint). See Explain.
@@ -720,6 +737,7 @@ class Search {
                                                                                       << (b % 64);
     }
     w.scratch.assign(words, 0);
+    w.subs.assign(64 * 2, -1);
     w.masks.clear();
     AddMask(w.all_regions);
     w.single.assign(64, 0);
@@ -755,8 +773,16 @@ class Search {
   }
 
   // Linearizes call k (its list entry e) from the node on top, making the child node on top.
-  void Push(size_t k, int32_t e, int32_t next_state, bool forced) {
+  // `sub`: the child's state projected onto k's region, or -1 when unknown or unchanged.
+  void Push(size_t k, int32_t e, int32_t next_state, bool forced, int32_t sub = -1) {
     Walk& w = walk_;
+    const size_t row = w.stack.size() * 64;
+    if (w.subs.size() < row + 128) w.subs.resize(row + 128, -1);
+    std::copy_n(w.subs.begin() + static_cast<std::ptrdiff_t>(row), 64,
+                w.subs.begin() + static_cast<std::ptrdiff_t>(row + 64));
+    if (!IsReadOnly(k)) {
+      w.subs[row + 64 + static_cast<size_t>(std::countr_zero(w.footprint[k]))] = sub;
+    }
     w.stack.push_back(Frame{.call = static_cast<int32_t>(k),
                             .prev_state = w.state,
                             .forced = forced,
@@ -949,7 +975,7 @@ class Search {
             if (p.reason == 0) {
               ns = p.state >= 0 ? p.state : Materialize(k);
               if (ns == -2) return out_of_memory();
-              Push(k, entry, ns, /*forced=*/false);
+              Push(k, entry, ns, /*forced=*/false, base == w.state ? -1 : sub);
               continue;
             }
             if (is_info) info[word] &= ~bit;

@@ -60,24 +60,20 @@ void BM_ContradictoryReadersDecided(benchmark::State& state, std::string model) 
   state.counters["histories"] = static_cast<double>(kHistories);
   state.counters["decided_share"] = static_cast<double>(decided) / static_cast<double>(kHistories);
 }
-BENCHMARK_CAPTURE(BM_ContradictoryReadersDecided, register, std::string("register"))
-    ->Arg(12)
-    ->Arg(24)
-    ->Iterations(1)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK_CAPTURE(BM_ContradictoryReadersDecided, cas_register, std::string("cas-register"))
-    ->Arg(12)
-    ->Arg(24)
-    ->Iterations(1)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK_CAPTURE(BM_ContradictoryReadersDecided, kv, std::string("kv"))
-    ->Arg(12)
-    ->Arg(24)
-    ->Iterations(1)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+// One benchmark per model, with 12 and 24 processes.
+const bool kRegistered = [] {
+  for (const char* model : {"register", "cas-register", "kv"}) {
+    benchmark::RegisterBenchmark(
+        (std::string("BM_ContradictoryReadersDecided/") + model).c_str(),
+        [model](benchmark::State& state) { BM_ContradictoryReadersDecided(state, model); })
+        ->Arg(12)
+        ->Arg(24)
+        ->Iterations(1)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+  return true;
+}();
 
 }  // namespace
 }  // namespace faultline::tools

@@ -15,7 +15,9 @@
 // finds one; finding it cancels only partitions with larger keys. The same input therefore gives
 // the same counterexample on any number of threads (unless a time or memory limit intervenes).
 //
-// register and cas-register partitions first go through FindStaleRead, a cheap sound detector.
+// register and cas-register partitions first go through FindStaleRead, a cheap sound detector, and
+// then FindWriteOrderCycle (internal/write_order.h), which infers the order of the writes (also
+// for kv keys with puts and gets only).
 #include "checker/checker.h"
 
 #include <fmt/format.h>
@@ -34,6 +36,7 @@
 
 #include "checker/internal/engine.h"
 #include "checker/internal/frontier.h"
+#include "checker/internal/write_order.h"
 #include "checker/models.h"
 
 namespace faultline::checker {
@@ -331,7 +334,8 @@ CheckResult RunPartitions(const M& model, std::vector<Partition<M>>& parts,
   std::vector<uint8_t> no_frontier(parts.size(), 0);
   const SearchMode mode = options.search;
   for (size_t i = 0; i < parts.size(); ++i) {
-    if (mode == SearchMode::kDepthFirst || !internal::Frontier<M>::Applies(parts[i].calls)) {
+    if (mode == SearchMode::kDepthFirst || !internal::Frontier<M>::Applies(parts[i].calls) ||
+        internal::SeveralRegions(model, parts[i].calls)) {
       no_frontier[i] = 1;
     }
   }
@@ -368,9 +372,12 @@ CheckResult RunPartitions(const M& model, std::vector<Partition<M>>& parts,
         std::unique_ptr<internal::Frontier<M>>& frontier = frontiers[i];
         const bool frontier_only = mode == SearchMode::kFrontier && no_frontier[i] == 0;
         std::optional<internal::SearchResult> detected;
-        if constexpr (std::is_same_v<M, RegisterModel>) {
-          if (!search && !frontier && mode != SearchMode::kFrontier) {
+        if (!search && !frontier && mode != SearchMode::kFrontier) {
+          if constexpr (std::is_same_v<M, RegisterModel>) {
             detected = FindStaleRead(model, parts[i].calls);
+          }
+          if constexpr (std::is_same_v<M, RegisterModel> || std::is_same_v<M, KvModel>) {
+            if (!detected) detected = internal::FindWriteOrderCycle(model, parts[i].calls);
           }
         }
         if (detected) {

@@ -10,6 +10,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -158,6 +159,40 @@ BENCHMARK_CAPTURE(BM_KvUnpartitioned, c10_ok, std::string("kv/c10-ok.txt"))
 BENCHMARK_CAPTURE(BM_KvUnpartitioned, c10_bad, std::string("kv/c10-bad.txt"))
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+
+// Issue 16 §3: the kv c50 files as one unpartitioned map state, Porcupine's worst case (here it
+// leaves both unknown after 120 s, using 7.7-8.4 GB). The baseline, in the same run, is the same
+// file split by key (`kv`): `vs_split` is our time over the split check's, the cost of searching
+// the whole map as one history.
+void BM_KvUnpartitionedVsSplit(benchmark::State& state, std::string file) {
+  if (CorpusDir().empty()) {
+    state.SkipWithError("FAULTLINE_CORPUS_DIR is not set");
+    return;
+  }
+  const History& h = Load(CorpusFile{.file = file, .etcd = false, .porcupine_ms = 0});
+  const auto start = std::chrono::steady_clock::now();
+  auto split = Check(h, Options("kv"));
+  const double split_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (!split) {
+    state.SkipWithError(split.error().message().c_str());
+    return;
+  }
+  Run(state, h, Options("kv-unpartitioned"), ValidityName(split->validity));
+  state.counters["split_ms"] = split_ms;
+  // A rate of iterations x split seconds, inverted: our seconds per iteration / split seconds.
+  state.counters["vs_split"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * split_ms / 1000.0,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK_CAPTURE(BM_KvUnpartitionedVsSplit, c50_ok, std::string("kv/c50-ok.txt"))
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+BENCHMARK_CAPTURE(BM_KvUnpartitionedVsSplit, c50_bad, std::string("kv/c50-bad.txt"))
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
 
 // ---- generated histories ----
 

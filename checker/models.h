@@ -209,8 +209,22 @@ class KvModel {
   }
   // Regions are key slots mod 64; only a put resets one, appends grow it (see HasGrowing in
   // internal/engine.h).
-  uint64_t Resets(const Input& in) const { return in.kind == Input::Kind::kPut ? Region(in) : 0; }
-  uint64_t Reads(const Input& in) const { return Region(in); }
+  uint64_t Resets(const Input& in) const {
+    return in.kind == Input::Kind::kPut ? uint64_t{1} << Region(in) : 0;
+  }
+  uint64_t Reads(const Input& in) const { return uint64_t{1} << Region(in); }
+  // The same regions let the search learn failures per region (HasRegions in internal/engine.h):
+  // an op looks at and changes its key's string only. Project blanks the keys outside `mask`.
+  uint32_t Region(const Input& in) const {
+    return whole_map_ ? static_cast<uint32_t>(in.slot) % 64 : 0;
+  }
+  State Project(const State& s, uint64_t mask) const {
+    State t = s;
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (((mask >> (i % 64)) & 1) == 0) t[i] = Str{};
+    }
+    return t;
+  }
   // Appends can make the string read by a get only if the current string is a prefix of it.
   bool CanReach(const State& s, const Input& in, const Output& out) const {
     if (!out.known) return true;
@@ -226,10 +240,6 @@ class KvModel {
   Result<std::vector<Decoded>> Decode(const history::Op& invoke, const history::Op* completion);
 
  private:
-  uint64_t Region(const Input& in) const {
-    return whole_map_ ? uint64_t{1} << (static_cast<uint32_t>(in.slot) % 64) : 1;
-  }
-
   bool whole_map_ = false;
   // Heap-allocated so that chunks may point at it while the model is moved.
   std::shared_ptr<const std::string> initial_ = std::make_shared<const std::string>();

@@ -309,6 +309,8 @@ void RegisterCheckCommand(CLI::App& app, Action& run) {
       "  faultline check history.edn --model cas-register\n"
       "  faultline check run.log --model cas-register --key faultline.pub --json\n"
       "  faultline check kv.txt --model kv --html report.html\n"
+      "  faultline check kv.txt --model kv-unpartitioned   # one search over the whole map: it\n"
+      "                        # learns failures per key and backjumps over other keys' ops\n"
       "  faultline check txns.edn --model list-append --consistency snapshot-isolation\n"
       "  faultline check a.edn b.edn --junit check.xml            # a test case per file, for CI\n"
       "Transactional models (list-append, rw-register) name Adya/Elle anomalies; what each\n"

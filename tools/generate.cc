@@ -202,7 +202,63 @@ class Generator {
       PlantRead(k, a);
     } else if (shape == "phantom-read") {
       PlantRead(k, Fresh(9));
+    } else if (shape == "contradictory-readers") {
+      // kv: on a key of its own, whose string is then only put, never appended to.
+      PlantContradictoryReaders(model_ == Model::kKv ? options_.keys : k, a, b);
     }
+  }
+
+  // Two writes of a and b and many other writes, all concurrent over one window (some info);
+  // inside it reader A sees a then b, and reader B sees b then a. Every read has a concurrent
+  // writer of its value, so no local detector sees it, but no order of the writes fits both
+  // readers. Uses every process slot: two readers, two writers of a and b, the rest writers.
+  void PlantContradictoryReaders(size_t k, const Value& a, const Value& b) {
+    int64_t start = 0;
+    for (const Slot& s : slots_) start = std::max(start, s.free_at);
+    start += 1000;
+    const int64_t len = 400 * 1000;
+    auto op_on = [&](size_t slot, Kind kind, int64_t from, int64_t to) -> GenOp& {
+      GenOp op;
+      op.slot = slot;
+      op.process = slots_[slot].process;
+      op.kind = kind;
+      op.key = k;
+      op.invoke_t = start + from;
+      op.complete_t = start + to;
+      op.planted = true;
+      slots_[slot].free_at = std::max(slots_[slot].free_at, op.complete_t);
+      ops_.push_back(std::move(op));
+      return ops_.back();
+    };
+    // The writes take effect in reader A's order (a, then b); reader B's results are forced
+    // and contradict it.
+    GenOp& wa = op_on(0, Kind::kWrite, 0, len);
+    wa.arg = a;
+    wa.point = static_cast<double>(start) + 0.1 * len;
+    GenOp& wb = op_on(1, Kind::kWrite, 0, len);
+    wb.arg = b;
+    wb.point = static_cast<double>(start) + 0.45 * len;
+    auto read = [&](size_t slot, int64_t from, int64_t to, const Value& v) {
+      GenOp& r = op_on(slot, Kind::kRead, from, to);
+      r.point = static_cast<double>(start + from) + 0.5 * static_cast<double>(to - from);
+      r.forced = v;
+    };
+    read(2, len / 5, len * 3 / 10, a);
+    read(2, len / 2, len * 6 / 10, b);
+    read(3, len / 5, len * 3 / 10, b);
+    read(3, len / 2, len * 6 / 10, a);
+    for (size_t s = 4; s < slots_.size(); ++s) {
+      GenOp& w = op_on(s, Kind::kWrite, Uniform(0, len / 10), len - Uniform(0, len / 10));
+      w.arg = Fresh(10 + static_cast<int>(s));
+      if (Chance(std::max(options_.info_rate, 0.3))) {
+        Retire(w);
+        w.open = false;
+        if (Chance(0.5)) w.point = Inside(w);
+      } else {
+        w.point = Inside(w);
+      }
+    }
+    for (const Slot& s : slots_) last_planted_ = std::max(last_planted_, s.free_at);
   }
 
   // Applies every op that takes effect in point order, filling in results.
@@ -214,7 +270,7 @@ class Generator {
     std::sort(order.begin(), order.end(),
               [&](size_t x, size_t y) { return *ops_[x].point < *ops_[y].point; });
     Value initial = model_ == Model::kKv ? Value::String("") : Value();
-    std::vector<Value> state(options_.keys, initial);
+    std::vector<Value> state(options_.keys + 1, initial);  // + the planted kv key
     for (size_t i : order) {
       GenOp& op = ops_[i];
       Value& cur = state[op.key];
@@ -316,8 +372,10 @@ class Generator {
   int64_t last_planted_ = 0;
 };
 
-size_t PlantedOps(std::string_view shape) {
+size_t PlantedOps(std::string_view shape, size_t processes) {
   if (shape.empty()) return 0;
+  // Two writes, four reads, and a write on each other process slot.
+  if (shape == "contradictory-readers") return 6 + (processes > 4 ? processes - 4 : 0);
   if (shape == "stale-read") return 3;
   if (shape == "phantom-read") return 1;
   if (shape == "lost-write") return 4;
@@ -329,7 +387,8 @@ size_t PlantedOps(std::string_view shape) {
 std::vector<std::string> GeneratorModels() { return {"cas-register", "kv", "register"}; }
 
 std::vector<std::string> ViolationShapes() {
-  return {"cas-chain", "info-decides", "lost-write", "phantom-read", "stale-read"};
+  return {"cas-chain",  "contradictory-readers", "info-decides",
+          "lost-write", "phantom-read",          "stale-read"};
 }
 
 Result<History> Generate(const GenerateOptions& options) {
@@ -365,7 +424,13 @@ Result<History> Generate(const GenerateOptions& options) {
         ErrorCode::kInvalidArgument,
         fmt::format("generate: info rate {}: must be between 0 and 1", options.info_rate));
   }
-  size_t planted = PlantedOps(options.violate);
+  if (options.violate == "contradictory-readers" && options.processes < 4) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("generate: violate contradictory-readers: needs at least 4 "
+                                 "processes (two readers, two writers), got {}",
+                                 options.processes));
+  }
+  size_t planted = PlantedOps(options.violate, options.processes);
   if (options.ops < planted) {
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("generate: violate {}: needs at least {} ops, got {}",

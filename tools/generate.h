@@ -19,6 +19,12 @@
 // - info-decides: write a, write b completes info, a read returns b, a later read returns a: the
 //   first read needs the info write to have taken effect, the second needs it not to have.
 // - phantom-read: a read returns a value never written.
+// - contradictory-readers (issue 16): not in a quiet window but among many concurrent writers:
+//   writes of a and b, and a write of a fresh value on every other process slot (some info), all
+//   spanning one window; inside it reader A sees a then b, reader B sees b then a. Every read has
+//   a concurrent writer of its value, so no local detector sees it; it needs 4 processes or more,
+//   and adds processes - 4 writers to the 6 planted ops. kv plants it on a key of its own (puts
+//   and gets only: a register of strings).
 //
 // Values: registers use integers 0..values-1 (planted values lie outside that range); kv uses
 // strings of those integers, per key starting from "". With keys > 1, register and cas-register

@@ -102,6 +102,8 @@ void RegisterGenerateCommand(CLI::App& history, Action& run) {
       "unless --violate plants a violation. The same seed gives the same history.\n"
       "Example: faultline history generate --model cas-register --ops 10000 --processes 10 \\\n"
       "           --info-rate 0.01 --seed 7 --violate stale-read --out h.jsonl\n"
+      "--violate contradictory-readers plants, among processes - 4 concurrent writers (some\n"
+      "info), two readers that see two writes in opposite orders: no local detector sees it.\n"
       "Transactions (list-append, rw-register): strict serializable by construction (each\n"
       "transaction takes effect atomically at its completion; a final read observes every key),\n"
       "unless --anomaly plants one on fresh keys:\n"

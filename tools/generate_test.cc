@@ -181,9 +181,11 @@ TEST_P(GenerateBruteForceTest, VerdictIsTheKnownOne) {
   const AgreeCase& c = GetParam();
   const Validity expected = c.violate.empty() ? Validity::kValid : Validity::kInvalid;
   for (uint64_t seed = 1; seed <= 150; ++seed) {
+    // contradictory-readers needs two readers and two writers (plus one op per other process).
+    const bool readers = c.violate == "contradictory-readers";
     GenerateOptions o{.model = c.model,
-                      .ops = 6 + seed % 5,
-                      .processes = 1 + seed % 3,
+                      .ops = (readers ? 8 : 6) + seed % 5,
+                      .processes = (readers ? 4 : 1) + seed % 3,
                       .info_rate = seed % 2 == 0 ? 0.25 : 0.0,
                       .keys = c.keys,
                       .values = 1 + seed % 4,

@@ -19,14 +19,32 @@
 // - a read that must be linearized before any op that could reset what it reads, and that the
 //   other ops cannot satisfy, fails the node at once (HasGrowing: a kv get among appends);
 // - symmetry: of two info ops with equal inputs, the later-invoked one is linearized only after
-//   the earlier one (any linearization using the later one alone can use the earlier one instead).
+//   the earlier one (any linearization using the later one alone can use the earlier one instead);
+// - learning from failed branches (issue 16), for models whose state is a product of independent
+//   regions (HasRegions: a kv map's keys). A failed node is explained by a set of regions R: the
+//   node's projection onto R (its ops in R, its state on R) cannot be extended in the history
+//   restricted to R, which implies that no configuration with the same projection can be extended
+//   in the whole history (ops outside R neither read nor change R). The memo stores failures so
+//   projected (a nogood), and the search backjumps: a child that failed for reasons R not touched
+//   by the op that made it fails its parent too, whose other children need not be tried. Without
+//   HasRegions every op is in region 0 and this is the plain memo of failed configurations.
+//
+// Why a failure's regions are sound (the closure in Explain): at a node whose first pending return
+// is op x, the candidates are the ops invoked before x returned. In the history restricted to any R
+// holding x's region, x is still the first pending return, so the candidates there are exactly
+// those in R. If every candidate in R was refused by the model (which looks at the op's region
+// only) or led to a child that fails projected onto regions within R, the projection onto R fails.
+// Explain grows R from x's region until every candidate touching it is so explained. The forced
+// read (below) and DeadByReads keep their reasons the same way (a read's region).
 //
 // Thread-safety: Search uses only its arguments; run many at once on different partitions.
 #ifndef FAULTLINE_CHECKER_INTERNAL_ENGINE_H_
 #define FAULTLINE_CHECKER_INTERNAL_ENGINE_H_
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
@@ -37,6 +55,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -85,6 +104,17 @@ concept HasGrowing = HasReadOnly<M> &&
   { m.CanReach(s, in, out) } -> std::same_as<bool>;
 };
 
+// Optional hook: the state is a product of up to 64 independent regions (a kv map's key slots mod
+// 64). Region(in) is the one region an op looks at and may change: Step and Accepts depend on that
+// region of the state only and leave the others alone. Project(s, mask) is s with every region
+// outside mask set to one fixed value, so two states agree on mask exactly when their projections
+// are equal. Lets the search learn failures projected onto regions (see the file comment).
+template <typename M>
+concept HasRegions = requires(const M& m, const typename M::State& s, const typename M::Input& in) {
+  { m.Region(in) } -> std::same_as<uint32_t>;
+  { m.Project(s, uint64_t{}) } -> std::same_as<typename M::State>;
+};
+
 // Optional hook: the heap bytes a state owns beyond sizeof(State), for the memory limit.
 template <typename M>
 concept HasStateBytes = requires(const M& m, const typename M::State& s) {
@@ -92,6 +122,19 @@ concept HasStateBytes = requires(const M& m, const typename M::State& s) {
 };
 
 inline constexpr size_t kOpen = std::numeric_limits<size_t>::max();
+
+// Whether the calls touch more than one region (HasRegions). The frontier search (frontier.h)
+// keeps whole configurations, whose number is then the product of the regions'; only the
+// depth-first search, which learns failures per region, factors it.
+template <typename M, typename Calls>
+bool SeveralRegions(const M& model, const Calls& calls) {
+  if constexpr (HasRegions<M>) {
+    for (const auto& c : calls) {
+      if (model.Region(c.in) != model.Region(calls.front().in)) return true;
+    }
+  }
+  return false;
+}
 
 // One op of a partition, decoded.
 template <typename M>
@@ -316,6 +359,8 @@ class Search {
     int32_t call;
     int32_t prev_state;
     bool forced;  // a stuttering op, linearized without alternatives (see Loop)
+    // Where the records of the node this frame made begin in Walk::tried.
+    uint32_t tried_begin;
   };
 
   int32_t Intern(State s) {
@@ -334,11 +379,12 @@ class Search {
   }
 
   // At a node with state `state`, whose list scan for forced reads stopped at entry `e` (the first
-  // return) with `resets` the Resets of the calls before it: true when the node cannot succeed.
+  // return) with `resets` the Resets of the calls before it: whether the node cannot succeed.
   // Going on down the list, an ok read whose return comes before every call that may reset its
   // regions (calls after its return cannot be linearized before it) must read a state grown
-  // from this one. Bounded, to keep the cost per node small.
-  bool DeadByReads(int32_t state, int32_t e, uint64_t resets) const {
+  // from this one. Bounded, to keep the cost per node small. Returns the read's regions (which
+  // explain the failure), or 0.
+  uint64_t DeadByReads(int32_t state, int32_t e, uint64_t resets) const {
     if constexpr (HasGrowing<M>) {
       const Walk& w = walk_;
       constexpr int kMaxEntries = 256;
@@ -355,15 +401,174 @@ class Search {
         }
         if (w.reads[k] == 0 || (w.reads[k] & resets) != 0) continue;
         if (!model_.CanReach(graph_.state(state), calls_[k].in, calls_[k].out)) {
-          return true;
+          return w.footprint[k];
         }
         if (++reads == kMaxReads) break;
       }
     }
-    return false;
+    return 0;
   }
 
   bool IsReadOnly(size_t k) const { return graph_.IsReadOnly(k); }
+
+  // Masks (region sets) failures may be stored under; past this many, under all regions.
+  static constexpr size_t kMaxMasks = 4096;
+
+  // The index of the mask for `regions`: a new one while there are fewer than kMaxMasks, else 0
+  // (all regions: a failure explained by some regions is explained by any superset of them).
+  uint32_t MaskIndex(uint64_t regions) {
+    Walk& w = walk_;
+    regions &= w.all_regions;
+    auto it = w.mask_index.find(regions);
+    if (it != w.mask_index.end()) return it->second;
+    if (w.masks.size() >= kMaxMasks || !account_.Grow(w.info.size() * 8 + 96)) return 0;
+    AddMask(regions);
+    return w.mask_index.at(regions);
+  }
+  void AddMask(uint64_t regions) {
+    Walk& w = walk_;
+    const auto idx = static_cast<uint32_t>(w.masks.size());
+    typename Walk::Mask m{.regions = regions,
+                          .salt1 = Mix64(regions ^ 0x6a09e667f3bcc909ULL),
+                          .salt2 = Mix64(regions ^ 0xbb67ae8584caa73bULL),
+                          .info = std::vector<uint64_t>(w.info.size(), 0),
+                          .stored = 0};
+    for (uint64_t r = regions; r != 0; r &= r - 1) {
+      const auto b = static_cast<size_t>(std::countr_zero(r));
+      const std::vector<uint64_t>& bits = w.region_info[b];
+      for (size_t i = 0; i < bits.size(); ++i) m.info[i] |= bits[i];
+      w.masks_of_region[b].push_back(idx);
+    }
+    w.masks.push_back(std::move(m));
+    w.mask_index.emplace(regions, idx);
+  }
+
+  // The id of `state` projected onto mask idx (the state itself for all regions: every state
+  // holds the initial value outside them); -2 when out of memory.
+  int32_t Projected(int32_t state, uint32_t idx) {
+    if (idx == 0) return state;
+    if constexpr (HasRegions<M>) {
+      Walk& w = walk_;
+      const uint64_t regions = w.masks[idx].regions;
+      if (state == w.state && std::popcount(regions) == 1) {
+        // The node on top's projections onto one region are kept per node (Walk::subs).
+        int32_t& sub = w.subs[w.stack.size() * 64 + static_cast<size_t>(std::countr_zero(regions))];
+        if (sub < 0) sub = Project(state, idx);
+        return sub;
+      }
+      const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(state)) << 16) | idx;
+      if (const int32_t* hit = w.projected.Find(key)) return *hit;
+      const int32_t id = Project(state, idx);
+      if (id < 0) return -2;
+      const size_t before = w.projected.bytes();
+      const size_t after = w.projected.bytes_after_insert();
+      if (after > before && !account_.Grow(after - before)) return -2;
+      w.projected.Insert(key, id);
+      return id;
+    }
+    return state;
+  }
+  // Projects and interns; -2 when out of memory.
+  int32_t Project(int32_t state, uint32_t idx) {
+    if constexpr (HasRegions<M>) {
+      const int32_t id = Intern(model_.Project(graph_.state(state), walk_.masks[idx].regions));
+      return id < 0 ? -2 : id;
+    }
+    return state;
+  }
+  // The memo hashes of the configuration on top projected onto mask idx, with ok call k
+  // linearized in addition (k = kOpen: none).
+  std::pair<uint64_t, uint64_t> Key(uint32_t idx, size_t k) const {
+    const Walk& w = walk_;
+    const typename Walk::Mask& m = w.masks[idx];
+    uint64_t a = m.salt1;
+    uint64_t b = m.salt2;
+    for (uint64_t r = m.regions; r != 0; r &= r - 1) {
+      const auto i = static_cast<size_t>(std::countr_zero(r));
+      a ^= w.h1[i];
+      b ^= w.h2[i];
+    }
+    if (k != kOpen && w.info_bit[k] < 0 && (w.footprint[k] & m.regions) != 0) {
+      a ^= w.z1[k];
+      b ^= w.z2[k];
+    }
+    return {a, b};
+  }
+
+  struct Probe {
+    bool out_of_memory = false;
+    uint64_t reason = 0;  // the regions of the stored failure that matches; 0: none
+    int32_t state = -1;   // the child's state, when it had to be built
+  };
+  // Whether the child made by call k matches a stored failure (an info op's bit already set in
+  // Walk::info). `ns` is the child's state, or -1 when only `sub`, its projection onto k's region
+  // alone, is known (the child's full state is then built only if a larger mask needs it). Only
+  // masks holding k's region can match: under any other the child projects as its parent does,
+  // and a failure stored under it would have failed the parent.
+  Probe Learned(size_t k, int32_t ns, int32_t sub) {
+    Walk& w = walk_;
+    Probe probe;
+    probe.state = ns;
+    const auto b = static_cast<size_t>(std::countr_zero(w.footprint[k]));
+    for (uint32_t idx : w.masks_of_region[b]) {
+      if (w.masks[idx].stored == 0) continue;
+      int32_t p = idx == w.single[b] ? sub : -1;
+      if (p < 0) {
+        if (probe.state < 0) probe.state = Materialize(k);
+        if (probe.state == -2) return Probe{.out_of_memory = true, .reason = 0, .state = -1};
+        p = Projected(probe.state, idx);
+      }
+      if (p == -2) return Probe{.out_of_memory = true, .reason = 0, .state = -1};
+      const auto [h1, h2] = Key(idx, k);
+      if (w.memo->Seen(h1, h2, p, w.info.data())) {
+        probe.reason = w.masks[idx].regions;
+        return probe;
+      }
+    }
+    return probe;
+  }
+
+  // The state after call k from the node on top, built from the whole state (Step looked only at
+  // k's region to accept it); -2 when out of memory.
+  int32_t Materialize(size_t k) {
+    std::optional<State> next = model_.Step(graph_.state(walk_.state), calls_[k].in, calls_[k].out);
+    if (!next) return -2;  // the region's step accepted it: cannot happen for a HasRegions model
+    return Intern(std::move(*next));
+  }
+
+  // Stores the failure of the configuration on top, explained by `reason`; false when out of
+  // memory.
+  bool Learn(uint64_t reason) {
+    Walk& w = walk_;
+    const uint32_t idx = MaskIndex(reason);
+    const int32_t p = Projected(w.state, idx);
+    if (p == -2) return false;
+    const auto [h1, h2] = Key(idx, kOpen);
+    const std::vector<uint64_t>& bits = w.masks[idx].info;
+    for (size_t i = 0; i < w.info.size(); ++i) w.scratch[i] = w.info[i] & bits[i];
+    if (!w.memo->Insert(h1, h2, p, w.scratch.data())) return false;
+    ++w.masks[idx].stored;
+    return true;
+  }
+
+  // The regions that explain the failure of the node on top, whose first pending return is call
+  // x: x's region, grown until every tried child touching it failed within it (file comment).
+  uint64_t Explain(size_t x) const {
+    const Walk& w = walk_;
+    uint64_t r = w.footprint[x];
+    const size_t begin = w.stack.empty() ? 0 : w.stack.back().tried_begin;
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (size_t i = begin; i < w.tried.size(); ++i) {
+        const typename Walk::Tried& t = w.tried[i];
+        if ((t.footprint & r) != 0 && (t.reason & ~r) != 0) {
+          r |= t.reason;
+          grew = true;
+        }
+      }
+    }
+    return r;
+  }
 
   std::optional<Outcome> Interrupted() const { return control_.Interrupted(); }
 
@@ -388,12 +593,43 @@ class Search {
     std::vector<int32_t> return_entry;
     std::vector<uint64_t> z1;
     std::vector<uint64_t> z2;
-    std::optional<Memo> memo;
+    std::optional<Memo> memo;  // failed configurations, projected (see Learn)
     std::vector<Frame> stack;
     std::vector<uint8_t> linearized;
     int32_t state = 0;
-    uint64_t h1 = 0;
-    uint64_t h2 = 0;
+    // Per region: the Zobrist words of its linearized ok ops.
+    std::array<uint64_t, 64> h1{};
+    std::array<uint64_t, 64> h2{};
+    // Per call: the bit of its region (1 when the model has no regions).
+    std::vector<uint64_t> footprint;
+    uint64_t all_regions = 0;  // the union of the footprints
+    // Per region: the info-bitset words of its info ops.
+    std::vector<std::vector<uint64_t>> region_info;
+    // The region sets failures were stored under (index 0: all_regions). Stored nogoods are
+    // looked up only under these, and only under those holding the region that changed.
+    struct Mask {
+      uint64_t regions = 0;
+      uint64_t salt1 = 0;
+      uint64_t salt2 = 0;
+      std::vector<uint64_t> info;  // info-bitset words of the info ops in these regions
+      size_t stored = 0;
+    };
+    std::vector<Mask> masks;
+    std::unordered_map<uint64_t, uint32_t> mask_index;
+    std::array<std::vector<uint32_t>, 64> masks_of_region;
+    std::vector<uint32_t> single;  // per region: the index of the mask of that region alone
+    FlatMap projected;             // (state id << 16 | mask index) -> id of the projected state
+    // Per node on the stack (the root first), 64 per node: its state projected onto each region
+    // alone, -1 not yet known. A child copies its parent's and changes its op's region only.
+    std::vector<int32_t> subs;
+    std::vector<uint64_t> scratch;  // info words masked for Learn
+    // For the node on top and its ancestors: what each tried child was (its op's footprint) and
+    // the regions that explain its failure (for a refused op, its footprint). See Explain.
+    struct Tried {
+      uint64_t footprint;
+      uint64_t reason;
+    };
+    std::vector<Tried> tried;
     size_t remaining = 0;
     int32_t entry = 0;
     // The deepest failure seen, for the counterexample.
@@ -485,7 +721,35 @@ class Search {
       w.z2[k] = Mix64((2 * k + 2) ^ 0x5bd1e995ULL);
     }
 
-    if (!account_.Grow((w.entries.size() * 4 + n * 8) * sizeof(int64_t))) return false;
+    // Regions: each call's, and each region's info ops.
+    w.footprint.assign(n, 1);
+    if constexpr (HasRegions<M>) {
+      for (size_t k = 0; k < n; ++k)
+        w.footprint[k] = uint64_t{1} << (model_.Region(calls_[k].in) % 64);
+    }
+    w.all_regions = 0;
+    for (uint64_t f : w.footprint) w.all_regions |= f;
+    w.region_info.assign(64, std::vector<uint64_t>(words, 0));
+    for (size_t k = 0; k < n; ++k) {
+      if (w.info_bit[k] < 0) continue;
+      const auto b = static_cast<size_t>(w.info_bit[k]);
+      w.region_info[static_cast<size_t>(std::countr_zero(w.footprint[k]))][b / 64] |= uint64_t{1}
+                                                                                      << (b % 64);
+    }
+    w.scratch.assign(words, 0);
+    w.subs.assign(64 * 2, -1);
+    w.masks.clear();
+    AddMask(w.all_regions);
+    w.single.assign(64, 0);
+    if (std::popcount(w.all_regions) > 1) {
+      for (uint64_t r = w.all_regions; r != 0; r &= r - 1) {
+        const auto b = static_cast<size_t>(std::countr_zero(r));
+        w.single[b] = static_cast<uint32_t>(w.masks.size());
+        AddMask(uint64_t{1} << b);
+      }
+    }
+
+    if (!account_.Grow((w.entries.size() * 4 + n * 8 + 64 * words) * sizeof(int64_t))) return false;
     w.memo.emplace(words, account_);
     if (!w.memo->Init()) return false;
     w.state = Intern(model_.Init());
@@ -508,34 +772,125 @@ class Search {
     return true;
   }
 
+  // Linearizes call k (its list entry e) from the node on top, making the child node on top.
+  // `sub`: the child's state projected onto k's region, or -1 when unknown or unchanged.
+  void Push(size_t k, int32_t e, int32_t next_state, bool forced, int32_t sub = -1) {
+    Walk& w = walk_;
+    const size_t row = w.stack.size() * 64;
+    if (w.subs.size() < row + 128) w.subs.resize(row + 128, -1);
+    std::copy_n(w.subs.begin() + static_cast<std::ptrdiff_t>(row), 64,
+                w.subs.begin() + static_cast<std::ptrdiff_t>(row + 64));
+    if (!IsReadOnly(k)) {
+      w.subs[row + 64 + static_cast<size_t>(std::countr_zero(w.footprint[k]))] = sub;
+    }
+    w.stack.push_back(Frame{.call = static_cast<int32_t>(k),
+                            .prev_state = w.state,
+                            .forced = forced,
+                            .tried_begin = static_cast<uint32_t>(w.tried.size())});
+    ++configurations_;
+    w.fresh = true;
+    w.linearized[k] = 1;
+    if (calls_[k].group >= 0) w.group_used[static_cast<size_t>(calls_[k].group)] = 1;
+    w.Unlink(e);
+    if (w.return_entry[k] >= 0) w.Unlink(w.return_entry[k]);
+    if (w.info_bit[k] < 0) {
+      --w.remaining;
+      const auto r = static_cast<size_t>(std::countr_zero(w.footprint[k]));
+      w.h1[r] ^= w.z1[k];
+      w.h2[r] ^= w.z2[k];
+    }
+    w.state = next_state;
+    w.entry = w.next[static_cast<size_t>(w.head)];
+  }
+
+  // Undoes the top frame; the parent node is on top again and its scan goes on after the call.
+  Frame Pop() {
+    Walk& w = walk_;
+    const Frame top = w.stack.back();
+    w.stack.pop_back();
+    w.tried.resize(top.tried_begin);
+    const auto tk = static_cast<size_t>(top.call);
+    if (w.return_entry[tk] >= 0) w.Relink(w.return_entry[tk]);
+    w.Relink(w.call_entry[tk]);
+    w.linearized[tk] = 0;
+    if (calls_[tk].group >= 0) w.group_used[static_cast<size_t>(calls_[tk].group)] = 0;
+    if (w.info_bit[tk] >= 0) {
+      const auto b = static_cast<size_t>(w.info_bit[tk]);
+      w.info[b / 64] &= ~(uint64_t{1} << (b % 64));
+    } else {
+      const auto r = static_cast<size_t>(std::countr_zero(w.footprint[tk]));
+      w.h1[r] ^= w.z1[tk];
+      w.h2[r] ^= w.z2[tk];
+      ++w.remaining;
+    }
+    w.state = top.prev_state;
+    w.entry = w.next[static_cast<size_t>(w.call_entry[tk])];
+    return top;
+  }
+
+  SearchResult Invalid() {
+    Walk& w = walk_;
+    SearchResult result;
+    result.outcome = Outcome::kInvalid;
+    result.failing_call = static_cast<size_t>(std::max(w.best_call, 0));
+    result.prefixes = std::move(w.best_prefixes);
+    std::vector<std::string> described;
+    for (int32_t s : w.best_states) described.push_back(model_.DescribeState(graph_.state(s)));
+    std::sort(described.begin(), described.end());
+    described.erase(std::unique(described.begin(), described.end()), described.end());
+    result.states = std::move(described);
+    const Call<M>& failing = calls_[result.failing_call];
+    result.explanation = model_.Describe(failing.in, failing.out);
+    return result;
+  }
+
+  // At the return of call k the node fails: remembers the deepest such failures for the
+  // counterexample.
+  void NoteFailure(size_t k) {
+    Walk& w = walk_;
+    const auto depth = static_cast<int64_t>(w.nreq - w.remaining);
+    const auto call = static_cast<int32_t>(k);
+    if (depth > w.best_depth) {
+      w.best_depth = depth;
+      w.best_call = call;
+      w.best_states.clear();
+      w.best_prefixes.clear();
+    }
+    if (depth != w.best_depth || call != w.best_call) return;
+    if (w.best_states.size() < 16) w.best_states.insert(w.state);
+    if (w.best_prefixes.size() < 3) {
+      std::vector<size_t> prefix;
+      prefix.reserve(w.stack.size());
+      for (const Frame& f : w.stack) prefix.push_back(static_cast<size_t>(f.call));
+      if (std::find(w.best_prefixes.begin(), w.best_prefixes.end(), prefix) ==
+          w.best_prefixes.end()) {
+        w.best_prefixes.push_back(std::move(prefix));
+      }
+    }
+  }
+
   SearchResult Loop() {
     SearchResult result;
     Walk& w = walk_;
-    Memo& memo = *w.memo;
     const int32_t head = w.head;
     const std::vector<Entry>& entries = w.entries;
     const std::vector<int32_t>& next = w.next;
     const std::vector<int32_t>& info_bit = w.info_bit;
-    const std::vector<uint64_t>& z1 = w.z1;
-    const std::vector<uint64_t>& z2 = w.z2;
-    int32_t& state = w.state;
-    uint64_t& h1 = w.h1;
-    uint64_t& h2 = w.h2;
-    size_t& remaining = w.remaining;
     int32_t& entry = w.entry;
-    bool& fresh = w.fresh;
-    std::vector<Frame>& stack = w.stack;
-    std::vector<uint8_t>& linearized = w.linearized;
     std::vector<uint64_t>& info = w.info;
     const uint64_t bound = control_.max_configurations;
+    auto out_of_memory = [&] {
+      result.outcome = Outcome::kMemoryLimit;
+      return result;
+    };
 
     // At a new node, an ok read-only op (ReadOnly hook) that may be linearized now and accepts
     // the current state is linearized at once, without trying alternatives: in any linearization
     // from here it can be moved to this point, since it changes no state and every op that must
-    // precede it in real time already has. So if that child fails, the node fails. (An op that
-    // merely leaves this state unchanged, such as a write of the current value, does not qualify:
-    // later it could change the state.)
-    while (remaining > 0) {
+    // precede it in real time already has. So if that child fails, the node fails, for the same
+    // regions. (An op that merely leaves this state unchanged, such as a write of the current
+    // value, does not qualify: later it could change the state.)
+    while (w.remaining > 0) {
       // The bound is checked where the walk can stop and later resume exactly here (Run).
       if (bound != 0 && configurations_ >= bound) {
         result.outcome = Outcome::kBudget;
@@ -547,9 +902,10 @@ class Search {
           return result;
         }
       }
-      bool node_fails = false;
-      if (fresh) {
-        fresh = false;
+      // Set when the node on top fails: the regions that explain it (see the file comment).
+      uint64_t fail = 0;
+      if (w.fresh) {
+        w.fresh = false;
         uint64_t resets = 0;  // Resets of the calls scanned (HasGrowing)
         int32_t e = next[static_cast<size_t>(head)];
         for (; e != head && !entries[static_cast<size_t>(e)].is_return;
@@ -557,158 +913,101 @@ class Search {
           const auto fk = static_cast<size_t>(entries[static_cast<size_t>(e)].call);
           resets |= Resets(fk);
           if (info_bit[fk] >= 0 || !IsReadOnly(fk)) continue;
-          const int32_t ns = Transition(state, fk);
-          if (ns == -2) {
-            result.outcome = Outcome::kMemoryLimit;
-            return result;
-          }
-          if (ns != state) continue;
-          const Memo::Visit v = memo.Add(h1 ^ z1[fk], h2 ^ z2[fk], state, info.data());
-          if (v == Memo::Visit::kOutOfMemory) {
-            result.outcome = Outcome::kMemoryLimit;
-            return result;
-          }
-          if (v == Memo::Visit::kSeen) {
-            node_fails = true;
+          const int32_t ns = Transition(w.state, fk);
+          if (ns == -2) return out_of_memory();
+          if (ns != w.state) continue;
+          const Probe p = Learned(fk, ns, -1);
+          if (p.out_of_memory) return out_of_memory();
+          if (p.reason != 0) {
+            fail = p.reason;
             break;
           }
-          ++configurations_;
-          stack.push_back(
-              Frame{.call = static_cast<int32_t>(fk), .prev_state = state, .forced = true});
-          linearized[fk] = 1;
-          w.Unlink(e);
-          w.Unlink(w.return_entry[fk]);
-          --remaining;
-          h1 ^= z1[fk];
-          h2 ^= z2[fk];
-          fresh = true;
+          Push(fk, e, ns, /*forced=*/true);
           break;
         }
-        if (fresh) {
-          entry = next[static_cast<size_t>(head)];
-          continue;
-        }
-        if constexpr (HasGrowing<M>) {
-          if (!node_fails && DeadByReads(state, e, resets)) node_fails = true;
-        }
+        if (w.fresh) continue;
+        if (fail == 0) fail = DeadByReads(w.state, e, resets);
       }
-      if (!node_fails && entry == head) {
-        // Only reachable when every ok op is linearized, handled by the loop condition.
-        break;
-      }
-      const Entry& en = entries[static_cast<size_t>(node_fails ? 0 : entry)];
-      const auto k = static_cast<size_t>(en.call);
-      if (!node_fails && !en.is_return) {
-        const bool is_info = info_bit[k] >= 0;
-        bool allowed = true;
-        if (is_info) {
-          if (w.sym_pred[k] >= 0 && linearized[static_cast<size_t>(w.sym_pred[k])] == 0) {
-            allowed = false;
+      if (fail == 0) {
+        if (entry == head) break;  // only when every ok op is linearized: the loop condition
+        const Entry& en = entries[static_cast<size_t>(entry)];
+        const auto k = static_cast<size_t>(en.call);
+        if (en.is_return) {
+          // Op k had to be linearized by now.
+          NoteFailure(k);
+          fail = Explain(k);
+        } else {
+          const bool is_info = info_bit[k] >= 0;
+          bool allowed = true;
+          if (is_info) {
+            if (w.sym_pred[k] >= 0 && w.linearized[static_cast<size_t>(w.sym_pred[k])] == 0) {
+              allowed = false;
+            }
+            if (calls_[k].group >= 0 && w.group_used[static_cast<size_t>(calls_[k].group)] != 0) {
+              allowed = false;
+            }
           }
-          if (calls_[k].group >= 0 && w.group_used[static_cast<size_t>(calls_[k].group)] != 0) {
-            allowed = false;
-          }
-        }
-        if (allowed) {
-          const int32_t ns = Transition(state, k);
-          if (ns == -2) {
-            result.outcome = Outcome::kMemoryLimit;
-            return result;
-          }
-          if (ns >= 0 && !(is_info && ns == state)) {
-            uint64_t n1 = h1;
-            uint64_t n2 = h2;
-            if (is_info) {
-              const auto b = static_cast<size_t>(info_bit[k]);
-              info[b / 64] |= uint64_t{1} << (b % 64);
+          // The child's state (ns), or first only its projection onto k's region (sub): with
+          // regions, a child is built in full only when it is new (see Learned).
+          int32_t ns = -1;
+          int32_t sub = -1;
+          int32_t base = w.state;
+          if (allowed) {
+            if (IsReadOnly(k)) {
+              ns = sub = Transition(w.state, k);
             } else {
-              n1 ^= z1[k];
-              n2 ^= z2[k];
+              base = Projected(w.state,
+                               w.single[static_cast<size_t>(std::countr_zero(w.footprint[k]))]);
+              if (base == -2) return out_of_memory();
+              sub = Transition(base, k);
+              if (base == w.state) ns = sub;
             }
-            const Memo::Visit v = memo.Add(n1, n2, ns, info.data());
-            if (v == Memo::Visit::kOutOfMemory) {
-              result.outcome = Outcome::kMemoryLimit;
-              return result;
-            }
-            if (v == Memo::Visit::kNew) {
-              ++configurations_;
-              stack.push_back(Frame{.call = en.call, .prev_state = state, .forced = false});
-              fresh = true;
-              linearized[k] = 1;
-              if (calls_[k].group >= 0) w.group_used[static_cast<size_t>(calls_[k].group)] = 1;
-              w.Unlink(entry);
-              if (w.return_entry[k] >= 0) w.Unlink(w.return_entry[k]);
-              if (!is_info) --remaining;
-              h1 = n1;
-              h2 = n2;
-              state = ns;
-              entry = next[static_cast<size_t>(head)];
+            if (sub == -2) return out_of_memory();
+          }
+          if (allowed && sub < 0) {
+            w.tried.push_back({.footprint = w.footprint[k], .reason = w.footprint[k]});
+          } else if (allowed && !(is_info && sub == base)) {
+            const uint64_t bit = is_info ? uint64_t{1} << (info_bit[k] % 64) : 0;
+            const size_t word = is_info ? static_cast<size_t>(info_bit[k]) / 64 : 0;
+            if (is_info) info[word] |= bit;
+            const Probe p = Learned(k, ns, sub);
+            if (p.out_of_memory) return out_of_memory();
+            if (p.reason == 0) {
+              ns = p.state >= 0 ? p.state : Materialize(k);
+              if (ns == -2) return out_of_memory();
+              Push(k, entry, ns, /*forced=*/false, base == w.state ? -1 : sub);
               continue;
             }
-            if (is_info) {
-              const auto b = static_cast<size_t>(info_bit[k]);
-              info[b / 64] &= ~(uint64_t{1} << (b % 64));
+            if (is_info) info[word] &= ~bit;
+            if ((p.reason & w.footprint[k]) == 0) {
+              // The child projects onto those regions as this node does: it fails as well.
+              fail = p.reason;
+            } else {
+              w.tried.push_back({.footprint = w.footprint[k], .reason = p.reason});
             }
           }
-        }
-        entry = next[static_cast<size_t>(entry)];
-        continue;
-      }
-      // A return: op k had to be linearized by now (or the node failed through a forced op).
-      const auto depth = static_cast<int64_t>(w.nreq - remaining);
-      if (!node_fails && depth > w.best_depth) {
-        w.best_depth = depth;
-        w.best_call = en.call;
-        w.best_states.clear();
-        w.best_prefixes.clear();
-      }
-      if (!node_fails && depth == w.best_depth && en.call == w.best_call) {
-        if (w.best_states.size() < 16) w.best_states.insert(state);
-        if (w.best_prefixes.size() < 3) {
-          std::vector<size_t> prefix;
-          prefix.reserve(stack.size());
-          for (const Frame& f : stack) prefix.push_back(static_cast<size_t>(f.call));
-          if (std::find(w.best_prefixes.begin(), w.best_prefixes.end(), prefix) ==
-              w.best_prefixes.end()) {
-            w.best_prefixes.push_back(std::move(prefix));
+          if (fail == 0) {
+            entry = next[static_cast<size_t>(entry)];
+            continue;
           }
         }
       }
-      // Backtrack: pop the op that created this node; a forced op's failure fails its parent too.
+      // The node on top fails for the regions in `fail`: store that, then backtrack. A parent
+      // whose op is outside those regions projects as its child does, so it fails too and is
+      // left at once (a backjump); so does the parent of a forced op.
+      if (!Learn(fail)) return out_of_memory();
       for (;;) {
-        if (stack.empty()) {
-          result.outcome = Outcome::kInvalid;
-          result.failing_call = static_cast<size_t>(std::max(w.best_call, 0));
-          result.prefixes = std::move(w.best_prefixes);
-          std::vector<std::string> described;
-          for (int32_t s : w.best_states) {
-            described.push_back(model_.DescribeState(graph_.state(s)));
-          }
-          std::sort(described.begin(), described.end());
-          described.erase(std::unique(described.begin(), described.end()), described.end());
-          result.states = std::move(described);
-          const Call<M>& failing = calls_[result.failing_call];
-          result.explanation = model_.Describe(failing.in, failing.out);
-          return result;
+        if (w.stack.empty()) return Invalid();
+        const Frame top = Pop();
+        const uint64_t touched = w.footprint[static_cast<size_t>(top.call)] & fail;
+        if (top.forced) {
+          if (touched != 0 && !Learn(fail)) return out_of_memory();
+          continue;
         }
-        const Frame top = stack.back();
-        stack.pop_back();
-        const auto tk = static_cast<size_t>(top.call);
-        if (w.return_entry[tk] >= 0) w.Relink(w.return_entry[tk]);
-        w.Relink(w.call_entry[tk]);
-        linearized[tk] = 0;
-        if (calls_[tk].group >= 0) w.group_used[static_cast<size_t>(calls_[tk].group)] = 0;
-        if (info_bit[tk] >= 0) {
-          const auto b = static_cast<size_t>(info_bit[tk]);
-          info[b / 64] &= ~(uint64_t{1} << (b % 64));
-        } else {
-          h1 ^= z1[tk];
-          h2 ^= z2[tk];
-          ++remaining;
-        }
-        state = top.prev_state;
-        entry = next[static_cast<size_t>(w.call_entry[tk])];
-        if (!top.forced) break;
+        if (touched == 0) continue;
+        w.tried.push_back(
+            {.footprint = w.footprint[static_cast<size_t>(top.call)], .reason = fail});
+        break;
       }
     }
     result.outcome = Outcome::kValid;

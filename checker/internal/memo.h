@@ -1,5 +1,7 @@
-// The search's memo: configurations (linearized ok ops, model state, linearized info ops) already
-// explored. Not thread-safe: each search owns one.
+// The search's memo: configurations (linearized ok ops, model state, linearized info ops) known to
+// fail. The search (engine.h) stores each failed configuration projected onto the regions that
+// explain its failure: the key then says which regions (salted into the hashes), the projected
+// state, and only those regions' ops. Not thread-safe: each search owns one.
 //
 // The set of linearized ok ops is identified by two independent 64-bit Zobrist hashes (XOR of a
 // random word per op, updated incrementally), so a configuration costs 24 bytes whatever the
@@ -16,6 +18,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "checker/internal/flat_map.h"
@@ -71,53 +74,56 @@ class Account {
 
 class Memo {
  public:
-  enum class Visit { kNew, kSeen, kOutOfMemory };
-
   // info_words: 64-bit words of the info-op bitset (0 when the partition has no info ops).
   Memo(size_t info_words, Account& account) : words_(info_words), account_(account) {}
 
   bool Init() { return Resize(1024); }
 
-  Visit Add(uint64_t h1, uint64_t h2, int32_t state, const uint64_t* info) {
-    if ((size_ + 1) * 4 > slots_.size() * 3 && !Resize(slots_.size() * 2)) {
-      return Visit::kOutOfMemory;
-    }
-    const uint64_t h = h1 ^ Mix64(static_cast<uint64_t>(state) ^ h2);
-    size_t i = h & (slots_.size() - 1);
-    for (;; i = (i + 1) & (slots_.size() - 1)) {
-      Slot& s = slots_[i];
-      if (s.state < 0) break;
-      if (s.h1 == h1 && s.h2 == h2 && s.state == state) {
-        if (words_ == 0) return Visit::kSeen;
-        // Dominance: pruned when an explored set of info ops is a subset of this one. Chains are
-        // short; a long one is only scanned in part, which prunes less but stays sound.
-        int scanned = 0;
-        for (int64_t n = s.chain; n >= 0 && scanned < 64;
-             n = static_cast<int64_t>(pool_[static_cast<size_t>(n)]), ++scanned) {
-          const uint64_t* bits = &pool_[static_cast<size_t>(n) + 1];
-          bool subset = true;
-          for (size_t w = 0; w < words_; ++w) {
-            if ((bits[w] & ~info[w]) != 0) {
-              subset = false;
-              break;
-            }
-          }
-          if (subset) return Visit::kSeen;
+  // Whether a stored configuration with the same key and a subset of `info` is in the memo.
+  bool Seen(uint64_t h1, uint64_t h2, int32_t state, const uint64_t* info) const {
+    const Slot* s = Find(h1, h2, state);
+    if (s == nullptr) return false;
+    if (words_ == 0) return true;
+    // Dominance: pruned when a stored set of info ops is a subset of this one. Chains are short;
+    // a long one is only scanned in part, which prunes less but stays sound.
+    int scanned = 0;
+    for (int64_t n = s->chain; n >= 0 && scanned < 64;
+         n = static_cast<int64_t>(pool_[static_cast<size_t>(n)]), ++scanned) {
+      const uint64_t* bits = &pool_[static_cast<size_t>(n) + 1];
+      bool subset = true;
+      for (size_t w = 0; w < words_; ++w) {
+        if ((bits[w] & ~info[w]) != 0) {
+          subset = false;
+          break;
         }
-        int64_t node = AddNode(s.chain, info);
-        if (node < 0) return Visit::kOutOfMemory;
-        slots_[i].chain = node;  // AddNode may not move slots_, but re-index for clarity
-        return Visit::kNew;
       }
+      if (subset) return true;
+    }
+    return false;
+  }
+
+  // Stores a configuration (unless Seen already); false when out of memory.
+  bool Insert(uint64_t h1, uint64_t h2, int32_t state, const uint64_t* info) {
+    if (Seen(h1, h2, state, info)) return true;
+    if ((size_ + 1) * 4 > slots_.size() * 3 && !Resize(slots_.size() * 2)) return false;
+    Slot* s = Find(h1, h2, state);
+    if (s != nullptr) {
+      const int64_t node = AddNode(s->chain, info);
+      if (node < 0) return false;
+      s->chain = node;
+      return true;
     }
     int64_t node = -1;
     if (words_ != 0) {
       node = AddNode(-1, info);
-      if (node < 0) return Visit::kOutOfMemory;
+      if (node < 0) return false;
     }
+    const uint64_t h = h1 ^ Mix64(static_cast<uint64_t>(state) ^ h2);
+    size_t i = h & (slots_.size() - 1);
+    while (slots_[i].state >= 0) i = (i + 1) & (slots_.size() - 1);
     slots_[i] = Slot{.h1 = h1, .h2 = h2, .state = state, .chain = node};
     ++size_;
-    return Visit::kNew;
+    return true;
   }
 
   size_t size() const { return size_; }
@@ -129,6 +135,18 @@ class Memo {
     int32_t state = -1;  // -1: empty
     int64_t chain = -1;  // offset in pool_ of the newest info-set node, -1 none
   };
+
+  const Slot* Find(uint64_t h1, uint64_t h2, int32_t state) const {
+    const uint64_t h = h1 ^ Mix64(static_cast<uint64_t>(state) ^ h2);
+    for (size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
+      const Slot& s = slots_[i];
+      if (s.state < 0) return nullptr;
+      if (s.h1 == h1 && s.h2 == h2 && s.state == state) return &s;
+    }
+  }
+  Slot* Find(uint64_t h1, uint64_t h2, int32_t state) {
+    return const_cast<Slot*>(std::as_const(*this).Find(h1, h2, state));
+  }
 
   int64_t AddNode(int64_t next, const uint64_t* info) {
     const size_t need = pool_.size() + 1 + words_;

@@ -610,8 +610,9 @@ class RedisSystem final : public System {
           int64_t epoch = 0;
           const std::string e = Field(*masters[i], "config-epoch");
           std::from_chars(e.data(), e.data() + e.size(), epoch);
-          if (epoch <= epoch_) continue;
           const std::string to = NodeOf(cluster, Field(*masters[i], "ip"));
+          // The epoch grows when a failover begins; the primary changes when it is done.
+          if (epoch <= epoch_ || to == primary_) continue;
           failovers_.push_back(RedisFailover{.time_ns = now,
                                              .epoch = epoch,
                                              .from = primary_,

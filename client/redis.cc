@@ -25,10 +25,10 @@ using Clock = std::chrono::steady_clock;
 // What happened to one command.
 struct Exchange {
   enum class Status {
-    kOk,         // a complete reply was read (an error reply included)
-    kNotSent,    // connect failed or timed out: nothing was sent
-    kTimeout,    // the deadline passed after sending began
-    kIoError,    // after sending began: reset, EOF, bytes that are not RESP
+    kOk,       // a complete reply was read (an error reply included)
+    kNotSent,  // connect failed or timed out: nothing was sent
+    kTimeout,  // the deadline passed after sending began
+    kIoError,  // after sending began: reset, EOF, bytes that are not RESP
   };
   Status status = Status::kIoError;
   std::string error;
@@ -335,10 +335,10 @@ class RedisClient final : public Client {
     if (v.kind == RespValue::Kind::kInteger && v.integer >= options_.wait_replicas) {
       co_return std::nullopt;
     }
-    co_return With(invoke, OpType::kInfo,
-                   fmt::format("WAIT: {}: {} of {} replicas acknowledged within {} ms",
-                               primary_node_, v.Describe(), options_.wait_replicas,
-                               wait_ms.count()));
+    co_return With(
+        invoke, OpType::kInfo,
+        fmt::format("WAIT: {}: {} of {} replicas acknowledged within {} ms", primary_node_,
+                    v.Describe(), options_.wait_replicas, wait_ms.count()));
   }
 
   std::string Key(const history::Op& op, std::string_view kind) const {
@@ -369,8 +369,7 @@ class RedisClient final : public Client {
     }
     if (!set && invoke.f == "write") {
       if (!invoke.value.is_int()) co_return Malformed(invoke, "write needs an integer");
-      std::vector<std::string> args{"SET", Key(invoke, "r"),
-                                    std::to_string(invoke.value.as_int())};
+      std::vector<std::string> args{"SET", Key(invoke, "r"), std::to_string(invoke.value.as_int())};
       auto r = co_await Call(invoke, std::move(args), true, deadline);
       if (auto* c = std::get_if<Completion>(&r)) co_return std::move(*c);
       if (auto c = co_await Wait(invoke, deadline)) co_return std::move(*c);
@@ -384,15 +383,16 @@ class RedisClient final : public Client {
       }
       const std::string expected =
           v.items()[0].is_nil() ? std::string() : std::to_string(v.items()[0].as_int());
-      std::vector<std::string> args{"EVAL", std::string(kCasScript), "1", Key(invoke, "r"),
+      std::vector<std::string> args{"EVAL",   std::string(kCasScript),
+                                    "1",      Key(invoke, "r"),
                                     expected, std::to_string(v.items()[1].as_int())};
       auto r = co_await Call(invoke, std::move(args), true, deadline);
       if (auto* c = std::get_if<Completion>(&r)) co_return std::move(*c);
       const RespValue& reply = std::get<RespValue>(r);
       if (reply.kind != RespValue::Kind::kInteger) {
-        co_return With(invoke, OpType::kInfo,
-                       fmt::format("EVAL: {}: unexpected reply {}", primary_node_,
-                                   reply.Describe()));
+        co_return With(
+            invoke, OpType::kInfo,
+            fmt::format("EVAL: {}: unexpected reply {}", primary_node_, reply.Describe()));
       }
       if (reply.integer == 0) co_return Done(invoke, OpType::kFail, v);
       if (auto c = co_await Wait(invoke, deadline)) co_return std::move(*c);
@@ -500,15 +500,15 @@ Result<std::vector<std::string>> RedisQuery(const std::string& host, int port,
   io.run();
   const std::string where = fmt::format("{}:{}", host, port);
   if (out.status != Exchange::Status::kOk) {
-    return MakeError(out.status == Exchange::Status::kTimeout ? ErrorCode::kDeadlineExceeded
-                                                              : ErrorCode::kUnavailable,
-                     fmt::format("redis: {} {}: {}", where, args.empty() ? "" : args[0],
-                                 out.error));
+    return MakeError(
+        out.status == Exchange::Status::kTimeout ? ErrorCode::kDeadlineExceeded
+                                                 : ErrorCode::kUnavailable,
+        fmt::format("redis: {} {}: {}", where, args.empty() ? "" : args[0], out.error));
   }
   if (out.reply.is_error()) {
-    return MakeError(ErrorCode::kUnavailable,
-                     fmt::format("redis: {} {}: {}", where, args.empty() ? "" : args[0],
-                                 out.reply.text));
+    return MakeError(
+        ErrorCode::kUnavailable,
+        fmt::format("redis: {} {}: {}", where, args.empty() ? "" : args[0], out.reply.text));
   }
   std::vector<std::string> flat;
   Flatten(out.reply, flat);

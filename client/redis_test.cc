@@ -40,7 +40,9 @@ using tcp = asio::ip::tcp;
 RespValue Parsed(std::string_view text) {
   Result<std::optional<internal::RespParse>> r = ParseResp(text);
   EXPECT_TRUE(r) << r.error().message();
-  if (!r || !*r) return RespValue{.kind = RespValue::Kind::kError, .text = "incomplete", .integer = 0, .items = {}};
+  if (!r || !*r)
+    return RespValue{
+        .kind = RespValue::Kind::kError, .text = "incomplete", .integer = 0, .items = {}};
   EXPECT_EQ((*r)->consumed, text.size());
   return (*r)->value;
 }
@@ -206,10 +208,8 @@ class RedisFakeTest : public ::testing::Test {
       }
       return "-ERR unknown\r\n";
     });
-    options_.endpoints = {RedisEndpoint{.node = "n1",
-                                        .address = "127.0.0.1",
-                                        .port = port,
-                                        .sentinel_port = sentinel_->port()}};
+    options_.endpoints = {RedisEndpoint{
+        .node = "n1", .address = "127.0.0.1", .port = port, .sentinel_port = sentinel_->port()}};
     options_.workload = std::move(workload);
     options_.timeout = std::chrono::milliseconds(500);
     options_.wait_replicas = wait;
@@ -299,8 +299,7 @@ TEST_F(RedisFakeTest, CasIsOneScriptWhoseZeroIsFail) {
     if (args[0] != "EVAL" || args.size() != 6) return "-ERR\r\n";
     return args[4] == "1" ? ":1\r\n" : ":0\r\n";
   });
-  EXPECT_EQ(Run(Invoke("cas", Value::Vector({Value::Int(1), Value::Int(2)}))).op.type,
-            OpType::kOk);
+  EXPECT_EQ(Run(Invoke("cas", Value::Vector({Value::Int(1), Value::Int(2)}))).op.type, OpType::kOk);
   EXPECT_EQ(Run(Invoke("cas", Value::Vector({Value::Int(3), Value::Int(2)}))).op.type,
             OpType::kFail);
 }

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "checker/log_patterns.h"
-#include "systems/registry.h"
 #include "nemesis/fault.h"
 #include "runner/campaign.h"
+#include "systems/registry.h"
 
 namespace faultline::runner {
 namespace {

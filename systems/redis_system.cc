@@ -4,7 +4,6 @@
 // the cluster runs, a thread on the control host polls every Sentinel and every server, so that
 // the run's account can name the failovers and the acknowledged writes they cost.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -12,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -95,9 +95,9 @@ Result<RedisOptions> ParseRedisOptions(const std::vector<std::string>& options) 
       FAULTLINE_ASSIGN_OR_RETURN(o.wait_timeout_ms, IntOption(key, value, 1, 60000));
     } else if (key == "appendonly") {
       if (value != "yes" && value != "no") {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         fmt::format("system redis: option appendonly={}: expected yes or no",
-                                     value));
+        return MakeError(
+            ErrorCode::kInvalidArgument,
+            fmt::format("system redis: option appendonly={}: expected yes or no", value));
       }
       o.appendonly = value == "yes";
     } else if (key == "appendfsync") {
@@ -115,9 +115,9 @@ Result<RedisOptions> ParseRedisOptions(const std::vector<std::string>& options) 
     } else {
       std::vector<std::string> keys;
       for (const OptionRow& r : kOptionRows) keys.emplace_back(r.key.substr(0, r.key.find('=')));
-      return MakeError(ErrorCode::kInvalidArgument,
-                       fmt::format("system redis: unknown option '{}' (known: {})", key,
-                                   fmt::join(keys, ", ")));
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          fmt::format("system redis: unknown option '{}' (known: {})", key, fmt::join(keys, ", ")));
     }
   }
   return o;
@@ -162,8 +162,8 @@ Result<std::string> SentinelConf(const SystemCluster& cluster, size_t index,
       "sentinel down-after-milliseconds {} {}\n"
       "sentinel failover-timeout {} {}\n"
       "sentinel parallel-syncs {} {}\n",
-      self.name, self.address, client::kSentinelPort, self.data_dir, self.log_dir, self.data_dir,
-      m, cluster.nodes[0].address, cluster.nodes[0].port, cluster.nodes.size() / 2 + 1, m,
+      self.name, self.address, client::kSentinelPort, self.data_dir, self.log_dir, self.data_dir, m,
+      cluster.nodes[0].address, cluster.nodes[0].port, cluster.nodes.size() / 2 + 1, m,
       options.down_after_ms, m, options.failover_timeout_ms, m, cluster.nodes.size());
 }
 
@@ -201,8 +201,7 @@ SystemFile RedisCommands() {
 
 SystemAccount RedisAccount(const history::History& history, int64_t start_ns,
                            const std::vector<RedisFailover>& failovers,
-                           const std::vector<RedisRoleChange>& roles,
-                           const RedisOptions& options) {
+                           const std::vector<RedisRoleChange>& roles, const RedisOptions& options) {
   SystemAccount out;
   Json j;
   Json fj = Json::array();
@@ -277,8 +276,9 @@ SystemAccount RedisAccount(const history::History& history, int64_t start_ns,
     auto f = finals.find(set);
     if (f == finals.end()) continue;  // undecidable without a final read
     for (const auto& [element, ack] : elements) {
-      const bool seen = std::any_of(f->second.begin(), f->second.end(),
-                                    [&](const std::set<std::string>& s) { return s.count(element) > 0; });
+      const bool seen =
+          std::any_of(f->second.begin(), f->second.end(),
+                      [&](const std::set<std::string>& s) { return s.count(element) > 0; });
       if (seen) continue;
       ++lost;
       Group& g = by_node[ack.node];
@@ -465,13 +465,14 @@ class RedisSystem final : public System {
     });
     std::vector<std::string> out;
     for (size_t i = 0; i < n; ++i) {
-      if (!problems[i].empty()) out.push_back(fmt::format("{}: {}", cluster.nodes[i].name, problems[i]));
+      if (!problems[i].empty())
+        out.push_back(fmt::format("{}: {}", cluster.nodes[i].name, problems[i]));
     }
     if (out.empty()) {
       for (size_t i = 1; i < n; ++i) {
         if (named[i] != named[0]) {
-          out.push_back(fmt::format("the Sentinels disagree on the primary ({})",
-                                    fmt::join(named, ", ")));
+          out.push_back(
+              fmt::format("the Sentinels disagree on the primary ({})", fmt::join(named, ", ")));
           break;
         }
       }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "history/fields.h"
@@ -166,9 +167,11 @@ TEST(RedisAccount, NamesTheFailoverThePrimaryAndTheLostWrites) {
   b.Add(3, 7.0, "n1");
   b.Add(4, 8.0, "n3");
   b.FinalRead({1, 4}, 20.0);
-  const std::vector<internal::RedisFailover> failovers = {
-      {.time_ns = kStart + 6 * kSec + kSec / 2, .epoch = 1, .from = "n1", .to = "n3",
-       .seen_by = "n2"}};
+  const std::vector<internal::RedisFailover> failovers = {{.time_ns = kStart + 6 * kSec + kSec / 2,
+                                                           .epoch = 1,
+                                                           .from = "n1",
+                                                           .to = "n3",
+                                                           .seen_by = "n2"}};
   const std::vector<internal::RedisRoleChange> roles = {
       {.time_ns = kStart + 12 * kSec, .node = "n1", .role = "slave", .primary = "n3"}};
   SystemAccount a = internal::RedisAccount(b.Build(), kStart, failovers, roles, {});

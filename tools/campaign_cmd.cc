@@ -295,8 +295,7 @@ void RegisterCampaignCommands(CLI::App& app, Action& run) {
       "ssh and every etcd member on <address>:2379. Faults over ssh: partitions\n"
       "(iptables-restore on each node, as root), kill, pause; not loss (the default fault list\n"
       "leaves it out).\n"
-      "\n" +
-      RedisSystemHelp() +
+      "\n"
       "Systems (--system): etcd (built in; the default); zookeeper (built in: Debian's\n"
       "zookeeper 3.8, 3 servers by default, register only; --read-mode plain reads what the\n"
       "worker's server holds, stale on a cut-off server; sync syncs that server first); or\n"
@@ -335,8 +334,6 @@ void RegisterCampaignCommands(CLI::App& app, Action& run) {
       "  faultline campaign --workload set --nemesis partition,kill --time-limit 30\n"
       "  faultline campaign --system redis --workload set --nemesis partition --time-limit 60\n"
       "                                   # Redis loses acknowledged writes at failovers: invalid\n"
-      "  faultline campaign --system redis --workload set --nemesis partition \\\n"
-      "      --system-option min-replicas-to-write=1 --system-option min-replicas-max-lag=2\n"
       "  faultline campaign --config runs/<run>/config.json          # repeat a run exactly\n"
       "  faultline campaign --nemesis none --concurrency 50 --time-limit 20   # throughput\n"
       "  faultline cluster up --ssh --name lab                       # then, over ssh:\n"
@@ -345,6 +342,11 @@ void RegisterCampaignCommands(CLI::App& app, Action& run) {
       "  faultline campaign --log-pattern 'slow=took too long' --log-pattern-max slow=10 \\\n"
       "      --log-pattern-max permission-denied=0 --junit campaign.xml   # logs, and CI\n"
       "  faultline analyze runs/<run>                              # check a run again offline");
+  {
+    std::string help = c->get_description();
+    help.insert(help.find("Systems (--system):"), RedisSystemHelp());
+    c->description(help);
+  }
   c->add_option("--config", a->config_file,
                 "JSON config (as written to <run>/config.json); flags "
                 "given as well override it");

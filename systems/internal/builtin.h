@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "common/result.h"
-
 #include "systems/system.h"
 
 namespace faultline::systems::internal {

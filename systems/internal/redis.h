@@ -70,8 +70,7 @@ struct RedisRoleChange {
 // them, each tied to the failover that deposed that primary. `start_ns`: the run's log start.
 SystemAccount RedisAccount(const history::History& history, int64_t start_ns,
                            const std::vector<RedisFailover>& failovers,
-                           const std::vector<RedisRoleChange>& roles,
-                           const RedisOptions& options);
+                           const std::vector<RedisRoleChange>& roles, const RedisOptions& options);
 
 }  // namespace faultline::systems::internal
 

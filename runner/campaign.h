@@ -40,6 +40,7 @@
 #include "history/log.h"
 #include "nemesis/nemesis.h"
 #include "runner/generator.h"
+#include "systems/system.h"
 
 namespace faultline::runner {
 
@@ -50,6 +51,9 @@ struct CampaignConfig {
   std::string db = "etcd";
   // The system under test: "etcd" or the path of a system file (systems/system_file.h).
   std::string system = "etcd";
+  // Options of the system under test, "KEY=VALUE" (--system-option; redis: min-replicas-to-write,
+  // wait, appendonly, ...; systems/registry.h SystemOptionHelp).
+  std::vector<std::string> system_options;
   int nodes = 5;
   std::string cluster = "local";  // "local" or "ssh:FILE"
   std::string name = "default";   // the local cluster's name
@@ -153,6 +157,9 @@ struct CampaignDeps {
   std::function<bool(std::chrono::steady_clock::time_point deadline)> wait_ready;
   // Ctrl-C: stops the generator early; the run still heals and returns what was recorded.
   std::stop_token stop;
+  // The system's account of the run (systems/system.h System::Account), from the recorded history
+  // and the log's start (MonotonicNowNs() at the ops' time zero). Null: none.
+  std::function<systems::SystemAccount(const history::History&, int64_t start_ns)> account;
 };
 
 struct ProgressInfo {
@@ -260,6 +267,8 @@ struct RunReport {
   // node -> {the log under files.nodes, the byte offset}.
   std::optional<checker::LogPatternReport> log_patterns;
   std::vector<checker::NodeLog> log_scan;
+  // The system's account of the run (lines in the summary, results.json's "system").
+  systems::SystemAccount system_account;
 };
 
 // A new run directory under config.out: "<out>/<UTC yyyymmddThhmmss>-<workload>-<seed>[-N]".

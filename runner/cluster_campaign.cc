@@ -198,6 +198,9 @@ Result<RunReport> RunClusterCampaign(const CampaignConfig& config, const Cluster
   deps.nemesis = injector.get();
   deps.wait_ready = cluster.wait_ready;
   deps.stop = std::move(stop);
+  deps.account = [&cluster](const history::History& h, int64_t start_ns) {
+    return cluster.system->Account(cluster.system_nodes, h, start_ns);
+  };
   Result<RunReport> report = ExecuteCampaign(config, deps, files, progress);
   if (cluster.note && !config.nemesis.empty()) cluster.note(injector->Summary());
   return report;

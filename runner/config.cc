@@ -11,6 +11,7 @@
 #include "checker/log_patterns.h"
 #include "nemesis/fault.h"
 #include "runner/campaign.h"
+#include "systems/registry.h"
 
 namespace faultline::runner {
 namespace {
@@ -36,6 +37,11 @@ std::string CheckDb(const C& c) {
 }
 std::string CheckSystem(const C& c) {
   return c.system.empty() ? "system must not be empty (etcd or a system file)" : "";
+}
+std::string CheckSystemOptions(const C& c) {
+  if (c.system_options.empty()) return "";
+  Result<std::unique_ptr<systems::System>> system = systems::OpenSystem(c.system, c.system_options);
+  return system ? "" : system.error().message();
 }
 std::string CheckNodes(const C& c) {
   return c.nodes >= 1 && c.nodes <= 9 ? "" : fmt::format("nodes {} is not in 1..9", c.nodes);
@@ -107,6 +113,10 @@ const std::array kFields{
               .help = "System under test: etcd, zookeeper, or FILE, a system file (JSON: commands, "
                       "client; see below)",
               .member = &C::system, .check = CheckSystem},
+  ConfigField{.key = "system_options", .flag = "--system-option",
+              .help = "KEY=VALUE (repeatable): an option of the system under test (redis: "
+                      "min-replicas-to-write=N, wait=N, appendonly=yes, ...; see below)",
+              .member = &C::system_options, .check = CheckSystemOptions, .show_default = false},
   ConfigField{.key = "nodes", .flag = "--nodes", .help = "Nodes of a new local cluster (1-9)",
               .member = &C::nodes, .check = CheckNodes},
   ConfigField{.key = "cluster", .flag = "--cluster",

@@ -22,6 +22,7 @@ using ::testing::HasSubstr;
 // breaks `faultline campaign --config` for every run directory people kept.
 const std::vector<std::string> kKeys = {"db",
                                         "system",
+                                        "system_options",
                                         "nodes",
                                         "cluster",
                                         "name",
@@ -52,6 +53,7 @@ const std::vector<std::string> kKeys = {"db",
                                         "log_pattern_max"};
 const std::set<std::string> kFlags = {"--db",
                                       "--system",
+                                      "--system-option",
                                       "--nodes",
                                       "--cluster",
                                       "--name",

@@ -102,7 +102,7 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
                                  config.cluster));
   }
   FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
-                             systems::OpenSystem(config.system));
+                             systems::OpenSystem(config.system, config.system_options));
   FAULTLINE_RETURN_IF_ERROR(system->CheckWorkload(WorkloadName(config.workload)));
   const systems::SystemInfo& info = system->Info();
   FAULTLINE_ASSIGN_OR_RETURN(RunFiles files, MakeRunDir(config));

@@ -114,6 +114,7 @@ Result<RunReport> ExecuteCampaign(const CampaignConfig& config, CampaignDeps dep
   FAULTLINE_ASSIGN_OR_RETURN(history::History h,
                              history::ReadLogHistory(content, files.log, &report.log_note));
   FAULTLINE_ASSIGN_OR_RETURN(report.verdict, CheckHistory(h, config));
+  if (deps.account) report.system_account = deps.account(h, log->start_ns());
   report.text = RenderSummary(report, config);
   FAULTLINE_RETURN_IF_ERROR(
       WriteFileAtomic(files.results, RenderResultsJson(report, config) + "\n"));
@@ -136,6 +137,18 @@ Result<RunReport> AnalyzeRunDir(const std::string& dir) {
   // no log_scan: their verdict stays the history's).
   if (Result<std::string> results = ReadFile(report.files.results)) {
     const Json j = Json::parse(*results, nullptr, /*allow_exceptions=*/false);
+    // What the system recorded while it ran cannot be observed again: kept as it was.
+    if (j.is_object() && j.contains("system") && j["system"].is_object()) {
+      Json system = j["system"];
+      if (system.contains("summary") && system["summary"].is_array()) {
+        for (const Json& line : system["summary"]) {
+          if (line.is_string()) report.system_account.lines.push_back(line.get<std::string>());
+        }
+        system.erase("summary");
+      }
+      report.system_account.json = system.dump();
+      report.text = RenderSummary(report, config);
+    }
     if (j.is_object() && j.contains("log_scan") && j["log_scan"].is_object()) {
       std::vector<std::string> nodes;
       std::map<std::string, uint64_t> offsets;
@@ -164,6 +177,7 @@ std::string RenderSummary(const RunReport& r, const CampaignConfig& c) {
     std::istringstream lines(v.detail);
     for (std::string line; std::getline(lines, line);) out += fmt::format("    {}\n", line);
   }
+  for (const std::string& line : r.system_account.lines) out += fmt::format("  {}\n", line);
   const HistoryFigures& f = r.verdict.figures;
   std::vector<std::string> counts;
   for (const auto& [name, n] : f.by_f) {
@@ -231,6 +245,13 @@ std::string RenderResultsJson(const RunReport& r, const CampaignConfig& c) {
       scan[log.node] = Json{{"log", log.path}, {"offset", log.offset}};
     }
     j["log_scan"] = std::move(scan);
+  }
+  if (!r.system_account.json.empty()) {
+    Json system = Json::parse(r.system_account.json, nullptr, false);
+    if (!system.is_discarded()) {
+      system["summary"] = r.system_account.lines;
+      j["system"] = std::move(system);
+    }
   }
   j["config"] = Json::parse(ConfigToJson(c));
   return j.dump(2);

@@ -12,6 +12,7 @@
 #include "common/process.h"
 #include "common/shell.h"
 #include "systems/internal/builtin.h"
+#include "systems/internal/redis.h"
 #include "systems/registry.h"
 
 namespace faultline::systems {
@@ -391,7 +392,7 @@ Result<std::vector<nemesis::DbProcess>> CommandControl::Databases() {
 
 }  // namespace
 
-std::vector<std::string> BuiltinSystems() { return {"etcd", "zookeeper"}; }
+std::vector<std::string> BuiltinSystems() { return {"etcd", "redis", "zookeeper"}; }
 
 bool IsSystemFile(std::string_view name_or_file) {
   return name_or_file.find('/') != std::string_view::npos ||
@@ -403,6 +404,22 @@ std::unique_ptr<System> MakeFileSystem(SystemFile file) {
 }
 
 Result<std::unique_ptr<System>> OpenSystem(std::string_view name_or_file) {
+  return OpenSystem(name_or_file, {});
+}
+
+std::vector<std::string> SystemOptionHelp(std::string_view name) {
+  if (name == "redis") return internal::RedisOptionHelp();
+  return {};
+}
+
+Result<std::unique_ptr<System>> OpenSystem(std::string_view name_or_file,
+                                           const std::vector<std::string>& options) {
+  if (name_or_file == "redis") return internal::MakeRedisSystem(options);
+  if (!options.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("system {}: takes no system options (got '{}'); redis does",
+                                 name_or_file, options.front()));
+  }
   if (name_or_file == "etcd") return internal::MakeEtcdSystem();
   if (name_or_file == "zookeeper") return internal::MakeZooKeeperSystem();
   if (IsSystemFile(name_or_file)) {

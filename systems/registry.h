@@ -25,6 +25,12 @@ bool IsSystemFile(std::string_view name_or_file);
 // "etcd", or the path of a system file. An error names the built-in systems and what the file
 // lacks.
 [[nodiscard]] Result<std::unique_ptr<System>> OpenSystem(std::string_view name_or_file);
+// The same with system options ("KEY=VALUE", --system-option): only a system that takes options
+// (redis) accepts any; an error names the option and the keys the system accepts.
+[[nodiscard]] Result<std::unique_ptr<System>> OpenSystem(std::string_view name_or_file,
+                                                         const std::vector<std::string>& options);
+// One line per option a built-in system takes ("min-replicas-to-write=N  ..."), for --help.
+std::vector<std::string> SystemOptionHelp(std::string_view name);
 
 // A system run by the commands of a parsed system file.
 std::unique_ptr<System> MakeFileSystem(SystemFile file);

@@ -15,6 +15,7 @@
 #define FAULTLINE_SYSTEMS_SYSTEM_H_
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -25,6 +26,7 @@
 #include "client/client.h"
 #include "cluster/cluster.h"
 #include "common/result.h"
+#include "history/history.h"
 #include "nemesis/node_control.h"
 
 namespace faultline::systems {
@@ -75,6 +77,14 @@ struct SystemInfo {
 
 using Progress = std::function<void(std::string_view line)>;
 
+// What the system saw during a run, in its users' words (Redis: the failovers its Sentinels made
+// and the acknowledged writes they cost): lines for the campaign's summary and a JSON object for
+// results.json's "system". Empty when the system has nothing to add.
+struct SystemAccount {
+  std::vector<std::string> lines;
+  std::string json;  // a JSON object, or ""
+};
+
 class System {
  public:
   System() = default;
@@ -112,6 +122,12 @@ class System {
   // The files worth keeping from a node after a run (logs), as paths on that node.
   virtual std::vector<std::string> LogFiles(const SystemCluster& /*cluster*/,
                                             const SystemNode& /*node*/) const {
+    return {};
+  }
+  // The run in the system's own words, from its history (`start_ns`: MonotonicNowNs() when the
+  // run's log began, the zero of the ops' times) and what the system recorded while it ran.
+  virtual SystemAccount Account(const SystemCluster& /*cluster*/,
+                                const history::History& /*history*/, int64_t /*start_ns*/) {
     return {};
   }
   // An error naming the workloads this system supports unless `workload` is one of them.

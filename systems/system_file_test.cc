@@ -103,7 +103,8 @@ TEST(RegistryTest, BuiltinAndFileNames) {
   EXPECT_TRUE((*etcd)->CheckWorkload("lock").has_value());
   Result<std::unique_ptr<System>> unknown = OpenSystem("cassandra");
   ASSERT_FALSE(unknown);
-  EXPECT_THAT(unknown.error().message(), HasSubstr("not a built-in system (etcd, zookeeper)"));
+  EXPECT_THAT(unknown.error().message(),
+              HasSubstr("not a built-in system (etcd, redis, zookeeper)"));
   Result<std::unique_ptr<System>> missing = OpenSystem("/nonexistent/kv.json");
   ASSERT_FALSE(missing);
   EXPECT_THAT(missing.error().message(), HasSubstr("/nonexistent/kv.json"));

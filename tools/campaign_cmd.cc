@@ -109,7 +109,7 @@ Result<runner::CampaignConfig> MakeConfig(const CampaignArgs& a) {
   // --nodes overrides it.
   if (!from_file && !Given(app, "--nodes") && c.system != "etcd") {
     FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
-                               systems::OpenSystem(c.system));
+                               systems::OpenSystem(c.system, c.system_options));
     c.nodes = system->Info().default_nodes;
   }
   if (!from_file && !Given(app, "--seed")) {
@@ -239,6 +239,25 @@ int RunAnalyze(const AnalyzeArgs& a) {
   return runner::ExitCodeFor(report->verdict.validity);
 }
 
+// --system redis in --help: what is started, what faults do to it, its options.
+std::string RedisSystemHelp() {
+  std::string out =
+      "Redis (--system redis, built in: Debian's redis-server and redis-sentinel 7.0, 3 nodes\n"
+      "by default; workloads register (GET, SET, cas as a Lua script) and set (SADD, SMEMBERS)):\n"
+      "one primary (n1 at start), a replica (replicaof) on every other node and a Sentinel on\n"
+      "every node (quorum a majority, down-after 1 s, failover-timeout 5 s). Clients ask the\n"
+      "Sentinels for the primary and confirm it with ROLE, as real clients do. kill, pause and\n"
+      "restart act on a node's redis-server; its Sentinel keeps running (a partition cuts the\n"
+      "Sentinels apart too). Redis replicates asynchronously: a primary cut off from the\n"
+      "Sentinels' majority keeps acknowledging writes the replica promoted in its place never\n"
+      "sees, and drops them when it rejoins as a replica. The summary and results.json\n"
+      "(\"system\") name each failover, and for the set workload how many acknowledged writes\n"
+      "each deposed primary lost. System options (--system-option KEY=VALUE, repeatable;\n"
+      "\"system_options\" in a config file):\n";
+  for (const std::string& line : systems::SystemOptionHelp("redis")) out += "  " + line + "\n";
+  return out + "\n";
+}
+
 }  // namespace
 
 void RegisterCampaignCommands(CLI::App& app, Action& run) {
@@ -313,6 +332,8 @@ void RegisterCampaignCommands(CLI::App& app, Action& run) {
       "  faultline campaign --read-mode serializable --nemesis isolate --isolate-node n3 \\\n"
       "      --time-limit 30 --seed 1                               # finds stale reads: invalid\n"
       "  faultline campaign --workload set --nemesis partition,kill --time-limit 30\n"
+      "  faultline campaign --system redis --workload set --nemesis partition --time-limit 60\n"
+      "                                   # Redis loses acknowledged writes at failovers: invalid\n"
       "  faultline campaign --config runs/<run>/config.json          # repeat a run exactly\n"
       "  faultline campaign --nemesis none --concurrency 50 --time-limit 20   # throughput\n"
       "  faultline cluster up --ssh --name lab                       # then, over ssh:\n"
@@ -321,6 +342,11 @@ void RegisterCampaignCommands(CLI::App& app, Action& run) {
       "  faultline campaign --log-pattern 'slow=took too long' --log-pattern-max slow=10 \\\n"
       "      --log-pattern-max permission-denied=0 --junit campaign.xml   # logs, and CI\n"
       "  faultline analyze runs/<run>                              # check a run again offline");
+  {
+    std::string help = c->get_description();
+    help.insert(help.find("Systems (--system):"), RedisSystemHelp());
+    c->description(help);
+  }
   c->add_option("--config", a->config_file,
                 "JSON config (as written to <run>/config.json); flags "
                 "given as well override it");

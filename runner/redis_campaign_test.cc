@@ -1,0 +1,120 @@
+// Campaigns against Redis with Sentinel built in (--system redis: Debian's redis-server and
+// redis-sentinel in the node namespaces, clients that find the primary through the Sentinels).
+// Without faults the register and set workloads are valid; with the primary cut off from the
+// Sentinels' majority, the set workload loses acknowledged writes and the summary says which
+// failover cost them. Root only; each test brings up its own cluster under its own state root, and
+// every server it started is stopped whether the test passes or fails.
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "runner/local.h"
+#include "runner/testing/local_campaign.h"
+
+namespace faultline::runner {
+namespace {
+
+namespace fs = std::filesystem;
+using checker::Validity;
+using ::testing::HasSubstr;
+
+class RedisCampaignTest : public testing::LocalCampaignFixture {
+ protected:
+  RedisCampaignTest() : LocalCampaignFixture("faultline-redistest", "rdtst") {}
+
+  void SetUp() override {
+    LocalCampaignFixture::SetUp();
+    ASSERT_TRUE(fs::exists("/usr/bin/redis-sentinel")) << "needs redis (tools/setup.sh)";
+  }
+  void TearDown() override {
+    // RunLocalCampaign stops its servers; this is the guard for when it could not.
+    KillServersUnder(root_.string());
+    LocalCampaignFixture::TearDown();
+  }
+
+  // redis-server and redis-sentinel processes of this test (Redis works in its node's data
+  // directory, under the test's root), killed by pid; how many there were.
+  static int KillServersUnder(const std::string& dir) {
+    int found = 0;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      const std::string pid = entry.path().filename().string();
+      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream comm_in(entry.path() / "comm");
+      std::string comm;
+      std::getline(comm_in, comm);
+      if (comm.rfind("redis-", 0) != 0) continue;
+      std::error_code ec;
+      const fs::path cwd = fs::read_symlink(entry.path() / "cwd", ec);
+      if (ec || cwd.string().rfind(dir, 0) != 0) continue;
+      ++found;
+      ::kill(std::stoi(pid), SIGKILL);
+    }
+    return found;
+  }
+
+  CampaignConfig Config(std::string name, Workload workload) {
+    name_ = std::move(name);
+    CampaignConfig c;
+    c.system = "redis";
+    c.name = name_;
+    c.nodes = 3;
+    c.workload = workload;
+    c.out = (root_ / "runs").string();
+    c.concurrency = 10;
+    c.time_limit_s = 5;
+    c.nemesis = {};
+    c.final_phase_s = 30;
+    c.check_time_limit_s = 30;
+    c.seed = 1;
+    return c;
+  }
+
+  RunReport Run(const CampaignConfig& c) {
+    RunReport r = LocalCampaignFixture::Run(c);
+    EXPECT_EQ(KillServersUnder(root_.string()), 0) << "servers left running after the campaign";
+    return r;
+  }
+};
+
+TEST_F(RedisCampaignTest, RegisterAndSetWithoutFaultsAreValid) {
+  RunReport reg = Run(Config("rdreg", Workload::kRegister));
+  EXPECT_EQ(reg.verdict.validity, Validity::kValid) << reg.text;
+  EXPECT_GT(reg.verdict.figures.client_ops, 500);
+  EXPECT_TRUE(fs::exists(fs::path(reg.files.nodes) / "n1" / "redis.log"));
+  EXPECT_TRUE(fs::exists(fs::path(reg.files.nodes) / "n2" / "sentinel.log"));
+  RunReport set = Run(Config("rdset", Workload::kSet));
+  EXPECT_EQ(set.verdict.validity, Validity::kValid) << set.text;
+  EXPECT_GT(set.verdict.figures.client_ops, 500);
+  EXPECT_THAT(set.text, HasSubstr("redis: no acknowledged write was lost"));
+}
+
+// The primary cut off (isolate-leader: the node the Sentinels name as primary) keeps
+// acknowledging the adds of the clients connected to it while the majority's Sentinels promote a
+// replica; when the cut heals it rejoins as a replica and drops them.
+TEST_F(RedisCampaignTest, IsolatedPrimaryLosesAcknowledgedWrites) {
+  CampaignConfig c = Config("rdlost", Workload::kSet);
+  c.time_limit_s = 12;
+  c.nemesis = {FaultKind::kIsolateLeader};
+  c.fault_s = 6;
+  c.heal_s = 3;
+  RunReport r = Run(c);
+  EXPECT_EQ(r.verdict.validity, Validity::kInvalid) << r.text;
+  EXPECT_THAT(r.text, HasSubstr("redis: Sentinel failover at"));
+  EXPECT_THAT(r.text, HasSubstr("acknowledged writes lost"));
+  EXPECT_THAT(r.text, HasSubstr("primary n1 acknowledged them"));
+  std::ifstream in(r.files.results);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  ASSERT_TRUE(j.contains("system")) << j.dump(2);
+  EXPECT_GT(j["system"]["lost_acknowledged_writes"].get<int64_t>(), 0);
+  EXPECT_EQ(j["system"]["lost_acknowledged_writes"], j["checkers"]["set"]["lost_count"]);
+  EXPECT_EQ(j["system"]["failovers"][0]["from"], "n1");
+}
+
+}  // namespace
+}  // namespace faultline::runner

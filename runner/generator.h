@@ -156,7 +156,8 @@ inline constexpr std::array kScheduleFaultKinds = {
     FaultKind::kPartition,    FaultKind::kIsolate,     FaultKind::kIsolateLeader,
     FaultKind::kKill,         FaultKind::kPause,       FaultKind::kLoss,
     FaultKind::kHttpStatus,   FaultKind::kHttpDelay,   FaultKind::kHttpDrop,
-    FaultKind::kHttpTruncate, FaultKind::kProxyLatency};
+    FaultKind::kHttpTruncate, FaultKind::kProxyLatency, FaultKind::kClockBump,
+    FaultKind::kClockStrobe};
 // Parses a comma-separated list of those kinds such as "partition,kill,pause,loss"; "none" or ""
 // means no faults. Kept in the order given, duplicates removed.
 [[nodiscard]] Result<std::vector<FaultKind>> ParseScheduleKinds(std::string_view list);
@@ -172,7 +173,8 @@ struct NemesisScheduleOptions {
 // Each fault the schedule makes is concrete except for the leader, which is looked up when it is
 // applied: kPartition names a grudge (random ones are drawn with the spec's seed), kIsolate one
 // node, kIsolateLeader nothing; kKill, kPause and kLoss name one node or a minority, in cluster
-// order; loss keeps FaultSpec's default probability (30%).
+// order; loss keeps FaultSpec's default probability (30%); clock-bump moves one node or a
+// minority by ±(0.5..5 s), clock-strobe by +0.5..2 s every 100..500 ms.
 class NemesisSchedule {
  public:
   explicit NemesisSchedule(NemesisScheduleOptions options);

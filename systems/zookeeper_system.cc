@@ -73,6 +73,8 @@ SystemFile ZooKeeperCommands(const ZkTuning& tuning) {
   f.logs = std::vector<std::string>{"{log_dir}/zookeeper.log"};
   f.workloads = std::vector<std::string>{"register"};
   f.client = std::string("exec:false");  // unused: the ZooKeeper system has its own client
+  // The JVM reads the time through libc (clock_gettime), so libfaketime reaches it.
+  f.clock = std::string("libfaketime");
   return f;
 }
 

@@ -58,8 +58,13 @@ class ClockCrashTest : public ::testing::Test {
         ::_exit(127);
       }
       sleeps_.push_back(pid);
+      // Until it has exec'd, /proc/PID/environ shows ours.
+      for (int i = 0; i < 400; ++i) {
+        auto cmd = ReadFile(fmt::format("/proc/{}/cmdline", pid));
+        if (cmd && cmd->starts_with("sleep")) break;
+        std::this_thread::sleep_for(milliseconds(5));
+      }
     }
-    std::this_thread::sleep_for(milliseconds(100));  // exec'd: their environ is theirs
   }
 
   void TearDown() override {
@@ -195,7 +200,11 @@ TEST_F(ClockCrashTest, TwentyRandomKillsAreHealedByAFreshNemesis) {
     const long after = us(rng);
     const std::string what = fmt::format("run {} ({} after {} us, seed {})", i, faults, after, seed);
     const int status = RunChild(faults, "", std::chrono::microseconds(after));
-    if (WIFSIGNALED(status)) ++killed;
+    if (WIFSIGNALED(status)) {
+      ++killed;
+    } else {
+      EXPECT_EQ(WEXITSTATUS(status), 0) << what << ": the child failed";
+    }
     HealAndCheck(what);
     if (HasFatalFailure()) return;
   }

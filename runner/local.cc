@@ -1,5 +1,7 @@
 #include "runner/local.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -159,6 +161,9 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
 
   Result<RunReport> report = [&]() -> Result<RunReport> {
     if (!shell) return shell.error();
+    if (std::any_of(config.nemesis.begin(), config.nemesis.end(), nemesis::IsClockFaultKind)) {
+      FAULTLINE_RETURN_IF_ERROR(systems::PrepareClockFiles(*nodes, info));
+    }
     if (session->owned()) {
       formed = true;
       FAULTLINE_RETURN_IF_ERROR(

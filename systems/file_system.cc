@@ -110,19 +110,18 @@ class FileSystem final : public System {
     return out;
   }
 
-  // The server runs under libfaketime with the node's timestamp file, created holding +0 unless a
-  // clock fault already set it (a restart keeps the fault).
+  // The server runs under libfaketime with the node's timestamp file when that file exists: the
+  // runner makes it before the servers start when a run plans clock faults (PrepareClockFiles),
+  // so servers of runs without them are left untouched.
   Result<std::string> ClockExports(const SystemCluster& cluster, const SystemNode& node) const {
     const std::string file = ClockFile(cluster, node);
+    if (::access(file.c_str(), F_OK) != 0) return std::string();
     const std::optional<std::string> library = nemesis::FindLibfaketime();
     if (!library) {
       return MakeError(ErrorCode::kUnavailable,
                        fmt::format("system {}: start on {}: libfaketime.so.1 is not installed "
                                    "(apt-get install libfaketime)",
                                    info_.name, node.name));
-    }
-    if (::access(file.c_str(), F_OK) != 0) {
-      FAULTLINE_RETURN_IF_ERROR(nemesis::WriteFaketimeFile(file, std::chrono::milliseconds(0)));
     }
     return nemesis::FaketimeExports(*library, file);
   }

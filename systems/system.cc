@@ -83,6 +83,18 @@ Status CheckClockFaults(const SystemInfo& info, const std::vector<nemesis::Fault
   return OkStatus();
 }
 
+Status PrepareClockFiles(const SystemCluster& cluster, const SystemInfo& info) {
+  if (!info.clock.libfaketime) return OkStatus();
+  for (const SystemNode& n : cluster.nodes) {
+    const std::string file = ClockFile(cluster, n);
+    if (file.empty()) continue;
+    if (Status s = nemesis::WriteFaketimeFile(file, std::chrono::milliseconds(0)); !s) {
+      return std::move(s).error().WithContext(fmt::format("system {}: node {}", info.name, n.name));
+    }
+  }
+  return OkStatus();
+}
+
 nemesis::ClockAccess LocalClockAccess(const SystemCluster& cluster, const SystemInfo& info) {
   nemesis::ClockAccess access;
   if (info.clock.libfaketime) {

@@ -70,8 +70,9 @@ struct ClientSetup {
 //   info.clock = ClockSupport::Libfaketime();   // servers read the time through libc
 //   info.clock = ClockSupport::None("etcd is a Go program: ...");
 // and, when it declares libfaketime, starts each server with nemesis::FaketimeExports(library,
-// ClockFile(cluster, node)) in front of its command (a system file: "clock": "libfaketime", and the file's
-// start command gets it). Over SSH every system's nodes are reached with clock_settime instead.
+// ClockFile(cluster, node)) in front of its command when that file exists (a system file:
+// "clock": "libfaketime", and the file's start command gets it). The file exists when the run
+// plans clock faults (PrepareClockFiles), so other runs leave the servers untouched. Over SSH every system's nodes are reached with clock_settime instead.
 struct ClockSupport {
   bool libfaketime = false;
   std::string why_not = "the system does not declare that its servers read the time through libc";
@@ -151,6 +152,9 @@ std::string ClockFile(const SystemCluster& cluster, const SystemNode& node);
 // system's servers cannot be reached (its ClockSupport's reason) or libfaketime is missing.
 [[nodiscard]] Status CheckClockFaults(const SystemInfo& info,
                                       const std::vector<nemesis::FaultKind>& kinds, bool local);
+// Writes +0 into every local node's timestamp file (before the servers start), so a system that
+// declares libfaketime starts them under it. Nothing for other systems or SSH nodes.
+[[nodiscard]] Status PrepareClockFiles(const SystemCluster& cluster, const SystemInfo& info);
 // What the nemesis needs for clock faults on a local cluster: the nodes' timestamp files when the
 // system supports libfaketime, otherwise the reason it does not.
 nemesis::ClockAccess LocalClockAccess(const SystemCluster& cluster, const SystemInfo& info);

@@ -1,9 +1,9 @@
 #include "checker/fault_probe.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
-
-#include <fmt/format.h>
 
 namespace faultline::checker {
 
@@ -60,8 +60,7 @@ ProbeFinding JudgeProcessProbe(bool kill, const std::vector<ProcessSeen>& target
                       .evidence = fmt::format("process table: {}", fmt::join(seen, ", "))};
 }
 
-ProbeFinding JudgeClockProbe(int64_t expected_ms, bool strobe,
-                             const std::vector<ClockSeen>& seen) {
+ProbeFinding JudgeClockProbe(int64_t expected_ms, bool strobe, const std::vector<ClockSeen>& seen) {
   std::map<std::string, std::vector<const ClockSeen*>> by_node;
   std::vector<std::string> order;
   for (const ClockSeen& s : seen) {
@@ -96,9 +95,9 @@ ProbeFinding JudgeClockProbe(int64_t expected_ms, bool strobe,
     all = all && matched;
     parts.push_back(fmt::format("{} {}", node, fmt::join(readings, ", ")));
   }
-  const std::string evidence = fmt::format("clock offsets read on the nodes (expected {:+} ms{}): {}",
-                                           expected_ms, strobe ? " part of the time" : "",
-                                           fmt::join(parts, "; "));
+  const std::string evidence =
+      fmt::format("clock offsets read on the nodes (expected {:+} ms{}): {}", expected_ms,
+                  strobe ? " part of the time" : "", fmt::join(parts, "; "));
   if (all) return ProbeFinding{.confirmed = true, .evidence = evidence};
   if (unread) return ProbeFinding{.confirmed = std::nullopt, .evidence = evidence};
   return ProbeFinding{.confirmed = false, .evidence = evidence};

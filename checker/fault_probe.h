@@ -69,10 +69,10 @@ ProbeFinding JudgeProcessProbe(bool kill, const std::vector<ProcessSeen>& target
 // MeasureClockOffset), minus the controller's, one or more readings per node.
 struct ClockSeen {
   std::string node;
-  bool read = false;          // a reading came back
-  int64_t offset_ms = 0;      // what it read, minus the controller's clock
+  bool read = false;           // a reading came back
+  int64_t offset_ms = 0;       // what it read, minus the controller's clock
   int64_t uncertainty_ms = 0;  // half the reading's round trip
-  std::string error;          // why there is no reading
+  std::string error;           // why there is no reading
 };
 // `expected_ms` is the fault's offset. A reading matches when it is within 100 ms plus its
 // uncertainty of the expected offset. Bump (`strobe` false): confirmed when every target's

@@ -31,9 +31,9 @@
 #include <thread>
 
 #include "cluster/internal/util.h"
+#include "cluster/ssh_nemesis.h"
 #include "cluster/ssh_test_cluster.h"
 #include "common/fd.h"
-#include "cluster/ssh_nemesis.h"
 #include "nemesis/clock.h"
 #include "nemesis/command_net.h"
 #include "nemesis/grudge.h"
@@ -464,7 +464,8 @@ TEST(SshControl, ClockFaultOnThisMachinesKernelIsRefused) {
     spec.kind = kind;
     spec.targets = "n2";
     spec.clock_offset = std::chrono::milliseconds(-3600000);
-    if (kind == nemesis::FaultKind::kClockStrobe) spec.clock_period = std::chrono::milliseconds(100);
+    if (kind == nemesis::FaultKind::kClockStrobe)
+      spec.clock_period = std::chrono::milliseconds(100);
     auto r = nemesis::ApplyFault(*ssh->nemesis, spec, {"n1", "n2"}, {});
     ASSERT_FALSE(r) << r->Describe();
     EXPECT_NE(r.error().message().find("this machine's kernel (same boot_id"), std::string::npos)

@@ -68,8 +68,8 @@ std::string Seconds(milliseconds ms) {
 }
 
 // Runs `command` on `node`; an error unless it exits 0 (with its first stderr line).
-Result<std::string> RunOk(NodeControl& control, const std::string& node,
-                          const std::string& command, std::string_view what) {
+Result<std::string> RunOk(NodeControl& control, const std::string& node, const std::string& command,
+                          std::string_view what) {
   Result<CommandOutput> out = control.Run(node, command);
   if (!out) return std::move(out).error().WithContext(fmt::format("{} on {}", what, node));
   if (out->exit_code != 0) {
@@ -126,10 +126,10 @@ void HealEarlier(const ClockRequest& req, FaultReport& report) {
     return IsClockEntry(e) && Touches(e, req.targets);
   });
   if (!any) return;
-  const FaultReport healed = req.heal(
-      [&](const LedgerEntry& e) { return IsClockEntry(e) && Touches(e, req.targets); });
-  report.notes.push_back(fmt::format("first healed the clock faults open on these nodes: {}",
-                                     healed.description));
+  const FaultReport healed =
+      req.heal([&](const LedgerEntry& e) { return IsClockEntry(e) && Touches(e, req.targets); });
+  report.notes.push_back(
+      fmt::format("first healed the clock faults open on these nodes: {}", healed.description));
   for (const auto& d : healed.details) report.details.push_back("reset: " + d);
 }
 
@@ -162,9 +162,10 @@ Result<FaultReport> ApplyFaketime(const ClockRequest& req) {
       if (d.node == node) db = &d;
     }
     if (db == nullptr || db->pid <= 0 || !db->alive) {
-      notes.push_back(fmt::format("{}: no database process runs now: its file is set all the "
-                                  "same and applies when it starts",
-                                  node));
+      notes.push_back(
+          fmt::format("{}: no database process runs now: its file is set all the "
+                      "same and applies when it starts",
+                      node));
       continue;
     }
     Result<std::string> environ = ReadFile(fmt::format("/proc/{}/environ", db->pid));
@@ -235,14 +236,10 @@ Result<FaultReport> ApplyFaketime(const ClockRequest& req) {
     return report;
   }
   const std::string tag = fmt::format("{}#{}", ledger_path, entry.id);
-  std::vector<std::string> argv = {helper,
-                                   "clock-strobe",
-                                   "--offset-ms",
-                                   std::to_string(spec.clock_offset.count()),
-                                   "--period-ms",
-                                   std::to_string(spec.clock_period.count()),
-                                   "--tag",
-                                   tag};
+  std::vector<std::string> argv = {helper,        "clock-strobe",
+                                   "--offset-ms", std::to_string(spec.clock_offset.count()),
+                                   "--period-ms", std::to_string(spec.clock_period.count()),
+                                   "--tag",       tag};
   for (const auto& [node, file] : files) {
     argv.push_back("--file");
     argv.push_back(file);
@@ -260,9 +257,9 @@ Result<FaultReport> ApplyFaketime(const ClockRequest& req) {
   h.start_time = st ? st->start_time : 0;
   FAULTLINE_RETURN_IF_ERROR(req.ledger->Amend(entry.id, {h}));
   for (const auto& [node, file] : files) {
-    report.details.push_back(fmt::format(
-        "{}: libfaketime file {} alternates {} / +0 every {} ms (helper pid {})", node, file,
-        FaketimeOffset(spec.clock_offset), spec.clock_period.count(), *pid));
+    report.details.push_back(
+        fmt::format("{}: libfaketime file {} alternates {} / +0 every {} ms (helper pid {})", node,
+                    file, FaketimeOffset(spec.clock_offset), spec.clock_period.count(), *pid));
   }
   Finish(report);
   return report;
@@ -306,8 +303,8 @@ Result<FaultReport> ApplySettime(const ClockRequest& req) {
             std::string ref,
             RunOk(control, req.targets[i], ClockReferenceCommand(), "read the clock reference"));
         c.reference = Trim(ref);
-        FAULTLINE_ASSIGN_OR_RETURN(
-            std::string ntp, RunOk(control, req.targets[i], ActiveNtpCommand(), "list NTP"));
+        FAULTLINE_ASSIGN_OR_RETURN(std::string ntp,
+                                   RunOk(control, req.targets[i], ActiveNtpCommand(), "list NTP"));
         c.ntp = Lines(ntp);
         return c;
       });
@@ -346,7 +343,8 @@ Result<FaultReport> ApplySettime(const ClockRequest& req) {
       if (!strobe) {
         FAULTLINE_RETURN_IF_ERROR(RunOk(
             control, node, SetClockCommand(clocks[i].reference, spec.clock_offset), "date -s"));
-        return fmt::format("date -s: {:+} ms from the boot-time reference", spec.clock_offset.count());
+        return fmt::format("date -s: {:+} ms from the boot-time reference",
+                           spec.clock_offset.count());
       }
       FAULTLINE_ASSIGN_OR_RETURN(
           std::string pid,
@@ -360,12 +358,11 @@ Result<FaultReport> ApplySettime(const ClockRequest& req) {
                          spec.clock_offset.count(), spec.clock_period.count());
     }();
     if (done) {
-      report.details.push_back(fmt::format(
-          "{}: {}{}", node, *done,
-          clocks[i].ntp.empty()
-              ? std::string("; no NTP service was running")
-              : fmt::format("; stopped {} (the heal starts it again)",
-                            fmt::join(clocks[i].ntp, ", "))));
+      report.details.push_back(
+          fmt::format("{}: {}{}", node, *done,
+                      clocks[i].ntp.empty() ? std::string("; no NTP service was running")
+                                            : fmt::format("; stopped {} (the heal starts it again)",
+                                                          fmt::join(clocks[i].ntp, ", "))));
     } else {
       report.failed.push_back(node);
       report.details.push_back(fmt::format("{}: {}", node, done.error().message()));
@@ -453,8 +450,7 @@ Status WriteFaketimeFile(const std::string& path, milliseconds offset) {
   if (!written || ::rename(tmp.c_str(), path.c_str()) != 0) {
     const int e = written ? errno : err;
     ::unlink(tmp.c_str());
-    return MakeError(ErrorCode::kUnavailable,
-                     fmt::format("write {}: {}", path, std::strerror(e)));
+    return MakeError(ErrorCode::kUnavailable, fmt::format("write {}: {}", path, std::strerror(e)));
   }
   return OkStatus();
 }
@@ -522,9 +518,9 @@ std::string StartServicesCommand(const std::vector<std::string>& services) {
 
 std::string StrobeLoopCommand(std::string_view reference, milliseconds offset, milliseconds period,
                               std::string_view tag) {
-  const std::string loop = fmt::format("while :; do {}; sleep {}; {}; sleep {}; done",
-                                       SetClockCommand(reference, offset), Seconds(period),
-                                       SetClockCommand(reference, milliseconds(0)), Seconds(period));
+  const std::string loop = fmt::format(
+      "while :; do {}; sleep {}; {}; sleep {}; done", SetClockCommand(reference, offset),
+      Seconds(period), SetClockCommand(reference, milliseconds(0)), Seconds(period));
   return fmt::format("nohup sh -c {} {} >/dev/null 2>&1 </dev/null & echo $!", ShellQuote(loop),
                      ShellQuote(fmt::format("{}{}", kStrobeName, tag)));
 }
@@ -569,9 +565,9 @@ Result<FaultReport> ApplyClockFault(const ClockRequest& req) {
   }
   const std::string_view kind = FaultKindName(req.spec->kind);
   if (req.control == nullptr || req.access == nullptr || req.ledger == nullptr || !req.record) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("nemesis: {}: no node control given (NemesisOptions::control)",
-                                 kind));
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        fmt::format("nemesis: {}: no node control given (NemesisOptions::control)", kind));
   }
   if (req.targets.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, fmt::format("nemesis: {}: no nodes", kind));
@@ -594,8 +590,7 @@ Result<ClockReading> MeasureClockOffset(NodeControl& control, const std::string&
       return MakeError(ErrorCode::kUnavailable,
                        fmt::format("clock of {}: no database process runs", node));
     }
-    FAULTLINE_ASSIGN_OR_RETURN(std::string environ,
-                               ReadFile(fmt::format("/proc/{}/environ", pid)));
+    FAULTLINE_ASSIGN_OR_RETURN(std::string environ, ReadFile(fmt::format("/proc/{}/environ", pid)));
     size_t start = 0;
     while (start < environ.size()) {
       size_t end = environ.find('\0', start);
@@ -652,16 +647,16 @@ Result<std::string> HealClockObject(const LedgerObject& o, NodeControl* control)
                                  o.node));
   }
   if (o.type == "clock-strobe-loop") {
-    FAULTLINE_ASSIGN_OR_RETURN(std::string out, RunOk(*control, o.node,
-                                                      EndStrobeLoopCommand(o.pid, o.name),
-                                                      "end the strobe loop"));
+    FAULTLINE_ASSIGN_OR_RETURN(
+        std::string out,
+        RunOk(*control, o.node, EndStrobeLoopCommand(o.pid, o.name), "end the strobe loop"));
     return fmt::format("{}: strobe loop {} ended", o.node, o.name);
   }
-  FAULTLINE_ASSIGN_OR_RETURN(std::string set,
-                             RunOk(*control, o.node, SetClockCommand(o.value, milliseconds(0)),
-                                   "reset the clock"));
-  std::string what = fmt::format("{}: clock set to boot-time reference {} + uptime", o.node,
-                                 o.value);
+  FAULTLINE_ASSIGN_OR_RETURN(
+      std::string set,
+      RunOk(*control, o.node, SetClockCommand(o.value, milliseconds(0)), "reset the clock"));
+  std::string what =
+      fmt::format("{}: clock set to boot-time reference {} + uptime", o.node, o.value);
   const std::vector<std::string> services = SplitCommas(o.set_to);
   if (!services.empty()) {
     FAULTLINE_ASSIGN_OR_RETURN(

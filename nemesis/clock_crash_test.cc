@@ -94,9 +94,18 @@ class ClockCrashTest : public ::testing::Test {
 
   int RunChild(const std::string& faults, const std::string& crash_at,
                std::optional<std::chrono::microseconds> kill_after) {
-    std::vector<std::string> argv = {FAULTLINE_CRASH_CHILD, "--ledger", ledger_,  "--run",
-                                     "clkcr",               "--backend", "nft",    "--control",
-                                     "198.19.0.254",        "--faults",  faults,   "--faketime-dir",
+    std::vector<std::string> argv = {FAULTLINE_CRASH_CHILD,
+                                     "--ledger",
+                                     ledger_,
+                                     "--run",
+                                     "clkcr",
+                                     "--backend",
+                                     "nft",
+                                     "--control",
+                                     "198.19.0.254",
+                                     "--faults",
+                                     faults,
+                                     "--faketime-dir",
                                      dir_.string()};
     for (size_t i = 0; i < nodes_.size(); ++i) {
       argv.push_back("--node");
@@ -149,8 +158,8 @@ class ClockCrashTest : public ::testing::Test {
       ASSERT_TRUE(text) << what;
       EXPECT_EQ(*text, "+0\n") << what << ": " << n.name;
     }
-    EXPECT_TRUE(internal::FindProcesses({"faultline-nemesis-helper", "clock-strobe", ledger_})
-                    .empty())
+    EXPECT_TRUE(
+        internal::FindProcesses({"faultline-nemesis-helper", "clock-strobe", ledger_}).empty())
         << what << ": a strobe helper still runs";
     // What the node's server reads is the true time again (files hold +0 and nothing rewrites
     // them).
@@ -198,7 +207,8 @@ TEST_F(ClockCrashTest, TwentyRandomKillsAreHealedByAFreshNemesis) {
   for (int i = 0; i < 20; ++i) {
     const std::string faults = i % 2 == 0 ? "clock-bump,clock-strobe,heal" : "clock-strobe";
     const long after = us(rng);
-    const std::string what = fmt::format("run {} ({} after {} us, seed {})", i, faults, after, seed);
+    const std::string what =
+        fmt::format("run {} ({} after {} us, seed {})", i, faults, after, seed);
     const int status = RunChild(faults, "", std::chrono::microseconds(after));
     if (WIFSIGNALED(status)) {
       ++killed;

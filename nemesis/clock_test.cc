@@ -112,9 +112,8 @@ TEST(SettimeCommands, SetTheClockFromTheBootReference) {
   ASSERT_TRUE(ref);
   ASSERT_EQ(ref->exit_code, 0) << ref->err;
   const double reference = std::stod(ref->out);
-  const double now = std::chrono::duration<double>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   EXPECT_GT(reference, 1e9);
   EXPECT_LT(reference, now);
   auto syntax = RunProcess({"/bin/sh", "-n", "-c", loop + "\n" + end + "\n" + ActiveNtpCommand()});
@@ -390,8 +389,8 @@ TEST_F(ClockNemesisTest, OverSshStopsNtpSetsTheClockAndHealRestoresBoth) {
   EXPECT_TRUE(has("n2: " + SetClockCommand("1700000000.000", milliseconds(0))));
   EXPECT_TRUE(has("n2: systemctl start 'chrony'"));
   // A strobe starts a loop on the node; the heal ends it before it resets the clock.
-  auto s = ApplyFault(*nemesis_, Spec(FaultKind::kClockStrobe, "n3", 800, 100),
-                      {"n1", "n2", "n3"}, {});
+  auto s =
+      ApplyFault(*nemesis_, Spec(FaultKind::kClockStrobe, "n3", 800, 100), {"n1", "n2", "n3"}, {});
   ASSERT_TRUE(s && s->ok) << (s ? s->Describe() : s.error().message());
   cmds = control_->commands();
   EXPECT_TRUE(has("n3: nohup sh -c"));

@@ -74,7 +74,7 @@ enum class FaultKind {
   kClockBump,    // moved once by --offset-ms (negative: back), until reset or healed
   kClockStrobe,  // alternates between +--offset-ms and the true time every --period-ms
   kClockReset,   // the true time again (what a heal does for every node)
-  kHeal,          // undo every open fault
+  kHeal,         // undo every open fault
 };
 
 // The parameters a kind takes, as bits of FaultKindInfo::params. A parameter a kind does not take
@@ -89,10 +89,10 @@ inline constexpr unsigned kParamKbit = 1u << 6;
 inline constexpr unsigned kParamCorrupt = 1u << 7;  // files, mode, count, offset
 inline constexpr unsigned kParamSiege = 1u << 8;    // cpu_percent, memory_mb, disk_ops
 inline constexpr unsigned kParamDuration = 1u << 9;
-inline constexpr unsigned kParamShare = 1u << 10;      // share of requests or connections
-inline constexpr unsigned kParamHttpScope = 1u << 11;  // method, path, header, header_value
-inline constexpr unsigned kParamStatus = 1u << 12;     // status, body
-inline constexpr unsigned kParamBytes = 1u << 13;      // bytes
+inline constexpr unsigned kParamShare = 1u << 10;        // share of requests or connections
+inline constexpr unsigned kParamHttpScope = 1u << 11;    // method, path, header, header_value
+inline constexpr unsigned kParamStatus = 1u << 12;       // status, body
+inline constexpr unsigned kParamBytes = 1u << 13;        // bytes
 inline constexpr unsigned kParamClockOffset = 1u << 14;  // offset_ms
 inline constexpr unsigned kParamClockPeriod = 1u << 15;  // period_ms
 

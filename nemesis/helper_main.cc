@@ -286,6 +286,7 @@ int main(int argc, char** argv) {
   if (!args.empty() && args[0] == "delay") return RunDelay(args);
   if (!args.empty() && args[0] == "watchdog") return RunWatchdog(args);
   if (!args.empty() && args[0] == "clock-strobe") return RunClockStrobe(args);
-  Say("usage: faultline-nemesis-helper delay|watchdog|clock-strobe ... (started by the nemesis, not by hand)");
+  Say("usage: faultline-nemesis-helper delay|watchdog|clock-strobe ... (started by the nemesis, "
+      "not by hand)");
   return 2;
 }

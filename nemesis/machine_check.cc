@@ -62,8 +62,9 @@ MachineFact Faketime(const MachinePaths& p) {
     return f;
   }
   f.detail = lib ? fmt::format("{}: {}", *lib, std::strerror(errno))
-                 : std::string("no libfaketime.so.1 (looked in /usr/lib/<multiarch>/faketime and "
-                               "$FAULTLINE_LIBFAKETIME)");
+                 : std::string(
+                       "no libfaketime.so.1 (looked in /usr/lib/<multiarch>/faketime and "
+                       "$FAULTLINE_LIBFAKETIME)");
   f.fix = "apt-get install libfaketime";
   return f;
 }
@@ -129,8 +130,8 @@ Status RequireMachine(std::span<const FaultKind> kinds, bool local,
       }
     }
     if (users.empty()) continue;
-    missing.push_back(fmt::format("{} needs {}: {} (fix: {})", fmt::join(users, ", "), f.name,
-                                  f.detail, f.fix));
+    missing.push_back(
+        fmt::format("{} needs {}: {} (fix: {})", fmt::join(users, ", "), f.name, f.detail, f.fix));
   }
   if (missing.empty()) return OkStatus();
   return MakeError(ErrorCode::kUnavailable,

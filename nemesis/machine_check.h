@@ -21,10 +21,10 @@
 namespace faultline::nemesis {
 
 struct MachineFact {
-  std::string name;     // "fuse", "libfaketime", "nfqueue"
+  std::string name;  // "fuse", "libfaketime", "nfqueue"
   bool ok = false;
-  std::string detail;   // what was found, or what is missing
-  std::string fix;      // how to get it ("apt-get install fuse3"); empty when ok
+  std::string detail;     // what was found, or what is missing
+  std::string fix;        // how to get it ("apt-get install fuse3"); empty when ok
   std::string needed_by;  // the faults that need it
 };
 
@@ -33,9 +33,9 @@ struct MachinePaths {
   std::string dev_fuse = "/dev/fuse";
   std::string proc_filesystems = "/proc/filesystems";
   std::string nfqueue_proc = "/proc/net/netfilter/nfnetlink_queue";
-  std::string fusermount;  // "" = look it up (ResolveProgram("fusermount3"))
-  std::string iptables;    // "" = look it up
-  std::string libfaketime; // "" = FindLibfaketime()
+  std::string fusermount;   // "" = look it up (ResolveProgram("fusermount3"))
+  std::string iptables;     // "" = look it up
+  std::string libfaketime;  // "" = FindLibfaketime()
 };
 
 std::vector<MachineFact> CheckMachine(const MachinePaths& paths = {});

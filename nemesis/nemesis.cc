@@ -416,7 +416,8 @@ class NemesisImpl final : public Nemesis {
     if (o.type == "burner") return fmt::format("siege burner pid {}", o.pid);
     if (o.type == "setting") return fmt::format("{} {} (was {})", o.name, o.set_to, o.value);
     if (o.type == "scratch-file") return fmt::format("siege file {}", o.name);
-    if (o.type == "clock-file") return fmt::format("{}: clock file {} ({})", o.node, o.name, o.set_to);
+    if (o.type == "clock-file")
+      return fmt::format("{}: clock file {} ({})", o.node, o.name, o.set_to);
     if (o.type == "clock-settime") {
       return fmt::format("{}: clock set over ssh (reference {}, NTP stopped: {})", o.node, o.value,
                          o.set_to.empty() ? "none" : o.set_to);

@@ -4,7 +4,8 @@
 // clock environment reads the offset), results.json has each node's offsets over time, and the run
 // is valid. Then, on the same cluster left running, the kv server itself answers {"op": "time"}
 // with the offset while a bump holds and with the true time after the heal. etcd (a Go program)
-// and ZooKeeper are refused before anything starts. Every server and cluster is stopped, also on failure.
+// and ZooKeeper are refused before anything starts. Every server and cluster is stopped, also on
+// failure.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -144,7 +145,8 @@ TEST_F(ClockCampaignTest, ExampleKvClockFaultsAreProbedRecordedAndHealed) {
   bump.targets = "n2";
   bump.clock_offset = std::chrono::milliseconds(-7000);
   auto applied = nemesis::ApplyFault(**nem, bump, state->NodeNames(), {});
-  ASSERT_TRUE(applied && applied->ok) << (applied ? applied->Describe() : applied.error().message());
+  ASSERT_TRUE(applied && applied->ok)
+      << (applied ? applied->Describe() : applied.error().message());
   auto during = ServerTimeMs(**shell, "n2", n2);
   ASSERT_TRUE(during) << during.error().message();
   EXPECT_NEAR(static_cast<double>(*during - NowMs()), -7000, 500);

@@ -153,9 +153,9 @@ using nemesis::FaultSpec;
 // The proxy kinds (http-status, http-delay, http-drop, http-truncate, proxy-latency) act on the
 // proxies in front of the nodes' client ports (CampaignConfig::proxy).
 inline constexpr std::array kScheduleFaultKinds = {
-    FaultKind::kPartition,    FaultKind::kIsolate,     FaultKind::kIsolateLeader,
-    FaultKind::kKill,         FaultKind::kPause,       FaultKind::kLoss,
-    FaultKind::kHttpStatus,   FaultKind::kHttpDelay,   FaultKind::kHttpDrop,
+    FaultKind::kPartition,    FaultKind::kIsolate,      FaultKind::kIsolateLeader,
+    FaultKind::kKill,         FaultKind::kPause,        FaultKind::kLoss,
+    FaultKind::kHttpStatus,   FaultKind::kHttpDelay,    FaultKind::kHttpDrop,
     FaultKind::kHttpTruncate, FaultKind::kProxyLatency, FaultKind::kClockBump,
     FaultKind::kClockStrobe};
 // Parses a comma-separated list of those kinds such as "partition,kill,pause,loss"; "none" or ""

@@ -208,7 +208,8 @@ static Json ClockOffsets(const RunStats& stats) {
         step["strobe_period_ms"] = fi.spec.clock_period.count();
       }
       out[node].push_back(std::move(step));
-      if (!reset) out[node].push_back(Json{{"t_s", fi.heal_s}, {"offset_ms", 0}, {"fault", "heal"}});
+      if (!reset)
+        out[node].push_back(Json{{"t_s", fi.heal_s}, {"offset_ms", 0}, {"fault", "heal"}});
     }
   }
   return out;

@@ -72,7 +72,8 @@ struct ClientSetup {
 // and, when it declares libfaketime, starts each server with nemesis::FaketimeExports(library,
 // ClockFile(cluster, node)) in front of its command when that file exists (a system file:
 // "clock": "libfaketime", and the file's start command gets it). The file exists when the run
-// plans clock faults (PrepareClockFiles), so other runs leave the servers untouched. Over SSH every system's nodes are reached with clock_settime instead.
+// plans clock faults (PrepareClockFiles), so other runs leave the servers untouched. Over SSH every
+// system's nodes are reached with clock_settime instead.
 struct ClockSupport {
   bool libfaketime = false;
   std::string why_not = "the system does not declare that its servers read the time through libc";

@@ -17,8 +17,8 @@ using Json = nlohmann::json;
 const std::set<std::string, std::less<>> kWorkloads = {"register", "set"};
 const std::set<std::string, std::less<>> kCommandKeys = {"setup", "start", "stop",  "kill",  "pid",
                                                          "wipe",  "is_up", "pause", "resume"};
-const std::set<std::string, std::less<>> kTopKeys = {
-    "name", "nodes", "client_port", "commands", "logs", "workloads", "client", "clock"};
+const std::set<std::string, std::less<>> kTopKeys = {"name", "nodes",     "client_port", "commands",
+                                                     "logs", "workloads", "client",      "clock"};
 
 class Reader {
  public:

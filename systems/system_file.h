@@ -64,8 +64,8 @@ struct SystemFile {
   SystemCommands commands;
   std::vector<std::string> logs;
   std::vector<std::string> workloads = {"register"};
-  std::string client;           // "exec:COMMAND"
-  std::string clock = "none";   // "libfaketime" or "none"
+  std::string client;          // "exec:COMMAND"
+  std::string clock = "none";  // "libfaketime" or "none"
 };
 
 // Parses a system file's text; `path` names it in errors and gives {dir}. Every error names the

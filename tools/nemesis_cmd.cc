@@ -474,7 +474,8 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
   auto* strobe = nem->add_subcommand(
       "clock-strobe",
       "Alternate the wall clock of --nodes between +--offset-ms and the true time every\n"
-      "--period-ms (a helper process rewrites the timestamp files; over ssh a loop on the node).\n" +
+      "--period-ms (a helper process rewrites the timestamp files; over ssh a loop on the "
+      "node).\n" +
           clock_help);
   AddCommon(strobe, *common);
   strobe->add_option("--offset-ms", args->offset_ms, "Milliseconds")->required();

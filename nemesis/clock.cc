@@ -48,18 +48,6 @@ std::vector<std::string> Lines(const std::string& text) {
   return out;
 }
 
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < s.size()) {
-    size_t comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 // Seconds with 3 decimals, signed: "0.500", "-2.250".
 std::string Seconds(milliseconds ms) {
   const std::int64_t v = ms.count();
@@ -657,7 +645,9 @@ Result<std::string> HealClockObject(const LedgerObject& o, NodeControl* control)
       RunOk(*control, o.node, SetClockCommand(o.value, milliseconds(0)), "reset the clock"));
   std::string what =
       fmt::format("{}: clock set to boot-time reference {} + uptime", o.node, o.value);
-  const std::vector<std::string> services = SplitCommas(o.set_to);
+  std::string listed = o.set_to;  // "chrony,ntp"
+  std::replace(listed.begin(), listed.end(), ',', '\n');
+  const std::vector<std::string> services = Lines(listed);
   if (!services.empty()) {
     FAULTLINE_ASSIGN_OR_RETURN(
         std::string started,

@@ -247,7 +247,7 @@ void AddCommon(CLI::App* sub, Common& c) {
                   "Local cluster name (from `faultline cluster up --name`); default \"default\"");
   sub->add_option("--cluster", c.cluster,
                   "Remote cluster: ssh:FILE, a nodes file (see `faultline cluster up --ssh`); "
-                  "partitions and process faults only");
+                  "partitions, process and clock faults");
   sub->add_option("--state-dir", c.state_dir,
                   "Where local clusters are recorded (default $FAULTLINE_STATE_DIR or "
                   "/var/lib/faultline)");
@@ -455,11 +455,13 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
 
   const std::string clock_help =
       "Mechanism: on a local cluster, libfaketime. The servers of a system that reads the time\n"
-      "through libc (ZooKeeper's JVM, Redis, a system file with \"clock\": \"libfaketime\") are\n"
+      "through libc and declares it (a system file with \"clock\": \"libfaketime\", such as\n"
+      "examples/kv/kv.json; Redis) are, when the run plans clock faults,\n"
       "started with LD_PRELOAD=libfaketime.so.1 and FAKETIME_TIMESTAMP_FILE=<run_dir>/<node>/\n"
       "faketime.rc, which they reread on every call; only they see the offset (this machine's\n"
       "clock is never touched; CLOCK_MONOTONIC is not faked). etcd, a Go program, reads the clock\n"
-      "without libc and is refused. Over ssh (--cluster ssh:FILE): `date -s` on the node, its\n"
+      "without libc and is refused; so is ZooKeeper (its JVM stalls at start under Debian's\n"
+      "libfaketime 0.9.10). Over ssh (--cluster ssh:FILE): `date -s` on the node, its\n"
       "NTP service (systemd-timesyncd, chrony, ntpd) stopped for the fault and started again by\n"
       "the heal, as Jepsen does; refused when the node shares this machine's kernel (same\n"
       "boot_id, as the local SSH test cluster does). Note: a jump puts Redis Sentinel into TILT\n"

@@ -254,9 +254,11 @@ int RunClockStrobe(const std::vector<std::string>& args) {
   auto write_all = [&](milliseconds value) {
     for (const auto& f : files) (void)faultline::nemesis::WriteFaketimeFile(f, value);
   };
-  write_all(offset);
+  // Ready first: a helper whose spawner died before reading it ends here (SayReady), before it
+  // writes anything a heal that could not find it would leave behind.
   SayReady();
   DetachStdout();
+  write_all(offset);
   bool high = true;
   auto next = std::chrono::steady_clock::now() + period;
   while (g_stop == 0) {

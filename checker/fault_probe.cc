@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
+
 namespace faultline::checker {
 
 bool ConnectWasCut(std::string_view seen) {
@@ -55,6 +58,49 @@ ProbeFinding JudgeProcessProbe(bool kill, const std::vector<ProcessSeen>& target
   }
   return ProbeFinding{.confirmed = all,
                       .evidence = fmt::format("process table: {}", fmt::join(seen, ", "))};
+}
+
+ProbeFinding JudgeClockProbe(int64_t expected_ms, bool strobe, const std::vector<ClockSeen>& seen) {
+  std::map<std::string, std::vector<const ClockSeen*>> by_node;
+  std::vector<std::string> order;
+  for (const ClockSeen& s : seen) {
+    if (!by_node.contains(s.node)) order.push_back(s.node);
+    by_node[s.node].push_back(&s);
+  }
+  auto near = [](const ClockSeen& s, int64_t want) {
+    const int64_t d = s.offset_ms - want;
+    return (d < 0 ? -d : d) <= 100 + s.uncertainty_ms;
+  };
+  std::vector<std::string> parts;
+  bool all = !order.empty();
+  bool unread = false;
+  for (const std::string& node : order) {
+    bool matched = false;
+    bool node_read = false;
+    std::vector<std::string> readings;
+    for (const ClockSeen* s : by_node[node]) {
+      if (!s->read) {
+        readings.push_back("unread (" + s->error + ")");
+        continue;
+      }
+      node_read = true;
+      readings.push_back(fmt::format("{:+} ms ±{}", s->offset_ms, s->uncertainty_ms));
+      if (near(*s, expected_ms)) matched = true;
+    }
+    if (!node_read) unread = true;
+    if (!strobe && node_read) {
+      matched = std::all_of(by_node[node].begin(), by_node[node].end(),
+                            [&](const ClockSeen* s) { return !s->read || near(*s, expected_ms); });
+    }
+    all = all && matched;
+    parts.push_back(fmt::format("{} {}", node, fmt::join(readings, ", ")));
+  }
+  const std::string evidence =
+      fmt::format("clock offsets read on the nodes (expected {:+} ms{}): {}", expected_ms,
+                  strobe ? " part of the time" : "", fmt::join(parts, "; "));
+  if (all) return ProbeFinding{.confirmed = true, .evidence = evidence};
+  if (unread) return ProbeFinding{.confirmed = std::nullopt, .evidence = evidence};
+  return ProbeFinding{.confirmed = false, .evidence = evidence};
 }
 
 }  // namespace faultline::checker

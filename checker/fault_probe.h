@@ -65,6 +65,22 @@ struct ProcessSeen {
 // Confirmed when every target is dead (kill) or paused (pause).
 ProbeFinding JudgeProcessProbe(bool kill, const std::vector<ProcessSeen>& targets);
 
+// A clock fault: each target's clock as a process on the node reads it (nemesis/clock.h
+// MeasureClockOffset), minus the controller's, one or more readings per node.
+struct ClockSeen {
+  std::string node;
+  bool read = false;           // a reading came back
+  int64_t offset_ms = 0;       // what it read, minus the controller's clock
+  int64_t uncertainty_ms = 0;  // half the reading's round trip
+  std::string error;           // why there is no reading
+};
+// `expected_ms` is the fault's offset. A reading matches when it is within 100 ms plus its
+// uncertainty of the expected offset. Bump (`strobe` false): confirmed when every target's
+// reading matches, not confirmed when one reads the true time instead (within the same margin of
+// 0); a strobe: confirmed when some reading of every target matches (the others may fall on its
+// true-time half). Inconclusive when a target could not be read.
+ProbeFinding JudgeClockProbe(int64_t expected_ms, bool strobe, const std::vector<ClockSeen>& seen);
+
 }  // namespace faultline::checker
 
 #endif  // FAULTLINE_CHECKER_FAULT_PROBE_H_

@@ -31,8 +31,10 @@
 #include <thread>
 
 #include "cluster/internal/util.h"
+#include "cluster/ssh_nemesis.h"
 #include "cluster/ssh_test_cluster.h"
 #include "common/fd.h"
+#include "nemesis/clock.h"
 #include "nemesis/command_net.h"
 #include "nemesis/grudge.h"
 
@@ -442,6 +444,39 @@ TEST(SshControl, UnreachableNodeIsUnavailable) {
     EXPECT_THAT(out.error().message(), HasSubstr("run on n1 (root@127.0.0.1:1): ssh failed"));
     EXPECT_THAT(out.error().message(), HasSubstr("Connection refused"));
   }
+}
+
+// The local SSH test cluster's nodes are namespaces on this machine's kernel: a clock fault over
+// ssh must be refused (its clock would be this machine's), and nothing may be recorded or run.
+TEST(SshControl, ClockFaultOnThisMachinesKernelIsRefused) {
+  auto cluster = SshTestCluster::Create(2, FakeDb);
+  ASSERT_TRUE(cluster) << cluster.error().message();
+  auto control = MakeSshControl((*cluster)->nodes_file());
+  ASSERT_TRUE(control) << control.error().message();
+  nemesis::NemesisOptions options;
+  options.ledger_path = (*cluster)->dir() + "/clock.ledger";
+  options.heal_on_open = false;
+  auto ssh = OpenSshNemesis(std::move(*control), options);
+  ASSERT_TRUE(ssh) << ssh.error().message();
+  const auto before = std::chrono::system_clock::now();
+  for (auto kind : {nemesis::FaultKind::kClockBump, nemesis::FaultKind::kClockStrobe}) {
+    nemesis::FaultSpec spec;
+    spec.kind = kind;
+    spec.targets = "n2";
+    spec.clock_offset = std::chrono::milliseconds(-3600000);
+    if (kind == nemesis::FaultKind::kClockStrobe)
+      spec.clock_period = std::chrono::milliseconds(100);
+    auto r = nemesis::ApplyFault(*ssh->nemesis, spec, {"n1", "n2"}, {});
+    ASSERT_FALSE(r) << r->Describe();
+    EXPECT_NE(r.error().message().find("this machine's kernel (same boot_id"), std::string::npos)
+        << r.error().message();
+  }
+  auto open = ssh->nemesis->OpenFaults();
+  ASSERT_TRUE(open);
+  EXPECT_TRUE(open->empty());
+  // This machine's clock did not move by the hour asked for.
+  const auto elapsed = std::chrono::system_clock::now() - before;
+  EXPECT_LT(std::chrono::abs(elapsed), std::chrono::seconds(60));
 }
 
 TEST(SshControl, ProcessFaultsUseTheNodesFileCommands) {

@@ -4,7 +4,9 @@
 //   nemesis_crash_child --ledger PATH --run RUN --backend nft|netlink --control ADDR
 //                       --faults partition,loss,delay,duplicate,reorder,packet-corrupt,
 //                                bandwidth,pause[,heal]
-//                       --node NAME:NETNS:ADDRESS:DBPID ...
+//                       --node NAME:NETNS:ADDRESS:DBPID ... [--faketime-dir DIR]
+// With --faketime-dir, clock faults are allowed too (clock-bump, clock-strobe): each node's
+// libfaketime timestamp file is DIR/<node>.rc.
 // Prints "go" on stdout right before the first fault, then applies the faults in order (and heals
 // if "heal" is listed), and exits 0.
 #include <fmt/format.h>
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
   options.heal_on_open = false;
   std::vector<int> pids;
   std::vector<std::string> faults;
+  std::string faketime_dir;
   for (size_t i = 0; i + 1 < args.size(); i += 2) {
     const std::string& k = args[i];
     const std::string& v = args[i + 1];
@@ -55,12 +58,18 @@ int main(int argc, char** argv) {
       options.backend = *kind;
     }
     if (k == "--faults") faults = Split(v, ',');
+    if (k == "--faketime-dir") faketime_dir = v;
     if (k == "--node") {
       const auto parts = Split(v, ':');
       if (parts.size() != 4) return Fail("bad --node " + v);
       options.net.nodes.push_back(
           NetNode{.name = parts[0], .netns = parts[1], .address = parts[2]});
       pids.push_back(std::atoi(parts[3].c_str()));
+    }
+  }
+  if (!faketime_dir.empty()) {
+    for (const auto& n : options.net.nodes) {
+      options.clock.faketime_files[n.name] = faketime_dir + "/" + n.name + ".rc";
     }
   }
   testing::FakeNodeControl control(options.net.nodes, pids);
@@ -95,6 +104,12 @@ int main(int argc, char** argv) {
       r = (*nemesis)->Bandwidth(names, 10000);
     } else if (f == "pause") {
       r = (*nemesis)->Process(names, ProcessAction::kPause);
+    } else if (f == "clock-bump" || f == "clock-strobe") {
+      FaultSpec spec;
+      spec.kind = f == "clock-bump" ? FaultKind::kClockBump : FaultKind::kClockStrobe;
+      spec.clock_offset = std::chrono::milliseconds(-1500);
+      if (f == "clock-strobe") spec.clock_period = std::chrono::milliseconds(20);
+      r = (*nemesis)->Clock(spec, names);
     } else if (f == "heal") {
       r = (*nemesis)->HealAll();
     } else {

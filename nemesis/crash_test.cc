@@ -28,12 +28,11 @@
 #include "nemesis/testing/fake_node_control.h"
 #include "nemesis/testing/leftovers.h"
 #include "nemesis/testing/netns_cluster.h"
+#include "nemesis/testing/run_crash_child.h"
 
 #ifndef FAULTLINE_CRASH_CHILD
 #error "FAULTLINE_CRASH_CHILD must name the nemesis_crash_child executable"
 #endif
-
-extern char** environ;
 
 namespace faultline::nemesis {
 namespace {
@@ -111,40 +110,7 @@ class CrashTest : public ::testing::Test {
       argv.push_back("--node");
       argv.push_back(fmt::format("{}:{}:{}:{}", n.name, n.netns, n.address, sleeps_[i]));
     }
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::strncmp(*e, "FAULTLINE_CRASH_AT=", 19) != 0) env.emplace_back(*e);
-    }
-    if (!crash_at.empty()) env.push_back("FAULTLINE_CRASH_AT=" + crash_at);
-    std::vector<char*> cargv;
-    std::vector<char*> cenv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    for (auto& e : env) cenv.push_back(e.data());
-    cenv.push_back(nullptr);
-    std::array<int, 2> out{};
-    EXPECT_EQ(::pipe2(out.data(), O_CLOEXEC), 0);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::dup2(out[1], 1);
-      ::execve(cargv[0], cargv.data(), cenv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    if (kill_after) {
-      pollfd p{.fd = out[0], .events = POLLIN, .revents = 0};
-      if (::poll(&p, 1, 10000) > 0) {
-        std::this_thread::sleep_for(*kill_after);
-        ::kill(pid, SIGKILL);
-      }
-    }
-    // Keep reading until the child is gone: closing early would kill it with SIGPIPE.
-    char buf[64];
-    while (::read(out[0], buf, sizeof(buf)) > 0) {
-    }
-    ::close(out[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
+    const int status = testing::RunCrashChild(std::move(argv), crash_at, kill_after);
     ReapOrphans(milliseconds(5000));
     return status;
   }

@@ -253,6 +253,24 @@ const std::vector<Param>& Params() {
        StringGetter(&ProxyParams::header)},
       {"--header-value", "header_value", kParamHttpScope, JsonType::kString,
        StringSetter(&ProxyParams::header_value), StringGetter(&ProxyParams::header_value)},
+      {"--offset-ms", "offset_ms", kParamClockOffset, JsonType::kInt,
+       [](FaultSpec& s, std::string_view v) -> Status {
+         FAULTLINE_ASSIGN_OR_RETURN(std::int64_t ms, ToInt("--offset-ms", v));
+         s.clock_offset = std::chrono::milliseconds(ms);
+         return OkStatus();
+       },
+       [](const FaultSpec& s) {
+         return IfSet(s.clock_offset.count() != 0, std::to_string(s.clock_offset.count()));
+       }},
+      {"--period-ms", "period_ms", kParamClockPeriod, JsonType::kInt,
+       [](FaultSpec& s, std::string_view v) -> Status {
+         FAULTLINE_ASSIGN_OR_RETURN(std::int64_t ms, ToInt("--period-ms", v));
+         s.clock_period = std::chrono::milliseconds(ms);
+         return OkStatus();
+       },
+       [](const FaultSpec& s) {
+         return IfSet(s.clock_period.count() != 0, std::to_string(s.clock_period.count()));
+       }},
       {"--for-ms", "duration_ms", kParamDuration, JsonType::kInt,
        [](FaultSpec& s, std::string_view v) -> Status {
          FAULTLINE_ASSIGN_OR_RETURN(std::int64_t ms, ToInt("--for-ms", v));
@@ -418,6 +436,20 @@ Status ValidateFaultSpec(const FaultSpec& s) {
       }
     }
   }
+  if (params & kParamClockOffset) {
+    const std::int64_t ms = s.clock_offset.count();
+    if (ms == 0 || ms > kMaxClockOffsetMs || ms < -kMaxClockOffsetMs) {
+      return bad(fmt::format("--offset-ms {}: must be non-zero and within ±{} (a day)", ms,
+                             kMaxClockOffsetMs));
+    }
+  }
+  if (params & kParamClockPeriod) {
+    const std::int64_t ms = s.clock_period.count();
+    if (ms < kMinClockPeriodMs || ms > kMaxClockOffsetMs) {
+      return bad(fmt::format("--period-ms {}: must be in {}..{}", ms, kMinClockPeriodMs,
+                             kMaxClockOffsetMs));
+    }
+  }
   if (s.duration.count() < 0) return bad("--for-ms: must be >= 0");
   // A parameter the kind does not take must be at its default, or printing would lose it.
   FaultSpec defaults;
@@ -548,6 +580,13 @@ std::string DescribeFault(const FaultSpec& s) {
     case FaultKind::kProxyLatency:
       return fmt::format("proxy-latency {}±{} ms on {:.4g}% of connections to {}", s.delay.count(),
                          s.jitter.count(), s.proxy.share * 100, targets);
+    case FaultKind::kClockBump:
+      return fmt::format("clock-bump {:+} ms on {}", s.clock_offset.count(), s.targets);
+    case FaultKind::kClockStrobe:
+      return fmt::format("clock-strobe {:+} ms every {} ms on {}", s.clock_offset.count(),
+                         s.clock_period.count(), s.targets);
+    case FaultKind::kClockReset:
+      return fmt::format("clock-reset {}", s.targets);
     case FaultKind::kHeal:
       return "heal";
   }

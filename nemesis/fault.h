@@ -20,8 +20,9 @@
 // JSON (FaultSpecToJson / FaultSpecFromJson) uses the keys of DiRT scenario steps: "fault",
 // "targets", "duration_ms", "files", "mode", "count", "offset", "cpu_percent", "memory_mb",
 // "disk_ops", plus "grudge", "probability", "delay_ms", "jitter_ms", "kbit", "peers",
-// "include_control", "seed", and for proxy faults "share", "status", "body", "bytes", "method",
-// "path", "header", "header_value".
+// "include_control", "seed", for proxy faults "share", "status", "body", "bytes", "method",
+// "path", "header", "header_value", and for clock faults "offset_ms", "period_ms"
+// ("clock-strobe n1 --offset-ms 500 --period-ms 200").
 //
 // Thread-safety: plain values and pure functions.
 #ifndef FAULTLINE_NEMESIS_FAULT_H_
@@ -74,7 +75,12 @@ enum class FaultKind {
   kDuplicate,      // each sent twice (the copy through a raw socket, marked so it is not queued)
   kReorder,        // held delay ± jitter while later packets pass
   kPacketCorrupt,  // a payload bit flipped, checksum recomputed ("corrupt" is file corruption)
-  kHeal,           // undo every open fault
+  // Clock faults (nemesis/clock.h): the targets' wall clock moved by --offset-ms (libfaketime on
+  // a local cluster, clock_settime over ssh); CLOCK_MONOTONIC is left alone, as NTP leaves it.
+  kClockBump,    // moved once by --offset-ms (negative: back), until reset or healed
+  kClockStrobe,  // alternates between +--offset-ms and the true time every --period-ms
+  kClockReset,   // the true time again (what a heal does for every node)
+  kHeal,         // undo every open fault
 };
 
 // The parameters a kind takes, as bits of FaultKindInfo::params. A parameter a kind does not take
@@ -89,10 +95,12 @@ inline constexpr unsigned kParamKbit = 1u << 6;
 inline constexpr unsigned kParamCorrupt = 1u << 7;  // files, mode, count, offset
 inline constexpr unsigned kParamSiege = 1u << 8;    // cpu_percent, memory_mb, disk_ops
 inline constexpr unsigned kParamDuration = 1u << 9;
-inline constexpr unsigned kParamShare = 1u << 10;      // share of requests or connections
-inline constexpr unsigned kParamHttpScope = 1u << 11;  // method, path, header, header_value
-inline constexpr unsigned kParamStatus = 1u << 12;     // status, body
-inline constexpr unsigned kParamBytes = 1u << 13;      // bytes
+inline constexpr unsigned kParamShare = 1u << 10;        // share of requests or connections
+inline constexpr unsigned kParamHttpScope = 1u << 11;    // method, path, header, header_value
+inline constexpr unsigned kParamStatus = 1u << 12;       // status, body
+inline constexpr unsigned kParamBytes = 1u << 13;        // bytes
+inline constexpr unsigned kParamClockOffset = 1u << 14;  // offset_ms
+inline constexpr unsigned kParamClockPeriod = 1u << 15;  // period_ms
 
 struct FaultKindInfo {
   FaultKind kind;
@@ -100,6 +108,11 @@ struct FaultKindInfo {
   std::string_view f;     // the history :f a fault of this kind is recorded under
   unsigned params;        // kParam* bits
 };
+
+// Clock faults: --offset-ms within ±a day, --period-ms at least 10 ms (a shorter strobe only
+// measures how often the node rereads its clock).
+inline constexpr std::int64_t kMaxClockOffsetMs = 86'400'000;
+inline constexpr std::int64_t kMinClockPeriodMs = 10;
 
 inline constexpr unsigned kProcessParams = kParamTargets | kParamDuration;
 inline constexpr unsigned kPacketParams = kParamTargets | kParamPeers | kParamDuration;
@@ -140,6 +153,11 @@ inline constexpr std::array kFaultKinds = {
                   kPacketParams | kParamProbability | kParamDelay},
     FaultKindInfo{FaultKind::kPacketCorrupt, "packet-corrupt", "packet-corrupt",
                   kPacketParams | kParamProbability},
+    FaultKindInfo{FaultKind::kClockBump, "clock-bump", "clock-bump",
+                  kParamTargets | kParamClockOffset | kParamDuration},
+    FaultKindInfo{FaultKind::kClockStrobe, "clock-strobe", "clock-strobe",
+                  kParamTargets | kParamClockOffset | kParamClockPeriod | kParamDuration},
+    FaultKindInfo{FaultKind::kClockReset, "clock-reset", "clock-reset", kParamTargets},
     FaultKindInfo{FaultKind::kHeal, "heal", "heal", 0},
 };
 
@@ -183,6 +201,11 @@ constexpr FaultKind ProcessFaultKind(ProcessAction action) {
   return FaultKind::kKill;
 }
 std::optional<ProcessAction> ProcessActionOf(FaultKind kind);
+// The clock kinds (kClockBump, kClockStrobe, kClockReset; nemesis/clock.h).
+constexpr bool IsClockFaultKind(FaultKind kind) {
+  return kind == FaultKind::kClockBump || kind == FaultKind::kClockStrobe ||
+         kind == FaultKind::kClockReset;
+}
 // The kinds applied as a toxic on the proxies in front of the nodes (kHttpStatus ..
 // kProxyLatency); they need proxies (`campaign --proxy`, FIT runs).
 constexpr bool IsProxyFaultKind(FaultKind kind) {
@@ -254,6 +277,10 @@ struct FaultSpec {
   CorruptParams corrupt;
   SiegeParams siege;
   ProxyParams proxy;  // http-status, http-delay, http-drop, http-truncate, proxy-latency
+  // clock-bump, clock-strobe: how far the wall clock is moved (negative: back), and for a strobe
+  // how long each of its two states lasts.
+  std::chrono::milliseconds clock_offset{0};
+  std::chrono::milliseconds clock_period{0};
   std::chrono::milliseconds duration{0};  // how long the fault is held (0 = until healed)
   std::uint64_t seed = 0;                 // random grudges and one/minority/majority targets
   bool operator==(const FaultSpec&) const = default;

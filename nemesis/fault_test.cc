@@ -43,6 +43,9 @@ TEST(FaultKindTest, NamesAndFsAreTheRecordedOnes) {
       {FaultKind::kDuplicate, "duplicate"},
       {FaultKind::kReorder, "reorder"},
       {FaultKind::kPacketCorrupt, "packet-corrupt"},
+      {FaultKind::kClockBump, "clock-bump"},
+      {FaultKind::kClockStrobe, "clock-strobe"},
+      {FaultKind::kClockReset, "clock-reset"},
       {FaultKind::kHeal, "heal"}};
   ASSERT_EQ(names.size(), kFaultKinds.size());
   for (const auto& [kind, name] : names) EXPECT_EQ(FaultKindName(kind), name);
@@ -127,6 +130,15 @@ std::vector<FaultSpec> Examples() {
   FaultSpec bandwidth = Spec(FaultKind::kBandwidth, "n5");
   bandwidth.kbit = 1000;
   out.push_back(bandwidth);
+  FaultSpec bump = Spec(FaultKind::kClockBump, "minority");
+  bump.clock_offset = std::chrono::milliseconds(-2500);
+  bump.duration = std::chrono::milliseconds(4000);
+  out.push_back(bump);
+  FaultSpec strobe = Spec(FaultKind::kClockStrobe, "n2");
+  strobe.clock_offset = std::chrono::milliseconds(86'400'000);
+  strobe.clock_period = std::chrono::milliseconds(10);
+  out.push_back(strobe);
+  out.push_back(Spec(FaultKind::kClockReset, "all"));
   FaultSpec corrupt = Spec(FaultKind::kCorrupt, "n2");
   corrupt.corrupt.files = {"member/snap/db", "member/wal/*.wal"};
   corrupt.corrupt.mode = CorruptMode::kBitFlip;
@@ -236,6 +248,14 @@ TEST(FaultSpecTest, BadSpecsAreRejectedWithTheReason) {
       {"kill", "no targets"},
       {"kill n1 n2", "targets given twice"},
       {"kill n1 --probability 0.5", "--probability does not apply to a kill fault"},
+      {"clock-bump n1", "--offset-ms 0: must be non-zero and within ±86400000"},
+      {"clock-bump n1 --offset-ms 86400001", "--offset-ms 86400001: must be non-zero"},
+      {"clock-bump n1 --offset-ms 5 --period-ms 100",
+       "--period-ms does not apply to a clock-bump fault"},
+      {"clock-strobe n1 --offset-ms 5", "--period-ms 0: must be in 10..86400000"},
+      {"clock-strobe n1 --offset-ms 5 --period-ms 9", "--period-ms 9: must be in 10..86400000"},
+      {"clock-reset n1 --offset-ms 5", "--offset-ms does not apply to a clock-reset fault"},
+      {"clock-reset", "no targets"},
       {"loss --probability 1.5", "--probability 1.5: not in 0..1"},
       {"loss --probability", "--probability needs a value"},
       {"loss --probability x", "--probability x: not a number"},

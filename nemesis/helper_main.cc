@@ -15,8 +15,11 @@
 //   watchdog  --ledger PATH --id N --at-unix-ms T
 //             Waits until T, then heals every open ledger entry whose deadline has passed, even if
 //             the process that applied it hangs or died. Exits early once entry N is closed.
+//   clock-strobe --offset-ms D --period-ms P --tag T --file PATH...
+//             Rewrites each libfaketime timestamp file (nemesis/clock.h) every P ms, alternating
+//             between the offset D and +0, until SIGTERM; then writes +0 into every file.
 //
-// Both write "ready" on stdout once started (SpawnHelper waits for it), or an error line.
+// All write "ready" on stdout once started (SpawnHelper waits for it), or an error line.
 // The tag only makes the command line unique, so a heal can find a helper the ledger has no PID
 // for (a crash between spawn and the ledger amend).
 #include <arpa/inet.h>  // must precede <linux/netfilter.h> (PLATFORM.md §6)
@@ -46,6 +49,7 @@ extern "C" {
 #include <libnetfilter_queue/libnetfilter_queue.h>
 }
 
+#include "nemesis/clock.h"
 #include "nemesis/internal/heal.h"
 #include "nemesis/ledger.h"
 #include "nemesis/packet_mangle.h"
@@ -364,6 +368,43 @@ int RunWatchdog(const std::vector<std::string>& args) {
   return report.ok ? 0 : 1;
 }
 
+int RunClockStrobe(const std::vector<std::string>& args) {
+  using std::chrono::milliseconds;
+  const milliseconds offset(std::strtoll(Arg(args, "--offset-ms", "0").c_str(), nullptr, 10));
+  const milliseconds period(std::strtoll(Arg(args, "--period-ms", "0").c_str(), nullptr, 10));
+  std::vector<std::string> files;
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--file") files.push_back(args[i + 1]);
+  }
+  if (files.empty() || period.count() <= 0) {
+    Say("clock-strobe: needs --file and --period-ms > 0");
+    return 1;
+  }
+  auto write_all = [&](milliseconds value) {
+    for (const auto& f : files) (void)faultline::nemesis::WriteFaketimeFile(f, value);
+  };
+  // Ready first: a helper whose spawner died before reading it ends here (SayReady), before it
+  // writes anything a heal that could not find it would leave behind.
+  SayReady();
+  DetachStdout();
+  write_all(offset);
+  bool high = true;
+  auto next = std::chrono::steady_clock::now() + period;
+  while (g_stop == 0) {
+    // In short steps, so SIGTERM ends a long period at once.
+    while (g_stop == 0 && std::chrono::steady_clock::now() < next) {
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          next - std::chrono::steady_clock::now(), milliseconds(20)));
+    }
+    if (g_stop != 0) break;
+    next += period;
+    high = !high;
+    write_all(high ? offset : milliseconds(0));
+  }
+  write_all(milliseconds(0));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -377,7 +418,8 @@ int main(int argc, char** argv) {
     if (!args.empty() && args[0] == mode) return RunQueue(args[0], args);
   }
   if (!args.empty() && args[0] == "watchdog") return RunWatchdog(args);
-  Say("usage: faultline-nemesis-helper delay|reorder|duplicate|packet-corrupt|watchdog ... "
-      "(started by the nemesis, not by hand)");
+  if (!args.empty() && args[0] == "clock-strobe") return RunClockStrobe(args);
+  Say("usage: faultline-nemesis-helper delay|reorder|duplicate|packet-corrupt|watchdog|"
+      "clock-strobe ... (started by the nemesis, not by hand)");
   return 2;
 }

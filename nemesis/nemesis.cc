@@ -333,6 +333,26 @@ class NemesisImpl final : public Nemesis {
     return report;
   }
 
+  Result<FaultReport> Clock(const FaultSpec& spec,
+                            const std::vector<std::string>& targets) override {
+    FAULTLINE_RETURN_IF_ERROR(CheckNodes(FaultKindName(spec.kind), targets));
+    ClockRequest req;
+    req.spec = &spec;
+    req.targets = targets;
+    SortByCluster(req.targets);
+    req.control = options_.control;
+    req.access = &options_.clock;
+    req.ledger = &ledger_;
+    req.base = BaseEntry(spec.kind);
+    req.record = [this](LedgerEntry e, const std::function<void(LedgerEntry&)>& fill) {
+      return Record(std::move(e), fill);
+    };
+    req.heal = [this](const std::function<bool(const LedgerEntry&)>& select) {
+      return internal::HealEntries(ledger_, options_.control, NetFor(), select);
+    };
+    return ApplyClockFault(req);
+  }
+
   FaultReport HealAll() override {
     FaultReport report = internal::HealEntries(ledger_, options_.control, NetFor(), {});
     scratch_.clear();
@@ -382,6 +402,13 @@ class NemesisImpl final : public Nemesis {
     if (o.type == "burner") return fmt::format("siege burner pid {}", o.pid);
     if (o.type == "setting") return fmt::format("{} {} (was {})", o.name, o.set_to, o.value);
     if (o.type == "scratch-file") return fmt::format("siege file {}", o.name);
+    if (o.type == "clock-file")
+      return fmt::format("{}: clock file {} ({})", o.node, o.name, o.set_to);
+    if (o.type == "clock-settime") {
+      return fmt::format("{}: clock set over ssh (reference {}, NTP stopped: {})", o.node, o.value,
+                         o.set_to.empty() ? "none" : o.set_to);
+    }
+    if (o.type == "clock-strobe-loop") return fmt::format("{}: strobe loop pid {}", o.node, o.pid);
     if (o.type == "toxic") {
       return fmt::format("toxic {} on proxy {}{}", o.name, o.proxy,
                          o.address.empty() ? std::string() : " at " + o.address);
@@ -767,6 +794,10 @@ Result<FaultReport> ApplyFault(Nemesis& nemesis, const FaultSpec& spec,
                        fmt::format("nemesis: {} faults need proxies in front of the nodes "
                                    "(campaign --proxy, a FIT run or a wave)",
                                    FaultKindName(spec.kind)));
+    case FaultKind::kClockBump:
+    case FaultKind::kClockStrobe:
+    case FaultKind::kClockReset:
+      return nemesis.Clock(spec, targets);
     case FaultKind::kCorrupt:
     case FaultKind::kSiege:
       break;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "nemesis/clock.h"
 #include "nemesis/fault.h"
 #include "nemesis/grudge.h"
 #include "nemesis/net.h"
@@ -68,6 +69,9 @@ struct NemesisOptions {
   // If set, partitions go through the Net it makes (e.g. MakeCommandNet over an SSH control)
   // instead of `backend`, and heals of partitions recorded under that Net's name use it too.
   std::function<Result<std::unique_ptr<Net>>(const NetConfig& config)> make_net;
+  // How clock faults reach the nodes (nemesis/clock.h): on a local cluster, each node's
+  // libfaketime timestamp file and why the system cannot be reached, if it cannot.
+  ClockAccess clock;
 };
 
 class Nemesis {
@@ -112,6 +116,14 @@ class Nemesis {
                                                       std::int64_t kbit_per_s) = 0;
   // Heals every fault open in the ledger (also ones recorded by other processes).
   virtual FaultReport HealAll() = 0;
+  // A clock fault (clock-bump, clock-strobe, clock-reset; nemesis/clock.h) on resolved `targets`.
+  // Added (additive): the default refuses, for injectors that have no clocks.
+  [[nodiscard]] virtual Result<FaultReport> Clock(const FaultSpec& spec,
+                                                  const std::vector<std::string>& targets) {
+    (void)targets;
+    return MakeError(ErrorCode::kUnavailable, "nemesis: " + std::string(FaultKindName(spec.kind)) +
+                                                  ": this nemesis cannot reach clocks");
+  }
   // Faults open in the ledger now, one line each with the mechanism used.
   [[nodiscard]] virtual Result<std::vector<std::string>> OpenFaults() const = 0;
   // What Open healed of faults left by processes that are gone (nullopt if nothing was open).

@@ -85,6 +85,9 @@ class NemesisInjector final : public FaultInjector {
         return ProbeProcesses(spec.kind, targets());
       case FaultKind::kLoss:
         return ProbeLoss(targets(), spec.probability);
+      case FaultKind::kClockBump:
+      case FaultKind::kClockStrobe:
+        return ProbeClock(targets(), spec);
       default:
         return {};
     }
@@ -201,6 +204,26 @@ class NemesisInjector final : public FaultInjector {
                                           .pid = it->pid});
     }
     return checker::JudgeProcessProbe(kind == FaultKind::kKill, seen);
+  }
+
+  // Each target's clock as a process on the node reads it; a strobe is read four times over a
+  // period, so both of its halves show.
+  FaultProbe ProbeClock(const std::vector<std::string>& targets, const nemesis::FaultSpec& spec) {
+    const bool strobe = spec.kind == FaultKind::kClockStrobe;
+    std::vector<checker::ClockSeen> seen;
+    for (int round = 0; round < (strobe ? 4 : 1); ++round) {
+      if (round > 0) std::this_thread::sleep_for(spec.clock_period / 2);
+      for (const std::string& node : targets) {
+        Result<nemesis::ClockReading> r = nemesis::MeasureClockOffset(*probes_.control, node);
+        checker::ClockSeen s{.node = node,
+                             .read = r.has_value(),
+                             .offset_ms = r ? r->offset.count() : 0,
+                             .uncertainty_ms = r ? r->uncertainty.count() : 0,
+                             .error = r ? std::string() : r.error().message()};
+        seen.push_back(std::move(s));
+      }
+    }
+    return checker::JudgeClockProbe(spec.clock_offset.count(), strobe, seen);
   }
 
   nemesis::Nemesis& nemesis_;

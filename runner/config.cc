@@ -131,7 +131,9 @@ const std::array kFields{
               .help = "Comma-separated faults: partition, isolate, isolate-leader, kill, pause, "
                       "loss, duplicate, reorder, packet-corrupt (30% of the packets of one node "
                       "or a minority), and through proxies http-status, http-delay, http-drop, "
-                      "http-truncate, proxy-latency; or none",
+                      "http-truncate, proxy-latency; clock-bump, clock-strobe (libfaketime on a "
+                      "local cluster, for systems that declare it; date -s over ssh; a jump puts "
+                      "Redis Sentinel into TILT mode for 30 s); or none",
               .parse = ParseNemesisField, .print = PrintNemesisField},
   ConfigField{.key = "isolate_node", .flag = "--isolate-node",
               .help = "Node that 'isolate' always cuts off (e.g. n3)",

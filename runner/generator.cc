@@ -283,6 +283,8 @@ Result<FaultSpec> NemesisSchedule::Next() {
     case FaultKind::kKill:
     case FaultKind::kPause:
     case FaultKind::kLoss:
+    case FaultKind::kClockBump:
+    case FaultKind::kClockStrobe:
     case FaultKind::kHttpStatus:
     case FaultKind::kHttpDelay:
     case FaultKind::kHttpDrop:
@@ -300,6 +302,14 @@ Result<FaultSpec> NemesisSchedule::Next() {
       if (spec.kind == FaultKind::kReorder) {
         spec.delay = std::chrono::milliseconds(50);
         spec.jitter = std::chrono::milliseconds(10);
+      }
+      if (spec.kind == FaultKind::kClockBump) {
+        const int64_t ms = 500 + Below(rng_, 4501);
+        spec.clock_offset = std::chrono::milliseconds(Below(rng_, 2) == 1 ? ms : -ms);
+      }
+      if (spec.kind == FaultKind::kClockStrobe) {
+        spec.clock_offset = std::chrono::milliseconds(500 + Below(rng_, 1501));
+        spec.clock_period = std::chrono::milliseconds(100 + Below(rng_, 401));
       }
       if (!nemesis::IsProxyFaultKind(spec.kind)) break;
       // Proxy kinds: on a share of the requests (or connections) through those nodes' proxies.

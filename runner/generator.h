@@ -157,7 +157,8 @@ inline constexpr std::array kScheduleFaultKinds = {
     FaultKind::kKill,         FaultKind::kPause,        FaultKind::kLoss,
     FaultKind::kHttpStatus,   FaultKind::kHttpDelay,    FaultKind::kHttpDrop,
     FaultKind::kHttpTruncate, FaultKind::kProxyLatency, FaultKind::kDuplicate,
-    FaultKind::kReorder,      FaultKind::kPacketCorrupt};
+    FaultKind::kReorder,      FaultKind::kPacketCorrupt, FaultKind::kClockBump,
+    FaultKind::kClockStrobe};
 // Parses a comma-separated list of those kinds such as "partition,kill,pause,loss"; "none" or ""
 // means no faults. Kept in the order given, duplicates removed.
 [[nodiscard]] Result<std::vector<FaultKind>> ParseScheduleKinds(std::string_view list);
@@ -174,7 +175,9 @@ struct NemesisScheduleOptions {
 // applied: kPartition names a grudge (random ones are drawn with the spec's seed), kIsolate one
 // node, kIsolateLeader nothing; kKill, kPause and kLoss name one node or a minority, in cluster
 // order; loss keeps FaultSpec's default probability (30%). duplicate, reorder and packet-corrupt
-// name one node or a minority too, on 30% of their packets (reorder holds each 50 ± 10 ms).
+// name one node or a minority too, on 30% of their packets (reorder holds each 50 ± 10 ms);
+// clock-bump moves one node or a minority by ±(0.5..5 s), clock-strobe by +0.5..2 s every
+// 100..500 ms.
 class NemesisSchedule {
  public:
   explicit NemesisSchedule(NemesisScheduleOptions options);

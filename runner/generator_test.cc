@@ -340,8 +340,37 @@ TEST(NemesisScheduleTest, ParseScheduleKinds) {
   EXPECT_EQ(siege.error().message(),
             "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
             "pause, loss, http-status, http-delay, http-drop, http-truncate, proxy-latency, "
-            "duplicate, reorder, packet-corrupt or none)");
+            "duplicate, reorder, packet-corrupt, clock-bump, clock-strobe or none)");
   EXPECT_EQ(nemesis::FaultF(FaultKind::kIsolateLeader), "partition");
+}
+
+TEST(NemesisScheduleTest, ClockFaultsAreValidAndWithinTheirRanges) {
+  NemesisSchedule schedule(
+      NemesisScheduleOptions{.kinds = {FaultKind::kClockBump, FaultKind::kClockStrobe},
+                             .nodes = {"n1", "n2", "n3", "n4", "n5"},
+                             .isolate_node = "",
+                             .seed = 17});
+  int bumps = 0;
+  int strobes = 0;
+  bool back = false;
+  for (int i = 0; i < 60; ++i) {
+    Result<FaultSpec> s = schedule.Next();
+    ASSERT_TRUE(s) << s.error().message();
+    EXPECT_TRUE(nemesis::ValidateFaultSpec(*s)) << nemesis::FormatFaultSpec(*s);
+    const auto ms = s->clock_offset.count();
+    EXPECT_GE(std::abs(ms), 500) << nemesis::FormatFaultSpec(*s);
+    EXPECT_LE(std::abs(ms), 5000) << nemesis::FormatFaultSpec(*s);
+    if (s->kind == FaultKind::kClockBump) ++bumps;
+    if (s->kind == FaultKind::kClockStrobe) {
+      ++strobes;
+      EXPECT_GE(s->clock_period.count(), 100);
+      EXPECT_LE(s->clock_period.count(), 500);
+    }
+    back = back || ms < 0;
+  }
+  EXPECT_GT(bumps, 10);
+  EXPECT_GT(strobes, 10);
+  EXPECT_TRUE(back) << "some bumps move the clock back";
 }
 
 // What the schedule drew for seed 1 before it made nemesis::FaultSpecs (FaultPlan::Describe of

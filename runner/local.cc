@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 
 #include "cluster/cluster.h"
 #include "cluster/session.h"
+#include "nemesis/machine_check.h"
 #include "nemesis/nemesis.h"
 #include "runner/internal/cluster_campaign.h"
 #include "systems/registry.h"
@@ -105,6 +107,14 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
                              systems::OpenSystem(config.system, config.system_options));
   FAULTLINE_RETURN_IF_ERROR(system->CheckWorkload(WorkloadName(config.workload)));
   const systems::SystemInfo& info = system->Info();
+  if (Status clock = systems::CheckClockFaults(info, config.nemesis, true); !clock) {
+    return std::move(clock).error().WithContext("campaign: --nemesis");
+  }
+  // The machine check that runs before faults: what the chosen kinds need must be here.
+  if (Status machine = nemesis::RequireMachine(config.nemesis, true, nemesis::CheckMachine());
+      !machine) {
+    return std::move(machine).error().WithContext("campaign: --nemesis");
+  }
   FAULTLINE_ASSIGN_OR_RETURN(RunFiles files, MakeRunDir(config));
 
   // The cluster of that name if it is up (left up), else one of our own, torn down after the run
@@ -150,6 +160,9 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
 
   Result<RunReport> report = [&]() -> Result<RunReport> {
     if (!shell) return shell.error();
+    if (std::any_of(config.nemesis.begin(), config.nemesis.end(), nemesis::IsClockFaultKind)) {
+      FAULTLINE_RETURN_IF_ERROR(systems::PrepareClockFiles(*nodes, info));
+    }
     if (session->owned()) {
       formed = true;
       FAULTLINE_RETURN_IF_ERROR(
@@ -167,6 +180,7 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
     nemesis_options.deadline =
         std::chrono::milliseconds(static_cast<int64_t>(config.fault_s * 1000) + 30000);
     nemesis_options.control_address = state->control_address;
+    nemesis_options.clock = systems::LocalClockAccess(*nodes, info);
     FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<nemesis::Nemesis> nemesis,
                                nemesis::Nemesis::Open(nemesis_options));
     const cluster::ClusterState& st = *state;

@@ -1,6 +1,7 @@
 // Run directories: what a campaign leaves behind, and reading it back for `faultline analyze`.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -203,6 +204,32 @@ std::string RenderSummary(const RunReport& r, const CampaignConfig& c) {
   return out;
 }
 
+// Per node, its wall clock's offset over the run (seconds since the log's start), from the clock
+// faults as they happened: {"n1": [{"t_s": 0, "offset_ms": 0}, {"t_s": 12.5, "offset_ms": 2000},
+// {"t_s": 17.5, "offset_ms": 0}]}; a strobe's step also has "strobe_period_ms" (the offset holds
+// half the time). Empty when the run had no clock fault.
+static Json ClockOffsets(const RunStats& stats) {
+  Json out = Json::object();
+  for (const FaultInterval& fi : stats.faults) {
+    if (!nemesis::IsClockFaultKind(fi.spec.kind) || !fi.ok) continue;
+    for (const std::string& node : fi.nodes) {
+      if (std::find(fi.failed.begin(), fi.failed.end(), node) != fi.failed.end()) continue;
+      if (!out.contains(node)) out[node] = Json::array({Json{{"t_s", 0.0}, {"offset_ms", 0}}});
+      const bool reset = fi.spec.kind == nemesis::FaultKind::kClockReset;
+      Json step{{"t_s", fi.start_s},
+                {"offset_ms", reset ? 0 : fi.spec.clock_offset.count()},
+                {"fault", fi.plan()}};
+      if (fi.spec.kind == nemesis::FaultKind::kClockStrobe) {
+        step["strobe_period_ms"] = fi.spec.clock_period.count();
+      }
+      out[node].push_back(std::move(step));
+      if (!reset)
+        out[node].push_back(Json{{"t_s", fi.heal_s}, {"offset_ms", 0}, {"fault", "heal"}});
+    }
+  }
+  return out;
+}
+
 std::string RenderResultsJson(const RunReport& r, const CampaignConfig& c) {
   Json j;
   j["valid"] = std::string(checker::ValidityName(r.verdict.validity));
@@ -232,6 +259,7 @@ std::string RenderResultsJson(const RunReport& r, const CampaignConfig& c) {
   j["duration_s"] = r.stats.duration_s;
   j["interrupted"] = r.stats.interrupted;
   j["faults"] = f.faults;
+  if (Json clocks = ClockOffsets(r.stats); !clocks.empty()) j["clock_offsets"] = std::move(clocks);
   j["warnings"] = r.stats.warnings;
   j["log_note"] = r.log_note;
   j["files"] =

@@ -1,6 +1,7 @@
 // A system run by the commands of its system file (systems/system_file.h), and the registry.
 #include <fmt/format.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -63,6 +64,14 @@ class FileSystem final : public System {
     info_.client_port = file_.client_port;
     info_.default_nodes = file_.nodes;
     info_.local_db = cluster::Db::kNone;
+    if (file_.clock == "libfaketime") {
+      info_.clock = ClockSupport::Libfaketime();
+    } else {
+      info_.clock = ClockSupport::None(fmt::format(
+          "its system file {} does not declare \"clock\": \"libfaketime\" (add it if its "
+          "servers read the time through libc; Go programs do not)",
+          file_.path));
+    }
   }
 
   const SystemInfo& Info() const override { return info_; }
@@ -86,6 +95,10 @@ class FileSystem final : public System {
                                             std::chrono::seconds timeout, bool detach) const {
     FAULTLINE_ASSIGN_OR_RETURN(std::string expanded,
                                ExpandPlaceholders(command, Values(cluster, &node)));
+    if (which == "start" && info_.clock.libfaketime && cluster.local != nullptr) {
+      FAULTLINE_ASSIGN_OR_RETURN(std::string exports, ClockExports(cluster, node));
+      expanded = exports + expanded;
+    }
     std::string script = fmt::format("cd {} && {}", ShellQuote(file_.dir), expanded);
     std::string line = fmt::format("timeout -k 2 {} /bin/sh -c {} </dev/null", timeout.count(),
                                    ShellQuote(script));
@@ -96,6 +109,22 @@ class FileSystem final : public System {
           fmt::format("system {}: {} on {}", info_.name, which, node.name));
     }
     return out;
+  }
+
+  // The server runs under libfaketime with the node's timestamp file when that file exists: the
+  // runner makes it before the servers start when a run plans clock faults (PrepareClockFiles),
+  // so servers of runs without them are left untouched.
+  Result<std::string> ClockExports(const SystemCluster& cluster, const SystemNode& node) const {
+    const std::string file = ClockFile(cluster, node);
+    if (::access(file.c_str(), F_OK) != 0) return std::string();
+    const std::optional<std::string> library = nemesis::FindLibfaketime();
+    if (!library) {
+      return MakeError(ErrorCode::kUnavailable,
+                       fmt::format("system {}: start on {}: libfaketime.so.1 is not installed "
+                                   "(apt-get install libfaketime)",
+                                   info_.name, node.name));
+    }
+    return nemesis::FaketimeExports(*library, file);
   }
 
   // Like RunCommand, but a non-zero exit is an error with the command's first stderr line.

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "nemesis/clock.h"
+
 namespace faultline::systems {
 
 std::vector<std::string> SystemCluster::NodeNames() const {
@@ -55,6 +57,56 @@ Result<SystemCluster> LocalNodes(const cluster::ClusterState& state, const Syste
     out.nodes.push_back(std::move(node));
   }
   return out;
+}
+
+std::string ClockFile(const SystemCluster& cluster, const SystemNode& node) {
+  if (cluster.local == nullptr) return {};
+  return nemesis::FaketimeFile(cluster.local->run_dir, node.name);
+}
+
+Status CheckClockFaults(const SystemInfo& info, const std::vector<nemesis::FaultKind>& kinds,
+                        bool local) {
+  const bool any = std::any_of(kinds.begin(), kinds.end(), nemesis::IsClockFaultKind);
+  if (!any || !local) return OkStatus();
+  if (!info.clock.libfaketime) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("system {}: clock faults cannot reach its servers on a local "
+                                 "cluster: {}",
+                                 info.name, info.clock.why_not));
+  }
+  if (!nemesis::FindLibfaketime()) {
+    return MakeError(ErrorCode::kUnavailable,
+                     fmt::format("system {}: clock faults need libfaketime.so.1, which is not "
+                                 "installed (apt-get install libfaketime)",
+                                 info.name));
+  }
+  return OkStatus();
+}
+
+Status PrepareClockFiles(const SystemCluster& cluster, const SystemInfo& info) {
+  if (!info.clock.libfaketime) return OkStatus();
+  for (const SystemNode& n : cluster.nodes) {
+    const std::string file = ClockFile(cluster, n);
+    if (file.empty()) continue;
+    if (Status s = nemesis::WriteFaketimeFile(file, std::chrono::milliseconds(0)); !s) {
+      return std::move(s).error().WithContext(fmt::format("system {}: node {}", info.name, n.name));
+    }
+  }
+  return OkStatus();
+}
+
+nemesis::ClockAccess LocalClockAccess(const SystemCluster& cluster, const SystemInfo& info) {
+  nemesis::ClockAccess access;
+  if (info.clock.libfaketime) {
+    for (const SystemNode& n : cluster.nodes) {
+      if (std::string file = ClockFile(cluster, n); !file.empty()) {
+        access.faketime_files[n.name] = std::move(file);
+      }
+    }
+  } else {
+    access.refusal = fmt::format("system {}: {}", info.name, info.clock.why_not);
+  }
+  return access;
 }
 
 }  // namespace faultline::systems

@@ -27,6 +27,8 @@
 #include "cluster/cluster.h"
 #include "common/result.h"
 #include "history/history.h"
+#include "nemesis/clock.h"
+#include "nemesis/fault.h"
 #include "nemesis/node_control.h"
 
 namespace faultline::systems {
@@ -65,6 +67,24 @@ struct ClientSetup {
   std::string stderr_dir;
 };
 
+// Whether clock faults (clock-bump, clock-strobe, clock-reset; nemesis/clock.h) reach a system's
+// servers on a local cluster. A system declares it with one field of its SystemInfo:
+//   info.clock = ClockSupport::Libfaketime();   // servers read the time through libc
+//   info.clock = ClockSupport::None("etcd is a Go program: ...");
+// and, when it declares libfaketime, starts each server with nemesis::FaketimeExports(library,
+// ClockFile(cluster, node)) in front of its command when that file exists (a system file:
+// "clock": "libfaketime", and the file's start command gets it). The file exists when the run
+// plans clock faults (PrepareClockFiles), so other runs leave the servers untouched. Over SSH every
+// system's nodes are reached with clock_settime instead.
+struct ClockSupport {
+  bool libfaketime = false;
+  std::string why_not = "the system does not declare that its servers read the time through libc";
+  static ClockSupport Libfaketime() { return ClockSupport{.libfaketime = true, .why_not = {}}; }
+  static ClockSupport None(std::string why) {
+    return ClockSupport{.libfaketime = false, .why_not = std::move(why)};
+  }
+};
+
 struct SystemInfo {
   std::string name;                    // "etcd", or the system file's name
   std::vector<std::string> workloads;  // the workloads it supports
@@ -73,6 +93,7 @@ struct SystemInfo {
   // What the local cluster's supervisor runs on every node: kEtcd, or kNone when the system's own
   // commands start the servers.
   cluster::Db local_db = cluster::Db::kEtcd;
+  ClockSupport clock;  // see ClockSupport
 };
 
 using Progress = std::function<void(std::string_view line)>;
@@ -138,6 +159,22 @@ class System {
 // directory <run_dir>/<node>/logs (created here for systems with their own commands).
 [[nodiscard]] Result<SystemCluster> LocalNodes(const cluster::ClusterState& state,
                                                const SystemInfo& info);
+
+// A local node's libfaketime timestamp file (nemesis::FaketimeFile in the cluster's run
+// directory), which a system that supports clock faults names in its servers' environment; ""
+// for nodes reached over SSH (their clocks are set with clock_settime).
+std::string ClockFile(const SystemCluster& cluster, const SystemNode& node);
+
+// Refuses clock kinds among `kinds` (a campaign's --nemesis list) on a local cluster when the
+// system's servers cannot be reached (its ClockSupport's reason) or libfaketime is missing.
+[[nodiscard]] Status CheckClockFaults(const SystemInfo& info,
+                                      const std::vector<nemesis::FaultKind>& kinds, bool local);
+// Writes +0 into every local node's timestamp file (before the servers start), so a system that
+// declares libfaketime starts them under it. Nothing for other systems or SSH nodes.
+[[nodiscard]] Status PrepareClockFiles(const SystemCluster& cluster, const SystemInfo& info);
+// What the nemesis needs for clock faults on a local cluster: the nodes' timestamp files when the
+// system supports libfaketime, otherwise the reason it does not.
+nemesis::ClockAccess LocalClockAccess(const SystemCluster& cluster, const SystemInfo& info);
 
 }  // namespace faultline::systems
 

@@ -18,7 +18,7 @@ const std::set<std::string, std::less<>> kWorkloads = {"register", "set"};
 const std::set<std::string, std::less<>> kCommandKeys = {"setup", "start", "stop",  "kill",  "pid",
                                                          "wipe",  "is_up", "pause", "resume"};
 const std::set<std::string, std::less<>> kTopKeys = {"name", "nodes",     "client_port", "commands",
-                                                     "logs", "workloads", "client"};
+                                                     "logs", "workloads", "client",      "clock"};
 
 class Reader {
  public:
@@ -203,6 +203,12 @@ Result<SystemFile> ParseSystemFile(std::string_view text, std::string_view path)
                                        f.client));
   }
   FAULTLINE_RETURN_IF_ERROR(CheckPlaceholders(r, "client", f.client));
+  if (j.contains("clock")) {
+    FAULTLINE_ASSIGN_OR_RETURN(f.clock, r.String(j, "clock", "clock", true));
+    if (f.clock != "libfaketime" && f.clock != "none") {
+      return r.Bad("clock", fmt::format("'{}' (expected libfaketime or none)", f.clock));
+    }
+  }
   return f;
 }
 

@@ -15,7 +15,11 @@
 //     },
 //     "logs": ["{log_dir}/server.log"],    // files kept in the run directory (nodes/<node>/)
 //     "workloads": ["register", "set"],    // default ["register"]
-//     "client": "exec:python3 client.py"   // required; see client/exec.h
+//     "client": "exec:python3 client.py",  // required; see client/exec.h
+//     "clock": "libfaketime"                // optional: the servers read the time through libc,
+//                                           // so clock faults reach them on a local cluster
+//                                           // (their start command runs with libfaketime
+//                                           // preloaded); default "none"
 //   }
 //
 // Placeholders in commands, logs and the client command: {node} "n1", {address}, {port} (the
@@ -60,7 +64,8 @@ struct SystemFile {
   SystemCommands commands;
   std::vector<std::string> logs;
   std::vector<std::string> workloads = {"register"};
-  std::string client;  // "exec:COMMAND"
+  std::string client;          // "exec:COMMAND"
+  std::string clock = "none";  // "libfaketime" or "none"
 };
 
 // Parses a system file's text; `path` names it in errors and gives {dir}. Every error names the

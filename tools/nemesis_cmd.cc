@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -18,6 +19,7 @@
 #include "cluster/ssh_nemesis.h"
 #include "nemesis/fault.h"
 #include "nemesis/grudge.h"
+#include "nemesis/machine_check.h"
 #include "nemesis/nemesis.h"
 #include "nemesis/node_control.h"
 #include "runner/ssh.h"
@@ -53,6 +55,8 @@ struct FaultArgs {
   long ms = -1;
   long jitter_ms = 0;
   std::int64_t kbit = 0;
+  long offset_ms = 0;
+  long period_ms = 0;
 };
 
 // Everything a subcommand needs: the cluster's node control and the Nemesis over it.
@@ -144,6 +148,14 @@ Result<Session> OpenSession(const Common& c) {
   options.net = state.NetConfig();
   options.control_address = state.control_address;
   options.ledger_path = c.ledger.empty() ? state.run_dir + "/nemesis.ledger" : c.ledger;
+  // Clock faults reach the servers that run under libfaketime with the node's file; each target's
+  // process environment is checked before a fault (etcd, a Go program, is refused there).
+  for (const auto& n : state.nodes) {
+    options.clock.faketime_files[n.name] = nemesis::FaketimeFile(state.run_dir, n.name);
+  }
+  options.clock.refusal =
+      "its servers were not started under libfaketime (a system declares clock: libfaketime "
+      "when they read the time through libc; Go programs such as etcd bypass libc)";
   s.state = std::move(state);
   options.control = s.control.get();
   for (const auto& n : options.net.nodes) s.nodes.push_back(n.name);
@@ -253,7 +265,7 @@ void AddCommon(CLI::App* sub, Common& c) {
                   "Local cluster name (from `faultline cluster up --name`); default \"default\"");
   sub->add_option("--cluster", c.cluster,
                   "Remote cluster: ssh:FILE, a nodes file (see `faultline cluster up --ssh`); "
-                  "partitions and process faults only");
+                  "partitions, process and clock faults");
   sub->add_option("--state-dir", c.state_dir,
                   "Where local clusters are recorded (default $FAULTLINE_STATE_DIR or "
                   "/var/lib/faultline)");
@@ -278,7 +290,7 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
   auto* nem = app.add_subcommand(
       "nemesis",
       "Inject a fault by hand: partitions, process faults, packet loss, delay, bandwidth,\n"
-      "duplicated, reordered and corrupted packets.\n"
+      "duplicated, reordered and corrupted packets, clocks.\n"
       "Every fault is written with its inverse to an fsync'd ledger BEFORE it touches a node, so\n"
       "`faultline nemesis heal` undoes it even after a crash of the command that applied it.\n"
       "Faults stay until healed unless --for or --deadline is given. SIGINT/SIGTERM while a\n"
@@ -291,6 +303,8 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
       "  faultline nemesis delay --ms 50 --jitter-ms 10 --nodes n1 --peers n2,n3\n"
       "  faultline nemesis reorder --probability 0.3 --ms 50 --nodes n1 --for 10\n"
       "  faultline nemesis bandwidth --kbit 1000 --nodes n5 --deadline 60\n"
+      "  faultline nemesis clock-bump --offset-ms -2000 --nodes n2 --for 10\n"
+      "  faultline nemesis check\n"
       "  faultline nemesis status\n"
       "  faultline nemesis heal\n"
       "\n"
@@ -506,6 +520,80 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
         fault.kbit = args->kbit;
         return ApplySpec(s, *common, fault);
       });
+    };
+  });
+
+  const std::string clock_help =
+      "Mechanism: on a local cluster, libfaketime. The servers of a system that reads the time\n"
+      "through libc and declares it (a system file with \"clock\": \"libfaketime\", such as\n"
+      "examples/kv/kv.json; Redis) are, when the run plans clock faults,\n"
+      "started with LD_PRELOAD=libfaketime.so.1 and FAKETIME_TIMESTAMP_FILE=<run_dir>/<node>/\n"
+      "faketime.rc, which they reread on every call; only they see the offset (this machine's\n"
+      "clock is never touched; CLOCK_MONOTONIC is not faked). etcd, a Go program, reads the clock\n"
+      "without libc and is refused; so is ZooKeeper (its JVM stalls at start under Debian's\n"
+      "libfaketime 0.9.10). Over ssh (--cluster ssh:FILE): `date -s` on the node, its\n"
+      "NTP service (systemd-timesyncd, chrony, ntpd) stopped for the fault and started again by\n"
+      "the heal, as Jepsen does; refused when the node shares this machine's kernel (same\n"
+      "boot_id, as the local SSH test cluster does). Note: a jump puts Redis Sentinel into TILT\n"
+      "mode for 30 s. Offsets are from the true time (a second bump replaces the first);\n"
+      "`nemesis clock-reset` or `nemesis heal` gives the true time back, also after a crash.";
+  auto* bump = nem->add_subcommand(
+      "clock-bump",
+      "Move the wall clock of --nodes by --offset-ms (negative: back).\n" + clock_help);
+  AddCommon(bump, *common);
+  bump->add_option("--offset-ms", args->offset_ms, "Milliseconds, e.g. 2000 or -500")->required();
+  bump->add_option("--nodes", args->nodes, "TARGET (default all)");
+  auto* strobe = nem->add_subcommand(
+      "clock-strobe",
+      "Alternate the wall clock of --nodes between +--offset-ms and the true time every\n"
+      "--period-ms (a helper process rewrites the timestamp files; over ssh a loop on the "
+      "node).\n" +
+          clock_help);
+  AddCommon(strobe, *common);
+  strobe->add_option("--offset-ms", args->offset_ms, "Milliseconds")->required();
+  strobe->add_option("--period-ms", args->period_ms, "Milliseconds each state lasts (>= 10)")
+      ->required();
+  strobe->add_option("--nodes", args->nodes, "TARGET (default all)");
+  auto* reset = nem->add_subcommand(
+      "clock-reset",
+      "Give --nodes the true time again: heals the clock faults open on them (and on a local\n"
+      "cluster writes +0 into their timestamp files).");
+  AddCommon(reset, *common);
+  reset->add_option("--nodes", args->nodes, "TARGET (default all)");
+  for (auto [sub, kind] : {std::pair{bump, nemesis::FaultKind::kClockBump},
+                           std::pair{strobe, nemesis::FaultKind::kClockStrobe},
+                           std::pair{reset, nemesis::FaultKind::kClockReset}}) {
+    sub->callback([&run, common, args, kind = kind] {
+      run = [common, args, kind]() -> int {
+        return WithSession(*common, [&](Session& s) {
+          nemesis::FaultSpec fault;
+          fault.kind = kind;
+          fault.targets = args->nodes;
+          if (kind != nemesis::FaultKind::kClockReset) {
+            fault.clock_offset = std::chrono::milliseconds(args->offset_ms);
+          }
+          if (kind == nemesis::FaultKind::kClockStrobe) {
+            fault.clock_period = std::chrono::milliseconds(args->period_ms);
+          }
+          return ApplySpec(s, *common, fault);
+        });
+      };
+    });
+  }
+
+  auto* check = nem->add_subcommand(
+      "check",
+      "The machine check that runs before faults: whether this machine has FUSE (/dev/fuse, the\n"
+      "kernel's fuse, fusermount3), libfaketime (libfaketime.so.1) and NFQUEUE (nfnetlink_queue,\n"
+      "iptables), each with what is missing and how to install it. Campaigns refuse fault kinds\n"
+      "whose needs are missing before they bring a cluster up. Exit 0 when all are present.");
+  check->callback([&run] {
+    run = []() -> int {
+      const std::vector<nemesis::MachineFact> facts = nemesis::CheckMachine();
+      std::printf("%s", nemesis::DescribeMachine(facts).c_str());
+      const bool all = std::all_of(facts.begin(), facts.end(),
+                                   [](const nemesis::MachineFact& f) { return f.ok; });
+      return all ? kExitOk : kExitError;
     };
   });
 

@@ -5,6 +5,8 @@ The first node of --peers is the primary and holds the data (persisted to --data
 answers); every other node forwards each request to it. Protocol: one JSON object per line,
 {"op": "read"|"write"|"cas"|"add"|"members", "key": K, "value": V} ->
 {"ok": true, "value": ...} | {"ok": false} (cas mismatch) | {"error": "..."}.
+{"op": "time"} is answered by the node itself (never forwarded): its wall clock in milliseconds
+since the epoch, as the server reads it (a clock fault shows here).
 
 --unsafe-cas plants a bug: cas compares, releases the lock, and writes a moment later, so a
 concurrent write or cas between the two is lost (check-then-act). A campaign finds it.
@@ -85,8 +87,11 @@ class Handler(socketserver.StreamRequestHandler):
     def handle(self):
         for line in self.rfile:
             try:
-                if args.primary:
-                    reply = apply(json.loads(line))
+                req = json.loads(line)
+                if isinstance(req, dict) and req.get("op") == "time":
+                    reply = {"ok": True, "value": int(time.time() * 1000)}
+                elif args.primary:
+                    reply = apply(req)
                 else:
                     reply = forward(line)
             except Exception as e:  # noqa: BLE001 - every failure is an answer

@@ -14,6 +14,7 @@
 #include <iterator>
 #include <map>
 
+#include "nemesis/internal/clock_heal.h"
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/proc.h"
 #include "nemesis/internal/toxic_heal.h"
@@ -190,6 +191,15 @@ void HealProcessObject(const LedgerObject& o, NodeControl* control, EntryHeal& o
     auto healed = HealToxicObject(o);
     if (!healed) {
       Fail(out, o.proxy, healed.error().message());
+      return;
+    }
+    out.details.push_back(*healed);
+    return;
+  }
+  if (IsClockObject(o)) {
+    auto healed = HealClockObject(o, control);
+    if (!healed) {
+      Fail(out, Who(o), healed.error().message());
       return;
     }
     out.details.push_back(*healed);

@@ -113,7 +113,10 @@ std::vector<std::string> FactsNeeded(FaultKind kind, bool local) {
     if (local) return {"libfaketime"};
     return {};
   }
-  if (kind == FaultKind::kDelay) return {"nfqueue"};
+  if (kind == FaultKind::kDelay || kind == FaultKind::kDuplicate || kind == FaultKind::kReorder ||
+      kind == FaultKind::kPacketCorrupt) {
+    return {"nfqueue"};
+  }
   return {};
 }
 

@@ -262,13 +262,12 @@ std::optional<int> WaitExitFor(Child& child, std::chrono::milliseconds timeout) 
 
 Result<ProcessOutput> RunProcess(const std::vector<std::string>& argv, const RunOptions& options) {
   const Stdio out_mode = options.detach_output ? Stdio::kNull : Stdio::kPipe;
-  FAULTLINE_ASSIGN_OR_RETURN(Child child,
-                             Spawn(argv, SpawnOptions{.in = Stdio::kPipe,
-                                                      .out = out_mode,
-                                                      .err = out_mode,
-                                                      .netns_path = options.netns_path,
-                                                      .new_session = false,
-                                                      .cgroups = options.cgroups}));
+  FAULTLINE_ASSIGN_OR_RETURN(Child child, Spawn(argv, SpawnOptions{.in = Stdio::kPipe,
+                                                                   .out = out_mode,
+                                                                   .err = out_mode,
+                                                                   .netns_path = options.netns_path,
+                                                                   .new_session = false,
+                                                                   .cgroups = options.cgroups}));
   const std::string_view input = options.input;
   if (input.empty()) child.in.Reset();
   const auto deadline = options.timeout ? std::chrono::steady_clock::now() + *options.timeout

@@ -99,7 +99,7 @@ struct RunOptions {
   // Give the child /dev/null as stdout and stderr and wait only for its exit, not for the end of
   // its output: for programs that leave a daemon holding their stdio (ssh -f with ControlPersist).
   bool detach_output = false;
-  std::string netns_path{};  // as in SpawnOptions
+  std::string netns_path{};            // as in SpawnOptions
   std::vector<std::string> cgroups{};  // as in SpawnOptions
 };
 

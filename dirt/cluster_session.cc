@@ -21,8 +21,7 @@ cluster::ClusterSpec SpecFor(const Scenario& s, std::string name, std::string st
   return spec;
 }
 
-bool Matches(const cluster::ClusterState& state, const Scenario& s,
-             const systems::System* system) {
+bool Matches(const cluster::ClusterState& state, const Scenario& s, const systems::System* system) {
   if (system != nullptr && system->Info().local_db != cluster::Db::kEtcd) {
     return static_cast<int>(state.nodes.size()) == s.nodes;
   }

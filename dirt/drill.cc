@@ -215,8 +215,8 @@ class Drill {
       // Another system's first client ops open sessions (ZooKeeper: a JVM still warming up):
       // the baseline starts once the load has gone through for a second.
       const MonoTime until = MonoNow() + options_.precheck_timeout;
-      while (MonoNow() < until && monitor_.OpsPerSecond(MonoNow() - milliseconds(1000),
-                                                        MonoNow()) < options_.load_ops_per_s / 4) {
+      while (MonoNow() < until && monitor_.OpsPerSecond(MonoNow() - milliseconds(1000), MonoNow()) <
+                                      options_.load_ops_per_s / 4) {
         std::this_thread::sleep_for(milliseconds(100));
       }
     }
@@ -580,9 +580,9 @@ Result<DrillResult> RunDrill(const cluster::ClusterState& state, nemesis::NodeCo
   }
   if (options.system != nullptr) {
     if (options.system_nodes == nullptr || options.system_shell == nullptr) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "dirt: " + scenario.id + ": DrillOptions::system needs system_nodes and "
-                                            "system_shell");
+      return Error(ErrorCode::kInvalidArgument, "dirt: " + scenario.id +
+                                                    ": DrillOptions::system needs system_nodes and "
+                                                    "system_shell");
     }
     FAULTLINE_RETURN_IF_ERROR(SystemSupports(scenario, options.system->Info().name));
   }

@@ -106,7 +106,6 @@ std::string FormatKpiLine(const Kpis& k) {
   return fmt::format("{:.1f}% p50 {:.1f} p99 {:.1f} ms", k.success_rate * 100, k.p50_ms, k.p99_ms);
 }
 
-
 }  // namespace
 
 Status CheckClientLoad(const Scenario& scenario) {
@@ -138,8 +137,7 @@ Status CheckClientLoad(const Scenario& scenario) {
 
 GroupClients SystemGroupClients(systems::System& system, systems::SystemCluster nodes,
                                 std::chrono::milliseconds timeout) {
-  return [&system, nodes = std::move(nodes),
-          timeout](const std::vector<std::string>& proxies)
+  return [&system, nodes = std::move(nodes), timeout](const std::vector<std::string>& proxies)
              -> Result<std::unique_ptr<client::ClientFactory>> {
     systems::SystemCluster via = nodes;
     via.local = nullptr;  // the proxies are on this machine, not in the nodes' namespaces

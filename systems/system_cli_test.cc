@@ -107,20 +107,20 @@ TEST_F(ZooKeeperCli, DrillCrashAndIsolateRecoversWithTheRestartSafeguard) {
 // experiment refutes the p99 hypothesis; an HTTP-level toxic is refused before any cluster.
 TEST_F(ZooKeeperCli, FitTcpToxicRefutesAndHttpToxicIsRefused) {
   const std::string src = FAULTLINE_SOURCE_DIR;
-  auto refused = RunProcess({FAULTLINE_BIN, "fit", "run", src + "/scenarios/FIT02-read-errors.json",
-                             "--system", "zookeeper", "--name", name_, "--state-dir", state_,
-                             "--out", (root_ / "fit02").string()},
-                            {.timeout = std::chrono::seconds(30)});
+  auto refused = RunProcess(
+      {FAULTLINE_BIN, "fit", "run", src + "/scenarios/FIT02-read-errors.json", "--system",
+       "zookeeper", "--name", name_, "--state-dir", state_, "--out", (root_ / "fit02").string()},
+      {.timeout = std::chrono::seconds(30)});
   ASSERT_TRUE(refused) << refused.error().message();
   EXPECT_EQ(refused->exit_code, 3) << refused->out << refused->err;
   EXPECT_NE(refused->err.find("HTTP-level toxic"), std::string::npos) << refused->err;
   EXPECT_FALSE(cluster::Load(name_, state_)) << "a cluster was brought up for a refused scenario";
 
   const std::string out = (root_ / "fit04").string();
-  auto run = RunProcess({FAULTLINE_BIN, "fit", "run", src + "/scenarios/FIT04-tcp-latency.json",
-                         "--system", "zookeeper", "--nodes", "3", "--name", name_, "--state-dir",
-                         state_, "--out", out},
-                        {.timeout = std::chrono::seconds(120)});
+  auto run = RunProcess(
+      {FAULTLINE_BIN, "fit", "run", src + "/scenarios/FIT04-tcp-latency.json", "--system",
+       "zookeeper", "--nodes", "3", "--name", name_, "--state-dir", state_, "--out", out},
+      {.timeout = std::chrono::seconds(120)});
   ASSERT_TRUE(run) << run.error().message();
   EXPECT_EQ(run->exit_code, 1) << run->out << run->err;
   auto text = ReadFile(out + "/results.json");

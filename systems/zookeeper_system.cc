@@ -6,9 +6,8 @@
 #include <fstream>
 #include <thread>
 
-#include "common/asio.h"
-
 #include "client/zookeeper.h"
+#include "common/asio.h"
 #include "systems/internal/builtin.h"
 #include "systems/internal/zookeeper.h"
 #include "systems/registry.h"
@@ -131,9 +130,9 @@ Result<std::string> ZkFourLetterWord(const std::string& address, int port, std::
       });
   io.run_for(timeout);
   if (!done) {
-    return MakeError(ErrorCode::kDeadlineExceeded,
-                     fmt::format("{}:{}: {}: no answer within {} ms", address, port, request,
-                                 timeout.count()));
+    return MakeError(
+        ErrorCode::kDeadlineExceeded,
+        fmt::format("{}:{}: {}: no answer within {} ms", address, port, request, timeout.count()));
   }
   if (result) {
     return MakeError(ErrorCode::kUnavailable,

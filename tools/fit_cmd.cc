@@ -106,9 +106,10 @@ int RunFit(const FitArgs& a) {
   // etcd is driven over its JSON gateway; another system through its own client (fit/fit.h).
   const bool other = info.local_db != cluster::Db::kEtcd;
   if (other && (!a.targets.empty() || a.cluster != "local")) {
-    return fail(fmt::format("fit run: --system {}: runs on a local cluster only so far (--target "
-                            "and ssh:FILE send HTTP to etcd or to your service)",
-                            a.system));
+    return fail(
+        fmt::format("fit run: --system {}: runs on a local cluster only so far (--target "
+                    "and ssh:FILE send HTTP to etcd or to your service)",
+                    a.system));
   }
   if (other) {
     if (Status st = fit::CheckClientLoad(*scenario); !st) {

@@ -259,8 +259,7 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
   // The system under test: etcd keeps its own probes; another is driven through its part.
   FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
                              systems::OpenSystem(options.system));
-  systems::System* other =
-      system->Info().local_db == cluster::Db::kEtcd ? nullptr : system.get();
+  systems::System* other = system->Info().local_db == cluster::Db::kEtcd ? nullptr : system.get();
   if (other != nullptr) {
     if (Status st = fit::CheckClientLoad(s.fit); !st) {
       return st.error().WithContext(fmt::format("wave: --system {}: the FIT part", options.system));

@@ -100,8 +100,8 @@ std::string KillCgroup(const std::string& dir, std::vector<std::string>* warning
   std::vector<std::string> pids = Split(*procs, '\n');
   std::erase(pids, std::string());
   if (Status st = WriteExisting(dir + "/cgroup.kill", "1"); !st) {
-    if (warnings != nullptr) warnings->push_back(fmt::format("cgroup {}: kill: {}", dir,
-                                                             st.error().message()));
+    if (warnings != nullptr)
+      warnings->push_back(fmt::format("cgroup {}: kill: {}", dir, st.error().message()));
     return "";
   }
   for (int i = 0; i < 40; ++i) {

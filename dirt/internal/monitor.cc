@@ -119,8 +119,8 @@ class Monitor::Impl {
   // A probe of the system under test for this thread; null (and the loop ends) when its client
   // cannot be made, which the samples then show as the probe's error.
   std::unique_ptr<SystemProbe> MakeProbe(ProbeState& into) {
-    auto probe = SystemProbe::Make(*options_.system, *options_.system_nodes,
-                                   *options_.system_shell, options_.probe_timeout);
+    auto probe = SystemProbe::Make(*options_.system, *options_.system_nodes, *options_.system_shell,
+                                   options_.probe_timeout);
     if (probe) return std::move(*probe);
     std::lock_guard lock(mu_);
     into.ok = false;
@@ -171,8 +171,8 @@ class Monitor::Impl {
     auto got = probe.Read(pick, kProbeKeyWriteRead);
     if (!got) return got.error().message();
     if (*got != value) {
-      return fmt::format("read {} after writing {}", got->has_value() ? std::to_string(**got) : "nil",
-                         value);
+      return fmt::format("read {} after writing {}",
+                         got->has_value() ? std::to_string(**got) : "nil", value);
     }
     return "";
   }

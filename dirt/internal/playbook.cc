@@ -185,8 +185,8 @@ void SystemPostChecks(const DrillOptions& options, const Scenario& s, DrillRecor
   for (std::int64_t attempt = 1; probe && MonoNow() < deadline && !serves; ++attempt) {
     for (size_t i = 0; i < (*probe)->size() && !serves; ++i) {
       Status w = (*probe)->Write(i, kProbeKeyAfter, attempt);
-      auto got = w ? (*probe)->Read(i, kProbeKeyAfter)
-                   : Result<std::optional<std::int64_t>>(w.error());
+      auto got =
+          w ? (*probe)->Read(i, kProbeKeyAfter) : Result<std::optional<std::int64_t>>(w.error());
       if (got && *got == attempt) {
         serves = true;
         record.AddEvent("check", "serves-after", options.system_nodes->nodes[i].name,
@@ -199,10 +199,10 @@ void SystemPostChecks(const DrillOptions& options, const Scenario& s, DrillRecor
   }
   record.Update([&](DrillResult& r) {
     r.serves_after = serves;
-    r.notes.push_back(fmt::format(
-        "{}: {}: replicas not compared after the drill (HashKV is etcd's; {} has no "
-        "counterpart faultline uses)",
-        s.id, system, system));
+    r.notes.push_back(
+        fmt::format("{}: {}: replicas not compared after the drill (HashKV is etcd's; {} has no "
+                    "counterpart faultline uses)",
+                    s.id, system, system));
   });
   if (!serves) {
     record.AddEvent("check", "serves-after", "",

@@ -72,8 +72,8 @@ Result<client::Completion> SystemProbe::Invoke(size_t i, Op op) {
   try {
     c = done.get();
   } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInternal, fmt::format("{}: client: {}", nodes_.nodes[i].name,
-                                                       e.what()));
+    return MakeError(ErrorCode::kInternal,
+                     fmt::format("{}: client: {}", nodes_.nodes[i].name, e.what()));
   }
   if (c.op.type == OpType::kInfo) {
     // A client whose op ended info is discarded (client/client.h).
@@ -116,9 +116,9 @@ Result<std::optional<std::int64_t>> SystemProbe::Read(size_t i, std::int64_t key
   }
   if (c.op.value.is_nil()) return std::optional<std::int64_t>();
   if (!c.op.value.is_int()) {
-    return MakeError(ErrorCode::kUnavailable, fmt::format("{}: read: not an integer: {}",
-                                                          nodes_.nodes[i].name,
-                                                          c.op.value.ToEdn()));
+    return MakeError(
+        ErrorCode::kUnavailable,
+        fmt::format("{}: read: not an integer: {}", nodes_.nodes[i].name, c.op.value.ToEdn()));
   }
   return std::optional<std::int64_t>(c.op.value.as_int());
 }

@@ -193,8 +193,8 @@ class Runner {
     }
     if (pool.open < plan_.connections) {
       const auto n = static_cast<std::int64_t>(client_pools_[g].size());
-      const auto process = history::Process::Client(static_cast<std::int64_t>(node) +
-                                                    n * pool.opened++);
+      const auto process =
+          history::Process::Client(static_cast<std::int64_t>(node) + n * pool.opened++);
       auto made = plan_.clients[g]->Open(process, io_);
       if (!made) co_return nullptr;
       ++pool.open;

@@ -116,6 +116,15 @@ class Monitor::Impl {
     return conns;
   }
 
+  // Records a probe's outcome. REQUIRES: mu_ not held.
+  void Done(ProbeState& p, bool ok, MonoClock::duration took, const std::string& error) {
+    std::lock_guard lock(mu_);
+    p.inflight_since.reset();
+    p.ok = ok;
+    p.latency = std::chrono::duration_cast<std::chrono::microseconds>(took);
+    p.error = error;
+  }
+
   // A probe of the system under test for this thread; null (and the loop ends) when its client
   // cannot be made, which the samples then show as the probe's error.
   std::unique_ptr<SystemProbe> MakeProbe(ProbeState& into) {
@@ -141,14 +150,7 @@ class Monitor::Impl {
       }
       Status up = probe->Healthy(i);
       const MonoTime t1 = MonoNow();
-      {
-        std::lock_guard lock(mu_);
-        ProbeState& p = health_[i];
-        p.inflight_since.reset();
-        p.ok = static_cast<bool>(up);
-        p.latency = std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0);
-        p.error = up ? "" : up.error().message();
-      }
+      Done(health_[i], static_cast<bool>(up), t1 - t0, up ? "" : up.error().message());
       next = std::max(next + options_.probe_interval, MonoNow());
       std::this_thread::sleep_until(next);
     }
@@ -249,13 +251,7 @@ class Monitor::Impl {
         err = put.error().message();
       }
       const MonoTime t1 = MonoNow();
-      {
-        std::lock_guard lock(mu_);
-        write_read_.inflight_since.reset();
-        write_read_.ok = ok;
-        write_read_.latency = std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0);
-        write_read_.error = err;
-      }
+      Done(write_read_, ok, t1 - t0, err);
       if (!ok) pick = (pick + 1) % conns.size();
       next = std::max(next + options_.probe_interval, MonoNow());
       std::this_thread::sleep_until(next);
@@ -278,13 +274,7 @@ class Monitor::Impl {
       const MonoTime t0 = MonoNow();
       const std::string err = SystemWriteRead(*probe, pick, ++counter);
       const MonoTime t1 = MonoNow();
-      {
-        std::lock_guard lock(mu_);
-        write_read_.inflight_since.reset();
-        write_read_.ok = err.empty();
-        write_read_.latency = std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0);
-        write_read_.error = err;
-      }
+      Done(write_read_, err.empty(), t1 - t0, err);
       if (!err.empty()) pick = (pick + 1) % probe->size();
       next = std::max(next + options_.probe_interval, MonoNow());
       std::this_thread::sleep_until(next);

@@ -243,13 +243,7 @@ class Runner {
     const PlannedRequest& r = plan_.requests[index];
     const size_t node = index % client_pools_[group].size();
     const Clock::time_point deadline = due + plan_.timeout;
-    Sample s{.group = group,
-             .template_index = r.template_index,
-             .scheduled_ns = SinceStart(due),
-             .done_ns = 0,
-             .status = 0,
-             .ok = false,
-             .timed_out = false};
+    Sample s = Scheduled(group, r, due);
     std::unique_ptr<client::Client> c = co_await AcquireClient(group, node, deadline);
     if (!c) {
       s.timed_out = Clock::now() >= deadline;
@@ -271,6 +265,17 @@ class Runner {
     ReleaseClient(group, node, std::move(c), done.op.type != history::OpType::kInfo);
   }
 
+  // A request's sample before it is sent: its group, template and scheduled time.
+  Sample Scheduled(int group, const PlannedRequest& r, Clock::time_point due) const {
+    return Sample{.group = group,
+                  .template_index = r.template_index,
+                  .scheduled_ns = SinceStart(due),
+                  .done_ns = 0,
+                  .status = 0,
+                  .ok = false,
+                  .timed_out = false};
+  }
+
   std::int64_t SinceStart(Clock::time_point t) const {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(t - start_).count();
   }
@@ -279,13 +284,7 @@ class Runner {
     const PlannedRequest& r = plan_.requests[index];
     Pool& pool = *pools_[group][index % pools_[group].size()];
     const Clock::time_point deadline = due + plan_.timeout;
-    Sample s{.group = group,
-             .template_index = r.template_index,
-             .scheduled_ns = SinceStart(due),
-             .done_ns = 0,
-             .status = 0,
-             .ok = false,
-             .timed_out = false};
+    Sample s = Scheduled(group, r, due);
     std::unique_ptr<Conn> conn = co_await Acquire(pool, deadline);
     if (!conn) {
       s.timed_out = true;

@@ -2,6 +2,7 @@
 // node's network namespace (fork, setns, exec /bin/sh; no `ip netns exec`).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "cluster/cluster.h"
@@ -90,9 +91,19 @@ class LocalControl final : public nemesis::NodeControl {
       return MakeError(ErrorCode::kNotFound,
                        fmt::format("run on {}: no such node in cluster {}", node, state_.name));
     }
-    auto r = RunProcess(
-        {"/bin/sh", "-c", std::string(command)},
-        {.input = input, .netns_path = n->netns.empty() ? "" : "/var/run/netns/" + n->netns});
+    // In the node's control groups, so a server a command starts counts against the node (its
+    // sieges and metrics) and goes with the node's v2 group when the cluster goes down, even
+    // after faultline was killed (internal::RemoveCgroups).
+    std::vector<std::string> groups;
+    for (const auto& [controller, dir] : n->cgroups) {
+      if (std::find(groups.begin(), groups.end(), dir) == groups.end()) groups.push_back(dir);
+    }
+    auto r = RunProcess({"/bin/sh", "-c", std::string(command)},
+                        {.input = input,
+                         .timeout = std::nullopt,
+                         .detach_output = false,
+                         .netns_path = n->netns.empty() ? "" : "/var/run/netns/" + n->netns,
+                         .cgroups = std::move(groups)});
     if (!r) return r.error().WithContext(fmt::format("run on {}", node));
     return nemesis::CommandOutput{
         .exit_code = r->exit_code, .out = std::move(r->out), .err = std::move(r->err)};

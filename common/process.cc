@@ -79,7 +79,10 @@ std::string CommandLine(const std::vector<std::string>& argv) {
 
 // The child side of a fork: only async-signal-safe calls, as the parent may have other threads.
 [[noreturn]] void ExecChild(int netns_fd, bool new_session, const std::array<int, 3>& stdio,
-                            const char* program, char* const* args) {
+                            const std::vector<int>& cgroup_procs, const char* program,
+                            char* const* args) {
+  // "0" moves the writer; its children follow it.
+  for (int fd : cgroup_procs) (void)!::write(fd, "0", 1);
   if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) ::_exit(126);
   if (new_session) ::setsid();
   for (int i = 0; i < 3; ++i) ::dup2(stdio[static_cast<size_t>(i)], i);
@@ -149,13 +152,24 @@ Result<Child> Spawn(const std::vector<std::string>& argv, const SpawnOptions& op
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 
+  // Opened here: the child may only make async-signal-safe calls.
+  std::vector<UniqueFd> cgroup_fds;
+  std::vector<int> cgroup_procs;
+  for (const std::string& dir : options.cgroups) {
+    UniqueFd fd(::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd.valid()) continue;
+    cgroup_procs.push_back(fd.get());
+    cgroup_fds.push_back(std::move(fd));
+  }
+
   pid_t pid = -1;
-  if (netns.valid()) {
-    // posix_spawn cannot setns in the child, so this path forks.
+  if (netns.valid() || !cgroup_procs.empty()) {
+    // posix_spawn can neither setns nor join a group in the child, so this path forks.
     pid = ::fork();
     if (pid < 0) return ErrnoError(errno, what + ": fork");
     if (pid == 0) {
-      ExecChild(netns.get(), options.new_session, stdio, program.c_str(), args.data());
+      ExecChild(netns.get(), options.new_session, stdio, cgroup_procs, program.c_str(),
+                args.data());
     }
   } else {
     // posix_spawn (vfork-like) is cheap even from a large process, and the child starts in the
@@ -248,11 +262,12 @@ std::optional<int> WaitExitFor(Child& child, std::chrono::milliseconds timeout) 
 
 Result<ProcessOutput> RunProcess(const std::vector<std::string>& argv, const RunOptions& options) {
   const Stdio out_mode = options.detach_output ? Stdio::kNull : Stdio::kPipe;
-  FAULTLINE_ASSIGN_OR_RETURN(Child child,
-                             Spawn(argv, SpawnOptions{.in = Stdio::kPipe,
-                                                      .out = out_mode,
-                                                      .err = out_mode,
-                                                      .netns_path = options.netns_path}));
+  FAULTLINE_ASSIGN_OR_RETURN(Child child, Spawn(argv, SpawnOptions{.in = Stdio::kPipe,
+                                                                   .out = out_mode,
+                                                                   .err = out_mode,
+                                                                   .netns_path = options.netns_path,
+                                                                   .new_session = false,
+                                                                   .cgroups = options.cgroups}));
   const std::string_view input = options.input;
   if (input.empty()) child.in.Reset();
   const auto deadline = options.timeout ? std::chrono::steady_clock::now() + *options.timeout

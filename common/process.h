@@ -43,6 +43,10 @@ struct SpawnOptions {
   // Start the child in a session of its own (setsid), so that it outlives this process's
   // terminal and process group: for helpers that must survive a SIGKILL of their parent.
   bool new_session = false;
+  // Control group directories (v1 or v2) the child joins before exec, so that it and everything
+  // it starts (daemons included) stay in them: a node's groups, whose cgroup.kill then ends
+  // whatever a command left running. A group that cannot be joined is skipped (best effort).
+  std::vector<std::string> cgroups{};
 };
 
 // A started child. The parent's pipe ends are non-blocking; an unused one is invalid.
@@ -95,7 +99,8 @@ struct RunOptions {
   // Give the child /dev/null as stdout and stderr and wait only for its exit, not for the end of
   // its output: for programs that leave a daemon holding their stdio (ssh -f with ControlPersist).
   bool detach_output = false;
-  std::string netns_path{};  // as in SpawnOptions
+  std::string netns_path{};            // as in SpawnOptions
+  std::vector<std::string> cgroups{};  // as in SpawnOptions
 };
 
 // Runs argv to completion and collects its output. An error only if it cannot be started or runs

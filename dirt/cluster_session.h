@@ -19,6 +19,8 @@
 #include "cluster/session.h"
 #include "common/result.h"
 #include "dirt/scenario.h"
+#include "nemesis/node_control.h"
+#include "systems/system.h"
 
 namespace faultline::dirt {
 
@@ -28,13 +30,21 @@ struct DrillClusterOptions {
   bool keep = false;       // leave a cluster this run brought up (disowned: until cluster down)
   std::function<void(std::string_view)> note;      // one line per decision ("bringing up ...")
   std::function<void(std::string_view)> progress;  // cluster::Up's progress lines
+  // A system that is not etcd (systems/system.h): the cluster is brought up without etcd and the
+  // system's servers are started on it (System::Form) and stopped before it goes (Teardown).
+  // Scenarios' etcd flags then do not apply; only their node counts do. Null: etcd. Borrowed.
+  systems::System* system = nullptr;
 };
 
-// The cluster spec that pins a scenario's node count and etcd flags.
-cluster::ClusterSpec SpecFor(const Scenario& scenario, std::string name, std::string state_root);
+// The cluster spec that pins a scenario's node count and etcd flags (with a system that is not
+// etcd: its node count, and no etcd).
+cluster::ClusterSpec SpecFor(const Scenario& scenario, std::string name, std::string state_root,
+                             const systems::System* system = nullptr);
 
-// Whether a running cluster has the node count and etcd flags the scenario pins.
-bool Matches(const cluster::ClusterState& state, const Scenario& scenario);
+// Whether a running cluster has the node count and etcd flags the scenario pins (with a system
+// that is not etcd: the node count).
+bool Matches(const cluster::ClusterState& state, const Scenario& scenario,
+             const systems::System* system = nullptr);
 
 class DrillClusters {
  public:
@@ -48,9 +58,21 @@ class DrillClusters {
   // Tears down (or with keep, leaves) a cluster this run brought up. Idempotent.
   [[nodiscard]] Status Finish();
 
+  // With a system: the nodes of the cluster For returned as the system sees them, and the
+  // cluster's control that runs the system's commands. Valid until the next For or Finish.
+  // REQUIRES: For succeeded and options.system is set.
+  const systems::SystemCluster& system_nodes() const { return *nodes_; }
+  nemesis::NodeControl& shell() const { return *shell_; }
+
  private:
+  // Starts the system's servers on a cluster this run brought up; the nodes and shell either way.
+  [[nodiscard]] Status AttachSystem();
+
   DrillClusterOptions options_;
   std::optional<cluster::Session> session_;
+  std::optional<systems::SystemCluster> nodes_;
+  std::unique_ptr<nemesis::NodeControl> shell_;
+  bool formed_ = false;  // servers this run started (stopped at Finish unless keep)
 };
 
 }  // namespace faultline::dirt

@@ -89,7 +89,7 @@ class Drill {
     }
     SetPolicy(s_.restart.enabled, "drill start");
     monitor_.Start();
-    workload_.Start(state_, s_, record_);
+    workload_.Start(state_, s_, options_, record_);
     bool aborted = !PreCheck() || !FaultPhase();
     JoinRepair();
     if (!observe_end_) observe_end_ = MonoNow();
@@ -99,7 +99,11 @@ class Drill {
     record_.AddEvent("rollback", "done", "",
                      "sieges stopped, partitions healed, processes resumed/started", true);
     workload_.Stop();
-    internal::PostChecks(state_, s_, record_);
+    if (options_.system != nullptr) {
+      internal::SystemPostChecks(options_, s_, record_);
+    } else {
+      internal::PostChecks(state_, s_, record_);
+    }
     monitor_.Stop();
     const std::vector<ProbeSample> samples = monitor_.Samples();
     record_.Update([&](DrillResult& r) {
@@ -140,6 +144,12 @@ class Drill {
   std::optional<std::string> CheckPinned() const {
     const cluster::EtcdSettings& e = state_.etcd;
     std::vector<std::string> diff;
+    if (options_.system != nullptr) {
+      // db_flags pin etcd's flags; another system's own settings are its system's.
+      if (static_cast<int>(state_.nodes.size()) == s_.nodes) return std::nullopt;
+      return fmt::format("cluster {} has {} nodes, the scenario pins {}", state_.name,
+                         state_.nodes.size(), s_.nodes);
+    }
     if (e.pre_vote != s_.db.pre_vote)
       diff.push_back(fmt::format("pre_vote {} (scenario {})", e.pre_vote, s_.db.pre_vote));
     if (e.heartbeat_ms != s_.db.heartbeat_ms)
@@ -163,6 +173,19 @@ class Drill {
   }
 
   void SetPolicy(bool enabled, const std::string& why) {
+    if (options_.system != nullptr) {
+      // The cluster's supervisor owns only etcd's processes: the safeguard is the drill's own.
+      safeguard_enabled_ = enabled;
+      record_.AddEvent(
+          "safeguard", "restart-policy", "",
+          fmt::format("{} ({}): the drill's own for {} (a server found down is started through "
+                      "the system's commands), backoff {}..{} ms, max {} in {} ms",
+                      enabled ? "enabled" : "disabled", why, options_.system->Info().name,
+                      s_.restart.initial_backoff.count(), s_.restart.max_backoff.count(),
+                      s_.restart.max_restarts, s_.restart.window.count()),
+          true);
+      return;
+    }
     cluster::RestartPolicy p;
     p.enabled = enabled;
     p.initial_backoff = s_.restart.initial_backoff;
@@ -188,6 +211,15 @@ class Drill {
                                  s_.steady_state.baseline.count()));
     // Let the probes and load warm up before measuring.
     std::this_thread::sleep_for(milliseconds(500));
+    if (options_.system != nullptr && options_.load_ops_per_s > 0) {
+      // Another system's first client ops open sessions (ZooKeeper: a JVM still warming up):
+      // the baseline starts once the load has gone through for a second.
+      const MonoTime until = MonoNow() + options_.precheck_timeout;
+      while (MonoNow() < until && monitor_.OpsPerSecond(MonoNow() - milliseconds(1000), MonoNow()) <
+                                      options_.load_ops_per_s / 4) {
+        std::this_thread::sleep_for(milliseconds(100));
+      }
+    }
     const MonoTime b0 = MonoNow();
     std::this_thread::sleep_for(s_.steady_state.baseline);
     const double base = monitor_.OpsPerSecond(b0, MonoNow());
@@ -232,6 +264,7 @@ class Drill {
     nemesis::FaultSpec spec = step.spec;
     spec.seed = s_.seed + index;
     auto targets = nemesis::FaultTargets(spec, names_, [this]() -> std::optional<std::string> {
+      if (options_.system != nullptr) return options_.system->Leader(*options_.system_nodes);
       auto st = cluster::ProbeStatus(state_, milliseconds(500));
       if (!st) return std::nullopt;
       return st->leader;
@@ -246,6 +279,59 @@ class Drill {
                                  internal::Millis(MonoNow() - record_.fault()), kind,
                                  Join(*targets)));
     faults_.Apply(step, index, *targets);
+    // A server stopped on purpose stays down until a start step: no safeguard restarts it.
+    for (const std::string& n : *targets) {
+      if (step.spec.kind == FaultKind::kKill) stopped_.insert(n);
+      if (step.spec.kind == FaultKind::kStart) stopped_.erase(n);
+    }
+  }
+
+  // The restart safeguard for a system whose servers the cluster's supervisor does not own
+  // (DrillOptions::system): a server found down (not stopped by a kill step) is started again
+  // through the system's commands, after a backoff that doubles per restart of that node up to
+  // max_backoff; past max_restarts in the window it escalates instead.
+  void SystemSafeguard() {
+    if (options_.system == nullptr || !safeguard_enabled_) return;
+    const MonoTime now = MonoNow();
+    if (now < next_safeguard_poll_) return;
+    next_safeguard_poll_ = now + milliseconds(200);
+    auto dbs = control_.Databases();
+    if (!dbs) return;
+    for (const nemesis::DbProcess& d : *dbs) {
+      SafeguardNode& g = safeguard_[d.node];
+      if (d.alive || stopped_.contains(d.node) || g.escalated) {
+        g.down_since.reset();
+        continue;
+      }
+      if (!g.down_since) {
+        g.down_since = now;
+        record_.AddEvent("supervisor", "exited", d.node,
+                         fmt::format("server down ({}) with no kill step", d.state), true);
+      }
+      std::erase_if(g.restarts, [&](MonoTime t) { return now - t > s_.restart.window; });
+      if (static_cast<int>(g.restarts.size()) >= s_.restart.max_restarts) {
+        g.escalated = true;
+        record_.Fired("escalation");
+        record_.AddEvent("safeguard", "escalated", d.node,
+                         fmt::format("{} restarts in {} ms: left down", g.restarts.size(),
+                                     s_.restart.window.count()),
+                         false);
+        continue;
+      }
+      milliseconds backoff = s_.restart.initial_backoff;
+      for (size_t k = 0; k < g.restarts.size() && backoff < s_.restart.max_backoff; ++k) {
+        backoff *= 2;
+      }
+      backoff = std::min(backoff, s_.restart.max_backoff);
+      if (now - *g.down_since < backoff) continue;
+      g.restarts.push_back(now);
+      g.down_since.reset();
+      if (faults_.Process("safeguard", "restarted", {d.node}, nemesis::ProcessAction::kStart)) {
+        record_.Fired("restart");
+        std::lock_guard lock(repair_mu_);
+        last_repair_ = std::max(last_repair_.value_or(MonoTime{}), MonoNow());
+      }
+    }
   }
 
   // Supervisor events since the drill began become drill events; safeguards are recognised here.
@@ -372,6 +458,7 @@ class Drill {
       }
       faults_.EndDue();
       PollSupervisor();
+      SystemSafeguard();
       MaybeRepair();
       auto last = monitor_.Last();
       if (last && record_.has_fault() && !s_.allow_below_quorum && last->healthy < min_healthy) {
@@ -447,7 +534,36 @@ class Drill {
   std::set<std::string> repaired_;
   std::thread repair_thread_;
   std::atomic<bool> repair_running_{false};
+  // The drill's own restart safeguard (SystemSafeguard), stepping loop only.
+  struct SafeguardNode {
+    std::optional<MonoTime> down_since;
+    std::vector<MonoTime> restarts;
+    bool escalated = false;
+  };
+  bool safeguard_enabled_ = false;
+  MonoTime next_safeguard_poll_{};
+  std::map<std::string, SafeguardNode> safeguard_;
+  std::set<std::string> stopped_;  // killed by a step, not started since
 };
+
+// What a drill on a system that is not etcd cannot do, said before anything is done.
+Status SystemSupports(const Scenario& s, const std::string& system) {
+  std::vector<std::string> etcd_only;
+  for (const Step& step : s.steps) {
+    if (step.spec.kind == FaultKind::kCorrupt) {
+      etcd_only.push_back("corrupt steps (they damage etcd's data files)");
+      break;
+    }
+  }
+  if (s.repair_playbook) {
+    etcd_only.push_back("the repair playbook (etcd member remove, wipe, re-add)");
+  }
+  if (etcd_only.empty()) return OkStatus();
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("dirt: {}: system {}: the scenario uses what only etcd has: {} "
+                               "(run it with --system etcd)",
+                               s.id, system, fmt::format("{}", fmt::join(etcd_only, "; "))));
+}
 
 }  // namespace
 
@@ -457,10 +573,18 @@ Result<DrillResult> RunDrill(const cluster::ClusterState& state, nemesis::NodeCo
     return Error(ErrorCode::kInvalidArgument,
                  "dirt: " + scenario.id + ": cluster " + state.name + " has no nodes");
   }
-  if (state.db != cluster::Db::kEtcd) {
+  if (options.system == nullptr && state.db != cluster::Db::kEtcd) {
     return Error(ErrorCode::kInvalidArgument,
                  "dirt: " + scenario.id + ": cluster " + state.name +
-                     " does not run etcd (drills are written for etcd)");
+                     " does not run etcd (give DrillOptions::system for another system)");
+  }
+  if (options.system != nullptr) {
+    if (options.system_nodes == nullptr || options.system_shell == nullptr) {
+      return Error(ErrorCode::kInvalidArgument, "dirt: " + scenario.id +
+                                                    ": DrillOptions::system needs system_nodes and "
+                                                    "system_shell");
+    }
+    FAULTLINE_RETURN_IF_ERROR(SystemSupports(scenario, options.system->Info().name));
   }
   std::vector<std::string> maxima = scenario.log_pattern_max;
   maxima.insert(maxima.end(), options.log_pattern_max.begin(), options.log_pattern_max.end());

@@ -49,6 +49,7 @@
 #include "history/log.h"
 #include "nemesis/ledger.h"
 #include "nemesis/node_control.h"
+#include "systems/system.h"
 
 namespace faultline::dirt {
 
@@ -85,6 +86,18 @@ struct DrillOptions {
   // rollback; the others belong to parts running beside it (a wave's campaign and FIT experiment),
   // which heal their own. Null: every one of them.
   std::function<bool(const nemesis::LedgerEntry&)> owns_entry;
+  // The system under test when it is not etcd (systems/system.h), its nodes, and the control
+  // that runs its commands (the cluster's own). Then a node is healthy when the system says it
+  // serves clients, and the write+read probe, the load, the workload and the check after rollback
+  // are register ops through the system's client (dirt/internal/system_probe.h); the restart
+  // safeguard is the drill's own (the cluster's supervisor owns only etcd's processes): it starts
+  // a server that is down unless a kill step stopped it on purpose. Parts that only etcd has are
+  // refused before anything is done (corrupt steps, which damage etcd's files, and the member
+  // repair playbook) or skipped with a note (HashKV, etcd's control-plane status). Null: etcd
+  // through its gateway. Borrowed: must outlive RunDrill.
+  systems::System* system = nullptr;
+  const systems::SystemCluster* system_nodes = nullptr;
+  nemesis::NodeControl* system_shell = nullptr;
 };
 
 // An action taken during the drill: a fault, a rollback step, a safeguard or playbook action.

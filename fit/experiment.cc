@@ -108,12 +108,59 @@ std::string FormatKpiLine(const Kpis& k) {
 
 }  // namespace
 
+Status CheckClientLoad(const Scenario& scenario) {
+  for (size_t i = 0; i < scenario.faults.size(); ++i) {
+    const nemesis::Toxic& t = scenario.faults[i].toxic;
+    if (nemesis::IsHttpToxic(t.type)) {
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          fmt::format("{}: faults[{}] ({}): {} is an HTTP-level toxic, and this system has no "
+                      "HTTP API: its load is its own client's ops, so only TCP-level toxics "
+                      "(latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data) "
+                      "can act on it",
+                      scenario.source, i, t.name, nemesis::ToxicTypeName(t.type)));
+    }
+  }
+  for (size_t i = 0; i < scenario.requests.size(); ++i) {
+    const std::string& name = scenario.requests[i].name;
+    if (name != "read" && name != "write") {
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          fmt::format("{}: requests[{}]: name \"{}\": a system without HTTP runs its own "
+                      "client's register ops, so a request's name must be \"read\" or "
+                      "\"write\"",
+                      scenario.source, i, name));
+    }
+  }
+  return OkStatus();
+}
+
+GroupClients SystemGroupClients(systems::System& system, systems::SystemCluster nodes,
+                                std::chrono::milliseconds timeout) {
+  return [&system, nodes = std::move(nodes), timeout](const std::vector<std::string>& proxies)
+             -> Result<std::unique_ptr<client::ClientFactory>> {
+    systems::SystemCluster via = nodes;
+    via.local = nullptr;  // the proxies are on this machine, not in the nodes' namespaces
+    for (size_t i = 0; i < via.nodes.size() && i < proxies.size(); ++i) {
+      const size_t colon = proxies[i].rfind(':');
+      via.nodes[i].address = proxies[i].substr(0, colon);
+      via.nodes[i].port = std::stoi(proxies[i].substr(colon + 1));
+    }
+    systems::ClientSetup setup;
+    setup.workload = "register";
+    setup.timeout = timeout;
+    setup.key_prefix = "faultline/fit/";
+    return system.Clients(via, setup);
+  };
+}
+
 Result<Outcome> RunExperiment(const Scenario& scenario, const Target& target,
                               const std::filesystem::path& out_dir, const Hooks& hooks,
                               std::stop_token stop) {
   if (target.upstreams.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "fit: target: no upstream to send load to");
   }
+  if (target.clients) FAULTLINE_RETURN_IF_ERROR(CheckClientLoad(scenario));
   auto progress = [&](std::string_view line) {
     if (hooks.progress) hooks.progress(line);
   };
@@ -172,6 +219,18 @@ Result<Outcome> RunExperiment(const Scenario& scenario, const Target& target,
   internal::LoadPlan plan;
   plan.upstreams[0] = group_addresses[0];
   plan.upstreams[1] = group_addresses[1];
+  std::unique_ptr<client::ClientFactory> group_clients[2];
+  if (target.clients) {
+    for (int g = 0; g < 2; ++g) {
+      auto made = target.clients(group_addresses[g]);
+      if (!made) {
+        (void)toxics.RemoveAll("setup failed");
+        return std::move(made).error().WithContext(fmt::format("fit: {} clients", kGroupNames[g]));
+      }
+      group_clients[g] = std::move(*made);
+      plan.clients[g] = group_clients[g].get();
+    }
+  }
   plan.rate_per_group = scenario.rate / 2;
   plan.timeout = scenario.timeout;
   plan.connections = scenario.connections;

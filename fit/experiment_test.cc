@@ -42,7 +42,7 @@ class FitExperiment : public ::testing::Test {
   }
 
   Outcome Run(const Scenario& s, const std::string& sub, const Hooks& hooks = {}) {
-    Target target{.upstreams = {server_.address()}, .base_path = ""};
+    Target target{.upstreams = {server_.address()}, .base_path = "", .clients = {}};
     auto out = RunExperiment(s, target, dir_ / sub, hooks, std::stop_token{});
     EXPECT_TRUE(out) << out.error().message();
     return out ? *out : Outcome{};

@@ -43,10 +43,12 @@
 #include <string_view>
 #include <vector>
 
+#include "client/client.h"
 #include "common/result.h"
 #include "history/log.h"
 #include "nemesis/ledger.h"
 #include "nemesis/toxic.h"
+#include "systems/system.h"
 
 namespace faultline::fit {
 
@@ -109,11 +111,35 @@ struct Scenario {
 Result<Scenario> ParseScenario(const nlohmann::json& json, std::string_view source_name);
 Result<Scenario> LoadScenario(const std::filesystem::path& path);
 
+// Makes the client factory of one group for a system without an HTTP API: `proxies` are that
+// group's proxy addresses ("127.0.0.1:PORT"), one per upstream in upstream order, and process
+// number p must speak to proxies[p % size] (client/client.h).
+using GroupClients = std::function<Result<std::unique_ptr<client::ClientFactory>>(
+    const std::vector<std::string>& proxies)>;
+
 // Where the load goes: one proxy per upstream and group.
 struct Target {
-  std::vector<std::string> upstreams;  // "host:port" of each node's HTTP port
+  std::vector<std::string> upstreams;  // "host:port" of each node's HTTP port (or client port)
   std::string base_path;               // prefixed to every template's path ("" for etcd)
+  // Set for a system without HTTP (ZooKeeper, a system file): the load is then the system's own
+  // register ops through its client, each group's through its proxies. A template's name is
+  // its op, "read" or "write" (of key {key}; a write's value is the request's {seq}); its method,
+  // path, body and headers are not used. The proxies still see every byte, so TCP-level toxics
+  // (latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data) apply; HTTP-level
+  // ones (http_*) are refused, as there is no HTTP for them to act on. A request succeeds when
+  // its op completes ok within the timeout.
+  GroupClients clients;
 };
+
+// What a load of a system's own client ops (Target::clients) cannot do: an error naming the
+// first HTTP-level toxic, or a request whose name is not "read" or "write". RunExperiment checks
+// it too; callers check it before bringing a cluster up.
+[[nodiscard]] Status CheckClientLoad(const Scenario& scenario);
+
+// Target::clients for a system (systems/system.h): its register client, each group's nodes
+// replaced by that group's proxies, with the scenario's timeout as the client's.
+GroupClients SystemGroupClients(systems::System& system, systems::SystemCluster nodes,
+                                std::chrono::milliseconds timeout);
 
 struct Hooks {  // all optional
   // Every toxic added or removed is recorded in it (open before the add, closed after the

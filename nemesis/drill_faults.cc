@@ -100,7 +100,7 @@ Result<FaultReport> DrillFaults::Crash(const std::vector<std::string>& nodes) {
         what = fmt::format("kill({}, SIGKILL): {}", d->pid, std::strerror(errno));
       } else {
         ok = true;
-        what = fmt::format("SIGKILL sent directly to etcd pid {} (start time {}), as a crash",
+        what = fmt::format("SIGKILL sent directly to the server pid {} (start time {}), as a crash",
                            d->pid, d->start_time);
       }
     }

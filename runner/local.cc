@@ -36,8 +36,8 @@ bool WaitReady(systems::System& system, const systems::SystemCluster& nodes,
   }
 }
 
-// Each node's etcd log and the flags it ran with, under <run>/nodes/<node>/; the cluster state too.
-// A system with its own commands adds the log files its file names.
+// Each node's log files (System::LogFiles: etcd's log, or the files a system names) and, for
+// etcd, the flags it ran with, under <run>/nodes/<node>/; the cluster state too.
 std::vector<std::string> CopyNodeFiles(const cluster::ClusterState& state, const RunFiles& files,
                                        const systems::System& system,
                                        const systems::SystemCluster& nodes) {
@@ -57,10 +57,6 @@ std::vector<std::string> CopyNodeFiles(const cluster::ClusterState& state, const
       }
     }
     if (state.db != cluster::Db::kEtcd) continue;
-    if (!n.log_path.empty()) {
-      fs::copy_file(n.log_path, dir / "etcd.log", fs::copy_options::overwrite_existing, ec);
-      if (ec) warnings.push_back(fmt::format("copy {}: {}", n.log_path, ec.message()));
-    }
     Json flags;
     flags["name"] = n.name;
     flags["address"] = n.address;
@@ -198,31 +194,23 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
     parts.note = options.note;
     // Where this run's part of each node's log begins (a cluster left up serves many runs), and
     // where CopyNodeFiles puts its copy in the run directory, which is what is scanned.
-    std::map<std::string, uint64_t> log_offsets;
     std::vector<checker::NodeLog> node_logs;
-    if (st.db == cluster::Db::kEtcd) {
-      for (const cluster::NodeState& n : st.nodes) {
-        log_offsets[n.name] = checker::LogOffsetNow(n.log_path);
-      }
-      node_logs = RunDirNodeLogs(files, st.NodeNames(), log_offsets);
-    } else {
-      for (const systems::SystemNode& sn : nodes->nodes) {
-        for (const std::string& log : system->LogFiles(*nodes, sn)) {
-          node_logs.push_back(checker::NodeLog{
-              .node = sn.name,
-              .path = (fs::path(files.nodes) / sn.name / fs::path(log).filename()).string(),
-              .offset = checker::LogOffsetNow(log)});
-        }
+    for (const systems::SystemNode& sn : nodes->nodes) {
+      for (const std::string& log : system->LogFiles(*nodes, sn)) {
+        node_logs.push_back(checker::NodeLog{
+            .node = sn.name,
+            .path = (fs::path(files.nodes) / sn.name / fs::path(log).filename()).string(),
+            .offset = checker::LogOffsetNow(log)});
       }
     }
     FAULTLINE_ASSIGN_OR_RETURN(RunReport r,
                                internal::RunClusterCampaign(config, parts, files, stop, progress));
     for (std::string& w : CopyNodeFiles(st, files, *system, *nodes))
       r.stats.warnings.push_back(std::move(w));
-    // The copies of the logs scanned: etcd's own log, or the system's log files that exist.
+    // The copies of the logs scanned: the system's log files that exist (etcd's always does).
     std::vector<checker::NodeLog> scanned;
     for (checker::NodeLog& log : node_logs) {
-      if (st.db == cluster::Db::kEtcd || fs::exists(log.path)) scanned.push_back(std::move(log));
+      if (fs::exists(log.path)) scanned.push_back(std::move(log));
     }
     FAULTLINE_RETURN_IF_ERROR(ApplyLogPatterns(r, config, std::move(scanned)));
     return r;

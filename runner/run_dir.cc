@@ -151,14 +151,20 @@ Result<RunReport> AnalyzeRunDir(const std::string& dir) {
       report.text = RenderSummary(report, config);
     }
     if (j.is_object() && j.contains("log_scan") && j["log_scan"].is_object()) {
-      std::vector<std::string> nodes;
-      std::map<std::string, uint64_t> offsets;
-      for (const auto& [node, scan] : j["log_scan"].items()) {
-        nodes.push_back(node);
-        offsets[node] = scan.is_object() ? scan.value("offset", uint64_t{0}) : 0;
+      // The copy of each scanned log under nodes/<node>/, named as the system's log file was
+      // (etcd.log for etcd, and for runs written before the name was recorded).
+      std::vector<checker::NodeLog> logs;
+      for (const auto& [key, scan] : j["log_scan"].items()) {
+        const std::string node = scan.is_object() ? scan.value("node", key) : key;
+        const std::string log = scan.is_object() ? scan.value("log", std::string()) : "";
+        const std::string name =
+            log.empty() ? std::string("etcd.log") : std::filesystem::path(log).filename().string();
+        logs.push_back(checker::NodeLog{
+            .node = node,
+            .path = (std::filesystem::path(report.files.nodes) / node / name).string(),
+            .offset = scan.is_object() ? scan.value("offset", uint64_t{0}) : 0});
       }
-      FAULTLINE_RETURN_IF_ERROR(
-          AddLogPatterns(report, config, RunDirNodeLogs(report.files, nodes, offsets)));
+      FAULTLINE_RETURN_IF_ERROR(AddLogPatterns(report, config, std::move(logs)));
     }
   }
   return report;
@@ -270,7 +276,12 @@ std::string RenderResultsJson(const RunReport& r, const CampaignConfig& c) {
     j["log_patterns"] = Json::parse(checker::LogPatternsJson(*r.log_patterns));
     Json scan = Json::object();
     for (const checker::NodeLog& log : r.log_scan) {
-      scan[log.node] = Json{{"log", log.path}, {"offset", log.offset}};
+      // A node with several log files (a system's): one entry each, the node named inside.
+      const std::string key =
+          scan.contains(log.node)
+              ? fmt::format("{}/{}", log.node, std::filesystem::path(log.path).filename().string())
+              : log.node;
+      scan[key] = Json{{"node", log.node}, {"log", log.path}, {"offset", log.offset}};
     }
     j["log_scan"] = std::move(scan);
   }

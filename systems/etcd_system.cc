@@ -187,6 +187,17 @@ class EtcdSystem final : public System {
     return client::MakeEtcdClientFactory(std::move(o));
   }
 
+  // A local cluster's etcd writes <run_dir>/<node>/etcd.log (cluster/cluster.h); over SSH the
+  // log's place is the node's own (runner/ssh.h fetches it).
+  std::vector<std::string> LogFiles(const SystemCluster& cluster,
+                                    const SystemNode& node) const override {
+    if (cluster.local == nullptr) return {};
+    for (const cluster::NodeState& n : cluster.local->nodes) {
+      if (n.name == node.name && !n.log_path.empty()) return {n.log_path};
+    }
+    return {};
+  }
+
   std::optional<std::string> Leader(const SystemCluster& cluster) override {
     if (cluster.local == nullptr) return MajorityLeader(ProbeMembers(cluster, kProbeTimeout));
     Result<cluster::ClusterStatus> s = cluster::ProbeStatus(*cluster.local);

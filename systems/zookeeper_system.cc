@@ -4,8 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "client/zookeeper.h"
+#include "common/asio.h"
 #include "systems/internal/builtin.h"
 #include "systems/internal/zookeeper.h"
 #include "systems/registry.h"
@@ -97,7 +99,61 @@ Status WriteZooKeeperConfig(const SystemCluster& cluster, const ZkTuning& tuning
   return OkStatus();
 }
 
+Result<std::string> ZkFourLetterWord(const std::string& address, int port, std::string_view word,
+                                     std::chrono::milliseconds timeout) {
+  namespace asio = boost::asio;
+  using tcp = asio::ip::tcp;
+  boost::system::error_code ec;
+  const asio::ip::address ip = asio::ip::make_address(address, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("zookeeper: address '{}': {}", address, ec.message()));
+  }
+  asio::io_context io;
+  tcp::socket socket(io);
+  std::string out;
+  const std::string request(word);
+  bool done = false;
+  boost::system::error_code result;
+  auto finish = [&](boost::system::error_code e) {
+    result = e == asio::error::eof ? boost::system::error_code() : e;
+    done = true;
+  };
+  socket.async_connect(
+      tcp::endpoint(ip, static_cast<std::uint16_t>(port)), [&](boost::system::error_code e) {
+        if (e) return finish(e);
+        asio::async_write(socket, asio::buffer(request), [&](boost::system::error_code w, size_t) {
+          if (w) return finish(w);
+          asio::async_read(socket, asio::dynamic_buffer(out),
+                           [&](boost::system::error_code r, size_t) { finish(r); });
+        });
+      });
+  io.run_for(timeout);
+  if (!done) {
+    return MakeError(
+        ErrorCode::kDeadlineExceeded,
+        fmt::format("{}:{}: {}: no answer within {} ms", address, port, request, timeout.count()));
+  }
+  if (result) {
+    return MakeError(ErrorCode::kUnavailable,
+                     fmt::format("{}:{}: {}: {}", address, port, request, result.message()));
+  }
+  return out;
+}
+
+std::string ZkMode(std::string_view answer) {
+  for (std::string_view mode : {"leader", "follower"}) {
+    if (answer.find(fmt::format("Mode: {}\n", mode)) != std::string_view::npos) {
+      return std::string(mode);
+    }
+  }
+  return "";
+}
+
 namespace {
+
+// How long a srvr probe waits for its answer.
+constexpr std::chrono::milliseconds kSrvrTimeout{500};
 
 // The commands' system, with ZooKeeper's configuration written before it starts and its own
 // client.
@@ -127,8 +183,38 @@ class ZooKeeperSystem final : public System {
                                                         nemesis::NodeControl& base) override {
     return commands_->Control(cluster, base);
   }
+  // srvr sent from here to every node's client port, in parallel: a few ms per node, where the
+  // is_up command (a shell in the node's namespace) costs hundreds on a busy machine. Nodes over
+  // SSH keep the command.
   Status Ready(const SystemCluster& cluster, nemesis::NodeControl& shell) override {
-    return commands_->Ready(cluster, shell);
+    if (cluster.local == nullptr) return commands_->Ready(cluster, shell);
+    std::vector<std::string> why(cluster.nodes.size());
+    std::vector<std::thread> probes;
+    for (size_t i = 0; i < cluster.nodes.size(); ++i) {
+      probes.emplace_back([&, i] {
+        const SystemNode& n = cluster.nodes[i];
+        Result<std::string> answer = ZkFourLetterWord(n.address, n.port, "srvr", kSrvrTimeout);
+        if (!answer) {
+          why[i] = fmt::format("{}: {}", n.name, answer.error().message());
+        } else if (ZkMode(*answer).empty()) {
+          why[i] = fmt::format("{}: not serving (no quorum)", n.name);
+        }
+      });
+    }
+    for (std::thread& t : probes) t.join();
+    std::string all;
+    for (const std::string& w : why) {
+      if (!w.empty()) all += (all.empty() ? "" : "; ") + w;
+    }
+    if (all.empty()) return OkStatus();
+    return MakeError(ErrorCode::kUnavailable, all);
+  }
+  std::optional<std::string> Leader(const SystemCluster& cluster) override {
+    for (const SystemNode& n : cluster.nodes) {
+      Result<std::string> answer = ZkFourLetterWord(n.address, n.port, "srvr", kSrvrTimeout);
+      if (answer && ZkMode(*answer) == "leader") return n.name;
+    }
+    return std::nullopt;
   }
   Result<std::unique_ptr<client::ClientFactory>> Clients(const SystemCluster& cluster,
                                                          const ClientSetup& setup) override {

@@ -116,3 +116,26 @@ TEST(ZooKeeperSystem, BuiltInWithRegisterOnlyAndItsReadModes) {
 
 }  // namespace
 }  // namespace faultline::systems
+
+namespace faultline::systems::internal {
+namespace {
+
+// srvr's answer names the role only while the server is part of a quorum.
+TEST(ZkModeTest, NamesLeaderOrFollowerElseNothing) {
+  EXPECT_EQ(ZkMode("Zookeeper version: 3.8.0\nLatency min/avg/max: 0/0.0/0\nMode: leader\n"
+                   "Node count: 5\n"),
+            "leader");
+  EXPECT_EQ(ZkMode("Zookeeper version: 3.8.0\nMode: follower\n"), "follower");
+  EXPECT_EQ(ZkMode("This ZooKeeper instance is not currently serving requests\n"), "");
+  EXPECT_EQ(ZkMode(""), "");
+}
+
+// A port nobody listens on: an error, never a hang.
+TEST(ZkFourLetterWordTest, RefusedConnectionIsUnavailable) {
+  Result<std::string> r = ZkFourLetterWord("127.0.0.1", 1, "srvr", std::chrono::milliseconds(500));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace faultline::systems::internal

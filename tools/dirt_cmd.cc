@@ -19,6 +19,7 @@
 #include "dirt/cluster_session.h"
 #include "dirt/drill.h"
 #include "dirt/scenario.h"
+#include "systems/registry.h"
 #include "tools/commands.h"
 
 namespace faultline::tools {
@@ -76,14 +77,15 @@ int RunDirt(const DirtArgs& a) {
                     a.cluster));
     return kExitError;
   }
-  if (a.system != "etcd") {
-    PrintError(fmt::format(
-        "dirt run: --system {}: drills measure recovery with etcd's own probes (health, leader, "
-        "revisions) and run on etcd only so far; campaigns take any system "
-        "(faultline campaign --system FILE)",
-        a.system));
+  Result<std::unique_ptr<systems::System>> system = systems::OpenSystem(a.system);
+  if (!system) {
+    PrintError(fmt::format("dirt run: {}", system.error().message()));
     return kExitError;
   }
+  // etcd keeps its own probes (health, leader, revisions, HashKV); another system is driven
+  // through its readiness, its client and its commands.
+  systems::System* other =
+      (*system)->Info().local_db == cluster::Db::kEtcd ? nullptr : system->get();
   std::vector<dirt::Scenario> scenarios;
   for (const std::string& path : a.scenarios) {
     auto s = dirt::LoadScenario(path);
@@ -109,6 +111,7 @@ int RunDirt(const DirtArgs& a) {
       .keep = a.keep_cluster,
       .note = [](std::string_view l) { PrintNote(std::string(l)); },
       .progress = [&](std::string_view l) { progress.Show(l); },
+      .system = other,
   });
 
   std::vector<dirt::DrillResult> results;
@@ -121,7 +124,8 @@ int RunDirt(const DirtArgs& a) {
       code = kExitError;
       break;
     }
-    auto control = cluster::MakeLocalControl(*state);
+    auto control = other != nullptr ? other->Control(clusters.system_nodes(), clusters.shell())
+                                    : cluster::MakeLocalControl(*state);
     if (!control) {
       PrintError(control.error().message());
       code = kExitError;
@@ -133,6 +137,11 @@ int RunDirt(const DirtArgs& a) {
     options.history_dir = out;
     options.log_patterns = a.log_patterns;
     options.log_pattern_max = a.log_pattern_max;
+    if (other != nullptr) {
+      options.system = other;
+      options.system_nodes = &clusters.system_nodes();
+      options.system_shell = &clusters.shell();
+    }
     if (a.max_recovery_ms >= 0) {
       options.max_recovery_override = std::chrono::milliseconds(a.max_recovery_ms);
     }
@@ -208,7 +217,13 @@ void RegisterDirtCommands(CLI::App& app, Action& run) {
       ->required()
       ->check(CLI::ExistingFile);
   r->add_option("--cluster", args->cluster, "local (the namespace cluster)");
-  r->add_option("--system", args->system, "System under test (etcd; drills run on etcd only)")
+  r->add_option("--system", args->system,
+                "System under test: etcd, zookeeper, or a system FILE (see `campaign --help`). "
+                "On a system other than etcd a node is healthy when the system says it serves "
+                "clients (its is_up), the write+read probe, the load and the workload go through "
+                "its client, the restart safeguard is the drill's own (it starts a server found "
+                "down through the system's commands), and scenarios that need etcd (corrupt "
+                "steps, the repair playbook) are refused; db_flags (etcd's) do not apply")
       ->capture_default_str();
   r->add_option("--name", args->name,
                 "Cluster name: used if already up, else brought up with the scenario's pinned "

@@ -25,6 +25,7 @@
 #include "fit/ci.h"
 #include "fit/fit.h"
 #include "nemesis/ledger.h"
+#include "systems/registry.h"
 #include "tools/commands.h"
 
 namespace faultline::tools {
@@ -43,6 +44,7 @@ struct FitArgs {
   std::vector<std::string> log_patterns;     // --log-pattern NAME=REGEX
   std::vector<std::string> log_pattern_max;  // --log-pattern-max NAME=N
   std::string junit;                         // --junit FILE
+  std::string system = "etcd";               // --system
 };
 
 // "http://127.0.0.1:8080/base" -> upstream "127.0.0.1:8080", base path "/base".
@@ -98,8 +100,27 @@ int RunFit(const FitArgs& a) {
   auto patterns = checker::MakeLogPatterns(a.log_patterns, a.log_pattern_max);
   if (!patterns) return fail(patterns.error().message());
 
+  auto system = systems::OpenSystem(a.system);
+  if (!system) return fail(fmt::format("fit run: {}", system.error().message()));
+  const systems::SystemInfo& info = (*system)->Info();
+  // etcd is driven over its JSON gateway; another system through its own client (fit/fit.h).
+  const bool other = info.local_db != cluster::Db::kEtcd;
+  if (other && (!a.targets.empty() || a.cluster != "local")) {
+    return fail(
+        fmt::format("fit run: --system {}: runs on a local cluster only so far (--target "
+                    "and ssh:FILE send HTTP to etcd or to your service)",
+                    a.system));
+  }
+  if (other) {
+    if (Status st = fit::CheckClientLoad(*scenario); !st) {
+      return fail(st.error().WithContext(fmt::format("fit run: --system {}", a.system)).message());
+    }
+  }
   fit::Target target;
   std::optional<cluster::Session> session;
+  std::optional<systems::SystemCluster> system_nodes;
+  std::unique_ptr<nemesis::NodeControl> shell;
+  bool formed = false;  // servers this run started, stopped before the cluster goes
   std::optional<nemesis::Ledger> ledger;
   std::string ledger_path;
   if (!a.targets.empty()) {
@@ -123,14 +144,37 @@ int RunFit(const FitArgs& a) {
     spec.name = a.name;
     spec.nodes = a.nodes;
     spec.state_root = a.state_dir;
+    spec.db = info.local_db;
     if (!cluster::Load(a.name, a.state_dir)) {
-      PrintNote(fmt::format("cluster {}: bringing up {} etcd nodes", a.name, a.nodes));
+      PrintNote(fmt::format("cluster {}: bringing up {} {} nodes", a.name, a.nodes, info.name));
     }
     auto s = cluster::Session::Open(spec, [](std::string_view l) { PrintNote(std::string(l)); });
     if (!s) return fail(s.error().WithContext("fit: cluster up").message());
     session = std::move(*s);
-    for (const cluster::NodeState& n : session->state().nodes) {
-      target.upstreams.push_back(fmt::format("{}:{}", n.address, a.etcd_port));
+    if (other) {
+      Status attached = [&]() -> Status {
+        FAULTLINE_ASSIGN_OR_RETURN(system_nodes, systems::LocalNodes(session->state(), info));
+        FAULTLINE_ASSIGN_OR_RETURN(shell, cluster::MakeLocalControl(session->state()));
+        if (!session->owned()) return OkStatus();
+        formed = true;
+        return (*system)->Form(*system_nodes, *shell, std::chrono::seconds(60),
+                               [](std::string_view l) { PrintNote(std::string(l)); });
+      }();
+      if (!attached) {
+        if (formed) (void)(*system)->Teardown(*system_nodes, *shell);
+        (void)session->Close(false);
+        return fail(attached.error().WithContext("fit: system").message());
+      }
+      for (const systems::SystemNode& n : system_nodes->nodes) {
+        target.upstreams.push_back(fmt::format("{}:{}", n.address, n.port));
+      }
+      target.clients = fit::SystemGroupClients(
+          **system, *system_nodes,
+          std::chrono::duration_cast<std::chrono::milliseconds>(scenario->timeout));
+    } else {
+      for (const cluster::NodeState& n : session->state().nodes) {
+        target.upstreams.push_back(fmt::format("{}:{}", n.address, a.etcd_port));
+      }
     }
     ledger_path = session->state().run_dir + "/nemesis.ledger";
   } else {
@@ -139,6 +183,12 @@ int RunFit(const FitArgs& a) {
 
   auto close_cluster = [&] {
     if (!session) return;
+    if (formed && !a.keep_cluster) {
+      if (Status st = (*system)->Teardown(*system_nodes, *shell); !st) {
+        PrintError(st.error().message());
+      }
+      formed = false;
+    }
     auto down = session->Close(a.keep_cluster);
     if (!down) PrintError(down.error().message());
     session.reset();
@@ -163,7 +213,14 @@ int RunFit(const FitArgs& a) {
                   target.upstreams.size(), out));
   // Each node's log from where it stands before the load (a kept cluster appends to its logs).
   std::vector<checker::NodeLog> node_logs;
-  if (session) {
+  if (session && system_nodes) {
+    for (const systems::SystemNode& n : system_nodes->nodes) {
+      for (const std::string& path : (*system)->LogFiles(*system_nodes, n)) {
+        node_logs.push_back(
+            checker::NodeLog{.node = n.name, .path = path, .offset = checker::LogOffsetNow(path)});
+      }
+    }
+  } else if (session) {
     for (const cluster::NodeState& n : session->state().nodes) {
       node_logs.push_back(checker::NodeLog{
           .node = n.name, .path = n.log_path, .offset = checker::LogOffsetNow(n.log_path)});
@@ -256,6 +313,7 @@ void RegisterFitCommands(CLI::App& app, Action& run) {
       "  faultline fit run scenarios/FIT03-abort.json --out fit03/            # aborted\n"
       "  faultline fit run my.json --target http://127.0.0.1:8080 --out run/  # any HTTP service\n"
       "  faultline fit run my.json --cluster ssh:nodes.json --out run/        # etcd on :2379\n"
+      "  faultline fit run scenarios/FIT04-tcp-latency.json --system zookeeper --out zk/\n"
       "  faultline fit run scenarios/FIT01-no-fault.json --junit fit01.xml \\\n"
       "      --log-pattern 'slow=apply request took too long' --log-pattern-max slow=20  # CI");
   r->add_option("scenario", args->scenario, "Scenario JSON file (scenarios/FIT*.json)")
@@ -270,6 +328,14 @@ void RegisterFitCommands(CLI::App& app, Action& run) {
   r->add_option("--cluster", args->cluster,
                 "local, or ssh:FILE (a nodes file; etcd on "
                 "<address>:2379)")
+      ->capture_default_str();
+  r->add_option("--system", args->system,
+                "System under test on a local cluster: etcd (its JSON gateway over HTTP), "
+                "zookeeper or a system FILE. A system without HTTP gets its own client's "
+                "register ops as the load (a request template's name is its op: read or write), "
+                "through the same proxies, so TCP-level toxics (latency, bandwidth, slow_close, "
+                "timeout, reset_peer, slicer, limit_data) act on it; HTTP-level ones (http_*) are "
+                "refused with an error")
       ->capture_default_str();
   r->add_option("--name", args->name, "Local cluster name: used if up, else brought up and down")
       ->capture_default_str();

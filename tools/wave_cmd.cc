@@ -31,6 +31,7 @@ struct WaveArgs {
   std::vector<std::string> log_patterns;     // --log-pattern NAME=REGEX
   std::vector<std::string> log_pattern_max;  // --log-pattern-max NAME=N
   std::string junit;                         // --junit FILE
+  std::string system = "etcd";               // --system
 };
 
 // Progress lines: at most one a second per part on stderr (events of the drill always).
@@ -72,6 +73,7 @@ int RunWaveCommand(const WaveArgs& a) {
   wave::WaveOptions o;
   o.out = out;
   o.cluster_name = a.name;
+  o.system = a.system;
   o.state_root = a.state_dir;
   o.keep_cluster = a.keep_cluster;
   o.note = [](std::string_view l) { PrintNote(std::string(l)); };
@@ -144,6 +146,11 @@ void RegisterWaveCommand(CLI::App& app, Action& run) {
                 "up and torn down after")
       ->capture_default_str();
   w->add_option("--state-dir", args->state_dir, "Cluster state root");
+  w->add_option("--system", args->system,
+                "System under test: etcd, zookeeper or a system FILE; see `dirt run --help` and "
+                "`fit run --help` for what changes for a system other than etcd (the FIT part "
+                "then takes TCP-level toxics only)")
+      ->capture_default_str();
   w->add_flag("--keep-cluster", args->keep_cluster,
               "Leave a cluster this wave brought up (it stays until 'cluster down')");
   AddLogPatternOptions(w, args->log_patterns, args->log_pattern_max,

@@ -256,12 +256,22 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
   FAULTLINE_RETURN_IF_ERROR(PrepareDir(dir));
   const auto started = Clock::now();
 
+  // The system under test: etcd keeps its own probes; another is driven through its part.
+  FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
+                             systems::OpenSystem(options.system));
+  systems::System* other = system->Info().local_db == cluster::Db::kEtcd ? nullptr : system.get();
+  if (other != nullptr) {
+    if (Status st = fit::CheckClientLoad(s.fit); !st) {
+      return st.error().WithContext(fmt::format("wave: --system {}: the FIT part", options.system));
+    }
+  }
   dirt::DrillClusters clusters({
       .name = options.cluster_name,
       .state_root = options.state_root,
       .keep = options.keep_cluster,
       .note = [&](std::string_view l) { note(std::string(l)); },
       .progress = [&](std::string_view l) { progress("cluster", l); },
+      .system = other,
   });
   auto state_ref = clusters.For(s.drill);
   if (!state_ref) return std::move(state_ref).error().WithContext("wave: cluster");
@@ -272,12 +282,26 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
   Result<WaveReport> report = [&]() -> Result<WaveReport> {
     // Each node's log from where it stands before any part begins.
     std::vector<checker::NodeLog> node_logs;
-    for (const cluster::NodeState& n : state.nodes) {
-      node_logs.push_back(checker::NodeLog{
-          .node = n.name, .path = n.log_path, .offset = checker::LogOffsetNow(n.log_path)});
+    FAULTLINE_ASSIGN_OR_RETURN(systems::SystemCluster system_nodes,
+                               other != nullptr
+                                   ? Result<systems::SystemCluster>(clusters.system_nodes())
+                                   : systems::LocalNodes(state, system->Info()));
+    if (other != nullptr) {
+      for (const systems::SystemNode& n : system_nodes.nodes) {
+        for (const std::string& path : other->LogFiles(system_nodes, n)) {
+          node_logs.push_back(checker::NodeLog{
+              .node = n.name, .path = path, .offset = checker::LogOffsetNow(path)});
+        }
+      }
+    } else {
+      for (const cluster::NodeState& n : state.nodes) {
+        node_logs.push_back(checker::NodeLog{
+            .node = n.name, .path = n.log_path, .offset = checker::LogOffsetNow(n.log_path)});
+      }
     }
     FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<nemesis::NodeControl> control,
-                               cluster::MakeLocalControl(state));
+                               other != nullptr ? other->Control(system_nodes, clusters.shell())
+                                                : cluster::MakeLocalControl(state));
     const std::string ledger_path = state.run_dir + "/nemesis.ledger";
     const nemesis::NetConfig net = state.NetConfig();
     const std::string drill_run_id = net.run_id;
@@ -321,7 +345,8 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
                                 .peer_addresses = peers,
                                 .peer_port = kEtcdPeerPort,
                                 .connect_timeout_s = 1.0};
-    auto leader = [&state]() -> std::optional<std::string> {
+    auto leader = [&]() -> std::optional<std::string> {
+      if (other != nullptr) return other->Leader(system_nodes);
       auto st = cluster::ProbeStatus(state);
       if (!st) return std::nullopt;
       return st->leader;
@@ -329,14 +354,17 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
     CampaignInjector injector(
         runner::MakeNemesisInjector(*campaign_nemesis, state.NodeNames(), leader, probes),
         std::move(healer), campaign_run_id);
-    // The campaign's clients come from the etcd system (systems/), as a campaign's do.
-    FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
-                               systems::OpenSystem("etcd"));
-    FAULTLINE_ASSIGN_OR_RETURN(systems::SystemCluster system_nodes,
-                               systems::LocalNodes(state, system->Info()));
+    // The campaign's clients come from the system (systems/), as a campaign's do.
+    FAULTLINE_RETURN_IF_ERROR(system->CheckWorkload(runner::WorkloadName(config.workload)));
     std::vector<std::string> upstreams;
-    for (const auto& n : state.nodes) {
-      upstreams.push_back(fmt::format("{}:{}", n.address, kEtcdClientPort));
+    for (const systems::SystemNode& n : system_nodes.nodes) {
+      upstreams.push_back(fmt::format("{}:{}", n.address, n.port));
+    }
+    fit::Target fit_target{.upstreams = upstreams, .base_path = "", .clients = {}};
+    if (other != nullptr) {
+      fit_target.clients = fit::SystemGroupClients(
+          *other, system_nodes,
+          std::chrono::duration_cast<std::chrono::milliseconds>(s.fit.timeout));
     }
     systems::ClientSetup setup;
     setup.workload = std::string(runner::WorkloadName(config.workload));
@@ -371,6 +399,11 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
       o.log = log.get();
       const std::string& id = drill_run_id;
       o.owns_entry = [&id](const nemesis::LedgerEntry& e) { return e.run_id == id; };
+      if (other != nullptr) {
+        o.system = other;
+        o.system_nodes = &clusters.system_nodes();
+        o.system_shell = &clusters.shell();
+      }
       drill = dirt::RunDrill(state, *control, s.drill, o);
     });
 
@@ -385,7 +418,14 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
       deps.clients = clients.get();
       deps.nemesis = &injector;
       deps.log = log.get();
-      deps.wait_ready = [&state](Clock::time_point deadline) { return WaitReady(state, deadline); };
+      deps.wait_ready = [&](Clock::time_point deadline) {
+        if (other == nullptr) return WaitReady(state, deadline);
+        while (!other->Ready(system_nodes, clusters.shell())) {
+          if (Clock::now() >= deadline) return false;
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        return true;
+      };
       deps.stop = stop.get_token();
       campaign.stats = runner::RunCampaign(config, deps, [&](const runner::ProgressInfo& p) {
         progress("campaign",
@@ -408,8 +448,7 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
       hooks.ledger = &fit_ledger;
       hooks.log = log.get();
       hooks.progress = [&](std::string_view l) { progress("fit", l); };
-      fit_outcome = fit::RunExperiment(s.fit, fit::Target{.upstreams = upstreams, .base_path = ""},
-                                       fit_dir, hooks, stop.get_token());
+      fit_outcome = fit::RunExperiment(s.fit, fit_target, fit_dir, hooks, stop.get_token());
     });
 
     drill_thread.join();

@@ -61,6 +61,11 @@ struct WaveOptions {
   // (checker::MakeLogPatterns; --log-pattern NAME=REGEX, --log-pattern-max NAME=N).
   std::vector<std::string> log_patterns;
   std::vector<std::string> log_pattern_max;
+  // The system under test: "etcd", "zookeeper" or a system file (systems/registry.h). Another
+  // system than etcd runs the drill through its readiness and client (dirt/drill.h), the campaign
+  // through its client, and the FIT experiment through its client via the proxies, TCP-level
+  // toxics only (fit/fit.h); each node's log is the system's log files.
+  std::string system = "etcd";
 };
 
 struct WaveReport {

@@ -90,9 +90,38 @@ std::map<std::string, std::string> CreateCgroups(const std::map<std::string, std
   return made;
 }
 
+namespace {
+
+// Kills every process in a v2 group (cgroup.kill) and waits up to 2 s for it to empty. A line
+// naming what was killed, or "" when the group was empty or is gone.
+std::string KillCgroup(const std::string& dir, std::vector<std::string>* warnings) {
+  Result<std::string> procs = ReadFile(dir + "/cgroup.procs");
+  if (!procs || procs->empty()) return "";
+  std::vector<std::string> pids = Split(*procs, '\n');
+  std::erase(pids, std::string());
+  if (Status st = WriteExisting(dir + "/cgroup.kill", "1"); !st) {
+    if (warnings != nullptr)
+      warnings->push_back(fmt::format("cgroup {}: kill: {}", dir, st.error().message()));
+    return "";
+  }
+  for (int i = 0; i < 40; ++i) {
+    Result<std::string> events = ReadFile(dir + "/cgroup.events");
+    if (!events || events->find("populated 0") != std::string::npos) break;
+    ::usleep(50000);
+  }
+  return fmt::format("killed {} process(es) left in cgroup {} (pids {})", pids.size(), dir,
+                     fmt::join(pids, ","));
+}
+
+}  // namespace
+
 std::vector<std::string> RemoveCgroups(const std::map<std::string, std::string>& groups,
                                        std::vector<std::string>* warnings) {
   std::vector<std::string> removed;
+  if (auto unified = groups.find("unified"); unified != groups.end()) {
+    std::string killed = KillCgroup(unified->second, warnings);
+    if (!killed.empty()) removed.push_back(std::move(killed));
+  }
   std::set<std::string> paths;
   for (const auto& [ctl, path] : groups) paths.insert(path);
   std::set<std::string> parents;

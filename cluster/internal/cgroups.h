@@ -23,8 +23,10 @@ std::map<std::string, std::string> CreateCgroups(const std::map<std::string, std
                                                  std::vector<std::string>* notes);
 
 // Removes the directories (retrying while exiting tasks keep them busy) and then the
-// faultline/<cluster> and faultline parents if empty. Returns what was removed; failures go to
-// warnings.
+// faultline/<cluster> and faultline parents if empty. Processes still in the node's v2 group
+// (a system's servers its commands started, orphaned when faultline was killed) are killed first
+// through its cgroup.kill, atomically against forks; what was killed is named in the result.
+// Returns what was removed; failures go to warnings.
 std::vector<std::string> RemoveCgroups(const std::map<std::string, std::string>& groups,
                                        std::vector<std::string>* warnings);
 

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "dirt/internal/etcd.h"
 #include "dirt/internal/metrics.h"
+#include "dirt/internal/system_probe.h"
 #include "dirt/internal/time.h"
 #include "nemesis/siege.h"
 
@@ -115,7 +116,74 @@ class Monitor::Impl {
     return conns;
   }
 
+  // Records a probe's outcome. REQUIRES: mu_ not held.
+  void Done(ProbeState& p, bool ok, MonoClock::duration took, const std::string& error) {
+    std::lock_guard lock(mu_);
+    p.inflight_since.reset();
+    p.ok = ok;
+    p.latency = std::chrono::duration_cast<std::chrono::microseconds>(took);
+    p.error = error;
+  }
+
+  // A probe of the system under test for this thread; null (and the loop ends) when its client
+  // cannot be made, which the samples then show as the probe's error.
+  std::unique_ptr<SystemProbe> MakeProbe(ProbeState& into) {
+    auto probe = SystemProbe::Make(*options_.system, *options_.system_nodes, *options_.system_shell,
+                                   options_.probe_timeout);
+    if (probe) return std::move(*probe);
+    std::lock_guard lock(mu_);
+    into.ok = false;
+    into.error = probe.error().message();
+    return nullptr;
+  }
+
+  // A system that is not etcd: the node is healthy when the system says it serves clients.
+  void SystemHealthLoop(size_t i) {
+    std::unique_ptr<SystemProbe> probe = MakeProbe(health_[i]);
+    if (!probe) return;
+    MonoTime next = MonoNow();
+    while (!stop_) {
+      const MonoTime t0 = MonoNow();
+      {
+        std::lock_guard lock(mu_);
+        health_[i].inflight_since = t0;
+      }
+      Status up = probe->Healthy(i);
+      const MonoTime t1 = MonoNow();
+      Done(health_[i], static_cast<bool>(up), t1 - t0, up ? "" : up.error().message());
+      next = std::max(next + options_.probe_interval, MonoNow());
+      std::this_thread::sleep_until(next);
+    }
+  }
+
+  // The node to send the next probe through: `pick` if it last looked healthy, else the next
+  // one that did. REQUIRES: mu_ held.
+  size_t HealthyPick(size_t pick) const {
+    for (size_t k = 0; k < health_.size(); ++k) {
+      const size_t idx = (pick + k) % health_.size();
+      if (health_[idx].ok) return idx;
+    }
+    return pick;
+  }
+
+  // One write then read of the probe key through node `pick`: "" when it read back what it
+  // wrote, else why not.
+  std::string SystemWriteRead(SystemProbe& probe, size_t pick, std::int64_t value) {
+    if (Status w = probe.Write(pick, kProbeKeyWriteRead, value); !w) return w.error().message();
+    auto got = probe.Read(pick, kProbeKeyWriteRead);
+    if (!got) return got.error().message();
+    if (*got != value) {
+      return fmt::format("read {} after writing {}",
+                         got->has_value() ? std::to_string(**got) : "nil", value);
+    }
+    return "";
+  }
+
   void HealthLoop(size_t i) {
+    if (options_.system != nullptr) {
+      SystemHealthLoop(i);
+      return;
+    }
     cluster::HttpClient conn(state_.nodes[i].ClientUrl());
     MonoTime next = MonoNow();
     while (!stop_) {
@@ -152,6 +220,10 @@ class Monitor::Impl {
 
   // A put then a linearizable range of the same key, through a node that last looked healthy.
   void WriteReadLoop() {
+    if (options_.system != nullptr) {
+      SystemWriteReadLoop();
+      return;
+    }
     auto conns = Connections();
     const std::string key = fmt::format("faultline/dirt/{}/probe", scenario_.id);
     MonoTime next = MonoNow();
@@ -160,13 +232,7 @@ class Monitor::Impl {
     while (!stop_) {
       {
         std::lock_guard lock(mu_);
-        for (size_t k = 0; k < health_.size(); ++k) {
-          size_t idx = (pick + k) % health_.size();
-          if (health_[idx].ok) {
-            pick = idx;
-            break;
-          }
-        }
+        pick = HealthyPick(pick);
         write_read_.inflight_since = MonoNow();
       }
       std::string value = std::to_string(++counter);
@@ -185,39 +251,75 @@ class Monitor::Impl {
         err = put.error().message();
       }
       const MonoTime t1 = MonoNow();
-      {
-        std::lock_guard lock(mu_);
-        write_read_.inflight_since.reset();
-        write_read_.ok = ok;
-        write_read_.latency = std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0);
-        write_read_.error = err;
-      }
+      Done(write_read_, ok, t1 - t0, err);
       if (!ok) pick = (pick + 1) % conns.size();
       next = std::max(next + options_.probe_interval, MonoNow());
       std::this_thread::sleep_until(next);
     }
   }
 
+  // The write+read probe through the system's client (SystemProbe).
+  void SystemWriteReadLoop() {
+    std::unique_ptr<SystemProbe> probe = MakeProbe(write_read_);
+    if (!probe) return;
+    MonoTime next = MonoNow();
+    std::int64_t counter = 0;
+    size_t pick = 0;
+    while (!stop_) {
+      {
+        std::lock_guard lock(mu_);
+        pick = HealthyPick(pick);
+        write_read_.inflight_since = MonoNow();
+      }
+      const MonoTime t0 = MonoNow();
+      const std::string err = SystemWriteRead(*probe, pick, ++counter);
+      const MonoTime t1 = MonoNow();
+      Done(write_read_, err.empty(), t1 - t0, err);
+      if (!err.empty()) pick = (pick + 1) % probe->size();
+      next = std::max(next + options_.probe_interval, MonoNow());
+      std::this_thread::sleep_until(next);
+    }
+  }
+
+  // Records a successful load op now. REQUIRES: mu_ not held.
+  void LoadDone() {
+    std::lock_guard lock(mu_);
+    const MonoTime now = MonoNow();
+    load_done_.push_back(now);
+    while (!load_done_.empty() && load_done_.front() < now - std::chrono::minutes(2)) {
+      load_done_.pop_front();
+    }
+  }
+
   void LoadLoop() {
-    auto conns = Connections();
+    std::unique_ptr<SystemProbe> probe;
+    if (options_.system != nullptr) {
+      ProbeState ignored;
+      probe = MakeProbe(ignored);
+      if (!probe) return;  // no load: the baseline is 0 and the pre-check says so
+    }
+    std::vector<std::unique_ptr<cluster::HttpClient>> conns;
+    if (!probe) conns = Connections();
     const auto interval = std::chrono::duration_cast<MonoClock::duration>(
         std::chrono::duration<double>(1.0 / options_.load_ops_per_s));
     MonoTime next = MonoNow();
     size_t pick = 0;
     std::uint64_t i = 0;
     while (!stop_) {
-      auto r = internal::EtcdPut(*conns[pick], fmt::format("faultline/dirt/load/{}", i % 64),
-                                 std::to_string(i), options_.probe_timeout);
-      ++i;
-      if (r) {
-        std::lock_guard lock(mu_);
-        const MonoTime now = MonoNow();
-        load_done_.push_back(now);
-        while (!load_done_.empty() && load_done_.front() < now - std::chrono::minutes(2)) {
-          load_done_.pop_front();
-        }
+      bool ok = false;
+      if (probe) {
+        ok = static_cast<bool>(probe->Write(pick, kProbeKeyLoad + static_cast<std::int64_t>(i % 64),
+                                            static_cast<std::int64_t>(i)));
       } else {
-        pick = (pick + 1) % conns.size();
+        ok = static_cast<bool>(internal::EtcdPut(*conns[pick],
+                                                 fmt::format("faultline/dirt/load/{}", i % 64),
+                                                 std::to_string(i), options_.probe_timeout));
+      }
+      ++i;
+      if (ok) {
+        LoadDone();
+      } else {
+        pick = (pick + 1) % state_.nodes.size();
       }
       next = std::max(next + interval, MonoNow());
       std::this_thread::sleep_until(next);
@@ -281,6 +383,14 @@ class Monitor::Impl {
                    {"mono_ns", NsOf(t)},
                    {"wall_ns", WallNow().count()},
                    {"offset_ms", OffsetMs(t)}};
+      if (options_.system != nullptr) {
+        SystemSnapshot(dump);
+        std::lock_guard lock(mu_);
+        dumps_.push_back(dump.dump());
+        next += options_.snapshot_interval;
+        SleepUnlessStopped(next);
+        continue;
+      }
       auto status = cluster::ProbeStatus(state_, milliseconds(300));
       auto dbs = control_.Databases();
       json nodes = json::array();
@@ -318,6 +428,41 @@ class Monitor::Impl {
       next += options_.snapshot_interval;
       SleepUnlessStopped(next);
     }
+  }
+
+  // A control-plane snapshot of a system that is not etcd: each node's health probe and
+  // process as its control sees them, and the leader the system names (etcd's terms and
+  // revisions have no counterpart here).
+  void SystemSnapshot(json& dump) {
+    auto dbs = control_.Databases();
+    std::map<std::string, nemesis::DbProcess> by_node;
+    if (dbs) {
+      for (const auto& d : *dbs) by_node[d.node] = d;
+    } else {
+      dump["error"] = dbs.error().message();
+    }
+    json nodes = json::array();
+    {
+      std::lock_guard lock(mu_);
+      for (size_t i = 0; i < health_.size(); ++i) {
+        const std::string& name = state_.nodes[i].name;
+        json e = {{"node", name},
+                  {"healthy", health_[i].ok},
+                  {"probe_latency_us", health_[i].latency.count()}};
+        if (!health_[i].error.empty()) e["probe_error"] = health_[i].error;
+        if (by_node.contains(name)) {
+          const nemesis::DbProcess& d = by_node[name];
+          e["process_state"] = d.state;
+          e["pid"] = d.pid;
+          e["paused"] = d.paused;
+        }
+        nodes.push_back(std::move(e));
+      }
+    }
+    const std::optional<std::string> leader = options_.system->Leader(*options_.system_nodes);
+    dump["leader"] = leader ? json(*leader) : json(nullptr);
+    dump["system"] = options_.system->Info().name;
+    dump["nodes"] = std::move(nodes);
   }
 
   void MetricsLoop() {

@@ -7,6 +7,8 @@
 
 #include "cluster/http.h"
 #include "dirt/internal/etcd.h"
+#include "dirt/internal/system_probe.h"
+#include "dirt/internal/time.h"
 
 namespace faultline::dirt::internal {
 
@@ -170,6 +172,43 @@ void PostChecks(const cluster::ClusterState& state, const Scenario& s, DrillReco
       "check", "hashkv", "",
       fmt::format("at revision {}: {}{}", rev, detail, equal ? "all equal" : "NOT all equal"),
       equal);
+}
+
+void SystemPostChecks(const DrillOptions& options, const Scenario& s, DrillRecord& record) {
+  const std::string system = options.system->Info().name;
+  auto probe = SystemProbe::Make(*options.system, *options.system_nodes, *options.system_shell,
+                                 milliseconds(1000));
+  bool serves = false;
+  std::string last;
+  if (!probe) last = probe.error().message();
+  const MonoTime deadline = MonoNow() + std::chrono::seconds(20);
+  for (std::int64_t attempt = 1; probe && MonoNow() < deadline && !serves; ++attempt) {
+    for (size_t i = 0; i < (*probe)->size() && !serves; ++i) {
+      Status w = (*probe)->Write(i, kProbeKeyAfter, attempt);
+      auto got =
+          w ? (*probe)->Read(i, kProbeKeyAfter) : Result<std::optional<std::int64_t>>(w.error());
+      if (got && *got == attempt) {
+        serves = true;
+        record.AddEvent("check", "serves-after", options.system_nodes->nodes[i].name,
+                        "a write then a read succeeded", true);
+      } else if (!got) {
+        last = got.error().message();
+      }
+    }
+    if (!serves) std::this_thread::sleep_for(milliseconds(200));
+  }
+  record.Update([&](DrillResult& r) {
+    r.serves_after = serves;
+    r.notes.push_back(
+        fmt::format("{}: {}: replicas not compared after the drill (HashKV is etcd's; {} has no "
+                    "counterpart faultline uses)",
+                    s.id, system, system));
+  });
+  if (!serves) {
+    record.AddEvent("check", "serves-after", "",
+                    "no write then read succeeded within 20 s" + (last.empty() ? "" : ": " + last),
+                    false);
+  }
 }
 
 }  // namespace faultline::dirt::internal

@@ -26,6 +26,9 @@ bool RepairMember(const cluster::ClusterState& state, const Scenario& s, const s
 // After rollback: the cluster serves a write then a read (DrillResult::serves_after), and every
 // member's HashKV agrees at one revision (DrillResult::hashes_equal).
 void PostChecks(const cluster::ClusterState& state, const Scenario& s, DrillRecord& record);
+// The same for a system that is not etcd (DrillOptions::system): a register write then read
+// through the system's client; HashKV is etcd's, so hashes_equal stays unset (a note says so).
+void SystemPostChecks(const DrillOptions& options, const Scenario& s, DrillRecord& record);
 
 }  // namespace faultline::dirt::internal
 

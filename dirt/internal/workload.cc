@@ -9,9 +9,27 @@
 #include "dirt/internal/time.h"
 
 namespace faultline::dirt::internal {
+namespace {
+
+// etcd's register client on every node of the cluster.
+Result<std::unique_ptr<client::ClientFactory>> EtcdFactory(const cluster::ClusterState& state,
+                                                           const runner::CampaignConfig& config,
+                                                           const std::string& key_prefix) {
+  client::EtcdClientOptions o;
+  for (const auto& n : state.nodes) {
+    o.endpoints.push_back(
+        client::EtcdEndpoint{.node = n.name, .host = n.address, .port = kEtcdClientPort});
+  }
+  o.timeout = std::chrono::milliseconds(config.client_timeout_ms);
+  o.workload = client::EtcdWorkload::kRegister;
+  o.key_prefix = key_prefix;
+  return client::MakeEtcdClientFactory(o);
+}
+
+}  // namespace
 
 void DrillWorkload::Start(const cluster::ClusterState& state, const Scenario& s,
-                          DrillRecord& record) {
+                          const DrillOptions& options, DrillRecord& record) {
   if (!s.workload.enabled) return;
   if (record.log() == nullptr) {
     record.Update([](DrillResult& r) {
@@ -31,16 +49,19 @@ void DrillWorkload::Start(const cluster::ClusterState& state, const Scenario& s,
   config_.rate = s.workload.rate;
   config_.seed = s.seed;
   config_.final_phase_s = 0;
-  client::EtcdClientOptions o;
-  for (const auto& n : state.nodes) {
-    o.endpoints.push_back(
-        client::EtcdEndpoint{.node = n.name, .host = n.address, .port = kEtcdClientPort});
-  }
-  o.timeout = std::chrono::milliseconds(config_.client_timeout_ms);
-  o.workload = client::EtcdWorkload::kRegister;
-  o.key_prefix = fmt::format("faultline/dirt/{}/{}/", s.id, WallNow().count());
+  const std::string key_prefix = fmt::format("faultline/dirt/{}/{}/", s.id, WallNow().count());
+  Result<std::unique_ptr<client::ClientFactory>> factory = [&] {
+    if (options.system != nullptr) {
+      config_.system = options.system->Info().name;
+      systems::ClientSetup setup;
+      setup.workload = "register";
+      setup.timeout = std::chrono::milliseconds(config_.client_timeout_ms);
+      setup.key_prefix = key_prefix;
+      return options.system->Clients(*options.system_nodes, setup);
+    }
+    return EtcdFactory(state, config_, key_prefix);
+  }();
   Status st = OkStatus();
-  auto factory = client::MakeEtcdClientFactory(o);
   if (!factory) {
     st = factory.error().WithContext("dirt: " + s.id + ": workload");
   } else {

@@ -30,7 +30,9 @@ class DrillWorkload {
 
   // Starts the scenario's workload if it has one, recording into the record's log (a note, and
   // no workload, when there is no log). The outcome is a "check" event.
-  void Start(const cluster::ClusterState& state, const Scenario& s, DrillRecord& record);
+  // A system that is not etcd (options.system) gets the workload through its own client factory.
+  void Start(const cluster::ClusterState& state, const Scenario& s, const DrillOptions& options,
+             DrillRecord& record);
   // Stops it (the stop token) and joins; idempotent.
   void Stop();
   // Checks the logged client ops and stores the ConsistencyResult (and its event).

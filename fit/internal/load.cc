@@ -59,6 +59,20 @@ struct Pool {
   std::deque<std::shared_ptr<Waiter>> waiters;
 };
 
+// A group's clients to one node (a client load): idle ones, how many exist, who waits.
+struct ClientWaiter {
+  explicit ClientWaiter(asio::io_context& io) : timer(io) {}
+  asio::steady_timer timer;
+  std::unique_ptr<client::Client> client;
+  bool granted = false;
+};
+struct ClientPool {
+  std::vector<std::unique_ptr<client::Client>> idle;
+  int open = 0;
+  std::int64_t opened = 0;  // clients made so far (their process numbers)
+  std::deque<std::shared_ptr<ClientWaiter>> waiters;
+};
+
 // Set while a request owns its connection; the timeout guard closes the socket only then.
 struct Guard {
   Conn* conn = nullptr;
@@ -74,6 +88,9 @@ class Runner {
 
   Status Setup() {
     for (int g = 0; g < 2; ++g) {
+      for (size_t i = 0; i < plan_.upstreams[g].size(); ++i) {
+        client_pools_[g].push_back(std::make_unique<ClientPool>());
+      }
       for (const std::string& upstream : plan_.upstreams[g]) {
         const size_t colon = upstream.rfind(':');
         boost::system::error_code ec;
@@ -113,7 +130,13 @@ class Runner {
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (stop_.load()) break;
-      for (int g = 0; g < 2; ++g) asio::co_spawn(io_, Issue(g, i, due), asio::detached);
+      for (int g = 0; g < 2; ++g) {
+        if (plan_.clients[g] != nullptr) {
+          asio::co_spawn(io_, IssueOp(g, i, due), asio::detached);
+        } else {
+          asio::co_spawn(io_, Issue(g, i, due), asio::detached);
+        }
+      }
     }
   }
 
@@ -158,6 +181,101 @@ class Runner {
     }
   }
 
+  // A client of group g to node `node`: an idle one, a new one (process numbers node, node + n,
+  // ... so the factory picks that node), or the next one released before the deadline.
+  asio::awaitable<std::unique_ptr<client::Client>> AcquireClient(int g, size_t node,
+                                                                 Clock::time_point deadline) {
+    ClientPool& pool = *client_pools_[g][node];
+    if (!pool.idle.empty()) {
+      auto c = std::move(pool.idle.back());
+      pool.idle.pop_back();
+      co_return c;
+    }
+    if (pool.open < plan_.connections) {
+      const auto n = static_cast<std::int64_t>(client_pools_[g].size());
+      const auto process =
+          history::Process::Client(static_cast<std::int64_t>(node) + n * pool.opened++);
+      auto made = plan_.clients[g]->Open(process, io_);
+      if (!made) co_return nullptr;
+      ++pool.open;
+      co_return std::move(*made);
+    }
+    auto w = std::make_shared<ClientWaiter>(io_);
+    w->timer.expires_at(deadline);
+    pool.waiters.push_back(w);
+    boost::system::error_code ec;
+    co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (w->granted) co_return std::move(w->client);
+    std::erase(pool.waiters, w);
+    co_return nullptr;
+  }
+
+  // A client whose op ended info is discarded (client/client.h): its slot passes on empty.
+  void ReleaseClient(int g, size_t node, std::unique_ptr<client::Client> c, bool reusable) {
+    ClientPool& pool = *client_pools_[g][node];
+    if (!reusable) {
+      c->Close();
+      c.reset();
+      --pool.open;
+    }
+    if (!pool.waiters.empty()) {
+      if (!c) {
+        const auto n = static_cast<std::int64_t>(client_pools_[g].size());
+        auto made = plan_.clients[g]->Open(
+            history::Process::Client(static_cast<std::int64_t>(node) + n * pool.opened++), io_);
+        if (!made) return;  // the waiter times out
+        ++pool.open;
+        c = std::move(*made);
+      }
+      auto w = pool.waiters.front();
+      pool.waiters.pop_front();
+      w->granted = true;
+      w->client = std::move(c);
+      w->timer.cancel();
+      return;
+    }
+    if (c) pool.idle.push_back(std::move(c));
+  }
+
+  // One request of a client load: a register read or write through the group's client to the
+  // request's node. The client's own timeout bounds it; done after the deadline is a timeout.
+  asio::awaitable<void> IssueOp(int group, size_t index, Clock::time_point due) {
+    const PlannedRequest& r = plan_.requests[index];
+    const size_t node = index % client_pools_[group].size();
+    const Clock::time_point deadline = due + plan_.timeout;
+    Sample s = Scheduled(group, r, due);
+    std::unique_ptr<client::Client> c = co_await AcquireClient(group, node, deadline);
+    if (!c) {
+      s.timed_out = Clock::now() >= deadline;
+      s.done_ns = SinceStart(Clock::now());
+      on_sample_(s);
+      co_return;
+    }
+    history::Op op;
+    op.process = history::Process::Client(0);  // the client's own
+    op.f = r.name;
+    op.key = history::Value::Int(r.key);
+    op.value = r.name == "write" ? history::Value::Int(r.seq) : history::Value::Nil();
+    client::Completion done = co_await c->Invoke(std::move(op));
+    const Clock::time_point end = Clock::now();
+    s.timed_out = end > deadline;
+    s.ok = !s.timed_out && done.op.type == history::OpType::kOk;
+    s.done_ns = SinceStart(end);
+    on_sample_(s);
+    ReleaseClient(group, node, std::move(c), done.op.type != history::OpType::kInfo);
+  }
+
+  // A request's sample before it is sent: its group, template and scheduled time.
+  Sample Scheduled(int group, const PlannedRequest& r, Clock::time_point due) const {
+    return Sample{.group = group,
+                  .template_index = r.template_index,
+                  .scheduled_ns = SinceStart(due),
+                  .done_ns = 0,
+                  .status = 0,
+                  .ok = false,
+                  .timed_out = false};
+  }
+
   std::int64_t SinceStart(Clock::time_point t) const {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(t - start_).count();
   }
@@ -166,13 +284,7 @@ class Runner {
     const PlannedRequest& r = plan_.requests[index];
     Pool& pool = *pools_[group][index % pools_[group].size()];
     const Clock::time_point deadline = due + plan_.timeout;
-    Sample s{.group = group,
-             .template_index = r.template_index,
-             .scheduled_ns = SinceStart(due),
-             .done_ns = 0,
-             .status = 0,
-             .ok = false,
-             .timed_out = false};
+    Sample s = Scheduled(group, r, due);
     std::unique_ptr<Conn> conn = co_await Acquire(pool, deadline);
     if (!conn) {
       s.timed_out = true;
@@ -238,6 +350,7 @@ class Runner {
   const std::function<void(const Sample&)>& on_sample_;
   asio::io_context io_;
   std::vector<std::unique_ptr<Pool>> pools_[2];
+  std::vector<std::unique_ptr<ClientPool>> client_pools_[2];  // per node
   Clock::time_point start_;
 };
 
@@ -255,7 +368,8 @@ std::vector<PlannedRequest> PlanRequests(const Scenario& scenario, std::string_v
   for (std::int64_t i = 0; i < count; ++i) {
     const int t = pick(rng);
     const RequestTemplate& tpl = scenario.requests[static_cast<size_t>(t)];
-    const std::string k = fmt::format("k{}", key(rng));
+    const int k_index = key(rng);
+    const std::string k = fmt::format("k{}", k_index);
     const std::string v = fmt::format("v{}", i);
     PlannedRequest r;
     r.template_index = t;
@@ -263,6 +377,9 @@ std::vector<PlannedRequest> PlanRequests(const Scenario& scenario, std::string_v
     r.target = std::string(base_path) + Render(tpl.path, k, v, i);
     r.body = Render(tpl.body, k, v, i);
     r.headers = &tpl.headers;
+    r.name = tpl.name;
+    r.key = k_index;
+    r.seq = i;
     out.push_back(std::move(r));
   }
   return out;

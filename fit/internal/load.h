@@ -29,6 +29,9 @@ struct PlannedRequest {
   std::string target;  // base path + path
   std::string body;
   const std::map<std::string, std::string>* headers = nullptr;  // the template's
+  std::string name;      // the template's (a client load's op: "read" or "write")
+  std::int64_t key = 0;  // {key} is k<key>
+  std::int64_t seq = 0;  // {seq}
 };
 
 // Renders `count` requests from the scenario's templates, drawn by weight with its seed: every
@@ -54,6 +57,9 @@ struct LoadPlan {
   double rate_per_group = 1;
   std::chrono::milliseconds timeout{1000};
   int connections = 16;  // most open connections per group and node
+  // Target::clients' factories per group: then each request is a register op through a client
+  // of the group (at most `connections` per node), not an HTTP request. Borrowed.
+  client::ClientFactory* clients[2] = {nullptr, nullptr};
 };
 
 // Sends the plan from both groups, calling on_sample for every request once it completed or

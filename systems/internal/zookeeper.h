@@ -3,7 +3,9 @@
 #ifndef FAULTLINE_SYSTEMS_INTERNAL_ZOOKEEPER_H_
 #define FAULTLINE_SYSTEMS_INTERNAL_ZOOKEEPER_H_
 
+#include <chrono>
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 #include "systems/system.h"
@@ -34,6 +36,17 @@ struct ZkTuning {
 // the JVM runs QuorumPeerMain on {data_dir}/zoo.cfg, its pid in {data_dir}/zookeeper.pid, its
 // log in {log_dir}/zookeeper.log.
 SystemFile ZooKeeperCommands(const ZkTuning& tuning);
+
+// A four-letter word ("srvr") sent to a server's client port, and everything it answered before
+// closing; DeadlineExceeded when no whole answer came within `timeout` (a paused server accepts
+// the connection and never answers), Unavailable when the connection fails.
+[[nodiscard]] Result<std::string> ZkFourLetterWord(const std::string& address, int port,
+                                                   std::string_view word,
+                                                   std::chrono::milliseconds timeout);
+
+// The server's role from a srvr answer: "leader", "follower", or "" when it is not serving
+// (no "Mode: leader|follower" line: looking for a quorum).
+std::string ZkMode(std::string_view srvr_answer);
 
 // Writes zoo.cfg and myid into every node's data directory.
 [[nodiscard]] Status WriteZooKeeperConfig(const SystemCluster& cluster, const ZkTuning& tuning);

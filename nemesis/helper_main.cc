@@ -6,11 +6,14 @@
 //             it. Queues are fail-open (a full queue passes packets) and the rules that feed them
 //             use --queue-bypass (no listener = packets pass), so ending this process heals the
 //             delay even if the rules stay. On SIGTERM it accepts what it holds, then exits.
+//   disk      --dir DIR --socket SOCK
+//             The faulty filesystem (nemesis/disk.h) mounted over DIR, controlled through SOCK
+//             (nemesis/disk_server.cc). Exits when the mount goes.
 //   watchdog  --ledger PATH --id N --at-unix-ms T
 //             Waits until T, then heals every open ledger entry whose deadline has passed, even if
 //             the process that applied it hangs or died. Exits early once entry N is closed.
 //
-// Both write "ready" on stdout once started (SpawnHelper waits for it), or an error line.
+// All write "ready" on stdout once started (SpawnHelper waits for it), or an error line.
 // The tag only makes the command line unique, so a heal can find a helper the ledger has no PID
 // for (a crash between spawn and the ledger amend).
 #include <arpa/inet.h>  // must precede <linux/netfilter.h> (PLATFORM.md §6)
@@ -36,6 +39,7 @@ extern "C" {
 #include <libnetfilter_queue/libnetfilter_queue.h>
 }
 
+#include "nemesis/internal/disk_server.h"
 #include "nemesis/internal/heal.h"
 #include "nemesis/ledger.h"
 
@@ -246,6 +250,16 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   if (!args.empty() && args[0] == "delay") return RunDelay(args);
   if (!args.empty() && args[0] == "watchdog") return RunWatchdog(args);
-  Say("usage: faultline-nemesis-helper delay|watchdog ... (started by the nemesis, not by hand)");
+  if (!args.empty() && args[0] == "disk") {
+    // libfuse installs its own SIGTERM/SIGINT handlers (which end its loop) only over SIG_DFL.
+    ::signal(SIGTERM, SIG_DFL);
+    ::signal(SIGINT, SIG_DFL);
+    return faultline::nemesis::internal::RunDiskServer(args, [] {
+      SayReady();
+      DetachStdout();
+    });
+  }
+  Say("usage: faultline-nemesis-helper delay|watchdog|disk ... (started by the nemesis, not by "
+      "hand)");
   return 2;
 }

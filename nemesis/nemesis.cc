@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "nemesis/disk.h"
 #include "nemesis/drill_faults.h"
 #include "nemesis/internal/heal.h"
 #include "nemesis/internal/netns.h"
@@ -682,6 +683,16 @@ Result<FaultReport> ApplyFault(Nemesis& nemesis, const FaultSpec& spec,
       return MakeError(ErrorCode::kInvalidArgument,
                        fmt::format("nemesis: {} faults need proxies in front of the nodes "
                                    "(campaign --proxy, a FIT run or a wave)",
+                                   FaultKindName(spec.kind)));
+    case FaultKind::kLoseUnsynced:
+    case FaultKind::kLoseUnsyncedOne:
+    case FaultKind::kFsyncError:
+    case FaultKind::kTornWrite:
+    case FaultKind::kSlowDisk:
+      if (context.disk_faults != nullptr) return context.disk_faults->Apply(spec, targets);
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("nemesis: {} faults need the faulty filesystem mounted over the "
+                                   "nodes' data dirs (campaign --disk fuse)",
                                    FaultKindName(spec.kind)));
     case FaultKind::kCorrupt:
     case FaultKind::kSiege:

@@ -424,11 +424,15 @@ double SecondsSinceLogStart(const history::LogWriter& log) {
 }
 
 // Heals everything and records it as a heal pair. Returns the report's line.
-std::string Heal(Context& ctx, FaultInjector& injector) {
+std::string Heal(Context& ctx, FaultInjector& injector,
+                 std::map<std::string, std::int64_t>* counts = nullptr) {
   ctx.SetFault("healing");
   const std::string_view f = nemesis::FaultF(FaultKind::kHeal);
   ctx.Append(NemesisOp(f, "heal all"));
   nemesis::FaultReport r = injector.HealAll();
+  if (counts != nullptr) {
+    for (const auto& [k, v] : r.counts) (*counts)[k] += v;
+  }
   Op done = NemesisOp(f, r.description.empty() ? std::string("healed") : r.description);
   done.AddExtra(history::field::kOk, Value::Bool(r.ok));
   if (!r.failed.empty()) done.AddExtra(history::field::kFailed, Value::Strings(r.failed));
@@ -476,6 +480,7 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
       interval.nodes = report->nodes;
       interval.failed = report->failed;
       interval.details = report->details;
+      interval.counts = report->counts;
       if (report->end_mono_ns > report->start_mono_ns && report->start_mono_ns > 0) {
         interval.apply_ms = static_cast<double>(report->end_mono_ns - report->start_mono_ns) / 1e6;
       }
@@ -506,7 +511,7 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
     // The probe ran while the fault was in force; it counts toward the fault's time.
     const bool full = sleep(std::max(0.0, ctx.config.fault_s - probe_s));
     interval.heal_s = SecondsSinceLogStart(ctx.log);
-    heals.push_back(Heal(ctx, injector));
+    heals.push_back(Heal(ctx, injector, &interval.counts));
     interval.end_s = SecondsSinceLogStart(ctx.log);
     faults.push_back(std::move(interval));
     if (!full) return;

@@ -183,6 +183,9 @@ struct FaultInterval {
   double heal_s = 0;    // when the heal began
   FaultProbe probe;     // the independent probe's finding
   double apply_ms = 0;  // how long applying took, from the nemesis report (0 if unknown)
+  // What the fault did, counted by the nemesis at apply and heal (disk faults: writes_dropped,
+  // bytes_dropped, fsync_errors, ...); each a key of the fault's entry in nemesis.json.
+  std::map<std::string, std::int64_t> counts;
 };
 
 struct RunStats {

@@ -139,7 +139,7 @@ Result<std::string> HealDiskObject(const LedgerObject& o) {
     return fmt::format("{}: no filesystem server (unmounted: nothing to restore)", o.name);
   }
   if (!r) return std::move(r).error();
-  return fmt::format("{}: fsync errors and latency off", o.name);
+  return fmt::format("{}: fsync errors, latency and power cut off", o.name);
 }
 
 }  // namespace internal
@@ -286,14 +286,14 @@ Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
   const bool crash = spec.kind == FaultKind::kLoseUnsynced ||
                      spec.kind == FaultKind::kLoseUnsyncedOne ||
                      spec.kind == FaultKind::kTornWrite;
-  for (const DiskNode* d : disks) {
-    if (crash) {
+  // Heal order: the filesystem back to normal (power on) before a killed database starts again.
+  for (const DiskNode* d : disks) entry.objects.push_back(DiskObject("disk-fault", *d));
+  if (crash) {
+    for (const DiskNode* d : disks) {
       LedgerObject k;
       k.type = "killed";
       k.node = d->node;
       entry.objects.push_back(k);
-    } else {
-      entry.objects.push_back(DiskObject("disk-fault", *d));
     }
   }
   FAULTLINE_ASSIGN_OR_RETURN(entry, ledger_.Append(std::move(entry)));
@@ -323,11 +323,18 @@ Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
     return report;
   }
 
-  // A crash: every target's database down at once, unsynced writes dropped, started again.
+  // A crash: the power goes on every target at once (nothing more reaches its disk, and fsyncs
+  // in flight do not count), the databases die, unsynced writes are dropped, and they start again.
+  for (const DiskNode* d : disks) {
+    if (Result<std::string> r = DiskRequest(d->socket, "cut"); !r) {
+      report.failed.push_back(d->node);
+      report.details.push_back(fmt::format("{}: cut: {}", d->node, r.error().message()));
+    }
+  }
   for (const ProcessReport& p : options_.control->Process(targets, ProcessAction::kKill)) {
+    // A database that died of the EIO after the cut is as down as a killed one.
     if (!p.ok) {
-      report.failed.push_back(p.node);
-      report.details.push_back(
+      report.notes.push_back(
           fmt::format("{}: kill: {}", p.node, p.error ? p.error->message() : "failed"));
     }
   }
@@ -349,9 +356,11 @@ Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
     report.counts["writes_dropped"] += get("writes");
     report.counts["bytes_dropped"] += get("bytes");
     if (torn != 0) report.counts["torn_bytes"] += get("torn_bytes");
-    report.details.push_back(fmt::format("{}: killed; dropped {} unsynced writes ({} bytes) in {} "
-                                         "files{}; started again",
+    report.details.push_back(fmt::format("{}: power cut, killed; dropped {} unsynced writes ({} "
+                                         "bytes) in {} files (of {} writes, {} fsyncs seen){}; "
+                                         "started again",
                                          disks[i]->node, get("writes"), get("bytes"), get("files"),
+                                         get("total_writes"), get("fsyncs"),
                                          torn != 0 ? fmt::format(", kept {} bytes of last writes",
                                                                  get("torn_bytes"))
                                                    : std::string()));

@@ -8,11 +8,14 @@
 // ENOSYS, after which the kernel would stop sending them). Control: one line per request on the
 // unix socket SOCK, one line back:
 //   status                       ok unsynced_writes=N unsynced_bytes=N writes_dropped=N ...
+//   cut                          the power goes: nothing reaches the disk until the next drop;
+//                                writes and fsyncs (also one in flight) are held until their
+//                                caller is being killed, then answered EIO it never sees
 //   drop [SEED]                  undo every unsynced write (SEED != 0: keep a random prefix of
 //                                each file's last write, a torn write); ok writes=N bytes=N ...
 //   fsync-error SHARE SEED       fsync answers EIO for that share of calls (data stays unsynced)
 //   slow US JITTER_US            every read, write and fsync waits US ± JITTER_US microseconds
-//   normal                       no fsync errors, no latency
+//   normal                       no fsync errors, no latency, power back on (without a drop)
 // The kernel's page cache keeps no dropped data: the filesystem is mounted without kernel_cache
 // (each open drops the file's cached pages, mmap included) and with zero attribute and entry
 // timeouts, and a drop is made while the database processes are down.
@@ -27,6 +30,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fuse.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,6 +43,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <random>
@@ -61,6 +66,9 @@ struct Server {
   double fsync_error_share = 0;
   std::int64_t slow_us = 0;
   std::int64_t jitter_us = 0;
+  // The power is cut: nothing reaches the disk any more (writes and syncs answer EIO, and a sync
+  // in flight when the cut came does not count) until the next drop.
+  std::atomic<bool> cut{false};
   std::atomic<std::int64_t> writes_dropped{0};
   std::atomic<std::int64_t> bytes_dropped{0};
   std::atomic<std::int64_t> torn_bytes{0};
@@ -94,6 +102,29 @@ void MaybeSlow() {
   }
   ++g.slowed;
   if (us > 0) std::this_thread::sleep_for(std::chrono::microseconds(us));
+}
+
+// True if thread `tid` has a SIGKILL pending (it is being killed).
+bool KillPending(pid_t tid) {
+  std::ifstream in(fmt::format("/proc/{}/status", tid));
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("SigPnd:") && !line.starts_with("ShdPnd:")) continue;
+    const std::uint64_t mask = std::stoull(line.substr(7), nullptr, 16);
+    if ((mask & (1ull << (SIGKILL - 1))) != 0) return true;
+  }
+  return false;
+}
+
+// A call after the power cut: held until its caller is being killed (then it never sees the
+// answer: a database dies as in a real power cut, without logging an I/O error) or the power
+// comes back, at most a few seconds; then EIO.
+int AfterCut() {
+  const pid_t tid = fuse_get_context()->pid;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (g.cut && std::chrono::steady_clock::now() < end && !KillPending(tid)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return -EIO;
 }
 
 ino_t InoOf(int fd) {
@@ -233,7 +264,11 @@ int Read(const char*, char* buf, size_t size, off_t off, fuse_file_info* fi) {
 int Write(const char*, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
   MaybeSlow();
   const int fd = static_cast<int>(fi->fh);
-  std::lock_guard lock(g.mu);
+  std::unique_lock lock(g.mu);
+  if (g.cut) {
+    lock.unlock();
+    return AfterCut();
+  }
   if (Status st = g.undo.BeforeWrite(InoOf(fd), fd, off, buf, static_cast<std::int64_t>(size));
       !st) {
     std::fprintf(stderr, "disk: %s\n", st.error().message().c_str());
@@ -245,7 +280,11 @@ int Write(const char*, const char* buf, size_t size, off_t off, fuse_file_info* 
 }
 
 int Resize(int fd, off_t size) {
-  std::lock_guard lock(g.mu);
+  std::unique_lock lock(g.mu);
+  if (g.cut) {
+    lock.unlock();
+    return AfterCut();
+  }
   if (Status st = g.undo.BeforeResize(InoOf(fd), fd, size); !st) return -EIO;
   return ::ftruncate(fd, size) == 0 ? 0 : Err();
 }
@@ -261,7 +300,11 @@ int Truncate(const char* path, off_t size, fuse_file_info* fi) {
 
 int FAllocate(const char*, int mode, off_t off, off_t len, fuse_file_info* fi) {
   const int fd = static_cast<int>(fi->fh);
-  std::lock_guard lock(g.mu);
+  std::unique_lock lock(g.mu);
+  if (g.cut) {
+    lock.unlock();
+    return AfterCut();
+  }
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Err();
   if ((mode & FALLOC_FL_KEEP_SIZE) == 0 && off + len > st.st_size) {
@@ -286,6 +329,7 @@ int FSync(const char*, int datasync, fuse_file_info* fi) {
   const int fd = static_cast<int>(fi->fh);
   const ino_t ino = InoOf(fd);
   std::size_t pending = 0;
+  if (g.cut) return AfterCut();
   {
     std::lock_guard lock(g.mu);
     if (g.fsync_error_share > 0 &&
@@ -297,6 +341,8 @@ int FSync(const char*, int datasync, fuse_file_info* fi) {
   }
   const int r = datasync != 0 ? ::fdatasync(fd) : ::fsync(fd);
   if (r != 0) return Err();
+  // The power went before this sync returned: it never happened.
+  if (g.cut) return AfterCut();
   std::lock_guard lock(g.mu);
   g.undo.Synced(ino, pending);
   return 0;
@@ -322,16 +368,22 @@ std::string Handle(const std::string& line) {
   in >> cmd;
   std::lock_guard lock(g.mu);
   if (cmd == "status") return "ok " + Counters();
+  if (cmd == "cut") {
+    g.cut = true;
+    return "ok";
+  }
   if (cmd == "drop") {
     std::uint64_t seed = 0;
     in >> seed;
     Result<DropCounts> c = g.undo.Drop(seed);
+    g.cut = false;  // the machine comes back
     if (!c) return "error " + c.error().message();
     g.writes_dropped += c->writes;
     g.bytes_dropped += c->bytes;
     g.torn_bytes += c->torn_bytes;
-    return fmt::format("ok writes={} bytes={} files={} torn_bytes={}", c->writes, c->bytes,
-                       c->files, c->torn_bytes);
+    return fmt::format("ok writes={} bytes={} files={} torn_bytes={} total_writes={} fsyncs={}",
+                       c->writes, c->bytes, c->files, c->torn_bytes, g.writes.load(),
+                       g.fsyncs.load());
   }
   if (cmd == "fsync-error") {
     double share = 0;
@@ -352,6 +404,7 @@ std::string Handle(const std::string& line) {
     return "ok";
   }
   if (cmd == "normal") {
+    g.cut = false;
     g.fsync_error_share = 0;
     g.slow_us = 0;
     g.jitter_us = 0;

@@ -30,6 +30,9 @@ struct DiskRow {
   std::string name;    // the test's and the cluster's name (1-8 characters)
   std::string system;  // --system: a built-in name, or a file under examples/
   bool expect_loss = false;
+  // The fault must have dropped writes. A server that writes and fsyncs back to back leaves
+  // nearly no window; etcd, under load, always has a WAL write waiting for its fdatasync.
+  bool expect_dropped = true;
   int nodes = 3;
 };
 
@@ -103,7 +106,9 @@ TEST_P(DiskCampaignTest, LoseUnsynced) {
     dropped += f.value("writes_dropped", std::int64_t{0});
   }
   EXPECT_GE(faults, 1) << nemesis.dump(2);
-  EXPECT_GT(dropped, 0) << "the fault dropped nothing: " << nemesis.dump(2);
+  if (row.expect_dropped) {
+    EXPECT_GT(dropped, 0) << "the fault dropped nothing: " << nemesis.dump(2);
+  }
   const auto lost = FindKey(ReadJson(fs::path(r.files.dir) / "results.json"), "lost_count");
   ASSERT_TRUE(lost) << "no lost_count in results.json";
   if (row.expect_loss) {
@@ -121,17 +126,24 @@ TEST_P(DiskCampaignTest, LoseUnsynced) {
 }
 
 // Redis with AOF (appendonly yes, appendfsync everysec) is one more row once its system exists:
-//   DiskRow{.name = "dredis", .system = "redis-aof", .expect_loss = true},
+//   DiskRow{.name = "dredis", .system = "redis-aof", .expect_loss = true, .expect_dropped = true,
+//           .nodes = 3},
 INSTANTIATE_TEST_SUITE_P(
     Systems, DiskCampaignTest,
-    ::testing::Values(DiskRow{.name = "detcd", .system = "etcd", .expect_loss = false, .nodes = 3},
+    ::testing::Values(DiskRow{.name = "detcd",
+                              .system = "etcd",
+                              .expect_loss = false,
+                              .expect_dropped = true,
+                              .nodes = 3},
                       DiskRow{.name = "dkvbug",
                               .system = "examples/kv/kv-unsafe-fsync.json",
                               .expect_loss = true,
+                              .expect_dropped = true,
                               .nodes = 3},
                       DiskRow{.name = "dkvok",
                               .system = "examples/kv/kv.json",
                               .expect_loss = false,
+                              .expect_dropped = false,
                               .nodes = 3}),
     [](const ::testing::TestParamInfo<DiskRow>& p) { return p.param.name; });
 

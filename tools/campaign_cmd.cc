@@ -313,6 +313,8 @@ void RegisterCampaignCommands(CLI::App& app, Action& run) {
       "  faultline campaign --read-mode serializable --nemesis isolate --isolate-node n3 \\\n"
       "      --time-limit 30 --seed 1                               # finds stale reads: invalid\n"
       "  faultline campaign --workload set --nemesis partition,kill --time-limit 30\n"
+      "  faultline campaign --workload set --nemesis lose-unsynced --time-limit 30   # power cuts:\n"
+      "      # the data dirs sit on a FUSE filesystem that forgets what was not fsync'd\n"
       "  faultline campaign --config runs/<run>/config.json          # repeat a run exactly\n"
       "  faultline campaign --nemesis none --concurrency 50 --time-limit 20   # throughput\n"
       "  faultline cluster up --ssh --name lab                       # then, over ssh:\n"

@@ -68,6 +68,10 @@ struct CampaignConfig {
   // Clients reach each node through a fault-injecting proxy on this host (nemesis/proxy.h);
   // turned on by itself when `nemesis` names a proxy fault kind (http-status, ...).
   bool proxy = false;
+  // The nodes' data dirs sit on the faulty filesystem (nemesis/disk.h), local clusters only;
+  // turned on by itself when `nemesis` names a disk fault kind (lose-unsynced, ...). Without
+  // faults it measures what the filesystem costs.
+  bool disk = false;
   // Finer knobs (config file only).
   int per_key_limit = 2;
   int ops_per_key = 100;

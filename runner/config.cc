@@ -154,6 +154,11 @@ const std::array kFields{
                       "this host (on by itself when --nemesis names an http-* or proxy-latency "
                       "fault)",
               .member = &C::proxy, .show_default = false},
+  ConfigField{.key = "disk", .flag = "--disk",
+              .help = "Put each node's data dir on faultline's FUSE filesystem, which tracks "
+                      "writes not yet fsync'd (on by itself when --nemesis names lose-unsynced, "
+                      "lose-unsynced-one, torn-write, fsync-error or slow-disk; local clusters)",
+              .member = &C::disk, .show_default = false},
   ConfigField{.key = "per_key_limit", .help = "register: workers on one key at once",
               .member = &C::per_key_limit, .check = CheckPerKeyLimit},
   ConfigField{.key = "ops_per_key",

@@ -189,7 +189,7 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
     std::unique_ptr<nemesis::DiskFaults> disks;
     const bool disk_kinds = std::any_of(config.nemesis.begin(), config.nemesis.end(),
                                         [](FaultKind k) { return nemesis::IsDiskFaultKind(k); });
-    if (disk_kinds) {
+    if (disk_kinds || config.disk) {
       nemesis::DiskFaults::Options disk_options{.ledger_path = nemesis_options.ledger_path,
                                                 .run_id = nemesis_options.net.run_id,
                                                 .nodes = {},

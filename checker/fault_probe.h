@@ -71,13 +71,13 @@ ProbeFinding JudgeProcessProbe(bool kill, const std::vector<ProcessSeen>& target
 enum class DiskProbeKind { kFsyncError, kSlowDisk, kCrash };
 struct DiskSeen {
   std::string node;
-  int fsyncs = 0;           // fsyncs tried
-  int fsync_errors = 0;     // answered EIO
-  double slowest_ms = 0;    // the slowest write + fsync
-  int64_t pid_before = 0;   // crash kinds
+  int fsyncs = 0;          // fsyncs tried
+  int fsync_errors = 0;    // answered EIO
+  double slowest_ms = 0;   // the slowest write + fsync
+  int64_t pid_before = 0;  // crash kinds
   int64_t pid_after = 0;
   bool alive_after = false;
-  std::string error;        // the probe could not run there
+  std::string error;  // the probe could not run there
 };
 // Confirmed when every target shows the fault: at least one EIO (fsync-error), a write + fsync
 // taking at least `delay_ms` (slow-disk), a new live database process (crash kinds).

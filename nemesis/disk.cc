@@ -2,13 +2,12 @@
 // the ledger before it takes effect.
 #include "nemesis/disk.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <fcntl.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -67,9 +66,9 @@ Result<std::string> DiskRequest(const std::string& socket, const std::string& li
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     const int e = errno;
-    return MakeError(ErrorCode::kUnavailable,
-                     fmt::format("{}: connect: {} (is the filesystem mounted?)", ctx,
-                                 std::strerror(e)));
+    return MakeError(
+        ErrorCode::kUnavailable,
+        fmt::format("{}: connect: {} (is the filesystem mounted?)", ctx, std::strerror(e)));
   }
   const std::string request = line + "\n";
   if (::write(fd.get(), request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
@@ -183,8 +182,8 @@ Result<FaultReport> DiskFaults::Mount(bool restart) {
     entry.objects.push_back(DiskObject("disk-mount", n));
   }
   entry.nodes = nodes;
-  entry.description = fmt::format("faulty filesystem over the data dirs of {}",
-                                  fmt::join(nodes, ","));
+  entry.description =
+      fmt::format("faulty filesystem over the data dirs of {}", fmt::join(nodes, ","));
   FAULTLINE_ASSIGN_OR_RETURN(entry, ledger_.Append(std::move(entry)));
   // The databases are down while the mounts are made: a heal starts them again.
   LedgerEntry down = BaseEntry(FaultKind::kKill, "");
@@ -219,8 +218,8 @@ Result<FaultReport> DiskFaults::Mount(bool restart) {
       report.details.push_back(fmt::format("{}: {} already mounted", n.node, n.dir));
       continue;
     }
-    Result<int> pid = internal::SpawnHelper(
-        {helper, "disk", "--dir", n.dir, "--socket", n.socket}, std::chrono::seconds(10));
+    Result<int> pid = internal::SpawnHelper({helper, "disk", "--dir", n.dir, "--socket", n.socket},
+                                            std::chrono::seconds(10));
     if (!pid) {
       report.failed.push_back(n.node);
       report.details.push_back(fmt::format("{}: {}", n.node, pid.error().message()));
@@ -231,8 +230,8 @@ Result<FaultReport> DiskFaults::Mount(bool restart) {
     const auto st = internal::ReadProcStat(*pid);
     o.start_time = st ? st->start_time : 0;
     servers.push_back(o);
-    report.details.push_back(fmt::format("{}: FUSE over {} (server pid {}, control {})", n.node,
-                                         n.dir, *pid, n.socket));
+    report.details.push_back(
+        fmt::format("{}: FUSE over {} (server pid {}, control {})", n.node, n.dir, *pid, n.socket));
     internal::MaybeCrash("disk:between-mounts");
   }
   if (!servers.empty()) FAULTLINE_RETURN_IF_ERROR(ledger_.Amend(entry.id, servers));
@@ -240,8 +239,8 @@ Result<FaultReport> DiskFaults::Mount(bool restart) {
     for (const ProcessReport& p : options_.control->Process(nodes, ProcessAction::kStart)) {
       if (!p.ok) {
         report.failed.push_back(p.node);
-        report.details.push_back(fmt::format("{}: start: {}", p.node,
-                                             p.error ? p.error->message() : "failed"));
+        report.details.push_back(
+            fmt::format("{}: start: {}", p.node, p.error ? p.error->message() : "failed"));
       }
     }
     if (report.failed.empty()) (void)ledger_.Close(down.id, "started on the faulty filesystem");
@@ -270,9 +269,8 @@ Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
   for (const std::string& t : targets) {
     const DiskNode* d = Find(t);
     if (d == nullptr) {
-      return MakeError(ErrorCode::kNotFound,
-                       fmt::format("disk: {}: no faulty filesystem on {}",
-                                   FaultKindName(spec.kind), t));
+      return MakeError(ErrorCode::kNotFound, fmt::format("disk: {}: no faulty filesystem on {}",
+                                                         FaultKindName(spec.kind), t));
     }
     disks.push_back(d);
   }
@@ -284,8 +282,7 @@ Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
   entry.nodes = targets;
   entry.description = DescribeFault(spec);
   const bool crash = spec.kind == FaultKind::kLoseUnsynced ||
-                     spec.kind == FaultKind::kLoseUnsyncedOne ||
-                     spec.kind == FaultKind::kTornWrite;
+                     spec.kind == FaultKind::kLoseUnsyncedOne || spec.kind == FaultKind::kTornWrite;
   // Heal order: the filesystem back to normal (power on) before a killed database starts again.
   for (const DiskNode* d : disks) entry.objects.push_back(DiskObject("disk-fault", *d));
   if (crash) {
@@ -356,14 +353,14 @@ Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
     report.counts["writes_dropped"] += get("writes");
     report.counts["bytes_dropped"] += get("bytes");
     if (torn != 0) report.counts["torn_bytes"] += get("torn_bytes");
-    report.details.push_back(fmt::format("{}: power cut, killed; dropped {} unsynced writes ({} "
-                                         "bytes) in {} files (of {} writes, {} fsyncs seen){}; "
-                                         "started again",
-                                         disks[i]->node, get("writes"), get("bytes"), get("files"),
-                                         get("total_writes"), get("fsyncs"),
-                                         torn != 0 ? fmt::format(", kept {} bytes of last writes",
-                                                                 get("torn_bytes"))
-                                                   : std::string()));
+    report.details.push_back(
+        fmt::format("{}: power cut, killed; dropped {} unsynced writes ({} "
+                    "bytes) in {} files (of {} writes, {} fsyncs seen){}; "
+                    "started again",
+                    disks[i]->node, get("writes"), get("bytes"), get("files"), get("total_writes"),
+                    get("fsyncs"),
+                    torn != 0 ? fmt::format(", kept {} bytes of last writes", get("torn_bytes"))
+                              : std::string()));
     if (i == 0 && disks.size() > 1) internal::MaybeCrash("between-nodes");
   }
   internal::MaybeCrash("disk:after-drop");
@@ -398,10 +395,10 @@ Result<DiskFaults::FsyncSeen> DiskFaults::ProbeFsync(const std::string& node, in
     }
     ++seen.fsyncs;
     if (::fsync(fd.get()) != 0) ++seen.errors;
-    seen.slowest_ms = std::max(
-        seen.slowest_ms,
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count());
+    seen.slowest_ms =
+        std::max(seen.slowest_ms,
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
   }
   ::unlink(path.c_str());
   return seen;

@@ -26,6 +26,8 @@
 // (unmounting first).
 #define FUSE_USE_VERSION 312
 
+#include "nemesis/internal/disk_server.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -52,7 +54,6 @@
 #include <thread>
 #include <vector>
 
-#include "nemesis/internal/disk_server.h"
 #include "nemesis/internal/undo_log.h"
 
 namespace faultline::nemesis::internal {
@@ -227,9 +228,8 @@ int ChOwn(const char* path, uid_t uid, gid_t gid, fuse_file_info* fi) {
   return r == 0 ? 0 : Err();
 }
 int UTimens(const char* path, const timespec tv[2], fuse_file_info* fi) {
-  const int r = fi != nullptr
-                    ? ::futimens(static_cast<int>(fi->fh), tv)
-                    : ::utimensat(g.base, Rel(path).c_str(), tv, AT_SYMLINK_NOFOLLOW);
+  const int r = fi != nullptr ? ::futimens(static_cast<int>(fi->fh), tv)
+                              : ::utimensat(g.base, Rel(path).c_str(), tv, AT_SYMLINK_NOFOLLOW);
   return r == 0 ? 0 : Err();
 }
 

@@ -1,8 +1,8 @@
 // The faulty filesystem (nemesis/disk.h) mounted over two scratch "data dirs" (root: FUSE mounts):
 // each fault applies, is seen by a probe through the mount, and heals; lose-unsynced leaves every
-// file as it was at its last fsync; and a process that applies faults and is SIGKILLed at each named
-// point leaves a working mount (never ENOTCONN), which a heal from the ledger then removes, with
-// no half-mounted directory, no server and no open entry left.
+// file as it was at its last fsync; and a process that applies faults and is SIGKILLed at each
+// named point leaves a working mount (never ENOTCONN), which a heal from the ledger then removes,
+// with no half-mounted directory, no server and no open entry left.
 #include "nemesis/disk.h"
 
 #include <fcntl.h>
@@ -146,7 +146,8 @@ TEST_F(DiskTest, LoseUnsyncedLeavesTheLastSyncedContents) {
   auto disks = Open();
   ASSERT_TRUE(disks) << disks.error().message();
   auto mounted = (*disks)->Mount(/*restart=*/false);
-  ASSERT_TRUE(mounted && mounted->ok) << (mounted ? mounted->Describe() : mounted.error().message());
+  ASSERT_TRUE(mounted && mounted->ok)
+      << (mounted ? mounted->Describe() : mounted.error().message());
   ASSERT_TRUE(IsDiskMounted(nodes_[0].dir));
   const fs::path wal = fs::path(nodes_[0].dir) / "wal";
   Append(wal, "acknowledged\n", true);
@@ -250,8 +251,8 @@ TEST_P(DiskCrashTest, KilledFaultlineLeavesAWorkingMountThatHealRemoves) {
     if (point == "disk:before-mount" || point == "disk:between-mounts") ::_exit(4);
     Append(fs::path(nodes_[0].dir) / "file", "unsynced\n", false);
     ::setenv("FAULTLINE_CRASH_AT", point.c_str(), 1);
-    FaultSpec spec = Spec(
-        point == "between-nodes" ? FaultKind::kFsyncError : FaultKind::kLoseUnsynced, "n1,n2");
+    FaultSpec spec =
+        Spec(point == "between-nodes" ? FaultKind::kFsyncError : FaultKind::kLoseUnsynced, "n1,n2");
     spec.probability = 1;
     (void)(*disks)->Apply(spec, {"n1", "n2"});
     ::_exit(5);  // not reached: killed at the point
@@ -265,15 +266,13 @@ TEST_P(DiskCrashTest, KilledFaultlineLeavesAWorkingMountThatHealRemoves) {
     struct stat st {};
     EXPECT_EQ(::stat(n.dir.c_str(), &st), 0) << n.dir << ": " << std::strerror(errno);
   }
-  EXPECT_NE(ReadFile(fs::path(nodes_[0].dir) / "file").find("before the mount"),
-            std::string::npos);
+  EXPECT_NE(ReadFile(fs::path(nodes_[0].dir) / "file").find("before the mount"), std::string::npos);
   FaultReport healed = HealEverything();
   EXPECT_TRUE(healed.ok) << healed.Describe();
   for (const DiskNode& n : nodes_) EXPECT_FALSE(IsDiskMounted(n.dir)) << n.dir;
   EXPECT_TRUE(ServersGone(std::chrono::seconds(3)));
   EXPECT_EQ(OpenEntries(), 0u);
-  EXPECT_NE(ReadFile(fs::path(nodes_[0].dir) / "file").find("before the mount"),
-            std::string::npos);
+  EXPECT_NE(ReadFile(fs::path(nodes_[0].dir) / "file").find("before the mount"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(KillPoints, DiskCrashTest,

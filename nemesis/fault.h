@@ -75,7 +75,7 @@ enum class FaultKind {
   kFsyncError,       // fsync answers EIO for a share (--probability) of calls
   kTornWrite,        // a crash of the targets that keeps a prefix of each file's last write
   kSlowDisk,         // every read, write and fsync waits delay ± jitter
-  kHeal,          // undo every open fault
+  kHeal,             // undo every open fault
 };
 
 // The parameters a kind takes, as bits of FaultKindInfo::params. A parameter a kind does not take
@@ -278,8 +278,8 @@ std::string DescribeFault(const FaultSpec& spec);
 
 // The nodes a fault acts on: its targets resolved against the cluster's `nodes` (ResolveTarget,
 // with the spec's seed). kIsolateLeader targets the leader; packet faults without targets act on
-// every node, lose-unsynced-one one node. `leader` is asked only when the targets name the leader; nullopt = none known
-// (Unavailable). Kinds without targets give an empty list.
+// every node, lose-unsynced-one one node. `leader` is asked only when the targets name the leader;
+// nullopt = none known (Unavailable). Kinds without targets give an empty list.
 using LeaderFn = std::function<std::optional<std::string>()>;
 [[nodiscard]] Result<std::vector<std::string>> FaultTargets(const FaultSpec& spec,
                                                             const std::vector<std::string>& nodes,

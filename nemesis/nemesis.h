@@ -44,9 +44,9 @@ struct FaultReport {
   // What the fault did, by name (disk faults: writes_dropped, bytes_dropped, torn_bytes,
   // fsync_errors); written into the fault's entry of nemesis.json.
   std::map<std::string, std::int64_t> counts;
-  std::int64_t start_mono_ns = 0;    // CLOCK_MONOTONIC when applying began
-  std::int64_t end_mono_ns = 0;      // and when it returned
-  std::string Describe() const;      // one line, then details
+  std::int64_t start_mono_ns = 0;  // CLOCK_MONOTONIC when applying began
+  std::int64_t end_mono_ns = 0;    // and when it returned
+  std::string Describe() const;    // one line, then details
 };
 
 struct NemesisOptions {

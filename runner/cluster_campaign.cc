@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -179,7 +179,8 @@ class DiskInjector final : public FaultInjector {
     if (spec.kind == FaultKind::kFsyncError) kind = checker::DiskProbeKind::kFsyncError;
     if (spec.kind == FaultKind::kSlowDisk) kind = checker::DiskProbeKind::kSlowDisk;
     const std::map<std::string, std::pair<int, bool>> after =
-        kind == checker::DiskProbeKind::kCrash ? Pids() : std::map<std::string, std::pair<int, bool>>{};
+        kind == checker::DiskProbeKind::kCrash ? Pids()
+                                               : std::map<std::string, std::pair<int, bool>>{};
     for (const std::string& node : report.nodes) {
       checker::DiskSeen s;
       s.node = node;
@@ -258,8 +259,8 @@ Result<RunReport> RunClusterCampaign(const CampaignConfig& config, const Cluster
     }
   }
   if (cluster.disks != nullptr) {
-    inner = std::make_unique<DiskInjector>(std::move(inner), *cluster.disks,
-                                           cluster.probes.control, cluster.leader);
+    inner = std::make_unique<DiskInjector>(std::move(inner), *cluster.disks, cluster.probes.control,
+                                           cluster.leader);
   }
   auto injector = std::make_unique<TimedInjector>(std::move(inner));
 

@@ -128,24 +128,23 @@ TEST_P(DiskCampaignTest, LoseUnsynced) {
 // Redis with AOF (appendonly yes, appendfsync everysec) is one more row once its system exists:
 //   DiskRow{.name = "dredis", .system = "redis-aof", .expect_loss = true, .expect_dropped = true,
 //           .nodes = 3},
-INSTANTIATE_TEST_SUITE_P(
-    Systems, DiskCampaignTest,
-    ::testing::Values(DiskRow{.name = "detcd",
-                              .system = "etcd",
-                              .expect_loss = false,
-                              .expect_dropped = true,
-                              .nodes = 3},
-                      DiskRow{.name = "dkvbug",
-                              .system = "examples/kv/kv-unsafe-fsync.json",
-                              .expect_loss = true,
-                              .expect_dropped = true,
-                              .nodes = 3},
-                      DiskRow{.name = "dkvok",
-                              .system = "examples/kv/kv.json",
-                              .expect_loss = false,
-                              .expect_dropped = false,
-                              .nodes = 3}),
-    [](const ::testing::TestParamInfo<DiskRow>& p) { return p.param.name; });
+INSTANTIATE_TEST_SUITE_P(Systems, DiskCampaignTest,
+                         ::testing::Values(DiskRow{.name = "detcd",
+                                                   .system = "etcd",
+                                                   .expect_loss = false,
+                                                   .expect_dropped = true,
+                                                   .nodes = 3},
+                                           DiskRow{.name = "dkvbug",
+                                                   .system = "examples/kv/kv-unsafe-fsync.json",
+                                                   .expect_loss = true,
+                                                   .expect_dropped = true,
+                                                   .nodes = 3},
+                                           DiskRow{.name = "dkvok",
+                                                   .system = "examples/kv/kv.json",
+                                                   .expect_loss = false,
+                                                   .expect_dropped = false,
+                                                   .nodes = 3}),
+                         [](const ::testing::TestParamInfo<DiskRow>& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace faultline::runner

@@ -195,14 +195,16 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
                                                 .nodes = {},
                                                 .control = control.get()};
       for (const systems::SystemNode& sn : nodes->nodes) {
-        disk_options.nodes.push_back(nemesis::DiskNode{
-            .node = sn.name,
-            .dir = sn.data_dir,
-            .socket = (fs::path(st.run_dir) / sn.name / "disk.sock").string()});
+        disk_options.nodes.push_back(
+            nemesis::DiskNode{.node = sn.name,
+                              .dir = sn.data_dir,
+                              .socket = (fs::path(st.run_dir) / sn.name / "disk.sock").string()});
       }
       FAULTLINE_ASSIGN_OR_RETURN(disks, nemesis::DiskFaults::Open(std::move(disk_options)));
       FAULTLINE_ASSIGN_OR_RETURN(nemesis::FaultReport mounted, disks->Mount());
-      Note(options, mounted.Describe());
+      Note(options, fmt::format("disk: {} ({:.0f} ms)\n  {}", mounted.description,
+                                (mounted.end_mono_ns - mounted.start_mono_ns) / 1e6,
+                                fmt::join(mounted.details, "\n  ")));
       if (!mounted.ok) return MakeError(ErrorCode::kUnavailable, "campaign: " + mounted.Describe());
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
       if (!WaitReady(*system, *nodes, **shell, deadline)) {

@@ -5,11 +5,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <algorithm>
 #include <map>
 
 #include "nemesis/disk.h"

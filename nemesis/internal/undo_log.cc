@@ -1,7 +1,7 @@
 #include "nemesis/internal/undo_log.h"
 
-#include <fmt/format.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,8 +127,7 @@ Result<DropCounts> UndoLog::Drop(std::uint64_t torn_seed) {
         break;
       }
     }
-    if (torn_seed != 0 && last != nullptr && last == &f.records.back() &&
-        f.last_data.size() > 1) {
+    if (torn_seed != 0 && last != nullptr && last == &f.records.back() && f.last_data.size() > 1) {
       const size_t keep = 1 + static_cast<size_t>(rng() % (f.last_data.size() - 1));
       Status st = WriteAll(fd, f.last_data.data(), keep, last->offset);
       if (st) counts.torn_bytes += static_cast<std::int64_t>(keep);

@@ -25,10 +25,10 @@
 namespace faultline::nemesis::internal {
 
 struct DropCounts {
-  std::int64_t writes = 0;       // write calls undone
-  std::int64_t bytes = 0;        // bytes those writes had written
-  std::int64_t files = 0;        // files touched
-  std::int64_t torn_bytes = 0;   // torn drop: bytes of last writes written back
+  std::int64_t writes = 0;      // write calls undone
+  std::int64_t bytes = 0;       // bytes those writes had written
+  std::int64_t files = 0;       // files touched
+  std::int64_t torn_bytes = 0;  // torn drop: bytes of last writes written back
   bool operator==(const DropCounts&) const = default;
 };
 

@@ -8,7 +8,7 @@
 //   lose-unsynced-one  the same on the target nodes only (default: one node)
 //   torn-write         the same, but a random prefix of each file's last unsynced write survives
 //   fsync-error        fsync answers EIO for a share (--probability) of calls until healed
-//   slow-disk          every read, write and fsync waits --delay-ms ± --jitter-ms
+//   slow-disk          every read, write and fsync waits --ms ± --jitter-ms
 // Every mount and every fault goes into the nemesis ledger before it takes effect:
 //   "disk" entry, objects "disk-mount" (node, name = directory, address = control socket, pid and
 //       start time of the server): the mount itself. Heals leave it alone while the process that

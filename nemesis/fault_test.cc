@@ -60,18 +60,20 @@ TEST(FaultKindTest, DiskKindsParseAndTarget) {
   ASSERT_TRUE(eio) << eio.error().message();
   EXPECT_EQ(DescribeFault(*eio), "fsync-error 50% on n2");
   EXPECT_EQ(*ParseFaultSpec(FormatFaultSpec(*eio)), *eio);
-  Result<FaultSpec> slow = ParseFaultSpec("slow-disk --ms 20");
+  Result<FaultSpec> slow = ParseFaultSpec("slow-disk all --ms 20");
   ASSERT_TRUE(slow) << slow.error().message();
   EXPECT_EQ(DescribeFault(*slow), "slow-disk 20±0 ms on all");
   EXPECT_FALSE(ParseFaultSpec("lose-unsynced n1")) << "lose-unsynced is every node";
   EXPECT_FALSE(ParseFaultSpec("torn-write --probability 0.5"));
   const std::vector<std::string> nodes = {"n1", "n2", "n3"};
-  Result<FaultSpec> one = ParseFaultSpec("lose-unsynced-one");
-  ASSERT_TRUE(one);
-  auto targets = FaultTargets(*one, nodes, {});
+  FaultSpec one;
+  one.kind = FaultKind::kLoseUnsyncedOne;  // as a campaign schedules it, without targets
+  auto targets = FaultTargets(one, nodes, {});
   ASSERT_TRUE(targets);
   EXPECT_EQ(targets->size(), 1u) << "lose-unsynced-one: one node by default";
-  auto torn = FaultTargets(*ParseFaultSpec("torn-write"), nodes, {});
+  FaultSpec all;
+  all.kind = FaultKind::kTornWrite;
+  auto torn = FaultTargets(all, nodes, {});
   ASSERT_TRUE(torn);
   EXPECT_EQ(torn->size(), 3u);
 }

@@ -101,6 +101,34 @@ ProbeFinding JudgeClockProbe(int64_t expected_ms, bool strobe, const std::vector
   if (all) return ProbeFinding{.confirmed = true, .evidence = evidence};
   if (unread) return ProbeFinding{.confirmed = std::nullopt, .evidence = evidence};
   return ProbeFinding{.confirmed = false, .evidence = evidence};
+ProbeFinding JudgeDiskProbe(DiskProbeKind kind, double delay_ms,
+                            const std::vector<DiskSeen>& targets) {
+  std::vector<std::string> seen;
+  bool all = !targets.empty();
+  for (const DiskSeen& t : targets) {
+    if (!t.error.empty()) {
+      seen.push_back(fmt::format("{}: {}", t.node, t.error));
+      all = false;
+      continue;
+    }
+    switch (kind) {
+      case DiskProbeKind::kFsyncError:
+        all = all && t.fsync_errors > 0;
+        seen.push_back(fmt::format("{}: {} of {} fsyncs EIO", t.node, t.fsync_errors, t.fsyncs));
+        break;
+      case DiskProbeKind::kSlowDisk:
+        all = all && t.slowest_ms >= delay_ms;
+        seen.push_back(fmt::format("{}: slowest write+fsync {:.1f} ms", t.node, t.slowest_ms));
+        break;
+      case DiskProbeKind::kCrash:
+        all = all && t.alive_after && t.pid_after != t.pid_before;
+        seen.push_back(fmt::format("{}: pid {} -> {}{}", t.node, t.pid_before, t.pid_after,
+                                   t.alive_after ? "" : " (not running)"));
+        break;
+    }
+  }
+  return ProbeFinding{.confirmed = all,
+                      .evidence = fmt::format("disk probe: {}", fmt::join(seen, ", "))};
 }
 
 }  // namespace faultline::checker

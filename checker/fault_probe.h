@@ -80,6 +80,24 @@ struct ClockSeen {
 // 0); a strobe: confirmed when some reading of every target matches (the others may fall on its
 // true-time half). Inconclusive when a target could not be read.
 ProbeFinding JudgeClockProbe(int64_t expected_ms, bool strobe, const std::vector<ClockSeen>& seen);
+// A disk fault (nemesis/disk.h) on each target. fsync-error and slow-disk: what a probe file
+// written and fsync'd in the node's data dir (through the faulty filesystem) saw; the crash kinds
+// (lose-unsynced, lose-unsynced-one, torn-write): the database process before and after.
+enum class DiskProbeKind { kFsyncError, kSlowDisk, kCrash };
+struct DiskSeen {
+  std::string node;
+  int fsyncs = 0;          // fsyncs tried
+  int fsync_errors = 0;    // answered EIO
+  double slowest_ms = 0;   // the slowest write + fsync
+  int64_t pid_before = 0;  // crash kinds
+  int64_t pid_after = 0;
+  bool alive_after = false;
+  std::string error;  // the probe could not run there
+};
+// Confirmed when every target shows the fault: at least one EIO (fsync-error), a write + fsync
+// taking at least `delay_ms` (slow-disk), a new live database process (crash kinds).
+ProbeFinding JudgeDiskProbe(DiskProbeKind kind, double delay_ms,
+                            const std::vector<DiskSeen>& targets);
 
 }  // namespace faultline::checker
 

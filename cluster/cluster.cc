@@ -31,6 +31,7 @@ extern "C" {
 #include "common/fd.h"
 #include "common/ports.h"
 #include "common/process.h"
+#include "nemesis/disk.h"
 
 namespace faultline::cluster {
 
@@ -328,7 +329,19 @@ DownReport DownState(const ClusterState& s, const std::string& root, bool by_sup
       }
     }
   }
-  // 6. The run directory (logs included: a campaign copies what it keeps before down).
+  // 6. The faulty filesystem a campaign mounted over a data dir (nemesis/disk.h), left mounted
+  // when that campaign died: unmounted (lazily) before the run directory goes, so no mount
+  // outlives the cluster; its server ends once the mount is gone.
+  for (const NodeState& n : s.nodes) {
+    if (!nemesis::IsDiskMounted(n.data_dir)) continue;
+    auto r = nemesis::UnmountDisk(n.data_dir);
+    if (r) {
+      report.removed.push_back("faulty filesystem over " + n.data_dir);
+    } else {
+      report.warnings.push_back(r.error().message());
+    }
+  }
+  // 7. The run directory (logs included: a campaign copies what it keeps before down).
   std::error_code ec;
   if (fs::exists(s.run_dir, ec)) {
     fs::remove_all(s.run_dir, ec);

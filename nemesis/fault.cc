@@ -587,6 +587,16 @@ std::string DescribeFault(const FaultSpec& s) {
                          s.clock_period.count(), s.targets);
     case FaultKind::kClockReset:
       return fmt::format("clock-reset {}", s.targets);
+    case FaultKind::kLoseUnsynced:
+      return "lose-unsynced (power cut of every node)";
+    case FaultKind::kLoseUnsyncedOne:
+      return fmt::format("lose-unsynced on {}", s.targets.empty() ? "one" : s.targets);
+    case FaultKind::kTornWrite:
+      return fmt::format("torn-write on {}", targets);
+    case FaultKind::kFsyncError:
+      return fmt::format("fsync-error {:.4g}% on {}", s.probability * 100, targets);
+    case FaultKind::kSlowDisk:
+      return fmt::format("slow-disk {}±{} ms on {}", s.delay.count(), s.jitter.count(), targets);
     case FaultKind::kHeal:
       return "heal";
   }
@@ -605,7 +615,7 @@ Result<std::vector<std::string>> FaultTargets(const FaultSpec& spec,
   } else if (!(params & kParamTargets)) {
     return std::vector<std::string>{};
   }
-  if (target.empty()) target = "all";
+  if (target.empty()) target = spec.kind == FaultKind::kLoseUnsyncedOne ? "one" : "all";
   std::optional<std::string> known;
   if (target.find("leader") != std::string::npos) {
     known = leader ? leader() : std::nullopt;

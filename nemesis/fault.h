@@ -80,7 +80,14 @@ enum class FaultKind {
   kClockBump,    // moved once by --offset-ms (negative: back), until reset or healed
   kClockStrobe,  // alternates between +--offset-ms and the true time every --period-ms
   kClockReset,   // the true time again (what a heal does for every node)
-  kHeal,         // undo every open fault
+  // Disk faults: through the faulty filesystem over the nodes' data dirs (nemesis/disk.h,
+  // applied through DiskFaults).
+  kLoseUnsynced,     // power cut of the whole cluster: kill all, drop unsynced writes, restart
+  kLoseUnsyncedOne,  // the same on the targets (default: one node)
+  kFsyncError,       // fsync answers EIO for a share (--probability) of calls
+  kTornWrite,        // a crash of the targets that keeps a prefix of each file's last write
+  kSlowDisk,         // every read, write and fsync waits delay ± jitter
+  kHeal,             // undo every open fault
 };
 
 // The parameters a kind takes, as bits of FaultKindInfo::params. A parameter a kind does not take
@@ -158,6 +165,14 @@ inline constexpr std::array kFaultKinds = {
     FaultKindInfo{FaultKind::kClockStrobe, "clock-strobe", "clock-strobe",
                   kParamTargets | kParamClockOffset | kParamClockPeriod | kParamDuration},
     FaultKindInfo{FaultKind::kClockReset, "clock-reset", "clock-reset", kParamTargets},
+    FaultKindInfo{FaultKind::kLoseUnsynced, "lose-unsynced", "lose-unsynced", 0},
+    FaultKindInfo{FaultKind::kLoseUnsyncedOne, "lose-unsynced-one", "lose-unsynced-one",
+                  kParamTargets},
+    FaultKindInfo{FaultKind::kFsyncError, "fsync-error", "fsync-error",
+                  kParamTargets | kParamProbability | kParamDuration},
+    FaultKindInfo{FaultKind::kTornWrite, "torn-write", "torn-write", kParamTargets},
+    FaultKindInfo{FaultKind::kSlowDisk, "slow-disk", "slow-disk",
+                  kParamTargets | kParamDelay | kParamDuration},
     FaultKindInfo{FaultKind::kHeal, "heal", "heal", 0},
 };
 
@@ -303,8 +318,8 @@ std::string DescribeFault(const FaultSpec& spec);
 
 // The nodes a fault acts on: its targets resolved against the cluster's `nodes` (ResolveTarget,
 // with the spec's seed). kIsolateLeader targets the leader; packet faults without targets act on
-// every node. `leader` is asked only when the targets name the leader; nullopt = none known
-// (Unavailable). Kinds without targets give an empty list.
+// every node, lose-unsynced-one one node. `leader` is asked only when the targets name the leader;
+// nullopt = none known (Unavailable). Kinds without targets give an empty list.
 using LeaderFn = std::function<std::optional<std::string>()>;
 [[nodiscard]] Result<std::vector<std::string>> FaultTargets(const FaultSpec& spec,
                                                             const std::vector<std::string>& nodes,

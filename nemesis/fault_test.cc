@@ -46,6 +46,11 @@ TEST(FaultKindTest, NamesAndFsAreTheRecordedOnes) {
       {FaultKind::kClockBump, "clock-bump"},
       {FaultKind::kClockStrobe, "clock-strobe"},
       {FaultKind::kClockReset, "clock-reset"},
+      {FaultKind::kLoseUnsynced, "lose-unsynced"},
+      {FaultKind::kLoseUnsyncedOne, "lose-unsynced-one"},
+      {FaultKind::kFsyncError, "fsync-error"},
+      {FaultKind::kTornWrite, "torn-write"},
+      {FaultKind::kSlowDisk, "slow-disk"},
       {FaultKind::kHeal, "heal"}};
   ASSERT_EQ(names.size(), kFaultKinds.size());
   for (const auto& [kind, name] : names) EXPECT_EQ(FaultKindName(kind), name);
@@ -53,6 +58,30 @@ TEST(FaultKindTest, NamesAndFsAreTheRecordedOnes) {
   EXPECT_EQ(FaultF(FaultKind::kIsolateLeader), "partition");
   EXPECT_EQ(FaultF(FaultKind::kKill), "kill");
   EXPECT_EQ(FaultF(FaultKind::kLoss), "loss");
+}
+
+// The disk kinds (nemesis/disk.h) as written on the command line, and their targets' defaults.
+TEST(FaultKindTest, DiskKindsParseAndTarget) {
+  Result<FaultSpec> eio = ParseFaultSpec("fsync-error n2 --probability 0.5 --for-ms 3000");
+  ASSERT_TRUE(eio) << eio.error().message();
+  EXPECT_EQ(DescribeFault(*eio), "fsync-error 50% on n2");
+  EXPECT_EQ(*ParseFaultSpec(FormatFaultSpec(*eio)), *eio);
+  Result<FaultSpec> slow = ParseFaultSpec("slow-disk all --ms 20");
+  ASSERT_TRUE(slow) << slow.error().message();
+  EXPECT_EQ(DescribeFault(*slow), "slow-disk 20±0 ms on all");
+  EXPECT_FALSE(ParseFaultSpec("lose-unsynced n1")) << "lose-unsynced is every node";
+  EXPECT_FALSE(ParseFaultSpec("torn-write --probability 0.5"));
+  const std::vector<std::string> nodes = {"n1", "n2", "n3"};
+  FaultSpec one;
+  one.kind = FaultKind::kLoseUnsyncedOne;  // as a campaign schedules it, without targets
+  auto targets = FaultTargets(one, nodes, {});
+  ASSERT_TRUE(targets);
+  EXPECT_EQ(targets->size(), 1u) << "lose-unsynced-one: one node by default";
+  FaultSpec all;
+  all.kind = FaultKind::kTornWrite;
+  auto torn = FaultTargets(all, nodes, {});
+  ASSERT_TRUE(torn);
+  EXPECT_EQ(torn->size(), 3u);
 }
 
 TEST(FaultKindTest, ParseAmongAllowed) {

@@ -12,6 +12,9 @@
 //             kDuplicateMark) or has a payload bit flipped (nemesis/packet_mangle.h).
 //   Every queue mode writes its counts ("packets_seen", "packets_reordered", ...) to FILE at
 //   most once a second and on exit (write + rename); the heal that ends it reads them.
+//   disk      --dir DIR --socket SOCK
+//             The faulty filesystem (nemesis/disk.h) mounted over DIR, controlled through SOCK
+//             (nemesis/disk_server.cc). Exits when the mount goes.
 //   watchdog  --ledger PATH --id N --at-unix-ms T
 //             Waits until T, then heals every open ledger entry whose deadline has passed, even if
 //             the process that applied it hangs or died. Exits early once entry N is closed.
@@ -50,6 +53,7 @@ extern "C" {
 }
 
 #include "nemesis/clock.h"
+#include "nemesis/internal/disk_server.h"
 #include "nemesis/internal/heal.h"
 #include "nemesis/ledger.h"
 #include "nemesis/packet_mangle.h"
@@ -419,7 +423,16 @@ int main(int argc, char** argv) {
   }
   if (!args.empty() && args[0] == "watchdog") return RunWatchdog(args);
   if (!args.empty() && args[0] == "clock-strobe") return RunClockStrobe(args);
+  if (!args.empty() && args[0] == "disk") {
+    // libfuse installs its own SIGTERM/SIGINT handlers (which end its loop) only over SIG_DFL.
+    ::signal(SIGTERM, SIG_DFL);
+    ::signal(SIGINT, SIG_DFL);
+    return faultline::nemesis::internal::RunDiskServer(args, [] {
+      SayReady();
+      DetachStdout();
+    });
+  }
   Say("usage: faultline-nemesis-helper delay|reorder|duplicate|packet-corrupt|watchdog|"
-      "clock-strobe ... (started by the nemesis, not by hand)");
+      "clock-strobe|disk ... (started by the nemesis, not by hand)");
   return 2;
 }

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "nemesis/disk.h"
 #include "nemesis/drill_faults.h"
 #include "nemesis/internal/heal.h"
 #include "nemesis/internal/netns.h"
@@ -798,6 +799,16 @@ Result<FaultReport> ApplyFault(Nemesis& nemesis, const FaultSpec& spec,
     case FaultKind::kClockStrobe:
     case FaultKind::kClockReset:
       return nemesis.Clock(spec, targets);
+    case FaultKind::kLoseUnsynced:
+    case FaultKind::kLoseUnsyncedOne:
+    case FaultKind::kFsyncError:
+    case FaultKind::kTornWrite:
+    case FaultKind::kSlowDisk:
+      if (context.disk_faults != nullptr) return context.disk_faults->Apply(spec, targets);
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("nemesis: {} faults need the faulty filesystem mounted over the "
+                                   "nodes' data dirs (campaign --disk fuse)",
+                                   FaultKindName(spec.kind)));
     case FaultKind::kCorrupt:
     case FaultKind::kSiege:
       break;

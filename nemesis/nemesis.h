@@ -42,12 +42,12 @@ struct FaultReport {
   std::vector<std::string> failed;   // nodes where it failed (their error is in details)
   std::vector<std::string> details;  // per node: the mechanism really used, or the error
   std::vector<std::string> notes;    // caveats (e.g. what new-only did to established flows)
-  std::int64_t start_mono_ns = 0;    // CLOCK_MONOTONIC when applying began
-  std::int64_t end_mono_ns = 0;      // and when it returned
-  // What the fault did, as its helper counted (keys as in nemesis.json: "packets_duplicated",
-  // "packets_reordered", "packets_corrupted", "packets_seen"); filled by the heal that ends it.
+  // What the fault did, by name (disk faults: writes_dropped, bytes_dropped, torn_bytes,
+  // fsync_errors); written into the fault's entry of nemesis.json.
   std::map<std::string, std::int64_t> counts;
-  std::string Describe() const;  // one line, then details
+  std::int64_t start_mono_ns = 0;  // CLOCK_MONOTONIC when applying began
+  std::int64_t end_mono_ns = 0;    // and when it returned
+  std::string Describe() const;    // one line, then details
 };
 
 struct NemesisOptions {
@@ -133,11 +133,13 @@ class Nemesis {
 
 class DrillFaults;  // nemesis/drill_faults.h
 class ProxyFaults;  // nemesis/proxy_faults.h
+class DiskFaults;   // nemesis/disk.h
 
 // What ApplyFault needs beyond the Nemesis for the faults that are not the Nemesis's own.
 struct FaultContext {
   DrillFaults* drill_faults = nullptr;  // borrowed; kCrash
   ProxyFaults* proxy_faults = nullptr;  // borrowed; proxy fault kinds (IsProxyFaultKind)
+  DiskFaults* disk_faults = nullptr;    // borrowed; disk fault kinds (IsDiskFaultKind)
 };
 
 // Applies one fault through `nemesis`, the path every caller with a FaultSpec takes: partitions

@@ -446,27 +446,24 @@ double SecondsSinceLogStart(const history::LogWriter& log) {
   return static_cast<double>(log.ElapsedNs()) / 1e9;
 }
 
-// What a heal did: the report's line, and what the healed fault's helper counted.
-struct Healed {
-  std::string line;
-  std::map<std::string, std::int64_t> counts;
-};
-
-// Heals everything and records it as a heal pair.
-Healed Heal(Context& ctx, FaultInjector& injector) {
+// Heals everything and records it as a heal pair. Returns the report's line.
+std::string Heal(Context& ctx, FaultInjector& injector,
+                 std::map<std::string, std::int64_t>* counts = nullptr) {
   ctx.SetFault("healing");
   const std::string_view f = nemesis::FaultF(FaultKind::kHeal);
   ctx.Append(NemesisOp(f, "heal all"));
   nemesis::FaultReport r = injector.HealAll();
+  if (counts != nullptr) {
+    for (const auto& [k, v] : r.counts) (*counts)[k] += v;
+  }
   Op done = NemesisOp(f, r.description.empty() ? std::string("healed") : r.description);
   done.AddExtra(history::field::kOk, Value::Bool(r.ok));
   if (!r.failed.empty()) done.AddExtra(history::field::kFailed, Value::Strings(r.failed));
   ctx.Append(done);
   ctx.SetFault("none");
-  return Healed{.line = r.ok ? fmt::format("heal: {}", r.description)
-                             : fmt::format("heal: incomplete: {} (failed on {})", r.description,
-                                           fmt::join(r.failed, ",")),
-                .counts = r.counts};
+  return r.ok ? fmt::format("heal: {}", r.description)
+              : fmt::format("heal: incomplete: {} (failed on {})", r.description,
+                            fmt::join(r.failed, ","));
 }
 
 // The nemesis thread: quiet for heal_s, a fault for fault_s, heal, and again, until the run ends.
@@ -506,6 +503,7 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
       interval.nodes = report->nodes;
       interval.failed = report->failed;
       interval.details = report->details;
+      interval.counts = report->counts;
       if (report->end_mono_ns > report->start_mono_ns && report->start_mono_ns > 0) {
         interval.apply_ms = static_cast<double>(report->end_mono_ns - report->start_mono_ns) / 1e6;
       }
@@ -536,9 +534,7 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
     // The probe ran while the fault was in force; it counts toward the fault's time.
     const bool full = sleep(std::max(0.0, ctx.config.fault_s - probe_s));
     interval.heal_s = SecondsSinceLogStart(ctx.log);
-    Healed healed = Heal(ctx, injector);
-    heals.push_back(std::move(healed.line));
-    interval.counts = std::move(healed.counts);
+    heals.push_back(Heal(ctx, injector, &interval.counts));
     interval.end_s = SecondsSinceLogStart(ctx.log);
     faults.push_back(std::move(interval));
     if (!full) return;
@@ -606,7 +602,7 @@ Result<RunStats> RunCampaign(const CampaignConfig& config, CampaignDeps& deps,
     std::lock_guard lock(ctx.mu);
     ctx.phase = "heal";
   }
-  if (deps.nemesis != nullptr) heals.push_back(Heal(ctx, *deps.nemesis).line);
+  if (deps.nemesis != nullptr) heals.push_back(Heal(ctx, *deps.nemesis));
   const bool log_ok = [&] {
     std::lock_guard lock(ctx.mu);
     return !ctx.error.has_value();

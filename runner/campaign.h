@@ -72,6 +72,10 @@ struct CampaignConfig {
   // Clients reach each node through a fault-injecting proxy on this host (nemesis/proxy.h);
   // turned on by itself when `nemesis` names a proxy fault kind (http-status, ...).
   bool proxy = false;
+  // The nodes' data dirs sit on the faulty filesystem (nemesis/disk.h), local clusters only;
+  // turned on by itself when `nemesis` names a disk fault kind (lose-unsynced, ...). Without
+  // faults it measures what the filesystem costs.
+  bool disk = false;
   // Finer knobs (config file only).
   int per_key_limit = 2;
   int ops_per_key = 100;
@@ -190,8 +194,8 @@ struct FaultInterval {
   double heal_s = 0;    // when the heal began
   FaultProbe probe;     // the independent probe's finding
   double apply_ms = 0;  // how long applying took, from the nemesis report (0 if unknown)
-  // What the fault's helper counted, from the heal that ended it (nemesis::FaultReport::counts:
-  // "packets_duplicated", ...); each is a key of the fault's nemesis.json entry.
+  // What the fault did, counted by the nemesis at apply and heal (disk faults: writes_dropped,
+  // bytes_dropped, fsync_errors, ...); each a key of the fault's entry in nemesis.json.
   std::map<std::string, std::int64_t> counts;
 };
 

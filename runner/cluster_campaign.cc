@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "checker/fault_probe.h"
+#include "nemesis/disk.h"
 #include "nemesis/proxy.h"
 #include "nemesis/proxy_api.h"
 #include "nemesis/proxy_faults.h"
@@ -140,6 +143,90 @@ class ProxyInjector final : public FaultInjector {
   std::function<std::optional<std::string>()> leader_;
 };
 
+// Applies the disk fault kinds through the faulty filesystem; every other kind goes to `inner`.
+// The disk faults are in the same ledger, so the inner HealAll heals them; this adds what the
+// servers counted while a window fault (fsync-error, slow-disk) was in force.
+class DiskInjector final : public FaultInjector {
+ public:
+  DiskInjector(std::unique_ptr<FaultInjector> inner, nemesis::DiskFaults& disks,
+               nemesis::NodeControl* control, std::function<std::optional<std::string>()> leader)
+      : inner_(std::move(inner)), disks_(disks), control_(control), leader_(std::move(leader)) {}
+
+  std::vector<std::string> Nodes() const override { return inner_->Nodes(); }
+  Result<nemesis::FaultReport> Apply(const nemesis::FaultSpec& spec) override {
+    if (!nemesis::IsDiskFaultKind(spec.kind)) return inner_->Apply(spec);
+    pids_before_ = Pids();
+    if (auto c = disks_.Counters()) baseline_ = *c;
+    window_ = spec.kind == FaultKind::kFsyncError || spec.kind == FaultKind::kSlowDisk;
+    Result<std::vector<std::string>> targets = nemesis::FaultTargets(spec, Nodes(), leader_);
+    if (!targets) return std::move(targets).error().WithContext("nemesis");
+    return disks_.Apply(spec, *targets);
+  }
+  nemesis::FaultReport HealAll() override {
+    nemesis::FaultReport r = inner_->HealAll();
+    if (window_) {
+      window_ = false;
+      if (auto c = disks_.Counters()) {
+        for (const char* k : {"fsync_errors", "slowed_calls"}) r.counts[k] = (*c)[k] - baseline_[k];
+      }
+    }
+    return r;
+  }
+  FaultProbe Probe(const nemesis::FaultSpec& spec, const nemesis::FaultReport& report) override {
+    if (!nemesis::IsDiskFaultKind(spec.kind)) return inner_->Probe(spec, report);
+    std::vector<checker::DiskSeen> seen;
+    checker::DiskProbeKind kind = checker::DiskProbeKind::kCrash;
+    if (spec.kind == FaultKind::kFsyncError) kind = checker::DiskProbeKind::kFsyncError;
+    if (spec.kind == FaultKind::kSlowDisk) kind = checker::DiskProbeKind::kSlowDisk;
+    const std::map<std::string, std::pair<int, bool>> after =
+        kind == checker::DiskProbeKind::kCrash ? Pids()
+                                               : std::map<std::string, std::pair<int, bool>>{};
+    for (const std::string& node : report.nodes) {
+      checker::DiskSeen s;
+      s.node = node;
+      if (kind == checker::DiskProbeKind::kCrash) {
+        s.pid_before = pids_before_[node].first;
+        if (auto it = after.find(node); it != after.end()) {
+          s.pid_after = it->second.first;
+          s.alive_after = it->second.second;
+        }
+      } else {
+        // fsync-error: enough tries to see an error at the fault's share with high probability.
+        const int tries = kind == checker::DiskProbeKind::kFsyncError ? 200 : 3;
+        Result<nemesis::DiskFaults::FsyncSeen> f = disks_.ProbeFsync(node, tries);
+        if (f) {
+          s.fsyncs = f->fsyncs;
+          s.fsync_errors = f->errors;
+          s.slowest_ms = f->slowest_ms;
+        } else {
+          s.error = f.error().message();
+        }
+      }
+      seen.push_back(std::move(s));
+    }
+    return checker::JudgeDiskProbe(kind, static_cast<double>(spec.delay.count()), seen);
+  }
+
+ private:
+  // Node -> (database pid, alive) as the node controller sees it now.
+  std::map<std::string, std::pair<int, bool>> Pids() const {
+    std::map<std::string, std::pair<int, bool>> out;
+    if (control_ == nullptr) return out;
+    if (auto dbs = control_->Databases()) {
+      for (const nemesis::DbProcess& d : *dbs) out[d.node] = {d.pid, d.alive};
+    }
+    return out;
+  }
+
+  std::unique_ptr<FaultInjector> inner_;
+  nemesis::DiskFaults& disks_;
+  nemesis::NodeControl* control_;
+  std::function<std::optional<std::string>()> leader_;
+  std::map<std::string, std::pair<int, bool>> pids_before_;
+  std::map<std::string, std::int64_t> baseline_;
+  bool window_ = false;
+};
+
 }  // namespace
 
 Result<RunReport> RunClusterCampaign(const CampaignConfig& config, const ClusterCampaign& cluster,
@@ -170,6 +257,10 @@ Result<RunReport> RunClusterCampaign(const CampaignConfig& config, const Cluster
       cluster.note(fmt::format("campaign: clients through proxies ({}); control API http://{}",
                                fmt::join(routes, ", "), proxies->control->address()));
     }
+  }
+  if (cluster.disks != nullptr) {
+    inner = std::make_unique<DiskInjector>(std::move(inner), *cluster.disks, cluster.probes.control,
+                                           cluster.leader);
   }
   auto injector = std::make_unique<TimedInjector>(std::move(inner));
 

@@ -133,7 +133,9 @@ const std::array kFields{
                       "or a minority), and through proxies http-status, http-delay, http-drop, "
                       "http-truncate, proxy-latency; clock-bump, clock-strobe (libfaketime on a "
                       "local cluster, for systems that declare it; date -s over ssh; a jump puts "
-                      "Redis Sentinel into TILT mode for 30 s); or none",
+                      "Redis Sentinel into TILT mode for 30 s); on a faulty filesystem mounted "
+                      "over each node's data dir (local clusters) lose-unsynced (power cut of "
+                      "every node), lose-unsynced-one, torn-write, fsync-error, slow-disk; or none",
               .parse = ParseNemesisField, .print = PrintNemesisField},
   ConfigField{.key = "isolate_node", .flag = "--isolate-node",
               .help = "Node that 'isolate' always cuts off (e.g. n3)",
@@ -165,6 +167,11 @@ const std::array kFields{
                       "this host (on by itself when --nemesis names an http-* or proxy-latency "
                       "fault)",
               .member = &C::proxy, .show_default = false},
+  ConfigField{.key = "disk", .flag = "--disk",
+              .help = "Put each node's data dir on faultline's FUSE filesystem, which tracks "
+                      "writes not yet fsync'd (on by itself when --nemesis names lose-unsynced, "
+                      "lose-unsynced-one, torn-write, fsync-error or slow-disk; local clusters)",
+              .member = &C::disk, .show_default = false},
   ConfigField{.key = "per_key_limit", .help = "register: workers on one key at once",
               .member = &C::per_key_limit, .check = CheckPerKeyLimit},
   ConfigField{.key = "ops_per_key",

@@ -321,6 +321,20 @@ Result<FaultSpec> NemesisSchedule::Next() {
       }
       break;
     }
+    case FaultKind::kLoseUnsynced:
+      break;
+    case FaultKind::kLoseUnsyncedOne:
+    case FaultKind::kTornWrite:
+    case FaultKind::kFsyncError:
+    case FaultKind::kSlowDisk: {
+      // Disk faults: one node at random (lose-unsynced is every node at once).
+      FAULTLINE_ASSIGN_OR_RETURN(std::vector<std::string> one,
+                                 nemesis::ResolveTarget("one", nodes, std::nullopt, rng_()));
+      spec.targets = one.front();
+      if (spec.kind == FaultKind::kFsyncError) spec.probability = 0.5;
+      if (spec.kind == FaultKind::kSlowDisk) spec.delay = std::chrono::milliseconds(20);
+      break;
+    }
     default:
       return MakeError(ErrorCode::kInvalidArgument,
                        fmt::format("nemesis: a campaign does not schedule {} faults (expected {})",

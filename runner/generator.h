@@ -153,12 +153,17 @@ using nemesis::FaultSpec;
 // The proxy kinds (http-status, http-delay, http-drop, http-truncate, proxy-latency) act on the
 // proxies in front of the nodes' client ports (CampaignConfig::proxy).
 inline constexpr std::array kScheduleFaultKinds = {
-    FaultKind::kPartition,    FaultKind::kIsolate,      FaultKind::kIsolateLeader,
-    FaultKind::kKill,         FaultKind::kPause,        FaultKind::kLoss,
-    FaultKind::kHttpStatus,   FaultKind::kHttpDelay,    FaultKind::kHttpDrop,
-    FaultKind::kHttpTruncate, FaultKind::kProxyLatency, FaultKind::kDuplicate,
-    FaultKind::kReorder,      FaultKind::kPacketCorrupt, FaultKind::kClockBump,
-    FaultKind::kClockStrobe};
+    FaultKind::kPartition,       FaultKind::kIsolate,
+    FaultKind::kIsolateLeader,   FaultKind::kKill,
+    FaultKind::kPause,           FaultKind::kLoss,
+    FaultKind::kHttpStatus,      FaultKind::kHttpDelay,
+    FaultKind::kHttpDrop,        FaultKind::kHttpTruncate,
+    FaultKind::kProxyLatency,    FaultKind::kDuplicate,
+    FaultKind::kReorder,         FaultKind::kPacketCorrupt,
+    FaultKind::kClockBump,       FaultKind::kClockStrobe,
+    FaultKind::kLoseUnsynced,    FaultKind::kLoseUnsyncedOne,
+    FaultKind::kFsyncError,      FaultKind::kTornWrite,
+    FaultKind::kSlowDisk};
 // Parses a comma-separated list of those kinds such as "partition,kill,pause,loss"; "none" or ""
 // means no faults. Kept in the order given, duplicates removed.
 [[nodiscard]] Result<std::vector<FaultKind>> ParseScheduleKinds(std::string_view list);

@@ -11,6 +11,7 @@
 #include "cluster/cluster.h"
 #include "cluster/session.h"
 #include "nemesis/machine_check.h"
+#include "nemesis/disk.h"
 #include "nemesis/nemesis.h"
 #include "runner/internal/cluster_campaign.h"
 #include "systems/registry.h"
@@ -192,6 +193,37 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
       return WaitReady(*system, *nodes, **shell, deadline);
     };
     parts.note = options.note;
+    // Disk fault kinds: the faulty filesystem over every node's data dir, for this run. The
+    // databases are restarted onto it; it is unmounted (lazily) when the run ends.
+    std::unique_ptr<nemesis::DiskFaults> disks;
+    const bool disk_kinds = std::any_of(config.nemesis.begin(), config.nemesis.end(),
+                                        [](FaultKind k) { return nemesis::IsDiskFaultKind(k); });
+    if (disk_kinds || config.disk) {
+      nemesis::DiskFaults::Options disk_options{.ledger_path = nemesis_options.ledger_path,
+                                                .run_id = nemesis_options.net.run_id,
+                                                .nodes = {},
+                                                .control = control.get()};
+      for (const systems::SystemNode& sn : nodes->nodes) {
+        disk_options.nodes.push_back(
+            nemesis::DiskNode{.node = sn.name,
+                              .dir = sn.data_dir,
+                              .socket = (fs::path(st.run_dir) / sn.name / "disk.sock").string()});
+      }
+      FAULTLINE_ASSIGN_OR_RETURN(disks, nemesis::DiskFaults::Open(std::move(disk_options)));
+      FAULTLINE_ASSIGN_OR_RETURN(nemesis::FaultReport mounted, disks->Mount());
+      Note(options, fmt::format("disk: {} ({:.0f} ms)\n  {}", mounted.description,
+                                (mounted.end_mono_ns - mounted.start_mono_ns) / 1e6,
+                                fmt::join(mounted.details, "\n  ")));
+      if (!mounted.ok) return MakeError(ErrorCode::kUnavailable, "campaign: " + mounted.Describe());
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      if (!WaitReady(*system, *nodes, **shell, deadline)) {
+        (void)disks->Unmount();
+        return MakeError(ErrorCode::kUnavailable,
+                         "campaign: the cluster did not answer after moving onto the faulty "
+                         "filesystem");
+      }
+      parts.disks = disks.get();
+    }
     // Where this run's part of each node's log begins (a cluster left up serves many runs), and
     // where CopyNodeFiles puts its copy in the run directory, which is what is scanned.
     std::vector<checker::NodeLog> node_logs;
@@ -203,8 +235,13 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
             .offset = checker::LogOffsetNow(log)});
       }
     }
-    FAULTLINE_ASSIGN_OR_RETURN(RunReport r,
-                               internal::RunClusterCampaign(config, parts, files, stop, progress));
+    Result<RunReport> ran = internal::RunClusterCampaign(config, parts, files, stop, progress);
+    if (disks) {
+      nemesis::FaultReport unmounted = disks->Unmount();
+      if (!unmounted.ok) Note(options, "warning: " + unmounted.Describe());
+    }
+    if (!ran) return std::move(ran).error();
+    RunReport r = std::move(*ran);
     for (std::string& w : CopyNodeFiles(st, files, *system, *nodes))
       r.stats.warnings.push_back(std::move(w));
     // The copies of the logs scanned: the system's log files that exist (etcd's always does).

@@ -46,6 +46,7 @@ std::string RenderNemesisJson(const RunStats& stats) {
     j["confirmed"] = f.probe.confirmed ? Json(*f.probe.confirmed) : Json(nullptr);
     j["probe"] = f.probe.evidence;
     j["apply_ms"] = f.apply_ms;
+    for (const auto& [k, v] : f.counts) j[k] = v;
     j["start_s"] = f.start_s;
     j["heal_s"] = f.heal_s;
     j["end_s"] = f.end_s;

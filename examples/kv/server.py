@@ -10,6 +10,10 @@ since the epoch, as the server reads it (a clock fault shows here).
 
 --unsafe-cas plants a bug: cas compares, releases the lock, and writes a moment later, so a
 concurrent write or cas between the two is lost (check-then-act). A campaign finds it.
+
+--unsafe-no-fsync plants a durability bug: writes are acknowledged without fsync, so a power cut
+(`--nemesis lose-unsynced` on the faulty filesystem) loses acknowledged data
+(examples/kv/kv-unsafe-fsync.json).
 """
 import argparse
 import json
@@ -29,7 +33,17 @@ def persist():
     tmp = os.path.join(args.data_dir, "kv.json.tmp")
     with open(tmp, "w") as f:
         json.dump(data, f)
+        f.flush()
+        # The planted durability bug (--unsafe-no-fsync): acknowledge before the data is durable.
+        if not args.unsafe_no_fsync:
+            os.fsync(f.fileno())
     os.replace(tmp, os.path.join(args.data_dir, "kv.json"))
+    if not args.unsafe_no_fsync:
+        d = os.open(args.data_dir, os.O_RDONLY)
+        try:
+            os.fsync(d)
+        finally:
+            os.close(d)
 
 
 def apply(req):
@@ -113,17 +127,24 @@ def main():
     p.add_argument("--peers", required=True)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--unsafe-cas", action="store_true")
+    p.add_argument("--unsafe-no-fsync", action="store_true")
     args = p.parse_args()
     args.primary = args.peers.split(",")[0] == args.listen
     path = os.path.join(args.data_dir, "kv.json")
     if os.path.exists(path):
         with open(path) as f:
-            data = json.load(f)
+            try:
+                data = json.load(f)
+            except ValueError as e:
+                # What a crash left of an unsynced file: start empty, as a buggy store would.
+                print("kv %s: %s unreadable (%s): starting empty" % (args.node, path, e),
+                      file=sys.stderr, flush=True)
     host, port = args.listen.rsplit(":", 1)
     server = Server((host, int(port)), Handler)
     print("kv %s listening on %s (%s)%s" % (args.node, args.listen,
           "primary" if args.primary else "forwards to " + args.peers.split(",")[0],
-          ", unsafe cas" if args.unsafe_cas else ""), file=sys.stderr, flush=True)
+          (", unsafe cas" if args.unsafe_cas else "") +
+          (", unsafe no fsync" if args.unsafe_no_fsync else "")), file=sys.stderr, flush=True)
     server.serve_forever()
 
 

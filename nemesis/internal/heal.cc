@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <iterator>
 #include <map>
 
+#include "nemesis/disk.h"
 #include "nemesis/internal/clock_heal.h"
 #include "nemesis/internal/netns.h"
 #include "nemesis/internal/proc.h"
@@ -45,6 +47,14 @@ Result<std::string> HealNetObject(const LedgerObject& o) {
   FAULTLINE_ASSIGN_OR_RETURN(bool had, packet::HealTbf(o.name));
   return had ? fmt::format("deleted tbf root qdisc fa17: on {}", o.name)
              : fmt::format("no qdisc fa17: on {} (already healed)", o.name);
+}
+
+// A mount of the faulty filesystem (nemesis/disk.h) is the ground disk faults stand on, not a
+// fault: heals leave it while the process that mounted it lives.
+bool HoldsLiveMount(const LedgerEntry& e) {
+  const bool mount = std::any_of(e.objects.begin(), e.objects.end(),
+                                 [](const LedgerObject& o) { return o.type == "disk-mount"; });
+  return mount && IsSameProcess(e.owner_pid, e.owner_start_time);
 }
 
 std::string Who(const LedgerObject& o) { return o.node.empty() ? o.type : o.node; }
@@ -205,6 +215,15 @@ void HealProcessObject(const LedgerObject& o, NodeControl* control, EntryHeal& o
     out.details.push_back(*healed);
     return;
   }
+  if (o.type == "disk-mount" || o.type == "disk-fault") {
+    Result<std::string> healed = HealDiskObject(o);
+    if (!healed) {
+      Fail(out, o.node, healed.error().message());
+      return;
+    }
+    out.details.push_back(fmt::format("{}: {}", o.node, *healed));
+    return;
+  }
   if (o.type == "killed") {
     if (control == nullptr) {
       Fail(out, o.node,
@@ -315,7 +334,8 @@ EntryHeal HealEntry(const LedgerEntry& entry, NodeControl* control, const NetFor
 }
 
 FaultReport HealEntries(const Ledger& ledger, NodeControl* control, const NetFor& net_for,
-                        const std::function<bool(const LedgerEntry&)>& select) {
+                        const std::function<bool(const LedgerEntry&)>& select,
+                        bool include_live_mounts) {
   FaultReport report;
   report.kind = FaultKind::kHeal;
   report.start_mono_ns = MonoNanos();
@@ -335,6 +355,7 @@ FaultReport HealEntries(const Ledger& ledger, NodeControl* control, const NetFor
   std::map<std::string, bool> nodes;
   for (const auto& entry : state->open) {
     if (select && !select(entry)) continue;
+    if (!include_live_mounts && HoldsLiveMount(entry)) continue;
     ++selected;
     const EntryHeal h = HealEntry(entry, control, net_for);
     for (const auto& d : h.details) {

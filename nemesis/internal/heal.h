@@ -37,9 +37,11 @@ struct EntryHeal {
 EntryHeal HealEntry(const LedgerEntry& entry, NodeControl* control, const NetFor& net_for);
 
 // Heals every open entry `select` accepts, closing each one that healed completely. The report's
-// kind is "heal".
+// kind is "heal". Mounts of the faulty filesystem whose owner is alive are left alone unless
+// `include_live_mounts` (nemesis/disk.h).
 FaultReport HealEntries(const Ledger& ledger, NodeControl* control, const NetFor& net_for,
-                        const std::function<bool(const LedgerEntry&)>& select);
+                        const std::function<bool(const LedgerEntry&)>& select,
+                        bool include_live_mounts = false);
 
 // A NetFor that makes a new backend each time and keeps it in `keep` until the caller is done.
 NetFor FreshNets(std::vector<std::unique_ptr<Net>>& keep);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "nemesis/disk.h"
 #include "nemesis/nemesis.h"
 #include "runner/campaign.h"
 #include "systems/system.h"
@@ -34,6 +35,9 @@ struct ClusterCampaign {
   // Returns once the cluster answers (true) or the deadline passes (false).
   std::function<bool(std::chrono::steady_clock::time_point deadline)> wait_ready;
   std::function<void(std::string_view)> note;  // may be empty
+  // The faulty filesystem over the nodes' data dirs, mounted by the caller (disk fault kinds);
+  // null when the campaign has none. Borrowed.
+  nemesis::DiskFaults* disks = nullptr;
 };
 
 // Runs the campaign in `files` (made by MakeRunDir) against the cluster. The report's text is not

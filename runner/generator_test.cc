@@ -340,7 +340,8 @@ TEST(NemesisScheduleTest, ParseScheduleKinds) {
   EXPECT_EQ(siege.error().message(),
             "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
             "pause, loss, http-status, http-delay, http-drop, http-truncate, proxy-latency, "
-            "duplicate, reorder, packet-corrupt, clock-bump, clock-strobe or none)");
+            "duplicate, reorder, packet-corrupt, clock-bump, clock-strobe, lose-unsynced, "
+            "lose-unsynced-one, fsync-error, torn-write, slow-disk or none)");
   EXPECT_EQ(nemesis::FaultF(FaultKind::kIsolateLeader), "partition");
 }
 

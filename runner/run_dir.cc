@@ -50,7 +50,6 @@ std::string RenderNemesisJson(const RunStats& stats) {
     j["start_s"] = f.start_s;
     j["heal_s"] = f.heal_s;
     j["end_s"] = f.end_s;
-    for (const auto& [key, value] : f.counts) j[key] = value;
     faults.push_back(std::move(j));
   }
   Json j;

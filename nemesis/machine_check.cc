@@ -11,6 +11,7 @@
 #include "common/file.h"
 #include "common/process.h"
 #include "nemesis/clock.h"
+#include "nemesis/disk.h"
 
 namespace faultline::nemesis {
 namespace {
@@ -113,6 +114,7 @@ std::vector<std::string> FactsNeeded(FaultKind kind, bool local) {
     if (local) return {"libfaketime"};
     return {};
   }
+  if (IsDiskFaultKind(kind)) return {"fuse"};
   if (kind == FaultKind::kDelay || kind == FaultKind::kDuplicate || kind == FaultKind::kReorder ||
       kind == FaultKind::kPacketCorrupt) {
     return {"nfqueue"};

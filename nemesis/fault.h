@@ -68,6 +68,10 @@ enum class FaultKind {
   kHttpDrop,      // close the connection without a reply
   kHttpTruncate,  // keep --bytes of the reply's body, then close
   kProxyLatency,  // delay ± jitter on every chunk of the replies (Toxiproxy's latency)
+  // Membership (nemesis/membership.h), for systems that can grow and shrink their cluster (etcd
+  // member remove / add): never below a majority of the original nodes; heal adds them back.
+  kMemberRemove,  // take the targets out of the cluster (removed, stopped, their data wiped)
+  kMemberAdd,     // put the targets back (added, started); "all": every removed node
   kHeal,          // undo every open fault
 };
 
@@ -128,6 +132,9 @@ inline constexpr std::array kFaultKinds = {
                   kHttpParams | kParamBytes},
     FaultKindInfo{FaultKind::kProxyLatency, "proxy-latency", "proxy-latency",
                   kParamTargets | kParamShare | kParamDelay | kParamDuration},
+    FaultKindInfo{FaultKind::kMemberRemove, "member-remove", "member-remove",
+                  kParamTargets | kParamDuration},
+    FaultKindInfo{FaultKind::kMemberAdd, "member-add", "member-add", kParamTargets},
     FaultKindInfo{FaultKind::kHeal, "heal", "heal", 0},
 };
 
@@ -258,7 +265,7 @@ std::string FormatFaultSpec(const FaultSpec& spec);
 
 // What people read: "partition halves", "partition isolate:n3", "partition isolate:leader",
 // "kill n2", "loss 30% from n1,n4", "delay 50±10 ms from n1", "bandwidth 1000 kbit/s from n5",
-// "corrupt bitflip member/snap/db on n1", "siege n2 (cpu 80%)", "heal".
+// "corrupt bitflip member/snap/db on n1", "siege n2 (cpu 80%)", "member-remove n2", "heal".
 std::string DescribeFault(const FaultSpec& spec);
 
 // The nodes a fault acts on: its targets resolved against the cluster's `nodes` (ResolveTarget,

@@ -40,6 +40,8 @@ TEST(FaultKindTest, NamesAndFsAreTheRecordedOnes) {
       {FaultKind::kHttpDrop, "http-drop"},
       {FaultKind::kHttpTruncate, "http-truncate"},
       {FaultKind::kProxyLatency, "proxy-latency"},
+      {FaultKind::kMemberRemove, "member-remove"},
+      {FaultKind::kMemberAdd, "member-add"},
       {FaultKind::kHeal, "heal"}};
   ASSERT_EQ(names.size(), kFaultKinds.size());
   for (const auto& [kind, name] : names) EXPECT_EQ(FaultKindName(kind), name);
@@ -158,6 +160,10 @@ std::vector<FaultSpec> Examples() {
   latency.jitter = std::chrono::milliseconds(4);
   latency.proxy.share = 0.5;
   out.push_back(latency);
+  FaultSpec remove = Spec(FaultKind::kMemberRemove, "n2,n4");
+  remove.duration = std::chrono::milliseconds(3000);
+  out.push_back(remove);
+  out.push_back(Spec(FaultKind::kMemberAdd, "all"));
   out.push_back(Spec(FaultKind::kHeal));
   return out;
 }
@@ -264,6 +270,8 @@ TEST(FaultSpecTest, DescriptionsAreTheRecordedOnes) {
   EXPECT_EQ(DescribeFault(Spec(FaultKind::kPause, "n1,n4")), "pause n1,n4");
   EXPECT_EQ(DescribeFault(Spec(FaultKind::kLoss, "n1,n4")), "loss 30% from n1,n4");
   EXPECT_EQ(DescribeFault(Spec(FaultKind::kHeal)), "heal");
+  EXPECT_EQ(DescribeFault(Spec(FaultKind::kMemberRemove, "n2")), "member-remove n2");
+  EXPECT_EQ(DescribeFault(Spec(FaultKind::kMemberAdd)), "member-add all");
   FaultSpec status = Spec(FaultKind::kHttpStatus);
   status.proxy.share = 0.2;
   status.proxy.method = "GET";

@@ -23,6 +23,7 @@
 #include "common/result.h"
 #include "nemesis/fault.h"
 #include "nemesis/grudge.h"
+#include "nemesis/membership.h"
 #include "nemesis/net.h"
 #include "nemesis/node_control.h"
 
@@ -64,6 +65,10 @@ struct NemesisOptions {
   // If set, partitions go through the Net it makes (e.g. MakeCommandNet over an SSH control)
   // instead of `backend`, and heals of partitions recorded under that Net's name use it too.
   std::function<Result<std::unique_ptr<Net>>(const NetConfig& config)> make_net;
+  // Borrowed; the system's membership (System::Membership), for member-remove and member-add and
+  // for healing removals. Null: this system cannot change its membership, and open removals in
+  // the ledger fail to heal (and stay open) until a heal that has one.
+  Membership* membership = nullptr;
 };
 
 class Nemesis {
@@ -93,6 +98,12 @@ class Nemesis {
   // Egress of `nodes` limited to kbit_per_s (tbf on the node's eth0).
   [[nodiscard]] virtual Result<FaultReport> Bandwidth(const std::vector<std::string>& nodes,
                                                       std::int64_t kbit_per_s) = 0;
+  // Removes `nodes` from the cluster's membership (kRemove: recorded in the ledger first, refused
+  // by the guard of nemesis/membership.h) or adds them back (kAdd: closes the removals it undid),
+  // one node at a time through NemesisOptions::membership. Added (additive, not pure): a Nemesis
+  // without membership refuses.
+  [[nodiscard]] virtual Result<FaultReport> Member(const std::vector<std::string>& nodes,
+                                                   MemberAction action);
   // Heals every fault open in the ledger (also ones recorded by other processes).
   virtual FaultReport HealAll() = 0;
   // Faults open in the ledger now, one line each with the mechanism used.
@@ -114,7 +125,8 @@ struct FaultContext {
 // Applies one fault through `nemesis`, the path every caller with a FaultSpec takes: partitions
 // (FaultGrudge over `nodes`, in the spec's partition mode), process faults through the node
 // controller (kill, pause, resume, start, restart), packet faults (loss, delay, bandwidth), heal,
-// kCrash through `context.drill_faults` and proxy faults (http-status, ..., proxy-latency) through
+// kCrash through `context.drill_faults`, member-remove / member-add through Nemesis::Member, and
+// proxy faults (http-status, ..., proxy-latency) through
 // `context.proxy_faults` (InvalidArgument without one). Targets are resolved by
 // FaultTargets (`leader` is asked only for "leader"). The spec is validated first.
 //

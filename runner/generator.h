@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -156,7 +157,10 @@ inline constexpr std::array kScheduleFaultKinds = {
     FaultKind::kPartition,    FaultKind::kIsolate,     FaultKind::kIsolateLeader,
     FaultKind::kKill,         FaultKind::kPause,       FaultKind::kLoss,
     FaultKind::kHttpStatus,   FaultKind::kHttpDelay,   FaultKind::kHttpDrop,
-    FaultKind::kHttpTruncate, FaultKind::kProxyLatency};
+    FaultKind::kHttpTruncate, FaultKind::kProxyLatency, FaultKind::kMemberRemove};
+// Whether a schedule of these kinds changes the cluster's membership (member-remove: the system
+// must support it, System::Membership).
+bool ChangesMembership(std::span<const FaultKind> kinds);
 // Parses a comma-separated list of those kinds such as "partition,kill,pause,loss"; "none" or ""
 // means no faults. Kept in the order given, duplicates removed.
 [[nodiscard]] Result<std::vector<FaultKind>> ParseScheduleKinds(std::string_view list);
@@ -171,8 +175,9 @@ struct NemesisScheduleOptions {
 
 // Each fault the schedule makes is concrete except for the leader, which is looked up when it is
 // applied: kPartition names a grudge (random ones are drawn with the spec's seed), kIsolate one
-// node, kIsolateLeader nothing; kKill, kPause and kLoss name one node or a minority, in cluster
-// order; loss keeps FaultSpec's default probability (30%).
+// node, kIsolateLeader nothing; kKill, kPause, kLoss and kMemberRemove name one node or a
+// minority, in cluster order (a minority of removals keeps a majority of members: the guard of
+// nemesis/membership.h); the heal after each fault adds removed members back; loss keeps FaultSpec's default probability (30%).
 class NemesisSchedule {
  public:
   explicit NemesisSchedule(NemesisScheduleOptions options);

@@ -13,6 +13,7 @@
 #include "cluster/ssh_nemesis.h"
 #include "common/parallel.h"
 #include "common/shell.h"
+#include "runner/generator.h"
 #include "runner/internal/cluster_campaign.h"
 #include "systems/registry.h"
 
@@ -164,6 +165,12 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
                      fmt::format("{}: --nemesis loss: packet faults over ssh are not "
                                  "implemented (they need the nodes' network namespaces on this "
                                  "machine); leave loss out, e.g. --nemesis partition,kill,pause",
+                                 ctx));
+  }
+  if (ChangesMembership(config.nemesis)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{}: --nemesis member-remove: membership changes over ssh are not "
+                                 "implemented yet (local clusters only)",
                                  ctx));
   }
 

@@ -9,6 +9,7 @@
 #include "common/parallel.h"
 #include "common/ports.h"
 #include "systems/internal/builtin.h"
+#include "systems/internal/etcd_membership.h"
 
 namespace faultline::systems::internal {
 namespace {
@@ -182,6 +183,12 @@ class EtcdSystem final : public System {
       o.lock_acquire_timeout = setup.lock_acquire_timeout;
     }
     return client::MakeEtcdClientFactory(std::move(o));
+  }
+
+  // Member remove / add through the JSON gateway; the node control stops, wipes and starts.
+  Result<std::unique_ptr<nemesis::Membership>> Membership(const SystemCluster& cluster,
+                                                          nemesis::NodeControl& control) override {
+    return MakeEtcdMembership(cluster, control);
   }
 
   std::optional<std::string> Leader(const SystemCluster& cluster) override {

@@ -120,7 +120,8 @@ const std::array kFields{
   ConfigField{.key = "nemesis", .flag = "--nemesis",
               .help = "Comma-separated faults: partition, isolate, isolate-leader, kill, pause, "
                       "loss, and through proxies http-status, http-delay, http-drop, "
-                      "http-truncate, proxy-latency; or none",
+                      "http-truncate, proxy-latency, and member-remove (systems with membership "
+                      "changes, e.g. etcd); or none",
               .parse = ParseNemesisField, .print = PrintNemesisField},
   ConfigField{.key = "isolate_node", .flag = "--isolate-node",
               .help = "Node that 'isolate' always cuts off (e.g. n3)",

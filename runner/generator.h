@@ -154,9 +154,9 @@ using nemesis::FaultSpec;
 // The proxy kinds (http-status, http-delay, http-drop, http-truncate, proxy-latency) act on the
 // proxies in front of the nodes' client ports (CampaignConfig::proxy).
 inline constexpr std::array kScheduleFaultKinds = {
-    FaultKind::kPartition,    FaultKind::kIsolate,     FaultKind::kIsolateLeader,
-    FaultKind::kKill,         FaultKind::kPause,       FaultKind::kLoss,
-    FaultKind::kHttpStatus,   FaultKind::kHttpDelay,   FaultKind::kHttpDrop,
+    FaultKind::kPartition,    FaultKind::kIsolate,      FaultKind::kIsolateLeader,
+    FaultKind::kKill,         FaultKind::kPause,        FaultKind::kLoss,
+    FaultKind::kHttpStatus,   FaultKind::kHttpDelay,    FaultKind::kHttpDrop,
     FaultKind::kHttpTruncate, FaultKind::kProxyLatency, FaultKind::kMemberRemove};
 // Whether a schedule of these kinds changes the cluster's membership (member-remove: the system
 // must support it, System::Membership).
@@ -177,7 +177,8 @@ struct NemesisScheduleOptions {
 // applied: kPartition names a grudge (random ones are drawn with the spec's seed), kIsolate one
 // node, kIsolateLeader nothing; kKill, kPause, kLoss and kMemberRemove name one node or a
 // minority, in cluster order (a minority of removals keeps a majority of members: the guard of
-// nemesis/membership.h); the heal after each fault adds removed members back; loss keeps FaultSpec's default probability (30%).
+// nemesis/membership.h); the heal after each fault adds removed members back; loss keeps
+// FaultSpec's default probability (30%).
 class NemesisSchedule {
  public:
   explicit NemesisSchedule(NemesisScheduleOptions options);

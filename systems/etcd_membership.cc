@@ -40,8 +40,7 @@ class EtcdMembership final : public nemesis::Membership {
     return out;
   }
 
-  Result<std::string> Remove(const std::string& name,
-                             const nemesis::MemberStep& step) override {
+  Result<std::string> Remove(const std::string& name, const nemesis::MemberStep& step) override {
     FAULTLINE_ASSIGN_OR_RETURN(const SystemNode* node, Node(name));
     FAULTLINE_ASSIGN_OR_RETURN(Listed listed, List(name));
     std::vector<std::string> done;
@@ -64,55 +63,69 @@ class EtcdMembership final : public nemesis::Membership {
     return fmt::format("{}", fmt::join(done, "; "));
   }
 
+  // A member starts with every node in --initial-cluster (the supervisor's command line), and
+  // etcd refuses to join unless the cluster then has exactly those members: so every node that is
+  // no member is added back together with `name` (a heal restores them all anyway).
   Result<std::string> Add(const std::string& name, const nemesis::MemberStep& step) override {
     FAULTLINE_ASSIGN_OR_RETURN(const SystemNode* node, Node(name));
     FAULTLINE_ASSIGN_OR_RETURN(Listed listed, List(name));
     std::vector<std::string> done;
-    if (Find(listed.list, *node) == nullptr) {
+    std::vector<std::string> joining = {name};
+    if (Find(listed.list, *node) != nullptr)
+      done.push_back(fmt::format("{} a member already", name));
+    for (const SystemNode& n : cluster_.nodes) {
+      if (Find(listed.list, n) != nullptr) continue;
+      if (n.name != name) joining.push_back(n.name);
       // A node that is no member must not come back with the data of its old membership (a
       // removal killed half way left its server running, or its data unwiped).
-      FAULTLINE_ASSIGN_OR_RETURN(std::string stopped, StopAndWipe(*node, {}));
-      done.push_back(std::move(stopped));
-      FAULTLINE_ASSIGN_OR_RETURN(
-          cluster::HttpResponse r,
-          Call(*listed.via, "/v3/cluster/member/add",
-               json{{"peerURLs", json::array({EtcdPeerUrl(*node)})}}.dump()));
+      FAULTLINE_ASSIGN_OR_RETURN(std::string stopped, StopAndWipe(n, {}));
+      done.push_back(fmt::format("{}: {}", n.name, stopped));
+      FAULTLINE_ASSIGN_OR_RETURN(cluster::HttpResponse r,
+                                 Call(*listed.via, "/v3/cluster/member/add",
+                                      json{{"peerURLs", json::array({EtcdPeerUrl(n)})}}.dump()));
       if (r.status != 200) {
         return MakeError(ErrorCode::kUnavailable,
-                         fmt::format("etcd: member add {} ({}) through {}: HTTP {}: {}", name,
-                                     EtcdPeerUrl(*node), listed.via->name, r.status, r.body));
+                         fmt::format("etcd: member add {} ({}) through {}: HTTP {}: {}", n.name,
+                                     EtcdPeerUrl(n), listed.via->name, r.status, r.body));
       }
-      done.push_back(fmt::format("member added through {}", listed.via->name));
-    } else {
-      done.push_back("a member already");
+      done.push_back(fmt::format("{} member added through {}", n.name, listed.via->name));
     }
     step("added");
     const std::vector<nemesis::ProcessReport> started =
-        control_.Process({name}, nemesis::ProcessAction::kStart);
-    if (started.empty() || !started[0].ok) {
-      return MakeError(ErrorCode::kUnavailable,
-                       fmt::format("etcd: start {}: {}", name,
-                                   started.empty() || !started[0].error
-                                       ? std::string("no report")
-                                       : started[0].error->message()));
+        control_.Process(joining, nemesis::ProcessAction::kStart);
+    for (size_t i = 0; i < joining.size(); ++i) {
+      if (i >= started.size() || !started[i].ok) {
+        return MakeError(
+            ErrorCode::kUnavailable,
+            fmt::format("etcd: start {}: {}", joining[i],
+                        i >= started.size() || !started[i].error ? std::string("no report")
+                                                                 : started[i].error->message()));
+      }
+      done.push_back(fmt::format("{}: {}", joining[i], started[i].mechanism));
     }
-    done.push_back(started[0].mechanism);
     // Started means published: the member has its name (an added member has none until then).
     const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
     std::string last = "not asked yet";
     while (true) {
       Result<Listed> now = List(name);
       if (now) {
-        const EtcdMember* m = Find(now->list, *node);
-        if (m != nullptr && m->name == name) break;
-        last = m == nullptr ? "no member" : "member not started yet";
+        last.clear();
+        for (const std::string& j : joining) {
+          const EtcdMember* m = Find(now->list, **Node(j));
+          if (m == nullptr || m->name != j) {
+            last += fmt::format("{}{}: {}", last.empty() ? "" : "; ", j,
+                                m == nullptr ? "no member" : "not started yet");
+          }
+        }
+        if (last.empty()) break;
       } else {
         last = now.error().message();
       }
       if (std::chrono::steady_clock::now() >= deadline) {
-        return MakeError(ErrorCode::kDeadlineExceeded,
-                         fmt::format("etcd: {} did not join within {} ms: {}", name,
-                                     options_.start_timeout.count(), last));
+        return MakeError(
+            ErrorCode::kDeadlineExceeded,
+            fmt::format("etcd: {} did not join within {} ms: {}", fmt::join(joining, ","),
+                        options_.start_timeout.count(), last));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -181,8 +194,9 @@ class EtcdMembership final : public nemesis::Membership {
       }
       return Listed{.list = std::move(*list), .via = n};
     }
-    return MakeError(ErrorCode::kUnavailable,
-                     fmt::format("etcd: member list: no member answered ({})", fmt::join(why, "; ")));
+    return MakeError(
+        ErrorCode::kUnavailable,
+        fmt::format("etcd: member list: no member answered ({})", fmt::join(why, "; ")));
   }
 
   // Kills the node's server through the node control and removes <data_dir>/member, so that its
@@ -191,11 +205,10 @@ class EtcdMembership final : public nemesis::Membership {
     const std::vector<nemesis::ProcessReport> killed =
         control_.Process({node.name}, nemesis::ProcessAction::kKill);
     if (killed.empty() || !killed[0].ok) {
-      return MakeError(ErrorCode::kUnavailable,
-                       fmt::format("etcd: stop {}: {}", node.name,
-                                   killed.empty() || !killed[0].error
-                                       ? std::string("no report")
-                                       : killed[0].error->message()));
+      return MakeError(ErrorCode::kUnavailable, fmt::format("etcd: stop {}: {}", node.name,
+                                                            killed.empty() || !killed[0].error
+                                                                ? std::string("no report")
+                                                                : killed[0].error->message()));
     }
     if (step) step("stopped");
     if (node.data_dir.empty()) {
@@ -206,8 +219,8 @@ class EtcdMembership final : public nemesis::Membership {
     FAULTLINE_ASSIGN_OR_RETURN(nemesis::CommandOutput out,
                                control_.Run(node.name, "rm -rf -- " + ShellQuote(dir)));
     if (out.exit_code != 0) {
-      return MakeError(ErrorCode::kUnavailable, fmt::format("etcd: wipe {} on {}: exit {}: {}",
-                                                            dir, node.name, out.exit_code, out.err));
+      return MakeError(ErrorCode::kUnavailable, fmt::format("etcd: wipe {} on {}: exit {}: {}", dir,
+                                                            node.name, out.exit_code, out.err));
     }
     if (step) step("wiped");
     return fmt::format("{}; wiped {}", killed[0].mechanism, dir);

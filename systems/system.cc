@@ -31,8 +31,8 @@ Status System::CheckWorkload(std::string_view workload) const {
                                info.name, workload, fmt::join(info.workloads, ", ")));
 }
 
-Result<std::unique_ptr<nemesis::Membership>> System::Membership(
-    const SystemCluster& /*cluster*/, nemesis::NodeControl& /*control*/) {
+Result<std::unique_ptr<nemesis::Membership>> System::Membership(const SystemCluster& /*cluster*/,
+                                                                nemesis::NodeControl& /*control*/) {
   return MakeError(ErrorCode::kInvalidArgument,
                    fmt::format("system {}: cannot change its cluster's membership (member-remove "
                                "and member-add need a system that can, such as etcd)",

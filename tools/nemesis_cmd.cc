@@ -1,4 +1,5 @@
-// faultline nemesis partition|kill|pause|resume|start|restart|loss|delay|bandwidth|heal|status:
+// faultline nemesis partition|kill|pause|resume|start|restart|member-remove|member-add|loss|delay|
+// bandwidth|heal|status:
 // inject one fault into a cluster by hand (nemesis/nemesis.h), heal it, or see what is open.
 #include <fmt/format.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "nemesis/nemesis.h"
 #include "nemesis/node_control.h"
 #include "runner/ssh.h"
+#include "systems/registry.h"
 #include "tools/commands.h"
 
 namespace faultline::tools {
@@ -58,6 +60,9 @@ struct Session {
   std::optional<cluster::ClusterState> state;    // local clusters only
   std::optional<cluster::NodesFile> nodes_file;  // ssh:FILE clusters only
   std::unique_ptr<nemesis::NodeControl> control;
+  // Local etcd clusters: the system's membership, for member-remove / member-add and their heals.
+  std::unique_ptr<systems::System> system;
+  std::unique_ptr<nemesis::Membership> membership;
   std::unique_ptr<nemesis::Nemesis> nemesis;
   std::vector<std::string> nodes;
   std::uint64_t seed = 0;
@@ -145,6 +150,13 @@ Result<Session> OpenSession(const Common& c) {
   s.state = std::move(state);
   options.control = s.control.get();
   for (const auto& n : options.net.nodes) s.nodes.push_back(n.name);
+  if (s.state->db == cluster::Db::kEtcd) {
+    FAULTLINE_ASSIGN_OR_RETURN(s.system, systems::OpenSystem("etcd"));
+    FAULTLINE_ASSIGN_OR_RETURN(systems::SystemCluster nodes,
+                               systems::LocalNodes(*s.state, s.system->Info()));
+    FAULTLINE_ASSIGN_OR_RETURN(s.membership, s.system->Membership(nodes, *s.control));
+    options.membership = s.membership.get();
+  }
   FAULTLINE_ASSIGN_OR_RETURN(s.nemesis, nemesis::Nemesis::Open(options));
   return s;
 }
@@ -271,6 +283,7 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
       "  faultline nemesis loss --probability 0.2 --nodes minority\n"
       "  faultline nemesis delay --ms 50 --jitter-ms 10 --nodes n1 --peers n2,n3\n"
       "  faultline nemesis bandwidth --kbit 1000 --nodes n5 --deadline 60\n"
+      "  faultline nemesis member-remove n2 --for 10\n"
       "  faultline nemesis status\n"
       "  faultline nemesis heal\n"
       "\n"
@@ -329,24 +342,8 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
     };
   });
 
-  for (const char* action_name : {"kill", "pause", "resume", "start", "restart"}) {
-    const std::string name(action_name);
-    std::string help = fmt::format(
-        "{} the database process of TARGET.\n"
-        "TARGET: node names (n1,n3), one, minority, majority, all, or leader (the node a\n"
-        "majority of etcd members names as leader). one/minority/majority are chosen with\n"
-        "--seed.\n",
-        name == "kill"     ? "SIGKILL"
-        : name == "pause"  ? "Pause (SIGSTOP or cgroup freeze)"
-        : name == "resume" ? "Resume (SIGCONT or thaw)"
-        : name == "start"  ? "Start again"
-                           : "Kill, then start again");
-    if (name == "kill" || name == "pause") {
-      help += fmt::format("Recorded in the ledger: `nemesis heal` {} it.",
-                          name == "kill" ? "starts" : "resumes");
-    } else {
-      help += "Closes the ledger entries of the faults it undoes.";
-    }
+  // A subcommand that applies one fault kind to a TARGET argument.
+  auto add_target_command = [&](const std::string& name, const std::string& help) {
     auto* sub = nem->add_subcommand(name, help);
     AddCommon(sub, *common);
     sub->add_option("target", args->target, "Node names, one, minority, majority, all, leader")
@@ -366,6 +363,44 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
         });
       };
     });
+  };
+  for (const char* action_name : {"kill", "pause", "resume", "start", "restart"}) {
+    const std::string name(action_name);
+    std::string help = fmt::format(
+        "{} the database process of TARGET.\n"
+        "TARGET: node names (n1,n3), one, minority, majority, all, or leader (the node a\n"
+        "majority of etcd members names as leader). one/minority/majority are chosen with\n"
+        "--seed.\n",
+        name == "kill"     ? "SIGKILL"
+        : name == "pause"  ? "Pause (SIGSTOP or cgroup freeze)"
+        : name == "resume" ? "Resume (SIGCONT or thaw)"
+        : name == "start"  ? "Start again"
+                           : "Kill, then start again");
+    if (name == "kill" || name == "pause") {
+      help += fmt::format("Recorded in the ledger: `nemesis heal` {} it.",
+                          name == "kill" ? "starts" : "resumes");
+    } else {
+      help += "Closes the ledger entries of the faults it undoes.";
+    }
+    add_target_command(name, help);
+  }
+
+  for (const char* kind_name : {"member-remove", "member-add"}) {
+    const std::string name(kind_name);
+    const bool remove = name == "member-remove";
+    add_target_command(
+        name,
+        remove
+            ? "Take TARGET out of the cluster's membership (local etcd clusters: etcd member\n"
+              "remove through the JSON gateway, then the member's etcd is killed and its data\n"
+              "dir's member/ wiped, as Jepsen's etcd test does). Refused if fewer than a majority\n"
+              "of the original nodes would stay members. Recorded in the ledger: `nemesis heal`\n"
+              "adds the members back (member add, then start on the empty data dir with\n"
+              "--initial-cluster-state existing, waiting until each has joined).\n"
+              "TARGET: node names (n1,n3), one, minority, or leader; chosen with --seed."
+            : "Put TARGET back into the cluster's membership (member add, start, wait until it\n"
+              "has joined); members already are left alone, so `all` adds every removed node.\n"
+              "Closes the ledger entries of the removals it undoes.");
   }
 
   auto* loss = nem->add_subcommand(

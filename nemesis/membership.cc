@@ -11,7 +11,7 @@ namespace faultline::nemesis {
 
 Status CheckShrink(const std::vector<std::string>& original,
                    const std::vector<std::string>& members,
-                   const std::vector<std::string>& removing) {
+                   const std::vector<std::string>& removing, size_t max_out) {
   const std::string what = fmt::format("member-remove {}", fmt::join(removing, ","));
   const std::set<std::string> now(members.begin(), members.end());
   const std::set<std::string> out(removing.begin(), removing.end());
@@ -21,6 +21,13 @@ Status CheckShrink(const std::vector<std::string>& original,
                        fmt::format("{}: {} is not a member now (members: {})", what, node,
                                    fmt::join(members, ",")));
     }
+  }
+  const size_t out_after = original.size() - (now.size() - out.size());
+  if (out_after > max_out) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{}: would leave {} of the {} original nodes out of the "
+                                 "membership; this system takes at most {} out at once",
+                                 what, out_after, original.size(), max_out));
   }
   const size_t majority = original.size() / 2 + 1;
   const size_t left = now.size() - out.size();

@@ -17,6 +17,7 @@
 #ifndef FAULTLINE_NEMESIS_MEMBERSHIP_H_
 #define FAULTLINE_NEMESIS_MEMBERSHIP_H_
 
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -42,6 +43,9 @@ class Membership {
 
   // What changes the membership, for reports ("etcd member API").
   virtual std::string_view Name() const = 0;
+  // How many nodes may be out of the membership at once (a limit of the system's, below the
+  // majority guard's).
+  virtual size_t MaxOut() const { return static_cast<size_t>(-1); }
   // The nodes that are members now, in cluster order (a member added but not yet started counts).
   [[nodiscard]] virtual Result<std::vector<std::string>> Members() = 0;
   // Takes `node` out of the cluster: removes it from the membership, stops its server and wipes
@@ -59,9 +63,11 @@ class Membership {
 // `members` minus `removing`, are at least floor(N/2)+1 of the N `original` nodes; otherwise
 // InvalidArgument saying how many may still go ("member-remove n1,n2,n3: would leave 2 of the 5
 // original members, fewer than a majority (3); at most 2 may be removed now"). Pure.
+// `max_out` (Membership::MaxOut) also bounds how many of `original` may be out at once.
 [[nodiscard]] Status CheckShrink(const std::vector<std::string>& original,
                                  const std::vector<std::string>& members,
-                                 const std::vector<std::string>& removing);
+                                 const std::vector<std::string>& removing,
+                                 size_t max_out = static_cast<size_t>(-1));
 
 }  // namespace faultline::nemesis
 

@@ -32,13 +32,14 @@ struct ShrinkCase {
   std::vector<std::string> removing;
   bool ok;
   std::string error;  // a part of the message when refused
+  size_t max_out = static_cast<size_t>(-1);
 };
 
 class CheckShrinkTest : public ::testing::TestWithParam<ShrinkCase> {};
 
 TEST_P(CheckShrinkTest, KeepsAMajorityOfTheOriginal) {
   const ShrinkCase& c = GetParam();
-  const Status s = CheckShrink(c.original, c.members, c.removing);
+  const Status s = CheckShrink(c.original, c.members, c.removing, c.max_out);
   EXPECT_EQ(s.has_value(), c.ok) << (s ? std::string("ok") : s.error().message());
   if (!s) {
     EXPECT_EQ(s.error().code(), ErrorCode::kInvalidArgument);
@@ -63,7 +64,11 @@ INSTANTIATE_TEST_SUITE_P(
         ShrinkCase{kFive, {"n1", "n3", "n4", "n5"}, {"n2"}, false, "n2 is not a member now"},
         ShrinkCase{{"n1", "n2", "n3"}, {"n1", "n2", "n3"}, {"n2"}, true, ""},
         ShrinkCase{{"n1", "n2", "n3"}, {"n1", "n2", "n3"}, {"n1", "n2"}, false, "majority (2)"},
-        ShrinkCase{{"n1"}, {"n1"}, {"n1"}, false, "fewer than a majority (1)"}));
+        ShrinkCase{{"n1"}, {"n1"}, {"n1"}, false, "fewer than a majority (1)"},
+        // A system's own limit (etcd: one out at a time).
+        ShrinkCase{kFive, kFive, {"n1"}, true, "", 1},
+        ShrinkCase{kFive, kFive, {"n1", "n2"}, false, "takes at most 1 out at once", 1},
+        ShrinkCase{kFive, {"n1", "n3", "n4", "n5"}, {"n3"}, false, "would leave 2 of the 5", 1}));
 
 // Members in a file, one per line; every change rewrites it (the child's changes outlive it).
 class FileMembership final : public Membership {

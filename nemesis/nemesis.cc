@@ -375,7 +375,7 @@ class NemesisImpl final : public Nemesis {
     if (action == MemberAction::kRemove) {
       Result<std::vector<std::string>> members = membership->Members();
       if (!members) return std::move(members).error().WithContext("nemesis: " + what);
-      FAULTLINE_RETURN_IF_ERROR(CheckShrink(original, *members, entry.nodes));
+      FAULTLINE_RETURN_IF_ERROR(CheckShrink(original, *members, entry.nodes, membership->MaxOut()));
       for (const auto& node : entry.nodes) entry.objects.push_back(Obj("member-removed", node));
       FAULTLINE_ASSIGN_OR_RETURN(entry, Record(std::move(entry)));
     }

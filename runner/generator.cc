@@ -294,7 +294,9 @@ Result<FaultSpec> NemesisSchedule::Next() {
     case FaultKind::kProxyLatency:
     case FaultKind::kMemberRemove: {
       // One node or a minority, at random; a minority needs at least 3 nodes.
-      const bool minority = nodes.size() >= 3 && Below(rng_, 2) == 1;
+      // Members leave one at a time (what every system with membership changes can take back).
+      const bool minority =
+          spec.kind != FaultKind::kMemberRemove && nodes.size() >= 3 && Below(rng_, 2) == 1;
       FAULTLINE_ASSIGN_OR_RETURN(
           std::vector<std::string> targets,
           nemesis::ResolveTarget(minority ? "minority" : "one", nodes, std::nullopt, rng_()));

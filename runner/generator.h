@@ -175,9 +175,8 @@ struct NemesisScheduleOptions {
 
 // Each fault the schedule makes is concrete except for the leader, which is looked up when it is
 // applied: kPartition names a grudge (random ones are drawn with the spec's seed), kIsolate one
-// node, kIsolateLeader nothing; kKill, kPause, kLoss and kMemberRemove name one node or a
-// minority, in cluster order (a minority of removals keeps a majority of members: the guard of
-// nemesis/membership.h); the heal after each fault adds removed members back; loss keeps
+// node, kIsolateLeader nothing; kKill, kPause and kLoss name one node or a minority, in cluster
+// order; kMemberRemove one node (the heal after each fault adds it back); loss keeps
 // FaultSpec's default probability (30%).
 class NemesisSchedule {
  public:

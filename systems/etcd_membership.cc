@@ -31,6 +31,12 @@ class EtcdMembership final : public nemesis::Membership {
 
   std::string_view Name() const override { return "etcd member API"; }
 
+  // The supervisor starts a member with every node in --initial-cluster, so a member can join
+  // only once every other node is a member again; and with --strict-reconfig-check etcd refuses
+  // to add a second member while the first added is not started ("unhealthy cluster"). Two out
+  // at once could never come back: one at a time.
+  size_t MaxOut() const override { return 1; }
+
   Result<std::vector<std::string>> Members() override {
     FAULTLINE_ASSIGN_OR_RETURN(Listed listed, List(""));
     std::vector<std::string> out;
@@ -47,7 +53,7 @@ class EtcdMembership final : public nemesis::Membership {
     if (const EtcdMember* m = Find(listed.list, *node); m != nullptr) {
       FAULTLINE_ASSIGN_OR_RETURN(
           cluster::HttpResponse r,
-          Call(*listed.via, "/v3/cluster/member/remove", json{{"ID", m->id}}.dump()));
+          Change(*listed.via, "/v3/cluster/member/remove", json{{"ID", m->id}}.dump()));
       if (r.status != 200) {
         return MakeError(ErrorCode::kUnavailable,
                          fmt::format("etcd: member remove {} (id {}) through {}: HTTP {}: {}", name,
@@ -81,8 +87,8 @@ class EtcdMembership final : public nemesis::Membership {
       FAULTLINE_ASSIGN_OR_RETURN(std::string stopped, StopAndWipe(n, {}));
       done.push_back(fmt::format("{}: {}", n.name, stopped));
       FAULTLINE_ASSIGN_OR_RETURN(cluster::HttpResponse r,
-                                 Call(*listed.via, "/v3/cluster/member/add",
-                                      json{{"peerURLs", json::array({EtcdPeerUrl(n)})}}.dump()));
+                                 Change(*listed.via, "/v3/cluster/member/add",
+                                        json{{"peerURLs", json::array({EtcdPeerUrl(n)})}}.dump()));
       if (r.status != 200) {
         return MakeError(ErrorCode::kUnavailable,
                          fmt::format("etcd: member add {} ({}) through {}: HTTP {}: {}", n.name,
@@ -158,6 +164,22 @@ class EtcdMembership final : public nemesis::Membership {
                                      std::string_view body) const {
     cluster::HttpClient http(node.address, node.port);
     return http.Request("POST", target, body, options_.request_timeout);
+  }
+
+  // A member add or remove. With --strict-reconfig-check (3.4's default) etcd refuses a change
+  // until every member has been connected for 5 s ("unhealthy cluster") or enough have started:
+  // transient after a member joined, so such refusals are retried for change_timeout.
+  Result<cluster::HttpResponse> Change(const SystemNode& node, std::string_view target,
+                                       std::string_view body) const {
+    const auto deadline = std::chrono::steady_clock::now() + options_.change_timeout;
+    while (true) {
+      Result<cluster::HttpResponse> r = Call(node, target, body);
+      const bool transient = r && r->status == 503 &&
+                             (r->body.find("unhealthy cluster") != std::string::npos ||
+                              r->body.find("not enough started") != std::string::npos);
+      if (!transient || std::chrono::steady_clock::now() >= deadline) return r;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
   }
 
   // The member list as a member sees it (one that lists itself: a removed server still running

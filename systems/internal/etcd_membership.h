@@ -40,6 +40,9 @@ std::string EtcdPeerUrl(const SystemNode& node);
 
 struct EtcdMembershipOptions {
   std::chrono::milliseconds request_timeout{2000};
+  // How long a member add or remove that etcd refuses as transient ("unhealthy cluster": a
+  // member connected less than 5 s ago) is retried.
+  std::chrono::milliseconds change_timeout{15000};
   // How long Add waits for the member it added to start (publish its name).
   std::chrono::milliseconds start_timeout{20000};
 };

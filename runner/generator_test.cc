@@ -310,11 +310,31 @@ TEST(NemesisScheduleTest, ParseScheduleKinds) {
   // A fault kind the schedule does not choose from.
   Result<std::vector<FaultKind>> siege = ParseScheduleKinds("kill,siege");
   ASSERT_FALSE(siege);
-  EXPECT_EQ(
-      siege.error().message(),
-      "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
-      "pause, loss, http-status, http-delay, http-drop, http-truncate, proxy-latency or none)");
+  EXPECT_EQ(siege.error().message(),
+            "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
+            "pause, loss, http-status, http-delay, http-drop, http-truncate, proxy-latency, "
+            "member-remove or none)");
   EXPECT_EQ(nemesis::FaultF(FaultKind::kIsolateLeader), "partition");
+}
+
+// Members leave one at a time: every member-remove the schedule makes names exactly one node.
+TEST(NemesisScheduleTest, MemberRemoveNamesOneNode) {
+  NemesisSchedule schedule(NemesisScheduleOptions{.kinds = {FaultKind::kMemberRemove},
+                                                  .nodes = {"n1", "n2", "n3", "n4", "n5"},
+                                                  .isolate_node = "",
+                                                  .seed = 7});
+  std::set<std::string> seen;
+  for (int i = 0; i < 50; ++i) {
+    Result<FaultSpec> spec = schedule.Next();
+    ASSERT_TRUE(spec) << spec.error().message();
+    EXPECT_EQ(spec->kind, FaultKind::kMemberRemove);
+    EXPECT_EQ(spec->targets.find(','), std::string::npos) << spec->targets;
+    seen.insert(spec->targets);
+  }
+  EXPECT_GE(seen.size(), 3u);  // not always the same node
+  EXPECT_TRUE(
+      ChangesMembership(std::vector<FaultKind>{FaultKind::kKill, FaultKind::kMemberRemove}));
+  EXPECT_FALSE(ChangesMembership(std::vector<FaultKind>{FaultKind::kKill}));
 }
 
 // What the schedule drew for seed 1 before it made nemesis::FaultSpecs (FaultPlan::Describe of

@@ -418,7 +418,8 @@ FaultReport DiskFaults::Unmount() {
   const std::uint64_t id = mount_id_;
   FaultReport r = internal::HealEntries(
       ledger_, options_.control, internal::FreshNets(nets),
-      [id](const LedgerEntry& e) { return e.id == id; }, /*include_live_mounts=*/true);
+      [id](const LedgerEntry& e) { return e.id == id; }, /*membership=*/nullptr,
+      /*include_live_mounts=*/true);
   mount_id_ = 0;
   return r;
 }

@@ -536,6 +536,9 @@ std::string DescribeFault(const FaultSpec& s) {
     case FaultKind::kPause:
     case FaultKind::kResume:
       return fmt::format("{} {}", FaultKindName(s.kind), s.targets);
+    case FaultKind::kMemberRemove:
+    case FaultKind::kMemberAdd:
+      return fmt::format("{} {}", FaultKindName(s.kind), targets);
     case FaultKind::kLoss:
       return fmt::format("loss {:.0f}% from {}", s.probability * 100, targets);
     case FaultKind::kDelay:

@@ -87,7 +87,11 @@ enum class FaultKind {
   kFsyncError,       // fsync answers EIO for a share (--probability) of calls
   kTornWrite,        // a crash of the targets that keeps a prefix of each file's last write
   kSlowDisk,         // every read, write and fsync waits delay ± jitter
-  kHeal,             // undo every open fault
+  // Membership (nemesis/membership.h), for systems that can grow and shrink their cluster (etcd
+  // member remove / add): never below a majority of the original nodes; heal adds them back.
+  kMemberRemove,  // take the targets out of the cluster (removed, stopped, their data wiped)
+  kMemberAdd,     // put the targets back (added, started); "all": every removed node
+  kHeal,          // undo every open fault
 };
 
 // The parameters a kind takes, as bits of FaultKindInfo::params. A parameter a kind does not take
@@ -173,6 +177,9 @@ inline constexpr std::array kFaultKinds = {
     FaultKindInfo{FaultKind::kTornWrite, "torn-write", "torn-write", kParamTargets},
     FaultKindInfo{FaultKind::kSlowDisk, "slow-disk", "slow-disk",
                   kParamTargets | kParamDelay | kParamDuration},
+    FaultKindInfo{FaultKind::kMemberRemove, "member-remove", "member-remove",
+                  kParamTargets | kParamDuration},
+    FaultKindInfo{FaultKind::kMemberAdd, "member-add", "member-add", kParamTargets},
     FaultKindInfo{FaultKind::kHeal, "heal", "heal", 0},
 };
 
@@ -313,7 +320,7 @@ std::string FormatFaultSpec(const FaultSpec& spec);
 
 // What people read: "partition halves", "partition isolate:n3", "partition isolate:leader",
 // "kill n2", "loss 30% from n1,n4", "delay 50±10 ms from n1", "bandwidth 1000 kbit/s from n5",
-// "corrupt bitflip member/snap/db on n1", "siege n2 (cpu 80%)", "heal".
+// "corrupt bitflip member/snap/db on n1", "siege n2 (cpu 80%)", "member-remove n2", "heal".
 std::string DescribeFault(const FaultSpec& spec);
 
 // The nodes a fault acts on: its targets resolved against the cluster's `nodes` (ResolveTarget,

@@ -51,6 +51,8 @@ TEST(FaultKindTest, NamesAndFsAreTheRecordedOnes) {
       {FaultKind::kFsyncError, "fsync-error"},
       {FaultKind::kTornWrite, "torn-write"},
       {FaultKind::kSlowDisk, "slow-disk"},
+      {FaultKind::kMemberRemove, "member-remove"},
+      {FaultKind::kMemberAdd, "member-add"},
       {FaultKind::kHeal, "heal"}};
   ASSERT_EQ(names.size(), kFaultKinds.size());
   for (const auto& [kind, name] : names) EXPECT_EQ(FaultKindName(kind), name);
@@ -214,6 +216,10 @@ std::vector<FaultSpec> Examples() {
   packet_corrupt.probability = 0.05;
   packet_corrupt.include_control = true;
   out.push_back(packet_corrupt);
+  FaultSpec remove = Spec(FaultKind::kMemberRemove, "n2,n4");
+  remove.duration = std::chrono::milliseconds(3000);
+  out.push_back(remove);
+  out.push_back(Spec(FaultKind::kMemberAdd, "all"));
   out.push_back(Spec(FaultKind::kHeal));
   return out;
 }
@@ -343,6 +349,8 @@ TEST(FaultSpecTest, DescriptionsAreTheRecordedOnes) {
   EXPECT_EQ(DescribeFault(Spec(FaultKind::kPause, "n1,n4")), "pause n1,n4");
   EXPECT_EQ(DescribeFault(Spec(FaultKind::kLoss, "n1,n4")), "loss 30% from n1,n4");
   EXPECT_EQ(DescribeFault(Spec(FaultKind::kHeal)), "heal");
+  EXPECT_EQ(DescribeFault(Spec(FaultKind::kMemberRemove, "n2")), "member-remove n2");
+  EXPECT_EQ(DescribeFault(Spec(FaultKind::kMemberAdd)), "member-add all");
   FaultSpec status = Spec(FaultKind::kHttpStatus);
   status.proxy.share = 0.2;
   status.proxy.method = "GET";

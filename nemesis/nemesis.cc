@@ -352,10 +352,81 @@ class NemesisImpl final : public Nemesis {
       return internal::HealEntries(ledger_, options_.control, NetFor(), select);
     };
     return ApplyClockFault(req);
+  Result<FaultReport> Member(const std::vector<std::string>& nodes, MemberAction action) override {
+    const std::int64_t start = internal::MonoNanos();
+    const FaultKind kind =
+        action == MemberAction::kRemove ? FaultKind::kMemberRemove : FaultKind::kMemberAdd;
+    const std::string what(FaultKindName(kind));
+    Membership* membership = options_.membership;
+    if (membership == nullptr) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("nemesis: {}: this cluster's system cannot change its "
+                                   "membership (no Membership given)",
+                                   what));
+    }
+    if (nodes.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("nemesis: {}: no nodes given", what));
+    }
+    std::vector<std::string> original;
+    for (const auto& n : options_.net.nodes) original.push_back(n.name);
+    if (original.empty() && options_.control != nullptr) original = options_.control->Nodes();
+    FAULTLINE_RETURN_IF_ERROR(CheckNodes(what, nodes));
+    LedgerEntry entry = BaseEntry(kind);
+    entry.nodes = nodes;
+    SortByCluster(entry.nodes);
+    entry.description =
+        fmt::format("{} {} ({})", what, fmt::join(entry.nodes, ","), membership->Name());
+    if (action == MemberAction::kRemove) {
+      Result<std::vector<std::string>> members = membership->Members();
+      if (!members) return std::move(members).error().WithContext("nemesis: " + what);
+      FAULTLINE_RETURN_IF_ERROR(CheckShrink(original, *members, entry.nodes, membership->MaxOut()));
+      for (const auto& node : entry.nodes) entry.objects.push_back(Obj("member-removed", node));
+      FAULTLINE_ASSIGN_OR_RETURN(entry, Record(std::move(entry)));
+    }
+    FaultReport report = Begin(kind, entry, start);
+    const MemberStep step = [](std::string_view s) {
+      internal::MaybeCrash(fmt::format("member-{}", s).c_str());
+    };
+    std::set<std::string> done;
+    for (size_t i = 0; i < report.nodes.size(); ++i) {
+      const std::string& node = report.nodes[i];
+      if (i == 1) internal::MaybeCrash("between-nodes");
+      Result<std::string> r = action == MemberAction::kRemove ? membership->Remove(node, step)
+                                                              : membership->Add(node, step);
+      if (r) {
+        done.insert(node);
+        report.details.push_back(fmt::format("{}: {}", node, *r));
+      } else {
+        report.failed.push_back(node);
+        report.details.push_back(fmt::format("{}: {}", node, r.error().message()));
+      }
+    }
+    report.ok = report.failed.empty();
+    if (!report.ok && action == MemberAction::kRemove) {
+      report.notes.push_back("failed nodes may be half removed: heal adds them back");
+    }
+    if (action == MemberAction::kAdd) {
+      // Adding by hand closes the removals it undid, as starting closes kills.
+      if (auto state = ledger_.Read()) {
+        for (const auto& e : state->open) {
+          if (e.kind != FaultKindName(FaultKind::kMemberRemove)) continue;
+          const bool all = std::all_of(e.nodes.begin(), e.nodes.end(),
+                                       [&](const std::string& n) { return done.contains(n); });
+          if (!all) continue;
+          EndWatchdogs(e);
+          (void)ledger_.Close(e.id, "undone by member-add");
+          report.notes.push_back(fmt::format("closed ledger entry #{} ({})", e.id, e.kind));
+        }
+      }
+    }
+    report.end_mono_ns = internal::MonoNanos();
+    return report;
   }
 
   FaultReport HealAll() override {
-    FaultReport report = internal::HealEntries(ledger_, options_.control, NetFor(), {});
+    FaultReport report =
+        internal::HealEntries(ledger_, options_.control, NetFor(), {}, options_.membership);
     scratch_.clear();
     return report;
   }
@@ -400,6 +471,7 @@ class NemesisImpl final : public Nemesis {
     if (o.type == "watchdog") return fmt::format("watchdog pid {}", o.pid);
     if (o.type == "paused") return fmt::format("{}: paused pid {}", o.node, o.pid);
     if (o.type == "killed") return fmt::format("{}: killed", o.node);
+    if (o.type == "member-removed") return fmt::format("{}: removed from the membership", o.node);
     if (o.type == "burner") return fmt::format("siege burner pid {}", o.pid);
     if (o.type == "setting") return fmt::format("{} {} (was {})", o.name, o.set_to, o.value);
     if (o.type == "scratch-file") return fmt::format("siege file {}", o.name);
@@ -718,6 +790,13 @@ class NemesisImpl final : public Nemesis {
 
 }  // namespace
 
+Result<FaultReport> Nemesis::Member(const std::vector<std::string>& /*nodes*/,
+                                    MemberAction action) {
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("nemesis: {}: this nemesis cannot change a cluster's membership",
+                               action == MemberAction::kRemove ? "member-remove" : "member-add"));
+}
+
 std::string FaultReport::Describe() const {
   std::string out =
       fmt::format("{} {}{}: {} ({:.1f} ms)", FaultKindName(kind), ok ? "ok" : "FAILED",
@@ -780,6 +859,10 @@ Result<FaultReport> ApplyFault(Nemesis& nemesis, const FaultSpec& spec,
                             spec.include_control);
     case FaultKind::kHeal:
       return nemesis.HealAll();
+    case FaultKind::kMemberRemove:
+      return nemesis.Member(targets, MemberAction::kRemove);
+    case FaultKind::kMemberAdd:
+      return nemesis.Member(targets, MemberAction::kAdd);
     case FaultKind::kCrash:
       if (context.drill_faults != nullptr) return context.drill_faults->Crash(targets);
       break;
@@ -829,9 +912,11 @@ Result<std::unique_ptr<Nemesis>> Nemesis::Open(const NemesisOptions& options) {
     });
     if (orphans) {
       nemesis->set_recovered(internal::HealEntries(
-          ledger, options.control, nemesis->NetFor(), [](const LedgerEntry& e) {
+          ledger, options.control, nemesis->NetFor(),
+          [](const LedgerEntry& e) {
             return !internal::IsSameProcess(e.owner_pid, e.owner_start_time);
-          }));
+          },
+          options.membership));
     }
   }
   return std::unique_ptr<Nemesis>(std::move(nemesis));

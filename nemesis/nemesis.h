@@ -25,6 +25,7 @@
 #include "nemesis/clock.h"
 #include "nemesis/fault.h"
 #include "nemesis/grudge.h"
+#include "nemesis/membership.h"
 #include "nemesis/net.h"
 #include "nemesis/node_control.h"
 
@@ -72,6 +73,10 @@ struct NemesisOptions {
   // How clock faults reach the nodes (nemesis/clock.h): on a local cluster, each node's
   // libfaketime timestamp file and why the system cannot be reached, if it cannot.
   ClockAccess clock;
+  // Borrowed; the system's membership (System::Membership), for member-remove and member-add and
+  // for healing removals. Null: this system cannot change its membership, and open removals in
+  // the ledger fail to heal (and stay open) until a heal that has one.
+  Membership* membership = nullptr;
 };
 
 class Nemesis {
@@ -114,6 +119,12 @@ class Nemesis {
   // Egress of `nodes` limited to kbit_per_s (tbf on the node's eth0).
   [[nodiscard]] virtual Result<FaultReport> Bandwidth(const std::vector<std::string>& nodes,
                                                       std::int64_t kbit_per_s) = 0;
+  // Removes `nodes` from the cluster's membership (kRemove: recorded in the ledger first, refused
+  // by the guard of nemesis/membership.h) or adds them back (kAdd: closes the removals it undid),
+  // one node at a time through NemesisOptions::membership. Added (additive, not pure): a Nemesis
+  // without membership refuses.
+  [[nodiscard]] virtual Result<FaultReport> Member(const std::vector<std::string>& nodes,
+                                                   MemberAction action);
   // Heals every fault open in the ledger (also ones recorded by other processes).
   virtual FaultReport HealAll() = 0;
   // A clock fault (clock-bump, clock-strobe, clock-reset; nemesis/clock.h) on resolved `targets`.
@@ -145,8 +156,9 @@ struct FaultContext {
 // Applies one fault through `nemesis`, the path every caller with a FaultSpec takes: partitions
 // (FaultGrudge over `nodes`, in the spec's partition mode), process faults through the node
 // controller (kill, pause, resume, start, restart), packet faults (loss, delay, bandwidth,
-// duplicate, reorder, packet-corrupt), heal,
-// kCrash through `context.drill_faults` and proxy faults (http-status, ..., proxy-latency) through
+// duplicate, reorder, packet-corrupt), clocks through Nemesis::Clock, heal, kCrash through
+// `context.drill_faults`, member-remove / member-add through Nemesis::Member, disk faults through
+// `context.disk_faults` and proxy faults (http-status, ..., proxy-latency) through
 // `context.proxy_faults` (InvalidArgument without one). Targets are resolved by
 // FaultTargets (`leader` is asked only for "leader"). The spec is validated first.
 //

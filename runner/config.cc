@@ -135,7 +135,8 @@ const std::array kFields{
                       "local cluster, for systems that declare it; date -s over ssh; a jump puts "
                       "Redis Sentinel into TILT mode for 30 s); on a faulty filesystem mounted "
                       "over each node's data dir (local clusters) lose-unsynced (power cut of "
-                      "every node), lose-unsynced-one, torn-write, fsync-error, slow-disk; or none",
+                      "every node), lose-unsynced-one, torn-write, fsync-error, slow-disk; "
+                      "member-remove (systems with membership changes, e.g. etcd); or none",
               .parse = ParseNemesisField, .print = PrintNemesisField},
   ConfigField{.key = "isolate_node", .flag = "--isolate-node",
               .help = "Node that 'isolate' always cuts off (e.g. n3)",

@@ -247,6 +247,10 @@ Result<std::vector<FaultKind>> ParseScheduleKinds(std::string_view list) {
   return kinds;
 }
 
+bool ChangesMembership(std::span<const FaultKind> kinds) {
+  return std::find(kinds.begin(), kinds.end(), FaultKind::kMemberRemove) != kinds.end();
+}
+
 NemesisSchedule::NemesisSchedule(NemesisScheduleOptions options)
     : options_(std::move(options)), rng_(Mix(options_.seed ^ 0x6e656d65736973ULL)) {}
 
@@ -294,7 +298,9 @@ Result<FaultSpec> NemesisSchedule::Next() {
     case FaultKind::kReorder:
     case FaultKind::kPacketCorrupt: {
       // One node or a minority, at random; a minority needs at least 3 nodes.
-      const bool minority = nodes.size() >= 3 && Below(rng_, 2) == 1;
+      // Members leave one at a time (what every system with membership changes can take back).
+      const bool minority =
+          spec.kind != FaultKind::kMemberRemove && nodes.size() >= 3 && Below(rng_, 2) == 1;
       FAULTLINE_ASSIGN_OR_RETURN(
           std::vector<std::string> targets,
           nemesis::ResolveTarget(minority ? "minority" : "one", nodes, std::nullopt, rng_()));

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -163,7 +164,10 @@ inline constexpr std::array kScheduleFaultKinds = {
     FaultKind::kClockBump,       FaultKind::kClockStrobe,
     FaultKind::kLoseUnsynced,    FaultKind::kLoseUnsyncedOne,
     FaultKind::kFsyncError,      FaultKind::kTornWrite,
-    FaultKind::kSlowDisk};
+    FaultKind::kSlowDisk,        FaultKind::kMemberRemove};
+// Whether a schedule of these kinds changes the cluster's membership (member-remove: the system
+// must support it, System::Membership).
+bool ChangesMembership(std::span<const FaultKind> kinds);
 // Parses a comma-separated list of those kinds such as "partition,kill,pause,loss"; "none" or ""
 // means no faults. Kept in the order given, duplicates removed.
 [[nodiscard]] Result<std::vector<FaultKind>> ParseScheduleKinds(std::string_view list);
@@ -182,7 +186,7 @@ struct NemesisScheduleOptions {
 // order; loss keeps FaultSpec's default probability (30%). duplicate, reorder and packet-corrupt
 // name one node or a minority too, on 30% of their packets (reorder holds each 50 ± 10 ms);
 // clock-bump moves one node or a minority by ±(0.5..5 s), clock-strobe by +0.5..2 s every
-// 100..500 ms.
+// 100..500 ms; kMemberRemove one node (the heal after each fault adds it back).
 class NemesisSchedule {
  public:
   explicit NemesisSchedule(NemesisScheduleOptions options);

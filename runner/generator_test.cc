@@ -341,7 +341,7 @@ TEST(NemesisScheduleTest, ParseScheduleKinds) {
             "nemesis: unknown fault 'siege' (expected partition, isolate, isolate-leader, kill, "
             "pause, loss, http-status, http-delay, http-drop, http-truncate, proxy-latency, "
             "duplicate, reorder, packet-corrupt, clock-bump, clock-strobe, lose-unsynced, "
-            "lose-unsynced-one, fsync-error, torn-write, slow-disk or none)");
+            "lose-unsynced-one, fsync-error, torn-write, slow-disk, member-remove or none)");
   EXPECT_EQ(nemesis::FaultF(FaultKind::kIsolateLeader), "partition");
 }
 
@@ -372,6 +372,26 @@ TEST(NemesisScheduleTest, ClockFaultsAreValidAndWithinTheirRanges) {
   EXPECT_GT(bumps, 10);
   EXPECT_GT(strobes, 10);
   EXPECT_TRUE(back) << "some bumps move the clock back";
+}
+
+// Members leave one at a time: every member-remove the schedule makes names exactly one node.
+TEST(NemesisScheduleTest, MemberRemoveNamesOneNode) {
+  NemesisSchedule schedule(NemesisScheduleOptions{.kinds = {FaultKind::kMemberRemove},
+                                                  .nodes = {"n1", "n2", "n3", "n4", "n5"},
+                                                  .isolate_node = "",
+                                                  .seed = 7});
+  std::set<std::string> seen;
+  for (int i = 0; i < 50; ++i) {
+    Result<FaultSpec> spec = schedule.Next();
+    ASSERT_TRUE(spec) << spec.error().message();
+    EXPECT_EQ(spec->kind, FaultKind::kMemberRemove);
+    EXPECT_EQ(spec->targets.find(','), std::string::npos) << spec->targets;
+    seen.insert(spec->targets);
+  }
+  EXPECT_GE(seen.size(), 3u);  // not always the same node
+  EXPECT_TRUE(
+      ChangesMembership(std::vector<FaultKind>{FaultKind::kKill, FaultKind::kMemberRemove}));
+  EXPECT_FALSE(ChangesMembership(std::vector<FaultKind>{FaultKind::kKill}));
 }
 
 // What the schedule drew for seed 1 before it made nemesis::FaultSpecs (FaultPlan::Describe of

@@ -13,6 +13,7 @@
 #include "nemesis/machine_check.h"
 #include "nemesis/disk.h"
 #include "nemesis/nemesis.h"
+#include "runner/generator.h"
 #include "runner/internal/cluster_campaign.h"
 #include "systems/registry.h"
 
@@ -169,7 +170,14 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
     }
     FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<nemesis::NodeControl> control,
                                system->Control(*nodes, **shell));
+    // Membership changes (member-remove, member-add) for a system that has them; a schedule
+    // asking for them on one that has not stops here, with the system's reason.
+    Result<std::unique_ptr<nemesis::Membership>> membership = system->Membership(*nodes, *control);
+    if (!membership && ChangesMembership(config.nemesis)) {
+      return std::move(membership).error().WithContext("campaign: --nemesis");
+    }
     nemesis::NemesisOptions nemesis_options;
+    nemesis_options.membership = membership ? membership->get() : nullptr;
     nemesis_options.net = state->NetConfig();
     nemesis_options.ledger_path = (fs::path(files.dir) / "nemesis.ledger").string();
     nemesis_options.control = control.get();

@@ -13,6 +13,7 @@
 #include "cluster/ssh_nemesis.h"
 #include "common/parallel.h"
 #include "common/shell.h"
+#include "runner/generator.h"
 #include "runner/internal/cluster_campaign.h"
 #include "systems/registry.h"
 
@@ -169,6 +170,12 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
                                  "implemented (they need the nodes' network namespaces on this "
                                  "machine); leave {} out, e.g. --nemesis partition,kill,pause",
                                  ctx, name, name));
+  }
+  if (ChangesMembership(config.nemesis)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{}: --nemesis member-remove: membership changes over ssh are not "
+                                 "implemented yet (local clusters only)",
+                                 ctx));
   }
 
   nemesis::NemesisOptions nemesis_options;

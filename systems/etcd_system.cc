@@ -9,6 +9,7 @@
 #include "common/parallel.h"
 #include "common/ports.h"
 #include "systems/internal/builtin.h"
+#include "systems/internal/etcd_membership.h"
 
 namespace faultline::systems::internal {
 namespace {
@@ -196,6 +197,12 @@ class EtcdSystem final : public System {
       if (n.name == node.name && !n.log_path.empty()) return {n.log_path};
     }
     return {};
+  }
+
+  // Member remove / add through the JSON gateway; the node control stops, wipes and starts.
+  Result<std::unique_ptr<nemesis::Membership>> Membership(const SystemCluster& cluster,
+                                                          nemesis::NodeControl& control) override {
+    return MakeEtcdMembership(cluster, control);
   }
 
   std::optional<std::string> Leader(const SystemCluster& cluster) override {

@@ -33,6 +33,14 @@ Status System::CheckWorkload(std::string_view workload) const {
                                info.name, workload, fmt::join(info.workloads, ", ")));
 }
 
+Result<std::unique_ptr<nemesis::Membership>> System::Membership(const SystemCluster& /*cluster*/,
+                                                                nemesis::NodeControl& /*control*/) {
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("system {}: cannot change its cluster's membership (member-remove "
+                               "and member-add need a system that can, such as etcd)",
+                               Info().name));
+}
+
 Result<SystemCluster> LocalNodes(const cluster::ClusterState& state, const SystemInfo& info) {
   SystemCluster out;
   out.name = state.name;

@@ -29,6 +29,7 @@
 #include "history/history.h"
 #include "nemesis/clock.h"
 #include "nemesis/fault.h"
+#include "nemesis/membership.h"
 #include "nemesis/node_control.h"
 
 namespace faultline::systems {
@@ -136,6 +137,11 @@ class System {
   virtual Status Teardown(const SystemCluster& /*cluster*/, nemesis::NodeControl& /*shell*/) {
     return OkStatus();
   }
+  // The cluster's membership, for the member-remove and member-add faults (nemesis/membership.h),
+  // working through `control` (Control's result; borrowed, must outlive the result). A system
+  // that cannot change its membership refuses: InvalidArgument saying why.
+  [[nodiscard]] virtual Result<std::unique_ptr<nemesis::Membership>> Membership(
+      const SystemCluster& cluster, nemesis::NodeControl& control);
   // The node the cluster names as its leader, if the system has one and it is known now.
   virtual std::optional<std::string> Leader(const SystemCluster& /*cluster*/) {
     return std::nullopt;

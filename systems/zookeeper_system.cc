@@ -229,6 +229,16 @@ class ZooKeeperSystem final : public System {
     o.key_prefix = setup.key_prefix;
     return client::MakeZkClientFactory(std::move(o));
   }
+  // TODO(issue 17): reconfig through zoo_reconfig once zoo.cfg has reconfigEnabled=true and the
+  // client is authorised (skipACL or a superDigest).
+  Result<std::unique_ptr<nemesis::Membership>> Membership(
+      const SystemCluster& /*cluster*/, nemesis::NodeControl& /*control*/) override {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "system zookeeper: membership changes are not implemented yet (they need "
+                     "dynamic reconfig: reconfigEnabled=true in zoo.cfg and an authorised client, "
+                     "skipACL or a superDigest, calling zoo_reconfig)");
+  }
+
   Status Teardown(const SystemCluster& cluster, nemesis::NodeControl& shell) override {
     return commands_->Teardown(cluster, shell);
   }

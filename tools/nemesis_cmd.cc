@@ -1,5 +1,5 @@
-// faultline nemesis partition|kill|pause|resume|start|restart|loss|delay|duplicate|reorder|
-// packet-corrupt|bandwidth|heal|status:
+// faultline nemesis partition|kill|pause|resume|start|restart|member-remove|member-add|loss|delay|
+// duplicate|reorder|packet-corrupt|bandwidth|clock-bump|clock-strobe|clock-reset|check|heal|status:
 // inject one fault into a cluster by hand (nemesis/nemesis.h), heal it, or see what is open.
 #include <fmt/format.h>
 #include <signal.h>
@@ -23,6 +23,7 @@
 #include "nemesis/nemesis.h"
 #include "nemesis/node_control.h"
 #include "runner/ssh.h"
+#include "systems/registry.h"
 #include "tools/commands.h"
 
 namespace faultline::tools {
@@ -64,6 +65,9 @@ struct Session {
   std::optional<cluster::ClusterState> state;    // local clusters only
   std::optional<cluster::NodesFile> nodes_file;  // ssh:FILE clusters only
   std::unique_ptr<nemesis::NodeControl> control;
+  // Local etcd clusters: the system's membership, for member-remove / member-add and their heals.
+  std::unique_ptr<systems::System> system;
+  std::unique_ptr<nemesis::Membership> membership;
   std::unique_ptr<nemesis::Nemesis> nemesis;
   std::vector<std::string> nodes;
   std::uint64_t seed = 0;
@@ -159,6 +163,13 @@ Result<Session> OpenSession(const Common& c) {
   s.state = std::move(state);
   options.control = s.control.get();
   for (const auto& n : options.net.nodes) s.nodes.push_back(n.name);
+  if (s.state->db == cluster::Db::kEtcd) {
+    FAULTLINE_ASSIGN_OR_RETURN(s.system, systems::OpenSystem("etcd"));
+    FAULTLINE_ASSIGN_OR_RETURN(systems::SystemCluster nodes,
+                               systems::LocalNodes(*s.state, s.system->Info()));
+    FAULTLINE_ASSIGN_OR_RETURN(s.membership, s.system->Membership(nodes, *s.control));
+    options.membership = s.membership.get();
+  }
   FAULTLINE_ASSIGN_OR_RETURN(s.nemesis, nemesis::Nemesis::Open(options));
   return s;
 }
@@ -304,6 +315,7 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
       "  faultline nemesis reorder --probability 0.3 --ms 50 --nodes n1 --for 10\n"
       "  faultline nemesis bandwidth --kbit 1000 --nodes n5 --deadline 60\n"
       "  faultline nemesis clock-bump --offset-ms -2000 --nodes n2 --for 10\n"
+      "  faultline nemesis member-remove n2 --for 10\n"
       "  faultline nemesis check\n"
       "  faultline nemesis status\n"
       "  faultline nemesis heal\n"
@@ -363,6 +375,19 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
     };
   });
 
+  // A subcommand that applies one fault kind to a TARGET argument.
+  auto add_target_command = [&](const std::string& name, const std::string& help) {
+    auto* sub = nem->add_subcommand(name, help);
+    AddCommon(sub, *common);
+    sub->add_option("target", args->target, "Node names, one, minority, majority, all, leader")
+        ->required();
+    sub->callback([&run, common, args, name] {
+      run = [common, args, name]() -> int {
+        return ApplyNamed(*common, name,
+                          [&](nemesis::FaultSpec& fault) { fault.targets = args->target; });
+      };
+    });
+  };
   for (const char* action_name : {"kill", "pause", "resume", "start", "restart"}) {
     const std::string name(action_name);
     std::string help = fmt::format(
@@ -381,16 +406,26 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
     } else {
       help += "Closes the ledger entries of the faults it undoes.";
     }
-    auto* sub = nem->add_subcommand(name, help);
-    AddCommon(sub, *common);
-    sub->add_option("target", args->target, "Node names, one, minority, majority, all, leader")
-        ->required();
-    sub->callback([&run, common, args, name] {
-      run = [common, args, name]() -> int {
-        return ApplyNamed(*common, name,
-                          [&](nemesis::FaultSpec& fault) { fault.targets = args->target; });
-      };
-    });
+    add_target_command(name, help);
+  }
+
+  for (const char* kind_name : {"member-remove", "member-add"}) {
+    const std::string name(kind_name);
+    const bool remove = name == "member-remove";
+    add_target_command(
+        name,
+        remove
+            ? "Take TARGET out of the cluster's membership (local etcd clusters: etcd member\n"
+              "remove through the JSON gateway, then the member's etcd is killed and its data\n"
+              "dir's member/ wiped, as Jepsen's etcd test does). Refused if fewer than a majority\n"
+              "of the original nodes would stay members (etcd: one node out at a time). Recorded\n"
+              "in the ledger: `nemesis heal`\n"
+              "adds the members back (member add, then start on the empty data dir with\n"
+              "--initial-cluster-state existing, waiting until each has joined).\n"
+              "TARGET: node names (n1,n3), one, minority, or leader; chosen with --seed."
+            : "Put TARGET back into the cluster's membership (member add, start, wait until it\n"
+              "has joined); members already are left alone, so `all` adds every removed node.\n"
+              "Closes the ledger entries of the removals it undoes.");
   }
 
   auto* loss = nem->add_subcommand(

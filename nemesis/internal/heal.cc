@@ -255,6 +255,23 @@ void HealProcessObject(const LedgerObject& o, NodeControl* control, EntryHeal& o
   Fail(out, Who(o), fmt::format("unknown ledger object type '{}' (left alone)", o.type));
 }
 
+void HealMemberObject(const LedgerObject& o, Membership* membership, EntryHeal& out) {
+  if (membership == nullptr) {
+    Fail(out, o.node,
+         "removed from the cluster's membership, and only the system's membership can add it back "
+         "(run `faultline nemesis heal` for the cluster, or a campaign of the system)");
+    return;
+  }
+  auto added = membership->Add(o.node, [](std::string_view step) {
+    MaybeCrash(fmt::format("heal-member-{}", step).c_str());
+  });
+  if (!added) {
+    Fail(out, o.node, fmt::format("add back: {}", added.error().message()));
+    return;
+  }
+  out.details.push_back(fmt::format("{}: {}", o.node, *added));
+}
+
 }  // namespace
 
 NetFor FreshNets(std::vector<std::unique_ptr<Net>>& keep) {
@@ -266,7 +283,8 @@ NetFor FreshNets(std::vector<std::unique_ptr<Net>>& keep) {
   };
 }
 
-EntryHeal HealEntry(const LedgerEntry& entry, NodeControl* control, const NetFor& net_for) {
+EntryHeal HealEntry(const LedgerEntry& entry, NodeControl* control, const NetFor& net_for,
+                    Membership* membership) {
   EntryHeal out;
   // 1. Partitions, through their backend's idempotent Heal.
   for (const auto& o : entry.objects) {
@@ -326,8 +344,13 @@ EntryHeal HealEntry(const LedgerEntry& entry, NodeControl* control, const NetFor
   MaybeCrash("during-heal");
   // 3. Processes: helpers end after their rules are gone (with --queue-bypass, a queue without a
   // listener passes packets anyway); paused processes resume; killed ones start again.
+  // Removed members are added back (and started) through the system's membership.
   for (const auto& o : entry.objects) {
     if (o.type == "partition" || IsNetObject(o)) continue;
+    if (o.type == "member-removed") {
+      HealMemberObject(o, membership, out);
+      continue;
+    }
     HealProcessObject(o, control, out);
   }
   return out;
@@ -335,7 +358,7 @@ EntryHeal HealEntry(const LedgerEntry& entry, NodeControl* control, const NetFor
 
 FaultReport HealEntries(const Ledger& ledger, NodeControl* control, const NetFor& net_for,
                         const std::function<bool(const LedgerEntry&)>& select,
-                        bool include_live_mounts) {
+                        Membership* membership, bool include_live_mounts) {
   FaultReport report;
   report.kind = FaultKind::kHeal;
   report.start_mono_ns = MonoNanos();
@@ -357,7 +380,7 @@ FaultReport HealEntries(const Ledger& ledger, NodeControl* control, const NetFor
     if (select && !select(entry)) continue;
     if (!include_live_mounts && HoldsLiveMount(entry)) continue;
     ++selected;
-    const EntryHeal h = HealEntry(entry, control, net_for);
+    const EntryHeal h = HealEntry(entry, control, net_for, membership);
     for (const auto& d : h.details) {
       report.details.push_back(fmt::format("#{} {}: {}", entry.id, entry.kind, d));
     }

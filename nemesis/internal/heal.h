@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "nemesis/ledger.h"
+#include "nemesis/membership.h"
 #include "nemesis/nemesis.h"
 #include "nemesis/net.h"
 #include "nemesis/node_control.h"
@@ -34,14 +35,16 @@ struct EntryHeal {
 
 // Undoes every object of `entry`. Objects already gone count as healed. `control` may be null:
 // paused local processes are then resumed by signal, and killed ones cannot be started (failure).
-EntryHeal HealEntry(const LedgerEntry& entry, NodeControl* control, const NetFor& net_for);
+// `membership` may be null: removed members then cannot be added back (failure, entry kept open).
+EntryHeal HealEntry(const LedgerEntry& entry, NodeControl* control, const NetFor& net_for,
+                    Membership* membership = nullptr);
 
 // Heals every open entry `select` accepts, closing each one that healed completely. The report's
 // kind is "heal". Mounts of the faulty filesystem whose owner is alive are left alone unless
 // `include_live_mounts` (nemesis/disk.h).
 FaultReport HealEntries(const Ledger& ledger, NodeControl* control, const NetFor& net_for,
                         const std::function<bool(const LedgerEntry&)>& select,
-                        bool include_live_mounts = false);
+                        Membership* membership = nullptr, bool include_live_mounts = false);
 
 // A NetFor that makes a new backend each time and keeps it in `keep` until the caller is done.
 NetFor FreshNets(std::vector<std::unique_ptr<Net>>& keep);

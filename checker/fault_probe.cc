@@ -101,6 +101,8 @@ ProbeFinding JudgeClockProbe(int64_t expected_ms, bool strobe, const std::vector
   if (all) return ProbeFinding{.confirmed = true, .evidence = evidence};
   if (unread) return ProbeFinding{.confirmed = std::nullopt, .evidence = evidence};
   return ProbeFinding{.confirmed = false, .evidence = evidence};
+}
+
 ProbeFinding JudgeDiskProbe(DiskProbeKind kind, double delay_ms,
                             const std::vector<DiskSeen>& targets) {
   std::vector<std::string> seen;

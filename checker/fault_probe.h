@@ -80,6 +80,7 @@ struct ClockSeen {
 // 0); a strobe: confirmed when some reading of every target matches (the others may fall on its
 // true-time half). Inconclusive when a target could not be read.
 ProbeFinding JudgeClockProbe(int64_t expected_ms, bool strobe, const std::vector<ClockSeen>& seen);
+
 // A disk fault (nemesis/disk.h) on each target. fsync-error and slow-disk: what a probe file
 // written and fsync'd in the node's data dir (through the faulty filesystem) saw; the crash kinds
 // (lose-unsynced, lose-unsynced-one, torn-write): the database process before and after.

@@ -352,6 +352,8 @@ class NemesisImpl final : public Nemesis {
       return internal::HealEntries(ledger_, options_.control, NetFor(), select);
     };
     return ApplyClockFault(req);
+  }
+
   Result<FaultReport> Member(const std::vector<std::string>& nodes, MemberAction action) override {
     const std::int64_t start = internal::MonoNanos();
     const FaultKind kind =

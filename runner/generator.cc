@@ -296,7 +296,8 @@ Result<FaultSpec> NemesisSchedule::Next() {
     case FaultKind::kProxyLatency:
     case FaultKind::kDuplicate:
     case FaultKind::kReorder:
-    case FaultKind::kPacketCorrupt: {
+    case FaultKind::kPacketCorrupt:
+    case FaultKind::kMemberRemove: {
       // One node or a minority, at random; a minority needs at least 3 nodes.
       // Members leave one at a time (what every system with membership changes can take back).
       const bool minority =

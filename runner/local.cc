@@ -10,8 +10,8 @@
 
 #include "cluster/cluster.h"
 #include "cluster/session.h"
-#include "nemesis/machine_check.h"
 #include "nemesis/disk.h"
+#include "nemesis/machine_check.h"
 #include "nemesis/nemesis.h"
 #include "runner/generator.h"
 #include "runner/internal/cluster_campaign.h"

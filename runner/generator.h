@@ -154,17 +154,14 @@ using nemesis::FaultSpec;
 // The proxy kinds (http-status, http-delay, http-drop, http-truncate, proxy-latency) act on the
 // proxies in front of the nodes' client ports (CampaignConfig::proxy).
 inline constexpr std::array kScheduleFaultKinds = {
-    FaultKind::kPartition,       FaultKind::kIsolate,
-    FaultKind::kIsolateLeader,   FaultKind::kKill,
-    FaultKind::kPause,           FaultKind::kLoss,
-    FaultKind::kHttpStatus,      FaultKind::kHttpDelay,
-    FaultKind::kHttpDrop,        FaultKind::kHttpTruncate,
-    FaultKind::kProxyLatency,    FaultKind::kDuplicate,
-    FaultKind::kReorder,         FaultKind::kPacketCorrupt,
-    FaultKind::kClockBump,       FaultKind::kClockStrobe,
-    FaultKind::kLoseUnsynced,    FaultKind::kLoseUnsyncedOne,
-    FaultKind::kFsyncError,      FaultKind::kTornWrite,
-    FaultKind::kSlowDisk,        FaultKind::kMemberRemove};
+    FaultKind::kPartition,    FaultKind::kIsolate,       FaultKind::kIsolateLeader,
+    FaultKind::kKill,         FaultKind::kPause,         FaultKind::kLoss,
+    FaultKind::kHttpStatus,   FaultKind::kHttpDelay,     FaultKind::kHttpDrop,
+    FaultKind::kHttpTruncate, FaultKind::kProxyLatency,  FaultKind::kDuplicate,
+    FaultKind::kReorder,      FaultKind::kPacketCorrupt, FaultKind::kClockBump,
+    FaultKind::kClockStrobe,  FaultKind::kLoseUnsynced,  FaultKind::kLoseUnsyncedOne,
+    FaultKind::kFsyncError,   FaultKind::kTornWrite,     FaultKind::kSlowDisk,
+    FaultKind::kMemberRemove};
 // Whether a schedule of these kinds changes the cluster's membership (member-remove: the system
 // must support it, System::Membership).
 bool ChangesMembership(std::span<const FaultKind> kinds);

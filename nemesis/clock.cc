@@ -494,13 +494,19 @@ std::string ActiveNtpCommand() {
 
 std::string StopServicesCommand(const std::vector<std::string>& services) {
   std::string out = "systemctl stop";
-  for (const auto& s : services) out += " " + ShellQuote(s);
+  for (const auto& s : services) {
+    out += ' ';
+    out += ShellQuote(s);
+  }
   return out;
 }
 
 std::string StartServicesCommand(const std::vector<std::string>& services) {
   std::string out = "systemctl start";
-  for (const auto& s : services) out += " " + ShellQuote(s);
+  for (const auto& s : services) {
+    out += ' ';
+    out += ShellQuote(s);
+  }
   return out;
 }
 
@@ -585,7 +591,8 @@ Result<ClockReading> MeasureClockOffset(NodeControl& control, const std::string&
       if (end == std::string::npos) end = environ.size();
       const std::string var = environ.substr(start, end - start);
       if (var.starts_with("LD_PRELOAD=") || var.starts_with("FAKETIME")) {
-        env += " " + ShellQuote(var);
+        env += ' ';
+        env += ShellQuote(var);
       }
       start = end + 1;
     }

@@ -300,7 +300,15 @@ nemesis::ProcessReport SshControl::ProcessOne(size_t i, ProcessAction action) {
       script += Block(n.db.kill) + " || exit $?\n" + Block(n.db.start) + "\n";
       break;
   }
-  script += fmt::format("rc=$?\necho \"{} {}\"\nexit $rc\n", kPidAfter, PidExpr(n.db));
+  script += "rc=$?\n";
+  if (action == ProcessAction::kStart || action == ProcessAction::kRestart) {
+    // A start command may put the server in the background and return before it runs: wait up to
+    // 5 s for db.pid to name it, so pid_after is the started server's, not 0.
+    script += fmt::format(
+        "[ $rc -ne 0 ] || for i in $(seq 50); do [ -n \"{}\" ] && break; sleep 0.1; done\n",
+        PidExpr(n.db));
+  }
+  script += fmt::format("echo \"{} {}\"\nexit $rc\n", kPidAfter, PidExpr(n.db));
   auto out = Run(n.name, script);
   report.took = std::chrono::steady_clock::now() - started;
   if (!out) {

@@ -99,9 +99,11 @@ TEST_F(RedisCampaignTest, RegisterAndSetWithoutFaultsAreValid) {
 // replica; when the cut heals it rejoins as a replica and drops them.
 TEST_F(RedisCampaignTest, IsolatedPrimaryLosesAcknowledgedWrites) {
   CampaignConfig c = Config("rdlost", Workload::kSet);
-  c.time_limit_s = 12;
+  // A failover takes down-after (1 s) plus a Sentinel election; on a loaded 2-core machine that
+  // has taken longer than 6 s, so the cut lasts 10 s.
+  c.time_limit_s = 16;
   c.nemesis = {FaultKind::kIsolateLeader};
-  c.fault_s = 6;
+  c.fault_s = 10;
   c.heal_s = 3;
   RunReport r = Run(c);
   EXPECT_EQ(r.verdict.validity, Validity::kInvalid) << r.text;
@@ -113,6 +115,8 @@ TEST_F(RedisCampaignTest, IsolatedPrimaryLosesAcknowledgedWrites) {
   ASSERT_TRUE(j.contains("system")) << j.dump(2);
   EXPECT_GT(j["system"]["lost_acknowledged_writes"].get<int64_t>(), 0);
   EXPECT_EQ(j["system"]["lost_acknowledged_writes"], j["checkers"]["set"]["lost_count"]);
+  ASSERT_TRUE(j["system"].contains("failovers") && !j["system"]["failovers"].empty())
+      << j["system"].dump(2);
   EXPECT_EQ(j["system"]["failovers"][0]["from"], "n1");
 }
 

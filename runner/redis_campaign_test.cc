@@ -99,8 +99,10 @@ TEST_F(RedisCampaignTest, RegisterAndSetWithoutFaultsAreValid) {
 // replica; when the cut heals it rejoins as a replica and drops them.
 TEST_F(RedisCampaignTest, IsolatedPrimaryLosesAcknowledgedWrites) {
   CampaignConfig c = Config("rdlost", Workload::kSet);
-  // A failover takes down-after (1 s) plus a Sentinel election; on a loaded 2-core machine that
-  // has taken longer than 6 s, so the cut lasts 10 s.
+  // A Sentinel that finds no replica with fresh INFO (refreshed every 10 s until the primary is
+  // down) aborts the failover and retries after twice the failover timeout: with 2 s it retries
+  // 4 s later, inside the 10 s cut.
+  c.system_options = {"failover-timeout-ms=2000"};
   c.time_limit_s = 16;
   c.nemesis = {FaultKind::kIsolateLeader};
   c.fault_s = 10;

@@ -26,36 +26,12 @@ using ::testing::HasSubstr;
 
 class RedisCampaignTest : public testing::LocalCampaignFixture {
  protected:
-  RedisCampaignTest() : LocalCampaignFixture("faultline-redistest", "rdtst") {}
+  // redis-server and redis-sentinel work in their node's data directory, under the test's root.
+  RedisCampaignTest() : LocalCampaignFixture("faultline-redistest", "rdtst", {"redis-"}) {}
 
   void SetUp() override {
     LocalCampaignFixture::SetUp();
     ASSERT_TRUE(fs::exists("/usr/bin/redis-sentinel")) << "needs redis (tools/setup.sh)";
-  }
-  void TearDown() override {
-    // RunLocalCampaign stops its servers; this is the guard for when it could not.
-    KillServersUnder(root_.string());
-    LocalCampaignFixture::TearDown();
-  }
-
-  // redis-server and redis-sentinel processes of this test (Redis works in its node's data
-  // directory, under the test's root), killed by pid; how many there were.
-  static int KillServersUnder(const std::string& dir) {
-    int found = 0;
-    for (const auto& entry : fs::directory_iterator("/proc")) {
-      const std::string pid = entry.path().filename().string();
-      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::ifstream comm_in(entry.path() / "comm");
-      std::string comm;
-      std::getline(comm_in, comm);
-      if (comm.rfind("redis-", 0) != 0) continue;
-      std::error_code ec;
-      const fs::path cwd = fs::read_symlink(entry.path() / "cwd", ec);
-      if (ec || cwd.string().rfind(dir, 0) != 0) continue;
-      ++found;
-      ::kill(std::stoi(pid), SIGKILL);
-    }
-    return found;
   }
 
   CampaignConfig Config(std::string name, Workload workload) {
@@ -77,7 +53,7 @@ class RedisCampaignTest : public testing::LocalCampaignFixture {
 
   RunReport Run(const CampaignConfig& c) {
     RunReport r = LocalCampaignFixture::Run(c);
-    EXPECT_EQ(KillServersUnder(root_.string()), 0) << "servers left running after the campaign";
+    EXPECT_EQ(KillStrayServers(), 0) << "servers left running after the campaign";
     return r;
   }
 };

@@ -27,34 +27,9 @@ using checker::Validity;
 
 class SystemCampaignTest : public testing::LocalCampaignFixture {
  protected:
-  SystemCampaignTest() : LocalCampaignFixture("faultline-systest", "systx") {}
-
-  void TearDown() override {
-    // RunLocalCampaign stops its servers; this is the guard for when it could not: servers whose
-    // command line names this test's state root, by pid.
-    KillServersUnder(root_.string());
-    LocalCampaignFixture::TearDown();
-  }
-
-  // Servers of this test still running (their command line names the test's directory).
-  static int KillServersUnder(const std::string& dir) {
-    int found = 0;
-    for (const auto& entry : fs::directory_iterator("/proc")) {
-      const std::string pid = entry.path().filename().string();
-      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-      std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      // The example's server.py or ZooKeeper's JVM, naming its directory under the root.
-      if (cmdline.find(dir) == std::string::npos ||
-          (cmdline.find("server.py") == std::string::npos &&
-           cmdline.find("QuorumPeerMain") == std::string::npos)) {
-        continue;
-      }
-      ++found;
-      ::kill(std::stoi(pid), SIGKILL);
-    }
-    return found;
-  }
+  // The example's server.py and ZooKeeper's JVM name their directory under the root.
+  SystemCampaignTest()
+      : LocalCampaignFixture("faultline-systest", "systx", {"server.py", "QuorumPeerMain"}) {}
 
   CampaignConfig Config(std::string name, std::string system_file) {
     name_ = std::move(name);
@@ -86,7 +61,7 @@ class SystemCampaignTest : public testing::LocalCampaignFixture {
 
   RunReport Run(const CampaignConfig& c) {
     RunReport r = LocalCampaignFixture::Run(c);
-    EXPECT_EQ(KillServersUnder(root_.string()), 0) << "servers left running after the campaign";
+    EXPECT_EQ(KillStrayServers(), 0) << "servers left running after the campaign";
     return r;
   }
 };

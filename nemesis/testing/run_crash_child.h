@@ -7,6 +7,7 @@
 #define FAULTLINE_NEMESIS_TESTING_RUN_CRASH_CHILD_H_
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -61,6 +62,14 @@ inline int RunCrashChild(std::vector<std::string> argv, const std::string& crash
   int status = 0;
   ::waitpid(pid, &status, 0);
   return status;
+}
+
+// For a child SIGKILLed at a random moment: true when the kill landed; otherwise the child must
+// have finished cleanly (a failure names `what`).
+inline bool WasKilled(int status, const std::string& what) {
+  if (WIFSIGNALED(status)) return true;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << what << ": the child failed";
+  return false;
 }
 
 }  // namespace faultline::nemesis::testing

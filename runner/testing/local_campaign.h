@@ -1,6 +1,7 @@
 // The fixture of the tests that run whole campaigns on a local cluster (root): a state root of the
-// test's own under /tmp, the cluster torn down even when a test fails, and Run(), which runs a
-// campaign there and expects nothing of the cluster left afterwards.
+// test's own under /tmp, the cluster torn down even when a test fails (servers the test's programs
+// left running under that root included), and Run(), which runs a campaign there and expects
+// nothing of the cluster left afterwards.
 #ifndef FAULTLINE_RUNNER_TESTING_LOCAL_CAMPAIGN_H_
 #define FAULTLINE_RUNNER_TESTING_LOCAL_CAMPAIGN_H_
 
@@ -8,22 +9,58 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
 
 #include "cluster/cluster.h"
 #include "runner/local.h"
 
 namespace faultline::runner::testing {
 
+// Kills, by pid, the processes still running that belong to a test under `dir`: their command line
+// names `dir` or their working directory is below it, and their command line names one of
+// `programs` (e.g. "server.py", "QuorumPeerMain", "redis-"). Returns how many there were.
+inline int KillServersUnder(const std::string& dir, const std::vector<std::string>& programs) {
+  namespace fs = std::filesystem;
+  int found = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = entry.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    const std::string cmdline((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+    bool named = false;
+    for (const std::string& program : programs)
+      named = named || cmdline.find(program) != std::string::npos;
+    if (!named) continue;
+    std::error_code cwd_ec;
+    const fs::path cwd = fs::read_symlink(entry.path() / "cwd", cwd_ec);
+    if (cmdline.find(dir) == std::string::npos && (cwd_ec || cwd.string().rfind(dir, 0) != 0)) {
+      continue;
+    }
+    ++found;
+    ::kill(std::stoi(pid), SIGKILL);
+  }
+  return found;
+}
+
 class LocalCampaignFixture : public ::testing::Test {
  protected:
-  // `prefix` names the state root (/tmp/<prefix>-<pid>); `name` is the default cluster name.
-  LocalCampaignFixture(std::string_view prefix, std::string name)
-      : prefix_(prefix), name_(std::move(name)) {}
+  // `prefix` names the state root (/tmp/<prefix>-<pid>); `name` is the default cluster name;
+  // `programs` name the servers the tests start (see KillServersUnder), killed on tear-down if a
+  // run could not stop them.
+  LocalCampaignFixture(std::string_view prefix, std::string name,
+                       std::vector<std::string> programs = {})
+      : prefix_(prefix), name_(std::move(name)), programs_(std::move(programs)) {}
 
   void SetUp() override {
     ASSERT_EQ(::geteuid(), 0u) << "needs root (network namespaces, the cluster's supervisor)";
@@ -33,6 +70,7 @@ class LocalCampaignFixture : public ::testing::Test {
   }
   void TearDown() override {
     // RunLocalCampaign tears its cluster down; this is the guard for when it could not.
+    if (!programs_.empty()) KillStrayServers();
     (void)cluster::Down(name_, (root_ / "state").string());
     std::filesystem::remove_all(root_);
   }
@@ -50,9 +88,13 @@ class LocalCampaignFixture : public ::testing::Test {
     return *r;
   }
 
+  // The test's servers still running under its root, killed by pid; how many there were.
+  int KillStrayServers() const { return KillServersUnder(root_.string(), programs_); }
+
   std::string prefix_;
   std::filesystem::path root_;
   std::string name_;
+  std::vector<std::string> programs_;
 };
 
 }  // namespace faultline::runner::testing

@@ -17,7 +17,7 @@
 //
 // register and cas-register partitions first go through FindStaleRead, a cheap sound detector, and
 // then FindWriteOrderCycle (internal/write_order.h), which infers the order of the writes (also
-// for kv keys with puts and gets only).
+// for kv keys, with puts and appends, split by key or in the whole map key by key).
 #include "checker/checker.h"
 
 #include <fmt/format.h>

@@ -372,7 +372,7 @@ CheckResult RunPartitions(const M& model, std::vector<Partition<M>>& parts,
         std::unique_ptr<internal::Frontier<M>>& frontier = frontiers[i];
         const bool frontier_only = mode == SearchMode::kFrontier && no_frontier[i] == 0;
         std::optional<internal::SearchResult> detected;
-        if (!search && !frontier && mode != SearchMode::kFrontier) {
+        if (!search && !frontier && mode != SearchMode::kFrontier && options.detectors) {
           if constexpr (std::is_same_v<M, RegisterModel>) {
             detected = FindStaleRead(model, parts[i].calls);
           }

@@ -17,7 +17,7 @@
 //
 // register and cas-register partitions first go through FindStaleRead, a cheap sound detector, and
 // then FindWriteOrderCycle (internal/write_order.h), which infers the order of the writes (also
-// for kv keys with puts and gets only).
+// for kv keys, with puts and appends, split by key or in the whole map key by key).
 #include "checker/checker.h"
 
 #include <fmt/format.h>
@@ -372,7 +372,7 @@ CheckResult RunPartitions(const M& model, std::vector<Partition<M>>& parts,
         std::unique_ptr<internal::Frontier<M>>& frontier = frontiers[i];
         const bool frontier_only = mode == SearchMode::kFrontier && no_frontier[i] == 0;
         std::optional<internal::SearchResult> detected;
-        if (!search && !frontier && mode != SearchMode::kFrontier) {
+        if (!search && !frontier && mode != SearchMode::kFrontier && options.detectors) {
           if constexpr (std::is_same_v<M, RegisterModel>) {
             detected = FindStaleRead(model, parts[i].calls);
           }

@@ -56,6 +56,9 @@ struct CheckOptions {
   size_t memory_limit_mb = 0;             // 0 = none; accounts the checker's own memo tables
   int threads = 0;                        // 0 = all cores
   SearchMode search = SearchMode::kAuto;
+  // The sound detectors run before the search (stale reads, write-order cycles); false leaves every
+  // verdict to the search, for measuring the search alone.
+  bool detectors = true;
 };
 
 struct CheckResult {

@@ -194,6 +194,27 @@ BENCHMARK_CAPTURE(BM_KvUnpartitionedVsSplit, c50_bad, std::string("kv/c50-bad.tx
     ->UseRealTime()
     ->Iterations(1);
 
+// The same c50 files with the detectors off (CheckOptions::detectors): the whole-map search alone,
+// its time and peak memory (the write-order detector decides c50-bad before any search).
+void BM_KvUnpartitionedSearchOnly(benchmark::State& state, std::string file) {
+  if (CorpusDir().empty()) {
+    state.SkipWithError("FAULTLINE_CORPUS_DIR is not set");
+    return;
+  }
+  const History& h = Load(CorpusFile{.file = file, .etcd = false, .porcupine_ms = 0});
+  CheckOptions options = Options("kv-unpartitioned");
+  options.detectors = false;
+  Run(state, h, options, file.find("ok") != std::string::npos ? "valid" : "invalid");
+}
+BENCHMARK_CAPTURE(BM_KvUnpartitionedSearchOnly, c50_ok, std::string("kv/c50-ok.txt"))
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+BENCHMARK_CAPTURE(BM_KvUnpartitionedSearchOnly, c50_bad, std::string("kv/c50-bad.txt"))
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+
 // ---- generated histories ----
 
 struct GenSpec {

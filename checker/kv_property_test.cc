@@ -207,5 +207,54 @@ TEST(KvPropertyTest, WholeMapSearchLearningAgreesWithBruteForce) {
   EXPECT_GT(invalid, kHistories / 10);
 }
 
+// Issue 16: the write-order detector (internal/write_order.h) on kv keys with appends, and per key
+// in the whole-map model. Whenever it decides (a cycle, before any search), the brute force must
+// find the history invalid; and it must decide a fair share of the invalid histories, or the
+// comparison proves little. Values appended twice (the generator repeats a, b and c) and gets that
+// parse more than one way add no constraint.
+TEST(KvPropertyTest, WriteOrderDetectorOnAppendsIsSound) {
+  Generator gen(kSeed + 2, 1, 3);
+  int invalid = 0;
+  int decided = 0;
+  for (int i = 0; i < kHistories; ++i) {
+    auto h = History::Build(gen.Next());
+    ASSERT_TRUE(h) << "history " << i << ": " << h.error().message();
+    auto expected = BruteForceCheck(
+        *h, BruteForceOptions{.model = "kv", .initial = std::nullopt, .max_ops = 16});
+    ASSERT_TRUE(expected) << "history " << i << ": " << expected.error().message();
+    if (*expected == Validity::kInvalid) ++invalid;
+    bool by_detector = false;
+    for (const char* model : {"kv", "kv-unpartitioned"}) {
+      auto got = Check(*h, CheckOptions{.model = model,
+                                        .initial = std::nullopt,
+                                        .time_limit_s = 0,
+                                        .memory_limit_mb = 0,
+                                        .threads = 1,
+                                        .search = SearchMode::kDepthFirst});
+      ASSERT_TRUE(got) << got.error().message();
+      const bool detected =
+          got->counterexample.has_value() &&
+          got->counterexample->explanation.find("admit no order") != std::string::npos;
+      if (detected && model == std::string("kv-unpartitioned")) {
+        EXPECT_EQ(got->configurations, 0u) << "history " << i << ": the detector decides";
+      }
+      if (got->validity != *expected) {
+        std::string ops;
+        for (const Op& op : h->ops()) ops += "  " + history::Describe(op) + "\n";
+        FAIL() << "history " << i << ", model " << model << ": check says "
+               << ValidityName(got->validity) << (detected ? " (write-order detector)" : "")
+               << ", brute force says " << ValidityName(*expected) << "\n"
+               << ops;
+      }
+      by_detector |= detected;
+    }
+    if (by_detector) ++decided;
+  }
+  RecordProperty("invalid", invalid);
+  RecordProperty("decided_by_detector", decided);
+  EXPECT_GT(invalid, kHistories / 10);
+  EXPECT_GT(decided, invalid / 5) << decided << " of " << invalid << " invalid histories";
+}
+
 }  // namespace
 }  // namespace faultline::checker

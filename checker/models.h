@@ -225,6 +225,13 @@ class KvModel {
     }
     return t;
   }
+  State Overlay(const State& s, const State& t, uint64_t mask) const {
+    State u = s;
+    for (size_t i = 0; i < u.size(); ++i) {
+      if (((mask >> (i % 64)) & 1) != 0) u[i] = t[i];
+    }
+    return u;
+  }
   // Appends can make the string read by a get only if the current string is a prefix of it.
   bool CanReach(const State& s, const Input& in, const Output& out) const {
     if (!out.known) return true;
@@ -232,7 +239,11 @@ class KvModel {
     return s[whole_map_ ? static_cast<size_t>(in.slot) : 0].IsPrefixOf(out.value);
   }
   uint64_t HashState(const State& s) const;
-  size_t StateBytes(const State& s) const { return s.size() * (sizeof(Str) + sizeof(Chunk) + 16); }
+  // The vector's buffer and the one chunk a Step adds (with their allocation overheads); the other
+  // chunks are shared with the state it stepped from.
+  size_t StateBytes(const State& s) const {
+    return s.size() * sizeof(Str) + 16 + sizeof(Chunk) + 32;
+  }
   std::string Describe(const Input& in, const Output& out) const;
   std::string DescribeState(const State& s) const;
   static constexpr std::string_view kHolds = "the key holds";

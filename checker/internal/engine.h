@@ -12,6 +12,12 @@
 // - the memo of explored configurations with dominance over info ops (memo.h);
 // - states are interned and each (state, op) transition is computed once (read-only ops, whose
 //   Accepts is cheaper than a lookup, are not cached);
+// - with regions (HasRegions), states are factored: the walk's state is a tuple of the ids of its
+//   projections onto each region alone (TupleTable), transitions are computed and cached on those
+//   projections, and a whole State is built only for a counterexample. This is exact, since an op
+//   reads and changes its own region only (so its step on the projection is the projection of its
+//   step), and a state is determined by its projections. A configuration with a new state costs
+//   4 bytes a region instead of a copy of the whole map (issue 16: c50-bad's memory);
 // - the search is resumable: Check searches partitions in rounds with a growing bound on
 //   configurations, and an undecided partition continues where the last round stopped;
 // - an info op is never linearized where it changes nothing (its state stays the same), since
@@ -52,6 +58,7 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -108,11 +115,13 @@ concept HasGrowing = HasReadOnly<M> &&
 // 64). Region(in) is the one region an op looks at and may change: Step and Accepts depend on that
 // region of the state only and leave the others alone. Project(s, mask) is s with every region
 // outside mask set to one fixed value, so two states agree on mask exactly when their projections
-// are equal. Lets the search learn failures projected onto regions (see the file comment).
+// are equal. Overlay(s, t, mask) is s with the regions in mask taken from t. Lets the search learn
+// failures projected onto regions and keep states factored by region (see the file comment).
 template <typename M>
 concept HasRegions = requires(const M& m, const typename M::State& s, const typename M::Input& in) {
   { m.Region(in) } -> std::same_as<uint32_t>;
   { m.Project(s, uint64_t{}) } -> std::same_as<typename M::State>;
+  { m.Overlay(s, s, uint64_t{}) } -> std::same_as<typename M::State>;
 };
 
 // Optional hook: the heap bytes a state owns beyond sizeof(State), for the memory limit.
@@ -330,6 +339,75 @@ class StateGraph {
   FlatMap transitions_;
 };
 
+// The configurations' states of a HasRegions model, factored (see Search): a state is a tuple of
+// `width` int32s, the ids in the StateGraph of its projections onto each region alone (-1: a
+// region a projection leaves out), interned once under an int32 id. A tuple costs 4 bytes a
+// region, where a whole State costs a copy of every region's value. Tuples live in fixed blocks
+// (stable addresses) and are found through an open-addressing table of (hash, id) pairs. Memory
+// is accounted through the caller's grow(bytes), which returns false past the budget.
+//
+// Thread-safety: one search's; not thread-safe.
+class TupleTable {
+ public:
+  void set_width(size_t width) { width_ = width; }
+  size_t width() const { return width_; }
+
+  // REQUIRES: id was returned by Intern.
+  const int32_t* at(int32_t id) const {
+    const auto i = static_cast<size_t>(id);
+    return blocks_[i / kBlockTuples].get() + (i % kBlockTuples) * width_;
+  }
+
+  // The id of tuple t (width() int32s), interned if new; -1 when out of memory.
+  template <typename Grow>
+  int32_t Intern(const int32_t* t, Grow&& grow) {
+    if ((size_ + 1) * 4 > ids_.size() * 3) {
+      const size_t capacity = ids_.empty() ? 1024 : ids_.size() * 2;
+      if (!grow((capacity - ids_.size()) * sizeof(Slot))) return -1;
+      std::vector<Slot> old(capacity);
+      old.swap(ids_);
+      for (const Slot& slot : old) {
+        if (slot.id < 0) continue;
+        size_t i = slot.hash & (capacity - 1);
+        while (ids_[i].id >= 0) i = (i + 1) & (capacity - 1);
+        ids_[i] = slot;
+      }
+    }
+    uint64_t h = width_;
+    for (size_t i = 0; i < width_; ++i) h = Mix64(h ^ static_cast<uint32_t>(t[i]));
+    const auto h32 = static_cast<uint32_t>(h);
+    const size_t mask = ids_.size() - 1;
+    size_t i = h32 & mask;
+    for (;; i = (i + 1) & mask) {
+      const Slot& slot = ids_[i];
+      if (slot.id < 0) break;
+      if (slot.hash == h32 && std::equal(t, t + width_, at(slot.id))) return slot.id;
+    }
+    if (size_ % kBlockTuples == 0) {
+      if (!grow(kBlockTuples * width_ * sizeof(int32_t))) return -1;
+      blocks_.push_back(std::make_unique<int32_t[]>(kBlockTuples * width_));
+    }
+    const auto id = static_cast<int32_t>(size_);
+    std::copy_n(t, width_, blocks_.back().get() + (size_ % kBlockTuples) * width_);
+    ids_[i] = Slot{.hash = h32, .id = id};
+    ++size_;
+    return id;
+  }
+
+  size_t size() const { return size_; }
+
+ private:
+  static constexpr size_t kBlockTuples = 4096;
+  struct Slot {
+    uint32_t hash = 0;
+    int32_t id = -1;  // -1: empty
+  };
+  size_t width_ = 1;
+  std::vector<std::unique_ptr<int32_t[]>> blocks_;
+  std::vector<Slot> ids_;
+  size_t size_ = 0;
+};
+
 template <Model M>
 class Search {
  public:
@@ -370,6 +448,55 @@ class Search {
     return graph_.Transition(s, k, [this](size_t bytes) { return account_.Grow(bytes); });
   }
 
+  // States of the walk (Walk::state, Frame::prev_state, the memo's keys under all regions) are ids
+  // of tuples (TupleTable) for a HasRegions model, and ids in graph_ otherwise. A tuple holds the
+  // graph_ ids of the state's projections onto each region alone: Step and Accepts look at one
+  // region only, so transitions are computed and cached on those projections, and a whole State is
+  // never built by the search (only Full, for a counterexample).
+
+  // The graph_ id of `state` projected onto call k's region alone (the state itself without
+  // regions).
+  int32_t Sub(int32_t state, size_t k) const {
+    if constexpr (HasRegions<M>) {
+      return walk_.tuples.at(state)[walk_.slot[k]];
+    } else {
+      return state;
+    }
+  }
+  // `state` with call k's region replaced by `sub` (a graph_ id), interned; -2 when out of memory.
+  int32_t WithSub(int32_t state, size_t k, int32_t sub) {
+    if constexpr (HasRegions<M>) {
+      Walk& w = walk_;
+      const int32_t* t = w.tuples.at(state);
+      std::copy_n(t, w.tuple.size(), w.tuple.begin());
+      w.tuple[w.slot[k]] = sub;
+      const int32_t id = InternTuple();
+      return id < 0 ? -2 : id;
+    } else {
+      return sub;
+    }
+  }
+  // Interns Walk::tuple; -1 when out of memory.
+  int32_t InternTuple() {
+    return walk_.tuples.Intern(walk_.tuple.data(),
+                               [this](size_t bytes) { return account_.Grow(bytes); });
+  }
+  // The whole state, built (for descriptions).
+  State Full(int32_t state) const {
+    if constexpr (HasRegions<M>) {
+      const Walk& w = walk_;
+      State full = model_.Init();
+      const int32_t* t = w.tuples.at(state);
+      for (size_t i = 0; i < w.tuple.size(); ++i) {
+        const uint64_t region = uint64_t{1} << w.region_at[i];
+        full = model_.Overlay(full, graph_.state(t[i]), region);
+      }
+      return full;
+    } else {
+      return graph_.state(state);
+    }
+  }
+
   uint64_t Resets(size_t k) const {
     if constexpr (HasGrowing<M>) {
       return model_.Resets(calls_[k].in);
@@ -400,7 +527,7 @@ class Search {
           continue;
         }
         if (w.reads[k] == 0 || (w.reads[k] & resets) != 0) continue;
-        if (!model_.CanReach(graph_.state(state), calls_[k].in, calls_[k].out)) {
+        if (!model_.CanReach(graph_.state(Sub(state, k)), calls_[k].in, calls_[k].out)) {
           return w.footprint[k];
         }
         if (++reads == kMaxReads) break;
@@ -443,36 +570,31 @@ class Search {
     w.mask_index.emplace(regions, idx);
   }
 
-  // The id of `state` projected onto mask idx (the state itself for all regions: every state
-  // holds the initial value outside them); -2 when out of memory.
+  // The id of `state` projected onto mask idx, -2 when out of memory: for one region, the graph_
+  // id of that projection (in the tuple); for all regions, the state itself; otherwise the tuple
+  // with the other regions left out (-1), interned. Ids differ in kind between masks, which the
+  // memo keeps apart (a mask's salt is in its keys).
   int32_t Projected(int32_t state, uint32_t idx) {
-    if (idx == 0) return state;
     if constexpr (HasRegions<M>) {
       Walk& w = walk_;
       const uint64_t regions = w.masks[idx].regions;
-      if (state == w.state && std::popcount(regions) == 1) {
-        // The node on top's projections onto one region are kept per node (Walk::subs).
-        int32_t& sub = w.subs[w.stack.size() * 64 + static_cast<size_t>(std::countr_zero(regions))];
-        if (sub < 0) sub = Project(state, idx);
-        return sub;
+      const int32_t* t = w.tuples.at(state);
+      if (std::popcount(regions) == 1) {
+        return t[w.pos_of_region[static_cast<size_t>(std::countr_zero(regions))]];
       }
+      if (regions == w.all_regions) return state;
       const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(state)) << 16) | idx;
       if (const int32_t* hit = w.projected.Find(key)) return *hit;
-      const int32_t id = Project(state, idx);
+      for (size_t i = 0; i < w.tuple.size(); ++i) {
+        w.tuple[i] = ((regions >> w.region_at[i]) & 1) != 0 ? t[i] : -1;
+      }
+      const int32_t id = InternTuple();
       if (id < 0) return -2;
       const size_t before = w.projected.bytes();
       const size_t after = w.projected.bytes_after_insert();
       if (after > before && !account_.Grow(after - before)) return -2;
       w.projected.Insert(key, id);
       return id;
-    }
-    return state;
-  }
-  // Projects and interns; -2 when out of memory.
-  int32_t Project(int32_t state, uint32_t idx) {
-    if constexpr (HasRegions<M>) {
-      const int32_t id = Intern(model_.Project(graph_.state(state), walk_.masks[idx].regions));
-      return id < 0 ? -2 : id;
     }
     return state;
   }
@@ -501,10 +623,10 @@ class Search {
     int32_t state = -1;   // the child's state, when it had to be built
   };
   // Whether the child made by call k matches a stored failure (an info op's bit already set in
-  // Walk::info). `ns` is the child's state, or -1 when only `sub`, its projection onto k's region
-  // alone, is known (the child's full state is then built only if a larger mask needs it). Only
-  // masks holding k's region can match: under any other the child projects as its parent does,
-  // and a failure stored under it would have failed the parent.
+  // Walk::info). `sub` is the child's state projected onto k's region alone (Sub), and `ns` the
+  // child's state, or -1 when not yet known (it is then built only if a larger mask needs it).
+  // Only masks holding k's region can match: under any other the child projects as its parent
+  // does, and a failure stored under it would have failed the parent.
   Probe Learned(size_t k, int32_t ns, int32_t sub) {
     Walk& w = walk_;
     Probe probe;
@@ -512,9 +634,9 @@ class Search {
     const auto b = static_cast<size_t>(std::countr_zero(w.footprint[k]));
     for (uint32_t idx : w.masks_of_region[b]) {
       if (w.masks[idx].stored == 0) continue;
-      int32_t p = idx == w.single[b] ? sub : -1;
+      int32_t p = std::popcount(w.masks[idx].regions) == 1 ? sub : -1;
       if (p < 0) {
-        if (probe.state < 0) probe.state = Materialize(k);
+        if (probe.state < 0) probe.state = Materialize(k, sub);
         if (probe.state == -2) return Probe{.out_of_memory = true, .reason = 0, .state = -1};
         p = Projected(probe.state, idx);
       }
@@ -528,13 +650,9 @@ class Search {
     return probe;
   }
 
-  // The state after call k from the node on top, built from the whole state (Step looked only at
-  // k's region to accept it); -2 when out of memory.
-  int32_t Materialize(size_t k) {
-    std::optional<State> next = model_.Step(graph_.state(walk_.state), calls_[k].in, calls_[k].out);
-    if (!next) return -2;  // the region's step accepted it: cannot happen for a HasRegions model
-    return Intern(std::move(*next));
-  }
+  // The state after call k from the node on top, whose projection onto k's region is `sub`; -2
+  // when out of memory.
+  int32_t Materialize(size_t k, int32_t sub) { return WithSub(walk_.state, k, sub); }
 
   // Stores the failure of the configuration on top, explained by `reason`; false when out of
   // memory.
@@ -617,11 +735,15 @@ class Search {
     std::vector<Mask> masks;
     std::unordered_map<uint64_t, uint32_t> mask_index;
     std::array<std::vector<uint32_t>, 64> masks_of_region;
-    std::vector<uint32_t> single;  // per region: the index of the mask of that region alone
-    FlatMap projected;             // (state id << 16 | mask index) -> id of the projected state
-    // Per node on the stack (the root first), 64 per node: its state projected onto each region
-    // alone, -1 not yet known. A child copies its parent's and changes its op's region only.
-    std::vector<int32_t> subs;
+    FlatMap projected;  // (state id << 16 | mask index) -> id of the projected state
+    // HasRegions: the states as tuples (see Sub); the regions in all_regions in order (region_at)
+    // and each one's place in a tuple (pos_of_region); per call, its region's place (slot); a
+    // tuple being built.
+    TupleTable tuples;
+    std::vector<uint32_t> region_at;
+    std::array<size_t, 64> pos_of_region{};
+    std::vector<size_t> slot;
+    std::vector<int32_t> tuple;
     std::vector<uint64_t> scratch;  // info words masked for Learn
     // For the node on top and its ancestors: what each tried child was (its op's footprint) and
     // the regions that explain its failure (for a refused op, its footprint). See Explain.
@@ -737,22 +859,37 @@ class Search {
                                                                                       << (b % 64);
     }
     w.scratch.assign(words, 0);
-    w.subs.assign(64 * 2, -1);
     w.masks.clear();
     AddMask(w.all_regions);
-    w.single.assign(64, 0);
     if (std::popcount(w.all_regions) > 1) {
-      for (uint64_t r = w.all_regions; r != 0; r &= r - 1) {
-        const auto b = static_cast<size_t>(std::countr_zero(r));
-        w.single[b] = static_cast<uint32_t>(w.masks.size());
-        AddMask(uint64_t{1} << b);
-      }
+      for (uint64_t r = w.all_regions; r != 0; r &= r - 1) AddMask(r & -r);
     }
 
     if (!account_.Grow((w.entries.size() * 4 + n * 8 + 64 * words) * sizeof(int64_t))) return false;
     w.memo.emplace(words, account_);
     if (!w.memo->Init()) return false;
-    w.state = Intern(model_.Init());
+    if constexpr (HasRegions<M>) {
+      w.region_at.clear();
+      for (uint64_t r = w.all_regions; r != 0; r &= r - 1) {
+        const auto b = static_cast<uint32_t>(std::countr_zero(r));
+        w.pos_of_region[b] = w.region_at.size();
+        w.region_at.push_back(b);
+      }
+      w.slot.resize(n);
+      for (size_t k = 0; k < n; ++k) {
+        w.slot[k] = w.pos_of_region[static_cast<size_t>(std::countr_zero(w.footprint[k]))];
+      }
+      w.tuples.set_width(w.region_at.size());
+      w.tuple.assign(w.region_at.size(), -1);
+      const State init = model_.Init();
+      for (size_t i = 0; i < w.region_at.size(); ++i) {
+        w.tuple[i] = Intern(model_.Project(init, uint64_t{1} << w.region_at[i]));
+        if (w.tuple[i] < 0) return false;
+      }
+      w.state = InternTuple();
+    } else {
+      w.state = Intern(model_.Init());
+    }
     if (w.state < 0) return false;
     w.linearized.assign(n, 0);
     if constexpr (HasGrowing<M>) {
@@ -773,16 +910,8 @@ class Search {
   }
 
   // Linearizes call k (its list entry e) from the node on top, making the child node on top.
-  // `sub`: the child's state projected onto k's region, or -1 when unknown or unchanged.
-  void Push(size_t k, int32_t e, int32_t next_state, bool forced, int32_t sub = -1) {
+  void Push(size_t k, int32_t e, int32_t next_state, bool forced) {
     Walk& w = walk_;
-    const size_t row = w.stack.size() * 64;
-    if (w.subs.size() < row + 128) w.subs.resize(row + 128, -1);
-    std::copy_n(w.subs.begin() + static_cast<std::ptrdiff_t>(row), 64,
-                w.subs.begin() + static_cast<std::ptrdiff_t>(row + 64));
-    if (!IsReadOnly(k)) {
-      w.subs[row + 64 + static_cast<size_t>(std::countr_zero(w.footprint[k]))] = sub;
-    }
     w.stack.push_back(Frame{.call = static_cast<int32_t>(k),
                             .prev_state = w.state,
                             .forced = forced,
@@ -835,7 +964,7 @@ class Search {
     result.failing_call = static_cast<size_t>(std::max(w.best_call, 0));
     result.prefixes = std::move(w.best_prefixes);
     std::vector<std::string> described;
-    for (int32_t s : w.best_states) described.push_back(model_.DescribeState(graph_.state(s)));
+    for (int32_t s : w.best_states) described.push_back(model_.DescribeState(Full(s)));
     std::sort(described.begin(), described.end());
     described.erase(std::unique(described.begin(), described.end()), described.end());
     result.states = std::move(described);
@@ -913,16 +1042,16 @@ class Search {
           const auto fk = static_cast<size_t>(entries[static_cast<size_t>(e)].call);
           resets |= Resets(fk);
           if (info_bit[fk] >= 0 || !IsReadOnly(fk)) continue;
-          const int32_t ns = Transition(w.state, fk);
-          if (ns == -2) return out_of_memory();
-          if (ns != w.state) continue;
-          const Probe p = Learned(fk, ns, -1);
+          const int32_t sub = Transition(Sub(w.state, fk), fk);  // Sub(w.state, fk) or -1
+          if (sub == -2) return out_of_memory();
+          if (sub < 0) continue;
+          const Probe p = Learned(fk, w.state, sub);
           if (p.out_of_memory) return out_of_memory();
           if (p.reason != 0) {
             fail = p.reason;
             break;
           }
-          Push(fk, e, ns, /*forced=*/true);
+          Push(fk, e, w.state, /*forced=*/true);
           break;
         }
         if (w.fresh) continue;
@@ -947,22 +1076,20 @@ class Search {
               allowed = false;
             }
           }
-          // The child's state (ns), or first only its projection onto k's region (sub): with
-          // regions, a child is built in full only when it is new (see Learned).
+          // The child's projection onto k's region (sub, from the node's: base) and its state
+          // (ns), which with regions is interned only when the child is new (see Learned).
           int32_t ns = -1;
           int32_t sub = -1;
-          int32_t base = w.state;
+          int32_t base = -1;
           if (allowed) {
-            if (IsReadOnly(k)) {
-              ns = sub = Transition(w.state, k);
-            } else {
-              base = Projected(w.state,
-                               w.single[static_cast<size_t>(std::countr_zero(w.footprint[k]))]);
-              if (base == -2) return out_of_memory();
-              sub = Transition(base, k);
-              if (base == w.state) ns = sub;
-            }
+            base = Sub(w.state, k);
+            sub = Transition(base, k);
             if (sub == -2) return out_of_memory();
+            if (IsReadOnly(k) && sub >= 0) {
+              ns = w.state;
+            } else if constexpr (!HasRegions<M>) {
+              ns = sub;
+            }
           }
           if (allowed && sub < 0) {
             w.tried.push_back({.footprint = w.footprint[k], .reason = w.footprint[k]});
@@ -973,9 +1100,9 @@ class Search {
             const Probe p = Learned(k, ns, sub);
             if (p.out_of_memory) return out_of_memory();
             if (p.reason == 0) {
-              ns = p.state >= 0 ? p.state : Materialize(k);
+              ns = p.state >= 0 ? p.state : Materialize(k, sub);
               if (ns == -2) return out_of_memory();
-              Push(k, entry, ns, /*forced=*/false, base == w.state ? -1 : sub);
+              Push(k, entry, ns, /*forced=*/false);
               continue;
             }
             if (is_info) info[word] &= ~bit;

@@ -17,8 +17,18 @@
 //
 // Only values written once (by ok or info ops, the initial value by none) are used; the rest
 // add no constraint, which loses power but not soundness. Bounded: partitions with more than
-// kMaxOps ops are left to the search. Models: register and cas-register, and kv split by key
-// where a key has puts and gets only (a register of strings).
+// kMaxOps ops are left to the search. Models: register and cas-register, and kv, split by key or
+// not (the whole-map model is checked key by key: linearizability is local, so a key whose ops
+// admit no order makes the whole history non-linearizable).
+//
+// kv appends: a get's string is parsed as a put's value (or the initial string) followed by
+// appended arguments. When exactly one such parse exists and each of its values has one writer,
+// the get saw that write, then those appends in that order, and no other op took effect between
+// the write and the get: another put would have reset the string and another append would show in
+// it, and either would give the string a second parse (or its value a second writer). So the
+// write precedes the first append, each append the next, the last the get, and "nothing between"
+// holds with the appends excluded. Gets with no parse, or several, add no constraint; appends of
+// "" change nothing and are left out. (A put alone is the register case: a parse with no appends.)
 //
 // Thread-safety: a pure function of its arguments.
 #ifndef FAULTLINE_CHECKER_INTERNAL_WRITE_ORDER_H_

@@ -11,6 +11,7 @@
 
 #include "client/internal/resp.h"
 #include "client/key.h"
+#include "history/txn.h"
 
 namespace faultline::client {
 namespace {
@@ -32,7 +33,8 @@ struct Exchange {
   };
   Status status = Status::kIoError;
   std::string error;
-  RespValue reply;
+  RespValue reply;                 // Call: the reply
+  std::vector<RespValue> replies;  // Pipeline: one per command, in order (all of them on kOk)
 };
 
 // Shared by a command and its deadline handler (which may run after the command finished).
@@ -63,6 +65,17 @@ class Connection {
 
   asio::awaitable<Exchange> Call(const std::vector<std::string>& args,
                                  std::chrono::milliseconds timeout) {
+    const std::vector<std::vector<std::string>> one{args};
+    Exchange out = co_await Pipeline(one, timeout);
+    if (out.status == Exchange::Status::kOk) out.reply = std::move(out.replies.front());
+    out.replies.clear();
+    co_return out;
+  }
+
+  // Sends every command in one write and reads one reply per command. REQUIRES: commands not
+  // empty.
+  asio::awaitable<Exchange> Pipeline(const std::vector<std::vector<std::string>>& commands,
+                                     std::chrono::milliseconds timeout) {
     Exchange out;
     auto executor = co_await asio::this_coro::executor;
     const bool fresh = !socket_.has_value();
@@ -107,7 +120,8 @@ class Connection {
       }
       socket->set_option(tcp::no_delay(true), ec);
     }
-    const std::string request = internal::EncodeCommand(args);
+    std::string request;
+    for (const std::vector<std::string>& args : commands) request += internal::EncodeCommand(args);
     sent = true;
     co_await asio::async_write(*socket, asio::buffer(request),
                                asio::redirect_error(asio::use_awaitable, ec));
@@ -115,7 +129,7 @@ class Connection {
       fail("send: " + ec.message());
       co_return out;
     }
-    while (true) {
+    while (out.replies.size() < commands.size()) {
       Result<std::optional<internal::RespParse>> parsed = internal::ParseResp(buffer_);
       if (!parsed) {
         fail(parsed.error().message());
@@ -123,8 +137,8 @@ class Connection {
       }
       if (*parsed) {
         buffer_.erase(0, (*parsed)->consumed);
-        out.reply = std::move((*parsed)->value);
-        break;
+        out.replies.push_back(std::move((*parsed)->value));
+        continue;
       }
       const std::size_t n = co_await socket->async_read_some(
           asio::buffer(chunk_), asio::redirect_error(asio::use_awaitable, ec));
@@ -352,8 +366,161 @@ class RedisClient final : public Client {
     return c;
   }
 
+  // A list element or a register's value, as RPUSH / SET stored it.
+  static std::optional<std::int64_t> ElementOf(const RespValue& v) {
+    if (v.kind != RespValue::Kind::kBulk && v.kind != RespValue::Kind::kSimple) return std::nullopt;
+    return ParseInt(v.text);
+  }
+
+  // "txn" (append and rw-register): MULTI, one command per micro-op (append: RPUSH key v, read:
+  // LRANGE key 0 -1; rw-register: SET key v, read: GET key), EXEC, sent in one write on the
+  // primary's connection. Redis runs the queued commands one after another with no other client's
+  // command between them, so a transaction's reads see its own earlier writes. EXEC's reply holds
+  // one reply per command: the reads are filled in from it.
+  asio::awaitable<Completion> Txn(const history::Op& invoke, Clock::time_point deadline) {
+    auto decoded = history::DecodeMicroOps(invoke.value, /*completed_ok=*/false);
+    if (!decoded) co_return Malformed(invoke, decoded.error().message());
+    std::vector<history::MicroOp> ops = std::move(decoded).value();
+    if (ops.empty()) co_return Malformed(invoke, "a transaction needs at least one micro-op");
+    const bool append = options_.workload == "append";
+    bool writes = false;
+    std::vector<std::vector<std::string>> commands{{"MULTI"}};
+    for (const history::MicroOp& m : ops) {
+      const std::string key = fmt::format("{}t/{}", options_.key_prefix, m.key);
+      switch (m.kind) {
+        case history::MicroOpKind::kAppend:
+        case history::MicroOpKind::kWrite:
+          if ((m.kind == history::MicroOpKind::kAppend) != append) {
+            co_return Malformed(invoke, fmt::format("the redis {} workload has no :{} micro-op",
+                                                    options_.workload, MicroOpName(m.kind)));
+          }
+          writes = true;
+          commands.push_back({append ? "RPUSH" : "SET", key, std::to_string(m.value)});
+          break;
+        case history::MicroOpKind::kRead:
+          if (append) {
+            commands.push_back({"LRANGE", key, "0", "-1"});
+          } else {
+            commands.push_back({"GET", key});
+          }
+          break;
+      }
+    }
+    commands.push_back({"EXEC"});
+    if (std::optional<std::string> why = co_await FindPrimary(deadline)) {
+      co_return With(invoke, OpType::kFail, *why);
+    }
+    const std::string where = primary_node_;
+    Exchange ex = co_await primary_->Pipeline(commands, Left(deadline));
+    // Unknown: EXEC may have run (a read-only transaction changed nothing either way).
+    const OpType unknown = writes ? OpType::kInfo : OpType::kFail;
+    auto give = [&](OpType type, std::string error) {
+      Completion c = With(invoke, type, std::move(error));
+      c.node = where;
+      return c;
+    };
+    switch (ex.status) {
+      case Exchange::Status::kNotSent:
+        Close();
+        co_return give(OpType::kFail, fmt::format("MULTI: {}: {}", where, ex.error));
+      case Exchange::Status::kTimeout:
+      case Exchange::Status::kIoError:
+        Close();
+        co_return give(unknown, fmt::format("EXEC: {}: {}", where, ex.error));
+      case Exchange::Status::kOk:
+        break;
+    }
+    const RespValue& multi = ex.replies.front();
+    const RespValue& exec = ex.replies.back();
+    // The first command refused while queuing (-READONLY on a replica, ...): Redis then
+    // discards the transaction and answers EXEC with -EXECABORT.
+    std::string refused;
+    for (size_t i = 1; i + 1 < ex.replies.size() && refused.empty(); ++i) {
+      if (ex.replies[i].is_error()) {
+        refused = fmt::format(" ({} refused: {})", commands[i][0], ex.replies[i].text);
+      }
+    }
+    if (multi.is_error()) {
+      // No transaction began, so every command ran alone: fail only if each write was refused.
+      OpType type = OpType::kFail;
+      for (size_t i = 1; i + 1 < ex.replies.size(); ++i) {
+        const std::string& c = commands[i][0];
+        if (c != "RPUSH" && c != "SET") continue;
+        if (!ex.replies[i].is_error() ||
+            ClassifyRedisError(ex.replies[i].text, true) != OpType::kFail) {
+          type = OpType::kInfo;
+        }
+      }
+      Close();
+      co_return give(type, fmt::format("MULTI: {}: {}", where, multi.text));
+    }
+    if (exec.is_error()) {
+      // -EXECABORT (a command refused while queuing), -READONLY, ...: nothing ran.
+      Close();
+      co_return give(ClassifyRedisError(exec.text, writes),
+                     fmt::format("EXEC: {}: {}{}", where, exec.text, refused));
+    }
+    if (exec.is_nil()) {
+      // A transaction aborted by WATCH (the client sets none): nothing ran.
+      Close();
+      co_return give(OpType::kFail, fmt::format("EXEC: {}: aborted (nil){}", where, refused));
+    }
+    if (exec.kind != RespValue::Kind::kArray || exec.items.size() != ops.size()) {
+      Close();
+      co_return give(unknown, fmt::format("EXEC: {}: expected {} replies, got {}", where,
+                                          ops.size(), exec.Describe()));
+    }
+    std::vector<history::MicroOp> done = ops;
+    for (size_t i = 0; i < done.size(); ++i) {
+      history::MicroOp& m = done[i];
+      const RespValue& r = exec.items[i];
+      const std::string& command = commands[i + 1][0];
+      if (r.is_error()) {
+        // A command that failed while running: Redis does not roll back the others.
+        co_return give(unknown,
+                       fmt::format("EXEC: {}: {} of key {}: {}", where, command, m.key, r.text));
+      }
+      if (m.kind != history::MicroOpKind::kRead) continue;
+      m.known = true;
+      if (append) {
+        m.is_list = true;
+        if (r.kind != RespValue::Kind::kArray) {
+          co_return give(unknown,
+                         fmt::format("EXEC: {}: LRANGE of key {}: {}", where, m.key, r.Describe()));
+        }
+        for (const RespValue& item : r.items) {
+          std::optional<std::int64_t> n = ElementOf(item);
+          if (!n) {
+            co_return give(unknown,
+                           fmt::format("EXEC: {}: LRANGE of key {}: element {} is not an integer",
+                                       where, m.key, item.Describe()));
+          }
+          m.list.push_back(*n);
+        }
+      } else if (r.is_nil()) {
+        m.nil = true;
+      } else {
+        std::optional<std::int64_t> n = ElementOf(r);
+        if (!n) {
+          co_return give(unknown, fmt::format("EXEC: {}: GET of key {}: {} is not an integer",
+                                              where, m.key, r.Describe()));
+        }
+        m.value = *n;
+      }
+    }
+    if (writes) {
+      if (auto c = co_await Wait(invoke, deadline)) co_return std::move(*c);
+    }
+    co_return Done(invoke, OpType::kOk, history::EncodeMicroOps(done));
+  }
+
   asio::awaitable<Completion> Run(const history::Op& invoke, Clock::time_point deadline) {
     const bool set = options_.workload == "set";
+    if (options_.workload == "append" || options_.workload == "rw-register") {
+      if (invoke.f == "txn") co_return co_await Txn(invoke, deadline);
+      co_return Malformed(invoke, fmt::format("f {} is not supported by the redis {} workload",
+                                              invoke.f, options_.workload));
+    }
     if (!set && invoke.f == "read") {
       std::vector<std::string> args{"GET", Key(invoke, "r")};
       auto r = co_await Call(invoke, std::move(args), false, deadline);
@@ -472,9 +639,11 @@ Result<std::unique_ptr<ClientFactory>> MakeRedisClientFactory(RedisClientOptions
   if (options.endpoints.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "redis: client: no endpoints");
   }
-  if (options.workload != "register" && options.workload != "set") {
+  if (options.workload != "register" && options.workload != "set" && options.workload != "append" &&
+      options.workload != "rw-register") {
     return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("redis: client: workload '{}' is not supported (register, set)",
+                     fmt::format("redis: client: workload '{}' is not supported (register, set, "
+                                 "append, rw-register)",
                                  options.workload));
   }
   for (const RedisEndpoint& e : options.endpoints) {

@@ -10,15 +10,24 @@
 // application would.
 //
 // Ops: register read = GET, write = SET, cas = one Lua script (GET, compare, SET: atomic on the
-// primary); set add = SADD, read = SMEMBERS. With wait_replicas > 0 every write is followed by
-// WAIT wait_replicas wait_timeout, and a write fewer replicas acknowledged in time ends info.
+// primary); set add = SADD, read = SMEMBERS. append and rw-register (issue 16 §2): f "txn", value
+// [[:append k v] [:r k nil] ...] or [[:w k v] [:r k nil] ...] (history/txn.h), one MULTI/EXEC
+// transaction on the primary, sent in one write: append k v = RPUSH <prefix>t/k v, read = LRANGE
+// <prefix>t/k 0 -1; w k v = SET <prefix>t/k v, read = GET <prefix>t/k. ok value: the micro-ops
+// with the reads filled in from EXEC's reply ([:r k [1 2]], [:r k 3], [:r k nil]). With
+// wait_replicas > 0 every write (and every transaction that writes) is followed by WAIT
+// wait_replicas wait_timeout, and a write fewer replicas acknowledged in time ends info.
 //
 // Classification (client/client.h): fail only when the op certainly did not take effect: no
 // primary found or the connection refused before anything was sent, -READONLY, -NOREPLICAS,
 // -MASTERDOWN, -LOADING, -BUSY, -OOM, -EXECABORT, -WRONGTYPE (refused before running), a cas
 // whose compare failed. info when unknown: a timeout or a connection lost after sending, an error
 // reply we do not know, too few replicas in WAIT. Every read error is fail (a read changes
-// nothing).
+// nothing). A transaction: fail when nothing was sent, EXEC answered an error (-EXECABORT after a
+// command refused while queuing, such as -READONLY on a replica; nothing ran) or nil; info when
+// EXEC's reply was lost (timeout, connection closed), when a command inside EXEC's reply is an
+// error (Redis does not roll back the others) or a read is not integers; a transaction of reads
+// only is fail instead of info.
 //
 // Thread-safety: as client/client.h. RedisQuery is a blocking call usable from any thread.
 #ifndef FAULTLINE_CLIENT_REDIS_H_
@@ -50,7 +59,7 @@ struct RedisEndpoint {
 struct RedisClientOptions {
   std::vector<RedisEndpoint> endpoints;  // at least one
   std::string master_name = std::string(kRedisMasterName);
-  std::string workload = "register";        // "register" or "set"
+  std::string workload = "register";        // "register", "set", "append" or "rw-register"
   std::chrono::milliseconds timeout{1000};  // per op, finding the primary included
   int wait_replicas = 0;                    // WAIT after each write; 0: no WAIT
   std::chrono::milliseconds wait_timeout{500};

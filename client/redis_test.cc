@@ -1,6 +1,7 @@
 // The Redis client without Redis: the RESP codec, the error classification, and the client against
 // scripted fake Sentinels and servers (a refused connection, -READONLY, a connection closed after
-// the command, a command never answered, a replica named as primary, WAIT short of replicas).
+// the command, a command never answered, a replica named as primary, WAIT short of replicas), and
+// MULTI/EXEC transactions against a small in-memory Redis (lists, strings, queued commands).
 #include "client/redis.h"
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <ostream>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "client/internal/resp.h"
+#include "history/edn.h"
 
 namespace faultline::history {
 void PrintTo(const Value& v, std::ostream* os) { *os << v.ToEdn(); }
@@ -102,6 +105,11 @@ TEST(ClassifyRedisError, CertainRefusalsFailUnknownErrorsOfWritesAreInfo) {
             OpType::kFail);
   EXPECT_EQ(ClassifyRedisError("ERR something we do not know", true), OpType::kInfo);
   EXPECT_EQ(ClassifyRedisError("ERR something we do not know", false), OpType::kFail);
+}
+
+TEST(ClassifyRedisError, AnAbortedTransactionIsFail) {
+  EXPECT_EQ(ClassifyRedisError("EXECABORT Transaction discarded because of previous errors.", true),
+            OpType::kFail);
 }
 
 // A fake server on 127.0.0.1: answers each command with what `reply` returns for its arguments:
@@ -328,6 +336,186 @@ TEST_F(RedisFakeTest, WaitShortOfReplicasIsInfo) {
   EXPECT_EQ(c.op.type, OpType::kInfo);
   EXPECT_THAT(c.op.ErrorText(), HasSubstr("0 of 1 replicas"));
   EXPECT_EQ(server_->commands(), (std::vector<std::string>{"ROLE", "SADD", "WAIT"}));
+}
+
+// ---- transactions (append, rw-register) ----
+
+// Lists and strings with MULTI/EXEC as Redis does them, for one connection at a time: a command
+// refused while queuing (`refuse_writes`: -READONLY, as a replica answers) makes EXEC answer
+// -EXECABORT; `on_exec` replaces EXEC's reply ("CLOSE", "HANG", raw RESP).
+class MemoryRedis {
+ public:
+  std::string Reply(const std::vector<std::string>& args) {
+    const std::string& c = args[0];
+    if (c == "MULTI") {
+      in_multi_ = true;
+      aborted_ = false;
+      queued_.clear();
+      return "+OK\r\n";
+    }
+    if (c == "EXEC") {
+      if (!on_exec.empty()) return on_exec;
+      in_multi_ = false;
+      if (aborted_) return "-EXECABORT Transaction discarded because of previous errors.\r\n";
+      std::string out = fmt::format("*{}\r\n", queued_.size());
+      for (const auto& q : queued_) out += Run(q);
+      queued_.clear();
+      return out;
+    }
+    if (refuse_writes && (c == "RPUSH" || c == "SET")) {
+      aborted_ = in_multi_;
+      return "-READONLY You can't write against a read only replica.\r\n";
+    }
+    if (in_multi_) {
+      queued_.push_back(args);
+      return "+QUEUED\r\n";
+    }
+    return Run(args);
+  }
+
+  bool refuse_writes = false;
+  std::string on_exec;
+  std::map<std::string, std::vector<std::string>> lists;
+  std::map<std::string, std::string> strings;
+
+ private:
+  std::string Run(const std::vector<std::string>& args) {
+    const std::string& c = args[0];
+    if (c == "RPUSH" && args.size() == 3) {
+      if (strings.count(args[1]))
+        return "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+      lists[args[1]].push_back(args[2]);
+      return fmt::format(":{}\r\n", lists[args[1]].size());
+    }
+    if (c == "LRANGE" && args.size() == 4 && args[2] == "0" && args[3] == "-1") {
+      const std::vector<std::string>& l = lists[args[1]];
+      std::string out = fmt::format("*{}\r\n", l.size());
+      for (const std::string& e : l) out += Bulk(e);
+      return out;
+    }
+    if (c == "SET" && args.size() == 3) {
+      strings[args[1]] = args[2];
+      return "+OK\r\n";
+    }
+    if (c == "GET" && args.size() == 2) {
+      auto it = strings.find(args[1]);
+      return it == strings.end() ? "$-1\r\n" : Bulk(it->second);
+    }
+    return "-ERR unknown command\r\n";
+  }
+
+  bool in_multi_ = false;
+  bool aborted_ = false;
+  std::vector<std::vector<std::string>> queued_;
+};
+
+Op Txn(std::string_view edn) {
+  Op op = Invoke("txn", Value::Nil());
+  op.key = std::nullopt;
+  Result<Value> v = history::ParseEdn(edn);
+  EXPECT_TRUE(v) << edn;
+  if (v) op.value = std::move(*v);
+  return op;
+}
+
+class RedisTxnTest : public RedisFakeTest {
+ protected:
+  void Start(std::string workload) {
+    RedisFakeTest::Start(
+        [this](const std::vector<std::string>& args) {
+          std::lock_guard lock(mu_);
+          return db_.Reply(args);
+        },
+        std::move(workload));
+  }
+  template <typename F>
+  void With(F f) {
+    std::lock_guard lock(mu_);
+    f(db_);
+  }
+
+  std::mutex mu_;
+  MemoryRedis db_;
+};
+
+TEST_F(RedisTxnTest, AppendIsOneMultiExecWhoseReplyFillsTheReads) {
+  Start("append");
+  Completion c = Run(Txn("[[:append 1 5] [:r 1 nil] [:r 2 nil]]"));
+  ASSERT_EQ(c.op.type, OpType::kOk) << c.op.ErrorText();
+  EXPECT_EQ(c.op.f, "txn");
+  EXPECT_EQ(c.op.value.ToEdn(), "[[:append 1 5] [:r 1 [5]] [:r 2 []]]");
+  EXPECT_EQ(c.node, "n1");
+  EXPECT_EQ(server_->commands(),
+            (std::vector<std::string>{"ROLE", "MULTI", "RPUSH", "LRANGE", "LRANGE", "EXEC"}));
+  c = Run(Txn("[[:r 1 nil] [:append 1 6] [:append 2 7] [:r 1 nil]]"));
+  ASSERT_EQ(c.op.type, OpType::kOk) << c.op.ErrorText();
+  EXPECT_EQ(c.op.value.ToEdn(), "[[:r 1 [5]] [:append 1 6] [:append 2 7] [:r 1 [5 6]]]");
+  With([](MemoryRedis& db) {
+    EXPECT_EQ(db.lists["faultline/t/1"], (std::vector<std::string>{"5", "6"}));
+    EXPECT_EQ(db.lists["faultline/t/2"], (std::vector<std::string>{"7"}));
+  });
+}
+
+TEST_F(RedisTxnTest, RwRegisterReadsIntegersAndNil) {
+  Start("rw-register");
+  Completion c = Run(Txn("[[:r 1 nil] [:w 1 3] [:r 1 nil] [:r 2 nil]]"));
+  ASSERT_EQ(c.op.type, OpType::kOk) << c.op.ErrorText();
+  EXPECT_EQ(c.op.value.ToEdn(), "[[:r 1 nil] [:w 1 3] [:r 1 3] [:r 2 nil]]");
+  EXPECT_EQ(server_->commands(),
+            (std::vector<std::string>{"ROLE", "MULTI", "GET", "SET", "GET", "GET", "EXEC"}));
+}
+
+TEST_F(RedisTxnTest, AWriteRefusedWhileQueuingAbortsTheTransactionAsFail) {
+  Start("append");
+  With([](MemoryRedis& db) { db.refuse_writes = true; });
+  Completion c = Run(Txn("[[:r 1 nil] [:append 1 5]]"));
+  EXPECT_EQ(c.op.type, OpType::kFail);
+  EXPECT_THAT(c.op.ErrorText(), HasSubstr("EXECABORT"));
+  EXPECT_THAT(c.op.ErrorText(), HasSubstr("RPUSH refused: READONLY"));
+  EXPECT_EQ(c.op.value, Txn("[[:r 1 nil] [:append 1 5]]").value);
+  With([](MemoryRedis& db) { EXPECT_TRUE(db.lists["faultline/t/1"].empty()); });
+}
+
+TEST_F(RedisTxnTest, AnExecWhoseReplyWasLostIsInfoUnlessItOnlyRead) {
+  Start("rw-register");
+  With([](MemoryRedis& db) { db.on_exec = "CLOSE"; });
+  Completion c = Run(Txn("[[:w 1 3] [:r 1 nil]]"));
+  EXPECT_EQ(c.op.type, OpType::kInfo);
+  EXPECT_THAT(c.op.ErrorText(), HasSubstr("EXEC"));
+  EXPECT_EQ(Run(Txn("[[:r 1 nil]]")).op.type, OpType::kFail);
+  With([](MemoryRedis& db) { db.on_exec = "HANG"; });
+  c = Run(Txn("[[:w 1 3]]"));
+  EXPECT_EQ(c.op.type, OpType::kInfo);
+  EXPECT_THAT(c.op.ErrorText(), HasSubstr("timeout"));
+}
+
+TEST_F(RedisTxnTest, NothingSentIsFail) {
+  Start("append");
+  sentinel_.reset();
+  Completion c = Run(Txn("[[:append 1 5]]"));
+  EXPECT_EQ(c.op.type, OpType::kFail);
+  EXPECT_THAT(c.op.ErrorText(), HasSubstr("no primary"));
+  EXPECT_TRUE(server_->commands().empty());
+}
+
+TEST_F(RedisTxnTest, ACommandThatFailedInsideExecIsInfo) {
+  // Redis runs the other commands of the transaction: it does not roll back.
+  Start("append");
+  With([](MemoryRedis& db) { db.strings["faultline/t/2"] = "x"; });
+  Completion c = Run(Txn("[[:append 1 5] [:append 2 6]]"));
+  EXPECT_EQ(c.op.type, OpType::kInfo);
+  EXPECT_THAT(c.op.ErrorText(), HasSubstr("WRONGTYPE"));
+  With([](MemoryRedis& db) {
+    EXPECT_EQ(db.lists["faultline/t/1"], (std::vector<std::string>{"5"}));
+  });
+}
+
+TEST_F(RedisTxnTest, AMicroOpOfTheOtherWorkloadIsFailUnsent) {
+  Start("append");
+  Completion c = Run(Txn("[[:w 1 5]]"));
+  EXPECT_EQ(c.op.type, OpType::kFail);
+  EXPECT_THAT(c.op.ErrorText(), HasSubstr("invalid invocation"));
+  EXPECT_TRUE(server_->commands().empty());
 }
 
 }  // namespace

@@ -109,8 +109,9 @@ std::unique_ptr<checker::ComposeChecker> MakeJudge(const CampaignConfig& config)
       break;
     case Workload::kAppend:
     case Workload::kRwRegister:
-      // etcd claims strict serializability for its txns; serializable reads of a read-only
-      // transaction may be stale, which only serializability allows.
+      // etcd claims strict serializability for its txns, and so does one Redis primary running
+      // MULTI/EXEC (the system refuses other read modes); etcd's serializable reads of a
+      // read-only transaction may be stale, which only serializability allows.
       judge->Add(std::make_unique<checker::TxnChecker>(checker::TxnCheckOptions{
           .model = config.workload == Workload::kAppend ? checker::TxnModel::kListAppend
                                                         : checker::TxnModel::kRwRegister,

@@ -1,9 +1,9 @@
 // Campaigns against Redis with Sentinel built in (--system redis: Debian's redis-server and
 // redis-sentinel in the node namespaces, clients that find the primary through the Sentinels).
-// Without faults the register and set workloads are valid; with the primary cut off from the
-// Sentinels' majority, the set workload loses acknowledged writes and the summary says which
-// failover cost them. Root only; each test brings up its own cluster under its own state root, and
-// every server it started is stopped whether the test passes or fails.
+// Without faults the register, set and append (MULTI/EXEC) workloads are valid; with the primary
+// cut off from the Sentinels' majority, the set workload loses acknowledged writes and the summary
+// says which failover cost them. Root only; each test brings up its own cluster under its own state
+// root, and every server it started is stopped whether the test passes or fails.
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -58,7 +58,7 @@ class RedisCampaignTest : public testing::LocalCampaignFixture {
   }
 };
 
-TEST_F(RedisCampaignTest, RegisterAndSetWithoutFaultsAreValid) {
+TEST_F(RedisCampaignTest, RegisterSetAndAppendWithoutFaultsAreValid) {
   RunReport reg = Run(Config("rdreg", Workload::kRegister));
   EXPECT_EQ(reg.verdict.validity, Validity::kValid) << reg.text;
   EXPECT_GT(reg.verdict.figures.client_ops, 500);
@@ -68,6 +68,20 @@ TEST_F(RedisCampaignTest, RegisterAndSetWithoutFaultsAreValid) {
   EXPECT_EQ(set.verdict.validity, Validity::kValid) << set.text;
   EXPECT_GT(set.verdict.figures.client_ops, 500);
   EXPECT_THAT(set.text, HasSubstr("redis: no acknowledged write was lost"));
+  // MULTI/EXEC transactions on one primary, held to strict serializability (issue 16 §2).
+  RunReport app = Run(Config("rdapp", Workload::kAppend));
+  EXPECT_EQ(app.verdict.validity, Validity::kValid) << app.text;
+  bool checked = false;
+  for (const CheckerVerdict& v : app.verdict.checkers) {
+    if (v.name != "list-append") continue;
+    checked = true;
+    const nlohmann::json j = nlohmann::json::parse(v.json);
+    EXPECT_EQ(j["consistency"], "strict-serializable");
+    EXPECT_GT(j["committed"].get<int64_t>(), 500) << v.json;
+    EXPECT_GT(j["edges"].get<int64_t>(), 500) << v.json;
+  }
+  EXPECT_TRUE(checked) << app.text;
+  EXPECT_THAT(app.text, HasSubstr("redis: no acknowledged write was lost"));
 }
 
 // The primary cut off (isolate-leader: the node the Sentinels name as primary) keeps

@@ -19,6 +19,7 @@
 #include "common/parallel.h"
 #include "history/fields.h"
 #include "history/log.h"
+#include "history/txn.h"
 #include "systems/internal/builtin.h"
 #include "systems/internal/redis.h"
 #include "systems/registry.h"
@@ -194,7 +195,8 @@ SystemFile RedisCommands() {
   f.commands.is_up =
       std::string("redis-cli -h {address} -p {port} ping 2>/dev/null | grep -q PONG");
   f.logs = std::vector<std::string>{"{log_dir}/redis.log", "{log_dir}/sentinel.log"};
-  f.workloads = std::vector<std::string>{"register", "set"};
+  // append and rw-register: MULTI/EXEC transactions on the primary (client/redis.h).
+  f.workloads = std::vector<std::string>{"register", "set", "append", "rw-register"};
   f.client = std::string("exec:false");  // unused: the Redis system has its own client
   // redis-server reads the time through libc, so clock faults reach it through libfaketime (its
   // Sentinel, started apart, keeps the true time).
@@ -229,7 +231,8 @@ SystemAccount RedisAccount(const history::History& history, int64_t start_ns,
   }
   j["role_changes"] = std::move(rj);
 
-  // Acknowledged adds (set workload) and the final reads, per set.
+  // Acknowledged adds (set workload) or appends (append workload: each key's list is a set of
+  // "[:append k v]"), and the final reads, per set.
   struct Ack {
     int64_t time_ns = 0;
     std::string node;
@@ -250,6 +253,25 @@ SystemAccount RedisAccount(const history::History& history, int64_t start_ns,
       const Value* node = comp.FindExtra(history::field::kNode);
       acked[set][inv.value.ToEdn()] =
           Ack{.time_ns = comp.time_ns, .node = node && node->is_string() ? node->text() : "?"};
+    } else if (inv.f == "txn") {
+      Result<std::vector<history::MicroOp>> ops =
+          history::DecodeMicroOps(comp.value, /*completed_ok=*/true);
+      if (!ops) continue;
+      const Value* final = inv.FindExtra(history::field::kFinal);
+      const bool is_final =
+          final != nullptr && final->kind() == history::ValueKind::kBool && final->as_bool();
+      const Value* node = comp.FindExtra(history::field::kNode);
+      for (const history::MicroOp& m : *ops) {
+        const std::string list = fmt::format("list {}", m.key);
+        if (m.kind == history::MicroOpKind::kAppend) {
+          set_workload = true;
+          acked[list][fmt::format("[:append {} {}]", m.key, m.value)] =
+              Ack{.time_ns = comp.time_ns, .node = node && node->is_string() ? node->text() : "?"};
+        } else if (is_final && m.kind == history::MicroOpKind::kRead && m.is_list) {
+          std::set<std::string>& elements = finals[list].emplace_back();
+          for (int64_t e : m.list) elements.insert(fmt::format("[:append {} {}]", m.key, e));
+        }
+      }
     } else if (inv.f == "read") {
       const Value* final = inv.FindExtra(history::field::kFinal);
       if (final == nullptr || final->kind() != history::ValueKind::kBool || !final->as_bool()) {
@@ -506,6 +528,16 @@ class RedisSystem final : public System {
   Result<std::unique_ptr<client::ClientFactory>> Clients(const SystemCluster& cluster,
                                                          const ClientSetup& setup) override {
     FAULTLINE_RETURN_IF_ERROR(CheckWorkload(setup.workload));
+    // Every op goes to the primary, so the checkers hold it to linearizability (register, set) and
+    // strict serializability (the MULTI/EXEC transactions of append and rw-register): what one
+    // primary running commands one at a time gives. Async replication and failover can lose
+    // acknowledged writes, which these models catch. A weaker read mode would only excuse that.
+    if (setup.read_mode != "linearizable") {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("system redis: read mode '{}' (every read goes to the primary: "
+                                   "expected linearizable)",
+                                   setup.read_mode));
+    }
     client::RedisClientOptions o;
     for (const SystemNode& n : cluster.nodes) {
       o.endpoints.push_back({.node = n.name, .address = n.address, .port = n.port});

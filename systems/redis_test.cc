@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "history/edn.h"
 #include "history/fields.h"
 #include "systems/registry.h"
 
@@ -149,6 +150,27 @@ class HistoryBuilder {
     ops_.push_back(inv);
     ops_.push_back(ok);
   }
+  // A transaction of the append workload (EDN micro-ops, reads filled in) acknowledged by `node`
+  // at second `t`.
+  void Txn(std::string_view micro_ops, double t, std::string node, bool final = false) {
+    Result<Value> v = history::ParseEdn(micro_ops);
+    ASSERT_TRUE(v) << micro_ops;
+    Op inv{.index = -1,
+           .time_ns = static_cast<int64_t>(t * kSec) - 1000,
+           .type = OpType::kInvoke,
+           .process = Process::Client(next_++),
+           .f = "txn",
+           .key = std::nullopt,
+           .value = *v,
+           .error = std::nullopt,
+           .extras = {}};
+    if (final) inv.AddExtra(history::field::kFinal, Value::Bool(true));
+    Op ok = inv.Complete(OpType::kOk, *v);
+    ok.time_ns = static_cast<int64_t>(t * kSec);
+    ok.AddExtra(history::field::kNode, Value::String(std::move(node)));
+    ops_.push_back(inv);
+    ops_.push_back(ok);
+  }
   history::History Build() {
     Result<history::History> h = history::History::Build(ops_);
     EXPECT_TRUE(h) << h.error().message();
@@ -197,6 +219,20 @@ TEST(RedisAccount, NothingLostWithoutAFailover) {
   EXPECT_EQ(a.lines, (std::vector<std::string>{"redis: no Sentinel failover during the run",
                                                "redis: no acknowledged write was lost"}));
   EXPECT_EQ(nlohmann::json::parse(a.json)["lost_acknowledged_writes"], 0);
+}
+
+TEST(RedisAccount, AppendsAbsentFromTheFinalReadOfTheirKeyAreLost) {
+  HistoryBuilder b;
+  b.Txn("[[:append 1 1] [:r 2 []]]", 1.0, "n1");
+  b.Txn("[[:append 1 2] [:append 2 1]]", 5.5, "n1");  // lost: n1 was cut off
+  b.Txn("[[:append 1 3]]", 8.0, "n3");
+  b.Txn("[[:append 3 1]]", 8.5, "n3");  // no final read of key 3: undecidable
+  b.Txn("[[:r 1 [1 3]] [:r 2 []]]", 20.0, "n3", /*final=*/true);
+  SystemAccount a = internal::RedisAccount(b.Build(), kStart, {}, {}, {});
+  ASSERT_EQ(a.lines.size(), 2u) << fmt::format("{}", fmt::join(a.lines, "\n"));
+  EXPECT_THAT(a.lines[1], HasSubstr("redis: 2 acknowledged writes lost ([:append 1 2], "
+                                    "[:append 2 1]): primary n1 acknowledged them"));
+  EXPECT_EQ(nlohmann::json::parse(a.json)["lost_acknowledged_writes"], 2);
 }
 
 }  // namespace

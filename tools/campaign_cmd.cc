@@ -243,7 +243,9 @@ int RunAnalyze(const AnalyzeArgs& a) {
 std::string RedisSystemHelp() {
   std::string out =
       "Redis (--system redis, built in: Debian's redis-server and redis-sentinel 7.0, 3 nodes\n"
-      "by default; workloads register (GET, SET, cas as a Lua script) and set (SADD, SMEMBERS)):\n"
+      "by default; workloads register (GET, SET, cas as a Lua script), set (SADD, SMEMBERS),\n"
+      "append (MULTI, RPUSH / LRANGE, EXEC) and rw-register (MULTI, SET / GET, EXEC), the\n"
+      "transactions checked for strict serializability, what one primary gives)):\n"
       "one primary (n1 at start), a replica (replicaof) on every other node and a Sentinel on\n"
       "every node (quorum a majority, down-after 1 s, failover-timeout 5 s). Clients ask the\n"
       "Sentinels for the primary and confirm it with ROLE, as real clients do. kill, pause and\n"

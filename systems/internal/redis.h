@@ -66,8 +66,10 @@ struct RedisRoleChange {
 };
 
 // Lines and results.json's "system" object for a run: the failovers, and for the set workload
-// the acknowledged adds absent from the final reads, grouped by the primary that acknowledged
-// them, each tied to the failover that deposed that primary. `start_ns`: the run's log start.
+// the acknowledged adds absent from the final reads (append workload: the appends of committed
+// transactions absent from the final read of their key, named "[:append k v]"), grouped by the
+// primary that acknowledged them, each tied to the failover that deposed that primary. A set or
+// key without a final read is left out. `start_ns`: the run's log start.
 SystemAccount RedisAccount(const history::History& history, int64_t start_ns,
                            const std::vector<RedisFailover>& failovers,
                            const std::vector<RedisRoleChange>& roles, const RedisOptions& options);

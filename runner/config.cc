@@ -136,7 +136,7 @@ const std::array kFields{
                       "Redis Sentinel into TILT mode for 30 s); on a faulty filesystem mounted "
                       "over each node's data dir (local clusters) lose-unsynced (power cut of "
                       "every node), lose-unsynced-one, torn-write, fsync-error, slow-disk; "
-                      "member-remove (systems with membership changes, e.g. etcd); or none",
+                      "member-remove (systems with membership changes: etcd, zookeeper); or none",
               .parse = ParseNemesisField, .print = PrintNemesisField},
   ConfigField{.key = "isolate_node", .flag = "--isolate-node",
               .help = "Node that 'isolate' always cuts off (e.g. n3)",

@@ -5,6 +5,11 @@
 // all started, at least one of them with a new member id (it really left and came back). Root
 // only; the cluster is brought up by the test (no owner) so it can be inspected after the run, and
 // torn down whether the test passes or fails.
+//
+// ZooKeeper (reconfig): a 3-node ensemble under member-remove (reconfig -remove, killed, wiped;
+// the heal starts it on a configuration naming the ensemble and itself, then reconfig -add), sync
+// reads: valid, the removal and the add in nemesis.json, the original three servers in the
+// ensemble's configuration afterwards.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -39,6 +44,7 @@ class MembershipCampaignTest : public ::testing::Test {
   }
   void TearDown() override {
     (void)cluster::Down(kName, State());
+    (void)cluster::Down(kZkName, State());
     fs::remove_all(root_);
   }
 
@@ -69,6 +75,7 @@ class MembershipCampaignTest : public ::testing::Test {
   }
 
   static constexpr const char* kName = "memb";
+  static constexpr const char* kZkName = "membzk";
   fs::path root_;
 };
 
@@ -138,6 +145,62 @@ TEST_F(MembershipCampaignTest, EtcdRegisterWithMemberRemoveIsValidAndEndsWithThe
   auto members = (*membership)->Members();
   ASSERT_TRUE(members) << members.error().message();
   EXPECT_EQ(*members, state->NodeNames());
+}
+
+TEST_F(MembershipCampaignTest, ZooKeeperRegisterWithMemberRemoveIsValidAndHealsTheEnsemble) {
+  ASSERT_TRUE(fs::exists("/usr/share/java/zookeeper.jar")) << "needs zookeeper (tools/setup.sh)";
+  CampaignConfig c;
+  c.system = "zookeeper";
+  c.name = kZkName;
+  c.nodes = 3;
+  c.out = (root_ / "runs").string();
+  c.concurrency = 6;
+  c.time_limit_s = 12;
+  c.read_mode = "sync";
+  c.nemesis = {FaultKind::kMemberRemove};
+  c.fault_s = 4;
+  c.heal_s = 2;
+  c.final_phase_s = 20;
+  c.check_time_limit_s = 30;
+  c.seed = 5;
+  c.leave_db_running = true;  // inspected below, then torn down by TearDown
+  LocalCampaignOptions options;
+  options.state_root = State();
+  Result<RunReport> r = RunLocalCampaign(c, std::stop_token(), {}, options);
+  ASSERT_TRUE(r) << r.error().message();
+  std::printf("%s", r->text.c_str());
+  EXPECT_EQ(r->verdict.validity, Validity::kValid) << r->text;
+  EXPECT_GE(r->verdict.figures.faults, 1);
+
+  // The ensemble shrank (reconfig -remove, the server stopped and wiped) and every heal added the
+  // server back and closed its ledger entry.
+  std::stringstream nemesis_json;
+  nemesis_json << std::ifstream(r->files.nemesis).rdbuf();
+  const std::string nj = nemesis_json.str();
+  EXPECT_NE(nj.find("reconfig -remove"), std::string::npos) << nj;
+  EXPECT_NE(nj.find("wiped version-2"), std::string::npos) << nj;
+  EXPECT_EQ(nj.find("heal: incomplete"), std::string::npos) << nj;
+  std::stringstream history;
+  history << std::ifstream(r->files.jsonl).rdbuf();
+  EXPECT_NE(history.str().find("\"member-remove\""), std::string::npos);
+
+  // The ensemble's own configuration: the original three servers (the removed one added back by
+  // reconfig -add), each serving.
+  Result<cluster::ClusterState> state = cluster::Load(kZkName, State());
+  ASSERT_TRUE(state) << state.error().message();
+  auto system = systems::OpenSystem("zookeeper");
+  ASSERT_TRUE(system);
+  auto nodes = systems::LocalNodes(*state, (*system)->Info());
+  ASSERT_TRUE(nodes);
+  auto control = cluster::MakeLocalControl(*state);
+  ASSERT_TRUE(control);
+  auto membership = (*system)->Membership(*nodes, **control);
+  ASSERT_TRUE(membership) << membership.error().message();
+  auto members = (*membership)->Members();
+  ASSERT_TRUE(members) << members.error().message();
+  EXPECT_EQ(*members, state->NodeNames());
+  EXPECT_TRUE((*system)->Ready(*nodes, **control)) << "not every server serves after the heal";
+  EXPECT_TRUE((*system)->Teardown(*nodes, **control));
 }
 
 }  // namespace

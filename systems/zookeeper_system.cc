@@ -2,6 +2,7 @@
 // by commands, as a system file's servers are) and client/zookeeper.h's client.
 #include <fmt/format.h>
 
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -21,18 +22,74 @@ Result<std::string> ZooCfg(const SystemCluster& cluster, size_t index, const ZkT
         fmt::format("zookeeper: node index {} of {} nodes", index, cluster.nodes.size()));
   }
   const SystemNode& self = cluster.nodes[index];
-  std::string out = fmt::format(
+  return fmt::format(
       "# written by faultline for {} (myid {})\n"
       "tickTime={}\ninitLimit={}\nsyncLimit={}\n"
-      "dataDir={}\nclientPort={}\nclientPortAddress={}\n"
-      "standaloneEnabled=false\nadmin.enableServer=false\n"
+      "dataDir={}\n"
+      "reconfigEnabled=true\nstandaloneEnabled=false\nskipACL=yes\n"
+      "dynamicConfigFile={}/zoo.cfg.dynamic\n"
+      "admin.enableServer=false\n"
       "4lw.commands.whitelist=srvr,ruok\n"
       "autopurge.purgeInterval=0\n",
       self.name, index + 1, tuning.tick_ms, tuning.init_limit, tuning.sync_limit, self.data_dir,
-      self.port, self.address);
+      self.data_dir);
+}
+
+std::string ZkServerSpec(const SystemNode& node) {
+  return fmt::format("{}:{}:{}:participant;{}:{}", node.address, kZkQuorumPort, kZkElectionPort,
+                     node.address, node.port);
+}
+
+ZkServers ZkAllServers(const SystemCluster& cluster) {
+  ZkServers out;
   for (size_t i = 0; i < cluster.nodes.size(); ++i) {
-    out += fmt::format("server.{}={}:{}:{}\n", i + 1, cluster.nodes[i].address, kZkQuorumPort,
-                       kZkElectionPort);
+    out[static_cast<int>(i) + 1] = ZkServerSpec(cluster.nodes[i]);
+  }
+  return out;
+}
+
+std::string ZkDynamicConfig(const ZkServers& servers) {
+  std::string out;
+  for (const auto& [id, spec] : servers) out += fmt::format("server.{}={}\n", id, spec);
+  return out;
+}
+
+Result<ZkConfig> ParseZkConfig(std::string_view text) {
+  ZkConfig out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (line.empty()) continue;
+    const size_t eq = line.find('=');
+    if (eq == std::string_view::npos) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("zookeeper config: line '{}' has no '='", line));
+    }
+    const std::string_view key = line.substr(0, eq);
+    const std::string_view value = line.substr(eq + 1);
+    if (key.starts_with("server.")) {
+      int id = 0;
+      const std::string_view digits = key.substr(7);
+      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+      if (ec != std::errc() || p != digits.data() + digits.size() || id <= 0 || value.empty()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("zookeeper config: bad server line '{}'", line));
+      }
+      out.servers[id] = std::string(value);
+    } else if (key == "version") {
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), out.version, 16);
+      if (ec != std::errc() || p != value.data() + value.size()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("zookeeper config: bad version '{}'", value));
+      }
+    }
+  }
+  if (out.servers.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "zookeeper config: no server listed");
   }
   return out;
 }
@@ -78,23 +135,31 @@ SystemFile ZooKeeperCommands(const ZkTuning& tuning) {
   return f;
 }
 
-Status WriteZooKeeperConfig(const SystemCluster& cluster, const ZkTuning& tuning) {
-  for (size_t i = 0; i < cluster.nodes.size(); ++i) {
-    const SystemNode& n = cluster.nodes[i];
-    FAULTLINE_ASSIGN_OR_RETURN(std::string cfg, ZooCfg(cluster, i, tuning));
-    std::error_code ec;
-    std::filesystem::create_directories(n.data_dir, ec);
-    for (const auto& [name, text] : {std::pair<std::string, std::string>{"zoo.cfg", cfg},
-                                     {"myid", fmt::format("{}\n", i + 1)}}) {
-      const std::string path = fmt::format("{}/{}", n.data_dir, name);
-      std::ofstream out(path, std::ios::trunc);
-      out << text;
-      out.close();
-      if (ec || !out) {
-        return MakeError(ErrorCode::kUnavailable,
-                         fmt::format("zookeeper: node {}: cannot write {}", n.name, path));
-      }
+Status WriteZooKeeperNodeConfig(const SystemCluster& cluster, size_t index,
+                                const ZkServers& servers, const ZkTuning& tuning) {
+  FAULTLINE_ASSIGN_OR_RETURN(std::string cfg, ZooCfg(cluster, index, tuning));
+  const SystemNode& n = cluster.nodes[index];
+  std::error_code ec;
+  std::filesystem::create_directories(n.data_dir, ec);
+  for (const auto& [name, text] : {std::pair<std::string, std::string>{"zoo.cfg", cfg},
+                                   {"zoo.cfg.dynamic", ZkDynamicConfig(servers)},
+                                   {"myid", fmt::format("{}\n", index + 1)}}) {
+    const std::string path = fmt::format("{}/{}", n.data_dir, name);
+    std::ofstream out(path, std::ios::trunc);
+    out << text;
+    out.close();
+    if (ec || !out) {
+      return MakeError(ErrorCode::kUnavailable,
+                       fmt::format("zookeeper: node {}: cannot write {}", n.name, path));
     }
+  }
+  return OkStatus();
+}
+
+Status WriteZooKeeperConfig(const SystemCluster& cluster, const ZkTuning& tuning) {
+  const ZkServers all = ZkAllServers(cluster);
+  for (size_t i = 0; i < cluster.nodes.size(); ++i) {
+    FAULTLINE_RETURN_IF_ERROR(WriteZooKeeperNodeConfig(cluster, i, all, tuning));
   }
   return OkStatus();
 }
@@ -154,12 +219,15 @@ namespace {
 
 // How long a srvr probe waits for its answer.
 constexpr std::chrono::milliseconds kSrvrTimeout{500};
+// How long a getconfig or reconfig waits for its answer (a session of its own included).
+constexpr std::chrono::milliseconds kAdminTimeout{5000};
 
 // The commands' system, with ZooKeeper's configuration written before it starts and its own
 // client.
 class ZooKeeperSystem final : public System {
  public:
-  ZooKeeperSystem() : commands_(MakeFileSystem(ZooKeeperCommands(tuning_))) {
+  ZooKeeperSystem()
+      : commands_(MakeFileSystem(ZooKeeperCommands(tuning_))), admin_(MakeZkAdmin(kAdminTimeout)) {
     info_ = commands_->Info();
     info_.name = "zookeeper";
     // The JVM reads the time through libc, but under Debian's libfaketime 0.9.10 (preloaded,
@@ -229,14 +297,16 @@ class ZooKeeperSystem final : public System {
     o.key_prefix = setup.key_prefix;
     return client::MakeZkClientFactory(std::move(o));
   }
-  // TODO(issue 17): reconfig through zoo_reconfig once zoo.cfg has reconfigEnabled=true and the
-  // client is authorised (skipACL or a superDigest).
-  Result<std::unique_ptr<nemesis::Membership>> Membership(
-      const SystemCluster& /*cluster*/, nemesis::NodeControl& /*control*/) override {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "system zookeeper: membership changes are not implemented yet (they need "
-                     "dynamic reconfig: reconfigEnabled=true in zoo.cfg and an authorised client, "
-                     "skipACL or a superDigest, calling zoo_reconfig)");
+  // Dynamic reconfig (MakeZkMembership). The nodes' configuration files are written on this
+  // machine, so a local cluster only.
+  Result<std::unique_ptr<nemesis::Membership>> Membership(const SystemCluster& cluster,
+                                                          nemesis::NodeControl& control) override {
+    if (cluster.local == nullptr) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "system zookeeper: membership changes need a local cluster (faultline "
+                       "writes the joining server's configuration into its data directory)");
+    }
+    return MakeZkMembership(cluster, control, *admin_, tuning_);
   }
 
   Status Teardown(const SystemCluster& cluster, nemesis::NodeControl& shell) override {
@@ -250,6 +320,7 @@ class ZooKeeperSystem final : public System {
  private:
   ZkTuning tuning_;
   std::unique_ptr<System> commands_;
+  std::unique_ptr<ZkAdmin> admin_;
   SystemInfo info_;
 };
 

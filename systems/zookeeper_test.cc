@@ -28,22 +28,25 @@ SystemCluster ThreeNodes(const std::string& root = "/tmp/zk") {
   return c;
 }
 
-TEST(ZooCfg, EveryServerAndThisNodesOwnAddress) {
+TEST(ZooCfg, DynamicReconfigWithTheServersInTheirOwnFile) {
   internal::ZkTuning t;
   Result<std::string> cfg = internal::ZooCfg(ThreeNodes(), 1, t);
   ASSERT_TRUE(cfg) << cfg.error().message();
-  EXPECT_NE(cfg->find("tickTime=200\n"), std::string::npos);
-  EXPECT_NE(cfg->find("initLimit=10\n"), std::string::npos);
-  EXPECT_NE(cfg->find("syncLimit=5\n"), std::string::npos);
-  EXPECT_NE(cfg->find("dataDir=/tmp/zk/n2/data\n"), std::string::npos);
-  EXPECT_NE(cfg->find("clientPort=2181\n"), std::string::npos);
-  EXPECT_NE(cfg->find("clientPortAddress=198.18.0.2\n"), std::string::npos);
-  EXPECT_NE(cfg->find("4lw.commands.whitelist=srvr,ruok\n"), std::string::npos);
-  for (int i = 1; i <= 3; ++i) {
-    EXPECT_NE(cfg->find(fmt::format("server.{}=198.18.0.{}:2888:3888\n", i, i)), std::string::npos)
-        << *cfg;
+  for (const char* line :
+       {"tickTime=200\n", "initLimit=10\n", "syncLimit=5\n", "dataDir=/tmp/zk/n2/data\n",
+        "reconfigEnabled=true\n", "standaloneEnabled=false\n", "skipACL=yes\n",
+        "dynamicConfigFile=/tmp/zk/n2/data/zoo.cfg.dynamic\n",
+        "4lw.commands.whitelist=srvr,ruok\n"}) {
+    EXPECT_NE(cfg->find(line), std::string::npos) << line << " missing from\n" << *cfg;
   }
-  EXPECT_EQ(cfg->find("server.4="), std::string::npos);
+  // Servers and client ports live in the dynamic file only (ZooKeeper refuses both places).
+  EXPECT_EQ(cfg->find("server."), std::string::npos) << *cfg;
+  EXPECT_EQ(cfg->find("clientPort"), std::string::npos) << *cfg;
+  const std::string dynamic = internal::ZkDynamicConfig(internal::ZkAllServers(ThreeNodes()));
+  EXPECT_EQ(dynamic,
+            "server.1=198.18.0.1:2888:3888:participant;198.18.0.1:2181\n"
+            "server.2=198.18.0.2:2888:3888:participant;198.18.0.2:2181\n"
+            "server.3=198.18.0.3:2888:3888:participant;198.18.0.3:2181\n");
 }
 
 TEST(ZooCfg, TuningAndBadIndex) {
@@ -69,7 +72,11 @@ TEST(ZooCfg, WritesConfigAndMyid) {
     std::ifstream cfg(fmt::format("{}/n{}/data/zoo.cfg", root, i));
     std::stringstream text;
     text << cfg.rdbuf();
-    EXPECT_NE(text.str().find(fmt::format("clientPortAddress=198.18.0.{}", i)), std::string::npos);
+    EXPECT_NE(text.str().find(fmt::format("dataDir={}/n{}/data", root, i)), std::string::npos);
+    std::ifstream dyn(fmt::format("{}/n{}/data/zoo.cfg.dynamic", root, i));
+    std::stringstream servers;
+    servers << dyn.rdbuf();
+    EXPECT_EQ(servers.str(), internal::ZkDynamicConfig(internal::ZkAllServers(c)));
   }
   std::filesystem::remove_all(root);
 }

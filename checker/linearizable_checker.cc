@@ -11,6 +11,7 @@
 
 #include "checker/internal/ops.h"
 #include "checker/report.h"
+#include "checker/stale_reads.h"
 #include "history/fields.h"
 
 namespace faultline::checker {
@@ -55,44 +56,18 @@ std::string ServedBy(const History& h, size_t failing) {
   return line;
 }
 
-// Reads that are stale by etcd's own revisions, counted by the node that served them: an ok read
-// whose reply header revision is below the revision of an acknowledged write (or cas) to the
-// same key that completed before the read was invoked. This is evidence independent of the
-// linearizability search, and it says which members served stale data (with serializable reads,
-// an isolated member, but also a lagging follower).
-Json StaleReadsByNode(const History& h) {
-  std::map<std::string, int64_t> acked;       // key (EDN) -> highest acknowledged write revision
-  std::map<size_t, int64_t> floor_at_invoke;  // read invocation position -> acked revision then
+// Reads that are stale by the system's own versions (etcd's revisions, ZooKeeper's zxids),
+// counted by the node that served them: an ok read whose version is below that of an acknowledged
+// write (or cas) to the same key that completed before the read was invoked. This is evidence
+// independent of the linearizability search, and it says which members served stale data (with
+// serializable reads, an isolated member, but also a lagging follower: FindStaleReads tells which).
+Json StaleReadsByNode(const StaleReadReport& report) {
   std::map<std::string, int64_t> count;
   std::map<std::string, std::string> example;
-  for (size_t i = 0; i < h.size(); ++i) {
-    const Op& op = h[i];
-    if (!op.is_client() || !op.key) continue;
-    const std::string key = op.key->ToEdn();
-    if (op.type == history::OpType::kInvoke) {
-      if (op.f == "read") {
-        auto it = acked.find(key);
-        if (it != acked.end()) floor_at_invoke[i] = it->second;
-      }
-      continue;
-    }
-    if (op.type != history::OpType::kOk) continue;
-    const history::Value* rev = op.FindExtra(history::field::kRevision);
-    if (rev == nullptr || !rev->is_int()) continue;
-    if (op.f == "write" || op.f == "cas") {
-      int64_t& best = acked[key];
-      best = std::max(best, rev->as_int());
-      continue;
-    }
-    if (op.f != "read") continue;
-    const size_t inv = h.partner(i);
-    auto floor = floor_at_invoke.find(inv);
-    if (floor == floor_at_invoke.end() || rev->as_int() >= floor->second) continue;
-    const std::string node = ExtraText(op, history::field::kNode);
-    if (count[node]++ == 0) {
-      example[node] =
-          fmt::format("op {} read {} -> {} at revision {} < acknowledged {}", h[inv].index, key,
-                      op.value.ToEdn(), rev->as_int(), floor->second);
+  for (const StaleRead& r : report.reads) {
+    if (count[r.node]++ == 0) {
+      example[r.node] = fmt::format("op {} read {} -> {} at revision {} < acknowledged {}", r.index,
+                                    r.key, r.value, r.revision, r.floor);
     }
   }
   Json j = Json::object();
@@ -133,7 +108,8 @@ Result<Verdict> LinearizableVerdict(const History& h, const SearchCheckerOptions
     v.detail += served + "\n";
     j["served_by"] = served;
   }
-  Json stale = StaleReadsByNode(h);
+  const StaleReadReport stale_reads = FindStaleReads(h);
+  Json stale = StaleReadsByNode(stale_reads);
   if (!stale.empty()) {
     std::vector<std::string> parts;
     int64_t total = 0;
@@ -148,6 +124,22 @@ Result<Verdict> LinearizableVerdict(const History& h, const SearchCheckerOptions
         fmt::format("stale reads by revision, per serving node: {}\n", fmt::join(parts, "; "));
   }
   j["stale_reads_by_node"] = std::move(stale);
+  // Why each was stale: cut off from the majority by a partition, or lagging in the majority.
+  j["stale_reads"] = Json::parse(StaleReadReportToJson(stale_reads, 5));
+  if (const std::string line = StaleReadSummary(stale_reads); !line.empty()) {
+    v.summary.pop_back();  // the summary's closing parenthesis
+    v.summary += fmt::format(
+        "; stale reads: {} cut off, {} lag{})", stale_reads.cut_off, stale_reads.lag,
+        stale_reads.unknown > 0 ? fmt::format(", {} unknown", stale_reads.unknown) : std::string());
+    v.detail += line + "\n";
+    // The first of each cause, so both kinds show with their numbers.
+    for (StaleReadCause cause :
+         {StaleReadCause::kCutOff, StaleReadCause::kLag, StaleReadCause::kUnknown}) {
+      auto it = std::find_if(stale_reads.reads.begin(), stale_reads.reads.end(),
+                             [&](const StaleRead& s) { return s.cause == cause; });
+      if (it != stale_reads.reads.end()) v.detail += "  e.g. " + it->Describe() + "\n";
+    }
+  }
   v.json = j.dump();
   return v;
 }

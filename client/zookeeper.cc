@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "client/key.h"
+#include "history/fields.h"
 
 namespace faultline::client {
 namespace {
@@ -28,6 +29,7 @@ struct Pending {
   bool has_data = false;
   std::string data;
   int32_t version = -1;
+  int64_t mzxid = 0;
   asio::steady_timer timer;  // touched on the worker's io_context only
   asio::io_context::executor_type executor;
 };
@@ -45,7 +47,10 @@ void Finish(const void* data, int rc, const char* value, int value_len, const St
     p->has_data = true;
     p->data.assign(value, static_cast<size_t>(value_len));
   }
-  if (stat != nullptr) p->version = stat->version;
+  if (stat != nullptr) {
+    p->version = stat->version;
+    p->mzxid = stat->mzxid;
+  }
   p->done = true;
   // expires_at (not cancel): it also wakes a wait that has not started yet.
   asio::post(p->executor, [p] { p->timer.expires_at(Clock::time_point::min()); });
@@ -57,6 +62,9 @@ void OnStat(int rc, const Stat* stat, const void* data) { Finish(data, rc, nullp
 void OnString(int rc, const char* /*value*/, const void* data) {
   Finish(data, rc, nullptr, -1, nullptr);
 }
+void OnStringStat(int rc, const char* /*value*/, const Stat* stat, const void* data) {
+  Finish(data, rc, nullptr, -1, stat);
+}
 void IgnoreWatch(zhandle_t* /*zh*/, int /*type*/, int /*state*/, const char* /*path*/,
                  void* /*ctx*/) {}
 
@@ -67,6 +75,7 @@ struct Answer {
   bool has_data = false;
   std::string data;
   int32_t version = -1;
+  int64_t mzxid = 0;  // the znode's mzxid: the zxid of the write that made the version
 };
 
 // Joins the threads that close sessions (zookeeper_close may wait on an unreachable server),
@@ -148,10 +157,12 @@ class ZkClient final : public Client {
       Answer a = co_await Call([&](void* d) { return zoo_aget(zh_, path.c_str(), 0, OnData, d); });
       if (a.rc == ZNONODE && !a.timed_out) {
         finish(OpType::kOk, Value::Nil(), "");
+        c.op.AddExtra(history::field::kModRevision, Value::Int(0));
       } else if (a.timed_out || a.rc != ZOK) {
         failed(a, false, "getData");
       } else {
         finish(OpType::kOk, Parse(a), "");
+        c.op.AddExtra(history::field::kModRevision, Value::Int(a.mzxid));
       }
       co_return c;
     }
@@ -166,12 +177,13 @@ class ZkClient final : public Client {
         Answer a = co_await Set(path, text, -1);
         if (!a.timed_out && a.rc == ZNONODE) {
           a = co_await Call([&](void* d) {
-            return zoo_acreate(zh_, path.c_str(), text.data(), static_cast<int>(text.size()),
-                               &ZOO_OPEN_ACL_UNSAFE, 0, OnString, d);
+            return zoo_acreate2(zh_, path.c_str(), text.data(), static_cast<int>(text.size()),
+                                &ZOO_OPEN_ACL_UNSAFE, 0, OnStringStat, d);
           });
           if (!a.timed_out && a.rc == ZNODEEXISTS) continue;  // created meanwhile: set again
           if (!a.timed_out && a.rc == ZOK) {
             finish(OpType::kOk, invoke.value, "");
+            c.revision = a.mzxid;
           } else {
             failed(a, true, "create");
           }
@@ -179,6 +191,7 @@ class ZkClient final : public Client {
         }
         if (!a.timed_out && a.rc == ZOK) {
           finish(OpType::kOk, invoke.value, "");
+          c.revision = a.mzxid;
         } else {
           failed(a, true, "setData");
         }
@@ -209,6 +222,7 @@ class ZkClient final : public Client {
       Answer w = co_await Set(path, text, r.version);
       if (!w.timed_out && w.rc == ZOK) {
         finish(OpType::kOk, invoke.value, "");
+        c.revision = w.mzxid;
       } else {
         failed(w, true, fmt::format("cas setData version {}", r.version));
       }
@@ -262,6 +276,7 @@ class ZkClient final : public Client {
     a.has_data = p->has_data;
     a.data = std::move(p->data);
     a.version = p->version;
+    a.mzxid = p->mzxid;
     co_return a;
   }
 

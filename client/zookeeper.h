@@ -9,6 +9,11 @@
 //   kSync:  sync, then getData, on the same session (ZooKeeper orders a session's requests), so
 //           the server has caught up with the leader before it answers.
 //
+// Versions (history/fields.h): an ok write or cas carries :revision, its zxid (the znode's new
+// mzxid); an ok read :mod_revision, the mzxid of the version it read (0: no znode). Zxids order
+// every write of the ensemble, so the checkers can tell a stale read by its version and name the
+// write it missed (checker/stale_reads.h); the revision-order checker reads them too.
+//
 // Classification (client/client.h): an error the library returns before sending (no session,
 // bad arguments) and an answer that certainly means "not done" (ZBADVERSION, ZNONODE for a cas,
 // a cas whose read value differs) are fail; connection loss, session expiry, operation timeout,

@@ -12,10 +12,12 @@
 namespace faultline::history::field {
 
 // Client completions (client/etcd.cc, runner/campaign.cc).
-inline constexpr std::string_view kNode = "node";                 // the member that answered
-inline constexpr std::string_view kMemberId = "member_id";        // its etcd member id (decimal)
-inline constexpr std::string_view kRevision = "revision";         // the reply header's revision
-inline constexpr std::string_view kModRevision = "mod_revision";  // the version a read saw
+inline constexpr std::string_view kNode = "node";           // the member that answered
+inline constexpr std::string_view kMemberId = "member_id";  // its etcd member id (decimal)
+// etcd: the reply header's revision; ZooKeeper: a write's zxid (its znode's new mzxid).
+inline constexpr std::string_view kRevision = "revision";
+// The version a read saw: etcd's mod_revision, ZooKeeper's mzxid (0: the key did not exist).
+inline constexpr std::string_view kModRevision = "mod_revision";
 // A transaction's completion (append and rw-register workloads): [[key mod_revision] ...], the
 // version of each key the transaction read before its own writes (0: the key was absent).
 inline constexpr std::string_view kModRevisions = "mod_revisions";
@@ -36,6 +38,9 @@ inline constexpr std::string_view kNodes = "nodes";
 inline constexpr std::string_view kFailed = "failed";
 inline constexpr std::string_view kConfirmed = "confirmed";
 inline constexpr std::string_view kProbe = "probe";
+// A partition's completion: the nodes its grudge cut off from a majority of the cluster (they
+// cannot be part of a quorum until the next heal); [] when none was.
+inline constexpr std::string_view kCutOff = "cut_off";
 
 // Drill event logs (dirt/internal/event_log.cc).
 inline constexpr std::string_view kSource = "source";

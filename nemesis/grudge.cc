@@ -194,6 +194,19 @@ bool Accepts(const Grudge& grudge, std::string_view to, std::string_view from) {
   return it == grudge.end() || it->second.count(std::string(from)) == 0;
 }
 
+std::vector<std::string> CutOffFromMajority(const Grudge& grudge,
+                                            const std::vector<std::string>& nodes) {
+  std::vector<std::string> out;
+  for (const std::string& a : nodes) {
+    size_t reach = 0;
+    for (const std::string& b : nodes) {
+      if (Accepts(grudge, a, b) && Accepts(grudge, b, a)) ++reach;
+    }
+    if (reach * 2 <= nodes.size()) out.push_back(a);
+  }
+  return out;
+}
+
 Result<GrudgeSpec> ParseGrudgeSpec(std::string_view spec) {
   static constexpr std::pair<std::string_view, GrudgeKind> kPlain[] = {
       {"halves", GrudgeKind::kHalves},

@@ -78,6 +78,14 @@ Grudge Normalize(const Grudge& grudge);
 // True if the node at `from` can send packets that `to` accepts, under the grudge.
 bool Accepts(const Grudge& grudge, std::string_view to, std::string_view from);
 
+// The nodes cut off from a majority of the cluster by the grudge: those that exchange packets both
+// ways with fewer than a majority of `nodes` (themselves included), in the order of `nodes`. Such
+// a node cannot be part of a quorum, so whatever it serves comes from its own, possibly stale,
+// copy. An isolated node and the smaller side of halves are cut off; under majorities-ring or
+// bridge no node is (each still reaches a majority, if not the same one).
+std::vector<std::string> CutOffFromMajority(const Grudge& grudge,
+                                            const std::vector<std::string>& nodes);
+
 // A parsed grudge spec, as the command line takes it.
 enum class GrudgeKind {
   kIsolate,         // "isolate:N"

@@ -74,6 +74,29 @@ TEST(Grudge, IsolateOneCutsOnlyThatNodeBothWays) {
   for (const auto& n : {"n1", "n2", "n4", "n5"}) EXPECT_EQ((*g)[n], NodeSet{"n3"}) << n;
 }
 
+// Who cannot be part of a quorum: the isolated node, the smaller side of halves; nobody under
+// majorities-ring or bridge, nor under a one-way cut, nor without a grudge.
+TEST(Grudge, CutOffFromMajorityNamesTheNodesWithoutAQuorum) {
+  const std::vector<std::string> five = Nodes(5);
+  auto isolated = IsolateOne(five, "n3");
+  ASSERT_TRUE(isolated);
+  EXPECT_THAT(CutOffFromMajority(*isolated, five), ElementsAre("n3"));
+  EXPECT_THAT(CutOffFromMajority(CompleteGrudge({{"n1", "n4"}, {"n2", "n3", "n5"}}), five),
+              ElementsAre("n1", "n4"));
+  // 2 | 2 of four: neither side has a majority.
+  EXPECT_THAT(CutOffFromMajority(CompleteGrudge(Bisect(Nodes(4))), Nodes(4)),
+              ElementsAre("n1", "n2", "n3", "n4"));
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    auto ring = MajoritiesRing(five, seed);
+    ASSERT_TRUE(ring);
+    EXPECT_TRUE(CutOffFromMajority(*ring, five).empty()) << seed;
+  }
+  auto one_way = OneWay(Nodes(3), "n1", "n2");
+  ASSERT_TRUE(one_way);
+  EXPECT_TRUE(CutOffFromMajority(*one_way, Nodes(3)).empty());
+  EXPECT_TRUE(CutOffFromMajority(Grudge{}, five).empty());
+}
+
 TEST(Grudge, IsolateUnknownNodeIsAnError) {
   auto g = IsolateOne(Nodes(3), "n9");
   ASSERT_FALSE(g);

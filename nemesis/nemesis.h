@@ -43,6 +43,9 @@ struct FaultReport {
   std::vector<std::string> failed;   // nodes where it failed (their error is in details)
   std::vector<std::string> details;  // per node: the mechanism really used, or the error
   std::vector<std::string> notes;    // caveats (e.g. what new-only did to established flows)
+  // Partitions, as the campaign records them: the nodes the grudge cut off from a majority of
+  // the cluster (CutOffFromMajority); empty for other kinds and when nobody was.
+  std::vector<std::string> cut_off;
   // What the fault did, by name (disk faults: writes_dropped, bytes_dropped, torn_bytes,
   // fsync_errors); written into the fault's entry of nemesis.json.
   std::map<std::string, std::int64_t> counts;

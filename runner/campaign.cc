@@ -63,7 +63,11 @@ class NemesisInjector final : public FaultInjector {
       if (!grudge) return std::move(grudge).error().WithContext("nemesis");
       last_grudge_ = std::move(*grudge);
     }
-    return nemesis::ApplyFault(nemesis_, spec, nodes_, leader);
+    Result<nemesis::FaultReport> report = nemesis::ApplyFault(nemesis_, spec, nodes_, leader);
+    if (report && nemesis::IsPartitionKind(spec.kind)) {
+      report->cut_off = nemesis::CutOffFromMajority(last_grudge_, nodes_);
+    }
+    return report;
   }
 
   nemesis::FaultReport HealAll() override { return nemesis_.HealAll(); }
@@ -503,6 +507,7 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
       interval.nodes = report->nodes;
       interval.failed = report->failed;
       interval.details = report->details;
+      interval.cut_off = report->cut_off;
       interval.counts = report->counts;
       if (report->end_mono_ns > report->start_mono_ns && report->start_mono_ns > 0) {
         interval.apply_ms = static_cast<double>(report->end_mono_ns - report->start_mono_ns) / 1e6;
@@ -530,6 +535,11 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
       done.AddExtra(history::field::kNodes, Value::Strings(interval.nodes));
     if (!interval.failed.empty())
       done.AddExtra(history::field::kFailed, Value::Strings(interval.failed));
+    // Always on a partition (empty: nobody lost the majority), so the checker can tell a stale
+    // read from a cut-off node from one of a lagging node in the majority.
+    if (report && nemesis::IsPartitionKind(spec->kind)) {
+      done.AddExtra(history::field::kCutOff, Value::Strings(report->cut_off));
+    }
     if (!ctx.Append(done)) return;
     // The probe ran while the fault was in force; it counts toward the fault's time.
     const bool full = sleep(std::max(0.0, ctx.config.fault_s - probe_s));

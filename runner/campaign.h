@@ -189,10 +189,11 @@ struct FaultInterval {
   std::vector<std::string> nodes;
   std::vector<std::string> failed;
   std::vector<std::string> details;
-  double start_s = 0;   // since the log's start
-  double end_s = 0;     // when the heal returned
-  double heal_s = 0;    // when the heal began
-  FaultProbe probe;     // the independent probe's finding
+  std::vector<std::string> cut_off;  // partitions: nodes cut off from a majority (FaultReport)
+  double start_s = 0;                // since the log's start
+  double end_s = 0;                  // when the heal returned
+  double heal_s = 0;                 // when the heal began
+  FaultProbe probe;                  // the independent probe's finding
   double apply_ms = 0;  // how long applying took, from the nemesis report (0 if unknown)
   // What the fault did, counted by the nemesis at apply and heal (disk faults: writes_dropped,
   // bytes_dropped, fsync_errors, ...); each a key of the fault's entry in nemesis.json.

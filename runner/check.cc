@@ -95,7 +95,9 @@ std::unique_ptr<checker::ComposeChecker> MakeJudge(const CampaignConfig& config)
     case Workload::kRegister:
       judge->Add(checker::MakeLinearizableChecker({.time_limit_s = config.check_time_limit_s}));
       judge->AddSecondOpinion(checker::MakeRevisionOrderChecker(
-          {.check = {}, .serializable_reads = config.read_mode == "serializable"}));
+          {.check = {},
+           .serializable_reads =
+               config.read_mode == "serializable" || config.read_mode == "plain"}));
       break;
     case Workload::kSet:
       judge->Add(checker::MakeSetChecker(

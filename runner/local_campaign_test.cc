@@ -99,6 +99,9 @@ TEST_F(LocalCampaignTest, RegisterWithSerializableReadsUnderIsolationIsInvalid) 
       << j["served_by"];
   ASSERT_TRUE(j.contains("stale_reads_by_node")) << lin.json;
   EXPECT_TRUE(j["stale_reads_by_node"].contains("n3")) << j["stale_reads_by_node"].dump();
+  // n3's were served while it was cut off from the majority (the isolation recorded the cut).
+  EXPECT_GE(j["stale_reads"]["by_node"]["n3"]["cut_off"].get<int>(), 1) << j["stale_reads"];
+  EXPECT_EQ(j["stale_reads"]["unknown"], 0) << j["stale_reads"];
 }
 
 // The control: the same schedule and seed with linearizable reads is valid.

@@ -43,6 +43,7 @@ std::string RenderNemesisJson(const RunStats& stats) {
     j["nodes"] = f.nodes;
     j["failed"] = f.failed;
     j["details"] = f.details;
+    if (nemesis::IsPartitionKind(f.spec.kind)) j["cut_off"] = f.cut_off;
     j["confirmed"] = f.probe.confirmed ? Json(*f.probe.confirmed) : Json(nullptr);
     j["probe"] = f.probe.evidence;
     j["apply_ms"] = f.apply_ms;

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cluster/cluster.h"
@@ -89,6 +90,18 @@ TEST_F(SystemCampaignTest, ZooKeeperSyncReadsWithoutFaultsAreValid) {
   EXPECT_GT(r.verdict.figures.client_ops, 500);
   EXPECT_NE(r.text.find("sync reads"), std::string::npos) << r.text;
   EXPECT_TRUE(fs::exists(fs::path(r.files.nodes) / "n1" / "zookeeper.log"));
+  // The client records zxids: no read is stale by its version, and the revision-order checker
+  // (which needs them) agrees with the search.
+  ASSERT_FALSE(r.verdict.checkers.empty());
+  const nlohmann::json lin = nlohmann::json::parse(r.verdict.checkers[0].json);
+  EXPECT_EQ(lin["stale_reads"]["count"], 0) << lin["stale_reads"].dump();
+  bool revision_order = false;
+  for (const CheckerVerdict& v : r.verdict.checkers) {
+    if (v.name != "revision-order") continue;
+    revision_order = true;
+    EXPECT_EQ(v.validity, Validity::kValid) << v.summary << "\n" << v.detail;
+  }
+  EXPECT_TRUE(revision_order) << r.text;
 }
 
 TEST_F(SystemCampaignTest, ZooKeeperPlainReadsUnderIsolationAreStale) {
@@ -96,11 +109,38 @@ TEST_F(SystemCampaignTest, ZooKeeperPlainReadsUnderIsolationAreStale) {
   CampaignConfig c = ZooKeeper("zkplain", "plain");
   c.time_limit_s = 15;
   c.nemesis = {FaultKind::kIsolate};
+  c.isolate_node = "n3";
   RunReport r = Run(c);
   EXPECT_EQ(r.verdict.validity, Validity::kInvalid) << r.text;
   EXPECT_NE(r.text.find("linearizable: invalid"), std::string::npos) << r.text;
   // The counterexample names the server that answered the stale read.
   EXPECT_NE(r.text.find("was served by n"), std::string::npos) << r.text;
+  // Stale reads by zxid, each told apart: n3 served some while cut off from the majority;
+  // whatever the others served stale was lag. Every partition recorded whom it cut off.
+  ASSERT_FALSE(r.verdict.checkers.empty());
+  const nlohmann::json lin = nlohmann::json::parse(r.verdict.checkers[0].json);
+  const nlohmann::json& stale = lin["stale_reads"];
+  EXPECT_GE(stale["partitions"].get<int>(), 1) << stale.dump();
+  EXPECT_EQ(stale["unknown"], 0) << stale.dump();
+  EXPECT_EQ(stale["count"].get<int>(), stale["cut_off"].get<int>() + stale["lag"].get<int>());
+  EXPECT_GE(stale["by_node"]["n3"]["cut_off"].get<int>(), 1) << stale.dump();
+  for (const char* node : {"n1", "n2"}) {
+    if (stale["by_node"].contains(node)) EXPECT_EQ(stale["by_node"][node]["cut_off"], 0);
+  }
+  ASSERT_FALSE(stale["examples"]["cut_off"].empty()) << stale.dump();
+  const nlohmann::json& e = stale["examples"]["cut_off"][0];
+  EXPECT_EQ(e["node"], "n3");
+  EXPECT_GE(e["missed_op"].get<int64_t>(), 0);
+  EXPECT_GE(e["missed_by_ms"].get<double>(), 0.0);
+  EXPECT_NE(r.text.find("from a node cut off from the majority (n3 "), std::string::npos) << r.text;
+  // The same in results.json, and the nemesis' record of the cut.
+  std::ifstream results(r.files.results);
+  const nlohmann::json rj = nlohmann::json::parse(results);
+  EXPECT_NE(rj.dump().find("\"stale_reads\""), std::string::npos);
+  std::ifstream nemesis_json(r.files.nemesis);
+  const nlohmann::json nj = nlohmann::json::parse(nemesis_json);
+  ASSERT_FALSE(nj["faults"].empty());
+  EXPECT_EQ(nj["faults"][0]["cut_off"], nlohmann::json::array({"n3"})) << nj.dump();
 }
 
 TEST_F(SystemCampaignTest, UnsupportedWorkloadIsRefusedBeforeAnythingStarts) {

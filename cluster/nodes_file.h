@@ -3,10 +3,13 @@
 // and of the database commands that work on each node. Used with `--cluster ssh:FILE`
 // (cluster/ssh_control.h).
 //
-// Example (every field shown; "address", "ssh_options" and "data_dir" are optional):
+// Example (every field shown; "system", "address", "client_address", "client_port",
+// "ssh_options", "data_dir", "log_dir" and "db.data_dir" are optional; "db" too when "system"
+// names a system other than etcd):
 //
 //   {
 //     "cluster": "lab",
+//     "system": "etcd",
 //     "nodes": [
 //       {
 //         "name": "n1",
@@ -16,7 +19,11 @@
 //         "identity_file": "/var/lib/faultline/clusters/lab/ssh/id_ed25519",
 //         "known_hosts": "/var/lib/faultline/clusters/lab/ssh/known_hosts",
 //         "address": "198.18.0.1",
+//         "client_address": "198.18.0.1",
+//         "client_port": 2379,
 //         "ssh_options": ["ConnectTimeout=5", "ServerAliveInterval=5"],
+//         "data_dir": "/var/tmp/faultline/lab/n1/data",
+//         "log_dir": "/var/tmp/faultline/lab/n1/logs",
 //         "db": {
 //           "start": "systemctl start etcd",
 //           "kill": "systemctl kill -s KILL etcd",
@@ -29,6 +36,10 @@
 //
 // Fields:
 //   cluster            a name for reports (required)
+//   system             the system under test: a built-in name (etcd, redis, zookeeper) or the
+//                      path of a system file (systems/system_file.h), a relative path taken from
+//                      the nodes file's directory; absent: whatever --system says (etcd by
+//                      default). A --system that names another system is an error naming both.
 //   nodes[]            at least one; names and hosts unique
 //   name               the node's name in grudges and targets ("n1")
 //   host, port, user   where ssh connects (port 1..65535)
@@ -36,7 +47,16 @@
 //                      keys are accepted on first use, StrictHostKeyChecking=no)
 //   address            the IPv4 address the node's peers see its packets come from, for network
 //                      partitions; defaults to host when host is an IPv4 address
+//   client_address     the IPv4 address clients connect to (default: address); {address} in a
+//                      system file's commands
+//   client_port        the port clients connect to (1..65535; default: the system's client
+//                      port); {port} in a system file's commands
+//   data_dir, log_dir  {data_dir} and {log_dir} of a system file's commands on this node
+//                      (default /var/tmp/faultline/<cluster>/<name>/data and .../logs; faultline
+//                      creates them over ssh)
 //   ssh_options        extra `-o` options for ssh, each "Key=Value"
+//   db                 etcd's commands; required unless "system" names another system, whose
+//                      own commands (start, stop, kill, pid, ...) then run over ssh
 //   db.start           a shell command run on the node (through /bin/sh) that starts the database
 //                      process (same data directory) and returns
 //   db.kill            a shell command that stops it hard (SIGKILL or equivalent)
@@ -75,21 +95,36 @@ struct SshNode {
   std::string known_hosts;
   std::string address;  // resolved: the "address" field, else host (if an IPv4 literal)
   std::vector<std::string> ssh_options;
-  DbCommands db;
+  std::string client_address;  // "" when not given (then address; see ClientAddress)
+  int client_port = 0;         // 0: the system's client port
+  std::string data_dir;        // "" when not given (the runner's default)
+  std::string log_dir;         // "" when not given
+  DbCommands db;               // empty commands when the file has no "db"
 
   bool operator==(const SshNode&) const = default;
 };
 
 struct NodesFile {
   std::string cluster;
+  // The "system" field: a built-in name, or a system file's absolute path (a relative one is
+  // resolved against the nodes file's directory); "" when the file does not name one.
+  std::string system;
   std::vector<SshNode> nodes;
 
   bool operator==(const NodesFile&) const = default;
 };
 
+// Where clients reach the node: client_address, else address.
+inline const std::string& ClientAddress(const SshNode& node) {
+  return node.client_address.empty() ? node.address : node.client_address;
+}
+
 // Parses the JSON text; `source` names it in errors ("nodes file FILE: nodes[2] (n3): field
 // \"host\": missing"). InvalidArgument on any malformed or missing field.
 [[nodiscard]] Result<NodesFile> ParseNodesFile(std::string_view json, std::string_view source);
+// Whether a "system" value names a system file rather than a built-in system (it holds a '/' or
+// ends in ".json"; systems/registry.h IsSystemFile says the same).
+bool NamesSystemFile(std::string_view system);
 // Reads and parses a file (NotFound if it does not exist).
 [[nodiscard]] Result<NodesFile> ReadNodesFile(const std::string& path);
 // The JSON text of a nodes file (pretty-printed, fields in the documented order); ParseNodesFile

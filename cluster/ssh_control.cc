@@ -52,6 +52,15 @@ std::string Trimmed(std::string s) {
   return s;
 }
 
+// A node without db commands (a nodes file naming a system other than etcd): that system's own
+// commands do process faults, through its node control over this one.
+Error NoDbCommands(const NodesFile& file, const SshNode& n) {
+  return Error(ErrorCode::kInvalidArgument,
+               fmt::format("ssh control: node {}: the nodes file of cluster {} has no db commands "
+                           "(system {} runs its own commands over ssh)",
+                           n.name, file.cluster, file.system.empty() ? "?" : file.system));
+}
+
 }  // namespace
 
 struct SshControl::Node {
@@ -273,6 +282,10 @@ nemesis::ProcessReport SshControl::ProcessOne(size_t i, ProcessAction action) {
   nemesis::ProcessReport report;
   report.node = n.name;
   report.action = action;
+  if (n.db.pid.empty()) {
+    report.error = NoDbCommands(file_, n);
+    return report;
+  }
   std::string script = fmt::format("pid={}\necho \"{} $pid\"\n", PidExpr(n.db), kPidBefore);
   const std::string need_pid =
       "[ -n \"$pid\" ] || { echo 'no database process is running' >&2; "
@@ -354,6 +367,7 @@ std::vector<nemesis::ProcessReport> SshControl::Process(const std::vector<std::s
 
 Result<nemesis::DbProcess> SshControl::Database(size_t i) {
   const SshNode& n = file_.nodes[i];
+  if (n.db.pid.empty()) return NoDbCommands(file_, n);
   const std::string script = fmt::format(
       "pid={}\necho \"{} $pid\"\n[ -n \"$pid\" ] && echo \"{} $(cat /proc/$pid/stat "
       "2>/dev/null)\"\n"

@@ -25,7 +25,8 @@ Result<SshNemesis> OpenSshNemesis(std::unique_ptr<SshControl> control,
   s.control = std::move(control);
   options.net = SshNetConfig(file, kSshRunId);
   nemesis::NodeControl* raw = s.control.get();
-  options.control = raw;
+  // A control the caller set (a system's, whose commands run over this one) does process faults.
+  if (options.control == nullptr) options.control = raw;
   options.make_net = [raw](const nemesis::NetConfig& config) {
     return nemesis::MakeCommandNet(config, *raw);
   };

@@ -4,8 +4,9 @@
 // --cluster ssh:FILE` and campaigns against ssh:FILE.
 //
 // What works over SSH: partitions (drop, reject, new-only) and process faults (kill, pause,
-// resume, start, restart). Packet faults (loss, delay, bandwidth) are refused by the Nemesis
-// (they need the nodes' network namespaces on this machine).
+// resume, start, restart), by the nodes file's db commands or the system's own. Packet faults
+// (loss, delay, bandwidth) are refused by the Nemesis (they need the nodes' network namespaces on
+// this machine).
 //
 // Thread-safety: OpenSshNemesis is thread-safe; the result is used as its parts say (the Nemesis
 // by one caller at a time).
@@ -33,9 +34,10 @@ struct SshNemesis {
 
 // Reads the nodes file, opens an SshControl over it and a Nemesis whose net (the nodes' names and
 // addresses, run id kSshRunId), control and make_net (iptables-restore through the control) are
-// set here; the other fields of `options` (ledger_path, deadline, heal_on_open, ...) are the
-// caller's. Errors name the nodes file. options.backend must be kAuto (the SSH path has one
-// partition backend): InvalidArgument otherwise.
+// set here (control only when the caller left it null: a system's control over this one, which
+// runs the system's own commands, may take its place); the other fields of `options` (ledger_path,
+// deadline, heal_on_open, ...) are the caller's. Errors name the nodes file. options.backend must
+// be kAuto (the SSH path has one partition backend): InvalidArgument otherwise.
 [[nodiscard]] Result<SshNemesis> OpenSshNemesis(const std::string& nodes_file_path,
                                                 nemesis::NemesisOptions options,
                                                 const SshControlOptions& ssh = {});

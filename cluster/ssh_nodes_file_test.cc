@@ -141,6 +141,101 @@ TEST(NodesFile, RejectsBadValues) {
   EXPECT_THAT(missing.error().message(), HasSubstr("/nonexistent/nodes.json"));
 }
 
+// A nodes file for a system of the user's: no db commands, client addresses and ports per node.
+constexpr char kSystemFile[] = R"({
+  "cluster": "lab",
+  "system": "systems/kv.json",
+  "nodes": [
+    {"name": "n1", "host": "198.18.7.1", "port": 22, "user": "root",
+     "identity_file": "/k/id", "known_hosts": "/k/kh",
+     "client_address": "198.18.9.1", "client_port": 7101,
+     "data_dir": "/srv/kv/data", "log_dir": "/srv/kv/logs"},
+    {"name": "n2", "host": "198.18.7.2", "port": 22, "user": "root",
+     "identity_file": "/k/id", "known_hosts": "/k/kh"}
+  ]
+})";
+
+TEST(NodesFile, SystemAndClientEndpoints) {
+  auto file = ParseNodesFile(kSystemFile, "/etc/lab/nodes.json");
+  ASSERT_TRUE(file) << file.error().message();
+  // A system file's path is taken from the nodes file's directory.
+  EXPECT_EQ(file->system, "/etc/lab/systems/kv.json");
+  const SshNode& n1 = file->nodes[0];
+  EXPECT_EQ(n1.address, "198.18.7.1");
+  EXPECT_EQ(ClientAddress(n1), "198.18.9.1");
+  EXPECT_EQ(n1.client_port, 7101);
+  EXPECT_EQ(n1.data_dir, "/srv/kv/data");
+  EXPECT_EQ(n1.log_dir, "/srv/kv/logs");
+  EXPECT_TRUE(n1.db.start.empty());  // the system's own commands apply
+  // Defaults: the node's address, the system's port (0 here), the runner's directories.
+  const SshNode& n2 = file->nodes[1];
+  EXPECT_EQ(ClientAddress(n2), "198.18.7.2");
+  EXPECT_EQ(n2.client_port, 0);
+  EXPECT_EQ(n2.data_dir, "");
+  auto again = ParseNodesFile(FormatNodesFile(*file), "/elsewhere/formatted.json");
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(*again, *file);
+
+  // A built-in name stays a name; an absolute path stays as it is.
+  auto doc = nlohmann::json::parse(kSystemFile);
+  doc["system"] = "redis";
+  auto redis = ParseNodesFile(doc.dump(), "/etc/lab/nodes.json");
+  ASSERT_TRUE(redis) << redis.error().message();
+  EXPECT_EQ(redis->system, "redis");
+  doc["system"] = "/opt/kv/kv.json";
+  auto absolute = ParseNodesFile(doc.dump(), "/etc/lab/nodes.json");
+  ASSERT_TRUE(absolute) << absolute.error().message();
+  EXPECT_EQ(absolute->system, "/opt/kv/kv.json");
+
+  // Old nodes files (no system) parse as before: no system named, client endpoint = address.
+  auto old = ParseNodesFile(kGood, "good.json");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->system, "");
+  EXPECT_EQ(ClientAddress(old->nodes[1]), "198.18.7.2");
+  EXPECT_EQ(old->nodes[1].client_port, 0);
+}
+
+TEST(NodesFile, SystemFieldErrorsNameFileAndField) {
+  const auto with = [](const std::string& pointer, nlohmann::json value) {
+    auto doc = nlohmann::json::parse(kSystemFile);
+    if (value.is_null()) {
+      const nlohmann::json::json_pointer ptr(pointer);
+      doc[ptr.parent_pointer()].erase(ptr.back());
+    } else {
+      doc[nlohmann::json::json_pointer(pointer)] = std::move(value);
+    }
+    return ParseNodesFile(doc.dump(), "/etc/lab/nodes.json");
+  };
+  struct Case {
+    std::string pointer;
+    nlohmann::json value;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"/nodes/0/client_port", 0,
+       "nodes[0] (n1): field \"client_port\": expected an integer in 1..65535, got 0"},
+      {"/nodes/1/client_port", "7001",
+       "nodes[1] (n2): field \"client_port\": expected an integer in 1..65535, got \"7001\""},
+      {"/nodes/0/client_address", "kv1.example",
+       "nodes[0] (n1): field \"client_address\": \"kv1.example\" is not an IPv4 address"},
+      {"/nodes/0/client_address", "", "nodes[0] (n1): field \"client_address\": empty"},
+      {"/nodes/0/data_dir", "srv/kv",
+       "nodes[0] (n1): field \"data_dir\": \"srv/kv\" is not an absolute path"},
+      {"/system", 3, "field \"system\": expected a string, got number"},
+      {"/system", "", "field \"system\": empty"},
+      // Without a system (or with etcd), etcd's db commands are required.
+      {"/system", nullptr, "nodes[0] (n1): field \"db\": missing"},
+      {"/system", "etcd", "nodes[0] (n1): field \"db\": missing"},
+  };
+  for (const Case& c : cases) {
+    auto file = with(c.pointer, c.value);
+    ASSERT_FALSE(file) << c.pointer << " = " << c.value.dump();
+    EXPECT_EQ(file.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(file.error().message(), HasSubstr("nodes file /etc/lab/nodes.json: "));
+    EXPECT_THAT(file.error().message(), HasSubstr(c.expected)) << c.pointer;
+  }
+}
+
 TEST(NodesFile, LocalClusterFileUsesCtlCommandsAndFindsEtcdByDataDir) {
   std::string tmpl = "/tmp/fl-nodesfile-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);

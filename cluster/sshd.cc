@@ -164,6 +164,10 @@ SshNode SshNodeFor(const std::string& name, const std::string& address, const Ss
                  .known_hosts = key.known_hosts,
                  .address = address,
                  .ssh_options = {},
+                 .client_address = {},
+                 .client_port = 0,
+                 .data_dir = {},
+                 .log_dir = {},
                  .db = {}};
 }
 

@@ -57,8 +57,63 @@ TEST(SshCampaign, NoLeaderWhenNoMemberAnswers) {
                                         .known_hosts = "",
                                         .address = "127.0.0.1",
                                         .ssh_options = {},
+                                        .client_address = {},
+                                        .client_port = 0,
+                                        .data_dir = {},
+                                        .log_dir = {},
                                         .db = {}});
   EXPECT_EQ(SshClusterLeader(file, 1), std::nullopt);
+}
+
+// The nodes file's system is the default; --system agreeing with it is fine (a system file by its
+// canonical path); naming another is an error naming both; an old file takes --system.
+TEST(SshCampaign, SystemFromTheNodesFileOrTheFlag) {
+  cluster::NodesFile file;
+  file.cluster = "t";
+  const auto system = [&file](std::string_view requested) {
+    Result<std::string> named = SshSystem(file, "/n.json", requested);
+    return named ? *named : "error: " + named.error().message();
+  };
+  EXPECT_EQ(system(""), "etcd");
+  EXPECT_EQ(system("redis"), "redis");
+  file.system = "/opt/kv/kv.json";
+  EXPECT_EQ(system(""), "/opt/kv/kv.json");
+  EXPECT_EQ(system("/opt/kv/../kv/kv.json"), "/opt/kv/kv.json");
+  Result<std::string> conflict = SshSystem(file, "/n.json", "etcd");
+  ASSERT_FALSE(conflict);
+  EXPECT_EQ(conflict.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(conflict.error().message(),
+              HasSubstr("--system etcd conflicts with the nodes file /n.json, whose \"system\" is "
+                        "/opt/kv/kv.json"));
+}
+
+// Client endpoints and directories per node: the nodes file's, else the defaults.
+TEST(SshCampaign, SystemNodesTakeClientEndpointsFromTheNodesFile) {
+  cluster::NodesFile file;
+  file.cluster = "lab";
+  cluster::SshNode n1;
+  n1.name = "n1";
+  n1.address = "198.18.7.1";
+  n1.client_address = "198.18.9.1";
+  n1.client_port = 7101;
+  n1.data_dir = "/srv/d";
+  n1.log_dir = "/srv/l";
+  cluster::SshNode n2;
+  n2.name = "n2";
+  n2.address = "198.18.7.2";
+  file.nodes = {n1, n2};
+  systems::SystemCluster nodes = SshSystemNodes(file, "nodes.json", 7001);
+  ASSERT_EQ(nodes.nodes.size(), 2u);
+  EXPECT_EQ(nodes.local, nullptr);
+  EXPECT_EQ(nodes.nodes[0].address, "198.18.9.1");
+  EXPECT_EQ(nodes.nodes[0].port, 7101);
+  EXPECT_EQ(nodes.nodes[0].data_dir, "/srv/d");
+  EXPECT_EQ(nodes.nodes[0].log_dir, "/srv/l");
+  EXPECT_EQ(nodes.nodes[1].address, "198.18.7.2");
+  EXPECT_EQ(nodes.nodes[1].port, 7001);
+  EXPECT_EQ(nodes.nodes[1].data_dir, "/var/tmp/faultline/lab/n2/data");
+  EXPECT_EQ(nodes.nodes[1].log_dir, "/var/tmp/faultline/lab/n2/logs");
+  EXPECT_EQ(nodes.Peers(), "198.18.9.1:7101,198.18.7.2:7001");
 }
 
 }  // namespace

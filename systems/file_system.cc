@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <thread>
 
 #include "client/exec.h"
@@ -164,6 +166,47 @@ class FileSystem final : public System {
                                  info_.name, node.name, text));
   }
 
+  // Sends `sig` to the node's server pid: kill(2) on a local cluster (its namespaces share this
+  // machine's pids), `kill -SIG PID` through the shell on a node over SSH.
+  Status Signal(nemesis::NodeControl& shell, const SystemCluster& cluster, const SystemNode& node,
+                int pid, int sig, std::string_view sig_name) const {
+    if (cluster.local != nullptr) {
+      if (::kill(pid, sig) == 0) return OkStatus();
+      return MakeError(ErrorCode::kUnavailable,
+                       fmt::format("kill {} pid {}: {}", sig_name, pid, std::strerror(errno)));
+    }
+    const std::string_view bare =
+        sig_name.starts_with("SIG") ? sig_name.substr(3) : sig_name;  // "STOP"
+    Result<nemesis::CommandOutput> out =
+        shell.Run(node.name, fmt::format("kill -{} {}", bare, pid));
+    if (!out) return out.error();
+    if (out->exit_code != 0) {
+      return MakeError(ErrorCode::kUnavailable, fmt::format("kill -{} {} on {}: {}", bare, pid,
+                                                            node.name, FirstLine(out->err)));
+    }
+    return OkStatus();
+  }
+
+  // The server's /proc/PID/stat: read here on a local cluster, through the shell over SSH.
+  std::optional<ProcStat> Stat(nemesis::NodeControl& shell, const SystemCluster& cluster,
+                               const SystemNode& node, int pid) const {
+    if (cluster.local != nullptr) return ReadProcStat(pid);
+    Result<nemesis::CommandOutput> out =
+        shell.Run(node.name, fmt::format("cat /proc/{}/stat 2>/dev/null", pid));
+    if (!out || out->exit_code != 0) return std::nullopt;
+    // "pid (comm) S ppid ... starttime(22) ..."; comm may hold spaces.
+    const size_t close = out->out.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    std::istringstream fields(out->out.substr(close + 1));
+    ProcStat st;
+    std::string field;
+    fields >> st.state;
+    for (int k = 4; k <= 22 && fields >> field; ++k) {
+      if (k == 22) st.start_time = std::strtoull(field.c_str(), nullptr, 10);
+    }
+    return st;
+  }
+
   bool IsUp(nemesis::NodeControl& shell, const SystemCluster& cluster,
             const SystemNode& node) const {
     Result<nemesis::CommandOutput> out =
@@ -243,7 +286,9 @@ class FileSystem final : public System {
       const SystemNode& n = cluster.nodes[i];
       std::vector<std::string> errors;
       // A paused server cannot stop itself.
-      if (Result<int> pid = Pid(shell, cluster, n); pid && *pid > 0) ::kill(*pid, SIGCONT);
+      if (Result<int> pid = Pid(shell, cluster, n); pid && *pid > 0) {
+        (void)Signal(shell, cluster, n, *pid, SIGCONT, "SIGCONT");
+      }
       Status stopped =
           RunOk(shell, cluster, n, "stop", file_.commands.stop, kCommandTimeout, false);
       Result<int> pid = Pid(shell, cluster, n);
@@ -314,11 +359,8 @@ nemesis::ProcessReport CommandControl::OneNode(const SystemNode& node, ProcessAc
           fmt::format("{} {}: the server is not running (pid printed nothing)", which, node.name));
     }
     rep.mechanism = fmt::format("{} to pid {} (commands.pid)", sig_name, rep.pid_before);
-    if (::kill(rep.pid_before, sig) != 0) {
-      return MakeError(ErrorCode::kUnavailable,
-                       fmt::format("{} {}: kill pid {}: {}", which, node.name, rep.pid_before,
-                                   std::strerror(errno)));
-    }
+    Status sent = system_.Signal(base_, cluster_, node, rep.pid_before, sig, sig_name);
+    if (!sent) return sent.error().WithContext(fmt::format("{} {}", which, node.name));
     return OkStatus();
   };
   Status s = OkStatus();
@@ -400,7 +442,7 @@ Result<std::vector<nemesis::DbProcess>> CommandControl::Databases() {
           p.state = "not running";
           return p;
         }
-        std::optional<ProcStat> st = ReadProcStat(pid);
+        std::optional<ProcStat> st = system_.Stat(base_, cluster_, n, pid);
         if (!st || st->state == 'Z' || st->state == 'X') {
           p.state = "exited";
           return p;

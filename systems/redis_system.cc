@@ -7,8 +7,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -406,18 +404,11 @@ class RedisSystem final : public System {
       const SystemNode& n = cluster.nodes[i];
       FAULTLINE_ASSIGN_OR_RETURN(std::string redis, RedisConf(cluster, i, options_));
       FAULTLINE_ASSIGN_OR_RETURN(std::string sentinel, SentinelConf(cluster, i, options_));
-      std::error_code ec;
-      std::filesystem::create_directories(n.data_dir, ec);
       for (const auto& [name, text] : {std::pair<std::string, std::string>{"redis.conf", redis},
                                        {"sentinel.conf", sentinel}}) {
-        const std::string path = fmt::format("{}/{}", n.data_dir, name);
-        std::ofstream out(path, std::ios::trunc);
-        out << text;
-        out.close();
-        if (ec || !out) {
-          return MakeError(ErrorCode::kUnavailable,
-                           fmt::format("redis: node {}: cannot write {}", n.name, path));
-        }
+        Status written =
+            WriteNodeFile(shell, cluster, n, fmt::format("{}/{}", n.data_dir, name), text);
+        if (!written) return written.error().WithContext("redis");
       }
     }
     const auto start = std::chrono::steady_clock::now();

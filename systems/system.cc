@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
+#include "common/shell.h"
 #include "nemesis/clock.h"
 
 namespace faultline::systems {
@@ -65,6 +67,34 @@ Result<SystemCluster> LocalNodes(const cluster::ClusterState& state, const Syste
     out.nodes.push_back(std::move(node));
   }
   return out;
+}
+
+Status WriteNodeFile(nemesis::NodeControl& shell, const SystemCluster& cluster,
+                     const SystemNode& node, const std::string& path, std::string_view text) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  if (cluster.local != nullptr) {
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+    std::ofstream out(path, std::ios::trunc);
+    out << text;
+    out.close();
+    if (ec || !out) {
+      return MakeError(ErrorCode::kUnavailable,
+                       fmt::format("node {}: cannot write {}", node.name, path));
+    }
+    return OkStatus();
+  }
+  Result<nemesis::CommandOutput> out = shell.Run(
+      node.name,
+      fmt::format("mkdir -p {} && cat >{}", ShellQuote(dir.empty() ? "." : dir), ShellQuote(path)),
+      text);
+  if (!out) return out.error().WithContext(fmt::format("node {}: write {}", node.name, path));
+  if (out->exit_code != 0) {
+    return MakeError(ErrorCode::kUnavailable,
+                     fmt::format("node {}: write {}: exit code {}: {}", node.name, path,
+                                 out->exit_code, out->err.substr(0, out->err.find('\n'))));
+  }
+  return OkStatus();
 }
 
 std::string ClockFile(const SystemCluster& cluster, const SystemNode& node) {

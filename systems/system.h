@@ -166,6 +166,13 @@ class System {
 [[nodiscard]] Result<SystemCluster> LocalNodes(const cluster::ClusterState& state,
                                                const SystemInfo& info);
 
+// Writes `text` to `path` on the node (making its directory): on this machine for a local cluster
+// (its namespaces share this filesystem), through `shell` (`cat >`) for a node over SSH. Errors
+// name the node and the path.
+[[nodiscard]] Status WriteNodeFile(nemesis::NodeControl& shell, const SystemCluster& cluster,
+                                   const SystemNode& node, const std::string& path,
+                                   std::string_view text);
+
 // A local node's libfaketime timestamp file (nemesis::FaketimeFile in the cluster's run
 // directory), which a system that supports clock faults names in its servers' environment; ""
 // for nodes reached over SSH (their clocks are set with clock_settime).

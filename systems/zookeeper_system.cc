@@ -244,7 +244,21 @@ class ZooKeeperSystem final : public System {
 
   Status Form(const SystemCluster& cluster, nemesis::NodeControl& shell,
               std::chrono::milliseconds timeout, const Progress& progress) override {
-    FAULTLINE_RETURN_IF_ERROR(WriteZooKeeperConfig(cluster, tuning_));
+    if (cluster.local != nullptr) {
+      FAULTLINE_RETURN_IF_ERROR(WriteZooKeeperConfig(cluster, tuning_));
+    } else {
+      // Nodes over SSH: the files are written on each node.
+      for (size_t i = 0; i < cluster.nodes.size(); ++i) {
+        const SystemNode& n = cluster.nodes[i];
+        FAULTLINE_ASSIGN_OR_RETURN(std::string cfg, ZooCfg(cluster, i, tuning_));
+        for (const auto& [name, text] : {std::pair<std::string, std::string>{"zoo.cfg", cfg},
+                                         {"myid", fmt::format("{}\n", i + 1)}}) {
+          Status written =
+              WriteNodeFile(shell, cluster, n, fmt::format("{}/{}", n.data_dir, name), text);
+          if (!written) return written.error().WithContext("zookeeper");
+        }
+      }
+    }
     return commands_->Form(cluster, shell, timeout, progress);
   }
   Result<std::unique_ptr<nemesis::NodeControl>> Control(const SystemCluster& cluster,

@@ -105,6 +105,13 @@ Result<runner::CampaignConfig> MakeConfig(const CampaignArgs& a) {
         "ssh cluster: default faults without loss (packet faults need the nodes' network "
         "namespaces on this machine): partition,kill,pause");
   }
+  // Over ssh the nodes file may name the system: it is the default for --system (given both,
+  // the campaign refuses them unless they agree).
+  if (const auto nodes_file = runner::SshNodesFilePath(c.cluster);
+      nodes_file && !Given(app, "--system") && !from_file) {
+    Result<cluster::NodesFile> file = cluster::ReadNodesFile(*nodes_file);
+    if (file && !file->system.empty()) c.system = file->system;
+  }
   // A system file or a built-in system other than etcd names its node count (zookeeper: 3);
   // --nodes overrides it.
   if (!from_file && !Given(app, "--nodes") && c.system != "etcd") {
@@ -300,6 +307,12 @@ void RegisterCampaignCommands(CLI::App& app, Action& run) {
       "ssh and every etcd member on <address>:2379. Faults over ssh: partitions\n"
       "(iptables-restore on each node, as root), kill, pause; not loss (the default fault list\n"
       "leaves it out).\n"
+      "Other systems over SSH: the nodes file's \"system\" (a built-in name or a system file,\n"
+      "relative to the nodes file) is the default of --system (naming another is an error), and\n"
+      "each node may give client_address and client_port (defaults: address, the system's\n"
+      "port), data_dir and log_dir; no db commands. The campaign starts the servers with the\n"
+      "system's commands over ssh (unless they serve already), faults them with those commands,\n"
+      "and stops and wipes them at the end (not with --leave-db-running).\n"
       "\n"
       "Systems (--system): etcd (built in; the default); zookeeper (built in: Debian's\n"
       "zookeeper 3.8, 3 servers by default, register only; --read-mode plain reads what the\n"

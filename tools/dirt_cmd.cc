@@ -72,8 +72,10 @@ class ProgressLine {
 int RunDirt(const DirtArgs& a) {
   if (a.cluster != "local") {
     PrintError(
-        fmt::format("dirt run: --cluster {}: only \"local\" is supported by drills so far "
-                    "(ssh clusters: run the nemesis commands by hand)",
+        fmt::format("dirt run: --cluster {}: drills run on a local cluster only, for every "
+                    "system (they read each node's state, data directory and logs on this "
+                    "machine); over ssh use `faultline campaign --cluster ssh:FILE` (any system "
+                    "the nodes file names) or `faultline nemesis` by hand",
                     a.cluster));
     return kExitError;
   }

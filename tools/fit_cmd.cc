@@ -20,11 +20,13 @@
 #include "cluster/cluster.h"
 #include "cluster/nodes_file.h"
 #include "cluster/session.h"
+#include "cluster/ssh_control.h"
 #include "common/file.h"
 #include "common/junit.h"
 #include "fit/ci.h"
 #include "fit/fit.h"
 #include "nemesis/ledger.h"
+#include "runner/ssh.h"
 #include "systems/registry.h"
 #include "tools/commands.h"
 
@@ -45,6 +47,7 @@ struct FitArgs {
   std::vector<std::string> log_pattern_max;  // --log-pattern-max NAME=N
   std::string junit;                         // --junit FILE
   std::string system = "etcd";               // --system
+  bool system_given = false;                 // --system was on the command line
 };
 
 // "http://127.0.0.1:8080/base" -> upstream "127.0.0.1:8080", base path "/base".
@@ -100,16 +103,29 @@ int RunFit(const FitArgs& a) {
   auto patterns = checker::MakeLogPatterns(a.log_patterns, a.log_pattern_max);
   if (!patterns) return fail(patterns.error().message());
 
-  auto system = systems::OpenSystem(a.system);
+  // Over ssh the nodes file may name the system (the default for --system; given both, they
+  // must agree).
+  std::optional<std::string> ssh_path = runner::SshNodesFilePath(a.cluster);
+  std::optional<cluster::NodesFile> nodes_file;
+  std::string system_name = a.system;
+  if (a.targets.empty() && ssh_path) {
+    auto read = cluster::ReadNodesFile(*ssh_path);
+    if (!read) return fail(read.error().WithContext("fit run").message());
+    auto named = runner::SshSystem(*read, *ssh_path, a.system_given ? a.system : "");
+    if (!named) return fail(named.error().WithContext("fit run").message());
+    system_name = *named;
+    nodes_file = std::move(*read);
+  }
+  auto system = systems::OpenSystem(system_name);
   if (!system) return fail(fmt::format("fit run: {}", system.error().message()));
   const systems::SystemInfo& info = (*system)->Info();
   // etcd is driven over its JSON gateway; another system through its own client (fit/fit.h).
   const bool other = info.local_db != cluster::Db::kEtcd;
-  if (other && (!a.targets.empty() || a.cluster != "local")) {
+  if (other && !a.targets.empty()) {
     return fail(
-        fmt::format("fit run: --system {}: runs on a local cluster only so far (--target "
-                    "and ssh:FILE send HTTP to etcd or to your service)",
-                    a.system));
+        fmt::format("fit run: --system {}: --target sends HTTP to your service; a system's own "
+                    "client needs its nodes (--cluster local or ssh:FILE)",
+                    system_name));
   }
   if (other) {
     if (Status st = fit::CheckClientLoad(*scenario); !st) {
@@ -131,12 +147,33 @@ int RunFit(const FitArgs& a) {
       target.base_path = t->second;
     }
     ledger_path = out + "/nemesis.ledger";
-  } else if (a.cluster.rfind("ssh:", 0) == 0) {
-    const std::string file = a.cluster.substr(4);
-    auto nodes = cluster::ReadNodesFile(file);
-    if (!nodes) return fail(nodes.error().message());
-    for (const cluster::SshNode& n : nodes->nodes) {
-      target.upstreams.push_back(fmt::format("{}:{}", n.address, a.etcd_port));
+  } else if (nodes_file) {
+    const std::string& file = *ssh_path;
+    if (other) {
+      // The system's servers over ssh: started with its commands unless they already serve.
+      Status attached = [&]() -> Status {
+        system_nodes = runner::SshSystemNodes(*nodes_file, file, info.client_port);
+        FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<cluster::SshControl> control,
+                                   cluster::MakeSshControl(*nodes_file));
+        shell = std::move(control);
+        FAULTLINE_ASSIGN_OR_RETURN(
+            formed,
+            runner::StartSshSystem(**system, *system_nodes, *shell, std::chrono::seconds(60),
+                                   [](std::string_view l) { PrintNote(std::string(l)); }));
+        return OkStatus();
+      }();
+      if (!attached) return fail(attached.error().WithContext("fit: system over ssh").message());
+      for (const systems::SystemNode& n : system_nodes->nodes) {
+        target.upstreams.push_back(fmt::format("{}:{}", n.address, n.port));
+      }
+      target.clients = fit::SystemGroupClients(
+          **system, *system_nodes,
+          std::chrono::duration_cast<std::chrono::milliseconds>(scenario->timeout));
+    } else {
+      for (const cluster::SshNode& n : nodes_file->nodes) {
+        target.upstreams.push_back(fmt::format("{}:{}", cluster::ClientAddress(n),
+                                               n.client_port != 0 ? n.client_port : a.etcd_port));
+      }
     }
     ledger_path = file + ".nemesis.ledger";
   } else if (a.cluster == "local") {
@@ -182,13 +219,13 @@ int RunFit(const FitArgs& a) {
   }
 
   auto close_cluster = [&] {
-    if (!session) return;
     if (formed && !a.keep_cluster) {
       if (Status st = (*system)->Teardown(*system_nodes, *shell); !st) {
         PrintError(st.error().message());
       }
-      formed = false;
     }
+    formed = false;
+    if (!session) return;
     auto down = session->Close(a.keep_cluster);
     if (!down) PrintError(down.error().message());
     session.reset();
@@ -313,6 +350,7 @@ void RegisterFitCommands(CLI::App& app, Action& run) {
       "  faultline fit run scenarios/FIT03-abort.json --out fit03/            # aborted\n"
       "  faultline fit run my.json --target http://127.0.0.1:8080 --out run/  # any HTTP service\n"
       "  faultline fit run my.json --cluster ssh:nodes.json --out run/        # etcd on :2379\n"
+      "  faultline fit run scenarios/FIT04-tcp-latency.json --cluster ssh:kv-nodes.json --out kv/\n"
       "  faultline fit run scenarios/FIT04-tcp-latency.json --system zookeeper --out zk/\n"
       "  faultline fit run scenarios/FIT01-no-fault.json --junit fit01.xml \\\n"
       "      --log-pattern 'slow=apply request took too long' --log-pattern-max slow=20  # CI");
@@ -326,12 +364,14 @@ void RegisterFitCommands(CLI::App& app, Action& run) {
                 "http://HOST:PORT[/BASE] of an HTTP service instead of etcd (repeat for several "
                 "nodes; HOST an IP address or localhost)");
   r->add_option("--cluster", args->cluster,
-                "local, or ssh:FILE (a nodes file; etcd on "
-                "<address>:2379)")
+                "local, or ssh:FILE (a nodes file: etcd on <address>:2379 unless the file "
+                "names another system, or client_address / client_port per node)")
       ->capture_default_str();
   r->add_option("--system", args->system,
-                "System under test on a local cluster: etcd (its JSON gateway over HTTP), "
-                "zookeeper or a system FILE. A system without HTTP gets its own client's "
+                "System under test: etcd (its JSON gateway over HTTP), zookeeper, redis or a "
+                "system FILE (over ssh: default the nodes file's \"system\"; its servers are "
+                "started over ssh with its commands unless they serve already). A system without "
+                "HTTP gets its own client's "
                 "register ops as the load (a request template's name is its op: read or write), "
                 "through the same proxies, so TCP-level toxics (latency, bandwidth, slow_close, "
                 "timeout, reset_peer, slicer, limit_data) act on it; HTTP-level ones (http_*) are "
@@ -351,7 +391,10 @@ void RegisterFitCommands(CLI::App& app, Action& run) {
                 "(beyond: failure, undecided: skipped), one for the abort rule and one for the "
                 "log patterns; written also when the run ends in an error")
       ->type_name("FILE");
-  r->callback([&run, args] { run = [args] { return RunFit(*args); }; });
+  r->callback([&run, args, r] {
+    args->system_given = r->count("--system") > 0;
+    run = [args] { return RunFit(*args); };
+  });
 }
 
 }  // namespace faultline::tools

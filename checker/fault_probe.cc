@@ -133,4 +133,33 @@ ProbeFinding JudgeDiskProbe(DiskProbeKind kind, double delay_ms,
                       .evidence = fmt::format("disk probe: {}", fmt::join(seen, ", "))};
 }
 
+ProbeFinding JudgeManglingProbe(ManglingProbeKind kind, const ManglingSeen& s) {
+  if (!s.error.empty()) {
+    return ProbeFinding{.confirmed = std::nullopt,
+                        .evidence = fmt::format("datagram probe {}->{}: {}", s.from, s.to, s.error),
+                        .counts = {}};
+  }
+  auto get = [&](const char* key) {
+    auto it = s.counts.find(key);
+    return it == s.counts.end() ? std::int64_t{0} : it->second;
+  };
+  const char* key = kind == ManglingProbeKind::kDuplicate ? "probe_duplicates_seen"
+                    : kind == ManglingProbeKind::kReorder ? "probe_out_of_order_seen"
+                                                          : "probe_damaged_seen";
+  const std::string evidence = fmt::format(
+      "datagram probe {}->{}: {} sent, {} delivered, {} duplicates, {} out of order, {} damaged",
+      s.from, s.to, get("probe_sent"), get("probe_delivered"), get("probe_duplicates_seen"),
+      get("probe_out_of_order_seen"), get("probe_damaged_seen"));
+  if (get("probe_delivered") == 0) {
+    return ProbeFinding{.confirmed = std::nullopt,
+                        .evidence = evidence + ": nothing arrived, inconclusive",
+                        .counts = s.counts};
+  }
+  const bool seen = get(key) > 0;
+  return ProbeFinding{
+      .confirmed = seen,
+      .evidence = seen ? evidence : evidence + fmt::format(" (expected {} > 0)", key),
+      .counts = s.counts};
+}
+
 }  // namespace faultline::checker

@@ -9,6 +9,7 @@
 #define FAULTLINE_CHECKER_FAULT_PROBE_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,9 @@ namespace faultline::checker {
 struct ProbeFinding {
   std::optional<bool> confirmed;  // nullopt: not probed (e.g. loss too rare) or inconclusive
   std::string evidence;           // one line: what was tried and what came back
+  // What the probe counted, each a key of the fault's entry in nemesis.json next to the
+  // nemesis's own counts (the datagram probe: "probe_duplicates_seen", ...). Empty for most.
+  std::map<std::string, std::int64_t> counts = {};
 };
 
 // A TCP connect from one node to another's peer port and what came back: "timeout" (no answer),
@@ -99,6 +103,21 @@ struct DiskSeen {
 // taking at least `delay_ms` (slow-disk), a new live database process (crash kinds).
 ProbeFinding JudgeDiskProbe(DiskProbeKind kind, double delay_ms,
                             const std::vector<DiskSeen>& targets);
+
+// A packet mangling (duplicate, reorder, packet-corrupt): what numbered datagrams sent from a
+// faulted node to a peer while the fault was in force looked like at the peer
+// (nemesis/mangle_probe.h). `counts` has TallyProbe's keys and "probe_sent".
+enum class ManglingProbeKind { kDuplicate, kReorder, kCorrupt };
+struct ManglingSeen {
+  std::string from;
+  std::string to;
+  std::map<std::string, std::int64_t> counts;
+  std::string error;  // the probe could not run
+};
+// Confirmed when the probe saw some of the fault's kind (a copy, a datagram overtaken, a damaged
+// one); not confirmed when datagrams arrived and none was; inconclusive when the probe could not
+// run or nothing arrived. The finding carries the probe's counts.
+ProbeFinding JudgeManglingProbe(ManglingProbeKind kind, const ManglingSeen& seen);
 
 }  // namespace faultline::checker
 

@@ -74,5 +74,41 @@ TEST(FaultProbeTest, ProcessesNeedEveryTargetAffected) {
   EXPECT_EQ(m.evidence, "process table: n2 paused (pid 42), n9 unknown");
 }
 
+// A mangling is confirmed only by datagrams of its own kind; a probe that saw other damage but not
+// its kind flags the fault; nothing delivered or a probe that could not run is inconclusive.
+TEST(FaultProbeTest, ManglingNeedsItsOwnKindSeen) {
+  ManglingSeen s{.from = "n1",
+                 .to = "n2",
+                 .counts = {{"probe_sent", 300},
+                            {"probe_delivered", 312},
+                            {"probe_duplicates_seen", 12},
+                            {"probe_out_of_order_seen", 0},
+                            {"probe_damaged_seen", 0}},
+                 .error = ""};
+  ProbeFinding dup = JudgeManglingProbe(ManglingProbeKind::kDuplicate, s);
+  EXPECT_EQ(dup.confirmed, std::optional<bool>(true));
+  EXPECT_EQ(dup.evidence,
+            "datagram probe n1->n2: 300 sent, 312 delivered, 12 duplicates, 0 out of order, 0 "
+            "damaged");
+  EXPECT_EQ(dup.counts, s.counts);
+  ProbeFinding reorder = JudgeManglingProbe(ManglingProbeKind::kReorder, s);
+  EXPECT_EQ(reorder.confirmed, std::optional<bool>(false));
+  EXPECT_NE(reorder.evidence.find("expected probe_out_of_order_seen > 0"), std::string::npos)
+      << reorder.evidence;
+  EXPECT_EQ(JudgeManglingProbe(ManglingProbeKind::kCorrupt, s).confirmed,
+            std::optional<bool>(false));
+  s.counts["probe_damaged_seen"] = 1;
+  EXPECT_EQ(JudgeManglingProbe(ManglingProbeKind::kCorrupt, s).confirmed,
+            std::optional<bool>(true));
+  s.counts["probe_delivered"] = 0;
+  EXPECT_EQ(JudgeManglingProbe(ManglingProbeKind::kCorrupt, s).confirmed, std::nullopt);
+  const ManglingSeen broken{
+      .from = "n1", .to = "n2", .counts = {}, .error = "receiver in n2: exit 1: bind: in use"};
+  ProbeFinding b = JudgeManglingProbe(ManglingProbeKind::kDuplicate, broken);
+  EXPECT_EQ(b.confirmed, std::nullopt);
+  EXPECT_EQ(b.evidence, "datagram probe n1->n2: receiver in n2: exit 1: bind: in use");
+  EXPECT_TRUE(b.counts.empty());
+}
+
 }  // namespace
 }  // namespace faultline::checker

@@ -21,12 +21,21 @@
 //   clock-strobe --offset-ms D --period-ms P --tag T --file PATH...
 //             Rewrites each libfaketime timestamp file (nemesis/clock.h) every P ms, alternating
 //             between the offset D and +0, until SIGTERM; then writes +0 into every file.
+//   udp-probe recv --address A --port P --count N --wait-ms W
+//   udp-probe send --address A --port P --count N --spacing-us U --wait-ms W
+//             The datagram probe for the packet manglings (nemesis/packet_mangle.h ProbeDatagram),
+//             run in two nodes through their NodeControl (nemesis/mangle_probe.h). recv binds A:P,
+//             answers each "hello" with "hello", and reads until 500 ms pass without a numbered
+//             datagram (or W ms without the first), then prints TallyProbe's counts. send says
+//             "hello" every 50 ms until one comes back (at most W ms: exit 1), then sends N
+//             numbered datagrams U µs apart and prints "probe_sent N".
 //
-// All write "ready" on stdout once started (SpawnHelper waits for it), or an error line.
-// The tag only makes the command line unique, so a heal can find a helper the ledger has no PID
-// for (a crash between spawn and the ledger amend).
+// All but udp-probe write "ready" on stdout once started (SpawnHelper waits for it), or an error
+// line. The tag only makes the command line unique, so a heal can find a helper the ledger has no
+// PID for (a crash between spawn and the ledger amend).
 #include <arpa/inet.h>  // must precede <linux/netfilter.h> (PLATFORM.md §6)
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <linux/netfilter.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -36,6 +45,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -409,6 +419,101 @@ int RunClockStrobe(const std::vector<std::string>& args) {
   return 0;
 }
 
+int RunUdpProbe(const std::vector<std::string>& args) {
+  using std::chrono::milliseconds;
+  namespace packet = faultline::nemesis::packet;
+  const bool recv = args.size() > 1 && args[1] == "recv";
+  const bool send = args.size() > 1 && args[1] == "send";
+  const std::string address = Arg(args, "--address");
+  const int port = std::atoi(Arg(args, "--port", "0").c_str());
+  const int count = std::atoi(Arg(args, "--count", "0").c_str());
+  const milliseconds wait(std::strtoll(Arg(args, "--wait-ms", "3000").c_str(), nullptr, 10));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<std::uint16_t>(port));
+  if ((!recv && !send) || port <= 0 || port > 65535 || count <= 0 ||
+      ::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) {
+    Say("udp-probe: recv|send --address A --port P --count N [--spacing-us U] [--wait-ms W]");
+    return 2;
+  }
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    Say(std::string("udp-probe: socket: ") + std::strerror(errno));
+    return 1;
+  }
+  const auto* addr = reinterpret_cast<const sockaddr*>(&sa);
+  const std::string hello = "hello";
+  char buf[512];
+  if (recv) {
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    // Room for every datagram even if this process is slow to read (the default holds ~256).
+    const int buffer = 8 << 20;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof(buffer));
+    if (::bind(fd, addr, sizeof(sa)) != 0) {
+      Say(std::string("udp-probe: bind: ") + std::strerror(errno));
+      return 1;
+    }
+    std::vector<std::string> got;
+    const auto give_up = Clock::now() + wait;
+    while (g_stop == 0) {
+      const bool started = !got.empty();
+      const auto now = Clock::now();
+      if (!started && now >= give_up) break;
+      const int timeout_ms =
+          started ? 500
+                  : static_cast<int>(
+                        std::chrono::duration_cast<milliseconds>(give_up - now).count() + 1);
+      pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, timeout_ms) <= 0) {
+        if (started) break;
+        continue;
+      }
+      sockaddr_in from{};
+      socklen_t len = sizeof(from);
+      const ssize_t n =
+          ::recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n <= 0) continue;
+      std::string payload(buf, static_cast<size_t>(n));
+      if (payload == hello) {
+        (void)!::sendto(fd, hello.data(), hello.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+        continue;
+      }
+      if (payload.size() == packet::kProbeDatagramSize) got.push_back(std::move(payload));
+    }
+    std::string out = packet::FormatPacketCounts(packet::TallyProbe(got, count));
+    (void)!::write(1, out.data(), out.size());
+    return 0;
+  }
+  if (::connect(fd, addr, sizeof(sa)) != 0) {
+    Say(std::string("udp-probe: connect: ") + std::strerror(errno));
+    return 1;
+  }
+  // The receiver runs in another node and may not be bound yet: hello until it answers.
+  bool answered = false;
+  for (const auto give_up = Clock::now() + wait; !answered && Clock::now() < give_up;) {
+    (void)!::send(fd, hello.data(), hello.size(), 0);
+    pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+    if (::poll(&p, 1, 50) > 0) {
+      const ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+      answered = n == static_cast<ssize_t>(hello.size()) && hello.compare(0, 5, buf, 5) == 0;
+    }
+  }
+  if (!answered) {
+    Say(fmt::format("udp-probe: no answer from {}:{} within {} ms", address, port, wait.count()));
+    return 1;
+  }
+  const std::chrono::microseconds spacing(
+      std::strtoll(Arg(args, "--spacing-us", "1000").c_str(), nullptr, 10));
+  for (int i = 0; i < count && g_stop == 0; ++i) {
+    const std::string d = packet::ProbeDatagram(i);
+    (void)!::send(fd, d.data(), d.size(), 0);
+    std::this_thread::sleep_for(spacing);
+  }
+  Say(fmt::format("probe_sent {}", count));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -423,6 +528,7 @@ int main(int argc, char** argv) {
   }
   if (!args.empty() && args[0] == "watchdog") return RunWatchdog(args);
   if (!args.empty() && args[0] == "clock-strobe") return RunClockStrobe(args);
+  if (!args.empty() && args[0] == "udp-probe") return RunUdpProbe(args);
   if (!args.empty() && args[0] == "disk") {
     // libfuse installs its own SIGTERM/SIGINT handlers (which end its loop) only over SIG_DFL.
     ::signal(SIGTERM, SIG_DFL);
@@ -433,6 +539,6 @@ int main(int argc, char** argv) {
     });
   }
   Say("usage: faultline-nemesis-helper delay|reorder|duplicate|packet-corrupt|watchdog|"
-      "clock-strobe|disk ... (started by the nemesis, not by hand)");
+      "clock-strobe|disk|udp-probe ... (started by the nemesis, not by hand)");
   return 2;
 }

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <set>
 
 namespace faultline::nemesis::packet {
 namespace {
@@ -142,6 +144,43 @@ PacketCounts ParsePacketCounts(std::string_view text) {
     out[std::string(line.substr(0, space))] = value;
   }
   return out;
+}
+
+std::string ProbeDatagram(int seq) {
+  std::string s = fmt::format("seq {:06d} ", seq);
+  for (int i = 0; i < 48; ++i) s.push_back(static_cast<char>('a' + (seq * 7 + i) % 26));
+  return s;
+}
+
+PacketCounts TallyProbe(const std::vector<std::string>& payloads, int count) {
+  std::int64_t delivered = 0;
+  std::int64_t duplicates = 0;
+  std::int64_t out_of_order = 0;
+  std::int64_t damaged = 0;
+  std::set<int> numbers;
+  int highest = -1;
+  for (const std::string& payload : payloads) {
+    if (payload.size() != kProbeDatagramSize) continue;
+    ++delivered;
+    int seq = -1;
+    if (payload.rfind("seq ", 0) == 0) {
+      const char* begin = payload.data() + 4;
+      const auto [end, ec] = std::from_chars(begin, begin + 6, seq);
+      if (ec != std::errc() || end != begin + 6) seq = -1;
+    }
+    if (seq < 0 || seq >= count || payload != ProbeDatagram(seq)) {
+      ++damaged;
+      continue;
+    }
+    if (!numbers.insert(seq).second) ++duplicates;
+    if (seq < highest) ++out_of_order;
+    highest = std::max(highest, seq);
+  }
+  return PacketCounts{{"probe_delivered", delivered},
+                      {"probe_distinct", static_cast<std::int64_t>(numbers.size())},
+                      {"probe_duplicates_seen", duplicates},
+                      {"probe_out_of_order_seen", out_of_order},
+                      {"probe_damaged_seen", damaged}};
 }
 
 }  // namespace faultline::nemesis::packet

@@ -28,6 +28,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace faultline::nemesis::packet {
 
@@ -62,6 +63,23 @@ using PacketCounts = std::map<std::string, std::int64_t>;
 std::string FormatPacketCounts(const PacketCounts& counts);
 // Lines that do not parse are skipped (a file cut short by a crash still gives what it has).
 PacketCounts ParsePacketCounts(std::string_view text);
+
+// The datagram probe: an independent check that a mangling took effect, not the helper's word.
+// A sender in the faulted node's namespace sends numbered datagrams to a peer (through the queue
+// rule, so the helper mangles them like any other packet); the receiver tallies what arrived.
+// Datagram `seq` is "seq NNNNNN " plus 48 bytes derived from its number, so a damaged one is told
+// from a good one by its content alone (the application's own checksum: the transport checksum
+// is recomputed by packet-corrupt, so the kernel delivers it).
+inline constexpr std::size_t kProbeDatagramSize = 59;
+std::string ProbeDatagram(int seq);
+// What the receiver saw of `count` numbered datagrams, `payloads` in arrival order. Payloads of
+// another size (the sender's hellos) are not counted. Keys, as they go into nemesis.json:
+//   probe_delivered          datagrams of the probe's size received
+//   probe_distinct           distinct intact numbers
+//   probe_duplicates_seen    intact datagrams whose number came before
+//   probe_out_of_order_seen  intact datagrams numbered below one received earlier
+//   probe_damaged_seen       content not what its number says
+PacketCounts TallyProbe(const std::vector<std::string>& payloads, int count);
 
 }  // namespace faultline::nemesis::packet
 

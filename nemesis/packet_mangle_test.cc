@@ -142,5 +142,31 @@ TEST(PacketMangleTest, CountsRoundTripAndSkipBrokenLines) {
             (PacketCounts{{"packets_seen", 4}}));
 }
 
+// The probe's tally: a copy, a late datagram and a flipped bit are each told apart; hellos (another
+// size) are not counted.
+TEST(PacketMangleTest, ProbeTallyCountsDuplicatesLateAndDamagedDatagrams) {
+  EXPECT_EQ(ProbeDatagram(7).size(), kProbeDatagramSize);
+  std::vector<std::string> got = {"hello",          ProbeDatagram(0), ProbeDatagram(2),
+                                  ProbeDatagram(2), ProbeDatagram(1), ProbeDatagram(3)};
+  got[5][20] ^= 0x04;  // a bit of its derived bytes
+  std::string digit = ProbeDatagram(4);
+  digit[6] ^= 0x40;  // a digit made a letter: its number no longer parses
+  got.push_back(digit);
+  EXPECT_EQ(TallyProbe(got, 5), (PacketCounts{{"probe_delivered", 6},
+                                              {"probe_distinct", 3},
+                                              {"probe_duplicates_seen", 1},
+                                              {"probe_out_of_order_seen", 1},
+                                              {"probe_damaged_seen", 2}}));
+  std::vector<std::string> clean;
+  for (int i = 0; i < 100; ++i) clean.push_back(ProbeDatagram(i));
+  const PacketCounts c = TallyProbe(clean, 100);
+  EXPECT_EQ(c.at("probe_distinct"), 100);
+  EXPECT_EQ(
+      c.at("probe_duplicates_seen") + c.at("probe_out_of_order_seen") + c.at("probe_damaged_seen"),
+      0);
+  // A number past the count is damage (a flipped digit that still parses).
+  EXPECT_EQ(TallyProbe({ProbeDatagram(150)}, 100).at("probe_damaged_seen"), 1);
+}
+
 }  // namespace
 }  // namespace faultline::nemesis::packet

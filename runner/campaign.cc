@@ -16,6 +16,7 @@
 
 #include "checker/fault_probe.h"
 #include "history/fields.h"
+#include "nemesis/mangle_probe.h"
 
 namespace faultline::runner {
 namespace {
@@ -92,6 +93,10 @@ class NemesisInjector final : public FaultInjector {
       case FaultKind::kClockBump:
       case FaultKind::kClockStrobe:
         return ProbeClock(targets(), spec);
+      case FaultKind::kDuplicate:
+      case FaultKind::kReorder:
+      case FaultKind::kPacketCorrupt:
+        return ProbeMangling(targets(), spec);
       default:
         return {};
     }
@@ -228,6 +233,52 @@ class NemesisInjector final : public FaultInjector {
       }
     }
     return checker::JudgeClockProbe(spec.clock_offset.count(), strobe, seen);
+  }
+
+  // Numbered datagrams from the first faulted node to a peer of the fault (one it does not fault
+  // itself if there is one), sent through the fault's queue rule (nemesis/mangle_probe.h). 300
+  // datagrams 1 ms apart: at a share of 5%, the chance that none is mangled is 0.95^300 = 2e-7; a
+  // reorder hold must outlast a few spacings for a held datagram to be overtaken.
+  FaultProbe ProbeMangling(const std::vector<std::string>& targets,
+                           const nemesis::FaultSpec& spec) {
+    if (targets.empty() || spec.probability < 0.05) {
+      return FaultProbe{.confirmed = std::nullopt,
+                        .evidence = "not probed: no node, or a share too small to see in a probe"};
+    }
+    if (spec.kind == FaultKind::kReorder &&
+        spec.delay - spec.jitter < std::chrono::milliseconds(5)) {
+      return FaultProbe{.confirmed = std::nullopt,
+                        .evidence = "not probed: a hold under 5 ms is overtaken too rarely"};
+    }
+    const std::string& from = targets.front();
+    const std::vector<std::string>& peers = spec.peers.empty() ? nodes_ : spec.peers;
+    std::string to;
+    for (const std::string& n : peers) {
+      if (n == from) continue;
+      const bool faulted = std::find(targets.begin(), targets.end(), n) != targets.end();
+      if (to.empty() || !faulted) to = n;
+      if (!faulted) break;
+    }
+    auto addr = probes_.peer_addresses.find(to);
+    if (to.empty() || addr == probes_.peer_addresses.end()) {
+      return FaultProbe{.confirmed = std::nullopt, .evidence = "not probed: no peer to send to"};
+    }
+    const auto kind = spec.kind == FaultKind::kDuplicate ? checker::ManglingProbeKind::kDuplicate
+                      : spec.kind == FaultKind::kReorder ? checker::ManglingProbeKind::kReorder
+                                                         : checker::ManglingProbeKind::kCorrupt;
+    Result<nemesis::packet::PacketCounts> counts = nemesis::ProbeDatagrams(
+        *probes_.control, nemesis::DatagramProbe{.from = from,
+                                                 .to = to,
+                                                 .to_address = addr->second,
+                                                 .port = 47017,
+                                                 .count = 300,
+                                                 .spacing = std::chrono::microseconds(1000),
+                                                 .wait = std::chrono::milliseconds(3000)});
+    return checker::JudgeManglingProbe(
+        kind, checker::ManglingSeen{.from = from,
+                                    .to = to,
+                                    .counts = counts ? *counts : nemesis::packet::PacketCounts{},
+                                    .error = counts ? std::string() : counts.error().message()});
   }
 
   nemesis::Nemesis& nemesis_;
@@ -523,6 +574,7 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
       const auto probe_start = Clock::now();
       interval.probe = injector.Probe(*spec, *report);
       probe_s = std::chrono::duration<double>(Clock::now() - probe_start).count();
+      for (const auto& [k, v] : interval.probe.counts) interval.counts[k] = v;
       if (interval.probe.confirmed) {
         done.AddExtra(history::field::kConfirmed, Value::Bool(*interval.probe.confirmed));
       }

@@ -148,8 +148,8 @@ TEST_F(LocalCampaignTest, HttpStatusThroughProxiesIsRecordedAndHealed) {
 }
 
 // Duplicate, reorder and packet-corrupt (issue 17 §3) in a short campaign: it completes with a
-// verdict, every fault applied and healed, and nemesis.json counts what each fault's helper did
-// to etcd's peer traffic.
+// verdict, every fault applied and healed, nemesis.json counts what each fault's helper did to
+// etcd's peer traffic, and what an independent datagram probe saw of it.
 TEST_F(LocalCampaignTest, PacketManglingsAreAppliedCountedAndHealed) {
   CampaignConfig c = Config("rtpkt");
   c.nodes = 3;
@@ -175,9 +175,26 @@ TEST_F(LocalCampaignTest, PacketManglingsAreAppliedCountedAndHealed) {
     EXPECT_GT(fault[key].get<std::int64_t>(), 0) << fault.dump();
     EXPECT_GT(fault["packets_seen"].get<std::int64_t>(), fault[key].get<std::int64_t>())
         << fault.dump();
+    // The independent datagram probe (numbered UDP datagrams from a faulted node to a peer while
+    // the fault was in force) saw the fault's own kind, and the sanity checker took its word.
+    const std::string seen = f == "duplicate" ? "probe_duplicates_seen"
+                             : f == "reorder" ? "probe_out_of_order_seen"
+                                              : "probe_damaged_seen";
+    ASSERT_TRUE(fault.contains(seen)) << fault.dump();
+    EXPECT_GT(fault[seen].get<std::int64_t>(), 0) << fault.dump();
+    EXPECT_EQ(fault["probe_sent"].get<std::int64_t>(), 300) << fault.dump();
+    EXPECT_EQ(fault["confirmed"], true) << fault.dump();
+    // Duplicates and holds lose nothing; a damaged datagram still arrives (checksum recomputed).
+    EXPECT_GE(fault["probe_delivered"].get<std::int64_t>(), 300) << fault.dump();
     ++counted;
   }
   EXPECT_GE(counted, 2) << j.dump(2);
+  for (const CheckerVerdict& v : r.verdict.checkers) {
+    if (v.name != "sanity") continue;
+    const nlohmann::json sanity = nlohmann::json::parse(v.json);
+    EXPECT_EQ(sanity["faults_confirmed_by_probe"].get<int64_t>(), sanity["faults"].get<int64_t>())
+        << v.json;
+  }
   Result<nemesis::Ledger> opened =
       nemesis::Ledger::Open((fs::path(r.files.dir) / "nemesis.ledger").string());
   ASSERT_TRUE(opened);

@@ -426,6 +426,7 @@ TEST(SshControl, PersistentShellRunsCommandsLikeAFreshSsh) {
 
 TEST(SshControl, UnreachableNodeIsUnavailable) {
   NodesFile file{.cluster = "none",
+                 .system = {},
                  .nodes = {{.name = "n1",
                             .host = "127.0.0.1",
                             .port = 1,
@@ -434,6 +435,10 @@ TEST(SshControl, UnreachableNodeIsUnavailable) {
                             .known_hosts = "/dev/null",
                             .address = "127.0.0.1",
                             .ssh_options = {},
+                            .client_address = {},
+                            .client_port = 0,
+                            .data_dir = {},
+                            .log_dir = {},
                             .db = FakeDb("n1")}}};
   for (bool persistent : {true, false}) {
     auto control = MakeSshControl(file, {.multiplex = false, .persistent_shell = persistent});

@@ -372,6 +372,7 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
       Clock::now() +
       std::chrono::milliseconds(static_cast<int64_t>(options.ready_timeout_s * 1000));
   bool formed = false;  // servers this campaign started: stopped again at the end
+  std::map<std::string, std::map<std::string, long>> log_sizes;  // other systems: before start
   if (etcd) {
     const Clock::time_point t0 = Clock::now();
     Result<std::vector<nemesis::DbProcess>> dbs = probe_control->Databases();
@@ -395,6 +396,8 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
                       ctx, options.client_port, options.ready_timeout_s, ready.error().message()));
     }
   } else {
+    // This run's part of each log begins before the servers start.
+    log_sizes = LogSizes(*probe_control, *system, system_nodes);
     Result<bool> started = StartSshSystem(*system, system_nodes, *probe_control,
                                           std::chrono::milliseconds(static_cast<int64_t>(
                                               std::max(options.ready_timeout_s, 30.0) * 1000)),
@@ -430,9 +433,6 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
     process_control = *std::move(made);
     nemesis_options.control = process_control.get();
   }
-  const std::map<std::string, std::map<std::string, long>> log_sizes =
-      etcd ? std::map<std::string, std::map<std::string, long>>()
-           : LogSizes(*raw_control, *system, system_nodes);
 
   Result<RunFiles> made_files = MakeRunDir(c);
   if (!made_files) {
@@ -475,6 +475,8 @@ Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token s
     if (report) warnings = CopyNodeFiles(*ssh->control, files);
     logs = RunDirNodeLogs(files, nodes, {});
   } else {
+    std::error_code ec;
+    fs::create_directories(files.nodes, ec);
     std::ofstream(fs::path(files.nodes) / "nodes.json") << cluster::FormatNodesFile(file);
     logs = CopySystemLogs(*ssh->control, *system, system_nodes, files, log_sizes, warnings);
   }

@@ -634,7 +634,16 @@ Result<std::vector<std::string>> FaultTargets(const FaultSpec& spec,
 
 Result<Grudge> FaultGrudge(const FaultSpec& spec, const std::vector<std::string>& nodes,
                            const LeaderFn& leader) {
-  if (spec.kind == FaultKind::kPartition) return MakeGrudge(spec.grudge, nodes, spec.seed);
+  if (spec.kind == FaultKind::kPartition) {
+    if (spec.grudge.kind != GrudgeKind::kLeaderMinority) {
+      return MakeGrudge(spec.grudge, nodes, spec.seed);
+    }
+    const std::optional<std::string> known = leader ? leader() : std::nullopt;
+    if (!known) {
+      return Error(ErrorCode::kUnavailable, "partition leader-minority: no leader is known now");
+    }
+    return MakeGrudge(spec.grudge, nodes, spec.seed, *known);
+  }
   if (spec.kind != FaultKind::kIsolate && spec.kind != FaultKind::kIsolateLeader) {
     return Invalid(fmt::format("a {} fault is not a partition", FaultKindName(spec.kind)));
   }

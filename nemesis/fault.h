@@ -48,7 +48,7 @@ namespace faultline::nemesis {
 
 enum class FaultKind {
   kPartition,      // a grudge (halves, majority, majorities-ring, bridge, minority-third,
-                   // isolate:N, oneway:A>B); recorded under f "partition"
+                   // leader-minority, isolate:N, oneway:A>B); recorded under f "partition"
   kIsolate,        // the target nodes cut off from the others; f "partition"
   kIsolateLeader,  // the leader cut off (resolved when applied); f "partition"
   kKill,           // SIGKILL through the node controller; the process stays down until a start
@@ -333,7 +333,8 @@ using LeaderFn = std::function<std::optional<std::string>()>;
                                                             const LeaderFn& leader);
 // The grudge a partition kind installs (kPartition: its grudge; kIsolate / kIsolateLeader: each
 // target cut off from every other node, as DiRT's isolate steps do). Random grudges are drawn
-// with the spec's seed, so the same spec gives the same grudge. InvalidArgument for other kinds.
+// with the spec's seed, so the same spec gives the same grudge; leader-minority asks `leader` once
+// (Unavailable when none is known). InvalidArgument for other kinds.
 [[nodiscard]] Result<Grudge> FaultGrudge(const FaultSpec& spec,
                                          const std::vector<std::string>& nodes,
                                          const LeaderFn& leader);

@@ -413,6 +413,22 @@ TEST(FaultSpecTest, TargetsAndGrudges) {
   EXPECT_EQ(*FaultGrudge(Spec(FaultKind::kIsolate, "n2"), nodes, none),
             CompleteGrudge({{"n2"}, {"n1", "n3", "n4", "n5"}}));
   EXPECT_FALSE(FaultGrudge(Spec(FaultKind::kKill, "n1"), nodes, none));
+  // leader-minority asks the leader, once.
+  FaultSpec around = Spec(FaultKind::kPartition);
+  around.grudge = GSpec(GrudgeKind::kLeaderMinority);
+  around.seed = 4;
+  int asked = 0;
+  Result<Grudge> minority = FaultGrudge(around, nodes, [&] {
+    ++asked;
+    return std::optional<std::string>("n4");
+  });
+  ASSERT_TRUE(minority) << minority.error().message();
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(*minority, *LeaderMinority(nodes, "n4", 4));
+  EXPECT_EQ(DescribeFault(around), "partition leader-minority");
+  Result<Grudge> leaderless = FaultGrudge(around, nodes, none);
+  ASSERT_FALSE(leaderless);
+  EXPECT_EQ(leaderless.error().code(), ErrorCode::kUnavailable);
 }
 
 }  // namespace

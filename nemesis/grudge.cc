@@ -153,6 +153,22 @@ Result<Grudge> MinorityThird(const std::vector<std::string>& nodes, uint64_t see
   return CompleteGrudge({NodeSet(order.begin(), cut), NodeSet(cut, order.end())});
 }
 
+Result<Grudge> LeaderMinority(const std::vector<std::string>& nodes, std::string_view leader,
+                              uint64_t seed) {
+  FAULTLINE_RETURN_IF_ERROR(CheckNodes(nodes, 3, "leader-minority"));
+  FAULTLINE_RETURN_IF_ERROR(CheckMember(nodes, leader, "leader-minority"));
+  std::vector<std::string> others;
+  for (const auto& n : nodes) {
+    if (n != leader) others.push_back(n);
+  }
+  others = SeededShuffle(std::move(others), seed);
+  const size_t minority = std::max<size_t>(1, (nodes.size() - 1) / 2);
+  NodeSet small{std::string(leader)};
+  small.insert(others.begin(), others.begin() + static_cast<std::ptrdiff_t>(minority - 1));
+  NodeSet rest(others.begin() + static_cast<std::ptrdiff_t>(minority - 1), others.end());
+  return CompleteGrudge({small, rest});
+}
+
 Result<Grudge> OneWay(const std::vector<std::string>& nodes, std::string_view from,
                       std::string_view to) {
   FAULTLINE_RETURN_IF_ERROR(CheckNodes(nodes, 2, "oneway"));
@@ -214,10 +230,11 @@ Result<GrudgeSpec> ParseGrudgeSpec(std::string_view spec) {
       {"majorities-ring", GrudgeKind::kMajoritiesRing},
       {"bridge", GrudgeKind::kBridge},
       {"minority-third", GrudgeKind::kMinorityThird},
+      {"leader-minority", GrudgeKind::kLeaderMinority},
   };
   constexpr std::string_view kHint =
-      "expected isolate:NODE, halves, majority, majorities-ring, bridge, minority-third or "
-      "oneway:FROM>TO";
+      "expected isolate:NODE, halves, majority, majorities-ring, bridge, minority-third, "
+      "leader-minority or oneway:FROM>TO";
   for (const auto& [name, kind] : kPlain) {
     if (spec == name) return GrudgeSpec{.kind = kind, .node = "", .to = ""};
   }
@@ -271,6 +288,8 @@ std::string GrudgeSpecString(const GrudgeSpec& spec) {
       return "bridge";
     case GrudgeKind::kMinorityThird:
       return "minority-third";
+    case GrudgeKind::kLeaderMinority:
+      return "leader-minority";
     case GrudgeKind::kOneWay:
       return "oneway:" + spec.node + ">" + spec.to;
   }
@@ -278,7 +297,7 @@ std::string GrudgeSpecString(const GrudgeSpec& spec) {
 }
 
 Result<Grudge> MakeGrudge(const GrudgeSpec& spec, const std::vector<std::string>& nodes,
-                          uint64_t seed) {
+                          uint64_t seed, std::string_view leader) {
   switch (spec.kind) {
     case GrudgeKind::kIsolate:
       return IsolateOne(nodes, spec.node);
@@ -292,6 +311,11 @@ Result<Grudge> MakeGrudge(const GrudgeSpec& spec, const std::vector<std::string>
       return Bridge(nodes, seed);
     case GrudgeKind::kMinorityThird:
       return MinorityThird(nodes, seed);
+    case GrudgeKind::kLeaderMinority:
+      if (leader.empty()) {
+        return MakeError(ErrorCode::kUnavailable, "grudge leader-minority: no leader is known now");
+      }
+      return LeaderMinority(nodes, leader, seed);
     case GrudgeKind::kOneWay:
       return OneWay(nodes, spec.node, spec.to);
   }

@@ -62,6 +62,12 @@ std::vector<std::string> SeededShuffle(std::vector<std::string> nodes, uint64_t 
 // Cuts a random floor(n/3) nodes (at least one) off from the rest, both ways. Needs n >= 2.
 [[nodiscard]] Result<Grudge> MinorityThird(const std::vector<std::string>& nodes, uint64_t seed);
 
+// Jepsen's leader-aware majority/minority split: the leader and (n-1)/2 - 1 random others (a
+// strict minority, at least the leader alone) against the rest, both ways. For 3 nodes it isolates
+// the leader. Needs n >= 3 and leader among nodes.
+[[nodiscard]] Result<Grudge> LeaderMinority(const std::vector<std::string>& nodes,
+                                            std::string_view leader, uint64_t seed);
+
 // An asymmetric cut: `to` drops packets from `from`; nothing else is dropped.
 [[nodiscard]] Result<Grudge> OneWay(const std::vector<std::string>& nodes, std::string_view from,
                                     std::string_view to);
@@ -94,6 +100,7 @@ enum class GrudgeKind {
   kMajoritiesRing,  // "majorities-ring"
   kBridge,          // "bridge"
   kMinorityThird,   // "minority-third"
+  kLeaderMinority,  // "leader-minority" (the leader is resolved when the grudge is made)
   kOneWay,          // "oneway:FROM>TO"
 };
 
@@ -104,16 +111,18 @@ struct GrudgeSpec {
   bool operator==(const GrudgeSpec&) const = default;
 };
 
-// Parses "isolate:n1", "halves", "majority", "majorities-ring", "bridge", "minority-third" or
-// "oneway:n1>n2". Node names are checked against a cluster only by MakeGrudge.
+// Parses "isolate:n1", "halves", "majority", "majorities-ring", "bridge", "minority-third",
+// "leader-minority" or "oneway:n1>n2". Node names are checked against a cluster only by MakeGrudge.
 [[nodiscard]] Result<GrudgeSpec> ParseGrudgeSpec(std::string_view spec);
 
 // The canonical spec string ("oneway:n1>n2"); ParseGrudgeSpec(GrudgeSpecString(s)) == s.
 std::string GrudgeSpecString(const GrudgeSpec& spec);
 
-// Computes the grudge of a spec for the given nodes; random kinds use seed.
+// Computes the grudge of a spec for the given nodes; random kinds use seed. `leader` is the
+// current leader's node for kLeaderMinority, which is Unavailable without one; others ignore it.
 [[nodiscard]] Result<Grudge> MakeGrudge(const GrudgeSpec& spec,
-                                        const std::vector<std::string>& nodes, uint64_t seed);
+                                        const std::vector<std::string>& nodes, uint64_t seed,
+                                        std::string_view leader = {});
 
 // "n1 drops {n2 n3}; n2 drops {n1}" in node order, for logs and reports; "no grudge" if empty.
 std::string DescribeGrudge(const Grudge& grudge);

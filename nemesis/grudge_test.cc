@@ -139,6 +139,48 @@ TEST_P(GrudgeSizes, MajorityLeavesAStrictMajority) {
   }
 }
 
+TEST_P(GrudgeSizes, LeaderMinorityPutsTheLeaderOnTheMinoritySide) {
+  const auto nodes = Nodes(GetParam());
+  if (nodes.size() < 3) {
+    EXPECT_FALSE(LeaderMinority(nodes, "n1", 1));
+    return;
+  }
+  NodeSet companions;  // the others that shared the leader's side over the seeds
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    for (const std::string& leader : {nodes.front(), nodes.back()}) {
+      auto g = LeaderMinority(nodes, leader, seed);
+      ASSERT_TRUE(g) << "seed " << seed;
+      size_t smaller = 0;
+      ASSERT_TRUE(CompleteCut(*g, nodes, &smaller)) << "seed " << seed;
+      const NodeSet side = Sees(*g, nodes, leader);
+      EXPECT_EQ(side.size(), smaller) << "seed " << seed << ": the leader is on the larger side";
+      EXPECT_EQ(side.size(), std::max<size_t>(1, (nodes.size() - 1) / 2)) << "seed " << seed;
+      EXPECT_GT(nodes.size() - side.size(), nodes.size() / 2) << "seed " << seed;
+      for (const auto& n : side) {
+        if (n != leader && leader == nodes.front()) companions.insert(n);
+      }
+    }
+    EXPECT_EQ(*LeaderMinority(nodes, "n2", seed), *LeaderMinority(nodes, "n2", seed));
+  }
+  // 5 nodes and more: the leader's companion is drawn at random, so several appear.
+  if (nodes.size() >= 5) {
+    EXPECT_GE(companions.size(), 2u);
+  }
+  if (nodes.size() == 3) {
+    EXPECT_EQ(*LeaderMinority(nodes, "n2", 7), *IsolateOne(nodes, "n2"));
+  }
+  EXPECT_FALSE(LeaderMinority(nodes, "x1", 1));  // not a node
+}
+
+TEST(Grudge, LeaderMinoritySpecNeedsALeader) {
+  auto spec = ParseGrudgeSpec("leader-minority");
+  ASSERT_TRUE(spec);
+  auto none = MakeGrudge(*spec, Nodes(5), 1);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(*MakeGrudge(*spec, Nodes(5), 1, "n3"), *LeaderMinority(Nodes(5), "n3", 1));
+}
+
 TEST_P(GrudgeSizes, MajoritiesRingEveryNodeSeesADistinctMajority) {
   const auto nodes = Nodes(GetParam());
   if (nodes.size() < 4) {
@@ -304,6 +346,7 @@ INSTANTIATE_TEST_SUITE_P(
                       SpecCase{"majorities-ring", true, "majorities-ring"},
                       SpecCase{"bridge", true, "bridge"},
                       SpecCase{"minority-third", true, "minority-third"},
+                      SpecCase{"leader-minority", true, "leader-minority"},
                       SpecCase{"oneway:n1>n2", true, "oneway:n1>n2"}, SpecCase{"", false, "empty"},
                       SpecCase{"isolate", false, "unknown kind"},
                       SpecCase{"isolate:", false, "expected isolate:NODE"},

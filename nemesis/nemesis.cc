@@ -830,11 +830,14 @@ Result<FaultReport> ApplyFault(Nemesis& nemesis, const FaultSpec& spec,
     case FaultKind::kPartition:
     case FaultKind::kIsolate:
     case FaultKind::kIsolateLeader: {
-      // The targets are resolved already: the leader is asked once per fault.
+      // The leader is asked once per fault: isolate kinds resolved it as their targets already;
+      // a partition grudge asks it itself (leader-minority) or not at all.
       const std::optional<std::string> resolved_leader =
           targets.empty() ? std::nullopt : std::optional<std::string>(targets.front());
       Result<Grudge> grudge =
-          FaultGrudge(spec, nodes, [&resolved_leader] { return resolved_leader; });
+          spec.kind == FaultKind::kPartition
+              ? FaultGrudge(spec, nodes, leader)
+              : FaultGrudge(spec, nodes, [&resolved_leader] { return resolved_leader; });
       if (!grudge) return in_context(std::move(grudge).error());
       return nemesis.Partition(*grudge, spec.partition_mode);
     }

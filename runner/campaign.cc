@@ -527,6 +527,7 @@ void NemesisLoop(Context& ctx, FaultInjector& injector, std::vector<FaultInterva
   NemesisSchedule schedule(NemesisScheduleOptions{.kinds = ctx.config.nemesis,
                                                   .nodes = injector.Nodes(),
                                                   .isolate_node = ctx.config.isolate_node,
+                                                  .leader = ctx.deps.leader,
                                                   .seed = ctx.config.seed});
   const auto token = ctx.run_over.get_token();
   std::mutex m;

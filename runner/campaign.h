@@ -164,6 +164,9 @@ struct CampaignDeps {
   // The system's account of the run (systems/system.h System::Account), from the recorded history
   // and the log's start (MonotonicNowNs() at the ops' time zero). Null: none.
   std::function<systems::SystemAccount(const history::History&, int64_t start_ns)> account;
+  // The system names a leader (systems::SystemInfo::has_leader): half of the scheduled partitions
+  // put it on the minority side (NemesisScheduleOptions::leader).
+  bool leader = false;
 };
 
 struct ProgressInfo {

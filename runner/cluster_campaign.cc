@@ -289,6 +289,7 @@ Result<RunReport> RunClusterCampaign(const CampaignConfig& config, const Cluster
   deps.nemesis = injector.get();
   deps.wait_ready = cluster.wait_ready;
   deps.stop = std::move(stop);
+  deps.leader = cluster.system->Info().has_leader;
   deps.account = [&cluster](const history::History& h, int64_t start_ns) {
     return cluster.system->Account(cluster.system_nodes, h, start_ns);
   };

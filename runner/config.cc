@@ -128,7 +128,9 @@ const std::array kFields{
   ConfigField{.key = "workload", .flag = "--workload", .help = "register|set|counter|lock|append|rw-register",
               .parse = ParseWorkloadField, .print = PrintWorkloadField},
   ConfigField{.key = "nemesis", .flag = "--nemesis",
-              .help = "Comma-separated faults: partition, isolate, isolate-leader, kill, pause, "
+              .help = "Comma-separated faults: partition (a random grudge; for systems with "
+                      "a leader half are leader-minority: the leader on the minority side), "
+                      "isolate, isolate-leader, kill, pause, "
                       "loss, duplicate, reorder, packet-corrupt (30% of the packets of one node "
                       "or a minority), and through proxies http-status, http-delay, http-drop, "
                       "http-truncate, proxy-latency; clock-bump, clock-strobe (libfaketime on a "
@@ -187,7 +189,8 @@ const std::array kFields{
               .member = &C::lock_ttl_s, .check = CheckLockTtl},
   ConfigField{.key = "lock_acquire_timeout_ms", .help = "lock: client timeout of an acquire",
               .member = &C::lock_acquire_timeout_ms, .check = CheckLockAcquireTimeout},
-  ConfigField{.key = "fault_s", .flag = "--fault-s", .help = "Seconds each fault lasts",
+  ConfigField{.key = "fault_s", .flag = "--fault-s", .help = "Seconds each fault lasts (a system with a slower failover, redis, "
+                      "raises the default to fit it)",
               .member = &C::fault_s, .check = CheckFault},
   ConfigField{.key = "heal_s", .flag = "--heal-s", .help = "Seconds healed between faults",
               .member = &C::heal_s, .check = CheckHeal},

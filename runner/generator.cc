@@ -263,6 +263,10 @@ Result<FaultSpec> NemesisSchedule::Next() {
   const std::vector<std::string>& nodes = options_.nodes;
   switch (spec.kind) {
     case FaultKind::kPartition: {
+      if (options_.leader && nodes.size() >= 3 && Below(rng_, 2) == 1) {
+        FAULTLINE_ASSIGN_OR_RETURN(spec.grudge, nemesis::ParseGrudgeSpec("leader-minority"));
+        break;
+      }
       // Kinds that need more nodes than the cluster has are left out.
       std::vector<std::string> specs = {"halves"};
       if (nodes.size() >= 3) specs.insert(specs.end(), {"majority", "bridge"});

@@ -174,11 +174,16 @@ struct NemesisScheduleOptions {
   std::vector<std::string> nodes;  // cluster order
   // kIsolate picks this node every time when set (e.g. "n3"), instead of a random one.
   std::string isolate_node;
+  // The system names a leader: half of the kPartition faults (3 nodes or more) are
+  // "leader-minority", the leader and a random minority against the rest (Jepsen's leader-aware
+  // grudges); a random grudge cuts a 3-node cluster's leader off only a third of the time.
+  bool leader = false;
   std::uint64_t seed = 0;
 };
 
 // Each fault the schedule makes is concrete except for the leader, which is looked up when it is
-// applied: kPartition names a grudge (random ones are drawn with the spec's seed), kIsolate one
+// applied: kPartition names a grudge (random ones are drawn with the spec's seed; with
+// options.leader, half are leader-minority), kIsolate one
 // node, kIsolateLeader nothing; kKill, kPause and kLoss name one node or a minority, in cluster
 // order; loss keeps FaultSpec's default probability (30%). duplicate, reorder and packet-corrupt
 // name one node or a minority too, on 30% of their packets (reorder holds each 50 ± 10 ms);

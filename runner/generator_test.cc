@@ -290,6 +290,46 @@ TEST(NemesisScheduleTest, SeededAndWithinKinds) {
   EXPECT_EQ(seen.size(), 3u);
 }
 
+// With a leader, about half of the partitions are leader-minority; without, none.
+TEST(NemesisScheduleTest, LeaderAwarePartitions) {
+  for (const bool leader : {false, true}) {
+    NemesisSchedule s(NemesisScheduleOptions{.kinds = {FaultKind::kPartition},
+                                             .nodes = {"n1", "n2", "n3"},
+                                             .isolate_node = "",
+                                             .leader = leader,
+                                             .seed = 9});
+    int around_leader = 0;
+    std::set<std::string> others;
+    for (int i = 0; i < 200; ++i) {
+      Result<FaultSpec> x = s.Next();
+      ASSERT_TRUE(x);
+      EXPECT_TRUE(nemesis::ValidateFaultSpec(*x)) << nemesis::FormatFaultSpec(*x);
+      if (x->grudge.kind == nemesis::GrudgeKind::kLeaderMinority) {
+        ++around_leader;
+        EXPECT_EQ(nemesis::DescribeFault(*x), "partition leader-minority");
+      } else {
+        others.insert(nemesis::GrudgeSpecString(x->grudge));
+      }
+    }
+    if (leader) {
+      EXPECT_GT(around_leader, 70);
+      EXPECT_LT(around_leader, 130);
+    } else {
+      EXPECT_EQ(around_leader, 0);
+    }
+    EXPECT_EQ(others, (std::set<std::string>{"halves", "majority", "bridge", "minority-third"}));
+  }
+  // Too few nodes for a minority: random grudges only.
+  NemesisSchedule two(NemesisScheduleOptions{.kinds = {FaultKind::kPartition},
+                                             .nodes = {"n1", "n2"},
+                                             .isolate_node = "",
+                                             .leader = true,
+                                             .seed = 9});
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_NE(two.Next()->grudge.kind, nemesis::GrudgeKind::kLeaderMinority);
+  }
+}
+
 TEST(NemesisScheduleTest, TargetedIsolation) {
   NemesisSchedule s(NemesisScheduleOptions{.kinds = {FaultKind::kIsolate},
                                            .nodes = {"n1", "n2", "n3"},

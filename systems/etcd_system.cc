@@ -126,6 +126,7 @@ class EtcdSystem final : public System {
     info_.client_port = kEtcdClientPort;
     info_.default_nodes = 5;
     info_.local_db = cluster::Db::kEtcd;
+    info_.has_leader = true;  // the Raft leader a majority names; elections are quick
     info_.clock = ClockSupport::None(
         "etcd is a Go program: it reads the clock through the vDSO, not libc, so libfaketime "
         "cannot reach it (on SSH nodes clock faults set the machine's clock instead)");

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -48,7 +49,9 @@ constexpr OptionRow kOptionRows[] = {
     {"appendonly=yes|no", "the append-only file (default no)"},
     {"appendfsync=always|everysec|no", "when the AOF is fsynced (default everysec)"},
     {"down-after-ms=MS", "Sentinel's down-after-milliseconds (default 1000)"},
-    {"failover-timeout-ms=MS", "Sentinel's failover-timeout, at most 10000 (default 5000)"},
+    {"failover-timeout-ms=MS",
+     "Sentinel's failover-timeout, at most 10000 (default 2000; a failover that finds no "
+     "replica with fresh INFO is retried after twice this)"},
 };
 
 Result<int> IntOption(std::string_view key, std::string_view value, int lo, int hi) {
@@ -202,6 +205,53 @@ SystemFile RedisCommands() {
   return f;
 }
 
+std::vector<RedisPowerCut> RedisPowerCuts(const history::History& history) {
+  std::vector<RedisPowerCut> out;
+  std::optional<int64_t> began;  // the fault's first op (its plan), before it is applied
+  for (size_t i = 0; i < history.size(); ++i) {
+    const Op& op = history[i];
+    if (op.is_client() || (op.f != "lose-unsynced" && op.f != "lose-unsynced-one")) continue;
+    const Value* nodes = op.FindExtra(history::field::kNodes);
+    const Value* ok = op.FindExtra(history::field::kOk);
+    if (nodes == nullptr && ok == nullptr) {
+      began = op.time_ns;
+      continue;
+    }
+    const bool applied = ok != nullptr && ok->kind() == history::ValueKind::kBool && ok->as_bool();
+    if (applied) {
+      RedisPowerCut cut{.time_ns = began.value_or(op.time_ns), .fault = op.f, .nodes = {}};
+      if (nodes != nullptr && nodes->is_collection()) {
+        for (const Value& n : nodes->items()) {
+          if (n.is_string()) cut.nodes.push_back(n.text());
+        }
+      }
+      out.push_back(std::move(cut));
+    }
+    began.reset();
+  }
+  return out;
+}
+
+std::string RedisDurabilityWords(const RedisOptions& options) {
+  if (!options.appendonly) {
+    return "with appendonly no and no snapshots (save \"\") nothing reaches the disk, so a "
+           "power cut loses whatever the replicas do not hold (--system-option appendonly=yes "
+           "keeps an append-only file)";
+  }
+  if (options.appendfsync == "always") {
+    return "appendfsync always fsyncs the append-only file before each reply, so these were on "
+           "disk unless the disk lost fsynced writes";
+  }
+  if (options.appendfsync == "no") {
+    return "appendfsync no leaves fsync to the kernel (about every 30 s), so acknowledged writes "
+           "may be that far from the disk (--system-option appendfsync=always fsyncs before each "
+           "reply)";
+  }
+  return "appendfsync everysec fsyncs the append-only file once a second, so up to a second of "
+         "acknowledged writes is not yet on disk (--system-option appendfsync=always fsyncs "
+         "before each reply)";
+}
+
 SystemAccount RedisAccount(const history::History& history, int64_t start_ns,
                            const std::vector<RedisFailover>& failovers,
                            const std::vector<RedisRoleChange>& roles, const RedisOptions& options) {
@@ -237,6 +287,7 @@ SystemAccount RedisAccount(const history::History& history, int64_t start_ns,
   };
   std::map<std::string, std::map<std::string, Ack>> acked;  // set -> element (EDN) -> ack
   std::map<std::string, std::vector<std::set<std::string>>> finals;
+  const std::vector<RedisPowerCut> cuts = RedisPowerCuts(history);
   bool set_workload = false;
   for (size_t i = 0; i < history.size(); ++i) {
     const Op& inv = history[i];
@@ -327,6 +378,19 @@ SystemAccount RedisAccount(const history::History& history, int64_t start_ns,
       }
       deposed = &f;
     }
+    // A power cut (lose-unsynced) of this node after its first lost write, before any failover
+    // from it: the cut, not replication, lost them.
+    const RedisPowerCut* cut = nullptr;
+    for (const RedisPowerCut& c : cuts) {
+      const bool hit =
+          c.nodes.empty() || std::find(c.nodes.begin(), c.nodes.end(), node) != c.nodes.end();
+      if (hit && c.time_ns >= g.first_ns &&
+          (deposed == nullptr || c.time_ns + start_ns <= deposed->time_ns)) {
+        cut = &c;
+        break;
+      }
+    }
+    if (cut != nullptr) deposed = nullptr;
     const RedisRoleChange* rejoined = nullptr;
     if (deposed != nullptr) {
       for (const RedisRoleChange& r : roles) {
@@ -361,13 +425,25 @@ SystemAccount RedisAccount(const history::History& history, int64_t start_ns,
                             node, rejoined->primary.empty() ? deposed->to : rejoined->primary,
                             Seconds(rejoined->time_ns, start_ns));
       }
+    } else if (cut != nullptr) {
+      one["power_cut"] = Json{{"time_s", static_cast<double>(cut->time_ns) / 1e9},
+                              {"fault", cut->fault},
+                              {"nodes", cut->nodes}};
+      line += fmt::format(
+          ", then lost power at {:.1f} s ({}{}: the server killed and the writes "
+          "not yet on its disk dropped); {}",
+          static_cast<double>(cut->time_ns) / 1e9, cut->fault,
+          cut->nodes.empty() ? "" : fmt::format(" on {}", fmt::join(cut->nodes, ",")),
+          RedisDurabilityWords(options));
     } else {
       line += "; no failover from it was seen by the Sentinel poll (it may have been too short)";
     }
-    line += " (Redis replicates asynchronously";
-    line += options.min_replicas_to_write == 0 && options.wait == 0
-                ? "; --system-option min-replicas-to-write=N or wait=N narrow this window)"
-                : ")";
+    if (cut == nullptr) {
+      line += " (Redis replicates asynchronously";
+      line += options.min_replicas_to_write == 0 && options.wait == 0
+                  ? "; --system-option min-replicas-to-write=N or wait=N narrow this window)"
+                  : ")";
+    }
     out.lines.push_back(std::move(line));
     lj.push_back(std::move(one));
   }
@@ -393,6 +469,13 @@ class RedisSystem final : public System {
       : options_(std::move(options)), commands_(MakeFileSystem(RedisCommands())) {
     info_ = commands_->Info();
     info_.name = "redis";
+    // The Sentinels' primary is the leader. A cut-off primary is down after down-after-ms; the
+    // majority's Sentinels agree and elect one of them within about 2 s; a failover that finds no
+    // replica with fresh INFO (-failover-abort-no-good-slave) is retried after twice the failover
+    // timeout; the promotion shows within a second or so.
+    info_.has_leader = true;
+    info_.failover =
+        std::chrono::milliseconds(options_.down_after_ms + 2 * options_.failover_timeout_ms + 3000);
   }
   ~RedisSystem() override { StopPoller(); }
 

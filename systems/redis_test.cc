@@ -21,6 +21,7 @@ using history::OpType;
 using history::Process;
 using history::Value;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 SystemCluster ThreeNodes() {
   SystemCluster c;
@@ -97,7 +98,7 @@ TEST(SentinelConf, MonitorsTheFirstNodeWithAMajorityQuorum) {
   EXPECT_THAT(*s, HasSubstr("bind 198.18.0.2\nport 26379\nprotected-mode no\n"));
   EXPECT_THAT(*s, HasSubstr("sentinel monitor faultline 198.18.0.1 6379 2\n"));
   EXPECT_THAT(*s, HasSubstr("sentinel down-after-milliseconds faultline 1000\n"));
-  EXPECT_THAT(*s, HasSubstr("sentinel failover-timeout faultline 5000\n"));
+  EXPECT_THAT(*s, HasSubstr("sentinel failover-timeout faultline 2000\n"));
   EXPECT_THAT(*s, HasSubstr("pidfile /tmp/r/n2/data/sentinel.pid\n"));
 }
 
@@ -171,6 +172,24 @@ class HistoryBuilder {
     ops_.push_back(inv);
     ops_.push_back(ok);
   }
+  // A power cut applied at second `t` (the nemesis's plan op, then its done op naming the nodes).
+  void PowerCut(double t, std::string f, std::vector<std::string> nodes, bool ok = true) {
+    Op plan{.index = -1,
+            .time_ns = static_cast<int64_t>(t * kSec),
+            .type = OpType::kInfo,
+            .process = Process::Nemesis(),
+            .f = f,
+            .key = std::nullopt,
+            .value = Value::String(f),
+            .error = std::nullopt,
+            .extras = {}};
+    Op done = plan;
+    done.time_ns += kSec / 10;
+    done.AddExtra(history::field::kOk, Value::Bool(ok));
+    done.AddExtra(history::field::kNodes, Value::Strings(std::move(nodes)));
+    ops_.push_back(plan);
+    ops_.push_back(done);
+  }
   history::History Build() {
     Result<history::History> h = history::History::Build(ops_);
     EXPECT_TRUE(h) << h.error().message();
@@ -209,6 +228,47 @@ TEST(RedisAccount, NamesTheFailoverThePrimaryAndTheLostWrites) {
   EXPECT_EQ(j["failovers"][0]["to"], "n3");
   EXPECT_EQ(j["lost_by_primary"][0]["primary"], "n1");
   EXPECT_EQ(j["lost_by_primary"][0]["count"], 2);
+}
+
+// Writes a power cut dropped are told as the cut and the fsync policy in force, not as
+// replication.
+TEST(RedisAccount, NamesThePowerCutAndTheFsyncPolicy) {
+  HistoryBuilder b;
+  b.Add(1, 1.0, "n1");
+  b.PowerCut(2.0, "lose-unsynced-one", {"n2"});  // not the primary: no part in the loss
+  b.Add(2, 4.5, "n1");
+  b.Add(3, 4.9, "n1");
+  b.PowerCut(5.0, "lose-unsynced", {"n1", "n2", "n3"}, false);  // failed: not a cut
+  b.PowerCut(5.2, "lose-unsynced", {"n1", "n2", "n3"});
+  b.FinalRead({1}, 20.0);
+  const history::History h = b.Build();
+  const std::vector<internal::RedisPowerCut> cuts = internal::RedisPowerCuts(h);
+  ASSERT_EQ(cuts.size(), 2u);
+  EXPECT_EQ(cuts[1].time_ns, static_cast<int64_t>(5.2 * kSec));
+  EXPECT_EQ(cuts[1].fault, "lose-unsynced");
+
+  internal::RedisOptions aof;
+  aof.appendonly = true;
+  SystemAccount a = internal::RedisAccount(h, kStart, {}, {}, aof);
+  ASSERT_EQ(a.lines.size(), 2u) << fmt::format("{}", fmt::join(a.lines, "\n"));
+  EXPECT_THAT(a.lines[1], HasSubstr("2 acknowledged writes lost (2, 3): primary n1"));
+  EXPECT_THAT(a.lines[1], HasSubstr("lost power at 5.2 s (lose-unsynced on n1,n2,n3"));
+  EXPECT_THAT(a.lines[1], HasSubstr("appendfsync everysec"));
+  EXPECT_THAT(a.lines[1], Not(HasSubstr("replicates asynchronously")));
+  EXPECT_THAT(a.lines[1], Not(HasSubstr("no failover")));
+  const nlohmann::json j = nlohmann::json::parse(a.json);
+  EXPECT_EQ(j["lost_by_primary"][0]["power_cut"]["fault"], "lose-unsynced");
+
+  // Without the append-only file, the account says nothing reached the disk.
+  SystemAccount none = internal::RedisAccount(h, kStart, {}, {}, {});
+  EXPECT_THAT(none.lines[1], HasSubstr("appendonly no"));
+  // A failover from n1 before the cut: replication lost them, as before.
+  const std::vector<internal::RedisFailover> failovers = {
+      {.time_ns = kStart + 5 * kSec, .epoch = 1, .from = "n1", .to = "n2", .seen_by = "n3"}};
+  SystemAccount f = internal::RedisAccount(h, kStart, failovers, {}, aof);
+  ASSERT_EQ(f.lines.size(), 2u);
+  EXPECT_THAT(f.lines[1], HasSubstr("promoted n2"));
+  EXPECT_THAT(f.lines[1], Not(HasSubstr("lost power")));
 }
 
 TEST(RedisAccount, NothingLostWithoutAFailover) {

@@ -95,6 +95,13 @@ struct SystemInfo {
   // commands start the servers.
   cluster::Db local_db = cluster::Db::kEtcd;
   ClockSupport clock;  // see ClockSupport
+  // Whether Leader() names a leader (a Raft leader, a primary). A campaign's partitions then put
+  // the current leader on the minority side half the time (runner/generator.h NemesisSchedule).
+  bool has_leader = false;
+  // How long the system may take to replace a leader cut off from the others (noticing, electing,
+  // promoting, one retry), or 0 when it has none or is quick. Unless --fault-s is given, a
+  // campaign's faults last at least this long plus 2 s, so a cut-off leader is replaced in time.
+  std::chrono::milliseconds failover{0};
 };
 
 using Progress = std::function<void(std::string_view line)>;

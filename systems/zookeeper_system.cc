@@ -230,6 +230,7 @@ class ZooKeeperSystem final : public System {
       : commands_(MakeFileSystem(ZooKeeperCommands(tuning_))), admin_(MakeZkAdmin(kAdminTimeout)) {
     info_ = commands_->Info();
     info_.name = "zookeeper";
+    info_.has_leader = true;  // the ensemble's leader (Leader() asks the servers)
     // The JVM reads the time through libc, but under Debian's libfaketime 0.9.10 (preloaded,
     // FAKETIME_NO_CACHE or not, monotonic faked or not) ZooKeeper 3.8's JVM stalls while it
     // starts (its main thread all but idle in class loading after 10 s; without the preload it

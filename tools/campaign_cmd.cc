@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -118,6 +120,19 @@ Result<runner::CampaignConfig> MakeConfig(const CampaignArgs& a) {
     FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
                                systems::OpenSystem(c.system, c.system_options));
     c.nodes = system->Info().default_nodes;
+  }
+  // A system whose failover takes longer than the faults last (redis: Sentinel's, with one
+  // retry) gets faults long enough for it, unless --fault-s says otherwise.
+  if (!from_file && !Given(app, "--fault-s") && !c.nemesis.empty()) {
+    FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
+                               systems::OpenSystem(c.system, c.system_options));
+    const double failover_s = std::chrono::duration<double>(system->Info().failover).count();
+    if (failover_s > 0 && c.fault_s < failover_s + 2) {
+      c.fault_s = std::ceil(failover_s + 2);
+      PrintNote(
+          fmt::format("{}: faults last {:g} s (a failover may take {:g} s; --fault-s sets it)",
+                      c.system, c.fault_s, failover_s));
+    }
   }
   if (!from_file && !Given(app, "--seed")) {
     // No seed given: choose one, print it and record it, so the run can be repeated.

@@ -231,7 +231,9 @@ int ApplySpec(Session& s, const Common& c, nemesis::FaultSpec spec) {
   spec.seed = s.seed;
   std::optional<std::string> leader;
   if (spec.kind == nemesis::FaultKind::kIsolateLeader ||
-      spec.targets.find("leader") != std::string::npos) {
+      spec.targets.find("leader") != std::string::npos ||
+      (spec.kind == nemesis::FaultKind::kPartition &&
+       spec.grudge.kind == nemesis::GrudgeKind::kLeaderMinority)) {
     auto known = Leader(s);
     if (!known) {
       PrintError(fmt::format("nemesis {}: {}", nemesis::FaultKindName(spec.kind),
@@ -331,7 +333,8 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
       "Partition the cluster's network according to a grudge.\n"
       "Grudges: isolate:N (cut N off), halves (random halves), majority (a random minority cut\n"
       "off), majorities-ring (every node sees a majority, no two the same), bridge (two halves\n"
-      "joined by one node), minority-third, oneway:A>B (B drops what A sends).\n"
+      "joined by one node), minority-third, leader-minority (the leader on a minority side),\n"
+      "oneway:A>B (B drops what A sends).\n"
       "Modes: drop (silent, connections time out both ways), reject (refused fast),\n"
       "new-only (only new connections are cut: a true one-way partition).\n"
       "Backends: auto probes and picks the fastest that supports the mode; nft, netlink (routes,\n"

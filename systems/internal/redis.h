@@ -25,7 +25,7 @@ struct RedisOptions {
   bool appendonly = false;
   std::string appendfsync = "everysec";  // always | everysec | no
   int down_after_ms = 1000;              // Sentinel: a primary silent this long is down
-  int failover_timeout_ms = 5000;        // Sentinel: at most 10000
+  int failover_timeout_ms = 2000;        // Sentinel: at most 10000
 };
 
 // One line per option for --help: "min-replicas-to-write=N  ...".
@@ -65,11 +65,24 @@ struct RedisRoleChange {
   std::string primary;  // a replica's primary node
 };
 
+// A power cut the campaign's nemesis made (lose-unsynced, lose-unsynced-one; nemesis/disk.h): the
+// servers killed, the writes not yet fsynced dropped, the servers started again.
+struct RedisPowerCut {
+  int64_t time_ns = 0;             // the fault's start, as the history's times (since its start)
+  std::string fault;               // "lose-unsynced" | "lose-unsynced-one"
+  std::vector<std::string> nodes;  // the nodes it hit (empty: every node)
+};
+// The power cuts applied in a run's history (its nemesis ops), in order.
+std::vector<RedisPowerCut> RedisPowerCuts(const history::History& history);
+// What a power cut costs under the options in force (appendonly, appendfsync), in Redis's words.
+std::string RedisDurabilityWords(const RedisOptions& options);
+
 // Lines and results.json's "system" object for a run: the failovers, and for the set workload
 // the acknowledged adds absent from the final reads (append workload: the appends of committed
 // transactions absent from the final read of their key, named "[:append k v]"), grouped by the
-// primary that acknowledged them, each tied to the failover that deposed that primary. A set or
-// key without a final read is left out. `start_ns`: the run's log start.
+// primary that acknowledged them, each tied to the failover that deposed that primary, or to the
+// power cut (lose-unsynced) that hit it first. A set or key without a final read is left out.
+// `start_ns`: the run's log start.
 SystemAccount RedisAccount(const history::History& history, int64_t start_ns,
                            const std::vector<RedisFailover>& failovers,
                            const std::vector<RedisRoleChange>& roles, const RedisOptions& options);

@@ -385,7 +385,8 @@ std::vector<std::pair<std::string, std::string>> FaketimeEnv(const std::string& 
   return {{"LD_PRELOAD", library},
           {"FAKETIME_TIMESTAMP_FILE", file},
           {"FAKETIME_NO_CACHE", "1"},
-          {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}};
+          {"FAKETIME_DONT_FAKE_MONOTONIC", "1"},
+          {"FAKETIME_FORCE_MONOTONIC_FIX", "0"}};
 }
 
 std::string FaketimeExports(const std::string& library, const std::string& file) {

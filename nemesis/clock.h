@@ -60,7 +60,12 @@ std::optional<std::string> FindLibfaketime();
 std::string FaketimeFile(std::string_view run_dir, std::string_view node);
 
 // The environment a server is started with so that clock faults reach it, in order:
-// LD_PRELOAD, FAKETIME_TIMESTAMP_FILE, FAKETIME_NO_CACHE=1, FAKETIME_DONT_FAKE_MONOTONIC=1.
+// LD_PRELOAD, FAKETIME_TIMESTAMP_FILE, FAKETIME_NO_CACHE=1, FAKETIME_DONT_FAKE_MONOTONIC=1,
+// FAKETIME_FORCE_MONOTONIC_FIX=0. The last: Debian's 0.9.10 turns its "monotonic fix" on at run
+// time for this glibc, and with it pthread_cond_timedwait on a CLOCK_MONOTONIC condition variable
+// returns at once, so a JVM's timed waits spin (ZooKeeper 3.8 never finished starting: ~15,000
+// reads of the timestamp file a second, its threads queued on libfaketime's lock); with 0 it
+// serves in about a second, and the wall clock is still faked (measured here, issue 17 §2).
 std::vector<std::pair<std::string, std::string>> FaketimeEnv(const std::string& library,
                                                              const std::string& file);
 // The same as `export A=... B=...; ` for the head of a shell command (values quoted).

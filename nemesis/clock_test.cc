@@ -45,14 +45,16 @@ TEST(FaketimeOffset, FormatsAndParsesBack) {
 
 TEST(FaketimeEnv, NamesTheFileAndLeavesMonotonicAlone) {
   const auto env = FaketimeEnv("/lib/libfaketime.so.1", "/run/n1/faketime.rc");
-  ASSERT_EQ(env.size(), 4u);
+  ASSERT_EQ(env.size(), 5u);
   EXPECT_EQ(env[0], (std::pair<std::string, std::string>{"LD_PRELOAD", "/lib/libfaketime.so.1"}));
   EXPECT_EQ(env[1].second, "/run/n1/faketime.rc");
   EXPECT_EQ(env[2], (std::pair<std::string, std::string>{"FAKETIME_NO_CACHE", "1"}));
   EXPECT_EQ(env[3], (std::pair<std::string, std::string>{"FAKETIME_DONT_FAKE_MONOTONIC", "1"}));
+  // Without it a JVM's timed waits spin (see FaketimeEnv).
+  EXPECT_EQ(env[4], (std::pair<std::string, std::string>{"FAKETIME_FORCE_MONOTONIC_FIX", "0"}));
   EXPECT_EQ(FaketimeExports("/l.so", "/r/f.rc"),
             "export LD_PRELOAD='/l.so' FAKETIME_TIMESTAMP_FILE='/r/f.rc' FAKETIME_NO_CACHE='1' "
-            "FAKETIME_DONT_FAKE_MONOTONIC='1'; ");
+            "FAKETIME_DONT_FAKE_MONOTONIC='1' FAKETIME_FORCE_MONOTONIC_FIX='0'; ");
   EXPECT_EQ(FaketimeFile("/var/lib/faultline/clusters/default", "n2"),
             "/var/lib/faultline/clusters/default/n2/faketime.rc");
 }

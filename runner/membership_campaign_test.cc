@@ -7,13 +7,17 @@
 // torn down whether the test passes or fails.
 //
 // ZooKeeper (reconfig): a 3-node ensemble under member-remove (reconfig -remove, killed, wiped;
-// the heal starts it on a configuration naming the ensemble and itself, then reconfig -add), sync
-// reads: valid, the removal and the add in nemesis.json, the original three servers in the
-// ensemble's configuration afterwards.
+// the heal starts it on a configuration naming the ensemble and itself, then reconfig -add) and
+// clock-bump planned (so the servers run under libfaketime), sync reads: valid, the removal in
+// nemesis.json, the original three servers in the ensemble's configuration afterwards; then on the
+// ensemble left running a -7 s bump of n2's clock shows in the times its JVM logs (issue 17 §2).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -25,6 +29,8 @@
 #include "cluster/cluster.h"
 #include "cluster/http.h"
 #include "common/ports.h"
+#include "nemesis/clock.h"
+#include "nemesis/nemesis.h"
 #include "runner/local.h"
 #include "systems/registry.h"
 
@@ -72,6 +78,26 @@ class MembershipCampaignTest : public ::testing::Test {
       return out;
     }
     return {};
+  }
+
+  // The time (ms, read as UTC) of the last line of `log` that contains `what`; -1 if none.
+  static int64_t LastLogTimeMs(const std::string& log, std::string_view what) {
+    std::ifstream in(log);
+    std::string line;
+    std::string last;
+    while (std::getline(in, line)) {
+      if (line.find(what) != std::string::npos) last = line;
+    }
+    std::tm tm{};
+    int ms = 0;
+    if (last.size() < 23 ||
+        std::sscanf(last.c_str(), "%d-%d-%d %d:%d:%d,%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7) {
+      return -1;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return static_cast<int64_t>(::timegm(&tm)) * 1000 + ms;
   }
 
   static constexpr const char* kName = "memb";
@@ -157,7 +183,7 @@ TEST_F(MembershipCampaignTest, ZooKeeperRegisterWithMemberRemoveIsValidAndHealsT
   c.concurrency = 6;
   c.time_limit_s = 12;
   c.read_mode = "sync";
-  c.nemesis = {FaultKind::kMemberRemove};
+  c.nemesis = {FaultKind::kMemberRemove, FaultKind::kClockBump};
   c.fault_s = 4;
   c.heal_s = 2;
   c.final_phase_s = 20;
@@ -183,6 +209,13 @@ TEST_F(MembershipCampaignTest, ZooKeeperRegisterWithMemberRemoveIsValidAndHealsT
   std::stringstream history;
   history << std::ifstream(r->files.jsonl).rdbuf();
   EXPECT_NE(history.str().find("\"member-remove\""), std::string::npos);
+  // clock-bump is planned so that the servers run under libfaketime; seed 5 draws member-remove
+  // first and second, so the clock is bumped below (a clock fault the schedule drew must hold).
+  for (const FaultInterval& f : r->stats.faults) {
+    if (!nemesis::IsClockFaultKind(f.spec.kind)) continue;
+    EXPECT_TRUE(f.ok) << f.description << ": " << fmt::format("{}", fmt::join(f.details, "; "));
+    EXPECT_EQ(f.probe.confirmed, std::optional<bool>(true)) << f.plan() << ": " << f.probe.evidence;
+  }
 
   // The ensemble's own configuration: the original three servers (the removed one added back by
   // reconfig -add), each serving.
@@ -200,6 +233,40 @@ TEST_F(MembershipCampaignTest, ZooKeeperRegisterWithMemberRemoveIsValidAndHealsT
   ASSERT_TRUE(members) << members.error().message();
   EXPECT_EQ(*members, state->NodeNames());
   EXPECT_TRUE((*system)->Ready(*nodes, **control)) << "not every server serves after the heal";
+
+  // n2's JVM reads the bumped clock: the srvr it logs during a -7 s bump is stamped about 7 s
+  // before the one it logged just earlier.
+  auto commands = (*system)->Control(*nodes, **control);
+  ASSERT_TRUE(commands) << commands.error().message();
+  nemesis::NemesisOptions o;
+  o.net = state->NetConfig();
+  o.ledger_path = (root_ / "zkclock.ledger").string();
+  o.control = commands->get();
+  o.clock = systems::LocalClockAccess(*nodes, (*system)->Info());
+  auto nem = nemesis::Nemesis::Open(o);
+  ASSERT_TRUE(nem) << nem.error().message();
+  const systems::SystemNode& n2 = nodes->nodes[1];
+  const std::string log = n2.log_dir + "/zookeeper.log";
+  const std::string srvr = fmt::format(
+      "bash -c 'exec 3<>/dev/tcp/{}/{} && echo srvr >&3 && cat <&3'", n2.address, n2.port);
+  ASSERT_TRUE((*control)->Run("n2", srvr));
+  const int64_t before = LastLogTimeMs(log, "Processing srvr command");
+  ASSERT_GT(before, 0) << log;
+  nemesis::FaultSpec bump;
+  bump.kind = FaultKind::kClockBump;
+  bump.targets = "n2";
+  bump.clock_offset = std::chrono::milliseconds(-7000);
+  auto applied = nemesis::ApplyFault(**nem, bump, state->NodeNames(), {});
+  ASSERT_TRUE(applied && applied->ok)
+      << (applied ? applied->Describe() : applied.error().message());
+  ASSERT_TRUE((*control)->Run("n2", srvr));
+  const int64_t during = LastLogTimeMs(log, "Processing srvr command");
+  EXPECT_NEAR(static_cast<double>(during - before), -7000, 1500) << log;
+  const nemesis::FaultReport healed = (*nem)->HealAll();
+  EXPECT_TRUE(healed.ok) << healed.Describe();
+  ASSERT_TRUE((*control)->Run("n2", srvr));
+  EXPECT_NEAR(static_cast<double>(LastLogTimeMs(log, "Processing srvr command") - before), 0, 1500);
+  nem->reset();
   EXPECT_TRUE((*system)->Teardown(*nodes, **control));
 }
 

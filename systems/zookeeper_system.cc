@@ -132,6 +132,8 @@ SystemFile ZooKeeperCommands(const ZkTuning& tuning) {
   f.logs = std::vector<std::string>{"{log_dir}/zookeeper.log"};
   f.workloads = std::vector<std::string>{"register"};
   f.client = std::string("exec:false");  // unused: the ZooKeeper system has its own client
+  // The JVM's wall clock (System.currentTimeMillis: znode mtimes, log times) comes from libc.
+  f.clock = std::string("libfaketime");
   return f;
 }
 
@@ -231,14 +233,9 @@ class ZooKeeperSystem final : public System {
     info_ = commands_->Info();
     info_.name = "zookeeper";
     info_.has_leader = true;  // the ensemble's leader (Leader() asks the servers)
-    // The JVM reads the time through libc, but under Debian's libfaketime 0.9.10 (preloaded,
-    // FAKETIME_NO_CACHE or not, monotonic faked or not) ZooKeeper 3.8's JVM stalls while it
-    // starts (its main thread all but idle in class loading after 10 s; without the preload it
-    // serves in about 2 s). Refused rather than hung; see issue 17.
-    info_.clock = ClockSupport::None(
-        "ZooKeeper 3.8's JVM stalls while starting under Debian's libfaketime 0.9.10 (measured "
-        "here), so clock faults are not offered for it on a local cluster; over ssh they set the "
-        "machine's clock");
+    // The JVM reads the wall clock through libc's clock_gettime, so libfaketime reaches it
+    // (ZooKeeperCommands: clock libfaketime; nemesis::FaketimeEnv says why
+    // FAKETIME_FORCE_MONOTONIC_FIX=0 is needed for a JVM).
   }
 
   const SystemInfo& Info() const override { return info_; }

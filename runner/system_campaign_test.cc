@@ -109,37 +109,29 @@ TEST_F(SystemCampaignTest, ZooKeeperPlainReadsUnderIsolationAreStale) {
   CampaignConfig c = ZooKeeper("zkplain", "plain");
   c.time_limit_s = 15;
   c.nemesis = {FaultKind::kIsolate};
-  c.isolate_node = "n3";
   RunReport r = Run(c);
   EXPECT_EQ(r.verdict.validity, Validity::kInvalid) << r.text;
   EXPECT_NE(r.text.find("linearizable: invalid"), std::string::npos) << r.text;
   // The counterexample names the server that answered the stale read.
   EXPECT_NE(r.text.find("was served by n"), std::string::npos) << r.text;
-  // Stale reads by zxid, each told apart: only n3 can have served one while cut off from the
-  // majority (it answers for about a second before it gives up on the leader, so a 15 s run may
-  // show none); whatever the others served stale was lag. Every partition recorded its cut.
+  // Stale reads by zxid, each told apart: cut off (the isolated server, which answers for about
+  // a second before it gives up on the leader) or lag (a server in the majority). Every
+  // partition recorded whom it cut off, so none is unknown.
   ASSERT_FALSE(r.verdict.checkers.empty());
   const nlohmann::json lin = nlohmann::json::parse(r.verdict.checkers[0].json);
   const nlohmann::json& stale = lin["stale_reads"];
   EXPECT_GE(stale["partitions"].get<int>(), 1) << stale.dump();
-  EXPECT_GE(stale["count"].get<int>(), 1) << stale.dump();
   EXPECT_EQ(stale["unknown"], 0) << stale.dump();
   EXPECT_EQ(stale["count"].get<int>(), stale["cut_off"].get<int>() + stale["lag"].get<int>());
-  for (const char* node : {"n1", "n2"}) {
-    if (stale["by_node"].contains(node)) {
-      EXPECT_EQ(stale["by_node"][node]["cut_off"], 0) << node;
-    }
-  }
   for (const char* cause : {"cut_off", "lag"}) {
     for (const nlohmann::json& e : stale["examples"][cause]) {
-      if (std::string(cause) == "cut_off") {
-        EXPECT_EQ(e["node"], "n3") << e.dump();
-      }
       EXPECT_GE(e["missed_op"].get<int64_t>(), 0) << e.dump();
       EXPECT_GE(e["missed_by_ms"].get<double>(), 0.0) << e.dump();
     }
   }
-  EXPECT_NE(r.text.find("; stale reads: "), std::string::npos) << r.text;
+  if (stale["count"].get<int>() > 0) {
+    EXPECT_NE(r.text.find("; stale reads: "), std::string::npos) << r.text;
+  }
   // The same in results.json, and the nemesis' record of the cut.
   std::ifstream results(r.files.results);
   const nlohmann::json rj = nlohmann::json::parse(results);
@@ -147,7 +139,8 @@ TEST_F(SystemCampaignTest, ZooKeeperPlainReadsUnderIsolationAreStale) {
   std::ifstream nemesis_json(r.files.nemesis);
   const nlohmann::json nj = nlohmann::json::parse(nemesis_json);
   ASSERT_FALSE(nj["faults"].empty());
-  EXPECT_EQ(nj["faults"][0]["cut_off"], nlohmann::json::array({"n3"})) << nj.dump();
+  // An isolation cuts exactly one server off.
+  EXPECT_EQ(nj["faults"][0]["cut_off"].size(), 1u) << nj.dump();
 }
 
 TEST_F(SystemCampaignTest, UnsupportedWorkloadIsRefusedBeforeAnythingStarts) {

@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "checker/internal/ops.h"
 #include "history/fields.h"
@@ -36,12 +39,17 @@ struct Add {
   std::optional<size_t> complete;                    // set for an ok completion
   history::OpType outcome = history::OpType::kInfo;  // kInfo also for an add that never completed
   bool seen = false;                                 // contained in some ok read
+  bool in_final = false;                             // contained in some final read
+  // The positions, in its set's list of reads, of the reads that contain it, ascending. One pass
+  // over the reads fills these, so the checks per add cost what its element appears in, not the
+  // number of reads (a long set run has thousands of reads of thousands of elements each).
+  std::vector<uint32_t> present;
 };
 
 struct Read {
   size_t invoke = 0;
+  size_t complete = 0;  // its ok completion, which holds the elements
   bool final = false;
-  std::unordered_set<Value, history::ValueHash> elements;
 };
 
 Result<Verdict> SetVerdict(const History& h, const SetCheckOptions& options) {
@@ -98,8 +106,7 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
                                      comp->index, v.ToEdn()));
       }
       Read read{
-          .invoke = i, .final = internal::ExtraIsTrue(inv, history::field::kFinal), .elements = {}};
-      read.elements.insert(v.items().begin(), v.items().end());
+          .invoke = i, .complete = p, .final = internal::ExtraIsTrue(inv, history::field::kFinal)};
       ++r.reads;
       if (read.final) ++r.final_reads;
       reads[set].push_back(std::move(read));
@@ -117,16 +124,29 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
     if (list.size() < options.max_examples) list.push_back(name(k));
   };
 
-  // Unexpected: read but never added, or added and failed.
+  // The adds of each set by element, for the pass over the reads.
+  std::map<Value, std::unordered_map<Value, Add*, history::ValueHash>, history::ValueLess> by_set;
+  for (auto& [k, add] : adds) by_set[k.set].emplace(k.element, &add);
+  // Unexpected: read but never added, or added and failed. Every other element read marks its
+  // add seen and notes the read's position.
   std::map<ElementKey, bool, ElementLess> unexpected;
+  std::map<Value, bool, history::ValueLess> has_final;  // sets with a final read
   for (const auto& [set, list] : reads) {
-    for (const Read& read : list) {
-      for (const Value& e : read.elements) {
-        auto it = adds.find(ElementKey{.set = set, .element = e});
-        if (it == adds.end() || it->second.outcome == history::OpType::kFail) {
+    const auto& index = by_set[set];
+    for (size_t j = 0; j < list.size(); ++j) {
+      const Read& read = list[j];
+      if (read.final) has_final[set] = true;
+      for (const Value& e : h[read.complete].value.items()) {
+        auto it = index.find(e);
+        if (it == index.end() || it->second->outcome == history::OpType::kFail) {
           unexpected[ElementKey{.set = set, .element = e}] = true;
-        } else {
-          it->second.seen = true;
+          continue;
+        }
+        Add& add = *it->second;
+        add.seen = true;
+        add.in_final = add.in_final || read.final;
+        if (add.present.empty() || add.present.back() != j) {
+          add.present.push_back(static_cast<uint32_t>(j));
         }
       }
     }
@@ -154,28 +174,26 @@ Result<SetCheckResult> CheckSet(const History& h, const SetCheckOptions& options
     auto it = reads.find(k.set);
     static const std::vector<Read> kNoReads;
     const std::vector<Read>& list = it == reads.end() ? kNoReads : it->second;
-    // Reads that began after the add completed: the first that lacks the element, the last that
-    // has it, and whether any final read has it.
-    std::optional<size_t> first_absent;
+    // Reads that began after the add completed (a suffix of the list, which is in invocation
+    // order, from `after`): the first that lacks the element, the last that has it, and whether
+    // any final read has it.
+    const size_t after = static_cast<size_t>(
+        std::partition_point(list.begin(), list.end(),
+                             [&](const Read& read) { return read.invoke < *add.complete; }) -
+        list.begin());
+    const bool any_after = after < list.size();
+    const bool any_final = has_final.count(k.set) > 0;
+    const bool in_final = add.in_final;
     std::optional<size_t> last_present;
-    bool any_after = false;
-    bool any_final = false;
-    bool in_final = false;
-    for (size_t j = 0; j < list.size(); ++j) {
-      const Read& read = list[j];
-      const bool has = read.elements.count(k.element) > 0;
-      if (read.final) {
-        any_final = true;
-        in_final = in_final || has;
-      }
-      if (read.invoke < *add.complete) continue;
-      any_after = true;
-      if (has) {
-        last_present = j;
-      } else if (!first_absent) {
-        first_absent = j;
-      }
+    std::optional<size_t> first_absent;
+    auto it_present = std::lower_bound(add.present.begin(), add.present.end(), after);
+    if (it_present != add.present.end()) last_present = add.present.back();
+    size_t j = after;
+    while (it_present != add.present.end() && *it_present == j) {
+      ++it_present;
+      ++j;
     }
+    if (j < list.size()) first_absent = j;
     if (!any_after) ++r.never_read;
     if (first_absent && last_present && *last_present > *first_absent) {
       ++r.stale;

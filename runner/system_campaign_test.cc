@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -104,16 +105,31 @@ TEST_F(SystemCampaignTest, ZooKeeperSyncReadsWithoutFaultsAreValid) {
   EXPECT_TRUE(revision_order) << r.text;
 }
 
+// Issue 14's criterion: plain reads under isolation find a stale read in at least one of 3
+// seeds. A stale read is a chance event here (a few per run at most: the isolated server answers
+// for about a second before it gives up on the leader, and a server that rejoins lags briefly),
+// so the seeds are tried in turn until one is invalid, and that run is examined.
 TEST_F(SystemCampaignTest, ZooKeeperPlainReadsUnderIsolationAreStale) {
   ASSERT_TRUE(fs::exists("/usr/share/java/zookeeper.jar")) << "needs zookeeper (tools/setup.sh)";
   CampaignConfig c = ZooKeeper("zkplain", "plain");
   c.time_limit_s = 15;
   c.nemesis = {FaultKind::kIsolate};
-  RunReport r = Run(c);
-  EXPECT_EQ(r.verdict.validity, Validity::kInvalid) << r.text;
-  EXPECT_NE(r.text.find("linearizable: invalid"), std::string::npos) << r.text;
-  // The counterexample names the server that answered the stale read.
-  EXPECT_NE(r.text.find("was served by n"), std::string::npos) << r.text;
+  // Short cycles: each cut and heal is a chance of a stale read.
+  c.fault_s = 2;
+  c.heal_s = 1.5;
+  c.concurrency = 30;
+  RunReport r;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    c.seed = seed;
+    r = Run(c);
+    std::printf("seed %llu: %s\n", static_cast<unsigned long long>(seed),
+                std::string(checker::ValidityName(r.verdict.validity)).c_str());
+    if (r.verdict.validity != Validity::kValid || HasFailure()) break;
+  }
+  ASSERT_EQ(r.verdict.validity, Validity::kInvalid) << r.text;
+  // The stale read is found by zxid (the revision-order checker, and the linearizable checker's
+  // stale-read count; the search alone misses it when the stale value equals the newer one).
+  EXPECT_NE(r.text.find("; stale reads: "), std::string::npos) << r.text;
   // Stale reads by zxid, each told apart: cut off (the isolated server, which answers for about
   // a second before it gives up on the leader) or lag (a server in the majority). Every
   // partition recorded whom it cut off, so none is unknown.
@@ -122,6 +138,10 @@ TEST_F(SystemCampaignTest, ZooKeeperPlainReadsUnderIsolationAreStale) {
   const nlohmann::json& stale = lin["stale_reads"];
   EXPECT_GE(stale["partitions"].get<int>(), 1) << stale.dump();
   EXPECT_EQ(stale["unknown"], 0) << stale.dump();
+  EXPECT_GE(stale["count"].get<int>(), 1) << stale.dump();
+  // The report names the server that answered each stale read.
+  ASSERT_TRUE(stale["by_node"].is_object()) << stale.dump();
+  EXPECT_FALSE(stale["by_node"].empty()) << stale.dump();
   EXPECT_EQ(stale["count"].get<int>(), stale["cut_off"].get<int>() + stale["lag"].get<int>());
   for (const char* cause : {"cut_off", "lag"}) {
     for (const nlohmann::json& e : stale["examples"][cause]) {

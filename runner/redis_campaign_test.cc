@@ -91,11 +91,12 @@ TEST_F(RedisCampaignTest, IsolatedPrimaryLosesAcknowledgedWrites) {
   CampaignConfig c = Config("rdlost", Workload::kSet);
   // A Sentinel that finds no replica with fresh INFO (refreshed every 10 s until the primary is
   // down) aborts the failover and retries after twice the failover timeout: with 2 s it retries
-  // 4 s later, inside the 10 s cut.
+  // 4 s later, inside the 14 s cut (a 10 s cut saw no failover in 1 of 4 runs on a loaded
+  // machine).
   c.system_options = {"failover-timeout-ms=2000"};
-  c.time_limit_s = 16;
+  c.time_limit_s = 20;
   c.nemesis = {FaultKind::kIsolateLeader};
-  c.fault_s = 10;
+  c.fault_s = 14;
   c.heal_s = 3;
   RunReport r = Run(c);
   EXPECT_EQ(r.verdict.validity, Validity::kInvalid) << r.text;

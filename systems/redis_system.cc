@@ -207,7 +207,10 @@ SystemFile RedisCommands() {
 
 std::vector<RedisPowerCut> RedisPowerCuts(const history::History& history) {
   std::vector<RedisPowerCut> out;
-  std::optional<int64_t> began;  // the fault's first op (its plan), before it is applied
+  // The fault's first op (its plan), before it is applied. A flag, not std::optional: GCC 12 at
+  // -O2 wrongly warns that an optional's value may be used uninitialized here.
+  int64_t began = 0;
+  bool have_began = false;
   for (size_t i = 0; i < history.size(); ++i) {
     const Op& op = history[i];
     if (op.is_client() || (op.f != "lose-unsynced" && op.f != "lose-unsynced-one")) continue;
@@ -215,11 +218,12 @@ std::vector<RedisPowerCut> RedisPowerCuts(const history::History& history) {
     const Value* ok = op.FindExtra(history::field::kOk);
     if (nodes == nullptr && ok == nullptr) {
       began = op.time_ns;
+      have_began = true;
       continue;
     }
     const bool applied = ok != nullptr && ok->kind() == history::ValueKind::kBool && ok->as_bool();
     if (applied) {
-      RedisPowerCut cut{.time_ns = began.value_or(op.time_ns), .fault = op.f, .nodes = {}};
+      RedisPowerCut cut{.time_ns = have_began ? began : op.time_ns, .fault = op.f, .nodes = {}};
       if (nodes != nullptr && nodes->is_collection()) {
         for (const Value& n : nodes->items()) {
           if (n.is_string()) cut.nodes.push_back(n.text());
@@ -227,7 +231,7 @@ std::vector<RedisPowerCut> RedisPowerCuts(const history::History& history) {
       }
       out.push_back(std::move(cut));
     }
-    began.reset();
+    have_began = false;
   }
   return out;
 }

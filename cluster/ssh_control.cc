@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "cluster/internal/ssh_exec.h"
 #include "common/parallel.h"
@@ -436,8 +438,14 @@ void SshControl::Close() {
     node.master_up = false;
     node.control_path.clear();
   }
-  std::error_code ec;
-  std::filesystem::remove_all(control_dir_, ec);
+  // A master unlinks its socket as it exits, which can race the removal here (remove_all stops
+  // at an entry that vanished under it): try again until the directory is gone.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    std::error_code ec;
+    std::filesystem::remove_all(control_dir_, ec);
+    if (!std::filesystem::exists(control_dir_, ec)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   control_dir_.clear();
 }
 

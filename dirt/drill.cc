@@ -225,7 +225,15 @@ class Drill {
     const double base = monitor_.OpsPerSecond(b0, MonoNow());
     record_.Update([&](DrillResult& r) { r.baseline_ops_per_s = base; });
     monitor_.SetBaseline(base);
-    record_.AddEvent("check", "baseline", "", fmt::format("{:.1f} ops/s", base), true);
+    std::string measured = fmt::format("{:.1f} ops/s", base);
+    if (options_.load_ops_per_s > 0) {
+      measured += fmt::format(" of {:.0f} requested", options_.load_ops_per_s);
+      if (auto [failed, last] = monitor_.LoadFailures(); failed > 0) {
+        measured += fmt::format("; {} load ops failed so far (last: {})", failed, last);
+      }
+    }
+    record_.Progress(fmt::format("{} baseline: {}", s_.id, measured));
+    record_.AddEvent("check", "baseline", "", measured, true);
     if (options_.load_ops_per_s > 0 && base <= 0) {
       Abort("pre-check: no load op succeeded while measuring the baseline");
       return false;

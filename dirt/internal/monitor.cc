@@ -31,6 +31,9 @@ struct ProbeState {
   bool ok = false;
   std::optional<MonoTime> inflight_since;  // unset when idle
   std::chrono::microseconds latency{0};
+  // A moving average of the answered probes' latencies: on a loaded machine (a JVM answering
+  // srvr in 400 ms) a probe is not called pending before it is clearly later than usual.
+  std::chrono::microseconds typical{0};
   std::string error;
 };
 
@@ -70,6 +73,10 @@ class Monitor::Impl {
     const auto n = std::count_if(load_done_.begin(), load_done_.end(),
                                  [&](MonoTime t) { return t >= from && t <= to; });
     return static_cast<double>(n) / std::chrono::duration<double>(to - from).count();
+  }
+  std::pair<std::uint64_t, std::string> LoadFailures() {
+    std::lock_guard lock(mu_);
+    return {load_failed_, load_error_};
   }
   void SetBaseline(double ops) {
     std::lock_guard lock(mu_);
@@ -122,6 +129,7 @@ class Monitor::Impl {
     p.inflight_since.reset();
     p.ok = ok;
     p.latency = std::chrono::duration_cast<std::chrono::microseconds>(took);
+    if (ok) p.typical = p.typical.count() == 0 ? p.latency : (4 * p.typical + p.latency) / 5;
     p.error = error;
   }
 
@@ -306,19 +314,24 @@ class Monitor::Impl {
     size_t pick = 0;
     std::uint64_t i = 0;
     while (!stop_) {
-      bool ok = false;
+      Status done = OkStatus();
       if (probe) {
-        ok = static_cast<bool>(probe->Write(pick, kProbeKeyLoad + static_cast<std::int64_t>(i % 64),
-                                            static_cast<std::int64_t>(i)));
+        done = probe->Write(pick, kProbeKeyLoad + static_cast<std::int64_t>(i % 64),
+                            static_cast<std::int64_t>(i));
       } else {
-        ok = static_cast<bool>(internal::EtcdPut(*conns[pick],
-                                                 fmt::format("faultline/dirt/load/{}", i % 64),
-                                                 std::to_string(i), options_.probe_timeout));
+        auto put = internal::EtcdPut(*conns[pick], fmt::format("faultline/dirt/load/{}", i % 64),
+                                     std::to_string(i), options_.probe_timeout);
+        if (!put) done = std::move(put).error();
       }
       ++i;
-      if (ok) {
+      if (done) {
         LoadDone();
       } else {
+        {
+          std::lock_guard lock(mu_);
+          ++load_failed_;
+          load_error_ = done.error().message();
+        }
         pick = (pick + 1) % state_.nodes.size();
       }
       next = std::max(next + interval, MonoNow());
@@ -339,7 +352,10 @@ class Monitor::Impl {
       double tput = OpsPerSecond(now - std::chrono::seconds(1), now);
       std::lock_guard lock(mu_);
       auto pending = [&](const ProbeState& p) {
-        return p.inflight_since && now - *p.inflight_since > stuck;
+        // Four times the usual latency, never past the probe's own timeout.
+        const auto limit = std::max<MonoClock::duration>(
+            stuck, std::min<MonoClock::duration>(4 * p.typical, options_.probe_timeout));
+        return p.inflight_since && now - *p.inflight_since > limit;
       };
       ProbeSample s;
       s.mono_ns = NsOf(now);
@@ -385,8 +401,11 @@ class Monitor::Impl {
                    {"offset_ms", OffsetMs(t)}};
       if (options_.system != nullptr) {
         SystemSnapshot(dump);
-        std::lock_guard lock(mu_);
-        dumps_.push_back(dump.dump());
+        {
+          // Not held through the sleep below: every probe and the load record under this lock.
+          std::lock_guard lock(mu_);
+          dumps_.push_back(dump.dump());
+        }
         next += options_.snapshot_interval;
         SleepUnlessStopped(next);
         continue;
@@ -491,6 +510,8 @@ class Monitor::Impl {
   std::vector<ProbeState> health_;
   ProbeState write_read_;
   std::deque<MonoTime> load_done_;
+  std::uint64_t load_failed_ = 0;
+  std::string load_error_;
   double baseline_ = 0;
   std::vector<ProbeSample> samples_;
   std::vector<std::string> dumps_;
@@ -505,6 +526,7 @@ void Monitor::Start() { impl_->Start(); }
 void Monitor::Stop() { impl_->Stop(); }
 double Monitor::OpsPerSecond(MonoTime from, MonoTime to) { return impl_->OpsPerSecond(from, to); }
 void Monitor::SetBaseline(double ops) { impl_->SetBaseline(ops); }
+std::pair<std::uint64_t, std::string> Monitor::LoadFailures() { return impl_->LoadFailures(); }
 std::vector<ProbeSample> Monitor::Samples() { return impl_->Samples(); }
 std::optional<ProbeSample> Monitor::Last() { return impl_->Last(); }
 std::vector<std::string> Monitor::Dumps() { return impl_->Dumps(); }

@@ -37,6 +37,8 @@ class Monitor {
 
   // Successful load ops per second over [from, to].
   double OpsPerSecond(MonoTime from, MonoTime to);
+  // Load ops that failed so far, and the last one's error ("" when none failed).
+  std::pair<std::uint64_t, std::string> LoadFailures();
   // The throughput the samples compare against.
   void SetBaseline(double ops);
   // The first fault's time (snapshot and metrics offsets count from it).

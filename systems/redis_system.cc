@@ -538,6 +538,33 @@ class RedisSystem final : public System {
     return commands_->Control(cluster, base);
   }
 
+  // One node on its own: its server is the primary, or a replica whose link to the primary is
+  // up, and its Sentinel names a primary.
+  Status NodeReady(const SystemCluster& cluster, size_t index,
+                   nemesis::NodeControl& /*shell*/) override {
+    const SystemNode& node = cluster.nodes.at(index);
+    auto unavailable = [&](std::string_view why) {
+      return MakeError(ErrorCode::kUnavailable, fmt::format("{}: {}", node.name, why));
+    };
+    Result<std::vector<std::string>> role =
+        client::RedisQuery(node.address, node.port, {"ROLE"}, kProbeTimeout);
+    if (!role) return unavailable(role.error().message());
+    // ROLE of a replica: "slave", the primary's ip and port, the link's state, the offset.
+    if (role->empty() || ((*role)[0] != "master" && (*role)[0] != "slave")) {
+      return unavailable(fmt::format("role {}", role->empty() ? "?" : (*role)[0]));
+    }
+    if ((*role)[0] == "slave" && (role->size() < 4 || (*role)[3] != "connected")) {
+      return unavailable(fmt::format("replica of {}, link {}", role->size() > 1 ? (*role)[1] : "?",
+                                     role->size() > 3 ? (*role)[3] : "?"));
+    }
+    Result<std::vector<std::string>> master = client::RedisQuery(
+        node.address, client::kSentinelPort,
+        {"SENTINEL", "master", std::string(client::kRedisMasterName)}, kProbeTimeout);
+    if (!master) return unavailable("sentinel: " + master.error().message());
+    if (Field(*master, "ip").empty()) return unavailable("sentinel names no primary");
+    return OkStatus();
+  }
+
   // Every server answers; every Sentinel names the same primary and knows the other Sentinels;
   // that primary says it is one and has every other node as a connected replica.
   Status Ready(const SystemCluster& cluster, nemesis::NodeControl& /*shell*/) override {

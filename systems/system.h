@@ -136,6 +136,17 @@ class System {
   // leader); otherwise Unavailable saying what each node lacks ("n1: leader none; n3: connect:
   // ..."). Nodes over SSH (cluster.local null) are probed on their address and port.
   [[nodiscard]] virtual Status Ready(const SystemCluster& cluster, nemesis::NodeControl& shell) = 0;
+  // Ok when node `index` of `cluster` serves clients, judged from that node alone (a drill's
+  // per-node health probe). The default asks Ready of a cluster of that node only; a system whose
+  // Ready compares nodes with each other (Redis: every Sentinel knows the others) overrides it.
+  [[nodiscard]] virtual Status NodeReady(const SystemCluster& cluster, size_t index,
+                                         nemesis::NodeControl& shell) {
+    SystemCluster one;
+    one.name = cluster.name;
+    one.local = cluster.local;
+    one.nodes = {cluster.nodes.at(index)};
+    return Ready(one, shell);
+  }
   [[nodiscard]] virtual Result<std::unique_ptr<client::ClientFactory>> Clients(
       const SystemCluster& cluster, const ClientSetup& setup) = 0;
 

@@ -219,13 +219,16 @@ void RegisterDirtCommands(CLI::App& app, Action& run) {
       ->required()
       ->check(CLI::ExistingFile);
   r->add_option("--cluster", args->cluster, "local (the namespace cluster)");
-  r->add_option("--system", args->system,
-                "System under test: etcd, zookeeper, or a system FILE (see `campaign --help`). "
-                "On a system other than etcd a node is healthy when the system says it serves "
-                "clients (its is_up), the write+read probe, the load and the workload go through "
-                "its client, the restart safeguard is the drill's own (it starts a server found "
-                "down through the system's commands), and scenarios that need etcd (corrupt "
-                "steps, the repair playbook) are refused; db_flags (etcd's) do not apply")
+  r->add_option(
+       "--system", args->system,
+       "System under test: etcd, redis, zookeeper, or a system FILE (see `campaign --help`). "
+       "On a system other than etcd a node is healthy when the system says it serves "
+       "clients (its is_up; Redis: the server is the primary or a replica linked to it, "
+       "and its Sentinel names a primary), the write+read probe, the load and the workload go "
+       "through "
+       "its client, the restart safeguard is the drill's own (it starts a server found "
+       "down through the system's commands), and scenarios that need etcd (corrupt "
+       "steps, the repair playbook) are refused; db_flags (etcd's) do not apply")
       ->capture_default_str();
   r->add_option("--name", args->name,
                 "Cluster name: used if already up, else brought up with the scenario's pinned "

@@ -48,13 +48,7 @@ SystemProbe::~SystemProbe() {
   io_->poll();
 }
 
-Status SystemProbe::Healthy(size_t i) {
-  systems::SystemCluster one;
-  one.name = nodes_.name;
-  one.local = nodes_.local;
-  one.nodes = {nodes_.nodes[i]};
-  return system_.Ready(one, shell_);
-}
+Status SystemProbe::Healthy(size_t i) { return system_.NodeReady(nodes_, i, shell_); }
 
 Result<client::Completion> SystemProbe::Invoke(size_t i, Op op) {
   const auto n = static_cast<std::int64_t>(clients_.size());

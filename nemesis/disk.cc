@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -124,6 +125,24 @@ Result<std::string> UnmountDisk(const std::string& dir) {
     return ErrnoError(errno, fmt::format("disk: umount {}", dir));
   }
   return fmt::format("{}: unmounted (lazily)", dir);
+}
+
+Result<CorruptReport> CorruptWithLedger(const Ledger& ledger, std::uint64_t id,
+                                        const std::string& node, const CorruptSpec& spec) {
+  const std::string undo = (std::filesystem::path(ledger.path()).parent_path() /
+                            fmt::format("nemesis.ledger.{}-{}.undo", id, node))
+                               .string();
+  return CorruptWithUndo(spec, undo, [&](const CorruptReport& planned) -> Status {
+    LedgerObject o;
+    o.type = "disk-corruption";
+    o.node = node;
+    o.name = spec.directory;
+    o.value = undo;
+    o.set_to = planned.damaged_hash;
+    FAULTLINE_RETURN_IF_ERROR(ledger.Amend(id, {o}));
+    internal::MaybeCrash("disk:before-corrupt");
+    return OkStatus();
+  });
 }
 
 namespace internal {
@@ -252,7 +271,7 @@ Result<FaultReport> DiskFaults::Mount(bool restart) {
 
 Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
                                       const std::vector<std::string>& targets_in) {
-  if (!IsDiskFaultKind(spec.kind)) {
+  if (!AppliesOnDisk(spec.kind)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("disk: {} is not a disk fault", FaultKindName(spec.kind)));
   }
@@ -284,8 +303,10 @@ Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
   const bool crash = spec.kind == FaultKind::kLoseUnsynced ||
                      spec.kind == FaultKind::kLoseUnsyncedOne || spec.kind == FaultKind::kTornWrite;
   // Heal order: the filesystem back to normal (power on) before a killed database starts again.
-  for (const DiskNode* d : disks) entry.objects.push_back(DiskObject("disk-fault", *d));
-  if (crash) {
+  if (spec.kind != FaultKind::kCorrupt) {
+    for (const DiskNode* d : disks) entry.objects.push_back(DiskObject("disk-fault", *d));
+  }
+  if (crash || spec.kind == FaultKind::kCorrupt) {
     for (const DiskNode* d : disks) {
       LedgerObject k;
       k.type = "killed";
@@ -294,6 +315,7 @@ Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
     }
   }
   FAULTLINE_ASSIGN_OR_RETURN(entry, ledger_.Append(std::move(entry)));
+  if (spec.kind == FaultKind::kCorrupt) return ApplyCorrupt(spec, targets, disks, entry);
   report.ledger_id = entry.id;
   report.description = entry.description;
 
@@ -373,6 +395,63 @@ Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
   }
   report.ok = report.failed.empty();
   if (report.ok) (void)ledger_.Close(entry.id, "restarted");
+  report.end_mono_ns = internal::MonoNanos();
+  return report;
+}
+
+FaultReport DiskFaults::ApplyCorrupt(const FaultSpec& spec, const std::vector<std::string>& targets,
+                                     const std::vector<const DiskNode*>& disks,
+                                     const LedgerEntry& entry) {
+  FaultReport report;
+  report.kind = spec.kind;
+  report.start_mono_ns = internal::MonoNanos();
+  report.nodes = targets;
+  report.ledger_id = entry.id;
+  report.description = entry.description;
+  // A live database could rewrite a range between the read of its original and the damage: the
+  // targets are stopped first, and a target that did not stop is not touched.
+  std::set<std::string> down;
+  for (const ProcessReport& p : options_.control->Process(targets, ProcessAction::kKill)) {
+    if (p.ok) {
+      down.insert(p.node);
+      continue;
+    }
+    report.failed.push_back(p.node);
+    report.details.push_back(
+        fmt::format("{}: stop: {}", p.node, p.error ? p.error->message() : "failed"));
+  }
+  for (size_t i = 0; i < disks.size(); ++i) {
+    const DiskNode& d = *disks[i];
+    if (!down.contains(d.node)) continue;
+    const CorruptSpec cs{.directory = d.dir,
+                         .patterns = spec.corrupt.files,
+                         .mode = spec.corrupt.mode,
+                         .count = spec.corrupt.count,
+                         .offset = spec.corrupt.offset,
+                         .seed = spec.seed + i,
+                         .max_files = 0};
+    Result<CorruptReport> r = CorruptWithLedger(ledger_, entry.id, d.node, cs);
+    if (!r) {
+      report.failed.push_back(d.node);
+      report.details.push_back(fmt::format("{}: {}", d.node, r.error().message()));
+      continue;
+    }
+    report.counts["bytes_corrupted"] += r->bytes_altered;
+    report.counts["ranges_corrupted"] += r->ranges();
+    report.counts["files_corrupted"] += static_cast<std::int64_t>(r->files.size());
+    report.details.push_back(
+        fmt::format("{}: {} (through the mount, undo kept)", d.node, r->Describe()));
+    internal::MaybeCrash("disk:after-corrupt");
+  }
+  // A member that refuses its damaged data is what the fault is for, not a failure to apply it;
+  // the heal starts it again after the restore.
+  for (const ProcessReport& p : options_.control->Process(targets, ProcessAction::kStart)) {
+    if (!p.ok) {
+      report.notes.push_back(
+          fmt::format("{}: start: {}", p.node, p.error ? p.error->message() : "failed"));
+    }
+  }
+  report.ok = report.failed.empty();
   report.end_mono_ns = internal::MonoNanos();
   return report;
 }

@@ -33,8 +33,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Node control without databases: every kill and start succeeds and does nothing.
-class NoDatabases final : public NodeControl {
+// Node control without databases: every kill and start succeeds and does nothing (a subclass
+// says otherwise through Act).
+class NoDatabases : public NodeControl {
  public:
   explicit NoDatabases(std::vector<std::string> nodes) : nodes_(std::move(nodes)) {}
   std::string_view Name() const override { return "none"; }
@@ -46,8 +47,9 @@ class NoDatabases final : public NodeControl {
       ProcessReport r;
       r.node = n;
       r.action = action;
-      r.ok = true;
-      r.mechanism = "nothing to do";
+      r.ok = Act(n, action);
+      r.mechanism = r.ok ? "done" : "failed";
+      if (!r.ok) r.error = Error(ErrorCode::kUnavailable, fmt::format("{}: failed", n));
       out.push_back(r);
     }
     return out;
@@ -56,6 +58,10 @@ class NoDatabases final : public NodeControl {
   Result<CommandOutput> Run(std::string_view, std::string_view, std::string_view) override {
     return CommandOutput{};
   }
+
+ protected:
+  // Does `action` to `node`'s database; true if it worked.
+  virtual bool Act(const std::string& /*node*/, ProcessAction /*action*/) { return true; }
 
  private:
   std::vector<std::string> nodes_;
@@ -293,9 +299,10 @@ TEST_F(DiskTest, CorruptionThroughTheMountIsRestoredByTheHeal) {
 // Node control of one real database: the example kv server (examples/kv/server.py) as n1's,
 // with its data in n1's (mounted) data dir, on a free port of 127.0.0.1. Its log is kv.log in
 // the test's directory.
-class KvControl final : public NodeControl {
+class KvControl final : public NoDatabases {
  public:
-  KvControl(std::string data_dir, std::string log) : data_dir_(std::move(data_dir)), log_(log) {
+  KvControl(std::string data_dir, std::string log)
+      : NoDatabases({"n1"}), data_dir_(std::move(data_dir)), log_(std::move(log)) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -308,32 +315,12 @@ class KvControl final : public NodeControl {
   }
   ~KvControl() override { Stop(); }
   std::string_view Name() const override { return "kv"; }
-  std::vector<std::string> Nodes() const override { return {"n1"}; }
-  std::vector<ProcessReport> Process(const std::vector<std::string>& nodes,
-                                     ProcessAction action) override {
-    std::vector<ProcessReport> out;
-    for (const auto& n : nodes) {
-      ProcessReport r;
-      r.node = n;
-      r.action = action;
-      r.ok = n == "n1" && (action == ProcessAction::kKill || action == ProcessAction::kStart);
-      if (r.ok && action == ProcessAction::kKill) Stop();
-      if (r.ok && action == ProcessAction::kStart) r.ok = Start();
-      r.mechanism = fmt::format("kv server pid {}", pid_);
-      if (!r.ok) r.error = Error(ErrorCode::kUnavailable, "kv: did not start");
-      out.push_back(std::move(r));
-    }
-    return out;
-  }
   Result<std::vector<DbProcess>> Databases() override {
     DbProcess d;
     d.node = "n1";
     d.pid = pid_;
     d.alive = pid_ > 0;
     return std::vector<DbProcess>{d};
-  }
-  Result<CommandOutput> Run(std::string_view, std::string_view, std::string_view) override {
-    return CommandOutput{};
   }
 
   // One request line to the server; its reply line ("" if none).
@@ -352,6 +339,14 @@ class KvControl final : public NodeControl {
     }
     ::close(fd);
     return reply;
+  }
+
+ protected:
+  bool Act(const std::string& node, ProcessAction action) override {
+    if (node != "n1") return false;
+    if (action == ProcessAction::kKill) Stop();
+    if (action == ProcessAction::kStart) return Start();
+    return action == ProcessAction::kKill;
   }
 
  private:

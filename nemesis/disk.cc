@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -129,9 +128,7 @@ Result<std::string> UnmountDisk(const std::string& dir) {
 
 Result<CorruptReport> CorruptWithLedger(const Ledger& ledger, std::uint64_t id,
                                         const std::string& node, const CorruptSpec& spec) {
-  const std::string undo = (std::filesystem::path(ledger.path()).parent_path() /
-                            fmt::format("nemesis.ledger.{}-{}.undo", id, node))
-                               .string();
+  const std::string undo = fmt::format("{}.{}-{}.undo", ledger.path(), id, node);
   return CorruptWithUndo(spec, undo, [&](const CorruptReport& planned) -> Status {
     LedgerObject o;
     o.type = "disk-corruption";

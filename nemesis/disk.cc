@@ -70,18 +70,32 @@ Result<std::string> DiskRequest(const std::string& socket, const std::string& li
         ErrorCode::kUnavailable,
         fmt::format("{}: connect: {} (is the filesystem mounted?)", ctx, std::strerror(e)));
   }
+  // The server ends by itself once its mount is gone: one that resets the connection, or closes
+  // it without a reply, while it ends is a server that is not there (a heal racing an unmount).
+  auto failed = [&ctx](int err, const char* step) -> Error {
+    if (err == ECONNRESET || err == EPIPE) {
+      return Error(ErrorCode::kUnavailable,
+                   fmt::format("{}: {}: {} (the server is ending)", ctx, step, std::strerror(err)));
+    }
+    return ErrnoError(err, fmt::format("{}: {}", ctx, step));
+  };
   const std::string request = line + "\n";
-  if (::write(fd.get(), request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-    return ErrnoError(errno, ctx + ": write");
+  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return failed(errno, "write");
   }
   std::string reply;
   char buf[512];
   while (reply.find('\n') == std::string::npos) {
     const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoError(errno, ctx + ": read");
+    if (n < 0) return failed(errno, "read");
     if (n == 0) break;
     reply.append(buf, static_cast<size_t>(n));
+  }
+  if (reply.empty()) {
+    return MakeError(ErrorCode::kUnavailable,
+                     ctx + ": closed without a reply (the server is ending)");
   }
   if (auto nl = reply.find('\n'); nl != std::string::npos) reply.resize(nl);
   if (reply == "ok") return std::string();

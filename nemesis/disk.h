@@ -80,7 +80,7 @@ constexpr bool AppliesOnDisk(FaultKind kind) {
                                                       const CorruptSpec& spec);
 
 // One request to a server on its control socket; returns the reply after "ok" (Unavailable when
-// nothing listens, Internal for an "error" reply).
+// nothing listens or the server ends while answering, Internal for an "error" reply).
 [[nodiscard]] Result<std::string> DiskRequest(const std::string& socket, const std::string& line);
 // "a=1 b=2" -> {a: 1, b: 2}.
 std::map<std::string, std::int64_t> ParseDiskCounters(const std::string& reply);

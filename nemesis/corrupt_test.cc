@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,125 @@ TEST_F(CorruptTest, NothingMatchedIsAnError) {
 TEST_F(CorruptTest, ParsesModes) {
   EXPECT_EQ(*ParseCorruptMode("truncate"), CorruptMode::kTruncate);
   EXPECT_FALSE(ParseCorruptMode("shred"));
+}
+
+// The undo of a corruption (CorruptWithUndo / RestoreCorruption), one row per mode: the damage is
+// the same as Corrupt's for the seed, and a restore gives every byte (and the size) back.
+struct UndoRow {
+  const char* name;
+  CorruptMode mode;
+  std::int64_t count;
+  std::int64_t offset;
+};
+
+void PrintTo(const UndoRow& row, std::ostream* os) { *os << row.name; }
+
+class CorruptUndoTest : public CorruptTest, public ::testing::WithParamInterface<UndoRow> {
+ protected:
+  void SetUp() override {
+    CorruptTest::SetUp();
+    std::string varied(5000, '\0');
+    for (size_t i = 0; i < varied.size(); ++i) varied[i] = static_cast<char>('a' + i % 23);
+    Write("member/snap/db", varied);
+    original_ = varied;
+    undo_ = (dir_ / "undo").string();
+  }
+  CorruptSpec RowSpec() {
+    const UndoRow& row = GetParam();
+    return Spec({"member/snap/db"}, row.mode, row.count, row.offset);
+  }
+  std::string original_;
+  std::string undo_;
+};
+
+TEST_P(CorruptUndoTest, RestoreGivesEveryByteBack) {
+  auto r = CorruptWithUndo(RowSpec(), undo_, {});
+  ASSERT_TRUE(r) << r.error().message();
+  const std::string damaged = Read("member/snap/db");
+  EXPECT_NE(damaged, original_);
+  EXPECT_GT(r->bytes_altered, 0);
+  EXPECT_TRUE(fs::exists(undo_));
+  EXPECT_EQ(r->damaged_hash, HashDamage(r->files));
+
+  // Corrupt without undo, same seed, same file: the same damage.
+  Write("member/snap/db", original_);
+  ASSERT_TRUE(Corrupt(RowSpec()));
+  EXPECT_EQ(Read("member/snap/db"), damaged);
+
+  auto restored = RestoreCorruption(undo_, r->damaged_hash);
+  ASSERT_TRUE(restored) << restored.error().message();
+  EXPECT_EQ(Read("member/snap/db"), original_);
+  EXPECT_EQ(restored->ranges_restored, r->ranges());
+  EXPECT_EQ(restored->ranges_rewritten, 0);
+  EXPECT_FALSE(fs::exists(undo_)) << "removed once restored";
+  // A second heal finds nothing to do.
+  auto again = RestoreCorruption(undo_, r->damaged_hash);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(again->ranges_restored, 0);
+}
+
+TEST_P(CorruptUndoTest, NothingIsDamagedWhenRecordingFails) {
+  auto r = CorruptWithUndo(RowSpec(), undo_, [](const CorruptReport&) -> Status {
+    return MakeError(ErrorCode::kUnavailable, "ledger: disk full");
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(Read("member/snap/db"), original_);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, CorruptUndoTest,
+                         ::testing::Values(UndoRow{"BitFlip", CorruptMode::kBitFlip, 12, 0},
+                                           UndoRow{"Overwrite", CorruptMode::kOverwrite, 300, 100},
+                                           UndoRow{"Truncate", CorruptMode::kTruncate, 0, 1234}),
+                         [](const ::testing::TestParamInfo<UndoRow>& p) { return p.param.name; });
+
+TEST_F(CorruptTest, ARangeRewrittenSinceIsLeftAloneAndCounted) {
+  std::string varied(2000, '\0');
+  for (size_t i = 0; i < varied.size(); ++i) varied[i] = static_cast<char>('A' + i % 26);
+  Write("member/snap/db", varied);
+  const std::string undo = (dir_ / "undo").string();
+  auto r = CorruptWithUndo(Spec({"member/snap/db"}, CorruptMode::kBitFlip, 5), undo, {});
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_EQ(r->ranges(), 5);
+  // The database rewrote the second damaged byte since.
+  const std::int64_t at = r->files[0].ranges[1].offset;
+  std::string now = Read("member/snap/db");
+  now[static_cast<size_t>(at)] = '#';
+  Write("member/snap/db", now);
+  auto restored = RestoreCorruption(undo, r->damaged_hash);
+  ASSERT_TRUE(restored) << restored.error().message();
+  EXPECT_EQ(restored->ranges_restored, 4);
+  EXPECT_EQ(restored->ranges_rewritten, 1);
+  EXPECT_EQ(restored->bytes_restored, 4);
+  std::string expected = varied;
+  expected[static_cast<size_t>(at)] = '#';
+  EXPECT_EQ(Read("member/snap/db"), expected);
+}
+
+TEST_F(CorruptTest, ATruncationIsUndoneOnlyAtTheCutSize) {
+  const std::string wal = "member/wal/0000000000000000-0000000000000000.wal";
+  const std::string undo = (dir_ / "undo").string();
+  auto r = CorruptWithUndo(Spec({"member/wal/*.wal"}, CorruptMode::kTruncate, 0, 600), undo, {});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(Read(wal).size(), 600u);
+  // The database appended since: the old tail would overwrite its new records.
+  Write(wal, std::string(600, 'w') + "new record");
+  auto restored = RestoreCorruption(undo, r->damaged_hash);
+  ASSERT_TRUE(restored) << restored.error().message();
+  EXPECT_EQ(restored->ranges_restored, 0);
+  EXPECT_EQ(restored->ranges_rewritten, 1);
+  EXPECT_EQ(Read(wal), std::string(600, 'w') + "new record");
+}
+
+TEST_F(CorruptTest, AnUndoFileThatIsNotTheLedgersIsNotApplied) {
+  const std::string undo = (dir_ / "undo").string();
+  auto r = CorruptWithUndo(Spec({"member/snap/*.snap"}, CorruptMode::kBitFlip, 3), undo, {});
+  ASSERT_TRUE(r) << r.error().message();
+  const std::string damaged = Read("member/snap/0000000000000002-0000000000000010.snap");
+  auto restored = RestoreCorruption(undo, "0123456789abcdef");
+  ASSERT_FALSE(restored);
+  EXPECT_EQ(restored.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(Read("member/snap/0000000000000002-0000000000000010.snap"), damaged);
+  EXPECT_TRUE(fs::exists(undo));
 }
 
 }  // namespace

@@ -70,18 +70,32 @@ Result<std::string> DiskRequest(const std::string& socket, const std::string& li
         ErrorCode::kUnavailable,
         fmt::format("{}: connect: {} (is the filesystem mounted?)", ctx, std::strerror(e)));
   }
+  // The server ends by itself once its mount is gone: one that resets the connection, or closes
+  // it without a reply, while it ends is a server that is not there (a heal racing an unmount).
+  auto failed = [&ctx](int err, const char* step) -> Error {
+    if (err == ECONNRESET || err == EPIPE) {
+      return Error(ErrorCode::kUnavailable,
+                   fmt::format("{}: {}: {} (the server is ending)", ctx, step, std::strerror(err)));
+    }
+    return ErrnoError(err, fmt::format("{}: {}", ctx, step));
+  };
   const std::string request = line + "\n";
-  if (::write(fd.get(), request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-    return ErrnoError(errno, ctx + ": write");
+  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return failed(errno, "write");
   }
   std::string reply;
   char buf[512];
   while (reply.find('\n') == std::string::npos) {
     const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoError(errno, ctx + ": read");
+    if (n < 0) return failed(errno, "read");
     if (n == 0) break;
     reply.append(buf, static_cast<size_t>(n));
+  }
+  if (reply.empty()) {
+    return MakeError(ErrorCode::kUnavailable,
+                     ctx + ": closed without a reply (the server is ending)");
   }
   if (auto nl = reply.find('\n'); nl != std::string::npos) reply.resize(nl);
   if (reply == "ok") return std::string();
@@ -124,6 +138,22 @@ Result<std::string> UnmountDisk(const std::string& dir) {
     return ErrnoError(errno, fmt::format("disk: umount {}", dir));
   }
   return fmt::format("{}: unmounted (lazily)", dir);
+}
+
+Result<CorruptReport> CorruptWithLedger(const Ledger& ledger, std::uint64_t id,
+                                        const std::string& node, const CorruptSpec& spec) {
+  const std::string undo = fmt::format("{}.{}-{}.undo", ledger.path(), id, node);
+  return CorruptWithUndo(spec, undo, [&](const CorruptReport& planned) -> Status {
+    LedgerObject o;
+    o.type = "disk-corruption";
+    o.node = node;
+    o.name = spec.directory;
+    o.value = undo;
+    o.set_to = planned.damaged_hash;
+    FAULTLINE_RETURN_IF_ERROR(ledger.Amend(id, {o}));
+    internal::MaybeCrash("disk:before-corrupt");
+    return OkStatus();
+  });
 }
 
 namespace internal {
@@ -252,7 +282,7 @@ Result<FaultReport> DiskFaults::Mount(bool restart) {
 
 Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
                                       const std::vector<std::string>& targets_in) {
-  if (!IsDiskFaultKind(spec.kind)) {
+  if (!AppliesOnDisk(spec.kind)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("disk: {} is not a disk fault", FaultKindName(spec.kind)));
   }
@@ -284,8 +314,10 @@ Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
   const bool crash = spec.kind == FaultKind::kLoseUnsynced ||
                      spec.kind == FaultKind::kLoseUnsyncedOne || spec.kind == FaultKind::kTornWrite;
   // Heal order: the filesystem back to normal (power on) before a killed database starts again.
-  for (const DiskNode* d : disks) entry.objects.push_back(DiskObject("disk-fault", *d));
-  if (crash) {
+  if (spec.kind != FaultKind::kCorrupt) {
+    for (const DiskNode* d : disks) entry.objects.push_back(DiskObject("disk-fault", *d));
+  }
+  if (crash || spec.kind == FaultKind::kCorrupt) {
     for (const DiskNode* d : disks) {
       LedgerObject k;
       k.type = "killed";
@@ -294,6 +326,7 @@ Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
     }
   }
   FAULTLINE_ASSIGN_OR_RETURN(entry, ledger_.Append(std::move(entry)));
+  if (spec.kind == FaultKind::kCorrupt) return ApplyCorrupt(spec, targets, disks, entry);
   report.ledger_id = entry.id;
   report.description = entry.description;
 
@@ -373,6 +406,63 @@ Result<FaultReport> DiskFaults::Apply(const FaultSpec& spec,
   }
   report.ok = report.failed.empty();
   if (report.ok) (void)ledger_.Close(entry.id, "restarted");
+  report.end_mono_ns = internal::MonoNanos();
+  return report;
+}
+
+FaultReport DiskFaults::ApplyCorrupt(const FaultSpec& spec, const std::vector<std::string>& targets,
+                                     const std::vector<const DiskNode*>& disks,
+                                     const LedgerEntry& entry) {
+  FaultReport report;
+  report.kind = spec.kind;
+  report.start_mono_ns = internal::MonoNanos();
+  report.nodes = targets;
+  report.ledger_id = entry.id;
+  report.description = entry.description;
+  // A live database could rewrite a range between the read of its original and the damage: the
+  // targets are stopped first, and a target that did not stop is not touched.
+  std::set<std::string> down;
+  for (const ProcessReport& p : options_.control->Process(targets, ProcessAction::kKill)) {
+    if (p.ok) {
+      down.insert(p.node);
+      continue;
+    }
+    report.failed.push_back(p.node);
+    report.details.push_back(
+        fmt::format("{}: stop: {}", p.node, p.error ? p.error->message() : "failed"));
+  }
+  for (size_t i = 0; i < disks.size(); ++i) {
+    const DiskNode& d = *disks[i];
+    if (!down.contains(d.node)) continue;
+    const CorruptSpec cs{.directory = d.dir,
+                         .patterns = spec.corrupt.files,
+                         .mode = spec.corrupt.mode,
+                         .count = spec.corrupt.count,
+                         .offset = spec.corrupt.offset,
+                         .seed = spec.seed + i,
+                         .max_files = 0};
+    Result<CorruptReport> r = CorruptWithLedger(ledger_, entry.id, d.node, cs);
+    if (!r) {
+      report.failed.push_back(d.node);
+      report.details.push_back(fmt::format("{}: {}", d.node, r.error().message()));
+      continue;
+    }
+    report.counts["bytes_corrupted"] += r->bytes_altered;
+    report.counts["ranges_corrupted"] += r->ranges();
+    report.counts["files_corrupted"] += static_cast<std::int64_t>(r->files.size());
+    report.details.push_back(
+        fmt::format("{}: {} (through the mount, undo kept)", d.node, r->Describe()));
+    internal::MaybeCrash("disk:after-corrupt");
+  }
+  // A member that refuses its damaged data is what the fault is for, not a failure to apply it;
+  // the heal starts it again after the restore.
+  for (const ProcessReport& p : options_.control->Process(targets, ProcessAction::kStart)) {
+    if (!p.ok) {
+      report.notes.push_back(
+          fmt::format("{}: start: {}", p.node, p.error ? p.error->message() : "failed"));
+    }
+  }
+  report.ok = report.failed.empty();
   report.end_mono_ns = internal::MonoNanos();
   return report;
 }

@@ -9,6 +9,13 @@
 //   torn-write         the same, but a random prefix of each file's last unsynced write survives
 //   fsync-error        fsync answers EIO for a share (--probability) of calls until healed
 //   slow-disk          every read, write and fsync waits --ms ± --jitter-ms
+//   corrupt            the drills' bitflip / overwrite / truncate (nemesis/corrupt.h) through the
+//                      mount, undoable: the target's database is stopped, the original bytes of
+//                      every range about to be damaged go into an undo file next to the ledger
+//                      (fsync'd, then named by a "disk-corruption" object with the damage's hash),
+//                      the ranges are damaged, the database starts again. The entry stays open:
+//                      its heal restores compare-and-swap (a range the database rewrote since is
+//                      left alone and counted) and then starts a member that refused its data
 // Every mount and every fault goes into the nemesis ledger before it takes effect:
 //   "disk" entry, objects "disk-mount" (node, name = directory, address = control socket, pid and
 //       start time of the server): the mount itself. Heals leave it alone while the process that
@@ -16,14 +23,15 @@
 //       gone, a heal unmounts it (lazily: a database still holding files open keeps being served
 //       until it closes them, so it never sees ENOTCONN). Unmount() removes it on purpose.
 //   fault entries, objects "disk-fault" (node, address = control socket): heal restores normal
-//       behaviour (no fsync errors, no latency); "killed" objects for the crash kinds, whose heal
-//       starts the database again.
+//       behaviour (no fsync errors, no latency); "killed" objects for the crash kinds and corrupt,
+//       whose heal starts the database again; "disk-corruption" objects for corrupt (ledger.h).
 // A mount is made while the node's database is down (Mount stops and restarts it), so no process
 // holds files under the directory from before the mount.
 //
 // Counts: a FaultReport's `counts` carries writes_dropped, bytes_dropped and torn_bytes (crash
-// kinds); fsync_errors and slowed_calls of window faults are counted by the servers and read with
-// Counters().
+// kinds), bytes_corrupted, ranges_corrupted and files_corrupted (corrupt; its heal's report adds
+// ranges_restored, ranges_rewritten and bytes_restored); fsync_errors and slowed_calls of window
+// faults are counted by the servers and read with Counters().
 //
 // Thread-safety: not thread-safe; one caller at a time.
 #ifndef FAULTLINE_NEMESIS_DISK_H_
@@ -37,6 +45,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "nemesis/corrupt.h"
 #include "nemesis/fault.h"
 #include "nemesis/ledger.h"
 #include "nemesis/nemesis.h"
@@ -57,8 +66,21 @@ constexpr bool IsDiskFaultKind(FaultKind kind) {
          kind == FaultKind::kSlowDisk;
 }
 
+// Whether DiskFaults::Apply takes `kind`: the disk fault kinds and corrupt (which needs no mount
+// elsewhere: a drill corrupts a directory that is not mounted directly, without undo).
+constexpr bool AppliesOnDisk(FaultKind kind) {
+  return IsDiskFaultKind(kind) || kind == FaultKind::kCorrupt;
+}
+
+// Corrupts `spec.directory`, `node`'s data dir, keeping an undo file next to `ledger` that a
+// "disk-corruption" object, amended into the open entry `id` once the undo file is durable and
+// before the first byte is damaged, names. Kill point "disk:before-corrupt" sits between the two.
+[[nodiscard]] Result<CorruptReport> CorruptWithLedger(const Ledger& ledger, std::uint64_t id,
+                                                      const std::string& node,
+                                                      const CorruptSpec& spec);
+
 // One request to a server on its control socket; returns the reply after "ok" (Unavailable when
-// nothing listens, Internal for an "error" reply).
+// nothing listens or the server ends while answering, Internal for an "error" reply).
 [[nodiscard]] Result<std::string> DiskRequest(const std::string& socket, const std::string& line);
 // "a=1 b=2" -> {a: 1, b: 2}.
 std::map<std::string, std::int64_t> ParseDiskCounters(const std::string& reply);
@@ -83,7 +105,7 @@ class DiskFaults {
   // Mounts the filesystem over every node's directory: stops the databases, mounts, starts them
   // again. `restart` false: the databases are not running (nothing is stopped or started).
   [[nodiscard]] Result<FaultReport> Mount(bool restart = true);
-  // Applies a disk fault kind (IsDiskFaultKind) on `targets` (resolved node names).
+  // Applies a disk fault kind or corrupt (AppliesOnDisk) on `targets` (resolved node names).
   [[nodiscard]] Result<FaultReport> Apply(const FaultSpec& spec,
                                           const std::vector<std::string>& targets);
   // What a probe file saw in `node`'s data dir (through the filesystem): up to `tries` writes,
@@ -106,6 +128,8 @@ class DiskFaults {
       : options_(std::move(options)), ledger_(std::move(ledger)) {}
   LedgerEntry BaseEntry(FaultKind kind, std::string kind_name) const;
   const DiskNode* Find(const std::string& node) const;
+  FaultReport ApplyCorrupt(const FaultSpec& spec, const std::vector<std::string>& targets,
+                           const std::vector<const DiskNode*>& disks, const LedgerEntry& entry);
 
   Options options_;
   Ledger ledger_;

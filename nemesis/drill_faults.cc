@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "nemesis/disk.h"
 #include "nemesis/internal/heal.h"
 #include "nemesis/internal/proc.h"
 
@@ -120,6 +121,11 @@ Result<std::uint64_t> DrillFaults::RecordCorruption(const std::string& node,
   entry.objects.push_back(Killed(node));
   FAULTLINE_ASSIGN_OR_RETURN(entry, ledger_.Append(std::move(entry)));
   return entry.id;
+}
+
+Result<CorruptReport> DrillFaults::CorruptUndoable(std::uint64_t id, const std::string& node,
+                                                   const CorruptSpec& spec) {
+  return CorruptWithLedger(ledger_, id, node, spec);
 }
 
 Result<DrillFaults::StartedSiege> DrillFaults::StartSiege(const SiegeTarget& target,

@@ -4,7 +4,9 @@
 // `faultline nemesis status` lists them and `faultline nemesis heal` (or the next Nemesis::Open,
 // once the process that applied them is gone) undoes them:
 //   crash, corruption  the node's database process runs again (ledger object "killed"; repairing
-//                      damaged data is the drill's playbook, not a heal)
+//                      damaged data is the drill's playbook, not a heal, except for a corruption
+//                      through the faulty filesystem, CorruptUndoable, whose heal first restores
+//                      the damaged ranges that still hold the damage)
 //   siege              its burner processes end, the cgroup settings it raised get their old
 //                      values back, and its scratch files are removed ("burner", "setting",
 //                      "scratch-file")
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "nemesis/corrupt.h"
 #include "nemesis/ledger.h"
 #include "nemesis/nemesis.h"
 #include "nemesis/node_control.h"
@@ -52,6 +55,13 @@ class DrillFaults {
   // starts it). Returns the ledger id; the entry stays open until healed or closed.
   [[nodiscard]] Result<std::uint64_t> RecordCorruption(const std::string& node,
                                                        const std::string& description);
+
+  // Damages `spec.directory`, `node`'s data dir, for the open corruption entry `id` (from
+  // RecordCorruption) keeping an undo file, named in the entry before the first byte changes
+  // (nemesis/disk.h, CorruptWithLedger): the heal then restores the damaged ranges that still hold
+  // the damage before it starts the node. For a data dir on the faulty filesystem.
+  [[nodiscard]] Result<CorruptReport> CorruptUndoable(std::uint64_t id, const std::string& node,
+                                                      const CorruptSpec& spec);
 
   struct StartedSiege {
     std::uint64_t ledger_id = 0;

@@ -169,6 +169,46 @@ TEST_F(DrillFaultsTest, ACorruptionOfARunningNodeHealsAndCloses) {
   EXPECT_TRUE(Open().empty());
 }
 
+// A corruption with an undo (what the drill does on the faulty filesystem, here on a plain
+// directory): the ledger names the undo file before any damage, and the heal restores every range
+// that still holds the damage before it starts the node, counting what it restored.
+TEST_F(DrillFaultsTest, AnUndoableCorruptionIsRestoredByTheHeal) {
+  const std::filesystem::path data = dir_ / "n2";
+  std::filesystem::create_directories(data);
+  std::string original(3000, '\0');
+  for (size_t i = 0; i < original.size(); ++i) original[i] = static_cast<char>(i * 7);
+  std::ofstream(data / "db", std::ios::binary) << original;
+  auto faults = DrillFaults::Open(ledger_, *control_, "r1");
+  ASSERT_TRUE(faults) << faults.error().message();
+  auto id = (*faults)->RecordCorruption("n2", "corrupt n2: overwrite of db");
+  ASSERT_TRUE(id) << id.error().message();
+  auto damaged = (*faults)->CorruptUndoable(*id, "n2",
+                                            CorruptSpec{.directory = data.string(),
+                                                        .patterns = {"db"},
+                                                        .mode = CorruptMode::kOverwrite,
+                                                        .count = 64,
+                                                        .offset = 1000,
+                                                        .seed = 5,
+                                                        .max_files = 0});
+  ASSERT_TRUE(damaged) << damaged.error().message();
+  EXPECT_NE(Slurp((data / "db").string()), original);
+  auto open = Open();
+  ASSERT_EQ(open.size(), 1u);
+  ASSERT_EQ(open[0].objects.size(), 2u);
+  const LedgerObject& undo = open[0].objects[1];
+  EXPECT_EQ(undo.type, "disk-corruption");
+  EXPECT_EQ(undo.set_to, damaged->damaged_hash);
+  EXPECT_TRUE(std::filesystem::exists(undo.value)) << undo.value;
+  const FaultReport healed = (*faults)->Heal([&](const LedgerEntry& e) { return e.id == *id; });
+  EXPECT_TRUE(healed.ok) << healed.Describe();
+  EXPECT_EQ(Slurp((data / "db").string()), original);
+  EXPECT_EQ(healed.counts.at("ranges_restored"), 1) << healed.Describe();
+  EXPECT_EQ(healed.counts.at("bytes_restored"), 64) << healed.Describe();
+  EXPECT_EQ(healed.counts.at("ranges_rewritten"), 0) << healed.Describe();
+  EXPECT_FALSE(std::filesystem::exists(undo.value));
+  EXPECT_TRUE(Open().empty());
+}
+
 TEST_F(DrillFaultsTest, ASiegesObjectsAreUndone) {
   const std::string setting = (dir_ / "cpu.shares").string();
   std::ofstream(setting) << "8192\n";

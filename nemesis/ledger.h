@@ -42,6 +42,10 @@ struct LedgerObject {
   // "setting"         control file `name` (a cgroup's cpu.shares, cpu.cfs_quota_us) held `value`
   //                   before a siege set it to `set_to` (heal writes `value` back while the file
   //                   still holds `set_to`: a value someone changed since is left alone)
+  // "disk-corruption" a corruption of `node`'s data dir `name` through the faulty filesystem: the
+  //                   undo file `value` holds each damaged range's original and damaged bytes,
+  //                   whose HashDamage is `set_to` (heal, before any process of the entry starts:
+  //                   RestoreCorruption, compare-and-swap; nemesis/corrupt.h)
   // "burner"          a siege worker process `pid` (start time `start_time`); heal SIGKILLs it
   // "scratch-file"    a file `name` a siege writes into (heal removes it)
   // "toxic"           toxic `name` on proxy `proxy` (nemesis/proxy_faults.h). The proxy lives in

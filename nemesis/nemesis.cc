@@ -898,6 +898,9 @@ Result<FaultReport> ApplyFault(Nemesis& nemesis, const FaultSpec& spec,
                                    "nodes' data dirs (campaign --disk fuse)",
                                    FaultKindName(spec.kind)));
     case FaultKind::kCorrupt:
+      // On the faulty filesystem a corruption is undoable and goes through DiskFaults.
+      if (context.disk_faults != nullptr) return context.disk_faults->Apply(spec, targets);
+      break;
     case FaultKind::kSiege:
       break;
   }

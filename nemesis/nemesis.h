@@ -153,7 +153,7 @@ class DiskFaults;   // nemesis/disk.h
 struct FaultContext {
   DrillFaults* drill_faults = nullptr;  // borrowed; kCrash
   ProxyFaults* proxy_faults = nullptr;  // borrowed; proxy fault kinds (IsProxyFaultKind)
-  DiskFaults* disk_faults = nullptr;    // borrowed; disk fault kinds (IsDiskFaultKind)
+  DiskFaults* disk_faults = nullptr;    // borrowed; disk fault kinds and corrupt (AppliesOnDisk)
 };
 
 // Applies one fault through `nemesis`, the path every caller with a FaultSpec takes: partitions
@@ -165,7 +165,9 @@ struct FaultContext {
 // `context.proxy_faults` (InvalidArgument without one). Targets are resolved by
 // FaultTargets (`leader` is asked only for "leader"). The spec is validated first.
 //
-// kCorrupt and kSiege are not applied here (InvalidArgument): a drill applies them through
+// kCorrupt goes through `context.disk_faults` when there is one (the data dirs are on the faulty
+// filesystem: the corruption keeps an undo, nemesis/disk.h). Otherwise kCorrupt and kSiege are
+// not applied here (InvalidArgument): a drill applies them through
 // DrillFaults (nemesis/drill_faults.h), which records them in the same ledger. They do not fit
 // one call returning a FaultReport without contortions:
 // - a corruption is a sequence around the drill's own state: record, stop the member with the

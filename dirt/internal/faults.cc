@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "nemesis/corrupt.h"
+#include "nemesis/disk.h"
 
 namespace faultline::dirt::internal {
 namespace {
@@ -273,7 +274,14 @@ void FaultApplier::CorruptNode(const Step& step, size_t index, const std::string
   spec.count = corrupt.count;
   spec.offset = corrupt.offset;
   spec.seed = s_.seed + index;
-  auto rep = nemesis::Corrupt(spec);
+  // On the faulty filesystem the damage keeps an undo that the heal (the drill's rollback, or
+  // `faultline nemesis heal`) restores; a plain directory is damaged for good.
+  const bool mounted = nemesis::IsDiskMounted(n->data_dir);
+  Result<nemesis::CorruptReport> rep = [&]() -> Result<nemesis::CorruptReport> {
+    if (!mounted) return nemesis::Corrupt(spec);
+    std::lock_guard lock(mu_);
+    return drill_faults_->CorruptUndoable(*id, name, spec);
+  }();
   if (rep) {
     record_.Update([&](DrillResult& r) {
       r.corrupted_bytes += rep->bytes_altered;

@@ -1,7 +1,9 @@
 // FaultApplier: applies a drill's fault steps, every one through the nemesis and its fsync'd
 // ledger BEFORE it takes effect: nemesis::ApplyFault with the step's FaultSpec for kills, starts,
 // pauses, isolations and crashes (the last through nemesis::DrillFaults); DrillFaults directly
-// for corruptions and sieges (nemesis.h says why). The ledger is the cluster's own,
+// for corruptions and sieges (nemesis.h says why). A corruption of a data dir on the faulty
+// filesystem keeps an undo that the heal restores (DrillFaults::CorruptUndoable); a plain data
+// dir is damaged for good. The ledger is the cluster's own,
 // <run_dir>/nemesis.ledger, the one `faultline nemesis status` and `heal` read, and the entries
 // are owned by this process: if the drill dies, `faultline nemesis heal` (or the next drill's
 // Open) undoes what it left. The drill's rollback is a heal of the entries it opened; nothing is

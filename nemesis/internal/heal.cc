@@ -15,6 +15,7 @@
 #include <iterator>
 #include <map>
 
+#include "nemesis/corrupt.h"
 #include "nemesis/disk.h"
 #include "nemesis/internal/clock_heal.h"
 #include "nemesis/internal/netns.h"
@@ -255,6 +256,20 @@ void HealProcessObject(const LedgerObject& o, NodeControl* control, EntryHeal& o
   Fail(out, Who(o), fmt::format("unknown ledger object type '{}' (left alone)", o.type));
 }
 
+// A corruption through the faulty filesystem (nemesis/disk.h): the undo file the object names is
+// restored compare-and-swap (nemesis/corrupt.h), and removed once done.
+void HealCorruptionObject(const LedgerObject& o, EntryHeal& out) {
+  Result<RestoreReport> r = RestoreCorruption(o.value, o.set_to);
+  if (!r) {
+    Fail(out, o.node, r.error().message());
+    return;
+  }
+  out.counts["ranges_restored"] += r->ranges_restored;
+  out.counts["ranges_rewritten"] += r->ranges_rewritten;
+  out.counts["bytes_restored"] += r->bytes_restored;
+  for (const std::string& d : r->details) out.details.push_back(fmt::format("{}: {}", o.node, d));
+}
+
 void HealMemberObject(const LedgerObject& o, Membership* membership, EntryHeal& out) {
   if (membership == nullptr) {
     Fail(out, o.node,
@@ -342,11 +357,15 @@ EntryHeal HealEntry(const LedgerEntry& entry, NodeControl* control, const NetFor
     }
   }
   MaybeCrash("during-heal");
-  // 3. Processes: helpers end after their rules are gone (with --queue-bypass, a queue without a
+  // 3. Damaged files get their bytes back before a process starts on them again.
+  for (const auto& o : entry.objects) {
+    if (o.type == "disk-corruption") HealCorruptionObject(o, out);
+  }
+  // 4. Processes: helpers end after their rules are gone (with --queue-bypass, a queue without a
   // listener passes packets anyway); paused processes resume; killed ones start again.
   // Removed members are added back (and started) through the system's membership.
   for (const auto& o : entry.objects) {
-    if (o.type == "partition" || IsNetObject(o)) continue;
+    if (o.type == "partition" || IsNetObject(o) || o.type == "disk-corruption") continue;
     if (o.type == "member-removed") {
       HealMemberObject(o, membership, out);
       continue;

@@ -3,13 +3,11 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "cluster/cluster.h"
-#include "common/file.h"
 #include "nemesis/node_control.h"
 #include "systems/registry.h"
 #include "tools/commands.h"
@@ -40,12 +38,6 @@ struct NameArgs {
   std::string action;
 };
 
-// A cluster brought up for a system file records the file here, so `cluster down` can stop the
-// system's servers before it removes the namespaces.
-std::string SystemRecord(const cluster::ClusterState& state) {
-  return (std::filesystem::path(state.run_dir) / "system.json").string();
-}
-
 // Starts a system file's servers on a cluster that is up; on failure stops what started.
 Status FormSystem(const cluster::ClusterState& state, const std::string& system_file) {
   FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
@@ -54,11 +46,8 @@ Status FormSystem(const cluster::ClusterState& state, const std::string& system_
                              systems::LocalNodes(state, system->Info()));
   FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<nemesis::NodeControl> shell,
                              cluster::MakeLocalControl(state));
-  // A built-in system by its name, a system file by its absolute path.
-  const nlohmann::json record = {{"system", systems::IsSystemFile(system_file)
-                                                ? std::filesystem::absolute(system_file).string()
-                                                : system_file}};
-  FAULTLINE_RETURN_IF_ERROR(WriteFileAtomic(SystemRecord(state), record.dump() + "\n"));
+  // Recorded first, so `cluster down` and `nemesis` reach the system (cluster down stops it).
+  FAULTLINE_RETURN_IF_ERROR(systems::RecordLocalSystem(state, system_file));
   Status formed = system->Form(nodes, *shell, std::chrono::seconds(30),
                                [](std::string_view line) { PrintNote(std::string(line)); });
   if (!formed) {
@@ -72,16 +61,13 @@ Status FormSystem(const cluster::ClusterState& state, const std::string& system_
 void StopSystem(const std::string& name, const std::string& state_dir) {
   Result<cluster::ClusterState> state = cluster::Load(name, state_dir);
   if (!state) return;
-  Result<std::string> text = ReadFile(SystemRecord(*state));
-  if (!text) return;
-  std::string file;
-  try {
-    file = nlohmann::json::parse(*text).at("system").get<std::string>();
-  } catch (const nlohmann::json::exception& e) {
-    PrintError(fmt::format("warning: {}: {}", SystemRecord(*state), e.what()));
-    return;
+  // etcd's servers are the supervisor's: only a system of its own commands is stopped here.
+  Result<std::string> file = systems::LocalSystem(*state);
+  if (!file && file.error().code() != ErrorCode::kNotFound) {
+    PrintError(fmt::format("warning: {}", file.error().message()));
   }
-  Result<std::unique_ptr<systems::System>> system = systems::OpenSystem(file);
+  if (!file || (state->db == cluster::Db::kEtcd && *file == "etcd")) return;
+  Result<std::unique_ptr<systems::System>> system = systems::OpenSystem(*file);
   Result<systems::SystemCluster> nodes = system ? systems::LocalNodes(*state, (*system)->Info())
                                                 : Result<systems::SystemCluster>(system.error());
   Result<std::unique_ptr<nemesis::NodeControl>> shell =

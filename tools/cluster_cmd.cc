@@ -3,11 +3,14 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "cluster/cluster.h"
+#include "cluster/nodes_file.h"
+#include "common/file.h"
 #include "nemesis/node_control.h"
 #include "systems/registry.h"
 #include "tools/commands.h"
@@ -38,6 +41,23 @@ struct NameArgs {
   std::string action;
 };
 
+// `cluster up --ssh --system`: the nodes file names the system and each node's directories, so
+// that `--cluster ssh:FILE` reaches the same servers (their pid files, configuration and logs)
+// with the system's own commands.
+Status NameSystemInNodesFile(const cluster::ClusterState& state, const std::string& system,
+                             const systems::SystemCluster& nodes) {
+  FAULTLINE_ASSIGN_OR_RETURN(cluster::NodesFile file, cluster::ReadNodesFile(state.ssh_nodes_file));
+  file.system = systems::IsSystemFile(system) ? std::filesystem::absolute(system).string() : system;
+  for (cluster::SshNode& n : file.nodes) {
+    for (const systems::SystemNode& sn : nodes.nodes) {
+      if (sn.name != n.name) continue;
+      n.data_dir = sn.data_dir;
+      n.log_dir = sn.log_dir;
+    }
+  }
+  return WriteFileAtomic(state.ssh_nodes_file, cluster::FormatNodesFile(file));
+}
+
 // Starts a system file's servers on a cluster that is up; on failure stops what started.
 Status FormSystem(const cluster::ClusterState& state, const std::string& system_file) {
   FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<systems::System> system,
@@ -48,6 +68,7 @@ Status FormSystem(const cluster::ClusterState& state, const std::string& system_
                              cluster::MakeLocalControl(state));
   // Recorded first, so `cluster down` and `nemesis` reach the system (cluster down stops it).
   FAULTLINE_RETURN_IF_ERROR(systems::RecordLocalSystem(state, system_file));
+  if (state.ssh) FAULTLINE_RETURN_IF_ERROR(NameSystemInNodesFile(state, system_file, nodes));
   Status formed = system->Form(nodes, *shell, std::chrono::seconds(30),
                                [](std::string_view line) { PrintNote(std::string(line)); });
   if (!formed) {
@@ -321,7 +342,9 @@ void RegisterClusterCommands(CLI::App& app, Action& run) {
                 "System under test: etcd (as --db etcd), zookeeper (an ensemble started after the "
                 "namespaces), or FILE, a system file whose commands start the servers (its "
                 "\"nodes\" is the default of --nodes)");
-  u->add_flag("--ssh", up->ssh, "Also run sshd in every node (for the SSH control path)");
+  u->add_flag("--ssh", up->ssh,
+              "Also run sshd in every node (for the SSH control path); the nodes file names "
+              "--system and each node's data and log directories");
   u->add_option("--name", up->name, "Cluster name (1-8 of a-z0-9)")->capture_default_str();
   u->add_option("--state-dir", up->state_dir,
                 "State root (default: $FAULTLINE_STATE_DIR, else /var/lib/faultline)");

@@ -62,11 +62,12 @@ class NemesisCli : public ::testing::Test {
       args.push_back(a);
     return Faultline(std::move(args));
   }
-  // `faultline cluster up --system SYSTEM --nodes 3` on this test's name and state dir.
-  void Up(const std::string& system) {
-    const ProcessOutput up = Faultline({"cluster", "up", "--system", system, "--nodes", "3",
-                                        "--name", name_, "--state-dir", state_},
-                                       std::chrono::seconds(120));
+  // `faultline cluster up --system SYSTEM --nodes 3 [--ssh]` on this test's name and state dir.
+  void Up(const std::string& system, bool ssh = false) {
+    std::vector<std::string> args = {"cluster", "up",     "--system", system,        "--nodes",
+                                     "3",       "--name", name_,      "--state-dir", state_};
+    if (ssh) args.push_back("--ssh");
+    const ProcessOutput up = Faultline(args, std::chrono::seconds(120));
     ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
     Result<cluster::ClusterState> state = cluster::Load(name_, state_);
     ASSERT_TRUE(state) << state.error().message();
@@ -91,6 +92,16 @@ class NemesisCli : public ::testing::Test {
     return leader;
   }
 
+  // Polls the system until it is ready, up to `limit`; the last answer.
+  Status AwaitReady(nemesis::NodeControl& shell, std::chrono::seconds limit) {
+    const auto deadline = Clock::now() + limit;
+    Status ready = system_->Ready(nodes_, shell);
+    while (!ready && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      ready = system_->Ready(nodes_, shell);
+    }
+    return ready;
+  }
   // How the report of a cut of `node` begins: "n3 drops {n1 n2}" (the others in order).
   std::string Cut(const std::string& node) const {
     std::vector<std::string> others;
@@ -131,6 +142,48 @@ TEST_F(NemesisCli, ZooKeeperIsolateLeaderCutsOffTheLeaderItsServersName) {
   const ProcessOutput down = Faultline({"cluster", "down", "--name", name_, "--state-dir", state_});
   EXPECT_EQ(down.exit_code, 0) << down.out << down.err;
   EXPECT_FALSE(cluster::Load(name_, state_));
+}
+
+// Over ssh (the nodes file of `cluster up --ssh --system` names the system and the nodes'
+// directories): isolate-leader asks ZooKeeper at each node's client endpoint and cuts the leader
+// off with iptables over ssh; member-remove is refused with the system's reason; kill and heal run
+// ZooKeeper's own commands over ssh.
+TEST_F(NemesisCli, ZooKeeperOverSshThroughTheNodesFilesSystem) {
+  ASSERT_NO_FATAL_FAILURE(Up("zookeeper", true));
+  const std::string ssh = "ssh:" + state_record_->ssh_nodes_file;
+  const std::optional<std::string> before =
+      AwaitLeader([](const auto& l) { return l.has_value(); }, std::chrono::seconds(15));
+  ASSERT_TRUE(before) << "no leader after cluster up";
+
+  const ProcessOutput cut =
+      Faultline({"nemesis", "isolate-leader", "--cluster", ssh, "--seed", "1"});
+  ASSERT_EQ(cut.exit_code, 0) << cut.out << cut.err;
+  EXPECT_THAT(cut.out, HasSubstr("partition ok"));
+  EXPECT_THAT(cut.out, HasSubstr(Cut(*before)));
+  const std::optional<std::string> after = AwaitLeader(
+      [&](const auto& l) { return l.has_value() && *l != *before; }, std::chrono::seconds(20));
+  EXPECT_TRUE(after && *after != *before)
+      << "the ensemble elected no new leader without " << *before;
+  const ProcessOutput healed = Faultline({"nemesis", "heal", "--cluster", ssh});
+  EXPECT_EQ(healed.exit_code, 0) << healed.out << healed.err;
+
+  const ProcessOutput member = Faultline({"nemesis", "member-remove", "n2", "--cluster", ssh});
+  EXPECT_EQ(member.exit_code, 3) << member.out << member.err;
+  EXPECT_THAT(member.err, HasSubstr("system zookeeper: membership changes need a local cluster"));
+
+  Result<std::unique_ptr<nemesis::NodeControl>> made = cluster::MakeLocalControl(*state_record_);
+  ASSERT_TRUE(made) << made.error().message();
+  nemesis::NodeControl& shell = **made;
+  ASSERT_TRUE(AwaitReady(shell, std::chrono::seconds(20)));
+  const ProcessOutput kill = Faultline({"nemesis", "kill", "n3", "--cluster", ssh});
+  ASSERT_EQ(kill.exit_code, 0) << kill.out << kill.err;
+  const Status killed = system_->Ready(nodes_, shell);
+  ASSERT_FALSE(killed) << "n3 still serves after kill";
+  EXPECT_THAT(killed.error().message(), HasSubstr("n3"));
+  const ProcessOutput started = Faultline({"nemesis", "heal", "--cluster", ssh});
+  EXPECT_EQ(started.exit_code, 0) << started.out << started.err;
+  const Status ready = AwaitReady(shell, std::chrono::seconds(30));
+  EXPECT_TRUE(ready) << ready.error().message();
 }
 
 // A cluster Redis's Sentinels run, formed by another process: the leader is the primary a
@@ -174,12 +227,7 @@ TEST_F(NemesisCli, ASystemFileWithoutALeaderRefusesAndKillsByItsCommands) {
   EXPECT_THAT(killed.error().message(), HasSubstr("n2"));
   const ProcessOutput healed = Nemesis({"heal"});
   EXPECT_EQ(healed.exit_code, 0) << healed.out << healed.err;
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  Status ready = system_->Ready(nodes_, shell);
-  while (!ready && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    ready = system_->Ready(nodes_, shell);
-  }
+  const Status ready = AwaitReady(shell, std::chrono::seconds(10));
   EXPECT_TRUE(ready) << ready.error().message();
 }
 

@@ -55,11 +55,12 @@ class NemesisCli : public ::testing::Test {
     if (!run) return ProcessOutput{.exit_code = -1, .out = "", .err = run.error().message()};
     return *std::move(run);
   }
-  // `faultline nemesis ARGS` on this test's cluster.
+  // `faultline nemesis ARGS` on this test's cluster: by its name, or `via_` (--cluster ssh:FILE).
   ProcessOutput Nemesis(std::vector<std::string> args) {
     args.insert(args.begin(), "nemesis");
-    for (const std::string& a : {std::string("--name"), name_, std::string("--state-dir"), state_})
-      args.push_back(a);
+    const std::vector<std::string> where =
+        via_.empty() ? std::vector<std::string>{"--name", name_, "--state-dir", state_} : via_;
+    args.insert(args.end(), where.begin(), where.end());
     return Faultline(std::move(args));
   }
   // `faultline cluster up --system SYSTEM --nodes 3 [--ssh]` on this test's name and state dir.
@@ -92,6 +93,39 @@ class NemesisCli : public ::testing::Test {
     return leader;
   }
 
+  // isolate-leader cuts off the node the system names as leader; the others elect a new one,
+  // which the same query then names; heal closes the fault.
+  void IsolateLeaderThenHeal() {
+    const std::optional<std::string> before =
+        AwaitLeader([](const auto& l) { return l.has_value(); }, std::chrono::seconds(15));
+    ASSERT_TRUE(before) << "no leader after cluster up";
+    const ProcessOutput cut = Nemesis({"isolate-leader", "--seed", "1"});
+    ASSERT_EQ(cut.exit_code, 0) << cut.out << cut.err;
+    EXPECT_THAT(cut.out, HasSubstr("partition ok"));
+    EXPECT_THAT(cut.out, HasSubstr(Cut(*before)));
+    const std::optional<std::string> after = AwaitLeader(
+        [&](const auto& l) { return l.has_value() && *l != *before; }, std::chrono::seconds(20));
+    EXPECT_TRUE(after && *after != *before)
+        << "the cluster elected no new leader without " << *before;
+    const ProcessOutput healed = Nemesis({"heal"});
+    EXPECT_EQ(healed.exit_code, 0) << healed.out << healed.err;
+  }
+  // kill NODE stops its server (the system no longer ready, naming it); heal starts it again.
+  void KillThenHeal(const std::string& node) {
+    Result<std::unique_ptr<nemesis::NodeControl>> made = cluster::MakeLocalControl(*state_record_);
+    ASSERT_TRUE(made) << made.error().message();
+    nemesis::NodeControl& shell = **made;
+    ASSERT_TRUE(AwaitReady(shell, std::chrono::seconds(20)));
+    const ProcessOutput kill = Nemesis({"kill", node});
+    ASSERT_EQ(kill.exit_code, 0) << kill.out << kill.err;
+    const Status killed = system_->Ready(nodes_, shell);
+    ASSERT_FALSE(killed) << node << " still serves after kill";
+    EXPECT_THAT(killed.error().message(), HasSubstr(node));
+    const ProcessOutput healed = Nemesis({"heal"});
+    EXPECT_EQ(healed.exit_code, 0) << healed.out << healed.err;
+    const Status ready = AwaitReady(shell, std::chrono::seconds(30));
+    EXPECT_TRUE(ready) << ready.error().message();
+  }
   // Polls the system until it is ready, up to `limit`; the last answer.
   Status AwaitReady(nemesis::NodeControl& shell, std::chrono::seconds limit) {
     const auto deadline = Clock::now() + limit;
@@ -114,6 +148,7 @@ class NemesisCli : public ::testing::Test {
   fs::path root_;
   std::string name_;
   std::string state_;
+  std::vector<std::string> via_;  // empty: the cluster by --name and --state-dir
   std::unique_ptr<cluster::ClusterState> state_record_;
   std::unique_ptr<systems::System> system_;
   systems::SystemCluster nodes_;
@@ -123,22 +158,7 @@ class NemesisCli : public ::testing::Test {
 // one, which the same query then names; heal and cluster down leave nothing.
 TEST_F(NemesisCli, ZooKeeperIsolateLeaderCutsOffTheLeaderItsServersName) {
   ASSERT_NO_FATAL_FAILURE(Up("zookeeper"));
-  const std::optional<std::string> before =
-      AwaitLeader([](const auto& l) { return l.has_value(); }, std::chrono::seconds(15));
-  ASSERT_TRUE(before) << "no leader after cluster up";
-
-  const ProcessOutput cut = Nemesis({"isolate-leader", "--seed", "1"});
-  ASSERT_EQ(cut.exit_code, 0) << cut.out << cut.err;
-  EXPECT_THAT(cut.out, HasSubstr("partition ok"));
-  EXPECT_THAT(cut.out, HasSubstr(Cut(*before)));
-
-  const std::optional<std::string> after = AwaitLeader(
-      [&](const auto& l) { return l.has_value() && *l != *before; }, std::chrono::seconds(20));
-  EXPECT_TRUE(after && *after != *before)
-      << "the ensemble elected no new leader without " << *before;
-
-  const ProcessOutput healed = Nemesis({"heal"});
-  EXPECT_EQ(healed.exit_code, 0) << healed.out << healed.err;
+  ASSERT_NO_FATAL_FAILURE(IsolateLeaderThenHeal());
   const ProcessOutput down = Faultline({"cluster", "down", "--name", name_, "--state-dir", state_});
   EXPECT_EQ(down.exit_code, 0) << down.out << down.err;
   EXPECT_FALSE(cluster::Load(name_, state_));
@@ -150,40 +170,14 @@ TEST_F(NemesisCli, ZooKeeperIsolateLeaderCutsOffTheLeaderItsServersName) {
 // ZooKeeper's own commands over ssh.
 TEST_F(NemesisCli, ZooKeeperOverSshThroughTheNodesFilesSystem) {
   ASSERT_NO_FATAL_FAILURE(Up("zookeeper", true));
-  const std::string ssh = "ssh:" + state_record_->ssh_nodes_file;
-  const std::optional<std::string> before =
-      AwaitLeader([](const auto& l) { return l.has_value(); }, std::chrono::seconds(15));
-  ASSERT_TRUE(before) << "no leader after cluster up";
+  via_ = {"--cluster", "ssh:" + state_record_->ssh_nodes_file};
+  ASSERT_NO_FATAL_FAILURE(IsolateLeaderThenHeal());
 
-  const ProcessOutput cut =
-      Faultline({"nemesis", "isolate-leader", "--cluster", ssh, "--seed", "1"});
-  ASSERT_EQ(cut.exit_code, 0) << cut.out << cut.err;
-  EXPECT_THAT(cut.out, HasSubstr("partition ok"));
-  EXPECT_THAT(cut.out, HasSubstr(Cut(*before)));
-  const std::optional<std::string> after = AwaitLeader(
-      [&](const auto& l) { return l.has_value() && *l != *before; }, std::chrono::seconds(20));
-  EXPECT_TRUE(after && *after != *before)
-      << "the ensemble elected no new leader without " << *before;
-  const ProcessOutput healed = Faultline({"nemesis", "heal", "--cluster", ssh});
-  EXPECT_EQ(healed.exit_code, 0) << healed.out << healed.err;
-
-  const ProcessOutput member = Faultline({"nemesis", "member-remove", "n2", "--cluster", ssh});
+  const ProcessOutput member = Nemesis({"member-remove", "n2"});
   EXPECT_EQ(member.exit_code, 3) << member.out << member.err;
   EXPECT_THAT(member.err, HasSubstr("system zookeeper: membership changes need a local cluster"));
 
-  Result<std::unique_ptr<nemesis::NodeControl>> made = cluster::MakeLocalControl(*state_record_);
-  ASSERT_TRUE(made) << made.error().message();
-  nemesis::NodeControl& shell = **made;
-  ASSERT_TRUE(AwaitReady(shell, std::chrono::seconds(20)));
-  const ProcessOutput kill = Faultline({"nemesis", "kill", "n3", "--cluster", ssh});
-  ASSERT_EQ(kill.exit_code, 0) << kill.out << kill.err;
-  const Status killed = system_->Ready(nodes_, shell);
-  ASSERT_FALSE(killed) << "n3 still serves after kill";
-  EXPECT_THAT(killed.error().message(), HasSubstr("n3"));
-  const ProcessOutput started = Faultline({"nemesis", "heal", "--cluster", ssh});
-  EXPECT_EQ(started.exit_code, 0) << started.out << started.err;
-  const Status ready = AwaitReady(shell, std::chrono::seconds(30));
-  EXPECT_TRUE(ready) << ready.error().message();
+  ASSERT_NO_FATAL_FAILURE(KillThenHeal("n3"));
 }
 
 // A cluster Redis's Sentinels run, formed by another process: the leader is the primary a
@@ -216,19 +210,7 @@ TEST_F(NemesisCli, ASystemFileWithoutALeaderRefusesAndKillsByItsCommands) {
   EXPECT_EQ(member.exit_code, 3) << member.out << member.err;
   EXPECT_THAT(member.err, HasSubstr("system kv: cannot change its cluster's membership"));
 
-  Result<std::unique_ptr<nemesis::NodeControl>> made = cluster::MakeLocalControl(*state_record_);
-  ASSERT_TRUE(made) << made.error().message();
-  nemesis::NodeControl& shell = **made;
-  ASSERT_TRUE(system_->Ready(nodes_, shell));
-  const ProcessOutput kill = Nemesis({"kill", "n2"});
-  ASSERT_EQ(kill.exit_code, 0) << kill.out << kill.err;
-  const Status killed = system_->Ready(nodes_, shell);
-  ASSERT_FALSE(killed);
-  EXPECT_THAT(killed.error().message(), HasSubstr("n2"));
-  const ProcessOutput healed = Nemesis({"heal"});
-  EXPECT_EQ(healed.exit_code, 0) << healed.out << healed.err;
-  const Status ready = AwaitReady(shell, std::chrono::seconds(10));
-  EXPECT_TRUE(ready) << ready.error().message();
+  ASSERT_NO_FATAL_FAILURE(KillThenHeal("n2"));
 }
 
 }  // namespace

@@ -163,6 +163,11 @@ Result<RunReport> RunLocalCampaign(const CampaignConfig& config, std::stop_token
     }
     if (session->owned()) {
       formed = true;
+      // A cluster left running (--leave-db-running) tells later commands (`faultline nemesis`,
+      // `cluster down`) which system it runs.
+      if (info.local_db != cluster::Db::kEtcd) {
+        FAULTLINE_RETURN_IF_ERROR(systems::RecordLocalSystem(*state, config.system));
+      }
       FAULTLINE_RETURN_IF_ERROR(
           system->Form(*nodes, **shell,
                        std::chrono::milliseconds(static_cast<int64_t>(config.final_phase_s * 1000)),

@@ -270,14 +270,6 @@ std::optional<std::string> SshNodesFilePath(std::string_view cluster) {
   return std::string(cluster.substr(4));
 }
 
-std::optional<std::string> SshClusterLeader(const cluster::NodesFile& file,
-                                            std::uint16_t client_port,
-                                            std::chrono::milliseconds /*timeout*/) {
-  Result<std::unique_ptr<systems::System>> etcd = systems::OpenSystem("etcd");
-  if (!etcd) return std::nullopt;
-  return (*etcd)->Leader(SshSystemNodes(file, "ssh", client_port));
-}
-
 Result<RunReport> RunSshCampaign(const CampaignConfig& config, std::stop_token stop,
                                  const ProgressFn& progress, const SshCampaignOptions& options) {
   FAULTLINE_RETURN_IF_ERROR(ValidateConfig(config));

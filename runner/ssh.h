@@ -81,13 +81,6 @@ systems::SystemCluster SshSystemNodes(const cluster::NodesFile& file, std::strin
                                           std::chrono::milliseconds timeout,
                                           const systems::Progress& note);
 
-// The node a majority of the file's etcd members name as leader (each asked for its
-// /v3/maintenance/status at <address>:client_port, in parallel), or nullopt when none has a
-// majority or no member answers. Blocks up to about `timeout`.
-std::optional<std::string> SshClusterLeader(
-    const cluster::NodesFile& file, std::uint16_t client_port = kEtcdClientPort,
-    std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
-
 // Runs the campaign in a new run directory under config.out. Errors before a run directory is
 // made: InvalidArgument when config.cluster is not "ssh:FILE", when config.nemesis holds loss, or
 // when config.isolate_node is not in the nodes file, when config.system and the nodes file's

@@ -4,7 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <optional>
 #include <string>
+
+#include "systems/registry.h"
 
 namespace faultline::runner {
 namespace {
@@ -45,8 +49,8 @@ TEST(SshCampaign, AMissingNodesFileIsNotFound) {
   EXPECT_THAT(r.error().message(), HasSubstr("/nonexistent/nodes.json"));
 }
 
-// No member answers (nothing listens on port 1): no leader, rather than a guess.
-TEST(SshCampaign, NoLeaderWhenNoMemberAnswers) {
+// A nodes file's node with nothing listening where its clients would connect.
+cluster::NodesFile OneSilentNode() {
   cluster::NodesFile file;
   file.cluster = "t";
   file.nodes.push_back(cluster::SshNode{.name = "n1",
@@ -57,12 +61,29 @@ TEST(SshCampaign, NoLeaderWhenNoMemberAnswers) {
                                         .known_hosts = "",
                                         .address = "127.0.0.1",
                                         .ssh_options = {},
-                                        .client_address = {},
-                                        .client_port = 0,
+                                        .client_address = "127.0.0.77",
+                                        .client_port = 1,
                                         .data_dir = {},
                                         .log_dir = {},
                                         .db = {}});
-  EXPECT_EQ(SshClusterLeader(file, 1), std::nullopt);
+  return file;
+}
+
+// The leader over ssh is the system's own query at each node's client endpoint
+// (client_address:client_port); when no node answers there is no leader, rather than a guess.
+TEST(SshCampaign, NoLeaderWhenNoNodeAnswersAtItsClientEndpoint) {
+  const systems::SystemCluster nodes = SshSystemNodes(OneSilentNode(), "t", 2379);
+  ASSERT_EQ(nodes.nodes.size(), 1u);
+  EXPECT_EQ(nodes.nodes[0].address, "127.0.0.77");
+  EXPECT_EQ(nodes.nodes[0].port, 1);
+  for (const char* name : {"etcd", "zookeeper", "redis"}) {
+    SCOPED_TRACE(name);
+    Result<std::unique_ptr<systems::System>> system = systems::OpenSystem(name);
+    ASSERT_TRUE(system) << system.error().message();
+    Result<std::optional<std::string>> leader = systems::LeaderForFaults(**system, nodes);
+    ASSERT_TRUE(leader) << leader.error().message();
+    EXPECT_EQ(*leader, std::nullopt);
+  }
 }
 
 // The nodes file's system is the default; --system agreeing with it is fine (a system file by its

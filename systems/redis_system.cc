@@ -457,6 +457,21 @@ SystemAccount RedisAccount(const history::History& history, int64_t start_ns,
   return out;
 }
 
+std::optional<std::string> SentinelMajorityPrimary(const SystemCluster& cluster,
+                                                   const std::vector<std::string>& named) {
+  std::map<std::string, size_t> votes;
+  for (const std::string& address : named) {
+    if (!address.empty()) ++votes[address];
+  }
+  for (const auto& [address, count] : votes) {
+    if (count < cluster.nodes.size() / 2 + 1) continue;
+    for (const SystemNode& n : cluster.nodes) {
+      if (n.address == address) return n.name;
+    }
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 // The value of `key` in a flat key/value reply (SENTINEL master), or "".
@@ -685,10 +700,22 @@ class RedisSystem final : public System {
     return MakeError(ErrorCode::kUnavailable, fmt::format("{}", fmt::join(errors, "; ")));
   }
 
-  std::optional<std::string> Leader(const SystemCluster& /*cluster*/) override {
-    std::lock_guard lock(mu_);
-    if (primary_.empty()) return std::nullopt;
-    return primary_;
+  // The poller's primary when this System formed the cluster; otherwise (a cluster another
+  // process formed) the primary a majority of the Sentinels name now.
+  std::optional<std::string> Leader(const SystemCluster& cluster) override {
+    {
+      std::lock_guard lock(mu_);
+      if (!primary_.empty()) return primary_;
+    }
+    std::vector<std::string> named(cluster.nodes.size());
+    ParallelFor(cluster.nodes.size(), [&](size_t i) -> Status {
+      Result<std::vector<std::string>> master = client::RedisQuery(
+          cluster.nodes[i].address, client::kSentinelPort,
+          {"SENTINEL", "master", std::string(client::kRedisMasterName)}, kProbeTimeout);
+      if (master) named[i] = Field(*master, "ip");
+      return OkStatus();
+    });
+    return SentinelMajorityPrimary(cluster, named);
   }
 
   std::vector<std::string> LogFiles(const SystemCluster& cluster,

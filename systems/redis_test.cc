@@ -102,6 +102,21 @@ TEST(SentinelConf, MonitorsTheFirstNodeWithAMajorityQuorum) {
   EXPECT_THAT(*s, HasSubstr("pidfile /tmp/r/n2/data/sentinel.pid\n"));
 }
 
+// The leader a `faultline nemesis` asks for on a cluster another process formed: the primary a
+// majority of all the Sentinels name, not a plurality of those that answered.
+TEST(SentinelMajorityPrimary, AMajorityOfAllNodesNamesIt) {
+  const SystemCluster c = ThreeNodes();
+  EXPECT_EQ(internal::SentinelMajorityPrimary(c, {"198.18.0.2", "198.18.0.2", ""}), "n2");
+  EXPECT_EQ(internal::SentinelMajorityPrimary(c, {"198.18.0.1", "198.18.0.2", "198.18.0.2"}), "n2");
+  EXPECT_EQ(internal::SentinelMajorityPrimary(c, {"198.18.0.1", "", ""}), std::nullopt);
+  EXPECT_EQ(internal::SentinelMajorityPrimary(c, {"198.18.0.1", "198.18.0.2", "198.18.0.3"}),
+            std::nullopt);
+  EXPECT_EQ(internal::SentinelMajorityPrimary(c, {"", "", ""}), std::nullopt);
+  // An address that is no node's (a stale configuration) is no leader.
+  EXPECT_EQ(internal::SentinelMajorityPrimary(c, {"10.0.0.9", "10.0.0.9", "10.0.0.9"}),
+            std::nullopt);
+}
+
 TEST(RedisCommands, PidIsTheServersNotTheSentinels) {
   SystemFile f = internal::RedisCommands();
   EXPECT_THAT(f.commands.start, HasSubstr("redis-server {data_dir}/redis.conf"));

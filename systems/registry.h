@@ -35,6 +35,19 @@ std::vector<std::string> SystemOptionHelp(std::string_view name);
 // A system run by the commands of a parsed system file.
 std::unique_ptr<System> MakeFileSystem(SystemFile file);
 
+// A local cluster whose servers a system's own commands started (`faultline cluster up --system
+// NAME|FILE`, a campaign that leaves its cluster running) records that system in
+// <run_dir>/system.json, so that later commands on the cluster (`faultline nemesis`, `cluster
+// down`) reach the same system: its leader, its commands, its membership.
+std::string LocalSystemRecordPath(const cluster::ClusterState& state);
+// Writes the record (atomically): a built-in name as it is, a system file by its absolute path.
+[[nodiscard]] Status RecordLocalSystem(const cluster::ClusterState& state,
+                                       std::string_view name_or_file);
+// The system the local cluster runs: the recorded one, else "etcd" when the cluster's supervisor
+// runs etcd (state.db kEtcd). NotFound naming the cluster when neither; InvalidArgument naming the
+// record when it is malformed.
+[[nodiscard]] Result<std::string> LocalSystem(const cluster::ClusterState& state);
+
 }  // namespace faultline::systems
 
 #endif  // FAULTLINE_SYSTEMS_REGISTRY_H_

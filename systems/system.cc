@@ -43,6 +43,18 @@ Result<std::unique_ptr<nemesis::Membership>> System::Membership(const SystemClus
                                Info().name));
 }
 
+Result<std::optional<std::string>> LeaderForFaults(System& system, const SystemCluster& cluster) {
+  const SystemInfo& info = system.Info();
+  if (!info.has_leader) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("system {}: has no leader (isolate-leader, leader-minority and "
+                                 "the target leader need a system that names one: etcd, "
+                                 "zookeeper, redis)",
+                                 info.name));
+  }
+  return system.Leader(cluster);
+}
+
 Result<SystemCluster> LocalNodes(const cluster::ClusterState& state, const SystemInfo& info) {
   SystemCluster out;
   out.name = state.name;

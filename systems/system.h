@@ -179,6 +179,13 @@ class System {
   [[nodiscard]] Status CheckWorkload(std::string_view workload) const;
 };
 
+// The node the system names as its leader now (System::Leader, which asks the nodes at their
+// client endpoints), for the faults aimed at the leader: isolate-leader, partition
+// leader-minority and the target "leader"; nullopt when none is known now. InvalidArgument naming
+// the system when it has no leader (SystemInfo::has_leader false).
+[[nodiscard]] Result<std::optional<std::string>> LeaderForFaults(System& system,
+                                                                 const SystemCluster& cluster);
+
 // The nodes of a local cluster as a system sees them: the client port is the system's, the log
 // directory <run_dir>/<node>/logs (created here for systems with their own commands).
 [[nodiscard]] Result<SystemCluster> LocalNodes(const cluster::ClusterState& state,

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cluster/cluster.h"
+#include "cluster/nodes_file.h"
 #include "common/file.h"
 #include "nemesis/node_control.h"
 #include "systems/registry.h"
@@ -40,10 +41,21 @@ struct NameArgs {
   std::string action;
 };
 
-// A cluster brought up for a system file records the file here, so `cluster down` can stop the
-// system's servers before it removes the namespaces.
-std::string SystemRecord(const cluster::ClusterState& state) {
-  return (std::filesystem::path(state.run_dir) / "system.json").string();
+// `cluster up --ssh --system`: the nodes file names the system and each node's directories, so
+// that `--cluster ssh:FILE` reaches the same servers (their pid files, configuration and logs)
+// with the system's own commands.
+Status NameSystemInNodesFile(const cluster::ClusterState& state, const std::string& system,
+                             const systems::SystemCluster& nodes) {
+  FAULTLINE_ASSIGN_OR_RETURN(cluster::NodesFile file, cluster::ReadNodesFile(state.ssh_nodes_file));
+  file.system = systems::IsSystemFile(system) ? std::filesystem::absolute(system).string() : system;
+  for (cluster::SshNode& n : file.nodes) {
+    for (const systems::SystemNode& sn : nodes.nodes) {
+      if (sn.name != n.name) continue;
+      n.data_dir = sn.data_dir;
+      n.log_dir = sn.log_dir;
+    }
+  }
+  return WriteFileAtomic(state.ssh_nodes_file, cluster::FormatNodesFile(file));
 }
 
 // Starts a system file's servers on a cluster that is up; on failure stops what started.
@@ -54,11 +66,9 @@ Status FormSystem(const cluster::ClusterState& state, const std::string& system_
                              systems::LocalNodes(state, system->Info()));
   FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<nemesis::NodeControl> shell,
                              cluster::MakeLocalControl(state));
-  // A built-in system by its name, a system file by its absolute path.
-  const nlohmann::json record = {{"system", systems::IsSystemFile(system_file)
-                                                ? std::filesystem::absolute(system_file).string()
-                                                : system_file}};
-  FAULTLINE_RETURN_IF_ERROR(WriteFileAtomic(SystemRecord(state), record.dump() + "\n"));
+  // Recorded first, so `cluster down` and `nemesis` reach the system (cluster down stops it).
+  FAULTLINE_RETURN_IF_ERROR(systems::RecordLocalSystem(state, system_file));
+  if (state.ssh) FAULTLINE_RETURN_IF_ERROR(NameSystemInNodesFile(state, system_file, nodes));
   Status formed = system->Form(nodes, *shell, std::chrono::seconds(30),
                                [](std::string_view line) { PrintNote(std::string(line)); });
   if (!formed) {
@@ -72,16 +82,13 @@ Status FormSystem(const cluster::ClusterState& state, const std::string& system_
 void StopSystem(const std::string& name, const std::string& state_dir) {
   Result<cluster::ClusterState> state = cluster::Load(name, state_dir);
   if (!state) return;
-  Result<std::string> text = ReadFile(SystemRecord(*state));
-  if (!text) return;
-  std::string file;
-  try {
-    file = nlohmann::json::parse(*text).at("system").get<std::string>();
-  } catch (const nlohmann::json::exception& e) {
-    PrintError(fmt::format("warning: {}: {}", SystemRecord(*state), e.what()));
-    return;
+  // etcd's servers are the supervisor's: only a system of its own commands is stopped here.
+  Result<std::string> file = systems::LocalSystem(*state);
+  if (!file && file.error().code() != ErrorCode::kNotFound) {
+    PrintError(fmt::format("warning: {}", file.error().message()));
   }
-  Result<std::unique_ptr<systems::System>> system = systems::OpenSystem(file);
+  if (!file || (state->db == cluster::Db::kEtcd && *file == "etcd")) return;
+  Result<std::unique_ptr<systems::System>> system = systems::OpenSystem(*file);
   Result<systems::SystemCluster> nodes = system ? systems::LocalNodes(*state, (*system)->Info())
                                                 : Result<systems::SystemCluster>(system.error());
   Result<std::unique_ptr<nemesis::NodeControl>> shell =
@@ -335,7 +342,9 @@ void RegisterClusterCommands(CLI::App& app, Action& run) {
                 "System under test: etcd (as --db etcd), zookeeper (an ensemble started after the "
                 "namespaces), or FILE, a system file whose commands start the servers (its "
                 "\"nodes\" is the default of --nodes)");
-  u->add_flag("--ssh", up->ssh, "Also run sshd in every node (for the SSH control path)");
+  u->add_flag("--ssh", up->ssh,
+              "Also run sshd in every node (for the SSH control path); the nodes file names "
+              "--system and each node's data and log directories");
   u->add_option("--name", up->name, "Cluster name (1-8 of a-z0-9)")->capture_default_str();
   u->add_option("--state-dir", up->state_dir,
                 "State root (default: $FAULTLINE_STATE_DIR, else /var/lib/faultline)");

@@ -334,8 +334,9 @@ void RegisterFitCommands(CLI::App& app, Action& run) {
       "Writes DIR/results.json, DIR/kpi-timeline.jsonl (per second and group) and\n"
       "DIR/history-ID.log (tamper-evident event log: faultline audit verify). Every toxic added\n"
       "or removed is recorded in the nemesis ledger (local: <run_dir>/nemesis.ledger).\n"
-      "The default target is a local etcd cluster (--name, --nodes), brought up for the run and\n"
-      "torn down after unless one of that name is up already (as root).\n"
+      "The default target is a local cluster of --system (etcd unless given; --name, --nodes),\n"
+      "brought up for the run and torn down after unless one of that name is up already (as\n"
+      "root).\n"
       "Each node's log of a local cluster is searched for the log patterns (built-ins panic,\n"
       "fatal, data-race max 0; permission-denied counted; add your own with --log-pattern):\n"
       "results.json's log_patterns; a count beyond its maximum fails the run (exit 1,\n"
@@ -349,7 +350,7 @@ void RegisterFitCommands(CLI::App& app, Action& run) {
       "  faultline fit run scenarios/FIT02-read-errors.json --out fit02/      # refuted\n"
       "  faultline fit run scenarios/FIT03-abort.json --out fit03/            # aborted\n"
       "  faultline fit run my.json --target http://127.0.0.1:8080 --out run/  # any HTTP service\n"
-      "  faultline fit run my.json --cluster ssh:nodes.json --out run/        # etcd on :2379\n"
+      "  faultline fit run my.json --cluster ssh:nodes.json --out run/        # the file's system\n"
       "  faultline fit run scenarios/FIT04-tcp-latency.json --cluster ssh:kv-nodes.json --out kv/\n"
       "  faultline fit run scenarios/FIT04-tcp-latency.json --system zookeeper --out zk/\n"
       "  faultline fit run scenarios/FIT01-no-fault.json --junit fit01.xml \\\n"
@@ -364,8 +365,9 @@ void RegisterFitCommands(CLI::App& app, Action& run) {
                 "http://HOST:PORT[/BASE] of an HTTP service instead of etcd (repeat for several "
                 "nodes; HOST an IP address or localhost)");
   r->add_option("--cluster", args->cluster,
-                "local, or ssh:FILE (a nodes file: etcd on <address>:2379 unless the file "
-                "names another system, or client_address / client_port per node)")
+                "local, or ssh:FILE (a nodes file: its \"system\", etcd unless it names another, "
+                "at each node's client_address:client_port; defaults: address and the system's "
+                "client port, etcd 2379)")
       ->capture_default_str();
   r->add_option("--system", args->system,
                 "System under test: etcd (its JSON gateway over HTTP), zookeeper, redis or a "

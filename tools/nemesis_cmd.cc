@@ -1,6 +1,8 @@
-// faultline nemesis partition|kill|pause|resume|start|restart|member-remove|member-add|loss|delay|
-// duplicate|reorder|packet-corrupt|bandwidth|clock-bump|clock-strobe|clock-reset|check|heal|status:
-// inject one fault into a cluster by hand (nemesis/nemesis.h), heal it, or see what is open.
+// faultline nemesis partition|isolate|isolate-leader|kill|pause|resume|start|restart|member-remove|
+// member-add|loss|delay|duplicate|reorder|packet-corrupt|bandwidth|clock-bump|clock-strobe|
+// clock-reset|check|heal|status: inject one fault into a cluster by hand (nemesis/nemesis.h), heal
+// it, or see what is open. The cluster's system (systems/system.h) names the leader and does
+// process and membership faults.
 #include <fmt/format.h>
 #include <signal.h>
 
@@ -60,14 +62,24 @@ struct FaultArgs {
   long period_ms = 0;
 };
 
-// Everything a subcommand needs: the cluster's node control and the Nemesis over it.
+// Everything a subcommand needs: the cluster's node control, its system, and the Nemesis over
+// them. Members are destroyed in reverse order: the Nemesis first, the controls it borrows last.
 struct Session {
-  std::optional<cluster::ClusterState> state;    // local clusters only
-  std::optional<cluster::NodesFile> nodes_file;  // ssh:FILE clusters only
+  // Local clusters only; on the heap, so the system's view of the nodes may point at it.
+  std::unique_ptr<cluster::ClusterState> state;
+  // The cluster's control: the local supervisor's, or ssh to the nodes file's nodes.
   std::unique_ptr<nemesis::NodeControl> control;
-  // Local etcd clusters: the system's membership, for member-remove / member-add and their heals.
+  // The system the cluster runs (null when it is not known: `no_system` says why) and its nodes
+  // at their client endpoints, for leader lookups.
   std::unique_ptr<systems::System> system;
+  systems::SystemCluster system_nodes;
+  std::string no_system;
+  // The system's own commands over `control`, for process faults (null: `control` does them).
+  std::unique_ptr<nemesis::NodeControl> system_control;
+  // The system's membership, for member-remove / member-add and their heals (null: `no_membership`
+  // says why).
   std::unique_ptr<nemesis::Membership> membership;
+  std::string no_membership;
   std::unique_ptr<nemesis::Nemesis> nemesis;
   std::vector<std::string> nodes;
   std::uint64_t seed = 0;
@@ -114,6 +126,56 @@ int WaitForTermination(double seconds) {
 
 int PendingTermination() { return WaitForTermination(0); }
 
+// Over ssh the nodes file's "system" (etcd when it names none) is reached at each node's
+// client_address:client_port; etcd's processes through the nodes file's db commands, another
+// system's through its own commands run over ssh. Membership changes are local only.
+Status OpenSshSession(const std::string& file, nemesis::NemesisOptions options, Session& s) {
+  FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<cluster::SshControl> ssh,
+                             cluster::MakeSshControl(file));
+  const cluster::NodesFile& nodes_file = ssh->nodes_file();
+  for (const cluster::SshNode& n : nodes_file.nodes) s.nodes.push_back(n.name);
+  FAULTLINE_ASSIGN_OR_RETURN(std::string name, runner::SshSystem(nodes_file, file, ""));
+  FAULTLINE_ASSIGN_OR_RETURN(s.system, systems::OpenSystem(name));
+  const systems::SystemInfo& info = s.system->Info();
+  s.system_nodes = runner::SshSystemNodes(nodes_file, file, info.client_port);
+  if (info.local_db != cluster::Db::kEtcd) {
+    FAULTLINE_ASSIGN_OR_RETURN(s.system_control, s.system->Control(s.system_nodes, *ssh));
+    options.control = s.system_control.get();
+  }
+  Result<std::unique_ptr<nemesis::Membership>> membership =
+      s.system->Membership(s.system_nodes, options.control ? *options.control : *ssh);
+  s.no_membership = membership
+                        ? fmt::format(
+                              "system {}: membership changes over ssh are not implemented yet "
+                              "(local clusters only)",
+                              info.name)
+                        : membership.error().message();
+  FAULTLINE_ASSIGN_OR_RETURN(cluster::SshNemesis opened,
+                             cluster::OpenSshNemesis(std::move(ssh), std::move(options)));
+  s.control = std::move(opened.control);
+  s.nemesis = std::move(opened.nemesis);
+  return OkStatus();
+}
+
+// A local cluster's system is the one `cluster up --system` recorded (etcd by default); its
+// commands do process faults, its membership the membership faults.
+Status OpenLocalSystem(nemesis::NemesisOptions& options, Session& s) {
+  FAULTLINE_ASSIGN_OR_RETURN(std::string name, systems::LocalSystem(*s.state));
+  FAULTLINE_ASSIGN_OR_RETURN(s.system, systems::OpenSystem(name));
+  FAULTLINE_ASSIGN_OR_RETURN(s.system_nodes, systems::LocalNodes(*s.state, s.system->Info()));
+  FAULTLINE_ASSIGN_OR_RETURN(s.system_control, s.system->Control(s.system_nodes, *s.control));
+  options.control = s.system_control.get();
+  Result<std::unique_ptr<nemesis::Membership>> membership =
+      s.system->Membership(s.system_nodes, *s.system_control);
+  if (membership) {
+    s.membership = *std::move(membership);
+    options.membership = s.membership.get();
+  } else {
+    s.no_membership = membership.error().message();
+  }
+  return OkStatus();
+}
+
 Result<Session> OpenSession(const Common& c) {
   Session s;
   s.seed =
@@ -131,11 +193,7 @@ Result<Session> OpenSession(const Common& c) {
     }
     const std::string file = c.cluster.substr(4);
     options.ledger_path = c.ledger.empty() ? file + ".nemesis.ledger" : c.ledger;
-    FAULTLINE_ASSIGN_OR_RETURN(cluster::SshNemesis ssh, cluster::OpenSshNemesis(file, options));
-    for (const auto& n : ssh.control->nodes_file().nodes) s.nodes.push_back(n.name);
-    s.nodes_file = ssh.control->nodes_file();
-    s.control = std::move(ssh.control);
-    s.nemesis = std::move(ssh.nemesis);
+    FAULTLINE_RETURN_IF_ERROR(OpenSshSession(file, std::move(options), s));
     return s;
   }
   Result<cluster::ClusterState> loaded = cluster::Load(c.name, c.state_dir);
@@ -143,11 +201,14 @@ Result<Session> OpenSession(const Common& c) {
     // A ledger without a cluster (`faultline proxy --ledger`): what needs no node (toxics) is
     // listed and healed; anything else in it fails to heal and says why.
     options.ledger_path = c.ledger;
+    s.no_system = loaded.error().message();
+    s.no_membership = s.no_system;
     FAULTLINE_ASSIGN_OR_RETURN(s.nemesis, nemesis::Nemesis::Open(options));
     return s;
   }
   if (!loaded) return std::move(loaded).error();
-  cluster::ClusterState state = std::move(*loaded);
+  s.state = std::make_unique<cluster::ClusterState>(*std::move(loaded));
+  const cluster::ClusterState& state = *s.state;
   FAULTLINE_ASSIGN_OR_RETURN(s.control, cluster::MakeLocalControl(state));
   options.net = state.NetConfig();
   options.control_address = state.control_address;
@@ -160,31 +221,26 @@ Result<Session> OpenSession(const Common& c) {
   options.clock.refusal =
       "its servers were not started under libfaketime (a system declares clock: libfaketime "
       "when they read the time through libc; Go programs such as etcd bypass libc)";
-  s.state = std::move(state);
   options.control = s.control.get();
   for (const auto& n : options.net.nodes) s.nodes.push_back(n.name);
-  if (s.state->db == cluster::Db::kEtcd) {
-    FAULTLINE_ASSIGN_OR_RETURN(s.system, systems::OpenSystem("etcd"));
-    FAULTLINE_ASSIGN_OR_RETURN(systems::SystemCluster nodes,
-                               systems::LocalNodes(*s.state, s.system->Info()));
-    FAULTLINE_ASSIGN_OR_RETURN(s.membership, s.system->Membership(nodes, *s.control));
-    options.membership = s.membership.get();
+  if (Status opened = OpenLocalSystem(options, s); !opened) {
+    // Healing and partitions need no system: they go on, and what needs one says why not.
+    s.system.reset();
+    s.system_control.reset();
+    options.control = s.control.get();
+    s.no_system = opened.error().message();
+    s.no_membership = s.no_system;
+    if (opened.error().code() != ErrorCode::kNotFound) PrintNote("warning: " + s.no_system);
   }
   FAULTLINE_ASSIGN_OR_RETURN(s.nemesis, nemesis::Nemesis::Open(options));
   return s;
 }
 
-// The current leader, asked only when a fault targets it.
+// The current leader, asked only when a fault targets it: the system's own leader query at each
+// node's client endpoint.
 Result<std::optional<std::string>> Leader(Session& s) {
-  if (s.state) {
-    FAULTLINE_ASSIGN_OR_RETURN(cluster::ClusterStatus status, cluster::ProbeStatus(*s.state));
-    return status.leader;
-  }
-  if (s.nodes_file) {
-    // Over ssh: the members' own status replies at <address>:2379.
-    return runner::SshClusterLeader(*s.nodes_file);
-  }
-  return std::optional<std::string>();
+  if (!s.system) return MakeError(ErrorCode::kInvalidArgument, s.no_system);
+  return systems::LeaderForFaults(*s.system, s.system_nodes);
 }
 
 // Prints a fault's report, then holds it (--for) and heals, healing at once on SIGINT/SIGTERM.
@@ -229,6 +285,12 @@ int Finish(Session& s, const Common& c, const Result<nemesis::FaultReport>& repo
 // take too; then as Finish.
 int ApplySpec(Session& s, const Common& c, nemesis::FaultSpec spec) {
   spec.seed = s.seed;
+  if ((spec.kind == nemesis::FaultKind::kMemberRemove ||
+       spec.kind == nemesis::FaultKind::kMemberAdd) &&
+      !s.membership) {
+    PrintError(fmt::format("nemesis {}: {}", nemesis::FaultKindName(spec.kind), s.no_membership));
+    return kExitError;
+  }
   std::optional<std::string> leader;
   if (spec.kind == nemesis::FaultKind::kIsolateLeader ||
       spec.targets.find("leader") != std::string::npos ||
@@ -277,7 +339,8 @@ void AddCommon(CLI::App* sub, Common& c) {
   sub->add_option("--name", c.name,
                   "Local cluster name (from `faultline cluster up --name`); default \"default\"");
   sub->add_option("--cluster", c.cluster,
-                  "Remote cluster: ssh:FILE, a nodes file (see `faultline cluster up --ssh`); "
+                  "Remote cluster: ssh:FILE, a nodes file (see `faultline cluster up --ssh`) whose "
+                  "\"system\" (default etcd) serves at each node's client_address:client_port; "
                   "partitions, process and clock faults");
   sub->add_option("--state-dir", c.state_dir,
                   "Where local clusters are recorded (default $FAULTLINE_STATE_DIR or "
@@ -297,6 +360,43 @@ void AddCommon(CLI::App* sub, Common& c) {
 
 std::vector<std::string> PeersOf(const FaultArgs& a) { return SplitCommas(a.peers); }
 
+// partition (--grudge), isolate (TARGET), isolate-leader: a cut with --mode and --backend.
+int RunCut(Common& common, const FaultArgs& a, nemesis::FaultKind kind) {
+  const std::string what = fmt::format("nemesis {}", nemesis::FaultKindName(kind));
+  nemesis::FaultSpec fault;
+  fault.kind = kind;
+  if (kind == nemesis::FaultKind::kPartition) {
+    auto spec = nemesis::ParseGrudgeSpec(a.grudge);
+    if (!spec) {
+      PrintError(what + ": --grudge: " + spec.error().message());
+      return kExitError;
+    }
+    fault.grudge = *spec;
+  } else if (kind == nemesis::FaultKind::kIsolate) {
+    fault.targets = a.target;
+  }
+  auto mode = nemesis::ParsePartitionMode(a.mode);
+  if (!mode) {
+    PrintError(what + ": --mode: " + mode.error().message());
+    return kExitError;
+  }
+  fault.partition_mode = *mode;
+  auto backend = nemesis::ParseBackendKind(a.backend);
+  if (!backend) {
+    PrintError(what + ": --backend: " + backend.error().message());
+    return kExitError;
+  }
+  if (*backend != nemesis::BackendKind::kAuto && !common.cluster.empty()) {
+    PrintError(what +
+               ": --backend applies to local clusters; over ssh partitions use iptables-restore "
+               "through ssh");
+    return kExitError;
+  }
+  // The backend is an option of the Nemesis, so it is chosen before the session opens.
+  common.backend = *backend;
+  return WithSession(common, [&](Session& s) { return ApplySpec(s, common, fault); });
+}
+
 }  // namespace
 
 void RegisterNemesisCommands(CLI::App& app, Action& run) {
@@ -308,16 +408,25 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
       "`faultline nemesis heal` undoes it even after a crash of the command that applied it.\n"
       "Faults stay until healed unless --for or --deadline is given. SIGINT/SIGTERM while a\n"
       "command applies or holds a fault heals before it exits (exit code 130).\n"
+      "The cluster's system (a local cluster's `cluster up --system`, default etcd; over ssh the\n"
+      "nodes file's \"system\", default etcd) does the rest: the leader (isolate-leader,\n"
+      "leader-minority, target leader) is what the system names at each node's client endpoint\n"
+      "(etcd's Raft leader, ZooKeeper's leader, the primary Redis's Sentinels name; a system\n"
+      "without one refuses); kill/pause/restart use its commands (etcd over ssh: the nodes\n"
+      "file's db commands); member-remove/member-add its membership (etcd, zookeeper; local\n"
+      "clusters only).\n"
       "\n"
       "Examples:\n"
       "  faultline nemesis partition --grudge halves --mode drop\n"
       "  faultline nemesis pause leader --for 10\n"
+      "  faultline nemesis isolate-leader --for 10\n"
       "  faultline nemesis loss --probability 0.2 --nodes minority\n"
       "  faultline nemesis delay --ms 50 --jitter-ms 10 --nodes n1 --peers n2,n3\n"
       "  faultline nemesis reorder --probability 0.3 --ms 50 --nodes n1 --for 10\n"
       "  faultline nemesis bandwidth --kbit 1000 --nodes n5 --deadline 60\n"
       "  faultline nemesis clock-bump --offset-ms -2000 --nodes n2 --for 10\n"
       "  faultline nemesis member-remove n2 --for 10\n"
+      "  faultline nemesis isolate-leader --cluster ssh:nodes.json --for 10\n"
       "  faultline nemesis check\n"
       "  faultline nemesis status\n"
       "  faultline nemesis heal\n"
@@ -345,38 +454,35 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
   part->add_option("--backend", args->backend, "auto, nft, netlink or iptables (default auto)");
   part->callback([&run, common, args] {
     run = [common, args]() -> int {
-      auto spec = nemesis::ParseGrudgeSpec(args->grudge);
-      if (!spec) {
-        PrintError("nemesis partition: --grudge: " + spec.error().message());
-        return kExitError;
-      }
-      auto mode = nemesis::ParsePartitionMode(args->mode);
-      if (!mode) {
-        PrintError("nemesis partition: --mode: " + mode.error().message());
-        return kExitError;
-      }
-      auto backend = nemesis::ParseBackendKind(args->backend);
-      if (!backend) {
-        PrintError("nemesis partition: --backend: " + backend.error().message());
-        return kExitError;
-      }
-      if (*backend != nemesis::BackendKind::kAuto && !common->cluster.empty()) {
-        PrintError(
-            "nemesis partition: --backend applies to local clusters; over ssh partitions "
-            "use iptables-restore through ssh");
-        return kExitError;
-      }
-      // The backend is an option of the Nemesis, so it is chosen before the session opens.
-      common->backend = *backend;
-      return WithSession(*common, [&](Session& s) {
-        nemesis::FaultSpec fault;
-        fault.kind = nemesis::FaultKind::kPartition;
-        fault.grudge = *spec;
-        fault.partition_mode = *mode;
-        return ApplySpec(s, *common, fault);
-      });
+      return RunCut(*common, *args, nemesis::FaultKind::kPartition);
     };
   });
+
+  const std::string cut_help =
+      "Modes and backends as for `nemesis partition`. Over ssh: iptables-restore on each node.";
+  auto* isolate = nem->add_subcommand(
+      "isolate",
+      "Cut TARGET off from every other node (several targets: from each other too).\n"
+      "TARGET: node names (n1,n3), one, minority, or leader (as for kill); chosen with --seed.\n" +
+          cut_help);
+  AddCommon(isolate, *common);
+  isolate->add_option("target", args->target, "Node names, one, minority, leader")->required();
+  auto* isolate_leader = nem->add_subcommand(
+      "isolate-leader",
+      "Cut the current leader off from every other node.\n"
+      "The leader is the node the cluster's system names at the nodes' client endpoints (etcd's\n"
+      "Raft leader, ZooKeeper's leader, the primary Redis's Sentinels name); refused for a\n"
+      "system without a leader.\n" +
+          cut_help);
+  AddCommon(isolate_leader, *common);
+  for (auto [sub, kind] : {std::pair{isolate, nemesis::FaultKind::kIsolate},
+                           std::pair{isolate_leader, nemesis::FaultKind::kIsolateLeader}}) {
+    sub->add_option("--mode", args->mode, "drop, reject or new-only (default drop)");
+    sub->add_option("--backend", args->backend, "auto, nft, netlink or iptables (default auto)");
+    sub->callback([&run, common, args, kind = kind] {
+      run = [common, args, kind]() -> int { return RunCut(*common, *args, kind); };
+    });
+  }
 
   // A subcommand that applies one fault kind to a TARGET argument.
   auto add_target_command = [&](const std::string& name, const std::string& help) {
@@ -395,8 +501,11 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
     const std::string name(action_name);
     std::string help = fmt::format(
         "{} the database process of TARGET.\n"
-        "TARGET: node names (n1,n3), one, minority, majority, all, or leader (the node a\n"
-        "majority of etcd members names as leader). one/minority/majority are chosen with\n"
+        "Done by the system's commands (etcd: the local cluster's supervisor, or over ssh the\n"
+        "nodes file's db commands).\n"
+        "TARGET: node names (n1,n3), one, minority, majority, all, or leader (the node the\n"
+        "system names as leader at the nodes' client endpoints: etcd's Raft leader, ZooKeeper's\n"
+        "leader, the primary Redis's Sentinels name). one/minority/majority are chosen with\n"
         "--seed.\n",
         name == "kill"     ? "SIGKILL"
         : name == "pause"  ? "Pause (SIGSTOP or cgroup freeze)"
@@ -418,13 +527,16 @@ void RegisterNemesisCommands(CLI::App& app, Action& run) {
     add_target_command(
         name,
         remove
-            ? "Take TARGET out of the cluster's membership (local etcd clusters: etcd member\n"
-              "remove through the JSON gateway, then the member's etcd is killed and its data\n"
-              "dir's member/ wiped, as Jepsen's etcd test does). Refused if fewer than a majority\n"
-              "of the original nodes would stay members (etcd: one node out at a time). Recorded\n"
-              "in the ledger: `nemesis heal`\n"
-              "adds the members back (member add, then start on the empty data dir with\n"
-              "--initial-cluster-state existing, waiting until each has joined).\n"
+            ? "Take TARGET out of the cluster's membership.\n"
+              "For systems that can change it, on local clusters (over ssh, and for other\n"
+              "systems, refused with the reason).\n"
+              "etcd: member remove through the JSON gateway, then the member's etcd is killed\n"
+              "and its data dir's member/ wiped, as Jepsen's etcd test does; zookeeper:\n"
+              "reconfig -remove, kill, wipe. Refused if fewer than a majority of the original\n"
+              "nodes would stay members (etcd: one node out at a time). Recorded in the ledger:\n"
+              "`nemesis heal` adds the members back (etcd: member add, then start on the empty\n"
+              "data dir with --initial-cluster-state existing; zookeeper: reconfig -add; waiting\n"
+              "until each has joined).\n"
               "TARGET: node names (n1,n3), one, minority, or leader; chosen with --seed."
             : "Put TARGET back into the cluster's membership (member add, start, wait until it\n"
               "has joined); members already are left alone, so `all` adds every removed node.\n"

@@ -6,6 +6,7 @@
 #define FAULTLINE_SYSTEMS_INTERNAL_REDIS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,13 @@ std::vector<std::string> RedisOptionHelp();
 // The commands that start, stop, kill, probe and wipe one node's redis-server (its pid in
 // {data_dir}/redis.pid, its log {log_dir}/redis.log). The Sentinel is not theirs.
 SystemFile RedisCommands();
+
+// The node a majority of the cluster's Sentinels name as primary: `named[i]` is the address the
+// Sentinel on cluster.nodes[i] names ("" when it did not answer). nullopt when no address has a
+// majority of all nodes or the address is no node's. What Leader() says when no poller runs (a
+// `faultline nemesis` on a cluster another process formed).
+std::optional<std::string> SentinelMajorityPrimary(const SystemCluster& cluster,
+                                                   const std::vector<std::string>& named);
 
 // A failover as the control host saw it, polling the Sentinels: the first Sentinel that named a
 // new primary with a higher configuration epoch.

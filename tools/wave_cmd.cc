@@ -146,10 +146,11 @@ void RegisterWaveCommand(CLI::App& app, Action& run) {
                 "up and torn down after")
       ->capture_default_str();
   w->add_option("--state-dir", args->state_dir, "Cluster state root");
-  w->add_option("--system", args->system,
-                "System under test: etcd, zookeeper or a system FILE; see `dirt run --help` and "
-                "`fit run --help` for what changes for a system other than etcd (the FIT part "
-                "then takes TCP-level toxics only)")
+  w->add_option(
+       "--system", args->system,
+       "System under test: etcd, redis, zookeeper or a system FILE; see `dirt run --help` and "
+       "`fit run --help` for what changes for a system other than etcd (the FIT part "
+       "then takes TCP-level toxics only)")
       ->capture_default_str();
   w->add_flag("--keep-cluster", args->keep_cluster,
               "Leave a cluster this wave brought up (it stays until 'cluster down')");

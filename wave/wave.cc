@@ -187,15 +187,21 @@ Result<std::vector<std::uint64_t>> CopyLedger(const std::string& from, const std
   return open;
 }
 
-std::vector<std::string> CopyNodeLogs(const cluster::ClusterState& state, const std::string& dir) {
+// Copies each node's logs (etcd's log, or the files the system names) to dir/<node>/<file name>.
+std::vector<std::string> CopyNodeLogs(const cluster::ClusterState& state,
+                                      const std::vector<checker::NodeLog>& logs,
+                                      const std::string& dir) {
   std::vector<std::string> warnings;
   std::error_code ec;
-  for (const cluster::NodeState& n : state.nodes) {
-    const fs::path to = fs::path(dir) / n.name;
+  for (const cluster::NodeState& n : state.nodes)
+    fs::create_directories(fs::path(dir) / n.name, ec);
+  for (const checker::NodeLog& log : logs) {
+    if (log.path.empty()) continue;
+    const fs::path to = fs::path(dir) / log.node;
     fs::create_directories(to, ec);
-    if (n.log_path.empty()) continue;
-    fs::copy_file(n.log_path, to / "etcd.log", fs::copy_options::overwrite_existing, ec);
-    if (ec) warnings.push_back(fmt::format("copy {}: {}", n.log_path, ec.message()));
+    fs::copy_file(log.path, to / fs::path(log.path).filename(),
+                  fs::copy_options::overwrite_existing, ec);
+    if (ec) warnings.push_back(fmt::format("copy {}: {}", log.path, ec.message()));
   }
   return warnings;
 }
@@ -491,7 +497,8 @@ Result<WaveReport> RunWave(const Scenario& s, const WaveOptions& options) {
       log_json["error"] = sealed.error().message();
     }
 
-    std::vector<std::string> warnings = CopyNodeLogs(state, (fs::path(dir) / "nodes").string());
+    std::vector<std::string> warnings =
+        CopyNodeLogs(state, node_logs, (fs::path(dir) / "nodes").string());
     // Every part is done: the node logs over the whole wave (the cluster is still up).
     Result<checker::LogPatternReport> scan = checker::ScanNodeLogs(node_logs, *patterns);
     std::vector<JUnitSuite> junit;

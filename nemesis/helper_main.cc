@@ -397,11 +397,13 @@ int RunClockStrobe(const std::vector<std::string>& args) {
   auto write_all = [&](milliseconds value) {
     for (const auto& f : files) (void)faultline::nemesis::WriteFaketimeFile(f, value);
   };
-  // Ready first: a helper whose spawner died before reading it ends here (SayReady), before it
-  // writes anything a heal that could not find it would leave behind.
+  // The first phase is written before the helper says it is ready, so the fault is in force
+  // when ApplyFault returns (a reader right after it saw no file yet). A helper whose spawner
+  // died before reading it ends at SayReady; what it wrote is undone by the heal, which resets
+  // every clock-file object the ledger recorded before the spawn.
+  write_all(offset);
   SayReady();
   DetachStdout();
-  write_all(offset);
   bool high = true;
   auto next = std::chrono::steady_clock::now() + period;
   while (g_stop == 0) {

@@ -31,9 +31,6 @@ struct ProbeState {
   bool ok = false;
   std::optional<MonoTime> inflight_since;  // unset when idle
   std::chrono::microseconds latency{0};
-  // A moving average of the answered probes' latencies: on a loaded machine (a JVM answering
-  // srvr in 400 ms) a probe is not called pending before it is clearly later than usual.
-  std::chrono::microseconds typical{0};
   std::string error;
 };
 
@@ -129,7 +126,6 @@ class Monitor::Impl {
     p.inflight_since.reset();
     p.ok = ok;
     p.latency = std::chrono::duration_cast<std::chrono::microseconds>(took);
-    if (ok) p.typical = p.typical.count() == 0 ? p.latency : (4 * p.typical + p.latency) / 5;
     p.error = error;
   }
 
@@ -352,10 +348,7 @@ class Monitor::Impl {
       double tput = OpsPerSecond(now - std::chrono::seconds(1), now);
       std::lock_guard lock(mu_);
       auto pending = [&](const ProbeState& p) {
-        // Four times the usual latency, never past the probe's own timeout.
-        const auto limit = std::max<MonoClock::duration>(
-            stuck, std::min<MonoClock::duration>(4 * p.typical, options_.probe_timeout));
-        return p.inflight_since && now - *p.inflight_since > limit;
+        return p.inflight_since && now - *p.inflight_since > stuck;
       };
       ProbeSample s;
       s.mono_ns = NsOf(now);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "checker/txn_generate.h"
 #include "history/edn.h"
 #include "history/io.h"
+#include "history/jsonl.h"
 #include "history/txn.h"
 
 namespace faultline::checker {
@@ -382,6 +384,130 @@ TEST(TxnCheckerTest, UnobservedWritesAreSaidNotGuessed) {
   Verdict v = CheckText(edn, TxnModel::kListAppend, Consistency::kStrictSerializable);
   EXPECT_EQ(v.validity, Validity::kValid);
   EXPECT_NE(v.detail.find("1 committed write no read observed"), std::string::npos) << v.detail;
+}
+
+// The streaming path `faultline check` takes for transactional models (ForEachOp into a
+// TxnDecoder, never building a History) gives exactly what DecodeTxns gives on the built History:
+// in each format, with nemesis ops between, invocations left open at the end, and histories
+// without processes (paired by file order).
+TEST(TxnDecoderTest, StreamingAgreesWithDecodeTxnsOnTheBuiltHistory) {
+  int compared = 0, open_at_end = 0;
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    for (TxnModel model : {TxnModel::kListAppend, TxnModel::kRwRegister}) {
+      TxnGenerateOptions o;
+      o.model = model;
+      o.txns = 60;
+      o.processes = 4;
+      o.keys = 3;
+      o.info_rate = 0.2;
+      o.fail_rate = 0.1;
+      o.revisions = seed % 2 == 0;
+      o.seed = seed;
+      auto g = GenerateTxnHistory(o);
+      ASSERT_TRUE(g) << g.error().message();
+      std::vector<history::Op> ops(g->ops().begin(), g->ops().end());
+      std::mt19937_64 rng(seed);
+      // Leave the last op of some processes' out when it is a completion: open at the end.
+      std::map<int64_t, size_t> last;
+      for (size_t i = 0; i < ops.size(); ++i) {
+        if (ops[i].is_client()) last[ops[i].process.number] = i;
+      }
+      std::vector<bool> drop(ops.size(), false);
+      for (const auto& [process, i] : last) {
+        if (!ops[i].is_invoke() && rng() % 2 == 0) drop[i] = true;
+      }
+      std::vector<history::Op> mixed;
+      for (size_t i = 0; i < ops.size(); ++i) {
+        if (i % 17 == 5) {  // a fault opened or closed by the nemesis between the clients' ops
+          history::Op fault;
+          fault.type = OpType::kInfo;
+          fault.process = history::Process::Nemesis();
+          fault.f = "start-partition";
+          fault.value = history::Value::Keyword("majority");
+          mixed.push_back(std::move(fault));
+        }
+        if (!drop[i]) mixed.push_back(ops[i]);
+      }
+      const bool minimal = seed % 3 == 0;
+      for (history::Op& op : mixed) {
+        op.index = -1;  // renumbered by position
+        if (minimal && op.is_client()) op.process = history::Process::None();
+      }
+      auto built = history::History::Build(mixed);
+      ASSERT_TRUE(built) << built.error().message();
+      const std::vector<std::pair<history::Format, std::string>> texts = {
+          {history::Format::kJsonl, history::WriteJsonlHistory(*built)},
+          {history::Format::kEdn, history::WriteEdnHistory(*built)},
+          {history::Format::kJson, history::WriteJsonArrayHistory(*built)}};
+      for (const auto& [format, text] : texts) {
+        SCOPED_TRACE(fmt::format("seed {} model {} format {}", seed, TxnModelName(model),
+                                 history::FormatName(format)));
+        auto whole = history::ReadHistory(text, "t", {.format = format});
+        ASSERT_TRUE(whole) << whole.error().message();
+        auto expected = history::DecodeTxns(*whole);
+        ASSERT_TRUE(expected) << expected.error().message();
+        history::TxnDecoder decoder("t");
+        Status read = history::ForEachOp(text, "t", {.format = format},
+                                         [&decoder](history::Op&& op, int64_t line, const char*) {
+                                           return decoder.Add(std::move(op), line);
+                                         });
+        ASSERT_TRUE(read) << read.error().message();
+        auto got = decoder.Finish();
+        ASSERT_TRUE(got) << got.error().message();
+        EXPECT_EQ(decoder.ops(), whole->size());
+        ASSERT_EQ(got->size(), expected->size());
+        for (size_t i = 0; i < got->size(); ++i) {
+          EXPECT_EQ((*got)[i], (*expected)[i]) << "transaction " << i;
+          open_at_end += (*got)[i].complete == history::History::kNone;
+        }
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 360);
+  EXPECT_GT(open_at_end, 30);  // the open invocations were exercised
+}
+
+// Bad input gives the same error, naming the same line, on both paths.
+TEST(TxnDecoderTest, ErrorsAreThoseOfTheHistoryPath) {
+  const std::vector<std::string> bad = {
+      // a completion with no invocation
+      "{:index 0, :type :ok, :process 3, :f :txn, :value [[:r 1 [1]]]}\n",
+      // not a transaction
+      "{:index 0, :type :invoke, :process 0, :f :txn, :value [[:r 1 nil]]}\n"
+      "{:index 1, :type :ok, :process 0, :f :txn, :value [[:r 1 [1]]]}\n"
+      "{:index 2, :type :invoke, :process 0, :f :read, :value nil}\n",
+      // a micro-op it cannot decode, in an invocation never completed
+      "{:index 0, :type :invoke, :process 0, :f :txn, :value [[:incr 1 1]]}\n",
+      // a second invocation while one is open
+      "{:index 0, :type :invoke, :process 0, :f :txn, :value [[:r 1 nil]]}\n"
+      "{:index 1, :type :invoke, :process 0, :f :txn, :value [[:r 1 nil]]}\n"};
+  for (const std::string& text : bad) {
+    SCOPED_TRACE(text);
+    std::string expected;
+    if (auto h = history::ReadHistory(text, "bad.edn"); !h) {
+      expected = h.error().message();
+    } else {
+      auto t = history::DecodeTxns(*h);
+      ASSERT_FALSE(t);
+      expected = t.error().message();
+    }
+    history::TxnDecoder decoder("bad.edn");
+    Status read = history::ForEachOp(text, "bad.edn", {},
+                                     [&decoder](history::Op&& op, int64_t line, const char*) {
+                                       return decoder.Add(std::move(op), line);
+                                     });
+    std::string got;
+    if (!read) {
+      got = read.error().message();
+    } else {
+      auto t = decoder.Finish();
+      ASSERT_FALSE(t);
+      got = t.error().message();
+    }
+    EXPECT_EQ(got, expected);
+    EXPECT_NE(got.find("bad.edn: line "), std::string::npos) << got;
+  }
 }
 
 }  // namespace

@@ -1,15 +1,18 @@
 // The OS chores of common/: fd, clock, file and shell helpers (process.cc runs programs).
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <thread>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/fd.h"
@@ -53,6 +56,54 @@ Result<std::string> ReadFile(const std::string& path) {
     out.append(buf.data(), static_cast<size_t>(n));
   }
   return out;
+}
+
+Result<MappedFile> MappedFile::Open(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError(errno, "open " + path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoError(errno, "stat " + path);
+  MappedFile f;
+  if (st.st_size == 0) return f;  // mmap refuses an empty length
+  void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (p == MAP_FAILED) return ErrnoError(errno, "mmap " + path);
+  ::madvise(p, static_cast<size_t>(st.st_size), MADV_SEQUENTIAL);
+  f.data_ = static_cast<const char*>(p);
+  f.size_ = static_cast<size_t>(st.st_size);
+  return f;
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      released_(std::exchange(other.released_, 0)) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    released_ = std::exchange(other.released_, 0);
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+}
+
+void MappedFile::Release(const char* upto) {
+  if (data_ == nullptr || upto == nullptr || upto < data_) return;
+  static const size_t kPage = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t offset = std::min(static_cast<size_t>(upto - data_), size_);
+  const size_t end = offset / kPage * kPage;
+  if (end < released_) released_ = 0;  // a new pass over pages released before (read again)
+  // In steps of 32 MiB: each madvise is a system call and a TLB flush; page by page they took 2.7 s
+  // of a 15 s check of a million transactions.
+  constexpr size_t kStep = size_t{32} << 20;
+  if (end <= released_ || (end - released_ < kStep && end < size_ / kPage * kPage)) return;
+  ::madvise(const_cast<char*>(data_) + released_, end - released_, MADV_DONTNEED);
+  released_ = end;
 }
 
 Status WriteFileAtomic(const std::string& path, std::string_view content, mode_t mode) {

@@ -894,17 +894,20 @@ Result<Value> ParseEdn(std::string_view text, std::string_view source) {
   return std::move(*v);
 }
 
-Result<History> ReadEdnHistory(std::string_view text, std::string_view source) {
-  Reader reader(text, source);
-  Source src{.name = std::string(source), .lines = {}};
-  std::vector<Op> ops;
+namespace {
 
+// The reading of an EDN history: one op map per form, or one vector (or list) of them. `next()`
+// gives the Op to read the next map into and `done(line, at)` follows each op. `framed(ops,
+// lines)` takes the ops of the one-vector framing, which is known only after the whole input is
+// read, so that rare framing takes the generic path.
+template <typename Next, typename Done, typename Framed>
+Status ScanEdn(std::string_view text, std::string_view source, Next&& next, Done&& done,
+               Framed&& framed) {
+  Reader reader(text, source);
   if (!reader.SkipSpace()) return reader.TakeError();
-  if (reader.at_end()) return History::Build(std::move(ops), src);
+  if (reader.at_end()) return OkStatus();
 
   if (reader.peek() == '[' || reader.peek() == '(') {
-    // Possibly the one-vector (or one-list) framing; it is only known after the whole input is
-    // read, so this rare framing takes the generic path.
     const int64_t first_line = reader.line();
     std::vector<int64_t> lines;
     std::optional<Value> whole = reader.ReadSequence(lines);
@@ -912,6 +915,7 @@ Result<History> ReadEdnHistory(std::string_view text, std::string_view source) {
     if (!reader.SkipSpace()) return reader.TakeError();
     if (!reader.at_end()) return NotAMap(source, first_line, *whole);
     const std::vector<Value>& items = whole->items();
+    std::vector<Op> ops;
     ops.reserve(items.size());
     for (size_t i = 0; i < items.size(); ++i) {
       if (items[i].kind() != ValueKind::kMap) return NotAMap(source, lines[i], items[i]);
@@ -919,20 +923,14 @@ Result<History> ReadEdnHistory(std::string_view text, std::string_view source) {
       if (!op) return OpError(source, lines[i], op.error());
       ops.push_back(std::move(*op));
     }
-    src.lines = std::move(lines);
-    return History::Build(std::move(ops), src);
+    return framed(std::move(ops), std::move(lines));
   }
 
-  // One op per form. Lines estimate the op count; an op map takes at least 20 bytes
-  // ({:type :ok, :process 0}), which bounds the estimate for pretty-printed files.
-  const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
-  const size_t estimate = std::min(lines, text.size() / 20 + 1);
-  ops.reserve(estimate);
-  src.lines.reserve(estimate);
   while (!reader.at_end()) {
     const int64_t line = reader.line();
+    const char* at = reader.mark().p;
     if (reader.peek() == '{') {
-      Op& op = ops.emplace_back();
+      Op& op = next();
       const Reader::FastOp fast = reader.ReadOpFast(op);
       if (fast == Reader::FastOp::kError) return reader.TakeError();
       if (fast == Reader::FastOp::kFallback) {
@@ -947,10 +945,54 @@ Result<History> ReadEdnHistory(std::string_view text, std::string_view source) {
       if (!v) return reader.TakeError();
       return NotAMap(source, line, *v);
     }
-    src.lines.push_back(line);
+    FAULTLINE_RETURN_IF_ERROR(done(line, at));
     if (!reader.SkipSpace()) return reader.TakeError();
   }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<History> ReadEdnHistory(std::string_view text, std::string_view source) {
+  Source src{.name = std::string(source), .lines = {}};
+  std::vector<Op> ops;
+  // One op per form. Lines estimate the op count; an op map takes at least 20 bytes
+  // ({:type :ok, :process 0}), which bounds the estimate for pretty-printed files.
+  const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  const size_t estimate = std::min(lines, text.size() / 20 + 1);
+  ops.reserve(estimate);
+  src.lines.reserve(estimate);
+  FAULTLINE_RETURN_IF_ERROR(ScanEdn(
+      text, source, [&ops]() -> Op& { return ops.emplace_back(); },
+      [&src](int64_t line, const char*) -> Status {
+        src.lines.push_back(line);
+        return OkStatus();
+      },
+      [&ops, &src](std::vector<Op> framed, std::vector<int64_t> framed_lines) -> Status {
+        ops = std::move(framed);
+        src.lines = std::move(framed_lines);
+        return OkStatus();
+      }));
   return History::Build(std::move(ops), src);
+}
+
+Status ForEachEdnOp(std::string_view text, std::string_view source, const OpSink& sink) {
+  Op scratch;
+  return ScanEdn(
+      text, source,
+      [&scratch]() -> Op& {
+        scratch = Op();
+        return scratch;
+      },
+      [&scratch, &sink](int64_t line, const char* at) {
+        return sink(std::move(scratch), line, at);
+      },
+      [&sink](std::vector<Op> ops, std::vector<int64_t> lines) -> Status {
+        for (size_t i = 0; i < ops.size(); ++i) {
+          FAULTLINE_RETURN_IF_ERROR(sink(std::move(ops[i]), lines[i], nullptr));
+        }
+        return OkStatus();
+      });
 }
 
 void AppendEdnOp(std::string& out, const Op& op) {

@@ -32,6 +32,8 @@ Result<Value> ParseEdn(std::string_view text, std::string_view source = "<edn>")
 // maps are recognised directly, with the same result); its errors, and a non-map op, read
 // "SOURCE: line N: ...". History::line(i) is the line where op i starts.
 Result<History> ReadEdnHistory(std::string_view text, std::string_view source);
+// ReadEdnHistory op by op, without building a History (history/jsonl.h's OpSink).
+Status ForEachEdnOp(std::string_view text, std::string_view source, const OpSink& sink);
 
 // One op as an EDN map on one line (no newline): `{:index 0, :time 5, :type :invoke, ...}`.
 // Fields in order: :index and :time (when >= 0), :type, :process, :f (when non-empty), :key (when

@@ -33,119 +33,149 @@ struct NemesisKeyHash {
 
 }  // namespace
 
+struct OpPairer::Open {
+  struct Invocation {
+    size_t position;
+    int64_t line;
+    std::string f;
+  };
+  std::unordered_map<int64_t, Invocation> client;  // process -> its open invocation
+  std::unordered_map<NemesisKey, size_t, NemesisKeyHash> nemesis;
+  std::deque<size_t> none;  // open invocations without a process, oldest first
+};
+
+OpPairer::OpPairer(std::string source_name) : source_name_(std::move(source_name)) {}
+OpPairer::OpPairer(OpPairer&&) noexcept = default;
+OpPairer& OpPairer::operator=(OpPairer&&) noexcept = default;
+OpPairer::~OpPairer() = default;
+
+size_t OpPairer::open() const {
+  return open_ == nullptr ? 0 : open_->client.size() + open_->nemesis.size() + open_->none.size();
+}
+
+Result<size_t> OpPairer::Add(Op& op, size_t i, int64_t line) {
+  if (open_ == nullptr) open_ = std::make_unique<Open>();
+  auto fail = [&](std::string what) -> Error {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("{}: {}", Where(source_name_, line, i), what));
+  };
+  if (op.index < 0) op.index = static_cast<int64_t>(i);
+  if (i > 0 && op.index <= last_index_) {
+    return fail(
+        fmt::format(":index {} does not increase (the op before has {})", op.index, last_index_));
+  }
+  last_index_ = op.index;
+  if (op.time_ns >= 0) {
+    // Not an error: the file order is the real-time order (see above); count it so the reader
+    // warns. last_time_ keeps the maximum so a regression is counted once per op.
+    if (op.time_ns < last_time_) {
+      if (time_regressions_++ == 0) {
+        first_time_regression_ = i;
+        first_time_regression_line_ = line;
+      }
+    } else {
+      last_time_ = op.time_ns;
+    }
+  }
+
+  if (op.process.is_nemesis()) {
+    // Jepsen's nemesis writes :info on both halves: the first opens a fault, the next of the
+    // same f closes it. An explicit :invoke opens too; :ok/:fail close when something is open.
+    NemesisKey key{op.process.name, op.f};
+    auto it = open_->nemesis.find(key);
+    const bool closes = it != open_->nemesis.end() && op.type != OpType::kInvoke;
+    if (closes) {
+      const size_t partner = it->second;
+      open_->nemesis.erase(it);
+      return partner;
+    }
+    if (op.type == OpType::kInvoke || op.type == OpType::kInfo) {
+      if (it != open_->nemesis.end()) open_->nemesis.erase(it);  // an unclosed fault stays open
+      open_->nemesis.emplace(std::move(key), i);
+      ++invocations_;
+    }
+    return kNone;
+  }
+
+  if (op.process.is_none()) {
+    // A minimal history names no processes, so nothing but the file order can pair its ops: a
+    // completion closes the oldest open invocation without a process; with none open it stands
+    // alone (partner kNone), a transaction known only by its completion, as in papers.
+    if (op.type == OpType::kInvoke) {
+      open_->none.push_back(i);
+      ++invocations_;
+      return kNone;
+    }
+    if (open_->none.empty()) return kNone;
+    const size_t partner = open_->none.front();
+    open_->none.pop_front();
+    return partner;
+  }
+  auto it = open_->client.find(op.process.number);
+  if (op.type == OpType::kInvoke) {
+    if (it != open_->client.end()) {
+      const Open::Invocation& prev = it->second;
+      return fail(
+          fmt::format("process {} invokes {} while its {} from {} is still open "
+                      "(a process runs one op at a time)",
+                      op.process.ToString(), op.f.empty() ? "nil" : op.f,
+                      prev.f.empty() ? "nil" : prev.f, LineRef(prev.line, prev.position)));
+    }
+    open_->client.emplace(op.process.number,
+                          Open::Invocation{.position = i, .line = line, .f = op.f});
+    ++invocations_;
+    return kNone;
+  }
+  if (it == open_->client.end()) {
+    return fail(fmt::format("completion of process {} ({} {}) with no open invocation",
+                            op.process.ToString(), OpTypeName(op.type),
+                            op.f.empty() ? "nil" : op.f));
+  }
+  const Open::Invocation& inv = it->second;
+  if (inv.f != op.f) {
+    return fail(fmt::format("completion of process {} has f {} but its invocation at {} has f {}",
+                            op.process.ToString(), op.f.empty() ? "nil" : op.f,
+                            LineRef(inv.line, inv.position), inv.f.empty() ? "nil" : inv.f));
+  }
+  const size_t partner = inv.position;
+  open_->client.erase(it);
+  return partner;
+}
+
 Result<History> History::Build(std::vector<Op> ops, const Source& source) {
   History h;
   h.source_name_ = source.name;
   h.lines_ = source.lines;
   h.partner_.assign(ops.size(), kNone);
-  auto line_of = [&source](size_t i) -> int64_t {
-    return i < source.lines.size() ? source.lines[i] : 0;
-  };
-  auto fail = [&](size_t i, std::string what) -> Error {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("{}: {}", Where(source.name, line_of(i), i), what));
-  };
-
-  std::unordered_map<int64_t, size_t> open_client;  // process -> position of its open invocation
-  std::unordered_map<NemesisKey, size_t, NemesisKeyHash> open_nemesis;
-  std::deque<size_t> open_none;  // open invocations without a process, oldest first
-  int64_t last_index = -1;
-  int64_t last_time = -1;
+  OpPairer pairer(source.name);
   for (size_t i = 0; i < ops.size(); ++i) {
-    Op& op = ops[i];
-    if (op.index < 0) op.index = static_cast<int64_t>(i);
-    if (i > 0 && op.index <= last_index) {
-      return fail(i, fmt::format(":index {} does not increase (the op before has {})", op.index,
-                                 last_index));
+    FAULTLINE_ASSIGN_OR_RETURN(
+        const size_t partner, pairer.Add(ops[i], i, i < source.lines.size() ? source.lines[i] : 0));
+    if (partner != kNone) {
+      h.partner_[i] = partner;
+      h.partner_[partner] = i;
     }
-    last_index = op.index;
-    if (op.time_ns >= 0) {
-      // Not an error: the file order is the real-time order (see history.h); count it so the
-      // reader warns. last_time keeps the maximum so a regression is counted once per op.
-      if (op.time_ns < last_time) {
-        if (h.time_regressions_++ == 0) h.first_time_regression_ = i;
-      } else {
-        last_time = op.time_ns;
-      }
-    }
-
-    if (op.process.is_nemesis()) {
-      // Jepsen's nemesis writes :info on both halves: the first opens a fault, the next of the
-      // same f closes it. An explicit :invoke opens too; :ok/:fail close when something is open.
-      NemesisKey key{op.process.name, op.f};
-      auto it = open_nemesis.find(key);
-      bool closes = it != open_nemesis.end() && op.type != OpType::kInvoke;
-      if (closes) {
-        h.partner_[i] = it->second;
-        h.partner_[it->second] = i;
-        open_nemesis.erase(it);
-      } else if (op.type == OpType::kInvoke || op.type == OpType::kInfo) {
-        if (it != open_nemesis.end())
-          open_nemesis.erase(it);  // an unclosed earlier fault stays open
-        open_nemesis.emplace(std::move(key), i);
-        ++h.invocations_;
-      }
-      continue;
-    }
-
-    if (op.process.is_none()) {
-      // A minimal history names no processes, so nothing but the file order can pair its ops: a
-      // completion closes the oldest open invocation without a process; with none open it stands
-      // alone (partner kNone), a transaction known only by its completion, as in papers.
-      if (op.type == OpType::kInvoke) {
-        open_none.push_back(i);
-        ++h.invocations_;
-      } else if (!open_none.empty()) {
-        h.partner_[i] = open_none.front();
-        h.partner_[open_none.front()] = i;
-        open_none.pop_front();
-      }
-      continue;
-    }
-    auto it = open_client.find(op.process.number);
-    if (op.type == OpType::kInvoke) {
-      if (it != open_client.end()) {
-        const Op& prev = ops[it->second];
-        return fail(i, fmt::format("process {} invokes {} while its {} from {} is still open "
-                                   "(a process runs one op at a time)",
-                                   op.process.ToString(), op.f.empty() ? "nil" : op.f,
-                                   prev.f.empty() ? "nil" : prev.f,
-                                   LineRef(line_of(it->second), it->second)));
-      }
-      open_client.emplace(op.process.number, i);
-      ++h.invocations_;
-      continue;
-    }
-    if (it == open_client.end()) {
-      return fail(
-          i, fmt::format("completion of process {} ({} {}) with no open invocation",
-                         op.process.ToString(), OpTypeName(op.type), op.f.empty() ? "nil" : op.f));
-    }
-    const Op& inv = ops[it->second];
-    if (inv.f != op.f) {
-      return fail(
-          i, fmt::format("completion of process {} has f {} but its invocation at {} has "
-                         "f {}",
-                         op.process.ToString(), op.f.empty() ? "nil" : op.f,
-                         LineRef(line_of(it->second), it->second), inv.f.empty() ? "nil" : inv.f));
-    }
-    h.partner_[i] = it->second;
-    h.partner_[it->second] = i;
-    open_client.erase(it);
   }
-  h.open_ = open_client.size() + open_nemesis.size() + open_none.size();
+  h.invocations_ = pairer.invocations();
+  h.open_ = pairer.open();
+  h.time_regressions_ = pairer.time_regressions();
+  h.first_time_regression_ = pairer.first_time_regression();
   h.ops_ = std::move(ops);
   return h;
 }
 
 std::string TimeRegressionNote(const History& history) {
-  const size_t n = history.time_regressions();
-  if (n == 0) return {};
   const size_t first = history.first_time_regression();
+  return TimeRegressionNote(history.time_regressions(), first,
+                            first == History::kNone ? 0 : history.line(first));
+}
+
+std::string TimeRegressionNote(size_t count, size_t first, int64_t first_line) {
+  if (count == 0) return {};
   return fmt::format(
       "{} op{} {} a :time before that of an op above (first: {}); the file order is used for "
       "real-time precedence",
-      n, n == 1 ? "" : "s", n == 1 ? "has" : "have", LineRef(history.line(first), first));
+      count, count == 1 ? "" : "s", count == 1 ? "has" : "have", LineRef(first_line, first));
 }
 
 Result<std::map<Value, History, ValueLess>> History::SplitIndependent() const {

@@ -21,9 +21,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -35,6 +38,46 @@ namespace faultline::history {
 struct Source {
   std::string name;            // "history.edn", "<stdin>"
   std::vector<int64_t> lines;  // lines[i] is the line of ops[i]; may be empty when unknown
+};
+
+// Called with each op of a history read op by op (ForEachOp in history/io.h), in file order: the
+// op, its 1-based source line (0: unknown), and where it begins in the text (nullptr: unknown). A
+// non-ok Status stops the read and is returned.
+using OpSink = std::function<Status(Op&& op, int64_t line, const char* at)>;
+
+// The pairing and validation History::Build does, one op at a time, for readers that stream a
+// history too large to hold (history/txn.h's TxnDecoder): ops must come in file order. Keeps only
+// the open invocations.
+class OpPairer {
+ public:
+  static constexpr size_t kNone = static_cast<size_t>(-1);
+
+  explicit OpPairer(std::string source_name);
+  OpPairer(OpPairer&&) noexcept;
+  OpPairer& operator=(OpPairer&&) noexcept;
+  ~OpPairer();
+
+  // Takes the op at position `i` from source line `line` (0 = unknown) and returns the position of
+  // the invocation it completes, or kNone. Sets a missing index (-1) to `i`. Errors as Build's.
+  Result<size_t> Add(Op& op, size_t i, int64_t line);
+
+  size_t invocations() const { return invocations_; }
+  // Invocations still open (after the last op: that never completed).
+  size_t open() const;
+  size_t time_regressions() const { return time_regressions_; }
+  size_t first_time_regression() const { return first_time_regression_; }
+  int64_t first_time_regression_line() const { return first_time_regression_line_; }
+
+ private:
+  struct Open;
+  std::string source_name_;
+  std::unique_ptr<Open> open_;
+  int64_t last_index_ = -1;
+  int64_t last_time_ = -1;
+  size_t invocations_ = 0;
+  size_t time_regressions_ = 0;
+  size_t first_time_regression_ = kNone;
+  int64_t first_time_regression_line_ = 0;
 };
 
 class History {
@@ -89,6 +132,8 @@ class History {
 // The one-line warning for a history with time regressions ("3 ops have a :time before that of an
 // op above them (first: line 12); file order is used for real-time precedence"), or "" when none.
 std::string TimeRegressionNote(const History& history);
+// The same from the counts alone (OpPairer's): `first` is a position, `first_line` its line or 0.
+std::string TimeRegressionNote(size_t count, size_t first, int64_t first_line);
 
 }  // namespace faultline::history
 

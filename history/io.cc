@@ -49,6 +49,8 @@ std::string_view FormatName(Format format) {
       return "auto";
     case Format::kJsonl:
       return "jsonl";
+    case Format::kJson:
+      return "json";
     case Format::kEdn:
       return "edn";
     case Format::kEtcdLog:
@@ -60,11 +62,12 @@ std::string_view FormatName(Format format) {
 }
 
 Result<Format> ParseFormat(std::string_view name) {
-  for (Format f : {Format::kAuto, Format::kJsonl, Format::kEdn, Format::kEtcdLog, Format::kLog}) {
+  for (Format f : {Format::kAuto, Format::kJsonl, Format::kJson, Format::kEdn, Format::kEtcdLog,
+                   Format::kLog}) {
     if (name == FormatName(f)) return f;
   }
   return MakeError(ErrorCode::kInvalidArgument,
-                   fmt::format("unknown history format \"{}\" (expected auto, jsonl, edn, "
+                   fmt::format("unknown history format \"{}\" (expected auto, jsonl, json, edn, "
                                "etcd-log or log)",
                                name));
 }
@@ -76,16 +79,31 @@ Format DetectFormat(std::string_view content) {
   const std::string_view rest = content.substr(i);
   if (rest.substr(0, kLogMagic.size()) == kLogMagic) return Format::kLog;
   if (rest.substr(0, 4) == "INFO") return Format::kEtcdLog;
-  if (!rest.empty() && rest.front() == '{') {
-    // JSON objects start with a quoted field name or close at once; EDN ops with a keyword.
+  // JSON objects start with a quoted field name or close at once; EDN ops with a keyword.
+  auto json_object_at = [&rest](size_t j) {
+    if (j >= rest.size() || rest[j] != '{') return false;
+    ++j;
+    while (j < rest.size() && IsSpace(rest[j])) ++j;
+    return j < rest.size() && (rest[j] == '"' || rest[j] == '}');
+  };
+  if (json_object_at(0)) return Format::kJsonl;
+  if (!rest.empty() && rest.front() == '[') {
     size_t j = 1;
-    while (j < rest.size() && (rest[j] == ' ' || rest[j] == '\t')) ++j;
-    if (j < rest.size() && (rest[j] == '"' || rest[j] == '}')) return Format::kJsonl;
+    while (j < rest.size() && IsSpace(rest[j])) ++j;
+    if (json_object_at(j)) return Format::kJson;
   }
   return Format::kEdn;
 }
 
 namespace {
+
+void KeepMetadata(const JsonlReadInfo& info, ReadReport& report) {
+  for (const Value& v : info.metadata) {
+    std::string json;
+    AppendJsonValue(json, v);
+    report.metadata.push_back(std::move(json));
+  }
+}
 
 Result<History> ReadHistoryAs(Format format, std::string_view content, std::string_view source,
                               ReadReport* report) {
@@ -96,6 +114,13 @@ Result<History> ReadHistoryAs(Format format, std::string_view content, std::stri
       if (history && info.truncated_tail && report != nullptr) {
         report->note = fmt::format("truncated last line {} ignored", info.truncated_line);
       }
+      if (report != nullptr) KeepMetadata(info, *report);
+      return history;
+    }
+    case Format::kJson: {
+      JsonlReadInfo info;
+      auto history = ReadJsonArrayHistory(content, source, &info);
+      if (report != nullptr) KeepMetadata(info, *report);
       return history;
     }
     case Format::kEdn:
@@ -104,7 +129,8 @@ Result<History> ReadHistoryAs(Format format, std::string_view content, std::stri
       return ReadEtcdLog(content, source);
     case Format::kLog: {
       std::string note;
-      auto history = ReadLogHistory(content, source, &note);
+      auto history =
+          ReadLogHistory(content, source, &note, report != nullptr ? &report->metadata : nullptr);
       if (report != nullptr) report->note = std::move(note);
       return history;
     }
@@ -122,6 +148,7 @@ Result<History> ReadHistory(std::string_view content, std::string_view source,
   if (report != nullptr) {
     report->format = format;
     report->note.clear();
+    report->metadata.clear();
   }
   auto history = ReadHistoryAs(format, content, source, report);
   // One warning for the whole file, whatever the format, joined to the reader's own note.
@@ -132,6 +159,59 @@ Result<History> ReadHistory(std::string_view content, std::string_view source,
     }
   }
   return history;
+}
+
+Status ForEachOp(std::string_view content, std::string_view source, const ReadOptions& options,
+                 const OpSink& sink, ReadReport* report) {
+  const Format format = options.format == Format::kAuto ? DetectFormat(content) : options.format;
+  ReadReport scratch;
+  ReadReport& r = report != nullptr ? *report : scratch;
+  r.format = format;
+  r.note.clear();
+  r.metadata.clear();
+  switch (format) {
+    case Format::kJsonl:
+    case Format::kJson: {
+      // Metadata reaches the report as it is read, ahead of the ops after it.
+      JsonlReadInfo info;
+      size_t kept = 0;
+      auto keep_metadata = [&] {
+        for (; kept < info.metadata.size(); ++kept) {
+          std::string json;
+          AppendJsonValue(json, info.metadata[kept]);
+          r.metadata.push_back(std::move(json));
+        }
+      };
+      OpSink with_metadata = [&](Op&& op, int64_t line, const char* at) {
+        keep_metadata();
+        return sink(std::move(op), line, at);
+      };
+      Status st = format == Format::kJsonl
+                      ? ForEachJsonlOp(content, source, &info, with_metadata)
+                      : ForEachJsonArrayOp(content, source, &info, with_metadata);
+      keep_metadata();
+      if (st && info.truncated_tail) {
+        r.note = fmt::format("truncated last line {} ignored", info.truncated_line);
+      }
+      return st;
+    }
+    case Format::kEdn:
+      return ForEachEdnOp(content, source, sink);
+    case Format::kLog:
+      return ForEachLogOp(content, source, &r.note, &r.metadata, sink);
+    case Format::kEtcdLog: {
+      // Porcupine's etcd logs are small register histories: read whole, then handed over.
+      FAULTLINE_ASSIGN_OR_RETURN(History h, ReadEtcdLog(content, source));
+      for (size_t i = 0; i < h.size(); ++i) {
+        Op op = h[i];
+        FAULTLINE_RETURN_IF_ERROR(sink(std::move(op), h.line(i), nullptr));
+      }
+      return OkStatus();
+    }
+    case Format::kAuto:
+      break;
+  }
+  return MakeError(ErrorCode::kInternal, "read history: no format chosen");
 }
 
 Result<std::string> ReadFileToString(const std::string& path) {

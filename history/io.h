@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "history/history.h"
@@ -15,17 +16,19 @@ namespace faultline::history {
 enum class Format {
   kAuto,     // detect from content
   kJsonl,    // faultline JSON Lines
+  kJson,     // one JSON array of ops (elle-cli's form)
   kEdn,      // Jepsen history.edn (and Porcupine's kv files)
   kEtcdLog,  // Porcupine's jepsen etcd log
   kLog,      // faultline's immutable, hash-chained log
 };
 
-// "auto", "jsonl", "edn", "etcd-log", "log".
+// "auto", "jsonl", "json", "edn", "etcd-log", "log".
 std::string_view FormatName(Format format);
 Result<Format> ParseFormat(std::string_view name);
 
 // Detects the format from the first non-blank bytes: the log's magic line, "INFO" (etcd log),
-// "{\"" or "{}" (JSON Lines), otherwise EDN ("{:", "[", "(", ";", "#").
+// "{\"" or "{}" (JSON Lines), "[{\"" (a JSON array of ops), otherwise EDN ("{:", "[", "(", ";",
+// "#").
 Format DetectFormat(std::string_view content);
 
 struct ReadOptions {
@@ -35,6 +38,10 @@ struct ReadOptions {
 struct ReadReport {
   Format format = Format::kAuto;  // the format actually read
   std::string note;               // e.g. "truncated last line 812 ignored", "log: crash prefix"
+  // Run metadata the file carries (JSON Lines, JSON arrays and logs): each {"faultline": V}
+  // record's V as JSON text, in file order. A campaign's names its seed, workload, config and,
+  // for transactional workloads, "claims" (the model and consistency it is judged by).
+  std::vector<std::string> metadata;
 };
 
 // Reads a whole file (or "-" for standard input). Errors name the path.
@@ -43,6 +50,13 @@ Result<History> ReadHistoryFile(const std::string& path, const ReadOptions& opti
 // Parses content already in memory; `source` names it in errors.
 Result<History> ReadHistory(std::string_view content, std::string_view source,
                             const ReadOptions& options = {}, ReadReport* report = nullptr);
+
+// ReadHistory op by op, without building a History (for histories too large to hold as Values:
+// history/txn.h's TxnDecoder pairs and decodes as the ops come). `report` is filled as there, but
+// for the time-regression warning, which is the sink's to give. Metadata records come to
+// `report->metadata` as they are read, so a sink sees those written before its first op.
+Status ForEachOp(std::string_view content, std::string_view source, const ReadOptions& options,
+                 const OpSink& sink, ReadReport* report = nullptr);
 
 // Reads a file ("-": standard input) into memory. Errors name the path and errno's text.
 Result<std::string> ReadFileToString(const std::string& path);

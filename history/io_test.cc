@@ -15,7 +15,8 @@ namespace faultline::history {
 namespace {
 
 TEST(FormatTest, NamesRoundTrip) {
-  for (Format f : {Format::kAuto, Format::kJsonl, Format::kEdn, Format::kEtcdLog, Format::kLog}) {
+  for (Format f : {Format::kAuto, Format::kJsonl, Format::kJson, Format::kEdn, Format::kEtcdLog,
+                   Format::kLog}) {
     auto parsed = ParseFormat(FormatName(f));
     ASSERT_TRUE(parsed) << parsed.error().message();
     EXPECT_EQ(*parsed, f);
@@ -28,7 +29,7 @@ TEST(FormatTest, UnknownNameIsAnError) {
   ASSERT_FALSE(parsed);
   EXPECT_EQ(parsed.error().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(parsed.error().message(),
-            "unknown history format \"xml\" (expected auto, jsonl, edn, etcd-log or log)");
+            "unknown history format \"xml\" (expected auto, jsonl, json, edn, etcd-log or log)");
 }
 
 struct DetectCase {
@@ -60,6 +61,10 @@ INSTANTIATE_TEST_SUITE_P(
         DetectCase{"EdnKv", "{:process 0, :type :invoke, :f :get, :key \"1\", :value nil}\n",
                    Format::kEdn},
         DetectCase{"EdnVector", "[{:type :invoke}]", Format::kEdn},
+        DetectCase{"JsonArray", "[{\"index\":0,\"type\":\"invoke\"}]", Format::kJson},
+        DetectCase{"JsonArrayPretty", "[\n  {\n    \"type\": \"ok\"}\n]\n", Format::kJson},
+        DetectCase{"JsonArrayEmptyObject", "[ {} ]", Format::kJson},
+        DetectCase{"EdnEmptyVector", "[]", Format::kEdn},
         DetectCase{"EdnList", "({:type :invoke})", Format::kEdn},
         DetectCase{"EdnComment", "; a history\n{:type :invoke}", Format::kEdn},
         DetectCase{"EdnDiscard", "#_ {:x 1} {:type :invoke}", Format::kEdn},

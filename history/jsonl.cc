@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -246,7 +247,44 @@ class Parser {
   }
 
   // Parses an op line. On kMetadata, `metadata` holds the value of the "faultline" field.
-  bool ParseOpLine(Op& op, Value& metadata, LineKind& kind);
+  bool ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
+    return ParseOpObject(op, metadata, kind, /*whole_line=*/true);
+  }
+
+  // A whole text that is one JSON array of op objects (elle-cli's form), objects spanning any
+  // number of lines. `on_op(op, kind, metadata, at)` takes each object (`at`: where it began) and
+  // returns false to stop the parse (with no error of the parser's).
+  template <typename OnOp>
+  bool ParseOpArray(OnOp&& on_op) {
+    SkipWs();
+    if (p_ >= end_ || *p_ != '[') return Expected("'[' to start a JSON array of ops");
+    ++p_;
+    auto expect_end = [this] {
+      SkipWs();
+      return p_ == end_ || Expected("nothing after the array's closing ']'");
+    };
+    if (Consume(']')) return expect_end();
+    for (;;) {
+      SkipWs();
+      const char* at = p_;
+      op_at_ = at;
+      Op op;
+      Value metadata;
+      LineKind kind = LineKind::kOp;
+      if (!ParseOpObject(op, metadata, kind, /*whole_line=*/false)) return false;
+      if (!on_op(std::move(op), kind, std::move(metadata), at)) return false;
+      if (Consume(',')) continue;
+      if (Consume(']')) return expect_end();
+      return Expected("',' or ']' after an op in the array");
+    }
+  }
+
+  // 1-based line of `at` in the text (only for error messages: it counts newlines).
+  int64_t LineOf(const char* at) const { return 1 + std::count(begin_, at, '\n'); }
+  // The line of the first error: where it was found, else the start of the op it is about.
+  int64_t ErrorLine() const {
+    return LineOf(error_at_ != nullptr ? error_at_ : op_at_ != nullptr ? op_at_ : p_);
+  }
 
  private:
   bool Fail(std::string message) {
@@ -256,17 +294,25 @@ class Parser {
   // A syntax error at the current position.
   bool Expected(std::string_view what) {
     syntax_error_ = true;
-    return Fail(fmt::format("expected {}, got {} at column {}", what, DescribeByte(p_, end_),
-                            p_ - begin_ + 1));
+    return Fail(
+        fmt::format("expected {}, got {} at column {}", what, DescribeByte(p_, end_), Column(p_)));
   }
   // A well-formed value in the wrong place; `at` is where it started.
   bool WrongValue(std::string_view what, const Value& got, const char* at) {
     return Fail(
-        fmt::format("expected {}, got {} at column {}", what, DescribeValue(got), at - begin_ + 1));
+        fmt::format("expected {}, got {} at column {}", what, DescribeValue(got), Column(at)));
   }
 
   void SkipWs() {
     while (p_ < end_ && IsWs(*p_)) ++p_;
+  }
+
+  // The 1-based column of `at` within its line; notes `at` as the first error's position.
+  int64_t Column(const char* at) {
+    if (error_.empty()) error_at_ = at;
+    const char* line = at;
+    while (line > begin_ && line[-1] != '\n') --line;
+    return at - line + 1;
   }
 
   bool ExpectEnd() {
@@ -334,7 +380,11 @@ class Parser {
   const char* p_;
   const char* end_;
   std::string error_;
+  const char* error_at_ = nullptr;
+  const char* op_at_ = nullptr;  // the op object being parsed by ParseOpArray
   bool syntax_error_ = false;
+  // One op object; with `whole_line`, nothing but blanks may follow it.
+  bool ParseOpObject(Op& op, Value& metadata, LineKind& kind, bool whole_line);
 };
 
 bool Parser::ParseValue(Value& out, int depth) {
@@ -438,10 +488,10 @@ bool Parser::ScanNumber(int64_t& i, double& d, bool& is_double) {
         return Fail(
             fmt::format("number {} at column {} is out of the range of a double (write "
                         "infinities as {{\"~double\":\"Inf\"}})",
-                        copy, start - begin_ + 1));
+                        copy, Column(start)));
       }
     } else if (ec != std::errc() || ptr != p_) {
-      return Fail(fmt::format("malformed number at column {}", start - begin_ + 1));
+      return Fail(fmt::format("malformed number at column {}", Column(start)));
     }
     return true;
   }
@@ -450,7 +500,7 @@ bool Parser::ScanNumber(int64_t& i, double& d, bool& is_double) {
     return Fail(
         fmt::format("integer {} at column {} does not fit in 64 bits (write big integers as "
                     "{{\"~big\":\"{}\"}})",
-                    std::string_view(start, static_cast<size_t>(p_ - start)), start - begin_ + 1,
+                    std::string_view(start, static_cast<size_t>(p_ - start)), Column(start),
                     std::string_view(start, static_cast<size_t>(p_ - start))));
   }
   // -(2^63) has no positive counterpart; negate in unsigned arithmetic.
@@ -607,7 +657,7 @@ bool Parser::ParseTilde(std::string_view key, Value& out, int depth, const char*
       case ValueKind::kBigInt:
         if (!IsBigIntText(s)) {
           return Fail(fmt::format("expected decimal digits in \"~big\", got \"{}\" at column {}", s,
-                                  at - begin_ + 1));
+                                  Column(at)));
         }
         out = Value::BigInt(std::move(s));
         break;
@@ -617,7 +667,7 @@ bool Parser::ParseTilde(std::string_view key, Value& out, int depth, const char*
       case ValueKind::kRatio:
         if (s.find('/') == std::string::npos) {
           return Fail(fmt::format("expected a ratio \"a/b\" in \"~ratio\", got \"{}\" at column {}",
-                                  s, at - begin_ + 1));
+                                  s, Column(at)));
         }
         out = Value::Ratio(std::move(s));
         break;
@@ -631,7 +681,7 @@ bool Parser::ParseTilde(std::string_view key, Value& out, int depth, const char*
         } else {
           return Fail(fmt::format(
               "expected \"NaN\", \"Inf\" or \"-Inf\" in \"~double\", got \"{}\" at column {}", s,
-              at - begin_ + 1));
+              Column(at)));
         }
         break;
       default:
@@ -679,7 +729,7 @@ bool Parser::ParseTilde(std::string_view key, Value& out, int depth, const char*
   return Fail(fmt::format(
       "expected one of ~kw ~sym ~char ~big ~dec ~ratio ~double ~list ~set ~map ~tag, got \"{}\" "
       "at column {} (keys starting with '~' are reserved)",
-      key, at - begin_ + 1));
+      key, Column(at)));
 }
 
 bool Parser::ParseObject(Value& out, int depth) {
@@ -705,7 +755,7 @@ bool Parser::ParseObject(Value& out, int depth) {
         return Fail(
             fmt::format("field name \"{}\" at column {} starts with '~' (reserved for a "
                         "one-field object such as {{\"~kw\":\"x\"}})",
-                        key, key_at - begin_ + 1));
+                        key, Column(key_at)));
       }
       if (!ParseTilde(key, out, depth, at)) return false;
       if (!Consume('}')) {
@@ -714,7 +764,7 @@ bool Parser::ParseObject(Value& out, int depth) {
       return true;
     }
     if (key.empty()) {
-      return Fail(fmt::format("empty field name at column {}", key_at - begin_ + 1));
+      return Fail(fmt::format("empty field name at column {}", Column(key_at)));
     }
     kv.push_back(Value::Keyword(std::string(key)));
     kv.emplace_back();
@@ -730,7 +780,7 @@ bool Parser::ParseObject(Value& out, int depth) {
   }
 }
 
-bool Parser::ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
+bool Parser::ParseOpObject(Op& op, Value& metadata, LineKind& kind, bool whole_line) {
   SkipWs();
   if (p_ >= end_ || *p_ != '{') return Expected("'{' to start an op");
   ++p_;
@@ -740,7 +790,7 @@ bool Parser::ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
   std::optional<Value> faultline;
   std::string scratch, name_scratch;
   auto duplicate = [this](std::string_view key, const char* at) {
-    return Fail(fmt::format("duplicate field \"{}\" at column {}", key, at - begin_ + 1));
+    return Fail(fmt::format("duplicate field \"{}\" at column {}", key, Column(at)));
   };
   // Reads an integer field; `what` names it for errors.
   auto int_field = [this](std::string_view what, int64_t& dst) {
@@ -808,7 +858,7 @@ bool Parser::ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
           return Fail(
               fmt::format("expected \"invoke\", \"ok\", \"fail\" or \"info\" for \"type\", got "
                           "\"{}\" at column {}",
-                          name, value_at - begin_ + 1));
+                          name, Column(value_at)));
         }
       } else if (field == OpField::kF) {
         if (has_f) return duplicate(key, key_at);
@@ -821,8 +871,8 @@ bool Parser::ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
         op.f.clear();
         ok = ParseStringTo(op.f);
         if (ok && op.f.empty()) {
-          return Fail(fmt::format("expected a name for \"f\", got \"\" at column {}",
-                                  value_at - begin_ + 1));
+          return Fail(
+              fmt::format("expected a name for \"f\", got \"\" at column {}", Column(value_at)));
         }
       } else if (field == OpField::kValue) {
         if (has_value) return duplicate(key, key_at);
@@ -872,9 +922,9 @@ bool Parser::ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
         return Fail(fmt::format(
             "expected an op field name, got \"{}\" at column {} (keys starting with '~' are "
             "reserved)",
-            key, key_at - begin_ + 1));
+            key, Column(key_at)));
       } else if (key.empty()) {
-        return Fail(fmt::format("empty field name at column {}", key_at - begin_ + 1));
+        return Fail(fmt::format("empty field name at column {}", Column(key_at)));
       } else {
         const bool is_faultline = key == "faultline";
         if (is_faultline) --op_fields;
@@ -895,7 +945,7 @@ bool Parser::ParseOpLine(Op& op, Value& metadata, LineKind& kind) {
       return Expected("',' or '}' after an op field");
     }
   }
-  if (!ExpectEnd()) return false;
+  if (whole_line && !ExpectEnd()) return false;
   if (!has_type && faultline.has_value()) {
     if (op_fields > 0) {
       return Fail(
@@ -1108,6 +1158,54 @@ Result<Op> ParseJsonOp(std::string_view line) {
   return op;
 }
 
+namespace {
+
+// The line loop of a JSON Lines history. `next()` gives the Op to parse the next line into;
+// `done(keep, line, at)` follows each parsed line: keep = an op (false: metadata, to discard).
+template <typename Next, typename Done>
+Status ScanJsonl(std::string_view text, std::string_view source, JsonlReadInfo* info, Next&& next,
+                 Done&& done) {
+  size_t pos = 0;
+  int64_t line_no = 0;
+  while (pos < text.size()) {
+    ++line_no;
+    const size_t nl = text.find('\n', pos);
+    const bool has_newline = nl != std::string_view::npos;
+    std::string_view line = text.substr(pos, has_newline ? nl - pos : std::string_view::npos);
+    pos = has_newline ? nl + 1 : text.size();
+    size_t first = 0;
+    while (first < line.size() && IsWs(line[first])) ++first;
+    if (first == line.size()) continue;  // blank lines carry nothing
+
+    Parser parser(line);
+    Op& op = next();
+    Value metadata;
+    LineKind kind = LineKind::kOp;
+    if (!parser.ParseOpLine(op, metadata, kind)) {
+      FAULTLINE_RETURN_IF_ERROR(done(false, line_no, line.data()));
+      if (!has_newline && parser.syntax_error()) {
+        // A writer that crashed mid-line leaves exactly this: report it and keep the prefix.
+        if (info != nullptr) {
+          info->truncated_tail = true;
+          info->truncated_line = line_no;
+        }
+        break;
+      }
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("{}: line {}: {}", source, line_no, parser.error()));
+    }
+    if (kind == LineKind::kMetadata) {
+      FAULTLINE_RETURN_IF_ERROR(done(false, line_no, line.data()));
+      if (info != nullptr) info->metadata.push_back(std::move(metadata));
+      continue;
+    }
+    FAULTLINE_RETURN_IF_ERROR(done(true, line_no, line.data()));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 Result<History> ReadJsonlHistory(std::string_view text, std::string_view source,
                                  JsonlReadInfo* info) {
   std::vector<Op> ops;
@@ -1125,44 +1223,132 @@ Result<History> ReadJsonlHistory(std::string_view text, std::string_view source,
     ops.reserve(lines + 1);
     src.lines.reserve(lines + 1);
   }
-  size_t pos = 0;
-  int64_t line_no = 0;
-  while (pos < text.size()) {
-    ++line_no;
-    const size_t nl = text.find('\n', pos);
-    const bool has_newline = nl != std::string_view::npos;
-    std::string_view line = text.substr(pos, has_newline ? nl - pos : std::string_view::npos);
-    pos = has_newline ? nl + 1 : text.size();
-    size_t first = 0;
-    while (first < line.size() && IsWs(line[first])) ++first;
-    if (first == line.size()) continue;  // blank lines carry nothing
-
-    Parser parser(line);
-    // Parsed in place: an Op is large, and moving one per line shows in the profile.
-    Op& op = ops.emplace_back();
-    Value metadata;
-    LineKind kind = LineKind::kOp;
-    if (!parser.ParseOpLine(op, metadata, kind)) {
-      ops.pop_back();
-      if (!has_newline && parser.syntax_error()) {
-        // A writer that crashed mid-line leaves exactly this: report it and keep the prefix.
-        if (info != nullptr) {
-          info->truncated_tail = true;
-          info->truncated_line = line_no;
+  // Parsed in place: an Op is large, and moving one per line shows in the profile.
+  FAULTLINE_RETURN_IF_ERROR(ScanJsonl(
+      text, source, info, [&ops]() -> Op& { return ops.emplace_back(); },
+      [&ops, &src](bool keep, int64_t line, const char*) -> Status {
+        if (keep) {
+          src.lines.push_back(line);
+        } else {
+          ops.pop_back();
         }
-        break;
-      }
-      return MakeError(ErrorCode::kInvalidArgument,
-                       fmt::format("{}: line {}: {}", source, line_no, parser.error()));
-    }
-    if (kind == LineKind::kMetadata) {
-      ops.pop_back();
-      if (info != nullptr) info->metadata.push_back(std::move(metadata));
-      continue;
-    }
-    src.lines.push_back(line_no);
-  }
+        return OkStatus();
+      }));
   return History::Build(std::move(ops), src);
+}
+
+Status ForEachJsonlOp(std::string_view text, std::string_view source, JsonlReadInfo* info,
+                      const OpSink& sink) {
+  Op scratch;
+  return ScanJsonl(
+      text, source, info,
+      [&scratch]() -> Op& {
+        scratch = Op();
+        return scratch;
+      },
+      [&scratch, &sink](bool keep, int64_t line, const char* at) -> Status {
+        if (!keep) return OkStatus();
+        return sink(std::move(scratch), line, at);
+      });
+}
+
+namespace {
+
+// elle-cli reads a transaction's micro-op names as strings ("append", "r", "w") and makes them
+// keywords; so does this reader. A value is taken for a transaction, as elle-cli takes it, when it
+// is a non-empty vector whose first item is a non-empty vector starting with a string.
+void KeywordizeMicroOpNames(Value& value) {
+  if (value.kind() != ValueKind::kVector || value.items().empty()) return;
+  const Value& first = value.items().front();
+  if (first.kind() != ValueKind::kVector || first.items().empty() ||
+      !first.items().front().is_string()) {
+    return;
+  }
+  for (Value& mop : value.mutable_items()) {
+    if (mop.kind() != ValueKind::kVector || mop.items().empty()) continue;
+    Value& f = mop.mutable_items().front();
+    if (f.is_string()) f = Value::Keyword(f.text());
+  }
+}
+
+// The inverse for writing: a vector of vectors that start with keywords is written with those
+// keywords as plain strings, which is how elle-cli and Jepsen's JSON spell micro-ops.
+bool IsKeywordTxn(const Value& value) {
+  if (value.kind() != ValueKind::kVector || value.items().empty()) return false;
+  for (const Value& mop : value.items()) {
+    if (mop.kind() != ValueKind::kVector || mop.items().empty() ||
+        mop.items().front().kind() != ValueKind::kKeyword) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Status ForEachJsonArrayOp(std::string_view text, std::string_view source, JsonlReadInfo* info,
+                          const OpSink& sink) {
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a UTF-8 byte order mark
+  Parser parser(text);
+  // Lines are counted incrementally: each op's line is that of its opening brace.
+  const char* counted = text.data();
+  int64_t line_no = 1;
+  Status sunk = OkStatus();
+  const bool ok =
+      parser.ParseOpArray([&](Op&& op, LineKind kind, Value&& metadata, const char* at) {
+        line_no += std::count(counted, at, '\n');
+        counted = at;
+        if (kind == LineKind::kMetadata) {
+          if (info != nullptr) info->metadata.push_back(std::move(metadata));
+          return true;
+        }
+        KeywordizeMicroOpNames(op.value);
+        sunk = sink(std::move(op), line_no, at);
+        return sunk.has_value();
+      });
+  if (!sunk) return sunk;
+  if (!ok) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{}: line {}: {}", source, parser.ErrorLine(), parser.error()));
+  }
+  return OkStatus();
+}
+
+Result<History> ReadJsonArrayHistory(std::string_view text, std::string_view source,
+                                     JsonlReadInfo* info) {
+  std::vector<Op> ops;
+  Source src;
+  src.name = std::string(source);
+  FAULTLINE_RETURN_IF_ERROR(
+      ForEachJsonArrayOp(text, source, info, [&](Op&& op, int64_t line, const char*) -> Status {
+        ops.push_back(std::move(op));
+        src.lines.push_back(line);
+        return OkStatus();
+      }));
+  return History::Build(std::move(ops), src);
+}
+
+std::string WriteJsonArrayHistory(const History& history) {
+  std::string out;
+  out.reserve(history.size() * 96 + 4);
+  out.push_back('[');
+  bool first = true;
+  for (const Op& op : history.ops()) {
+    if (!first) out += ",\n ";
+    first = false;
+    if (IsKeywordTxn(op.value)) {
+      Op copy = op;
+      for (Value& mop : copy.value.mutable_items()) {
+        Value& f = mop.mutable_items().front();
+        f = Value::String(f.text());
+      }
+      AppendJsonOp(out, copy);
+    } else {
+      AppendJsonOp(out, op);
+    }
+  }
+  out += "]\n";
+  return out;
 }
 
 std::string WriteJsonlHistory(const History& history) {

@@ -53,6 +53,21 @@ Result<History> ReadJsonlHistory(std::string_view text, std::string_view source,
                                  JsonlReadInfo* info = nullptr);
 std::string WriteJsonlHistory(const History& history);
 
+// ReadJsonlHistory without building a History (no pairing or validation of the order: the sink's
+// to do, e.g. with OpPairer). Same errors, `info` filled alike.
+Status ForEachJsonlOp(std::string_view text, std::string_view source, JsonlReadInfo* info,
+                      const OpSink& sink);
+
+// The same ops as one JSON array (the form elle-cli reads: `[{"index":0,"type":"invoke",...},
+// ...]`), objects laid out any way. As elle-cli does, a transaction's micro-op names written as
+// strings (["append",1,2]) are read as keywords, and written back as strings. Errors read
+// "SOURCE: line N: what was expected at column C".
+Result<History> ReadJsonArrayHistory(std::string_view text, std::string_view source,
+                                     JsonlReadInfo* info = nullptr);
+std::string WriteJsonArrayHistory(const History& history);
+Status ForEachJsonArrayOp(std::string_view text, std::string_view source, JsonlReadInfo* info,
+                          const OpSink& sink);
+
 }  // namespace faultline::history
 
 #endif  // FAULTLINE_HISTORY_JSONL_H_

@@ -813,5 +813,104 @@ TEST(ReadJsonlHistoryTest, EdnExampleSurvivesJsonl) {
   EXPECT_EQ(WriteEdnHistory(*from_jsonl), WriteEdnHistory(*from_edn));
 }
 
+// ---- one JSON array of ops (elle-cli's form) ----
+
+// Pretty-printed as a person or `jq .` would: objects over several lines, spaces everywhere.
+const char kElleArray[] = R"([
+  {"index": 0, "process": 0, "type": "invoke",
+   "value": [["append", 1, 1], ["r", 2, null]]},
+  {"index": 1, "process": 0, "type": "ok",
+   "value": [["append", 1, 1], ["r", 2, [3]]]},
+  {"faultline": {"seed": 7}},
+  {"index": 2, "process": "nemesis", "type": "info", "f": "start", "value": "majority"}
+]
+)";
+
+TEST(ReadJsonArrayHistoryTest, ReadsObjectsOverLinesWithTheirLinesAndMetadata) {
+  JsonlReadInfo info;
+  auto h = ReadJsonArrayHistory(kElleArray, "a.json", &info);
+  ASSERT_TRUE(h) << h.error().message();
+  ASSERT_EQ(h->size(), 3u);
+  EXPECT_EQ(h->line(0), 2);
+  EXPECT_EQ(h->line(1), 4);
+  EXPECT_EQ(h->line(2), 7);
+  EXPECT_EQ(h->partner(0), 1u);
+  // As elle-cli reads them: micro-op names become keywords, other strings stay strings.
+  EXPECT_EQ((*h)[1].value.ToEdn(), "[[:append 1 1] [:r 2 [3]]]");
+  EXPECT_EQ((*h)[2].value, V::String("majority"));
+  EXPECT_EQ((*h)[2].process, Process::Nemesis());
+  ASSERT_EQ(info.metadata.size(), 1u);
+  EXPECT_EQ(info.metadata[0], KwMap({{"seed", V::Int(7)}}));
+}
+
+TEST(ReadJsonArrayHistoryTest, WriteThenReadIsIdentityAndSpellsMicroOpsAsElleCliDoes) {
+  auto h = ReadJsonArrayHistory(kElleArray, "a.json");
+  ASSERT_TRUE(h) << h.error().message();
+  const std::string text = WriteJsonArrayHistory(*h);
+  EXPECT_EQ(text.substr(0, 2), "[{");
+  EXPECT_EQ(text.substr(text.size() - 3), "}]\n");
+  EXPECT_NE(text.find(R"([["append",1,1],["r",2,[3]]])"), std::string::npos) << text;
+  EXPECT_EQ(text.find("~kw"), std::string::npos) << text;
+  auto again = ReadJsonArrayHistory(text, "again.json");
+  ASSERT_TRUE(again) << again.error().message();
+  ASSERT_EQ(again->size(), h->size());
+  for (size_t i = 0; i < h->size(); ++i) EXPECT_EQ((*again)[i], (*h)[i]) << "op " << i;
+  // EDN with keyword micro-ops goes through the JSON array and back unchanged.
+  auto edn = ReadEdnHistory(
+      "[{:index 0 :type :invoke :process 0 :f :txn :value [[:w 5 2] [:r 5 nil]]}\n"
+      " {:index 1 :type :ok :process 0 :f :txn :value [[:w 5 2] [:r 5 2]]}]",
+      "t.edn");
+  ASSERT_TRUE(edn) << edn.error().message();
+  auto through = ReadJsonArrayHistory(WriteJsonArrayHistory(*edn), "t.json");
+  ASSERT_TRUE(through) << through.error().message();
+  EXPECT_EQ(WriteEdnHistory(*through), WriteEdnHistory(*edn));
+}
+
+TEST(ReadJsonArrayHistoryTest, EmptyArrayAndByteOrderMark) {
+  auto empty = ReadJsonArrayHistory(" [ ] \n", "e.json");
+  ASSERT_TRUE(empty) << empty.error().message();
+  EXPECT_TRUE(empty->empty());
+  auto bom = ReadJsonArrayHistory("\xEF\xBB\xBF[{\"type\":\"invoke\",\"process\":0}]", "b.json");
+  ASSERT_TRUE(bom) << bom.error().message();
+  EXPECT_EQ(bom->size(), 1u);
+}
+
+struct ArrayErrorCase {
+  std::string name;
+  std::string text;
+  std::string message;
+};
+
+class ReadJsonArrayErrorTest : public testing::TestWithParam<ArrayErrorCase> {};
+
+TEST_P(ReadJsonArrayErrorTest, NamesFileLineAndColumn) {
+  auto h = ReadJsonArrayHistory(GetParam().text, "bad.json");
+  ASSERT_FALSE(h);
+  EXPECT_EQ(h.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(h.error().message(), GetParam().message);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ReadJsonArrayErrorTest,
+    testing::Values(
+        ArrayErrorCase{
+            "BadValueOnLineThree",
+            "[\n{\"type\":\"invoke\",\"process\":0},\n {\"type\":\"ok\", \"value\":[1,}]",
+            "bad.json: line 3: expected a value, got '}' at column 27"},
+        ArrayErrorCase{"MissingComma",
+                       "[{\"type\":\"invoke\",\"process\":0}\n {\"type\":\"ok\",\"process\":0}]",
+                       "bad.json: line 2: expected ',' or ']' after an op in the array, got '{' "
+                       "at column 2"},
+        ArrayErrorCase{"Unterminated", "[{\"type\":\"invoke\",\"process\":0},\n",
+                       "bad.json: line 2: expected '{' to start an op, got end of line at column "
+                       "1"},
+        ArrayErrorCase{"OpWithoutType", "[\n  {\"process\":0,\n   \"value\":1}]",
+                       "bad.json: line 2: missing field \"type\" (expected \"invoke\", \"ok\", "
+                       "\"fail\" or \"info\")"},
+        ArrayErrorCase{"TextAfterTheArray", "[{\"type\":\"invoke\",\"process\":0}] x",
+                       "bad.json: line 1: expected nothing after the array's closing ']', got "
+                       "'x' at column 33"}),
+    [](const testing::TestParamInfo<ArrayErrorCase>& p) { return p.param.name; });
+
 }  // namespace
 }  // namespace faultline::history

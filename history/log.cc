@@ -577,24 +577,39 @@ Result<std::vector<CollectedRecord>> CollectIntact(std::string_view content,
 
 }  // namespace
 
-Result<History> ReadLogHistory(std::string_view content, std::string_view source,
-                               std::string* note) {
+Status ForEachLogOp(std::string_view content, std::string_view source, std::string* note,
+                    std::vector<std::string>* meta, const OpSink& sink) {
   FAULTLINE_ASSIGN_OR_RETURN(std::vector<CollectedRecord> records,
                              CollectIntact(content, source, note));
-  std::vector<Op> ops;
-  Source src{.name = std::string(source), .lines = {}};
-  ops.reserve(records.size());
-  src.lines.reserve(records.size());
   for (const CollectedRecord& r : records) {
+    if (r.kind == LogRecordKind::kMeta && meta != nullptr) {
+      // Checked when written (CheckMeta) and covered by the chain: an object with "faultline".
+      nlohmann::json parsed = nlohmann::json::parse(r.payload, nullptr, /*allow_exceptions=*/false);
+      if (parsed.is_object() && parsed.contains("faultline")) {
+        meta->push_back(parsed["faultline"].dump());
+      }
+    }
     if (r.kind != LogRecordKind::kOp) continue;
     Result<Op> op = ParseJsonOp(r.payload);
     if (!op) {
       return MakeError(op.error().code(),
                        fmt::format("{}: line {}: {}", source, r.line, op.error().message()));
     }
-    ops.push_back(std::move(op).value());
-    src.lines.push_back(r.line);
+    FAULTLINE_RETURN_IF_ERROR(sink(std::move(op).value(), r.line, r.payload.data()));
   }
+  return OkStatus();
+}
+
+Result<History> ReadLogHistory(std::string_view content, std::string_view source, std::string* note,
+                               std::vector<std::string>* meta) {
+  std::vector<Op> ops;
+  Source src{.name = std::string(source), .lines = {}};
+  FAULTLINE_RETURN_IF_ERROR(
+      ForEachLogOp(content, source, note, meta, [&](Op&& op, int64_t line, const char*) -> Status {
+        ops.push_back(std::move(op));
+        src.lines.push_back(line);
+        return OkStatus();
+      }));
   return History::Build(std::move(ops), src);
 }
 

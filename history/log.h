@@ -144,8 +144,13 @@ Result<LogSummary> WriteHistoryLog(const std::string& path, const History& histo
 // that). A crash prefix or a torn tail gives the ops of the intact prefix and sets *note, e.g.
 // "crash prefix: 812 records intact, torn record at byte offset 90321"; a tampered or unreadable
 // log is an error (kInvalidArgument) naming the source, the record and its byte offset.
-Result<History> ReadLogHistory(std::string_view content, std::string_view source,
-                               std::string* note);
+// `meta`, when given, receives each meta record's "faultline" value as JSON text, in order.
+Result<History> ReadLogHistory(std::string_view content, std::string_view source, std::string* note,
+                               std::vector<std::string>* meta = nullptr);
+
+// ReadLogHistory op by op, without building a History. The chain is verified first, as there.
+Status ForEachLogOp(std::string_view content, std::string_view source, std::string* note,
+                    std::vector<std::string>* meta, const OpSink& sink);
 
 // The log as JSON Lines, losslessly for its history: every meta and op payload, in order, one per
 // line (checkpoints and the seal are chain data and are left out). Same errors and note as

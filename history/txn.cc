@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "history/fields.h"
@@ -10,9 +11,8 @@
 namespace faultline::history {
 namespace {
 
-Error TxnError(const History& h, size_t i, const std::string& what) {
-  const std::string name = h.source_name().empty() ? "<history>" : h.source_name();
-  const int64_t line = h.line(i);
+Error TxnError(const std::string& source, int64_t line, size_t i, const std::string& what) {
+  const std::string name = source.empty() ? "<history>" : source;
   std::string where =
       line > 0 ? fmt::format("{}: line {}", name, line) : fmt::format("{}: op {}", name, i);
   return Error(ErrorCode::kInvalidArgument, fmt::format("{}: {}", where, what));
@@ -124,57 +124,124 @@ Value EncodeMicroOps(const std::vector<MicroOp>& ops) {
   return Value::Vector(std::move(items));
 }
 
+namespace {
+
+// The transaction taken at position `i` (its completion, or an invocation that never completed);
+// `invocation` is the completion's invocation at `invoke` (nullptr and kNone: none). Errors name
+// `source` and `line`.
+Result<Txn> MakeTxn(const Op& op, size_t i, const Op* invocation, size_t invoke,
+                    const std::string& source, int64_t line) {
+  if (!IsTxnOp(op)) {
+    return TxnError(source, line, i,
+                    fmt::format("{} is not a transaction (expected :f :txn and a vector of "
+                                "micro-ops)",
+                                Describe(op)));
+  }
+  Txn t;
+  t.process = op.process;
+  t.index = op.index;
+  if (op.is_invoke()) {
+    t.invoke = i;
+    t.type = OpType::kInfo;
+  } else {
+    t.complete = i;
+    t.invoke = invoke;  // kNone for a bare completion in a minimal history
+    t.type = op.type;
+  }
+  // An :ok completion carries the reads; a failed or indeterminate one may carry nothing, so the
+  // invocation tells what was attempted.
+  const Value* value = &op.value;
+  if (t.type != OpType::kOk && !op.value.is_sequential() && invocation != nullptr) {
+    value = &invocation->value;
+  }
+  auto ops = DecodeMicroOps(*value, t.type == OpType::kOk);
+  if (!ops) {
+    return TxnError(source, line, i, fmt::format("{}: {}", Describe(op), ops.error().message()));
+  }
+  t.ops = std::move(ops).value();
+  if (t.type == OpType::kOk) {
+    const Value* revision = op.FindExtra(field::kRevision);
+    if (revision != nullptr && revision->is_int()) t.revision = revision->as_int();
+    if (const Value* revs = op.FindExtra(field::kModRevisions);
+        revs != nullptr && revs->is_sequential()) {
+      for (const Value& pair : revs->items()) {
+        if (pair.is_sequential() && pair.size() == 2 && pair.items()[0].is_int() &&
+            pair.items()[1].is_int()) {
+          t.read_revisions.emplace_back(pair.items()[0].as_int(), pair.items()[1].as_int());
+        }
+      }
+    }
+  }
+  return t;
+}
+
+// Where a transaction sits in DecodeTxns' order: at its completion, or at its invocation when it
+// never completed.
+size_t TakenAt(const Txn& t) { return t.complete != History::kNone ? t.complete : t.invoke; }
+
+}  // namespace
+
 Result<std::vector<Txn>> DecodeTxns(const History& h) {
   std::vector<Txn> txns;
   for (size_t i = 0; i < h.size(); ++i) {
     const Op& op = h[i];
     if (!op.is_client()) continue;
     const size_t partner = h.partner(i);
-    const bool invocation = op.is_invoke();
     // A transaction is taken at its completion, or at its invocation when it never completes.
-    if (invocation && partner != History::kNone) continue;
-    if (!IsTxnOp(op)) {
-      return TxnError(h, i,
-                      fmt::format("{} is not a transaction (expected :f :txn and a vector of "
-                                  "micro-ops)",
-                                  Describe(op)));
-    }
-    Txn t;
-    t.process = op.process;
-    t.index = op.index;
-    if (invocation) {
-      t.invoke = i;
-      t.type = OpType::kInfo;
-    } else {
-      t.complete = i;
-      t.invoke = partner;  // kNone for a bare completion in a minimal history
-      t.type = op.type;
-    }
-    // An :ok completion carries the reads; a failed or indeterminate one may carry nothing, so the
-    // invocation tells what was attempted.
-    const Value* value = &op.value;
-    if (t.type != OpType::kOk && !op.value.is_sequential() && t.invoke != History::kNone) {
-      value = &h[t.invoke].value;
-    }
-    auto ops = DecodeMicroOps(*value, t.type == OpType::kOk);
-    if (!ops) return TxnError(h, i, fmt::format("{}: {}", Describe(op), ops.error().message()));
-    t.ops = std::move(ops).value();
-    if (t.type == OpType::kOk) {
-      const Value* revision = op.FindExtra(field::kRevision);
-      if (revision != nullptr && revision->is_int()) t.revision = revision->as_int();
-      if (const Value* revs = op.FindExtra(field::kModRevisions);
-          revs != nullptr && revs->is_sequential()) {
-        for (const Value& pair : revs->items()) {
-          if (pair.is_sequential() && pair.size() == 2 && pair.items()[0].is_int() &&
-              pair.items()[1].is_int()) {
-            t.read_revisions.emplace_back(pair.items()[0].as_int(), pair.items()[1].as_int());
-          }
-        }
-      }
-    }
+    if (op.is_invoke() && partner != History::kNone) continue;
+    const bool paired = !op.is_invoke() && partner != History::kNone;
+    FAULTLINE_ASSIGN_OR_RETURN(
+        Txn t, MakeTxn(op, i, paired ? &h[partner] : nullptr,
+                       op.is_invoke() ? History::kNone : partner, h.source_name(), h.line(i)));
     txns.push_back(std::move(t));
   }
   return txns;
+}
+
+TxnDecoder::TxnDecoder(std::string source) : source_(source), pairer_(std::move(source)) {}
+TxnDecoder::~TxnDecoder() = default;
+
+Status TxnDecoder::Add(Op&& op, int64_t line) {
+  const size_t i = next_++;
+  FAULTLINE_ASSIGN_OR_RETURN(const size_t partner, pairer_.Add(op, i, line));
+  if (!op.is_client()) return OkStatus();
+  if (op.is_invoke()) {
+    // Held until its completion: only open invocations are kept, a few per process at most.
+    pending_.emplace(i, Pending{.op = std::move(op), .line = line});
+    return OkStatus();
+  }
+  const Op* invocation = nullptr;
+  auto it = partner == History::kNone ? pending_.end() : pending_.find(partner);
+  if (it != pending_.end()) invocation = &it->second.op;
+  FAULTLINE_ASSIGN_OR_RETURN(Txn t, MakeTxn(op, i, invocation, partner, source_, line));
+  if (it != pending_.end()) pending_.erase(it);
+  txns_.push_back(std::move(t));
+  return OkStatus();
+}
+
+Result<std::vector<Txn>> TxnDecoder::Finish() {
+  // Invocations that never completed are info transactions, each at its own position.
+  std::vector<Txn> open;
+  for (const auto& [position, p] : pending_) {
+    FAULTLINE_ASSIGN_OR_RETURN(Txn t,
+                               MakeTxn(p.op, position, nullptr, History::kNone, source_, p.line));
+    open.push_back(std::move(t));
+  }
+  pending_.clear();
+  if (open.empty()) return std::move(txns_);
+  std::vector<Txn> all;
+  all.reserve(txns_.size() + open.size());
+  std::merge(std::make_move_iterator(txns_.begin()), std::make_move_iterator(txns_.end()),
+             std::make_move_iterator(open.begin()), std::make_move_iterator(open.end()),
+             std::back_inserter(all),
+             [](const Txn& a, const Txn& b) { return TakenAt(a) < TakenAt(b); });
+  txns_.clear();
+  return all;
+}
+
+std::string TxnDecoder::TimeRegressionNote() const {
+  return history::TimeRegressionNote(pairer_.time_regressions(), pairer_.first_time_regression(),
+                                     pairer_.first_time_regression_line());
 }
 
 }  // namespace faultline::history

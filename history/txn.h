@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -69,6 +70,8 @@ struct Txn {
   // version it read before its own writes (0: absent). They name the revision of a value even
   // when its writer's outcome is unknown.
   std::vector<std::pair<int64_t, int64_t>> read_revisions;
+
+  bool operator==(const Txn&) const = default;
 };
 
 // Whether the client op is a transaction: :f :txn, or no :f with a vector value (minimal
@@ -78,6 +81,37 @@ bool IsTxnOp(const Op& op);
 // The transactions of a history, in the order of their completions (an open invocation sorts at
 // its own position); nemesis ops are skipped. Errors name the op and the source line.
 Result<std::vector<Txn>> DecodeTxns(const History& history);
+
+// DecodeTxns for a history read op by op (history/io.h's ForEachOp), for histories too large to
+// hold as Values: Add each op in file order, then Finish. Gives what
+// DecodeTxns(History::Build(ops)) gives, errors included, while keeping only the decoded
+// transactions and the open invocations.
+class TxnDecoder {
+ public:
+  explicit TxnDecoder(std::string source);
+  ~TxnDecoder();
+  TxnDecoder(const TxnDecoder&) = delete;
+  TxnDecoder& operator=(const TxnDecoder&) = delete;
+
+  // `line`: the op's source line, or 0.
+  Status Add(Op&& op, int64_t line);
+  Result<std::vector<Txn>> Finish();
+
+  size_t ops() const { return next_; }
+  // The one-line warning History's TimeRegressionNote gives, or "".
+  std::string TimeRegressionNote() const;
+
+ private:
+  struct Pending {
+    Op op;
+    int64_t line;
+  };
+  std::string source_;
+  OpPairer pairer_;
+  size_t next_ = 0;
+  std::map<size_t, Pending> pending_;  // open client invocations by position
+  std::vector<Txn> txns_;              // in the order they were taken
+};
 
 // Decodes one :value. `completed_ok` says whether read results are known.
 Result<std::vector<MicroOp>> DecodeMicroOps(const Value& value, bool completed_ok);

@@ -38,6 +38,14 @@ const char kElleCliJson[] =
     R"({"index":3,"type":"info","process":1,"f":"txn","value":null})"
     "\n";
 
+// elle-cli's own file form: one JSON array of the same ops.
+const char kElleCliArray[] =
+    R"([{"index":0,"type":"invoke","process":0,"f":"txn","value":[["append",3,1],["r",4,null],["w",5,2]]},
+ {"index":1,"type":"invoke","process":1,"f":"txn","value":[["r",3,null]]},
+ {"index":2,"type":"ok","process":0,"f":"txn","value":[["append",3,1],["r",4,[1,2]],["w",5,2]]},
+ {"index":3,"type":"info","process":1,"f":"txn","value":null}]
+)";
+
 void ExpectTheTwoTxns(const History& h) {
   auto txns = DecodeTxns(h);
   ASSERT_TRUE(txns) << txns.error().message();
@@ -66,7 +74,7 @@ void ExpectTheTwoTxns(const History& h) {
 }
 
 TEST(TxnTest, DecodesEdnFaultlineJsonlAndElleCliJson) {
-  for (const char* text : {kEdn, kFaultlineJsonl, kElleCliJson}) {
+  for (const char* text : {kEdn, kFaultlineJsonl, kElleCliJson, kElleCliArray}) {
     SCOPED_TRACE(text);
     auto h = ReadHistory(text, "t");
     ASSERT_TRUE(h) << h.error().message();

@@ -31,6 +31,7 @@
 #include "checker/fault_probe.h"
 #include "checker/log_patterns.h"
 #include "checker/sanity_checker.h"
+#include "checker/txn_checker.h"
 #include "checker/verdict.h"
 #include "client/client.h"
 #include "common/junit.h"
@@ -252,6 +253,12 @@ struct RunVerdict {
 // must not look valid.
 [[nodiscard]] Result<RunVerdict> CheckHistory(const history::History& history,
                                               const CampaignConfig& config);
+
+// What a transactional workload (append, rw-register) claims: the model and the consistency its
+// history is checked at; nullopt for other workloads. CheckHistory judges by it, and the run's log
+// metadata records it as "claims" ({"model":"list-append","consistency":"strict-serializable"}),
+// so that `faultline check` of the run's history defaults to the same judge.
+std::optional<checker::TxnCheckOptions> TxnClaim(const CampaignConfig& config);
 
 // ---- run directories ----
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "history/audit.h"
+#include "history/io.h"
 #include "history/txn.h"
 #include "runner/testing/fake_db.h"
 
@@ -538,6 +539,22 @@ TEST_F(CampaignTest, RwRegisterAgainstASerialDatabaseIsStrictSerializable) {
   EXPECT_GT(j["committed"].get<int64_t>(), 100) << v->json;
   // The fake stamps each committed write with a revision: the versions are ordered by them.
   EXPECT_GT(j["revision_ordered_writes"].get<int64_t>(), 50) << v->json;
+  // The run's log and its JSON Lines copy say what the run is judged by, so an offline
+  // `faultline check` of either defaults to the same model and consistency.
+  for (const std::string& file : {r->files.log, r->files.jsonl}) {
+    history::ReadReport report;
+    Result<history::History> h = history::ReadHistoryFile(file, {}, &report);
+    ASSERT_TRUE(h) << h.error().message();
+    ASSERT_EQ(report.metadata.size(), 1u) << file;
+    const nlohmann::json meta = nlohmann::json::parse(report.metadata[0]);
+    EXPECT_EQ(meta["claims"]["model"], "rw-register") << meta.dump();
+    EXPECT_EQ(meta["claims"]["consistency"], "strict-serializable") << meta.dump();
+  }
+  CampaignConfig serializable = TxnConfig(Config(Workload::kRwRegister));
+  serializable.read_mode = "serializable";
+  ASSERT_TRUE(TxnClaim(serializable));
+  EXPECT_EQ(TxnClaim(serializable)->consistency, checker::Consistency::kSerializable);
+  EXPECT_FALSE(TxnClaim(Config(Workload::kRegister)));
 }
 
 // An isolated member that serves read-only transactions from an old snapshot: a read that misses

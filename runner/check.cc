@@ -111,15 +111,7 @@ std::unique_ptr<checker::ComposeChecker> MakeJudge(const CampaignConfig& config)
       break;
     case Workload::kAppend:
     case Workload::kRwRegister:
-      // etcd claims strict serializability for its txns, and so does one Redis primary running
-      // MULTI/EXEC (the system refuses other read modes); etcd's serializable reads of a
-      // read-only transaction may be stale, which only serializability allows.
-      judge->Add(std::make_unique<checker::TxnChecker>(checker::TxnCheckOptions{
-          .model = config.workload == Workload::kAppend ? checker::TxnModel::kListAppend
-                                                        : checker::TxnModel::kRwRegister,
-          .consistency = config.read_mode == "serializable"
-                             ? checker::Consistency::kSerializable
-                             : checker::Consistency::kStrictSerializable}));
+      judge->Add(std::make_unique<checker::TxnChecker>(*TxnClaim(config)));
       break;
   }
   judge->Add(checker::MakeSanityChecker({.expected_f = ExpectedF(config.workload),
@@ -129,6 +121,21 @@ std::unique_ptr<checker::ComposeChecker> MakeJudge(const CampaignConfig& config)
 }
 
 }  // namespace
+
+std::optional<checker::TxnCheckOptions> TxnClaim(const CampaignConfig& config) {
+  if (config.workload != Workload::kAppend && config.workload != Workload::kRwRegister) {
+    return std::nullopt;
+  }
+  // etcd claims strict serializability for its txns, and so does one Redis primary running
+  // MULTI/EXEC (the system refuses other read modes); etcd's serializable reads of a read-only
+  // transaction may be stale, which only serializability allows.
+  return checker::TxnCheckOptions{.model = config.workload == Workload::kAppend
+                                               ? checker::TxnModel::kListAppend
+                                               : checker::TxnModel::kRwRegister,
+                                  .consistency = config.read_mode == "serializable"
+                                                     ? checker::Consistency::kSerializable
+                                                     : checker::Consistency::kStrictSerializable};
+}
 
 Result<RunVerdict> CheckHistory(const History& h, const CampaignConfig& config) {
   std::unique_ptr<checker::ComposeChecker> judge = MakeJudge(config);

@@ -95,6 +95,10 @@ Result<RunReport> ExecuteCampaign(const CampaignConfig& config, CampaignDeps dep
   meta["faultline"]["seed"] = config.seed;
   meta["faultline"]["workload"] = std::string(WorkloadName(config.workload));
   meta["faultline"]["config"] = Json::parse(ConfigToJson(config));
+  if (auto claim = TxnClaim(config)) {
+    meta["faultline"]["claims"] = {{"model", checker::TxnModelName(claim->model)},
+                                   {"consistency", checker::ConsistencyName(claim->consistency)}};
+  }
   history::LogOptions log_options;
   log_options.meta = meta.dump();
   FAULTLINE_ASSIGN_OR_RETURN(std::unique_ptr<history::LogWriter> log,

@@ -128,6 +128,41 @@ expect 3 check-bad-consistency -- "$bin" check "$work/skew.edn" --model list-app
   --consistency eventual
 expect 3 gen-rw-no-g0 -- "$bin" history generate --model rw-register --anomaly G0
 contains gen-rw-no-g0 "cannot plant \"G0\" in a rw-register history"
+# elle-cli's JSON: one array of ops. Written by convert (.json), read back, checked alike.
+expect 0 convert-to-elle-json -- "$bin" history convert "$work/skew.edn" "$work/skew.json"
+if [[ $(head -c 2 "$work/skew.json") == '[{' ]]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL convert-to-elle-json: not a JSON array"; fi
+expect 1 check-elle-json -- "$bin" check "$work/skew.json" --model list-append
+contains check-elle-json "json, "
+contains check-elle-json "G2-item: T"
+# Elle's canonical G0, as a person writes it for elle-cli: two writers, orders that disagree.
+cat > "$work/g0.json" <<'EOF'
+[{"index": 0, "process": 0, "type": "invoke", "value": [["append", 1, 1], ["append", 2, 1]]},
+ {"index": 1, "process": 0, "type": "ok",     "value": [["append", 1, 1], ["append", 2, 1]]},
+ {"index": 2, "process": 1, "type": "invoke", "value": [["append", 1, 2], ["append", 2, 2]]},
+ {"index": 3, "process": 1, "type": "ok",     "value": [["append", 1, 2], ["append", 2, 2]]},
+ {"index": 4, "process": 2, "type": "invoke", "value": [["r", 1, null], ["r", 2, null]]},
+ {"index": 5, "process": 2, "type": "ok",     "value": [["r", 1, [1, 2]], ["r", 2, [2, 1]]]}]
+EOF
+expect 1 check-elle-g0 -- "$bin" check "$work/g0.json" --model list-append \
+  --consistency read-committed
+contains check-elle-g0 "G0"
+printf '[{"type": "invoke", "process": 0},\n {"type": "ok", "value": [1,}]\n' > "$work/bad.json"
+expect 3 check-elle-json-bad -- "$bin" check "$work/bad.json" --model list-append
+contains check-elle-json-bad "bad.json: line 2: expected a value, got '}' at column 29"
+# A campaign's history says what its run claims; check follows it unless told otherwise.
+{ echo '{"faultline":{"claims":{"model":"list-append","consistency":"snapshot-isolation"}}}'
+  "$bin" history convert "$work/skew.edn" - --to jsonl 2>/dev/null; } > "$work/claimed.jsonl"
+expect 0 check-claims -- "$bin" check "$work/claimed.jsonl"
+contains check-claims "checked as its run claims: --model list-append --consistency snapshot-isolation"
+expect 1 check-claims-overridden -- "$bin" check "$work/claimed.jsonl" --consistency serializable
+contains check-claims-overridden "G2-item: T"
+# The claims survive conversion to a log and back to JSON Lines.
+expect 0 convert-claims-log -- "$bin" history convert "$work/claimed.jsonl" "$work/claimed.log"
+expect 0 convert-claims-jsonl -- "$bin" history convert "$work/claimed.log" "$work/again.jsonl"
+expect 0 check-claims-again -- "$bin" check "$work/again.jsonl"
+contains check-claims-again "--consistency snapshot-isolation"
+
 # A Jepsen history whose invocation is stamped before the op above it: checked, with one warning.
 printf '%s\n' '{:index 0, :time 100, :type :invoke, :process 0, :f :write, :value 1}' \
   '{:index 1, :time 90, :type :invoke, :process 1, :f :read, :value nil}' \

@@ -161,8 +161,8 @@ Result<std::string> VerifyLogForCheck(std::string_view content, const std::strin
   return std::string();
 }
 
-int ConvertToLog(const history::History& history, const std::string& path,
-                 const std::string& sign_key_path) {
+int ConvertToLog(const history::History& history, const std::vector<std::string>& metadata,
+                 const std::string& path, const std::string& sign_key_path) {
   history::LogOptions opts;
   opts.fsync = history::FsyncPolicy::kNever;  // fsynced once on close
   if (!sign_key_path.empty()) {
@@ -173,7 +173,7 @@ int ConvertToLog(const history::History& history, const std::string& path,
     }
     opts.signing_key = *key;
   }
-  auto summary = history::WriteHistoryLog(path, history, {}, opts);
+  auto summary = history::WriteHistoryLog(path, history, metadata, opts);
   if (!summary) {
     PrintError(summary.error().message());
     return kExitError;

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,9 +15,11 @@
 #include "checker/junit_case.h"
 #include "checker/report.h"
 #include "checker/txn_checker.h"
+#include "common/file.h"
 #include "common/junit.h"
 #include "history/edn.h"
 #include "history/io.h"
+#include "history/txn.h"
 #include "tools/commands.h"
 
 namespace faultline::tools {
@@ -45,7 +49,31 @@ struct CheckArgs {
   // Transactional models (list-append, rw-register) only.
   std::string consistency = "strict-serializable";
   std::string junit;  // --junit FILE
+  // Whether --model / --consistency were given: when not, a history whose run metadata names
+  // "claims" (a campaign's transactional workload) is checked as its run claims.
+  bool model_given = false;
+  bool consistency_given = false;
 };
+
+// What a history's run metadata claims, for the options the user left unset; "" = no claim.
+struct Claim {
+  std::string model;
+  std::string consistency;
+};
+
+Claim ClaimFromMetadata(const std::vector<std::string>& metadata) {
+  Claim claim;
+  for (const std::string& text : metadata) {
+    const nlohmann::json meta = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!meta.is_object() || !meta.contains("claims") || !meta["claims"].is_object()) continue;
+    const nlohmann::json& c = meta["claims"];
+    if (c.contains("model") && c["model"].is_string()) claim.model = c["model"];
+    if (c.contains("consistency") && c["consistency"].is_string()) {
+      claim.consistency = c["consistency"];
+    }
+  }
+  return claim;
+}
 
 // The outcome of one file: an exit code in check's terms and, for --json, its JSON object.
 struct FileOutcome {
@@ -124,8 +152,9 @@ bool WriteHtml(const CheckArgs& a, const std::string& file, const std::string& p
   return true;
 }
 
-FileOutcome CheckOne(const CheckArgs& a, const std::string& file, const checker::CheckOptions& opts,
-                     bool write_html) {
+FileOutcome CheckOne(const CheckArgs& args, const std::string& file,
+                     const checker::CheckOptions& opts, bool write_html) {
+  CheckArgs a = args;  // --model and --consistency may come from the file's claims
   FileOutcome out;
   const auto start = std::chrono::steady_clock::now();
   out.junit = JUnitCase{.name = file,
@@ -140,38 +169,112 @@ FileOutcome CheckOne(const CheckArgs& a, const std::string& file, const checker:
     return fmt::format("{{\"file\":{},\"verdict\":\"error\",\"error\":{}}}", JsonString(file),
                        JsonString(message));
   };
+  // Could not check: said on stderr, and in the JSON and JUnit outcomes.
+  auto fail = [&](const Error& error) {
+    PrintError(error.message());
+    out.json = error_json(error.message());
+    return out;
+  };
   auto format = history::ParseFormat(a.format);
   if (!format) {
-    PrintError(format.error().message());
-    out.json = error_json(format.error().message());
-    return out;
+    return fail(format.error());
   }
   std::string content_note;
   auto t0 = std::chrono::steady_clock::now();
-  auto content = history::ReadFileToString(file);
-  if (!content) {
-    PrintError(content.error().message());
-    out.json = error_json(content.error().message());
-    return out;
+  // A file is mapped, not read into memory, and the pages already parsed are given back as the
+  // ops stream past: a transactional history of a million transactions is ~0.5 GB of text.
+  MappedFile mapped;
+  std::string piped;
+  std::string_view content;
+  if (file == "-") {
+    auto all = history::ReadFileToString(file);
+    if (!all) {
+      return fail(all.error());
+    }
+    piped = std::move(*all);
+    content = piped;
+  } else {
+    auto m = MappedFile::Open(file);
+    if (!m) {
+      return fail(m.error());
+    }
+    mapped = std::move(*m);
+    content = mapped.text();
   }
   history::Format detected =
-      *format == history::Format::kAuto ? history::DetectFormat(*content) : *format;
+      *format == history::Format::kAuto ? history::DetectFormat(content) : *format;
   if (detected == history::Format::kLog) {
     // An immutable log is verified before its ops are trusted, as `audit verify` does.
-    auto verdict = VerifyLogForCheck(*content, file, a.key);
+    auto verdict = VerifyLogForCheck(content, file, a.key);
     if (!verdict) {
-      PrintError(verdict.error().message());
-      out.json = error_json(verdict.error().message());
-      return out;
+      return fail(verdict.error());
     }
     content_note = *verdict;
+    mapped.Release(content.data() + content.size());
   }
+  // The ops are read one by one. At the first op the model is settled (the run's claims come in
+  // the metadata ahead of the ops): a transactional one decodes each op as it comes and keeps only
+  // the transactions; the others collect the ops into a History.
   history::ReadReport report;
-  auto h = history::ReadHistory(*content, file, {.format = detected}, &report);
-  if (!h) {
-    PrintError(h.error().message());
-    out.json = error_json(h.error().message());
-    return out;
+  bool settled = false;
+  std::optional<history::TxnDecoder> decoder;
+  std::vector<history::Op> ops;
+  history::Source src{.name = file, .lines = {}};
+  auto settle = [&] {
+    settled = true;
+    if (const Claim claim = ClaimFromMetadata(report.metadata);
+        !claim.model.empty() && (!a.model_given || a.model == claim.model)) {
+      const bool take_consistency = !claim.consistency.empty() && !a.consistency_given;
+      if (!a.model_given || take_consistency) {
+        a.model = claim.model;
+        if (take_consistency) a.consistency = claim.consistency;
+        content_note += fmt::format("{}checked as its run claims: --model {} --consistency {}",
+                                    content_note.empty() ? "" : "; ", a.model, a.consistency);
+        out.junit.classname = fmt::format("faultline.check.{}", a.model);
+      }
+    }
+    if (checker::ParseTxnModel(a.model)) decoder.emplace(file);
+  };
+  Status read = history::ForEachOp(
+      content, file, {.format = detected},
+      [&](history::Op&& op, int64_t line, const char* at) -> Status {
+        if (!settled) settle();
+        if (decoder) {
+          mapped.Release(at);
+          return decoder->Add(std::move(op), line);
+        }
+        ops.push_back(std::move(op));
+        src.lines.push_back(line);
+        return OkStatus();
+      },
+      &report);
+  if (read && !settled) settle();
+  std::optional<history::History> h;
+  std::vector<history::Txn> txns;
+  size_t events = 0;
+  if (read && decoder) {
+    events = decoder->ops();
+    Result<std::vector<history::Txn>> decoded = decoder->Finish();
+    if (!decoded) {
+      read = std::move(decoded).error();
+    } else {
+      txns = std::move(*decoded);
+      report.note += (report.note.empty() || decoder->TimeRegressionNote().empty() ? "" : "; ") +
+                     decoder->TimeRegressionNote();
+    }
+  } else if (read) {
+    Result<history::History> built = history::History::Build(std::move(ops), src);
+    if (built) {
+      h = std::move(*built);
+      events = h->size();
+      const std::string warning = history::TimeRegressionNote(*h);
+      report.note += (report.note.empty() || warning.empty() ? "" : "; ") + warning;
+    } else {
+      read = std::move(built).error();
+    }
+  }
+  if (!read) {
+    return fail(read.error());
   }
   double parse_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -181,45 +284,35 @@ FileOutcome CheckOne(const CheckArgs& a, const std::string& file, const checker:
     // Transactional histories: the Elle-class checker, its Verdict printed as the others are.
     auto consistency = checker::ParseConsistency(a.consistency);
     if (!consistency) {
-      PrintError(consistency.error().message());
-      out.json = error_json(consistency.error().message());
-      return out;
+      return fail(consistency.error());
     }
     checker::TxnCheckOptions topts;
     topts.model = *txn_model;
     topts.consistency = *consistency;
-    checker::TxnChecker txn_checker(topts);
-    auto verdict = txn_checker.Check(*h);
-    if (!verdict) {
-      PrintError(verdict.error().WithContext(file).message());
-      out.json = error_json(verdict.error().WithContext(file).message());
-      return out;
-    }
-    out.code = ExitFor(verdict->validity);
-    out.junit = checker::VerdictJUnitCase(*verdict, out.junit.classname, Since(start));
+    const checker::Verdict verdict = checker::CheckTxns(txns, topts);
+    txns = {};  // the input, up to a GB for large histories, is no longer needed
+    out.code = ExitFor(verdict.validity);
+    out.junit = checker::VerdictJUnitCase(verdict, out.junit.classname, Since(start));
     out.junit.name = file;
     if (a.json) {
       out.json = fmt::format(
           "{{\"file\":{},\"format\":\"{}\",\"note\":{},\"parse_ms\":{:.3f},"
           "\"peak_rss_bytes\":{},\"result\":{}}}",
           JsonString(file), history::FormatName(report.format), JsonString(content_note), parse_ms,
-          PeakRssBytes(), verdict->json);
+          PeakRssBytes(), verdict.json);
     } else {
       std::printf("%s: %s, %zu events read in %.1f ms\n", file.c_str(),
-                  std::string(history::FormatName(report.format)).c_str(), h->size(), parse_ms);
+                  std::string(history::FormatName(report.format)).c_str(), events, parse_ms);
       if (!content_note.empty()) std::printf("  %s\n", content_note.c_str());
-      std::printf("%s: %s\n%s", std::string(checker::ValidityName(verdict->validity)).c_str(),
-                  verdict->summary.c_str(), verdict->detail.c_str());
+      std::printf("%s: %s\n%s", std::string(checker::ValidityName(verdict.validity)).c_str(),
+                  verdict.summary.c_str(), verdict.detail.c_str());
+      if (!verdict.detail.empty() && verdict.detail.back() != '\n') std::fputc('\n', stdout);
     }
-    if (write_html && !WriteHtml(a, file, checker::RenderTxnHtml(*verdict))) out.code = kExitError;
+    if (write_html && !WriteHtml(a, file, checker::RenderTxnHtml(verdict))) out.code = kExitError;
     return out;
   }
   auto result = checker::Check(*h, opts);
-  if (!result) {
-    PrintError(result.error().WithContext(file).message());
-    out.json = error_json(result.error().WithContext(file).message());
-    return out;
-  }
+  if (!result) return fail(result.error().WithContext(file));
   out.code = ExitFor(result->validity);
   out.junit = LinearizabilityJUnitCase(*result, *h, file, out.junit.classname, Since(start));
   if (a.json) {
@@ -256,6 +349,11 @@ int RunCheck(const CheckArgs& a) {
   }
   if (!a.html.empty() && a.files.size() != 1) {
     PrintError("check: --html takes exactly one FILE");
+    return kExitError;
+  }
+  // Said before any file is read: a large history takes seconds to read.
+  if (auto consistency = checker::ParseConsistency(a.consistency); !consistency) {
+    PrintError(consistency.error().message());
     return kExitError;
   }
   bool any_invalid = false, any_error = false, any_unknown = false;
@@ -312,6 +410,8 @@ void RegisterCheckCommand(CLI::App& app, Action& run) {
       "  faultline check kv.txt --model kv-unpartitioned   # one search over the whole map: it\n"
       "                        # learns failures per key and backjumps over other keys' ops\n"
       "  faultline check txns.edn --model list-append --consistency snapshot-isolation\n"
+      "  faultline check runs/0001/history.log   # a campaign's txn history: checked as its\n"
+      "                        # run claims (model and consistency from the log's metadata)\n"
       "  faultline check a.edn b.edn --junit check.xml            # a test case per file, for CI\n"
       "Transactional models (list-append, rw-register) name Adya/Elle anomalies; what each\n"
       "--consistency forbids:\n" +
@@ -322,9 +422,12 @@ void RegisterCheckCommand(CLI::App& app, Action& run) {
   c->add_option("--consistency", args->consistency,
                 "For list-append and rw-register: read-committed, snapshot-isolation, "
                 "strong-session-snapshot-isolation, serializable, strong-session-serializable, "
-                "strict-serializable")
+                "strict-serializable (default: what the history's run claims, else the "
+                "strongest)")
       ->capture_default_str();
-  c->add_option("--format", args->format, "Input format: auto, jsonl, edn, etcd-log, log")
+  c->add_option(
+       "--format", args->format,
+       "Input format: auto, jsonl, json (an array of ops, as elle-cli reads), edn, etcd-log, log")
       ->capture_default_str();
   c->add_option("--initial", args->initial,
                 "Initial model state as EDN, e.g. 0 or nil (default: the model's own)");
@@ -342,7 +445,11 @@ void RegisterCheckCommand(CLI::App& app, Action& run) {
   c->add_option("--junit", args->junit,
                 "Also write JUnit XML for CI: a test case per FILE (invalid: <failure> with the "
                 "counterexample; unknown: <skipped> with the reason; could not check: <error>)");
-  c->callback([&run, args] { run = [args] { return RunCheck(*args); }; });
+  c->callback([&run, args, c] {
+    args->model_given = c->count("--model") > 0;
+    args->consistency_given = c->count("--consistency") > 0;
+    run = [args] { return RunCheck(*args); };
+  });
 }
 
 }  // namespace faultline::tools

@@ -42,10 +42,11 @@ void RegisterGenerateCommand(CLI::App& history, Action& run);
 // be authenticated.
 Result<std::string> VerifyLogForCheck(std::string_view content, const std::string& path,
                                       const std::string& public_key_path);
-// `history convert ... --to log`: writes a new log holding the history's ops.
-// With a private key path, checkpoints and the seal are signed.
-int ConvertToLog(const history::History& history, const std::string& path,
-                 const std::string& sign_key_path);
+// `history convert ... --to log`: writes a new log holding the history's ops, after meta records
+// for `metadata` (each a {"faultline":{...}} object). With a private key path, checkpoints and
+// the seal are signed.
+int ConvertToLog(const history::History& history, const std::vector<std::string>& metadata,
+                 const std::string& path, const std::string& sign_key_path);
 
 // Writes DIR/report.html at the end of a run; a failure is printed, not fatal (the run's own
 // files are written already).

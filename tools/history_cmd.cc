@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "common/file.h"
 #include "history/edn.h"
@@ -47,12 +48,13 @@ Result<history::Format> OutputFormat(const ConvertArgs& a) {
     return a.out.size() >= ext.size() &&
            a.out.compare(a.out.size() - ext.size(), ext.size(), ext) == 0;
   };
-  if (ends(".jsonl") || ends(".json")) return history::Format::kJsonl;
+  if (ends(".jsonl")) return history::Format::kJsonl;
+  if (ends(".json")) return history::Format::kJson;
   if (ends(".edn")) return history::Format::kEdn;
   if (ends(".log") || ends(".flog")) return history::Format::kLog;
   return MakeError(ErrorCode::kInvalidArgument,
                    fmt::format("convert: cannot tell the output format from '{}' (use --to "
-                               "jsonl|edn|log)",
+                               "jsonl|json|edn|log)",
                                a.out));
 }
 
@@ -74,16 +76,24 @@ int RunConvert(const ConvertArgs& a) {
     return kExitError;
   }
   if (!report.note.empty()) PrintNote(fmt::format("{}: {}", a.in, report.note));
+  // Run metadata ({"faultline":{...}}: seed, workload, config, claims) goes along into the
+  // formats that carry it: JSON Lines and the log. elle-cli's array and EDN hold ops only.
+  std::vector<std::string> metadata;
+  for (const std::string& v : report.metadata) metadata.push_back("{\"faultline\":" + v + "}");
   std::string text;
   switch (*to) {
     case history::Format::kJsonl:
-      text = history::WriteJsonlHistory(*h);
+      for (const std::string& m : metadata) text += m + "\n";
+      text += history::WriteJsonlHistory(*h);
+      break;
+    case history::Format::kJson:
+      text = history::WriteJsonArrayHistory(*h);
       break;
     case history::Format::kEdn:
       text = history::WriteEdnHistory(*h);
       break;
     case history::Format::kLog:
-      return ConvertToLog(*h, a.out, a.sign_key);
+      return ConvertToLog(*h, metadata, a.out, a.sign_key);
     default:
       PrintError(fmt::format("convert: cannot write format {}", history::FormatName(*to)));
       return kExitError;
@@ -127,15 +137,20 @@ void RegisterHistoryCommands(CLI::App& app, Action& run) {
   CLI::App* c = hist->add_subcommand(
       "convert",
       "Convert a history between formats.\n"
-      "Reads Jepsen EDN, Porcupine etcd logs and kv files, faultline JSON Lines and the\n"
-      "tamper-evident log (detected from content); writes JSON Lines, EDN or a new log.\n"
-      "Example: faultline history convert history.edn history.jsonl");
+      "Reads Jepsen EDN, Porcupine etcd logs and kv files, faultline JSON Lines, a JSON array\n"
+      "of ops (elle-cli's form) and the tamper-evident log (detected from content); writes\n"
+      "JSON Lines (.jsonl), a JSON array (.json, which elle-cli reads), EDN or a new log.\n"
+      "Examples:\n"
+      "  faultline history convert history.edn history.jsonl\n"
+      "  faultline history convert txns.edn txns.json    # for elle-cli");
   c->add_option("IN", convert->in, "Input history file ('-' for standard input)")->required();
   c->add_option("OUT", convert->out, "Output file ('-' for standard output)")->required();
-  c->add_option("--from", convert->from, "Input format: auto, jsonl, edn, etcd-log, log")
+  c->add_option(
+       "--from", convert->from,
+       "Input format: auto, jsonl, json (an array of ops, as elle-cli reads), edn, etcd-log, log")
       ->capture_default_str();
   c->add_option("--to", convert->to,
-                "Output format: jsonl, edn or log (default: from OUT's extension)");
+                "Output format: jsonl, json, edn or log (default: from OUT's extension)");
   c->add_option("--sign-key", convert->sign_key,
                 "With --to log: private key (from 'faultline audit keygen') to sign the log");
   c->callback([&run, convert] { run = [convert] { return RunConvert(*convert); }; });
@@ -146,7 +161,9 @@ void RegisterHistoryCommands(CLI::App& app, Action& run) {
                            "Summarise a history: ops by type, f and process; open ops; time span.\n"
                            "Example: faultline history stats history.edn --json");
   s->add_option("FILE", stats->file, "History file ('-' for standard input)")->required();
-  s->add_option("--format", stats->format, "Input format: auto, jsonl, edn, etcd-log, log")
+  s->add_option(
+       "--format", stats->format,
+       "Input format: auto, jsonl, json (an array of ops, as elle-cli reads), edn, etcd-log, log")
       ->capture_default_str();
   s->add_flag("--json", stats->json, "Print JSON instead of text");
   s->callback([&run, stats] { run = [stats] { return RunStats(*stats); }; });

@@ -97,10 +97,11 @@ Format DetectFormat(std::string_view content) {
 
 namespace {
 
-void KeepMetadata(const JsonlReadInfo& info, ReadReport& report) {
-  for (const Value& v : info.metadata) {
+// Adds the metadata read since `kept` (a count of those already added) to the report as JSON.
+void KeepMetadata(const JsonlReadInfo& info, size_t& kept, ReadReport& report) {
+  for (; kept < info.metadata.size(); ++kept) {
     std::string json;
-    AppendJsonValue(json, v);
+    AppendJsonValue(json, info.metadata[kept]);
     report.metadata.push_back(std::move(json));
   }
 }
@@ -114,13 +115,15 @@ Result<History> ReadHistoryAs(Format format, std::string_view content, std::stri
       if (history && info.truncated_tail && report != nullptr) {
         report->note = fmt::format("truncated last line {} ignored", info.truncated_line);
       }
-      if (report != nullptr) KeepMetadata(info, *report);
+      size_t kept = 0;
+      if (report != nullptr) KeepMetadata(info, kept, *report);
       return history;
     }
     case Format::kJson: {
       JsonlReadInfo info;
       auto history = ReadJsonArrayHistory(content, source, &info);
-      if (report != nullptr) KeepMetadata(info, *report);
+      size_t kept = 0;
+      if (report != nullptr) KeepMetadata(info, kept, *report);
       return history;
     }
     case Format::kEdn:
@@ -175,21 +178,14 @@ Status ForEachOp(std::string_view content, std::string_view source, const ReadOp
       // Metadata reaches the report as it is read, ahead of the ops after it.
       JsonlReadInfo info;
       size_t kept = 0;
-      auto keep_metadata = [&] {
-        for (; kept < info.metadata.size(); ++kept) {
-          std::string json;
-          AppendJsonValue(json, info.metadata[kept]);
-          r.metadata.push_back(std::move(json));
-        }
-      };
       OpSink with_metadata = [&](Op&& op, int64_t line, const char* at) {
-        keep_metadata();
+        KeepMetadata(info, kept, r);
         return sink(std::move(op), line, at);
       };
       Status st = format == Format::kJsonl
                       ? ForEachJsonlOp(content, source, &info, with_metadata)
                       : ForEachJsonArrayOp(content, source, &info, with_metadata);
-      keep_metadata();
+      KeepMetadata(info, kept, r);
       if (st && info.truncated_tail) {
         r.note = fmt::format("truncated last line {} ignored", info.truncated_line);
       }

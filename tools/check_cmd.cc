@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "checker/checker.h"
@@ -54,6 +55,13 @@ struct CheckArgs {
   bool model_given = false;
   bool consistency_given = false;
 };
+
+// Appends `more` to a note of "; "-separated parts (nothing when `more` is empty).
+void JoinNote(std::string& note, std::string_view more) {
+  if (more.empty()) return;
+  if (!note.empty()) note += "; ";
+  note += more;
+}
 
 // What a history's run metadata claims, for the options the user left unset; "" = no claim.
 struct Claim {
@@ -228,8 +236,8 @@ FileOutcome CheckOne(const CheckArgs& args, const std::string& file,
       if (!a.model_given || take_consistency) {
         a.model = claim.model;
         if (take_consistency) a.consistency = claim.consistency;
-        content_note += fmt::format("{}checked as its run claims: --model {} --consistency {}",
-                                    content_note.empty() ? "" : "; ", a.model, a.consistency);
+        JoinNote(content_note, fmt::format("checked as its run claims: --model {} --consistency {}",
+                                           a.model, a.consistency));
         out.junit.classname = fmt::format("faultline.check.{}", a.model);
       }
     }
@@ -259,16 +267,14 @@ FileOutcome CheckOne(const CheckArgs& args, const std::string& file,
       read = std::move(decoded).error();
     } else {
       txns = std::move(*decoded);
-      report.note += (report.note.empty() || decoder->TimeRegressionNote().empty() ? "" : "; ") +
-                     decoder->TimeRegressionNote();
+      JoinNote(report.note, decoder->TimeRegressionNote());
     }
   } else if (read) {
     Result<history::History> built = history::History::Build(std::move(ops), src);
     if (built) {
       h = std::move(*built);
       events = h->size();
-      const std::string warning = history::TimeRegressionNote(*h);
-      report.note += (report.note.empty() || warning.empty() ? "" : "; ") + warning;
+      JoinNote(report.note, history::TimeRegressionNote(*h));
     } else {
       read = std::move(built).error();
     }
@@ -278,7 +284,7 @@ FileOutcome CheckOne(const CheckArgs& args, const std::string& file,
   }
   double parse_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  if (!report.note.empty()) content_note += (content_note.empty() ? "" : "; ") + report.note;
+  JoinNote(content_note, report.note);
 
   if (auto txn_model = checker::ParseTxnModel(a.model)) {
     // Transactional histories: the Elle-class checker, its Verdict printed as the others are.

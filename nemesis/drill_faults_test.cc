@@ -9,9 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "nemesis/internal/proc.h"
 #include "nemesis/testing/fake_node_control.h"
@@ -252,6 +254,69 @@ TEST_F(DrillFaultsTest, ASiegesObjectsAreUndone) {
   EXPECT_EQ(Slurp(changed), "4096\n");
   EXPECT_FALSE(std::filesystem::exists(scratch));
   EXPECT_FALSE(internal::IsSameProcess(burner, stat->start_time));
+  EXPECT_TRUE(Open().empty());
+}
+
+// A pause healed before its SIGSTOP took effect (the target not yet scheduled: the heal of a
+// crashed campaign can come within milliseconds) must still be resumed: SIGCONT cancels the
+// pending stop. Here the "paused" process runs, as it does in that window, and traps SIGCONT.
+TEST_F(DrillFaultsTest, APauseWhoseStopHasNotTakenEffectIsStillResumed) {
+  const std::string mark = (dir_ / "continued").string();
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string script =
+        fmt::format("trap 'echo cont > {}' CONT; while :; do sleep 0.02; done", mark);
+    ::execl("/bin/sh", "sh", "-c", script.c_str(), nullptr);
+    ::_exit(127);
+  }
+  sleeps_.push_back(pid);  // reaped by TearDown
+  // The shell must have set its trap before the heal signals it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto stat = internal::ReadProcStat(pid);
+  ASSERT_TRUE(stat.has_value());
+  ASSERT_NE(stat->state, 'T');
+  testing::FakeNodeControl control({{.name = "n1", .netns = "", .address = "198.18.0.1"}}, {pid});
+  auto ledger = Ledger::Open(ledger_);
+  ASSERT_TRUE(ledger);
+  LedgerEntry e;
+  e.kind = "pause";
+  e.nodes = {"n1"};
+  e.run_id = "r1";
+  e.owner_pid = 1;  // not this process: healed like a crashed campaign's entry
+  LedgerObject o;
+  o.type = "paused";
+  o.node = "n1";
+  o.pid = pid;
+  o.start_time = stat->start_time;
+  o.flag = true;  // a local process
+  e.objects = {o};
+  ASSERT_TRUE(ledger->Append(e));
+  auto faults = DrillFaults::Open(ledger_, control, "r1");
+  ASSERT_TRUE(faults) << faults.error().message();
+  const FaultReport healed = (*faults)->Heal({});
+  EXPECT_TRUE(healed.ok) << healed.Describe();
+  EXPECT_NE(healed.Describe().find(fmt::format("signal {} to pid {}", SIGCONT, pid)),
+            std::string::npos)
+      << healed.Describe();
+  EXPECT_NE(healed.Describe().find("not seen stopped"), std::string::npos) << healed.Describe();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!std::filesystem::exists(mark) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(std::filesystem::exists(mark)) << "the heal sent no SIGCONT";
+  EXPECT_TRUE(Open().empty());
+
+  // A process that is gone is not "resumed": its pid may be someone else's now.
+  ASSERT_TRUE(ledger->Append(e));
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  sleeps_.back() = 0;
+  std::filesystem::remove(mark);
+  const FaultReport gone = (*faults)->Heal({});
+  EXPECT_TRUE(gone.ok) << gone.Describe();
+  EXPECT_NE(gone.Describe().find("not paused (nothing to resume)"), std::string::npos)
+      << gone.Describe();
   EXPECT_TRUE(Open().empty());
 }
 

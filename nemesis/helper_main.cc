@@ -78,11 +78,23 @@ void Say(const std::string& line) {
   (void)!::write(1, l.data(), l.size());
 }
 
-// Tells the spawner we are up. If it is gone (killed before reading), nobody may have recorded
-// our PID, so we end rather than linger.
-void SayReady() {
+// Tells the spawner we are up; false if it is gone (killed before reading: nobody may have
+// recorded our PID).
+bool TrySayReady() {
   const std::string line = "ready\n";
-  if (::write(1, line.data(), line.size()) != static_cast<ssize_t>(line.size())) std::_Exit(1);
+  return ::write(1, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+}
+
+// Tells the spawner we are up. If it is gone, we end rather than linger.
+void SayReady() {
+  if (!TrySayReady()) std::_Exit(1);
+}
+
+// For a helper whose first act changes something: false if the spawner is already gone (SIGPIPE
+// is ignored, so the write fails with EPIPE). SpawnHelper skips this line.
+bool SayStarting() {
+  const std::string line = "starting\n";
+  return ::write(1, line.data(), line.size()) == static_cast<ssize_t>(line.size());
 }
 
 // After "ready", stdout is the spawner's pipe: close it so the spawner's read ends.
@@ -398,11 +410,16 @@ int RunClockStrobe(const std::vector<std::string>& args) {
     for (const auto& f : files) (void)faultline::nemesis::WriteFaketimeFile(f, value);
   };
   // The first phase is written before the helper says it is ready, so the fault is in force
-  // when ApplyFault returns (a reader right after it saw no file yet). A helper whose spawner
-  // died before reading it ends at SayReady; what it wrote is undone by the heal, which resets
-  // every clock-file object the ledger recorded before the spawn.
+  // when ApplyFault returns (a reader right after it saw no file yet). But a heal after a crash
+  // of the spawner may come before this process exec'd (it cannot be found by its tag then), so
+  // nothing is written before the spawner is known to be there: "starting" fails when it died.
+  // One that dies after "starting" is found by the heal, and every way out below writes +0.
+  if (!SayStarting()) return 1;
   write_all(offset);
-  SayReady();
+  if (!TrySayReady()) {
+    write_all(milliseconds(0));
+    return 1;
+  }
   DetachStdout();
   bool high = true;
   auto next = std::chrono::steady_clock::now() + period;

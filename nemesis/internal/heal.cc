@@ -132,20 +132,29 @@ void HealProcessObject(const LedgerObject& o, NodeControl* control, EntryHeal& o
       return;
     }
     const DbProcess* db = FindDb(*dbs, o.node);
-    const bool paused_local = o.flag && o.pid != 0 &&
-                              ReadProcStat(o.pid).value_or(ProcStat{}).state == 'T' &&
-                              IsSameProcess(o.pid, o.start_time);
-    if ((db == nullptr || !db->paused) && !paused_local) {
+    // The process the pause stopped is resumed whenever it still runs, stopped or not: SIGSTOP
+    // takes effect only when its target is next scheduled (and a multi-threaded process shows
+    // 'T' only once its main thread stopped), so a heal soon after the pause may find it not
+    // yet stopped, and SIGCONT is what cancels the pending stop. Resuming a running process
+    // changes nothing.
+    const bool same_local = o.flag && o.pid != 0 && IsSameProcess(o.pid, o.start_time);
+    const bool same_db = db != nullptr && db->alive && o.pid != 0 && db->pid == o.pid &&
+                         (o.start_time == 0 || db->start_time == o.start_time);
+    const bool paused_local = same_local && ReadProcStat(o.pid).value_or(ProcStat{}).state == 'T';
+    if ((db == nullptr || !db->paused) && !same_local && !same_db) {
       out.details.push_back(fmt::format("{}: not paused (nothing to resume)", o.node));
       return;
     }
+    const bool shown_stopped = paused_local || (db != nullptr && db->paused);
+    const std::string_view pending =
+        shown_stopped ? "" : " (not seen stopped: resumed in case its stop was still pending)";
     const auto reports = control->Process({o.node}, ProcessAction::kResume);
     if (!reports.empty() && reports[0].ok) {
-      out.details.push_back(fmt::format("{}: {}", o.node, reports[0].mechanism));
+      out.details.push_back(fmt::format("{}: {}{}", o.node, reports[0].mechanism, pending));
       return;
     }
-    if (paused_local && SignalIfSame(o.pid, o.start_time, SIGCONT)) {
-      out.details.push_back(fmt::format("{}: SIGCONT to pid {}", o.node, o.pid));
+    if (same_local && SignalIfSame(o.pid, o.start_time, SIGCONT)) {
+      out.details.push_back(fmt::format("{}: SIGCONT to pid {}{}", o.node, o.pid, pending));
       return;
     }
     Fail(out, o.node,

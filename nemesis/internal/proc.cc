@@ -131,7 +131,13 @@ Result<int> SpawnHelper(const std::vector<std::string>& argv,
   std::string line;
   const auto deadline = std::chrono::steady_clock::now() + ready_timeout;
   bool eof = false;
-  while (line.find('\n') == std::string::npos && !eof) {
+  // The first line that is not "starting" (a helper's word that it runs, before it changes
+  // anything) answers.
+  const auto answered = [&line] {
+    while (line.starts_with("starting\n")) line.erase(0, 9);
+    return line.find('\n') != std::string::npos;
+  };
+  while (!answered() && !eof) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;

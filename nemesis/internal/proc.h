@@ -45,8 +45,9 @@ std::vector<int> FindProcesses(const std::vector<std::string>& needles);
 
 // Starts argv[0] (an absolute path) detached (its own session, stdin and stderr on /dev/null),
 // and waits up to `ready_timeout` for it to write one line on its stdout: "ready" means started,
-// anything else is an error message. Returns its PID. The child is not reaped here: EndProcess
-// reaps it when called from this process; if this process exits first, init does.
+// anything else is an error message ("starting" lines before it are skipped). Returns its PID. The
+// child is not reaped here: EndProcess reaps it when called from this process; if this process
+// exits first, init does.
 [[nodiscard]] Result<int> SpawnHelper(const std::vector<std::string>& argv,
                                       std::chrono::milliseconds ready_timeout);
 

@@ -640,10 +640,12 @@ std::string RevisionOrderDisagreement(const Verdict& first, const Verdict& mine,
       mine.validity == Validity::kValid
           ? "a linearization in revision order exists, so the search is wrong: a checker bug"
       : options.serializable_reads
-          ? "the values fit some order, but not etcd's revision order: serializable reads "
+          ? "the values fit some order, but not the database's own version order (etcd's "
+            "revisions, ZooKeeper's zxids): serializable reads "
             "may be stale or go back in time, and equal values hid it from the search"
-          : "the values fit some order, but not etcd's revision order: a bug of etcd or of "
-            "the recording");
+          : "the values fit some order, but not the database's own version order (etcd's "
+            "revisions, ZooKeeper's zxids): the database served stale reads, or the recording "
+            "is wrong");
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "history/edn.h"
 #include "history/io.h"
 #include "history/jsonl.h"
+#include "history/stats.h"
 #include "history/txn.h"
 
 namespace faultline::checker {
@@ -387,11 +388,13 @@ TEST(TxnCheckerTest, UnobservedWritesAreSaidNotGuessed) {
 }
 
 // The streaming path `faultline check` takes for transactional models (ForEachOp into a
-// TxnDecoder, never building a History) gives exactly what DecodeTxns gives on the built History:
+// TxnDecoder, never building a History) gives exactly what DecodeTxns gives on the built History,
+// and `history stats`'s (into a StatsBuilder) what ComputeStats gives:
 // in each format, with nemesis ops between, invocations left open at the end, and histories
 // without processes (paired by file order).
 TEST(TxnDecoderTest, StreamingAgreesWithDecodeTxnsOnTheBuiltHistory) {
   int compared = 0, open_at_end = 0;
+  size_t stats_open = 0;
   for (uint64_t seed = 1; seed <= 60; ++seed) {
     for (TxnModel model : {TxnModel::kListAppend, TxnModel::kRwRegister}) {
       TxnGenerateOptions o;
@@ -460,12 +463,25 @@ TEST(TxnDecoderTest, StreamingAgreesWithDecodeTxnsOnTheBuiltHistory) {
           EXPECT_EQ((*got)[i], (*expected)[i]) << "transaction " << i;
           open_at_end += (*got)[i].complete == history::History::kNone;
         }
+        // `history stats` streams the same way: its counts are those of the built History.
+        history::StatsBuilder stats("t");
+        Status counted = history::ForEachOp(text, "t", {.format = format},
+                                            [&stats](history::Op&& op, int64_t line, const char*) {
+                                              return stats.Add(std::move(op), line);
+                                            });
+        ASSERT_TRUE(counted) << counted.error().message();
+        const history::HistoryStats streamed = stats.Finish();
+        const history::HistoryStats reference = history::ComputeStats(*whole);
+        EXPECT_TRUE(streamed == reference) << history::StatsToJson(streamed) << "\n"
+                                           << history::StatsToJson(reference);
+        stats_open += streamed.open_ops.size();
         ++compared;
       }
     }
   }
   EXPECT_EQ(compared, 360);
   EXPECT_GT(open_at_end, 30);  // the open invocations were exercised
+  EXPECT_GT(stats_open, 30u);  // and counted as open by both
 }
 
 // Bad input gives the same error, naming the same line, on both paths.

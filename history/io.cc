@@ -72,6 +72,14 @@ Result<Format> ParseFormat(std::string_view name) {
                                name));
 }
 
+std::optional<Format> FormatFromExtension(std::string_view path) {
+  if (path.ends_with(".jsonl")) return Format::kJsonl;
+  if (path.ends_with(".json")) return Format::kJson;
+  if (path.ends_with(".edn")) return Format::kEdn;
+  if (path.ends_with(".log") || path.ends_with(".flog")) return Format::kLog;
+  return std::nullopt;
+}
+
 Format DetectFormat(std::string_view content) {
   if (content.substr(0, kUtf8Bom.size()) == kUtf8Bom) content.remove_prefix(kUtf8Bom.size());
   size_t i = 0;

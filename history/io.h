@@ -4,6 +4,7 @@
 #ifndef FAULTLINE_HISTORY_IO_H_
 #define FAULTLINE_HISTORY_IO_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,10 @@ enum class Format {
 // "auto", "jsonl", "json", "edn", "etcd-log", "log".
 std::string_view FormatName(Format format);
 Result<Format> ParseFormat(std::string_view name);
+
+// The format a file name's extension names: .jsonl, .json, .edn, .log or .flog; nullopt for any
+// other name.
+std::optional<Format> FormatFromExtension(std::string_view path);
 
 // Detects the format from the first non-blank bytes: the log's magic line, "INFO" (etcd log),
 // "{\"" or "{}" (JSON Lines), "[{\"" (a JSON array of ops), otherwise EDN ("{:", "[", "(", ";",

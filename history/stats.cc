@@ -9,15 +9,32 @@
 
 namespace faultline::history {
 
+namespace {
+
+// What one op adds whatever its pairing: its type, f and process, and the time span.
+void CountOp(HistoryStats& s, const Op& op) {
+  ++s.ops;
+  ++s.by_type[std::string(OpTypeName(op.type))];
+  ++s.by_f[op.f];
+  ++s.by_process[op.process];
+  if (!op.is_client()) ++s.nemesis_ops;
+  if (op.time_ns >= 0) {
+    if (s.first_time_ns < 0) s.first_time_ns = op.time_ns;
+    s.last_time_ns = op.time_ns;
+  }
+}
+
+void EndStats(HistoryStats& s) {
+  if (s.first_time_ns >= 0) s.time_span_ns = s.last_time_ns - s.first_time_ns;
+}
+
+}  // namespace
+
 HistoryStats ComputeStats(const History& history) {
   HistoryStats s;
-  s.ops = history.size();
   for (size_t i = 0; i < history.size(); ++i) {
     const Op& op = history[i];
-    ++s.by_type[std::string(OpTypeName(op.type))];
-    ++s.by_f[op.f];
-    ++s.by_process[op.process];
-    if (!op.is_client()) ++s.nemesis_ops;
+    CountOp(s, op);
     // The nemesis writes :info on both halves, so the pairing, not the type, tells which half
     // opens an operation: a completion always has its invocation before it.
     const size_t partner = history.partner(i);
@@ -38,13 +55,67 @@ HistoryStats ComputeStats(const History& history) {
     } else {
       ++s.completions;
     }
-    if (op.time_ns >= 0) {
-      if (s.first_time_ns < 0) s.first_time_ns = op.time_ns;
-      s.last_time_ns = op.time_ns;
+  }
+  EndStats(s);
+  return s;
+}
+
+StatsBuilder::StatsBuilder(std::string source_name) : pairer_(std::move(source_name)) {}
+
+Status StatsBuilder::Add(Op&& op, int64_t line) {
+  const size_t i = stats_.ops;
+  FAULTLINE_ASSIGN_OR_RETURN(const size_t partner, pairer_.Add(op, i, line));
+  CountOp(stats_, op);
+  const int64_t size = op.value.is_sequential() ? static_cast<int64_t>(op.value.size()) : -1;
+  if (partner != OpPairer::kNone) {
+    // A completion: the transaction counts here, with the micro-ops of either half.
+    Opened opened;
+    if (auto it = open_.find(partner); it != open_.end()) {
+      opened = it->second;
+      open_.erase(it);
+    }
+    ++stats_.completions;
+    if (IsTxnOp(op)) {
+      ++stats_.txns;
+      if (size >= 0) {
+        stats_.micro_ops += static_cast<size_t>(size);
+      } else if (opened.micro_ops >= 0) {
+        stats_.micro_ops += static_cast<size_t>(opened.micro_ops);
+      }
+    }
+    return OkStatus();
+  }
+  // A bare completion (a minimal history's op without a process) stands alone.
+  if (op.is_completion() && op.process.is_none()) {
+    ++stats_.completions;
+    if (IsTxnOp(op)) {
+      ++stats_.txns;
+      if (size >= 0) stats_.micro_ops += static_cast<size_t>(size);
+    }
+    return OkStatus();
+  }
+  ++stats_.invocations;
+  open_.emplace(i, Opened{.txn = IsTxnOp(op), .micro_ops = size});
+  return OkStatus();
+}
+
+HistoryStats StatsBuilder::Finish() {
+  // Invocations that never completed; a transaction among them counts once, here.
+  for (const auto& [position, opened] : open_) {
+    stats_.open_ops.push_back(position);
+    if (opened.txn) {
+      ++stats_.txns;
+      if (opened.micro_ops >= 0) stats_.micro_ops += static_cast<size_t>(opened.micro_ops);
     }
   }
-  if (s.first_time_ns >= 0) s.time_span_ns = s.last_time_ns - s.first_time_ns;
-  return s;
+  open_.clear();
+  EndStats(stats_);
+  return std::move(stats_);
+}
+
+std::string StatsBuilder::TimeRegressionNote() const {
+  return history::TimeRegressionNote(pairer_.time_regressions(), pairer_.first_time_regression(),
+                                     pairer_.first_time_regression_line());
 }
 
 std::string FormatStats(const HistoryStats& s) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "history/history.h"
 #include "history/op.h"
 
@@ -47,6 +48,29 @@ struct HistoryStats {
 };
 
 HistoryStats ComputeStats(const History& history);
+
+// ComputeStats op by op, for a history too large to hold (`faultline history stats` of a file):
+// Add each op in file order (ForEachOp in history/io.h), then Finish. Gives what ComputeStats of
+// the built History gives, errors included (the pairing is History::Build's, through OpPairer).
+// Keeps only the open invocations.
+class StatsBuilder {
+ public:
+  explicit StatsBuilder(std::string source_name);
+
+  Status Add(Op&& op, int64_t line);
+  HistoryStats Finish();
+  // The one-line warning History's TimeRegressionNote gives, or "".
+  std::string TimeRegressionNote() const;
+
+ private:
+  struct Opened {
+    bool txn = false;
+    int64_t micro_ops = -1;  // the size of its value when that is a vector, else -1
+  };
+  OpPairer pairer_;
+  HistoryStats stats_;
+  std::map<size_t, Opened> open_;  // by position: open_ops come out in order
+};
 
 // Human-readable text, several lines, ending with a newline.
 std::string FormatStats(const HistoryStats& stats);

@@ -464,7 +464,7 @@ fuse_operations Operations() {
 
 }  // namespace
 
-int RunDiskServer(const std::vector<std::string>& args, const std::function<void()>& ready) {
+int RunDiskServer(const std::vector<std::string>& args, const std::function<bool()>& ready) {
   std::string dir;
   std::string socket_path;
   for (size_t i = 1; i + 1 < args.size(); i += 2) {
@@ -506,7 +506,13 @@ int RunDiskServer(const std::vector<std::string>& args, const std::function<void
   }
   fuse_set_signal_handlers(fuse_get_session(f));
   std::thread(ServeControl, listener).detach();
-  ready();
+  if (!ready()) {
+    fuse_remove_signal_handlers(fuse_get_session(f));
+    fuse_unmount(f);
+    fuse_destroy(f);
+    ::unlink(socket_path.c_str());
+    return 1;
+  }
   fuse_loop_config* config = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(config, 16);
   const int r = fuse_loop_mt(f, config);

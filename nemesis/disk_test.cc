@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -428,6 +429,44 @@ TEST_F(DiskTest, KvServersCorruptedDataIsRestoredUnlessRewritten) {
   EXPECT_EQ(OpenEntries(), 1u);
   ASSERT_TRUE(kv.Process({"n1"}, ProcessAction::kKill)[0].ok);
   EXPECT_TRUE((*disks)->Unmount().ok);
+}
+
+// A server whose spawner died before it said "ready" (so nobody may have recorded its mount, or a
+// heal has already run) unmounts again and exits: no mount is left without a server (ENOTCONN).
+TEST_F(DiskTest, AServerWhoseSpawnerIsGoneUnmountsItself) {
+  const auto helper = internal::HelperPath();
+  ASSERT_TRUE(helper) << helper.error().message();
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::dup2(fds[1], 1);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    ::execl(helper->c_str(), helper->c_str(), "disk", "--dir", nodes_[0].dir.c_str(), "--socket",
+            nodes_[0].socket.c_str(), nullptr);
+    ::_exit(127);
+  }
+  ::close(fds[0]);  // the spawner is gone: nobody reads its "ready"
+  ::close(fds[1]);
+  int status = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  pid_t done = 0;
+  while ((done = ::waitpid(child, &status, WNOHANG)) == 0 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (done == 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+    FAIL() << "the server still runs 10 s after its spawner was gone";
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << "status " << status;
+  EXPECT_FALSE(IsDiskMounted(nodes_[0].dir));
+  struct stat st {};
+  EXPECT_EQ(::stat(nodes_[0].dir.c_str(), &st), 0) << std::strerror(errno);
+  EXPECT_FALSE(fs::exists(nodes_[0].socket));
 }
 
 // A child mounts and applies a fault, SIGKILLed at `point` (FAULTLINE_CRASH_AT).

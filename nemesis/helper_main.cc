@@ -553,8 +553,9 @@ int main(int argc, char** argv) {
     ::signal(SIGTERM, SIG_DFL);
     ::signal(SIGINT, SIG_DFL);
     return faultline::nemesis::internal::RunDiskServer(args, [] {
-      SayReady();
+      if (!TrySayReady()) return false;
       DetachStdout();
+      return true;
     });
   }
   Say("usage: faultline-nemesis-helper delay|reorder|duplicate|packet-corrupt|watchdog|"

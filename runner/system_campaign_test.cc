@@ -2,20 +2,23 @@
 // system file, its commands run in the node namespaces, a Python exec client): with its planted
 // bug (--unsafe-cas) the campaign must find a linearizability violation; without it the same
 // campaign must be valid. ZooKeeper built in (--system zookeeper: Debian's zookeeper in the node
-// namespaces, the C client on one server per worker): sync reads without faults valid, plain
-// reads under isolation stale. Root only; each test brings up its own cluster under its own state
-// root, and every server it started is stopped whether the test passes or fails.
+// namespaces, the C client on one server per worker): sync reads without faults stale only on the
+// leader (where ZooKeeper's sync does not wait), plain reads under isolation stale. Root only; each
+// test brings up its own cluster under its own state root, and every server it started is stopped
+// whether the test passes or fails.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cluster/cluster.h"
 #include "runner/local.h"
@@ -84,25 +87,64 @@ TEST_F(SystemCampaignTest, ExampleKvIsValid) {
   EXPECT_GT(r.verdict.figures.client_ops, 500);
 }
 
-TEST_F(SystemCampaignTest, ZooKeeperSyncReadsWithoutFaultsAreValid) {
+// The nodes whose ZooKeeper log says they led at some point of the run.
+std::vector<std::string> ZooKeeperLeaders(const fs::path& nodes_dir) {
+  std::vector<std::string> leaders;
+  for (const auto& node : fs::directory_iterator(nodes_dir)) {
+    std::ifstream log(node.path() / "zookeeper.log");
+    for (std::string line; std::getline(log, line);) {
+      if (line.find("Peer state changed: leading") != std::string::npos) {
+        leaders.push_back(node.path().filename().string());
+        break;
+      }
+    }
+  }
+  return leaders;
+}
+
+// Sync before each read makes a follower's read see every write acknowledged before it began: the
+// follower's sync goes through the leader and waits for the commits ahead of it. On the leader
+// itself sync is not matched against commits (CommitProcessor's matchSyncs is false there): a read
+// served by the leader may miss, by a millisecond, a write a follower has already acknowledged,
+// before the leader applied it. The CI run and a loaded dev run found exactly that, once each
+// (op 409 read 2 on n3, the leader, 0.6 ms after write 4 was acknowledged). So: every stale read
+// must be the leader's, and without one the run is valid by every checker.
+TEST_F(SystemCampaignTest, ZooKeeperSyncReadsAreStaleOnlyOnTheLeader) {
   ASSERT_TRUE(fs::exists("/usr/share/java/zookeeper.jar")) << "needs zookeeper (tools/setup.sh)";
   RunReport r = Run(ZooKeeper("zksync", "sync"));
-  EXPECT_EQ(r.verdict.validity, Validity::kValid) << r.text;
   EXPECT_GT(r.verdict.figures.client_ops, 500);
   EXPECT_NE(r.text.find("sync reads"), std::string::npos) << r.text;
   EXPECT_TRUE(fs::exists(fs::path(r.files.nodes) / "n1" / "zookeeper.log"));
-  // The client records zxids: no read is stale by its version, and the revision-order checker
-  // (which needs them) agrees with the search.
+  const std::vector<std::string> leaders = ZooKeeperLeaders(r.files.nodes);
+  ASSERT_FALSE(leaders.empty()) << "no node's log says it led";
+  // The client records zxids, so the stale-read finder (which needs them) names the node of
+  // each stale read, and the revision-order checker (which needs them too) runs.
   ASSERT_FALSE(r.verdict.checkers.empty());
   const nlohmann::json lin = nlohmann::json::parse(r.verdict.checkers[0].json);
-  EXPECT_EQ(lin["stale_reads"]["count"], 0) << lin["stale_reads"].dump();
+  const std::int64_t stale = lin["stale_reads"]["count"].get<std::int64_t>();
+  for (const auto& [node, causes] : lin["stale_reads"]["by_node"].items()) {
+    EXPECT_NE(std::find(leaders.begin(), leaders.end(), node), leaders.end())
+        << "a sync read on " << node << ", not a leader, was stale: " << lin["stale_reads"].dump();
+  }
   bool revision_order = false;
   for (const CheckerVerdict& v : r.verdict.checkers) {
     if (v.name != "revision-order") continue;
     revision_order = true;
-    EXPECT_EQ(v.validity, Validity::kValid) << v.summary << "\n" << v.detail;
+    if (stale == 0) {
+      EXPECT_EQ(v.validity, Validity::kValid) << v.summary << "\n" << v.detail;
+    } else {
+      // Nothing but the leader's stale reads.
+      for (const auto& [kind, count] : v.anomalies) {
+        EXPECT_EQ(kind, "stale-read") << v.summary << "\n" << v.detail;
+      }
+    }
   }
   EXPECT_TRUE(revision_order) << r.text;
+  if (stale == 0) {
+    EXPECT_EQ(r.verdict.validity, Validity::kValid) << r.text;
+  }
+  std::printf("leaders: %s; stale reads on the leader: %lld\n",
+              fmt::format("{}", fmt::join(leaders, ",")).c_str(), static_cast<long long>(stale));
 }
 
 // Issue 14's criterion: plain reads under isolation find a stale read in at least one of 3

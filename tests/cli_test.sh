@@ -128,6 +128,22 @@ expect 3 check-bad-consistency -- "$bin" check "$work/skew.edn" --model list-app
   --consistency eventual
 expect 3 gen-rw-no-g0 -- "$bin" history generate --model rw-register --anomaly G0
 contains gen-rw-no-g0 "cannot plant \"G0\" in a rw-register history"
+# generate writes the format --out's extension names (JSON Lines otherwise); not a log.
+expect 0 gen-by-extension-edn -- "$bin" history generate --model list-append --ops 20 \
+  --out "$work/g.edn"
+if [[ $(head -c 2 "$work/g.edn") == '{:' ]]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL gen-by-extension-edn: not EDN"; fi
+expect 0 gen-by-extension-json -- "$bin" history generate --model list-append --ops 20 \
+  --out "$work/g.json"
+if [[ $(head -c 2 "$work/g.json") == '[{' ]]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL gen-by-extension-json: not a JSON array"; fi
+expect 0 check-gen-json -- "$bin" check "$work/g.json" --model list-append
+contains check-gen-json "json, "
+expect 0 gen-to-wins -- "$bin" history generate --ops 20 --out "$work/g2.edn" --to jsonl
+if [[ $(head -c 2 "$work/g2.edn") == '{"' ]]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "FAIL gen-to-wins: --to jsonl did not win over .edn"; fi
+expect 3 gen-no-log -- "$bin" history generate --ops 20 --out "$work/g.log"
+contains gen-no-log "faultline history convert"
 # elle-cli's JSON: one array of ops. Written by convert (.json), read back, checked alike.
 expect 0 convert-to-elle-json -- "$bin" history convert "$work/skew.edn" "$work/skew.json"
 if [[ $(head -c 2 "$work/skew.json") == '[{' ]]; then passed=$((passed + 1)); else

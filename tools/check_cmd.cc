@@ -191,24 +191,12 @@ FileOutcome CheckOne(const CheckArgs& args, const std::string& file,
   auto t0 = std::chrono::steady_clock::now();
   // A file is mapped, not read into memory, and the pages already parsed are given back as the
   // ops stream past: a transactional history of a million transactions is ~0.5 GB of text.
-  MappedFile mapped;
-  std::string piped;
-  std::string_view content;
-  if (file == "-") {
-    auto all = history::ReadFileToString(file);
-    if (!all) {
-      return fail(all.error());
-    }
-    piped = std::move(*all);
-    content = piped;
-  } else {
-    auto m = MappedFile::Open(file);
-    if (!m) {
-      return fail(m.error());
-    }
-    mapped = std::move(*m);
-    content = mapped.text();
+  auto opened = HistoryText::Open(file);
+  if (!opened) {
+    return fail(opened.error());
   }
+  HistoryText& mapped = *opened;
+  const std::string_view content = mapped.text();
   history::Format detected =
       *format == history::Format::kAuto ? history::DetectFormat(content) : *format;
   if (detected == history::Format::kLog) {
@@ -396,6 +384,17 @@ int RunCheck(const CheckArgs& a) {
 }
 
 }  // namespace
+
+Result<HistoryText> HistoryText::Open(const std::string& path) {
+  HistoryText t;
+  if (path == "-") {
+    FAULTLINE_ASSIGN_OR_RETURN(std::string all, history::ReadFileToString(path));
+    t.piped_ = std::make_unique<std::string>(std::move(all));
+  } else {
+    FAULTLINE_ASSIGN_OR_RETURN(t.mapped_, MappedFile::Open(path));
+  }
+  return t;
+}
 
 void RegisterCheckCommand(CLI::App& app, Action& run) {
   auto args = std::make_shared<CheckArgs>();

@@ -5,10 +5,12 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/file.h"
 #include "common/result.h"
 #include "history/history.h"
 
@@ -36,6 +38,20 @@ void RegisterReportCommand(CLI::App& app, Action& run);     // report PATH
 void RegisterWaveCommand(CLI::App& app, Action& run);       // wave (drill + FIT + campaign)
 
 void RegisterGenerateCommand(CLI::App& history, Action& run);
+
+// A history file's text for reading op by op: mapped, so the pages already parsed can be given
+// back (Release), or read whole from standard input ("-"). Errors name the path.
+class HistoryText {
+ public:
+  [[nodiscard]] static Result<HistoryText> Open(const std::string& path);
+  std::string_view text() const { return piped_ ? std::string_view(*piped_) : mapped_.text(); }
+  // Gives back the pages before `upto` (a pointer into text()); nothing for standard input.
+  void Release(const char* upto) { mapped_.Release(upto); }
+
+ private:
+  MappedFile mapped_;
+  std::unique_ptr<std::string> piped_;  // on the heap: text() stays valid when this moves
+};
 
 // Verifies a tamper-evident log before `check` reads it. Returns a note for the report ("sealed,
 // 812 records, signatures good" or "crash prefix: ..."), or an error when it is tampered or cannot

@@ -7,6 +7,7 @@
 
 #include "checker/txn_generate.h"
 #include "history/edn.h"
+#include "history/io.h"
 #include "history/jsonl.h"
 #include "tools/commands.h"
 #include "tools/generate.h"
@@ -23,7 +24,7 @@ struct GenerateArgs {
   size_t max_ops = 4;
   size_t rotate_every = 0;
   std::string out = "-";
-  std::string to = "jsonl";
+  std::string to;  // empty: from --out's extension (.edn, .json), else jsonl
 };
 
 std::string Join(const std::vector<std::string>& items) {
@@ -32,9 +33,30 @@ std::string Join(const std::vector<std::string>& items) {
   return s;
 }
 
+// The output format: --to, else --out's extension; JSON Lines for standard output and for
+// any other name. A log is signed and chained: history convert makes one from JSON Lines.
+Result<history::Format> GenerateFormat(const GenerateArgs& a) {
+  history::Format f = history::Format::kJsonl;
+  if (!a.to.empty()) {
+    FAULTLINE_ASSIGN_OR_RETURN(f, history::ParseFormat(a.to));
+  } else if (a.out != "-") {
+    f = history::FormatFromExtension(a.out).value_or(history::Format::kJsonl);
+  }
+  if (f == history::Format::kJsonl || f == history::Format::kJson || f == history::Format::kEdn) {
+    return f;
+  }
+  const std::string asked =
+      a.to.empty() ? fmt::format("--out {}", a.out) : fmt::format("--to {}", a.to);
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("generate: {}: generate writes jsonl, json or edn (a log: generate "
+                               "JSON Lines, then 'faultline history convert H.jsonl H.log')",
+                               asked));
+}
+
 int RunGenerate(const GenerateArgs& a) {
-  if (a.to != "jsonl" && a.to != "edn") {
-    PrintError(fmt::format("generate: --to must be jsonl or edn, got '{}'", a.to));
+  const auto format = GenerateFormat(a);
+  if (!format) {
+    PrintError(format.error().message());
     return kExitError;
   }
   const auto txn_model = checker::ParseTxnModel(a.options.model);
@@ -63,7 +85,9 @@ int RunGenerate(const GenerateArgs& a) {
     PrintError(h.error().WithContext("generate").message());
     return kExitError;
   }
-  std::string text = a.to == "edn" ? history::WriteEdnHistory(*h) : history::WriteJsonlHistory(*h);
+  const std::string text = *format == history::Format::kEdn    ? history::WriteEdnHistory(*h)
+                           : *format == history::Format::kJson ? history::WriteJsonArrayHistory(*h)
+                                                               : history::WriteJsonlHistory(*h);
   std::FILE* f = a.out == "-" ? stdout : std::fopen(a.out.c_str(), "wb");
   if (!f) {
     PrintError(fmt::format("generate: cannot open {} for writing", a.out));
@@ -137,7 +161,9 @@ void RegisterGenerateCommand(CLI::App& history, Action& run) {
                 "A fresh key replaces the oldest every N transactions (0 = never)")
       ->capture_default_str();
   g->add_option("--out", args->out, "Output file ('-' = standard output)")->capture_default_str();
-  g->add_option("--to", args->to, "Output format: jsonl or edn")->capture_default_str();
+  g->add_option("--to", args->to,
+                "Output format: jsonl, json (an array of ops, as elle-cli reads) or edn (default: "
+                "from --out's extension, else jsonl)");
   g->callback([&run, args] { run = [args] { return RunGenerate(*args); }; });
 }
 

@@ -44,14 +44,7 @@ Status WriteOutput(const std::string& path, const std::string& text) {
 // The output format: --to, else from OUT's extension.
 Result<history::Format> OutputFormat(const ConvertArgs& a) {
   if (!a.to.empty()) return history::ParseFormat(a.to);
-  auto ends = [&a](std::string_view ext) {
-    return a.out.size() >= ext.size() &&
-           a.out.compare(a.out.size() - ext.size(), ext.size(), ext) == 0;
-  };
-  if (ends(".jsonl")) return history::Format::kJsonl;
-  if (ends(".json")) return history::Format::kJson;
-  if (ends(".edn")) return history::Format::kEdn;
-  if (ends(".log") || ends(".flog")) return history::Format::kLog;
+  if (auto f = history::FormatFromExtension(a.out)) return *f;
   return MakeError(ErrorCode::kInvalidArgument,
                    fmt::format("convert: cannot tell the output format from '{}' (use --to "
                                "jsonl|json|edn|log)",
@@ -113,14 +106,32 @@ int RunStats(const StatsArgs& a) {
     PrintError(format.error().message());
     return kExitError;
   }
-  history::ReadReport report;
-  auto h = history::ReadHistoryFile(a.file, {.format = *format}, &report);
-  if (!h) {
-    PrintError(h.error().message());
+  // Counted as the ops stream past, from a mapped file whose pages are given back as they are
+  // parsed: a history of a million transactions is counted in little more than its open ops.
+  auto text = HistoryText::Open(a.file);
+  if (!text) {
+    PrintError(text.error().message());
     return kExitError;
   }
-  if (!report.note.empty()) PrintNote(fmt::format("{}: {}", a.file, report.note));
-  history::HistoryStats stats = history::ComputeStats(*h);
+  history::ReadReport report;
+  history::StatsBuilder builder(a.file);
+  const Status read = history::ForEachOp(
+      text->text(), a.file, {.format = *format},
+      [&](history::Op&& op, int64_t line, const char* at) {
+        text->Release(at);
+        return builder.Add(std::move(op), line);
+      },
+      &report);
+  if (!read) {
+    PrintError(read.error().message());
+    return kExitError;
+  }
+  std::string note = report.note;
+  if (const std::string warning = builder.TimeRegressionNote(); !warning.empty()) {
+    note += (note.empty() ? "" : "; ") + warning;
+  }
+  if (!note.empty()) PrintNote(fmt::format("{}: {}", a.file, note));
+  history::HistoryStats stats = builder.Finish();
   std::string out = a.json ? history::StatsToJson(stats) : history::FormatStats(stats);
   if (!out.empty() && out.back() != '\n') out += '\n';
   std::fputs(out.c_str(), stdout);

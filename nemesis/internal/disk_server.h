@@ -13,8 +13,10 @@
 namespace faultline::nemesis::internal {
 
 // Mounts, calls `ready` once the mount and the control socket are up, serves until the mount goes.
-// Returns the process's exit code; errors before `ready` are one line on stdout.
-int RunDiskServer(const std::vector<std::string>& args, const std::function<void()>& ready);
+// Returns the process's exit code; errors before `ready` are one line on stdout. If `ready`
+// returns false (the spawner is gone: nobody may have recorded the mount, or a heal already ran),
+// it unmounts again and returns 1, leaving no mount without a server behind.
+int RunDiskServer(const std::vector<std::string>& args, const std::function<bool()>& ready);
 
 }  // namespace faultline::nemesis::internal
 

@@ -1,6 +1,7 @@
 // Summary counts of a history, for `faultline history stats` and reports.
 //
-// Thread-safety: free functions without shared state; HistoryStats is a plain value.
+// Thread-safety: free functions without shared state; HistoryStats is a plain value; a
+// StatsBuilder is used by one thread at a time.
 #ifndef FAULTLINE_HISTORY_STATS_H_
 #define FAULTLINE_HISTORY_STATS_H_
 

@@ -164,18 +164,28 @@ Result<History> History::Build(std::vector<Op> ops, const Source& source) {
   return h;
 }
 
-std::string TimeRegressionNote(const History& history) {
-  const size_t first = history.first_time_regression();
-  return TimeRegressionNote(history.time_regressions(), first,
-                            first == History::kNone ? 0 : history.line(first));
-}
+namespace {
 
-std::string TimeRegressionNote(size_t count, size_t first, int64_t first_line) {
+// `count` ops with a :time regression; `first` is the first one's position, `first_line` its line
+// or 0.
+std::string RegressionNote(size_t count, size_t first, int64_t first_line) {
   if (count == 0) return {};
   return fmt::format(
       "{} op{} {} a :time before that of an op above (first: {}); the file order is used for "
       "real-time precedence",
       count, count == 1 ? "" : "s", count == 1 ? "has" : "have", LineRef(first_line, first));
+}
+
+}  // namespace
+
+std::string OpPairer::TimeRegressionNote() const {
+  return RegressionNote(time_regressions_, first_time_regression_, first_time_regression_line_);
+}
+
+std::string TimeRegressionNote(const History& history) {
+  const size_t first = history.first_time_regression();
+  return RegressionNote(history.time_regressions(), first,
+                        first == History::kNone ? 0 : history.line(first));
 }
 
 Result<std::map<Value, History, ValueLess>> History::SplitIndependent() const {

@@ -66,7 +66,8 @@ class OpPairer {
   size_t open() const;
   size_t time_regressions() const { return time_regressions_; }
   size_t first_time_regression() const { return first_time_regression_; }
-  int64_t first_time_regression_line() const { return first_time_regression_line_; }
+  // The one-line warning History's TimeRegressionNote gives, or "".
+  std::string TimeRegressionNote() const;
 
  private:
   struct Open;
@@ -132,8 +133,6 @@ class History {
 // The one-line warning for a history with time regressions ("3 ops have a :time before that of an
 // op above them (first: line 12); file order is used for real-time precedence"), or "" when none.
 std::string TimeRegressionNote(const History& history);
-// The same from the counts alone (OpPairer's): `first` is a position, `first_line` its line or 0.
-std::string TimeRegressionNote(size_t count, size_t first, int64_t first_line);
 
 }  // namespace faultline::history
 

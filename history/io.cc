@@ -163,12 +163,7 @@ Result<History> ReadHistory(std::string_view content, std::string_view source,
   }
   auto history = ReadHistoryAs(format, content, source, report);
   // One warning for the whole file, whatever the format, joined to the reader's own note.
-  if (history && report != nullptr) {
-    std::string warning = TimeRegressionNote(*history);
-    if (!warning.empty()) {
-      report->note += (report->note.empty() ? "" : "; ") + warning;
-    }
-  }
+  if (history && report != nullptr) JoinNote(report->note, TimeRegressionNote(*history));
   return history;
 }
 
@@ -216,6 +211,12 @@ Status ForEachOp(std::string_view content, std::string_view source, const ReadOp
       break;
   }
   return MakeError(ErrorCode::kInternal, "read history: no format chosen");
+}
+
+void JoinNote(std::string& note, std::string_view more) {
+  if (more.empty()) return;
+  if (!note.empty()) note += "; ";
+  note += more;
 }
 
 Result<std::string> ReadFileToString(const std::string& path) {

@@ -63,6 +63,10 @@ Result<History> ReadHistory(std::string_view content, std::string_view source,
 Status ForEachOp(std::string_view content, std::string_view source, const ReadOptions& options,
                  const OpSink& sink, ReadReport* report = nullptr);
 
+// Appends `more` to a note of "; "-separated parts (nothing when `more` is empty): a reader's
+// note, its time-regression warning, a checker's remarks.
+void JoinNote(std::string& note, std::string_view more);
+
 // Reads a file ("-": standard input) into memory. Errors name the path and errno's text.
 Result<std::string> ReadFileToString(const std::string& path);
 

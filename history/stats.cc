@@ -24,41 +24,7 @@ void CountOp(HistoryStats& s, const Op& op) {
   }
 }
 
-void EndStats(HistoryStats& s) {
-  if (s.first_time_ns >= 0) s.time_span_ns = s.last_time_ns - s.first_time_ns;
-}
-
 }  // namespace
-
-HistoryStats ComputeStats(const History& history) {
-  HistoryStats s;
-  for (size_t i = 0; i < history.size(); ++i) {
-    const Op& op = history[i];
-    CountOp(s, op);
-    // The nemesis writes :info on both halves, so the pairing, not the type, tells which half
-    // opens an operation: a completion always has its invocation before it.
-    const size_t partner = history.partner(i);
-    // A transaction counts once: at its completion, or at its invocation when it never completes.
-    if (IsTxnOp(op) && (partner == History::kNone || partner < i)) {
-      ++s.txns;
-      if (op.value.is_sequential()) {
-        s.micro_ops += op.value.size();
-      } else if (partner != History::kNone && history[partner].value.is_sequential()) {
-        s.micro_ops += history[partner].value.size();  // a completion without its micro-ops
-      }
-    }
-    // A bare completion (a minimal history's op without a process) has no invocation at all.
-    const bool bare = partner == History::kNone && op.is_completion() && op.process.is_none();
-    if (!bare && (partner == History::kNone || partner > i)) {
-      ++s.invocations;
-      if (partner == History::kNone) s.open_ops.push_back(i);
-    } else {
-      ++s.completions;
-    }
-  }
-  EndStats(s);
-  return s;
-}
 
 StatsBuilder::StatsBuilder(std::string source_name) : pairer_(std::move(source_name)) {}
 
@@ -109,13 +75,20 @@ HistoryStats StatsBuilder::Finish() {
     }
   }
   open_.clear();
-  EndStats(stats_);
+  if (stats_.first_time_ns >= 0) stats_.time_span_ns = stats_.last_time_ns - stats_.first_time_ns;
   return std::move(stats_);
 }
 
-std::string StatsBuilder::TimeRegressionNote() const {
-  return history::TimeRegressionNote(pairer_.time_regressions(), pairer_.first_time_regression(),
-                                     pairer_.first_time_regression_line());
+std::string StatsBuilder::TimeRegressionNote() const { return pairer_.TimeRegressionNote(); }
+
+HistoryStats ComputeStats(const History& history) {
+  // The same counting as a streamed read: the ops of a built History pair as they did then.
+  StatsBuilder builder(history.source_name());
+  for (size_t i = 0; i < history.size(); ++i) {
+    // Cannot fail: History::Build paired these ops by the same rules.
+    (void)builder.Add(Op(history[i]), history.line(i));
+  }
+  return builder.Finish();
 }
 
 std::string FormatStats(const HistoryStats& s) {

@@ -48,12 +48,12 @@ struct HistoryStats {
   bool operator==(const HistoryStats&) const = default;
 };
 
+// The counts of a built History (through a StatsBuilder: one set of rules for both).
 HistoryStats ComputeStats(const History& history);
 
-// ComputeStats op by op, for a history too large to hold (`faultline history stats` of a file):
-// Add each op in file order (ForEachOp in history/io.h), then Finish. Gives what ComputeStats of
-// the built History gives, errors included (the pairing is History::Build's, through OpPairer).
-// Keeps only the open invocations.
+// Counts op by op, for a history too large to hold (`faultline history stats` of a file): Add each
+// op in file order (ForEachOp in history/io.h), then Finish. The pairing, and its errors, are
+// History::Build's (through OpPairer). Keeps only the open invocations.
 class StatsBuilder {
  public:
   explicit StatsBuilder(std::string source_name);

@@ -239,9 +239,6 @@ Result<std::vector<Txn>> TxnDecoder::Finish() {
   return all;
 }
 
-std::string TxnDecoder::TimeRegressionNote() const {
-  return history::TimeRegressionNote(pairer_.time_regressions(), pairer_.first_time_regression(),
-                                     pairer_.first_time_regression_line());
-}
+std::string TxnDecoder::TimeRegressionNote() const { return pairer_.TimeRegressionNote(); }
 
 }  // namespace faultline::history

@@ -73,28 +73,18 @@ namespace {
 volatile std::sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
-void Say(const std::string& line) {
-  std::string l = line + "\n";
-  (void)!::write(1, l.data(), l.size());
+// Writes one line to the spawner; false if it is gone (SIGPIPE is ignored, so the write fails
+// with EPIPE). "ready" says the helper is up (before it, "starting" says it runs, and nothing
+// more: SpawnHelper skips it).
+bool Say(const std::string& line) {
+  const std::string l = line + "\n";
+  return ::write(1, l.data(), l.size()) == static_cast<ssize_t>(l.size());
 }
 
-// Tells the spawner we are up; false if it is gone (killed before reading: nobody may have
-// recorded our PID).
-bool TrySayReady() {
-  const std::string line = "ready\n";
-  return ::write(1, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-}
-
-// Tells the spawner we are up. If it is gone, we end rather than linger.
+// Tells the spawner we are up. If it is gone (killed before reading: nobody may have recorded our
+// PID), we end rather than linger.
 void SayReady() {
-  if (!TrySayReady()) std::_Exit(1);
-}
-
-// For a helper whose first act changes something: false if the spawner is already gone (SIGPIPE
-// is ignored, so the write fails with EPIPE). SpawnHelper skips this line.
-bool SayStarting() {
-  const std::string line = "starting\n";
-  return ::write(1, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  if (!Say("ready")) std::_Exit(1);
 }
 
 // After "ready", stdout is the spawner's pipe: close it so the spawner's read ends.
@@ -414,9 +404,9 @@ int RunClockStrobe(const std::vector<std::string>& args) {
   // of the spawner may come before this process exec'd (it cannot be found by its tag then), so
   // nothing is written before the spawner is known to be there: "starting" fails when it died.
   // One that dies after "starting" is found by the heal, and every way out below writes +0.
-  if (!SayStarting()) return 1;
+  if (!Say("starting")) return 1;
   write_all(offset);
-  if (!TrySayReady()) {
+  if (!Say("ready")) {
     write_all(milliseconds(0));
     return 1;
   }
@@ -553,7 +543,7 @@ int main(int argc, char** argv) {
     ::signal(SIGTERM, SIG_DFL);
     ::signal(SIGINT, SIG_DFL);
     return faultline::nemesis::internal::RunDiskServer(args, [] {
-      if (!TrySayReady()) return false;
+      if (!Say("ready")) return false;
       DetachStdout();
       return true;
     });

@@ -56,13 +56,6 @@ struct CheckArgs {
   bool consistency_given = false;
 };
 
-// Appends `more` to a note of "; "-separated parts (nothing when `more` is empty).
-void JoinNote(std::string& note, std::string_view more) {
-  if (more.empty()) return;
-  if (!note.empty()) note += "; ";
-  note += more;
-}
-
 // What a history's run metadata claims, for the options the user left unset; "" = no claim.
 struct Claim {
   std::string model;
@@ -224,8 +217,9 @@ FileOutcome CheckOne(const CheckArgs& args, const std::string& file,
       if (!a.model_given || take_consistency) {
         a.model = claim.model;
         if (take_consistency) a.consistency = claim.consistency;
-        JoinNote(content_note, fmt::format("checked as its run claims: --model {} --consistency {}",
-                                           a.model, a.consistency));
+        history::JoinNote(content_note,
+                          fmt::format("checked as its run claims: --model {} --consistency {}",
+                                      a.model, a.consistency));
         out.junit.classname = fmt::format("faultline.check.{}", a.model);
       }
     }
@@ -255,14 +249,14 @@ FileOutcome CheckOne(const CheckArgs& args, const std::string& file,
       read = std::move(decoded).error();
     } else {
       txns = std::move(*decoded);
-      JoinNote(report.note, decoder->TimeRegressionNote());
+      history::JoinNote(report.note, decoder->TimeRegressionNote());
     }
   } else if (read) {
     Result<history::History> built = history::History::Build(std::move(ops), src);
     if (built) {
       h = std::move(*built);
       events = h->size();
-      JoinNote(report.note, history::TimeRegressionNote(*h));
+      history::JoinNote(report.note, history::TimeRegressionNote(*h));
     } else {
       read = std::move(built).error();
     }
@@ -272,7 +266,7 @@ FileOutcome CheckOne(const CheckArgs& args, const std::string& file,
   }
   double parse_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  JoinNote(content_note, report.note);
+  history::JoinNote(content_note, report.note);
 
   if (auto txn_model = checker::ParseTxnModel(a.model)) {
     // Transactional histories: the Elle-class checker, its Verdict printed as the others are.

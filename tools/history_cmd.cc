@@ -126,11 +126,8 @@ int RunStats(const StatsArgs& a) {
     PrintError(read.error().message());
     return kExitError;
   }
-  std::string note = report.note;
-  if (const std::string warning = builder.TimeRegressionNote(); !warning.empty()) {
-    note += (note.empty() ? "" : "; ") + warning;
-  }
-  if (!note.empty()) PrintNote(fmt::format("{}: {}", a.file, note));
+  history::JoinNote(report.note, builder.TimeRegressionNote());
+  if (!report.note.empty()) PrintNote(fmt::format("{}: {}", a.file, report.note));
   history::HistoryStats stats = builder.Finish();
   std::string out = a.json ? history::StatsToJson(stats) : history::FormatStats(stats);
   if (!out.empty() && out.back() != '\n') out += '\n';

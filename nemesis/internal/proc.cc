@@ -133,8 +133,9 @@ Result<int> SpawnHelper(const std::vector<std::string>& argv,
   bool eof = false;
   // The first line that is not "starting" (a helper's word that it runs, before it changes
   // anything) answers.
+  static constexpr std::string_view kStarting = "starting\n";
   const auto answered = [&line] {
-    while (line.starts_with("starting\n")) line.erase(0, 9);
+    while (line.starts_with(kStarting)) line.erase(0, kStarting.size());
     return line.find('\n') != std::string::npos;
   };
   while (!answered() && !eof) {
